@@ -1,0 +1,28 @@
+// Command monami is a multihomed IPv6 mobility daemon and toolkit. Every role
+// is a subcommand; each subcommand lives in its own file in this package and
+// registers itself with root in an init function, so this file stays small.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+var root = &cobra.Command{
+	Use:   "monami",
+	Short: "Multihomed IPv6 mobility: Mobile IPv6 with multiple care-of addresses, flow bindings and PMIPv6",
+	Long: `monami implements Mobile IPv6 (RFC 6275) with multiple care-of addresses (RFC 5648),
+flow bindings (RFC 6088, 6089), Proxy Mobile IPv6 (RFC 5213, 7864) and related standards
+on a stock Linux kernel.`,
+	SilenceUsage:  true,
+	SilenceErrors: true,
+}
+
+func main() {
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "monami:", err)
+		os.Exit(1)
+	}
+}
