@@ -4,8 +4,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 )
@@ -21,7 +24,12 @@ on a stock Linux kernel.`,
 }
 
 func main() {
-	if err := root.Execute(); err != nil {
+	// SIGINT and SIGTERM cancel the command's context: daemons shut down
+	// gracefully and remove what they installed.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := root.ExecuteContext(ctx)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "monami:", err)
 		os.Exit(1)
 	}

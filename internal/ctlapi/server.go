@@ -1,0 +1,133 @@
+// Package ctlapi is the local control API of a monami daemon: JSON over HTTP
+// on a unix socket, read by `monami ctl`. A role exposes what it knows as
+// named topics (bindings, bul, counters, ...); the API only moves snapshots,
+// so a role takes them inside its own event loop and stays the single writer
+// of its state.
+package ctlapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// APIVersion prefixes every path, so a newer ctl can tell an older daemon.
+const APIVersion = "v1"
+
+// Provider is what a role offers to the control API.
+type Provider interface {
+	// Role names the daemon's role ("ha", "mn", ...).
+	Role() string
+	// Topics lists the topic names Snapshot accepts.
+	Topics() []string
+	// Snapshot returns a JSON-marshalable view of one topic. It is called
+	// from the HTTP server's goroutines: the role must hand the request to
+	// its event loop (or otherwise synchronise) before reading state.
+	Snapshot(ctx context.Context, topic string) (any, error)
+}
+
+// ErrUnknownTopic is returned by a Provider for a topic it does not have.
+var ErrUnknownTopic = errors.New("unknown topic")
+
+// Response is the envelope of every answer.
+type Response struct {
+	Role  string    `json:"role"`
+	Topic string    `json:"topic"`
+	Time  time.Time `json:"time"`
+	Data  any       `json:"data,omitempty"`
+	Error string    `json:"error,omitempty"`
+}
+
+// Server serves a Provider on a unix socket.
+type Server struct {
+	path string
+	ln   net.Listener
+	srv  *http.Server
+	log  *slog.Logger
+}
+
+// Listen creates the socket (mode 0600: the API shows keys' SPIs and
+// addresses, and only root may steer the daemon) and starts serving.
+// A stale socket left by a crashed daemon is removed; a live one is an error.
+func Listen(path string, p Provider, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("control socket directory: %w", err)
+	}
+	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("control socket %s: another daemon is listening", path)
+	}
+	_ = os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	s := &Server{path: path, ln: ln, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /"+APIVersion+"/", func(w http.ResponseWriter, r *http.Request) {
+		s.serveTopic(w, r, p)
+	})
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("control API stopped", "err", err)
+		}
+	}()
+	return s, nil
+}
+
+func (s *Server) serveTopic(w http.ResponseWriter, r *http.Request, p Provider) {
+	topic := strings.Trim(strings.TrimPrefix(r.URL.Path, "/"+APIVersion+"/"), "/")
+	resp := Response{Role: p.Role(), Topic: topic, Time: time.Now().UTC()}
+	status := http.StatusOK
+	if topic == "" || topic == "topics" {
+		t := append([]string(nil), p.Topics()...)
+		sort.Strings(t)
+		resp.Topic, resp.Data = "topics", t
+	} else {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		data, err := p.Snapshot(ctx, topic)
+		switch {
+		case errors.Is(err, ErrUnknownTopic):
+			status, resp.Error = http.StatusNotFound, fmt.Sprintf("unknown topic %q (have: %s)", topic, strings.Join(p.Topics(), ", "))
+		case err != nil:
+			status, resp.Error = http.StatusInternalServerError, err.Error()
+		default:
+			resp.Data = data
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if err := json.NewEncoder(w).Encode(resp); err != nil {
+		s.log.Debug("control API write", "err", err)
+	}
+}
+
+// Path is the socket's path.
+func (s *Server) Path() string { return s.path }
+
+// Close stops serving and removes the socket file.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := s.srv.Shutdown(ctx)
+	_ = os.Remove(s.path)
+	return err
+}
