@@ -1,0 +1,73 @@
+package config
+
+import "fmt"
+
+// Log selects the daemon's log output.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text, json
+}
+
+func (l *Log) validate(e *errs) {
+	switch l.Level {
+	case "":
+		l.Level = "info"
+	case "debug", "info", "warn", "error":
+	default:
+		e.add("log.level: %q is not debug, info, warn or error", l.Level)
+	}
+	switch l.Format {
+	case "":
+		l.Format = "text"
+	case "text", "json":
+	default:
+		e.add("log.format: %q is not text or json", l.Format)
+	}
+}
+
+// Dataplane chooses the tunnel backend.
+type Dataplane struct {
+	// Backend is auto (kernel when it offers SRv6, else userspace), kernel or userspace.
+	Backend string `yaml:"backend"`
+	// Table is the first policy-routing table number monami may use.
+	Table int `yaml:"table"`
+}
+
+func (d *Dataplane) validate(e *errs) {
+	switch d.Backend {
+	case "":
+		d.Backend = "auto"
+	case "auto", "kernel", "userspace":
+	default:
+		e.add("dataplane.backend: %q is not auto, kernel or userspace", d.Backend)
+	}
+	if d.Table == 0 {
+		d.Table = 4190
+	}
+	// 253-255 are the kernel's default, main and local tables.
+	if d.Table < 1 || d.Table >= 253 && d.Table <= 255 || d.Table > 1<<31-1 {
+		e.add("dataplane.table: %d is reserved or out of range", d.Table)
+	}
+}
+
+// Transport names a signalling transport.
+type Transport string
+
+const (
+	// TransportNative is the Mobility Header over IPv6 (next header 135).
+	TransportNative Transport = "native"
+	// TransportUDP is RFC 5555 UDP encapsulation on port 4191.
+	TransportUDP Transport = "udp"
+)
+
+func (t *Transport) validate(where string, e *errs) {
+	switch *t {
+	case "":
+		*t = TransportNative
+	case TransportNative, TransportUDP:
+	default:
+		e.add("%s: %q is not native or udp", where, string(*t))
+	}
+}
+
+func fieldf(format string, a ...any) string { return fmt.Sprintf(format, a...) }

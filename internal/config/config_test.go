@@ -1,0 +1,92 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExamplesLoad(t *testing.T) {
+	ha, err := LoadHomeAgent("../../examples/ha.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ha.Addr().String() != "2001:db8:1::1" || len(ha.Prefixes()) != 1 || !ha.NativeSignalling() ||
+		ha.Signalling.UDPPort != 4191 || ha.Binding.MaxLifetime.D() != 5*time.Minute {
+		t.Errorf("ha: %+v", ha)
+	}
+	m := ha.MobileNodes[0]
+	if m.Security.SPI != 256 || len(m.Security.Secret()) != 20 || m.HomeAddrs()[0].String() != "2001:db8:1::10" || m.Priorities[2] != 5 {
+		t.Errorf("mobile node entry: %+v", m)
+	}
+	mn, err := LoadMobileNode("../../examples/mn.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mn.Interfaces) != 2 || mn.Interfaces[1].Transport != TransportUDP || mn.HomeAddresses[0].Prefix().String() != "2001:db8:1::10/64" {
+		t.Errorf("mn: %+v", mn)
+	}
+}
+
+func TestHomeAgentErrors(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"", "empty configuration"},
+		{"adress: x", "field adress not found"},
+		{"address: fe80::1\nhome_prefixes: [2001:db8::/64]\nmobile_nodes: []", "global IPv6 unicast"},
+		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::1/64]", "host bits set"},
+		{"address: 2001:db8::1\nhome_prefixes: [10.0.0.0/8]", "not IPv6"},
+		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nmobile_nodes:\n - id: a\n   home_addresses: [2001:db9::1]\n   spi: 300\n   key: 0123456789abcdef", "in no home prefix"},
+		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nmobile_nodes:\n - id: a\n   home_addresses: [2001:db8::5]\n   spi: 3\n   key: 0123456789abcdef", "reserved (RFC 4285"},
+		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nmobile_nodes:\n - id: a\n   home_addresses: [2001:db8::5]\n   spi: 300", "key or key_file is required"},
+		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nmobile_nodes:\n - id: a\n   home_addresses: [2001:db8::5]\n   spi: 300\n   key: short", "use at least 16"},
+		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nsecurity: {insecure: true}\nmobile_nodes:\n - id: a\n   home_addresses: [2001:db8::5]\n - id: b\n   home_addresses: [2001:db8::5]", "also given to a"},
+		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nbinding: {max_lifetime: 1s}", "outside 4s"},
+		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nbinding: {max_lifetime: soon}", "not a duration"},
+		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\ndataplane: {backend: magic}", "not auto, kernel or userspace"},
+		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nsignalling: {native: false, udp_port: 0}", "both transports are off"},
+	} {
+		_, err := ParseHomeAgent("ha.yaml", []byte(tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+}
+
+func TestMobileNodeErrors(t *testing.T) {
+	base := "id: mn\nhome_addresses:\n - address: 2001:db8::10\n   home_agent: 2001:db8::1\n   spi: 300\n   key: 0123456789abcdef\n"
+	for _, tc := range []struct{ yaml, want string }{
+		{base, "at least one access interface"},
+		{base + "interfaces:\n - name: eth0\n - name: eth0", "appears twice"},
+		{base + "interfaces:\n - name: eth0\n   bid: 3\n - name: eth1\n   bid: 3", "bid: 3 appears twice"},
+		{base + "interfaces:\n - name: monami0", "is the home interface"},
+		{base + "interfaces:\n - name: a-name-far-too-long-for-linux", "not a valid interface name"},
+		{base + "interfaces:\n - name: eth0\n   transport: carrier-pigeon", "not native or udp"},
+		{strings.Replace(base, "2001:db8::1\n", "ff02::1\n", 1) + "interfaces:\n - name: eth0", "global IPv6 unicast"},
+	} {
+		_, err := ParseMobileNode("mn.yaml", []byte(tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+}
+
+func TestKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	kf := filepath.Join(dir, "k")
+	if err := os.WriteFile(kf, []byte("hex:00112233445566778899aabbccddeeff\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	y := "id: mn\nhome_addresses:\n - address: 2001:db8::10\n   home_agent: 2001:db8::1\n   spi: 300\n   key_file: " + kf + "\ninterfaces:\n - name: eth0\n"
+	c, err := ParseMobileNode("mn.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := c.HomeAddresses[0].Security.Secret(); len(k) != 16 || k[15] != 0xff {
+		t.Errorf("key %x", k)
+	}
+	if _, err := ParseMobileNode("mn.yaml", []byte(strings.Replace(y, kf, kf+"-missing", 1))); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("missing key file: %v", err)
+	}
+}

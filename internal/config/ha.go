@@ -1,0 +1,175 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// HomeAgent is the configuration of `monami ha`.
+type HomeAgent struct {
+	Log           Log    `yaml:"log"`
+	ControlSocket string `yaml:"control_socket"`
+	// Address is the home agent's address, the destination of Binding Updates.
+	Address string `yaml:"address"`
+	// HomePrefixes are the prefixes of the home links this agent serves
+	// (RFC 6275 section 10.3.1: a home address outside them gets status 132).
+	HomePrefixes []string `yaml:"home_prefixes"`
+	// HomeInterface is the interface on the home link, where the agent
+	// answers Neighbor Solicitations for away mobile nodes (proxy NDP). Empty
+	// when the home prefix is routed to the agent and not on a shared link.
+	HomeInterface string `yaml:"home_interface"`
+
+	Signalling struct {
+		Native  *bool  `yaml:"native"`   // Mobility Header, next header 135 (default true)
+		UDPPort uint16 `yaml:"udp_port"` // RFC 5555 UDP port, 0 = off (default 4191)
+	} `yaml:"signalling"`
+
+	Dataplane Dataplane `yaml:"dataplane"`
+
+	Binding struct {
+		// MaxLifetime caps granted lifetimes (RFC 6275 section 10.3.1).
+		MaxLifetime Duration `yaml:"max_lifetime"`
+		// RefreshFraction sets the Binding Refresh Advice interval as a fraction
+		// of the granted lifetime (RFC 6275 section 6.2.4); 0 sends none.
+		RefreshFraction float64 `yaml:"refresh_fraction"`
+	} `yaml:"binding"`
+
+	Security struct {
+		// Insecure accepts Binding Updates without RFC 4285 authentication.
+		Insecure bool `yaml:"insecure"`
+		// ReplayWindow is the tolerated clock difference for RFC 4285
+		// timestamps (section 6).
+		ReplayWindow Duration `yaml:"replay_window"`
+	} `yaml:"security"`
+
+	MobileNodes []MobileNodeEntry `yaml:"mobile_nodes"`
+
+	// parsed
+	address      netip.Addr
+	homePrefixes []netip.Prefix
+}
+
+// MobileNodeEntry authorises one mobile node.
+type MobileNodeEntry struct {
+	// ID is the mobile node's NAI (RFC 4283 MN Identifier, subtype 1).
+	ID            string              `yaml:"id"`
+	HomeAddresses []string            `yaml:"home_addresses"`
+	Security      SecurityAssociation `yaml:",inline"`
+	// Priorities overrides the priority of given binding IDs (lower is preferred).
+	Priorities map[uint16]uint8 `yaml:"priorities"`
+
+	homeAddresses []netip.Addr
+}
+
+// HomeAddrs returns the parsed home addresses.
+func (m MobileNodeEntry) HomeAddrs() []netip.Addr { return m.homeAddresses }
+
+// Addr returns the home agent's address.
+func (c *HomeAgent) Addr() netip.Addr { return c.address }
+
+// Prefixes returns the parsed home prefixes.
+func (c *HomeAgent) Prefixes() []netip.Prefix { return c.homePrefixes }
+
+// NativeSignalling reports whether the Mobility Header transport is on.
+func (c *HomeAgent) NativeSignalling() bool { return c.Signalling.Native == nil || *c.Signalling.Native }
+
+// LoadHomeAgent reads and validates an ha.yaml.
+func LoadHomeAgent(path string) (*HomeAgent, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHomeAgent(path, data)
+}
+
+// ParseHomeAgent validates an ha.yaml held in memory; name is for messages.
+func ParseHomeAgent(name string, data []byte) (*HomeAgent, error) {
+	var c HomeAgent
+	if err := decodeStrict(data, &c); err != nil {
+		return nil, errs{err.Error()}.err(name)
+	}
+	var e errs
+	c.Log.validate(&e)
+	if c.ControlSocket == "" {
+		c.ControlSocket = "/run/monami/ha.sock"
+	}
+	if c.Address == "" {
+		e.add("address: required (the home agent address)")
+	} else if c.address = parseAddr("address", c.Address, &e); c.address.IsValid() && (!c.address.Is6() || !unicastGlobal(c.address)) {
+		e.add("address: %s must be a global IPv6 unicast address", c.address)
+	}
+	if len(c.HomePrefixes) == 0 {
+		e.add("home_prefixes: at least one home prefix is required")
+	}
+	for i, s := range c.HomePrefixes {
+		p := parsePrefix(fieldf("home_prefixes[%d]", i), s, &e)
+		if p.IsValid() {
+			if !p.Addr().Is6() {
+				e.add("home_prefixes[%d]: %s is not IPv6", i, p)
+			}
+			c.homePrefixes = append(c.homePrefixes, p)
+		}
+	}
+	if c.Signalling.UDPPort == 0 && c.Signalling.Native != nil && !*c.Signalling.Native {
+		e.add("signalling: both transports are off")
+	}
+	c.Dataplane.validate(&e)
+	if c.Binding.MaxLifetime == 0 {
+		c.Binding.MaxLifetime = Duration(5 * time.Minute)
+	}
+	// RFC 6275 section 6.1.7: the lifetime field counts 4-second units in 16 bits.
+	if d := c.Binding.MaxLifetime.D(); d < 4*time.Second || d > 65535*4*time.Second {
+		e.add("binding.max_lifetime: %s is outside 4s..%s", d, 65535*4*time.Second)
+	}
+	if f := c.Binding.RefreshFraction; f < 0 || f >= 1 {
+		e.add("binding.refresh_fraction: %g is outside [0, 1)", f)
+	}
+	if c.Security.ReplayWindow == 0 {
+		c.Security.ReplayWindow = Duration(7 * time.Second)
+	}
+	if len(c.MobileNodes) == 0 {
+		e.add("mobile_nodes: at least one mobile node is required")
+	}
+	ids := map[string]bool{}
+	hoas := map[netip.Addr]string{}
+	for i := range c.MobileNodes {
+		m := &c.MobileNodes[i]
+		where := fieldf("mobile_nodes[%d]", i)
+		if m.ID == "" {
+			e.add("%s.id: required (the mobile node's NAI)", where)
+		} else if ids[m.ID] {
+			e.add("%s.id: %q appears twice", where, m.ID)
+		}
+		ids[m.ID] = true
+		if len(m.HomeAddresses) == 0 {
+			e.add("%s.home_addresses: at least one is required", where)
+		}
+		for j, s := range m.HomeAddresses {
+			a := parseAddr(fieldf("%s.home_addresses[%d]", where, j), s, &e)
+			if !a.IsValid() {
+				continue
+			}
+			if !inAny(a, c.homePrefixes) {
+				e.add("%s.home_addresses[%d]: %s is in no home prefix", where, j, a)
+			}
+			if other, dup := hoas[a]; dup {
+				e.add("%s.home_addresses[%d]: %s is also given to %s", where, j, a, other)
+			}
+			hoas[a] = m.ID
+			m.homeAddresses = append(m.homeAddresses, a)
+		}
+		if !c.Security.Insecure {
+			m.Security.resolve(where, &e)
+		}
+	}
+	return &c, e.err(name)
+}
+
+func inAny(a netip.Addr, ps []netip.Prefix) bool {
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,154 @@
+package config
+
+import (
+	"net/netip"
+	"regexp"
+	"time"
+)
+
+// MobileNode is the configuration of `monami mn`.
+type MobileNode struct {
+	Log           Log    `yaml:"log"`
+	ControlSocket string `yaml:"control_socket"`
+	// ID is the mobile node's NAI, sent in the RFC 4283 MN Identifier option.
+	ID string `yaml:"id"`
+	// HomeInterface is the stable logical interface that carries the home
+	// addresses, so unmodified applications bind to them.
+	HomeInterface string `yaml:"home_interface"`
+	// Lifetime is the binding lifetime requested (RFC 6275 section 6.1.7).
+	Lifetime Duration `yaml:"lifetime"`
+
+	HomeAddresses []HomeAddressEntry `yaml:"home_addresses"`
+	Interfaces    []InterfaceEntry   `yaml:"interfaces"`
+	Dataplane     Dataplane          `yaml:"dataplane"`
+	Security      struct {
+		Insecure bool `yaml:"insecure"`
+	} `yaml:"security"`
+}
+
+// HomeAddressEntry is one home address and the home agent that serves it.
+type HomeAddressEntry struct {
+	Address   string              `yaml:"address"`
+	PrefixLen int                 `yaml:"prefix_len"`
+	HomeAgent string              `yaml:"home_agent"`
+	Security  SecurityAssociation `yaml:",inline"`
+
+	addr, ha netip.Addr
+}
+
+// Addr returns the parsed home address.
+func (h HomeAddressEntry) Addr() netip.Addr { return h.addr }
+
+// Prefix returns the home address with its prefix length.
+func (h HomeAddressEntry) Prefix() netip.Prefix { return netip.PrefixFrom(h.addr, h.PrefixLen) }
+
+// HomeAgentAddr returns the parsed home agent address.
+func (h HomeAddressEntry) HomeAgentAddr() netip.Addr { return h.ha }
+
+// InterfaceEntry is an access interface whose global addresses become
+// care-of addresses, each registered as its own binding (RFC 5648).
+type InterfaceEntry struct {
+	Name string `yaml:"name"`
+	// BID is the Binding ID of this interface's care-of address (RFC 5648
+	// section 6.1: non-zero 16-bit value).
+	BID uint16 `yaml:"bid"`
+	// Priority orders bindings; lower is preferred.
+	Priority uint8 `yaml:"priority"`
+	// Transport is the signalling transport on this interface: native or udp.
+	Transport Transport `yaml:"transport"`
+}
+
+var ifName = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,15}$`)
+
+// LoadMobileNode reads and validates an mn.yaml.
+func LoadMobileNode(path string) (*MobileNode, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMobileNode(path, data)
+}
+
+// ParseMobileNode validates an mn.yaml held in memory; name is for messages.
+func ParseMobileNode(name string, data []byte) (*MobileNode, error) {
+	var c MobileNode
+	if err := decodeStrict(data, &c); err != nil {
+		return nil, errs{err.Error()}.err(name)
+	}
+	var e errs
+	c.Log.validate(&e)
+	if c.ControlSocket == "" {
+		c.ControlSocket = "/run/monami/mn.sock"
+	}
+	if c.ID == "" && !c.Security.Insecure {
+		e.add("id: required (the mobile node's NAI, e.g. mn1@example.org)")
+	}
+	if c.HomeInterface == "" {
+		c.HomeInterface = "monami0"
+	} else if !ifName.MatchString(c.HomeInterface) {
+		e.add("home_interface: %q is not a valid interface name", c.HomeInterface)
+	}
+	if c.Lifetime == 0 {
+		c.Lifetime = Duration(5 * time.Minute)
+	}
+	if d := c.Lifetime.D(); d < 4*time.Second || d > 65535*4*time.Second {
+		e.add("lifetime: %s is outside 4s..%s", d, 65535*4*time.Second)
+	}
+	if len(c.HomeAddresses) == 0 {
+		e.add("home_addresses: at least one home address is required")
+	}
+	seen := map[netip.Addr]bool{}
+	for i := range c.HomeAddresses {
+		h := &c.HomeAddresses[i]
+		where := fieldf("home_addresses[%d]", i)
+		h.addr = parseAddr(where+".address", h.Address, &e)
+		if h.addr.IsValid() && (!h.addr.Is6() || !unicastGlobal(h.addr)) {
+			e.add("%s.address: %s must be a global IPv6 unicast address", where, h.addr)
+		}
+		if seen[h.addr] {
+			e.add("%s.address: %s appears twice", where, h.addr)
+		}
+		seen[h.addr] = true
+		if h.PrefixLen == 0 {
+			h.PrefixLen = 64
+		}
+		if h.PrefixLen < 1 || h.PrefixLen > 128 {
+			e.add("%s.prefix_len: %d is outside 1..128", where, h.PrefixLen)
+		}
+		h.ha = parseAddr(where+".home_agent", h.HomeAgent, &e)
+		if h.ha.IsValid() && (!h.ha.Is6() || !unicastGlobal(h.ha)) {
+			e.add("%s.home_agent: %s must be a global IPv6 unicast address", where, h.ha)
+		}
+		if !c.Security.Insecure {
+			h.Security.resolve(where, &e)
+		}
+	}
+	if len(c.Interfaces) == 0 {
+		e.add("interfaces: at least one access interface is required")
+	}
+	names, bids := map[string]bool{}, map[uint16]bool{}
+	for i := range c.Interfaces {
+		f := &c.Interfaces[i]
+		where := fieldf("interfaces[%d]", i)
+		if !ifName.MatchString(f.Name) {
+			e.add("%s.name: %q is not a valid interface name", where, f.Name)
+		}
+		if names[f.Name] {
+			e.add("%s.name: %s appears twice", where, f.Name)
+		}
+		if f.Name == c.HomeInterface {
+			e.add("%s.name: %s is the home interface", where, f.Name)
+		}
+		names[f.Name] = true
+		if f.BID == 0 {
+			f.BID = uint16(i + 1)
+		}
+		if bids[f.BID] {
+			e.add("%s.bid: %d appears twice", where, f.BID)
+		}
+		bids[f.BID] = true
+		f.Transport.validate(where+".transport", &e)
+	}
+	c.Dataplane.validate(&e)
+	return &c, e.err(name)
+}
