@@ -71,7 +71,9 @@ func (c *HomeAgent) Addr() netip.Addr { return c.address }
 func (c *HomeAgent) Prefixes() []netip.Prefix { return c.homePrefixes }
 
 // NativeSignalling reports whether the Mobility Header transport is on.
-func (c *HomeAgent) NativeSignalling() bool { return c.Signalling.Native == nil || *c.Signalling.Native }
+func (c *HomeAgent) NativeSignalling() bool {
+	return c.Signalling.Native == nil || *c.Signalling.Native
+}
 
 // LoadHomeAgent reads and validates an ha.yaml.
 func LoadHomeAgent(path string) (*HomeAgent, error) {
