@@ -14,7 +14,7 @@ func TestExamplesLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	if ha.Addr().String() != "2001:db8:1::1" || len(ha.Prefixes()) != 1 || !ha.NativeSignalling() ||
-		ha.Signalling.UDPPort != 4191 || ha.Binding.MaxLifetime.D() != 5*time.Minute {
+		ha.UDPPort() != 4191 || ha.Binding.MaxLifetime.D() != 5*time.Minute {
 		t.Errorf("ha: %+v", ha)
 	}
 	m := ha.MobileNodes[0]

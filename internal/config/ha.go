@@ -21,7 +21,7 @@ type HomeAgent struct {
 
 	Signalling struct {
 		Native  *bool  `yaml:"native"`   // Mobility Header, next header 135 (default true)
-		UDPPort uint16 `yaml:"udp_port"` // RFC 5555 UDP port, 0 = off (default 4191)
+		UDPPort *uint16 `yaml:"udp_port"` // RFC 5555 UDP port, 0 = off (default 4191)
 	} `yaml:"signalling"`
 
 	Dataplane Dataplane `yaml:"dataplane"`
@@ -70,6 +70,9 @@ func (c *HomeAgent) Addr() netip.Addr { return c.address }
 // Prefixes returns the parsed home prefixes.
 func (c *HomeAgent) Prefixes() []netip.Prefix { return c.homePrefixes }
 
+// UDPPort is the RFC 5555 signalling port, 0 when that transport is off.
+func (c *HomeAgent) UDPPort() uint16 { return *c.Signalling.UDPPort }
+
 // NativeSignalling reports whether the Mobility Header transport is on.
 func (c *HomeAgent) NativeSignalling() bool {
 	return c.Signalling.Native == nil || *c.Signalling.Native
@@ -112,7 +115,11 @@ func ParseHomeAgent(name string, data []byte) (*HomeAgent, error) {
 			c.homePrefixes = append(c.homePrefixes, p)
 		}
 	}
-	if c.Signalling.UDPPort == 0 && c.Signalling.Native != nil && !*c.Signalling.Native {
+	if c.Signalling.UDPPort == nil {
+		port := uint16(4191) // RFC 5555 section 4.1
+		c.Signalling.UDPPort = &port
+	}
+	if *c.Signalling.UDPPort == 0 && !c.NativeSignalling() {
 		e.add("signalling: both transports are off")
 	}
 	c.Dataplane.validate(&e)
