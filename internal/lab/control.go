@@ -1,0 +1,224 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/vishvananda/netlink"
+)
+
+// FindLink returns the link with the given name, or the link that has
+// interface ifname on node (name may then be "node:if").
+func (l *Lab) FindLink(name string) (*Link, error) {
+	t := l.st.Topology
+	node, ifn, byEnd := strings.Cut(name, ":")
+	for i := range t.Links {
+		lk := &t.Links[i]
+		if !byEnd && lk.Name == name {
+			return lk, nil
+		}
+		if byEnd && ((lk.A.Node == node && lk.A.If == ifn) || (lk.B.Node == node && lk.B.If == ifn)) {
+			return lk, nil
+		}
+	}
+	var have []string
+	for _, lk := range t.Links {
+		have = append(have, fmt.Sprintf("%s (%s:%s-%s:%s)", lk.Name, lk.A.Node, lk.A.If, lk.B.Node, lk.B.If))
+	}
+	return nil, fmt.Errorf("lab %s has no link %q; links: %s", l.st.Name, name, strings.Join(have, ", "))
+}
+
+// Impairment returns the current impairment of a link (name or "node:if").
+func (l *Lab) Impairment(link string) (Impairment, error) {
+	lk, err := l.FindLink(link)
+	if err != nil {
+		return Impairment{}, err
+	}
+	return l.st.Impair[lk.Name], nil
+}
+
+// SetImpairment changes a link's impairment (name or "node:if") while the
+// lab runs. Delay and jitter need a link built with a relay.
+func (l *Lab) SetImpairment(link string, im Impairment) error {
+	lk, err := l.FindLink(link)
+	if err != nil {
+		return err
+	}
+	return l.applyImpairment(lk, im)
+}
+
+// SetLink sets a node's interface administratively up or down. The peer
+// sees carrier loss. Addresses are kept (keep_addr_on_down); routes the
+// kernel flushed on down are re-installed from the topology on up.
+func (l *Lab) SetLink(node, ifname string, up bool) error {
+	n := l.st.Topology.node(node)
+	if n == nil {
+		return fmt.Errorf("lab %s has no node %q", l.st.Name, node)
+	}
+	if _, err := l.FindLink(node + ":" + ifname); err != nil {
+		return err
+	}
+	h, err := l.handle(l.nsOf(node))
+	if err != nil {
+		return err
+	}
+	ln, err := h.LinkByName(l.ifName(node, ifname))
+	if err != nil {
+		return fmt.Errorf("%s:%s: %w", node, ifname, err)
+	}
+	key := node + ":" + ifname
+	if !up {
+		if err := h.LinkSetDown(ln); err != nil {
+			return err
+		}
+		return l.st.update(func(s *State) { s.AdminDown = appendUniq(s.AdminDown, key) })
+	}
+	if err := h.LinkSetUp(ln); err != nil {
+		return err
+	}
+	var errs []error
+	for j, r := range n.Routes {
+		if r.Dev != "" && r.Dev != ifname {
+			continue
+		}
+		if err := l.addRoute(node, r, true); err != nil && r.Dev == ifname {
+			// Routes via a gateway on another interface may fail here; only
+			// ones bound to this interface are our business.
+			errs = append(errs, fmt.Errorf("route %d (%s): %w", j, r.Dst, err))
+		}
+	}
+	if err := l.st.update(func(s *State) {
+		out := s.AdminDown[:0]
+		for _, x := range s.AdminDown {
+			if x != key {
+				out = append(out, x)
+			}
+		}
+		s.AdminDown = out
+	}); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Status describes a running lab.
+type Status struct {
+	Name      string       `json:"name"`
+	State     string       `json:"state"`
+	Dir       string       `json:"dir"`
+	Nodes     []NodeStatus `json:"nodes"`
+	Links     []LinkStatus `json:"links"`
+	Processes []ProcStatus `json:"processes"`
+	Relays    []ProcStatus `json:"relays"`
+}
+
+type NodeStatus struct {
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`
+	Netns   string `json:"netns"`
+	Present bool   `json:"present"`
+}
+
+type LinkStatus struct {
+	Name   string      `json:"name"`
+	A, B   EndStatus   `json:"-"`
+	Ends   []EndStatus `json:"ends"`
+	Impair Impairment  `json:"impair"`
+	Relay  bool        `json:"relay"`
+}
+
+type EndStatus struct {
+	Node    string   `json:"node"`
+	If      string   `json:"if"`
+	Admin   string   `json:"admin"` // up, down, missing
+	Oper    string   `json:"oper"`
+	Addrs   []string `json:"addrs"`
+	Dropped uint64   `json:"loss_dropped"` // packets dropped by the loss rule
+}
+
+type ProcStatus struct {
+	Name    string   `json:"name"`
+	Node    string   `json:"node,omitempty"`
+	PID     int      `json:"pid"`
+	Running bool     `json:"running"`
+	Log     string   `json:"log"`
+	Argv    []string `json:"argv"`
+}
+
+// Status reads the live state of the lab from the kernel.
+func (l *Lab) Status() (*Status, error) {
+	st := l.st
+	s := &Status{Name: st.Name, State: st.Status, Dir: l.StateDir()}
+	for _, n := range st.Topology.Nodes {
+		ns := l.nsOf(n.Name)
+		s.Nodes = append(s.Nodes, NodeStatus{Name: n.Name, Kind: n.Kind, Netns: nsLabel(ns), Present: ns == "" || netnsExists(ns)})
+	}
+	for _, lk := range st.Topology.Links {
+		ls := LinkStatus{Name: lk.Name, Impair: st.Impair[lk.Name], Relay: lk.needsRelay()}
+		for _, e := range []End{lk.A, lk.B} {
+			ls.Ends = append(ls.Ends, l.endStatus(e))
+		}
+		s.Links = append(s.Links, ls)
+	}
+	marker := labEnvKey + "=" + st.Name
+	for _, p := range st.Processes {
+		s.Processes = append(s.Processes, ProcStatus{Name: p.Name, Node: p.Node, PID: p.PID, Running: processAlive(p.PID, marker), Log: p.Log, Argv: p.Argv})
+	}
+	for _, p := range st.Relays {
+		s.Relays = append(s.Relays, ProcStatus{Name: p.Name, PID: p.PID, Running: processAlive(p.PID, marker), Log: p.Log})
+	}
+	return s, nil
+}
+
+func (l *Lab) endStatus(e End) EndStatus {
+	es := EndStatus{Node: e.Node, If: e.If, Admin: "missing"}
+	ns := l.nsOf(e.Node)
+	if ns != "" && !netnsExists(ns) {
+		return es
+	}
+	h, err := l.handle(ns)
+	if err != nil {
+		return es
+	}
+	ln, err := h.LinkByName(l.ifName(e.Node, e.If))
+	if err != nil {
+		return es
+	}
+	a := ln.Attrs()
+	es.Admin = "down"
+	if a.Flags&(1<<0) != 0 { // IFF_UP
+		es.Admin = "up"
+	}
+	es.Oper = a.OperState.String()
+	if addrs, err := h.AddrList(ln, netlink.FAMILY_ALL); err == nil {
+		for _, ad := range addrs {
+			es.Addrs = append(es.Addrs, ad.IPNet.String())
+		}
+	}
+	es.Dropped = l.lossDropped(ns, l.ifName(e.Node, e.If))
+	return es
+}
+
+// lossDropped reads the counter of the loss rule on an interface.
+func (l *Lab) lossDropped(ns, ifn string) uint64 {
+	var total uint64
+	_ = l.withNft(ns, func(c *nftables.Conn) error {
+		table := &nftables.Table{Name: nftTableName(l.st.Name), Family: nftables.TableFamilyNetdev}
+		rules, err := c.GetRules(table, &nftables.Chain{Name: "loss_" + ifn, Table: table})
+		if err != nil {
+			return err
+		}
+		for _, r := range rules {
+			for _, x := range r.Exprs {
+				if ctr, ok := x.(*expr.Counter); ok {
+					total += ctr.Packets
+				}
+			}
+		}
+		return nil
+	})
+	return total
+}
