@@ -99,8 +99,8 @@ const (
 // Options. With Reason ReasonFlowMobility it is the RFC 7864 Flow Mobility
 // Initiate.
 type UpdateNotification struct {
-	SequenceNumber uint16
-	Reason         NotificationReason
+	Sequence uint16
+	Reason   NotificationReason
 	// A: the receiver must answer with an Update Notification
 	// Acknowledgement.
 	AckRequested bool
@@ -112,7 +112,7 @@ type UpdateNotification struct {
 func (UpdateNotification) MHType() MHType { return MHUpdateNotification }
 
 func (m UpdateNotification) AppendBody(b []byte) ([]byte, error) {
-	b = binary.BigEndian.AppendUint16(b, m.SequenceNumber)
+	b = binary.BigEndian.AppendUint16(b, m.Sequence)
 	var f byte
 	if m.AckRequested {
 		f |= upnFlagA
@@ -127,11 +127,11 @@ func (m UpdateNotification) MobilityOptions() []Option { return m.Options }
 
 func parseUpdateNotification(data []byte, opts []Option) (Message, error) {
 	return UpdateNotification{
-		SequenceNumber: binary.BigEndian.Uint16(data),
-		Reason:         NotificationReason(data[2]),
-		AckRequested:   data[3]&upnFlagA != 0,
-		D:              data[3]&upnFlagD != 0,
-		Options:        opts,
+		Sequence:     binary.BigEndian.Uint16(data),
+		Reason:       NotificationReason(data[2]),
+		AckRequested: data[3]&upnFlagA != 0,
+		D:            data[3]&upnFlagD != 0,
+		Options:      opts,
 	}, nil
 }
 
@@ -140,15 +140,15 @@ func parseUpdateNotification(data []byte, opts []Option) (Message, error) {
 // answer to a FLOW-MOBILITY notification it is the RFC 7864 Flow Mobility
 // Acknowledgement.
 type UpdateNotificationAck struct {
-	SequenceNumber uint16
-	Status         UpdateNotificationStatus
-	Options        []Option
+	Sequence uint16
+	Status   UpdateNotificationStatus
+	Options  []Option
 }
 
 func (UpdateNotificationAck) MHType() MHType { return MHUpdateNotificationAck }
 
 func (m UpdateNotificationAck) AppendBody(b []byte) ([]byte, error) {
-	b = binary.BigEndian.AppendUint16(b, m.SequenceNumber)
+	b = binary.BigEndian.AppendUint16(b, m.Sequence)
 	return append(b, byte(m.Status), 0, 0, 0), nil
 }
 
@@ -156,8 +156,8 @@ func (m UpdateNotificationAck) MobilityOptions() []Option { return m.Options }
 
 func parseUpdateNotificationAck(data []byte, opts []Option) (Message, error) {
 	return UpdateNotificationAck{
-		SequenceNumber: binary.BigEndian.Uint16(data),
-		Status:         UpdateNotificationStatus(data[2]),
-		Options:        opts,
+		Sequence: binary.BigEndian.Uint16(data),
+		Status:   UpdateNotificationStatus(data[2]),
+		Options:  opts,
 	}, nil
 }

@@ -10,7 +10,7 @@ import (
 func init() {
 	// Reserved (1) + flags (1) + Sequence Number (4).
 	registerMessage(MHHeartbeat, 6, parseHeartbeat)
-	registerOption(OptRestartCounter, 4, 2, parseRestartCounter)
+	registerOption(OptRestartCounter, 4, 2, parseAs(DecodeRestartCounter))
 }
 
 // Heartbeat flags, in the octet before the Sequence Number (RFC 5847
@@ -26,9 +26,9 @@ type Heartbeat struct {
 	// U: an unsolicited Heartbeat Response (sent after a restart).
 	Unsolicited bool
 	// R: a Heartbeat Response; false is a Heartbeat Request.
-	Response       bool
-	SequenceNumber uint32
-	Options        []Option
+	Response bool
+	Sequence uint32
+	Options  []Option
 }
 
 func (Heartbeat) MHType() MHType { return MHHeartbeat }
@@ -41,17 +41,17 @@ func (m Heartbeat) AppendBody(b []byte) ([]byte, error) {
 	if m.Response {
 		f |= heartbeatFlagR
 	}
-	return binary.BigEndian.AppendUint32(append(b, 0, f), m.SequenceNumber), nil
+	return binary.BigEndian.AppendUint32(append(b, 0, f), m.Sequence), nil
 }
 
 func (m Heartbeat) MobilityOptions() []Option { return m.Options }
 
 func parseHeartbeat(data []byte, opts []Option) (Message, error) {
 	return Heartbeat{
-		Unsolicited:    data[1]&heartbeatFlagU != 0,
-		Response:       data[1]&heartbeatFlagR != 0,
-		SequenceNumber: binary.BigEndian.Uint32(data[2:]),
-		Options:        opts,
+		Unsolicited: data[1]&heartbeatFlagU != 0,
+		Response:    data[1]&heartbeatFlagR != 0,
+		Sequence:    binary.BigEndian.Uint32(data[2:]),
+		Options:     opts,
 	}, nil
 }
 
@@ -69,9 +69,10 @@ func (o RestartCounter) AppendData(b []byte) ([]byte, error) {
 	return binary.BigEndian.AppendUint32(b, o.Counter), nil
 }
 
-func parseRestartCounter(data []byte) (Option, error) {
-	if len(data) != 4 {
-		return nil, ErrBadLength
+// DecodeRestartCounter decodes the option data (after the Length octet).
+func DecodeRestartCounter(data []byte) (RestartCounter, error) {
+	if err := wantLen(data, 4); err != nil {
+		return RestartCounter{}, err
 	}
 	return RestartCounter{Counter: binary.BigEndian.Uint32(data)}, nil
 }

@@ -139,8 +139,8 @@ func brFlags(p, v, g bool) byte {
 // 5846 section 6.1.1): B.R. Type 1, R. Trigger, Sequence #, P, V and G
 // flags, Reserved, Mobility Options.
 type BindingRevocationIndication struct {
-	Trigger        RevocationTrigger
-	SequenceNumber uint16
+	Trigger  RevocationTrigger
+	Sequence uint16
 	// P: the revocation concerns a proxy (PMIPv6) binding.
 	ProxyBinding bool
 	// V: revoke only the IPv4 home address binding.
@@ -155,7 +155,7 @@ func (BindingRevocationIndication) MHType() MHType { return MHBindingRevocation 
 
 func (m BindingRevocationIndication) AppendBody(b []byte) ([]byte, error) {
 	b = append(b, byte(BRTypeIndication), byte(m.Trigger))
-	b = binary.BigEndian.AppendUint16(b, m.SequenceNumber)
+	b = binary.BigEndian.AppendUint16(b, m.Sequence)
 	return append(b, brFlags(m.ProxyBinding, m.IPv4HomeAddressOnly, m.Global), 0), nil
 }
 
@@ -166,7 +166,7 @@ func (m BindingRevocationIndication) MobilityOptions() []Option { return m.Optio
 // #, P, V and G flags, Reserved, Mobility Options.
 type BindingRevocationAcknowledgement struct {
 	Status              BRStatus
-	SequenceNumber      uint16
+	Sequence            uint16
 	ProxyBinding        bool // P
 	IPv4HomeAddressOnly bool // V
 	Global              bool // G
@@ -177,7 +177,7 @@ func (BindingRevocationAcknowledgement) MHType() MHType { return MHBindingRevoca
 
 func (m BindingRevocationAcknowledgement) AppendBody(b []byte) ([]byte, error) {
 	b = append(b, byte(BRTypeAcknowledgement), byte(m.Status))
-	b = binary.BigEndian.AppendUint16(b, m.SequenceNumber)
+	b = binary.BigEndian.AppendUint16(b, m.Sequence)
 	return append(b, brFlags(m.ProxyBinding, m.IPv4HomeAddressOnly, m.Global), 0), nil
 }
 
@@ -189,13 +189,13 @@ func parseBindingRevocation(data []byte, opts []Option) (Message, error) {
 	switch BRType(data[0]) {
 	case BRTypeIndication:
 		return BindingRevocationIndication{
-			Trigger: RevocationTrigger(data[1]), SequenceNumber: seq,
+			Trigger: RevocationTrigger(data[1]), Sequence: seq,
 			ProxyBinding: f&brFlagP != 0, IPv4HomeAddressOnly: f&brFlagV != 0, Global: f&brFlagG != 0,
 			Options: opts,
 		}, nil
 	case BRTypeAcknowledgement:
 		return BindingRevocationAcknowledgement{
-			Status: BRStatus(data[1]), SequenceNumber: seq,
+			Status: BRStatus(data[1]), Sequence: seq,
 			ProxyBinding: f&brFlagP != 0, IPv4HomeAddressOnly: f&brFlagV != 0, Global: f&brFlagG != 0,
 			Options: opts,
 		}, nil

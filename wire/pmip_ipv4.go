@@ -7,19 +7,20 @@ package wire
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"strconv"
 )
 
 func init() {
-	registerOption(OptIPv4HomeAddress, 4, 0, parseIPv4HomeAddress)
-	registerOption(OptIPv4AddressAcknowledgement, 4, 0, parseIPv4AddressAcknowledgement)
-	registerOption(OptNATDetection, 4, 0, parseNATDetection)
-	registerOption(OptIPv4CareOfAddress, 4, 0, parseIPv4CareOfAddress)
-	registerOption(OptIPv4HomeAddressRequest, 4, 0, parseIPv4HomeAddressRequest)
-	registerOption(OptIPv4HomeAddressReply, 4, 0, parseIPv4HomeAddressReply)
-	registerOption(OptIPv4DefaultRouterAddress, 4, 0, parseIPv4DefaultRouterAddress)
-	registerOption(OptIPv4DHCPSupportMode, 4, 0, parseIPv4DHCPSupportMode)
+	registerOption(OptIPv4HomeAddress, 4, 0, parseAs(DecodeIPv4HomeAddress))
+	registerOption(OptIPv4AddressAcknowledgement, 4, 0, parseAs(DecodeIPv4AddressAcknowledgement))
+	registerOption(OptNATDetection, 4, 0, parseAs(DecodeNATDetection))
+	registerOption(OptIPv4CareOfAddress, 4, 0, parseAs(DecodeIPv4CareOfAddress))
+	registerOption(OptIPv4HomeAddressRequest, 4, 0, parseAs(DecodeIPv4HomeAddressRequest))
+	registerOption(OptIPv4HomeAddressReply, 4, 0, parseAs(DecodeIPv4HomeAddressReply))
+	registerOption(OptIPv4DefaultRouterAddress, 4, 0, parseAs(DecodeIPv4DefaultRouterAddress))
+	registerOption(OptIPv4DHCPSupportMode, 4, 0, parseAs(DecodeIPv4DHCPSupportMode))
 }
 
 func appendIPv4(b []byte, a netip.Addr, what string) ([]byte, error) {
@@ -66,13 +67,14 @@ func (o IPv4HomeAddress) AppendData(b []byte) ([]byte, error) {
 	return appendIPv4(append(b, f, 0), o.Address, what)
 }
 
-func parseIPv4HomeAddress(data []byte) (Option, error) {
-	if len(data) != 6 {
-		return nil, ErrBadLength
+// DecodeIPv4HomeAddress decodes the option data (after the Length octet).
+func DecodeIPv4HomeAddress(data []byte) (IPv4HomeAddress, error) {
+	if err := wantLen(data, 6); err != nil {
+		return IPv4HomeAddress{}, err
 	}
 	o := IPv4HomeAddress{PrefixLen: data[0] >> 2, MobileNetworkPrefix: data[0]&0x02 != 0, Address: ipv4At(data[2:])}
 	if o.PrefixLen > 32 {
-		return nil, ErrBadValue
+		return IPv4HomeAddress{}, fmt.Errorf("prefix length %d, more than 32: %w", o.PrefixLen, ErrBadValue)
 	}
 	return o, nil
 }
@@ -130,13 +132,14 @@ func (o IPv4AddressAcknowledgement) AppendData(b []byte) ([]byte, error) {
 	return appendIPv4(append(b, byte(o.Status), o.PrefixLen<<2), o.Address, what)
 }
 
-func parseIPv4AddressAcknowledgement(data []byte) (Option, error) {
-	if len(data) != 6 {
-		return nil, ErrBadLength
+// DecodeIPv4AddressAcknowledgement decodes the option data (after the Length octet).
+func DecodeIPv4AddressAcknowledgement(data []byte) (IPv4AddressAcknowledgement, error) {
+	if err := wantLen(data, 6); err != nil {
+		return IPv4AddressAcknowledgement{}, err
 	}
 	o := IPv4AddressAcknowledgement{Status: IPv4AddressAckStatus(data[0]), PrefixLen: data[1] >> 2, Address: ipv4At(data[2:])}
 	if o.PrefixLen > 32 {
-		return nil, ErrBadValue
+		return IPv4AddressAcknowledgement{}, fmt.Errorf("prefix length %d, more than 32: %w", o.PrefixLen, ErrBadValue)
 	}
 	return o, nil
 }
@@ -163,9 +166,10 @@ func (o NATDetection) AppendData(b []byte) ([]byte, error) {
 	return binary.BigEndian.AppendUint32(append(b, f, 0), o.RefreshTime), nil
 }
 
-func parseNATDetection(data []byte) (Option, error) {
-	if len(data) != 6 {
-		return nil, ErrBadLength
+// DecodeNATDetection decodes the option data (after the Length octet).
+func DecodeNATDetection(data []byte) (NATDetection, error) {
+	if err := wantLen(data, 6); err != nil {
+		return NATDetection{}, err
 	}
 	return NATDetection{UDPEncapsulationRequired: data[0]&0x80 != 0, RefreshTime: binary.BigEndian.Uint32(data[2:])}, nil
 }
@@ -184,9 +188,10 @@ func (o IPv4CareOfAddress) AppendData(b []byte) ([]byte, error) {
 	return appendIPv4(append(b, 0, 0), o.Address, "IPv4 Care-of Address option")
 }
 
-func parseIPv4CareOfAddress(data []byte) (Option, error) {
-	if len(data) != 6 {
-		return nil, ErrBadLength
+// DecodeIPv4CareOfAddress decodes the option data (after the Length octet).
+func DecodeIPv4CareOfAddress(data []byte) (IPv4CareOfAddress, error) {
+	if err := wantLen(data, 6); err != nil {
+		return IPv4CareOfAddress{}, err
 	}
 	return IPv4CareOfAddress{Address: ipv4At(data[2:])}, nil
 }
@@ -211,13 +216,14 @@ func (o IPv4HomeAddressRequest) AppendData(b []byte) ([]byte, error) {
 	return appendIPv4(append(b, o.PrefixLen<<2, 0), o.Address, what)
 }
 
-func parseIPv4HomeAddressRequest(data []byte) (Option, error) {
-	if len(data) != 6 {
-		return nil, ErrBadLength
+// DecodeIPv4HomeAddressRequest decodes the option data (after the Length octet).
+func DecodeIPv4HomeAddressRequest(data []byte) (IPv4HomeAddressRequest, error) {
+	if err := wantLen(data, 6); err != nil {
+		return IPv4HomeAddressRequest{}, err
 	}
 	o := IPv4HomeAddressRequest{PrefixLen: data[0] >> 2, Address: ipv4At(data[2:])}
 	if o.PrefixLen > 32 {
-		return nil, ErrBadValue
+		return IPv4HomeAddressRequest{}, fmt.Errorf("prefix length %d, more than 32: %w", o.PrefixLen, ErrBadValue)
 	}
 	return o, nil
 }
@@ -272,13 +278,14 @@ func (o IPv4HomeAddressReply) AppendData(b []byte) ([]byte, error) {
 	return appendIPv4(append(b, byte(o.Status), o.PrefixLen<<2), o.Address, what)
 }
 
-func parseIPv4HomeAddressReply(data []byte) (Option, error) {
-	if len(data) != 6 {
-		return nil, ErrBadLength
+// DecodeIPv4HomeAddressReply decodes the option data (after the Length octet).
+func DecodeIPv4HomeAddressReply(data []byte) (IPv4HomeAddressReply, error) {
+	if err := wantLen(data, 6); err != nil {
+		return IPv4HomeAddressReply{}, err
 	}
 	o := IPv4HomeAddressReply{Status: IPv4HomeAddressReplyStatus(data[0]), PrefixLen: data[1] >> 2, Address: ipv4At(data[2:])}
 	if o.PrefixLen > 32 {
-		return nil, ErrBadValue
+		return IPv4HomeAddressReply{}, fmt.Errorf("prefix length %d, more than 32: %w", o.PrefixLen, ErrBadValue)
 	}
 	return o, nil
 }
@@ -296,9 +303,10 @@ func (o IPv4DefaultRouterAddress) AppendData(b []byte) ([]byte, error) {
 	return appendIPv4(append(b, 0, 0), o.Address, "IPv4 Default-Router Address option")
 }
 
-func parseIPv4DefaultRouterAddress(data []byte) (Option, error) {
-	if len(data) != 6 {
-		return nil, ErrBadLength
+// DecodeIPv4DefaultRouterAddress decodes the option data (after the Length octet).
+func DecodeIPv4DefaultRouterAddress(data []byte) (IPv4DefaultRouterAddress, error) {
+	if err := wantLen(data, 6); err != nil {
+		return IPv4DefaultRouterAddress{}, err
 	}
 	return IPv4DefaultRouterAddress{Address: ipv4At(data[2:])}, nil
 }
@@ -321,9 +329,10 @@ func (o IPv4DHCPSupportMode) AppendData(b []byte) ([]byte, error) {
 	return append(b, 0, s), nil
 }
 
-func parseIPv4DHCPSupportMode(data []byte) (Option, error) {
-	if len(data) != 2 {
-		return nil, ErrBadLength
+// DecodeIPv4DHCPSupportMode decodes the option data (after the Length octet).
+func DecodeIPv4DHCPSupportMode(data []byte) (IPv4DHCPSupportMode, error) {
+	if err := wantLen(data, 2); err != nil {
+		return IPv4DHCPSupportMode{}, err
 	}
 	return IPv4DHCPSupportMode{DHCPServer: data[1]&0x01 != 0}, nil
 }

@@ -6,18 +6,19 @@ package wire
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"time"
 )
 
 func init() {
-	registerOption(OptHomeNetworkPrefix, 8, 4, parseHomeNetworkPrefix)
-	registerOption(OptHandoffIndicator, 1, 0, parseHandoffIndicatorOption)
-	registerOption(OptAccessTechnologyType, 1, 0, parseAccessTechnologyTypeOption)
-	registerOption(OptMobileNodeLinkLayerIdentifier, 8, 2, parseMobileNodeLinkLayerIdentifier)
-	registerOption(OptLinkLocalAddress, 8, 6, parseLinkLocalAddress)
-	registerOption(OptTimestamp, 8, 2, parseTimestamp)
+	registerOption(OptHomeNetworkPrefix, 8, 4, parseAs(DecodeHomeNetworkPrefix))
+	registerOption(OptHandoffIndicator, 1, 0, parseAs(DecodeHandoffIndicatorOption))
+	registerOption(OptAccessTechnologyType, 1, 0, parseAs(DecodeAccessTechnologyTypeOption))
+	registerOption(OptMobileNodeLinkLayerIdentifier, 8, 2, parseAs(DecodeMobileNodeLinkLayerIdentifier))
+	registerOption(OptLinkLocalAddress, 8, 6, parseAs(DecodeLinkLocalAddress))
+	registerOption(OptTimestamp, 8, 2, parseAs(DecodeTimestamp))
 }
 
 // HomeNetworkPrefix is the Home Network Prefix option (RFC 5213 section
@@ -39,12 +40,13 @@ func (o HomeNetworkPrefix) AppendData(b []byte) ([]byte, error) {
 	return append(b, a[:]...), nil
 }
 
-func parseHomeNetworkPrefix(data []byte) (Option, error) {
-	if len(data) != 18 {
-		return nil, ErrBadLength
+// DecodeHomeNetworkPrefix decodes the option data (after the Length octet).
+func DecodeHomeNetworkPrefix(data []byte) (HomeNetworkPrefix, error) {
+	if err := wantLen(data, 18); err != nil {
+		return HomeNetworkPrefix{}, err
 	}
 	if data[1] > 128 {
-		return nil, ErrBadValue
+		return HomeNetworkPrefix{}, fmt.Errorf("prefix length %d: %w", data[1], ErrBadValue)
 	}
 	addr := netip.AddrFrom16([16]byte(data[2:18]))
 	return HomeNetworkPrefix{Prefix: netip.PrefixFrom(addr, int(data[1]))}, nil
@@ -92,9 +94,10 @@ func (o HandoffIndicatorOption) AppendData(b []byte) ([]byte, error) {
 	return append(b, 0, byte(o.Indicator)), nil
 }
 
-func parseHandoffIndicatorOption(data []byte) (Option, error) {
-	if len(data) != 2 {
-		return nil, ErrBadLength
+// DecodeHandoffIndicatorOption decodes the option data (after the Length octet).
+func DecodeHandoffIndicatorOption(data []byte) (HandoffIndicatorOption, error) {
+	if err := wantLen(data, 2); err != nil {
+		return HandoffIndicatorOption{}, err
 	}
 	return HandoffIndicatorOption{Indicator: HandoffIndicator(data[1])}, nil
 }
@@ -158,9 +161,10 @@ func (o AccessTechnologyTypeOption) AppendData(b []byte) ([]byte, error) {
 	return append(b, 0, byte(o.Type)), nil
 }
 
-func parseAccessTechnologyTypeOption(data []byte) (Option, error) {
-	if len(data) != 2 {
-		return nil, ErrBadLength
+// DecodeAccessTechnologyTypeOption decodes the option data (after the Length octet).
+func DecodeAccessTechnologyTypeOption(data []byte) (AccessTechnologyTypeOption, error) {
+	if err := wantLen(data, 2); err != nil {
+		return AccessTechnologyTypeOption{}, err
 	}
 	return AccessTechnologyTypeOption{Type: AccessTechnologyType(data[1])}, nil
 }
@@ -185,9 +189,10 @@ func (o MobileNodeLinkLayerIdentifier) AppendData(b []byte) ([]byte, error) {
 	return append(b, o.Identifier...), nil
 }
 
-func parseMobileNodeLinkLayerIdentifier(data []byte) (Option, error) {
+// DecodeMobileNodeLinkLayerIdentifier decodes the option data (after the Length octet).
+func DecodeMobileNodeLinkLayerIdentifier(data []byte) (MobileNodeLinkLayerIdentifier, error) {
 	if len(data) < 3 {
-		return nil, ErrBadLength
+		return MobileNodeLinkLayerIdentifier{}, fmt.Errorf("length %d, want at least 3: %w", len(data), ErrBadLength)
 	}
 	return MobileNodeLinkLayerIdentifier{Identifier: data[2:]}, nil
 }
@@ -209,9 +214,10 @@ func (o LinkLocalAddress) AppendData(b []byte) ([]byte, error) {
 	return append(b, a[:]...), nil
 }
 
-func parseLinkLocalAddress(data []byte) (Option, error) {
-	if len(data) != 16 {
-		return nil, ErrBadLength
+// DecodeLinkLocalAddress decodes the option data (after the Length octet).
+func DecodeLinkLocalAddress(data []byte) (LinkLocalAddress, error) {
+	if err := wantLen(data, 16); err != nil {
+		return LinkLocalAddress{}, err
 	}
 	return LinkLocalAddress{Address: netip.AddrFrom16([16]byte(data))}, nil
 }
@@ -253,9 +259,10 @@ func (o Timestamp) AppendData(b []byte) ([]byte, error) {
 	return binary.BigEndian.AppendUint64(b, o.Seconds<<16|uint64(o.Fraction)), nil
 }
 
-func parseTimestamp(data []byte) (Option, error) {
-	if len(data) != 8 {
-		return nil, ErrBadLength
+// DecodeTimestamp decodes the option data (after the Length octet).
+func DecodeTimestamp(data []byte) (Timestamp, error) {
+	if err := wantLen(data, 8); err != nil {
+		return Timestamp{}, err
 	}
 	v := binary.BigEndian.Uint64(data)
 	return Timestamp{Seconds: v >> 16, Fraction: uint16(v)}, nil
