@@ -1,0 +1,107 @@
+package transport
+
+// The nftables table that keeps a kernel without CONFIG_IPV6_MIP6 from
+// answering HAO and RH2 signalling with ICMPv6 Parameter Problem.
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultNFTTable is the name of the ip6 table OpenNative installs.
+const DefaultNFTTable = "monami_mh"
+
+// mhDropTable is the installed table; the zero value is "not installed".
+type mhDropTable struct {
+	conn  *nftables.Conn
+	table *nftables.Table
+}
+
+// installDropTable creates table ip6 <name> with a prerouting chain at raw
+// priority (-300: before conntrack and before the IPv6 stack parses
+// extension headers) that drops locally addressed Mobility Header packets
+// carrying a destination options header or a type 2 routing header. The
+// AF_PACKET capture has already copied them by then. nftables cannot look
+// inside destination options, so any destination options header with an MH
+// matches; the capture side delivers exactly the same set.
+//
+// A table of the same name left by a crashed process is replaced.
+// netnsFd selects the network namespace (the one the transport was opened
+// in): nftables.Conn would otherwise use whatever namespace the calling OS
+// thread happens to be in.
+func installDropTable(name string, netnsFd int) (*mhDropTable, error) {
+	conn, err := nftables.New(nftables.WithNetNSFd(netnsFd))
+	if err != nil {
+		return nil, fmt.Errorf("transport: nftables: %w", err)
+	}
+	t := &nftables.Table{Name: name, Family: nftables.TableFamilyIPv6}
+
+	// Remove a stale table; ENOENT is the normal case.
+	conn.DelTable(t)
+	if err := conn.Flush(); err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, unix.ENOENT) {
+		return nil, fmt.Errorf("transport: nftables: delete stale table %s: %w", name, err)
+	}
+
+	conn.AddTable(t)
+	policy := nftables.ChainPolicyAccept
+	c := conn.AddChain(&nftables.Chain{
+		Name:     "prerouting",
+		Table:    t,
+		Type:     nftables.ChainTypeFilter,
+		Hooknum:  nftables.ChainHookPrerouting,
+		Priority: nftables.ChainPriorityRaw,
+		Policy:   &policy,
+	})
+	// meta l4proto 135 exthdr dst exists fib daddr type local counter drop
+	conn.AddRule(&nftables.Rule{Table: t, Chain: c, Exprs: dropExprs(
+		&expr.Exthdr{DestRegister: 1, Type: protoDstOpts, Offset: 0, Len: 1,
+			Flags: unix.NFT_EXTHDR_F_PRESENT, Op: expr.ExthdrOpIpv6},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{1}},
+	)})
+	// meta l4proto 135 rt type 2 fib daddr type local counter drop
+	conn.AddRule(&nftables.Rule{Table: t, Chain: c, Exprs: dropExprs(
+		&expr.Exthdr{DestRegister: 1, Type: protoRouting, Offset: 2, Len: 1, Op: expr.ExthdrOpIpv6},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{routingType2}},
+	)})
+	if err := conn.Flush(); err != nil {
+		return nil, fmt.Errorf("transport: nftables: install table ip6 %s: %w", name, err)
+	}
+	return &mhDropTable{conn: conn, table: t}, nil
+}
+
+func dropExprs(match ...expr.Any) []expr.Any {
+	e := []expr.Any{
+		// meta l4proto 135: the kernel walks the extension headers for us.
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{ProtoMH}},
+	}
+	e = append(e, match...)
+	return append(e,
+		// fib daddr type local: packets we would forward are none of our
+		// business (the capture side checks the same in userspace).
+		&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
+		&expr.Counter{},
+		&expr.Verdict{Kind: expr.VerdictDrop},
+	)
+}
+
+// remove deletes the table. It is idempotent.
+func (d *mhDropTable) remove() error {
+	if d == nil || d.conn == nil {
+		return nil
+	}
+	d.conn.DelTable(d.table)
+	err := d.conn.Flush()
+	d.conn = nil
+	if err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("transport: nftables: delete table ip6 %s: %w", d.table.Name, err)
+	}
+	return nil
+}

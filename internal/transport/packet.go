@@ -1,0 +1,278 @@
+package transport
+
+// Building and parsing of the IPv6 packet that carries a Mobility Header.
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"monami/wire"
+)
+
+// IPv6 next header values (IANA "Assigned Internet Protocol Numbers").
+const (
+	protoHopByHop = 0
+	protoRouting  = 43
+	protoFragment = 44
+	protoNone     = 59
+	protoDstOpts  = 60
+)
+
+const (
+	ipv6HeaderLen = 40
+	// optHomeAddress is the Home Address destination option type, RFC 6275
+	// section 6.3 (IANA "Destination Options and Hop-by-Hop Options": 0xC9).
+	optHomeAddress = 0xC9
+	// routingType2 is the type 2 routing header, RFC 6275 section 6.4.
+	routingType2 = 2
+	// extLen is the size of both our HAO destination options header and our
+	// RH2: 24 octets, Hdr Ext Len 2.
+	extLen = 24
+)
+
+// errors of the packet parser; wrapped in *PacketError.
+var (
+	errTruncated = errors.New("truncated")
+	errNotMH     = errors.New("upper-layer header is not a Mobility Header")
+	errBadExt    = errors.New("malformed extension header")
+	errFragment  = errors.New("fragmented packet")
+	errBadMH     = errors.New("malformed Mobility Header")
+)
+
+// PacketError describes a packet that could not be parsed.
+type PacketError struct {
+	Offset int
+	What   string
+	Err    error
+}
+
+func (e *PacketError) Error() string {
+	return fmt.Sprintf("transport: packet offset %d: %s: %v", e.Offset, e.What, e.Err)
+}
+
+func (e *PacketError) Unwrap() error { return e.Err }
+
+func perr(off int, what string, err error) error {
+	return &PacketError{Offset: off, What: what, Err: err}
+}
+
+// packet is what parsePacket finds in an IPv6 packet.
+type packet struct {
+	Src, Dst    netip.Addr
+	Ext         Ext
+	HomeAddress netip.Addr
+	HopLimit    uint8
+	// DstOpts: a destination options header was present (with or without
+	// HAO); the nftables rule drops such MH packets, so they must be
+	// delivered from the capture path.
+	DstOpts bool
+	MH      []byte // aliases the input
+}
+
+// checkMH checks the framing of a Mobility Header: RFC 6275 section 6.1.1,
+// Header Len counts 8-octet units excluding the first 8 octets and must
+// cover the message exactly.
+func checkMH(mh []byte) error {
+	if len(mh) < 8 {
+		return fmt.Errorf("%w: %d octets, need at least 8", errBadMH, len(mh))
+	}
+	if n := (int(mh[1]) + 1) * 8; n != len(mh) {
+		return fmt.Errorf("%w: Header Len says %d octets, have %d", errBadMH, n, len(mh))
+	}
+	return nil
+}
+
+// verifyMH reports whether mh carries the right checksum for the
+// pseudo-header addresses (RFC 6275 section 6.1.1).
+func verifyMH(src, dst netip.Addr, mh []byte) bool {
+	return wire.VerifyChecksum(mh, src, dst)
+}
+
+// appendPacket appends the IPv6 packet for s (header, HAO destination
+// options header or RH2, MH with the checksum filled in) to b.
+func appendPacket(b []byte, s *Signal) ([]byte, error) {
+	if err := s.validate(); err != nil {
+		return b, err
+	}
+	ext := 0
+	if s.Ext != ExtNone {
+		ext = extLen
+	}
+	plen := ext + len(s.MH)
+	if plen > 0xffff {
+		return b, fmt.Errorf("%w: payload of %d octets needs a jumbogram", ErrInvalidSignal, plen)
+	}
+	hop := s.HopLimit
+	if hop == 0 {
+		hop = DefaultHopLimit
+	}
+	var h [ipv6HeaderLen]byte
+	h[0] = 6 << 4
+	binary.BigEndian.PutUint16(h[4:], uint16(plen))
+	h[7] = hop
+	src, dst := s.Src.As16(), s.Dst.As16()
+	copy(h[8:24], src[:])
+	copy(h[24:40], dst[:])
+	hoa := s.HomeAddress.As16()
+	switch s.Ext {
+	case ExtNone:
+		h[6] = ProtoMH
+		b = append(b, h[:]...)
+	case ExtHAO:
+		// RFC 6275 section 6.3: the HAO has alignment 8n+6, so a PadN of
+		// 4 octets (RFC 8200 section 4.2) precedes it.
+		h[6] = protoDstOpts
+		b = append(b, h[:]...)
+		b = append(b, ProtoMH, extLen/8-1, 1, 2, 0, 0, optHomeAddress, 16)
+		b = append(b, hoa[:]...)
+	case ExtRH2:
+		// RFC 6275 section 6.4: Hdr Ext Len 2, Routing Type 2, Segments
+		// Left 1, Reserved, Home Address.
+		h[6] = protoRouting
+		b = append(b, h[:]...)
+		b = append(b, ProtoMH, extLen/8-1, routingType2, 1, 0, 0, 0, 0)
+		b = append(b, hoa[:]...)
+	}
+	mhOff := len(b)
+	b = append(b, s.MH...)
+	mh := b[mhOff:]
+	csrc, cdst := s.ChecksumAddrs()
+	wire.SetChecksum(mh, csrc, cdst)
+	return b, nil
+}
+
+// parsePacket parses an IPv6 packet whose upper-layer header must be a
+// Mobility Header. It accepts hop-by-hop and destination options headers,
+// at most one HAO, and at most one routing header (type 2, or any type with
+// Segments Left 0 which RFC 8200 section 4.4 says to ignore).
+func parsePacket(b []byte) (packet, error) {
+	var p packet
+	if len(b) < ipv6HeaderLen {
+		return p, perr(0, "IPv6 header", errTruncated)
+	}
+	if b[0]>>4 != 6 {
+		return p, perr(0, "IPv6 header", fmt.Errorf("version %d", b[0]>>4))
+	}
+	plen := int(binary.BigEndian.Uint16(b[4:6]))
+	if plen == 0 {
+		return p, perr(4, "IPv6 header", errors.New("payload length 0 (jumbogram) not supported"))
+	}
+	if ipv6HeaderLen+plen > len(b) {
+		return p, perr(4, "IPv6 header", fmt.Errorf("%w: payload length %d, have %d", errTruncated, plen, len(b)-ipv6HeaderLen))
+	}
+	b = b[:ipv6HeaderLen+plen] // drop link-layer padding
+	p.HopLimit = b[7]
+	p.Src = netip.AddrFrom16([16]byte(b[8:24]))
+	p.Dst = netip.AddrFrom16([16]byte(b[24:40]))
+	next := b[6]
+	off := ipv6HeaderLen
+	sawRouting := false
+	for i := 0; ; i++ {
+		switch next {
+		case ProtoMH:
+			p.MH = b[off:]
+			if err := checkMH(p.MH); err != nil {
+				return p, perr(off, "Mobility Header", err)
+			}
+			return p, nil
+		case protoHopByHop, protoDstOpts, protoRouting:
+		case protoFragment:
+			return p, perr(off, "fragment header", errFragment)
+		default:
+			return p, perr(off, fmt.Sprintf("next header %d", next), errNotMH)
+		}
+		if next == protoHopByHop && i != 0 {
+			return p, perr(off, "hop-by-hop options", fmt.Errorf("%w: not first (RFC 8200 section 4.1)", errBadExt))
+		}
+		if len(b)-off < 8 {
+			return p, perr(off, "extension header", errTruncated)
+		}
+		hl := (int(b[off+1]) + 1) * 8
+		if len(b)-off < hl {
+			return p, perr(off, "extension header", fmt.Errorf("%w: length %d, have %d", errTruncated, hl, len(b)-off))
+		}
+		h := b[off : off+hl]
+		switch next {
+		case protoDstOpts:
+			p.DstOpts = true
+			if err := p.parseOptions(h, off); err != nil {
+				return p, err
+			}
+		case protoHopByHop:
+			if err := walkOptions(h, off, nil); err != nil {
+				return p, err
+			}
+		case protoRouting:
+			if sawRouting {
+				return p, perr(off, "routing header", fmt.Errorf("%w: more than one", errBadExt))
+			}
+			sawRouting = true
+			if err := p.parseRouting(h, off); err != nil {
+				return p, err
+			}
+		}
+		next = h[0]
+		off += hl
+	}
+}
+
+func (p *packet) parseRouting(h []byte, off int) error {
+	typ, left := h[2], h[3]
+	if typ != routingType2 {
+		if left != 0 {
+			return perr(off, "routing header", fmt.Errorf("%w: type %d with %d segments left", errBadExt, typ, left))
+		}
+		return nil // RFC 8200 section 4.4: ignore
+	}
+	// RFC 6275 section 6.4: Hdr Ext Len 2 and Segments Left 1.
+	if len(h) != extLen || left != 1 {
+		return perr(off, "type 2 routing header", fmt.Errorf("%w: Hdr Ext Len %d, Segments Left %d", errBadExt, h[1], left))
+	}
+	if p.Ext != ExtNone {
+		return perr(off, "type 2 routing header", fmt.Errorf("%w: packet also has a HAO", errBadExt))
+	}
+	p.Ext = ExtRH2
+	p.HomeAddress = netip.AddrFrom16([16]byte(h[8:24]))
+	return nil
+}
+
+func (p *packet) parseOptions(h []byte, off int) error {
+	return walkOptions(h, off, func(typ byte, data []byte, at int) error {
+		if typ != optHomeAddress {
+			return nil
+		}
+		if len(data) != 16 {
+			return perr(at, "Home Address option", fmt.Errorf("%w: length %d, want 16", errBadExt, len(data)))
+		}
+		if p.Ext != ExtNone {
+			return perr(at, "Home Address option", fmt.Errorf("%w: second home address", errBadExt))
+		}
+		p.Ext = ExtHAO
+		p.HomeAddress = netip.AddrFrom16([16]byte(data))
+		return nil
+	})
+}
+
+// walkOptions walks the TLV options of a hop-by-hop or destination options
+// header (RFC 8200 section 4.2).
+func walkOptions(h []byte, off int, fn func(typ byte, data []byte, at int) error) error {
+	for i := 2; i < len(h); {
+		if h[i] == 0 { // Pad1
+			i++
+			continue
+		}
+		if i+2 > len(h) || i+2+int(h[i+1]) > len(h) {
+			return perr(off+i, "option", fmt.Errorf("%w: overruns its header", errBadExt))
+		}
+		n := int(h[i+1])
+		if fn != nil {
+			if err := fn(h[i], h[i+2:i+2+n], off+i); err != nil {
+				return err
+			}
+		}
+		i += 2 + n
+	}
+	return nil
+}
