@@ -163,6 +163,15 @@ const (
 	OptLMAUserPlaneAddress           OptionType = 59 // RFC 7389 section 4
 	OptMulticastMobility             OptionType = 60 // RFC 7411 section 3.1
 	OptMulticastAcknowledgement      OptionType = 61 // RFC 7411 section 3.2
+	OptLMAControlledMAGParameters    OptionType = 62 // RFC 8127 section 3
+	OptMAGMultipathBinding           OptionType = 63 // RFC 8278 section 3.1
+	OptMAGIdentifier                 OptionType = 64 // RFC 8278 section 3.2
+	OptAnchoredPrefix                OptionType = 65 // RFC 8885 (IANA)
+	OptLocalPrefix                   OptionType = 66 // RFC 8885 (IANA)
+	OptPreviousMAAR                  OptionType = 67 // RFC 8885 (IANA)
+	OptServingMAAR                   OptionType = 68 // RFC 8885 (IANA)
+	OptDLIFLinkLocalAddress          OptionType = 69 // RFC 8885 (IANA)
+	OptDLIFLinkLayerAddress          OptionType = 70 // RFC 8885 (IANA)
 )
 
 var optionTypeNames = map[OptionType]string{
@@ -228,6 +237,15 @@ var optionTypeNames = map[OptionType]string{
 	OptLMAUserPlaneAddress:           "LMA User-Plane Address",
 	OptMulticastMobility:             "Multicast Mobility",
 	OptMulticastAcknowledgement:      "Multicast Acknowledgement",
+	OptLMAControlledMAGParameters:    "LMA-Controlled MAG Parameters",
+	OptMAGMultipathBinding:           "MAG Multipath-Binding",
+	OptMAGIdentifier:                 "MAG Identifier",
+	OptAnchoredPrefix:                "Anchored Prefix",
+	OptLocalPrefix:                   "Local Prefix",
+	OptPreviousMAAR:                  "Previous MAAR",
+	OptServingMAAR:                   "Serving MAAR",
+	OptDLIFLinkLocalAddress:          "DLIF Link-Local Address",
+	OptDLIFLinkLayerAddress:          "DLIF Link-Layer Address",
 }
 
 func (t OptionType) String() string {
@@ -302,6 +320,8 @@ const (
 	StatusReinitSAWithHAC                 Status = 176 // RFC 6618 section 5
 	StatusNotAuthorizedForDelegatedMNP    Status = 177 // RFC 7148 section 4.3
 	StatusRequestedDMNPInUse              Status = 178 // RFC 7148 section 4.3
+	StatusCannotMeetQoSServiceRequest     Status = 179 // RFC 7222 section 6
+	StatusCannotSupportMultipathBinding   Status = 180 // RFC 8278 section 4
 )
 
 var statusNames = map[Status]string{
@@ -363,6 +383,8 @@ var statusNames = map[Status]string{
 	StatusReinitSAWithHAC:                 "REINIT_SA_WITH_HAC",
 	StatusNotAuthorizedForDelegatedMNP:    "NOT_AUTHORIZED_FOR_DELEGATED_MNP",
 	StatusRequestedDMNPInUse:              "REQUESTED_DMNP_IN_USE",
+	StatusCannotMeetQoSServiceRequest:     "CANNOT_MEET_QOS_SERVICE_REQUEST",
+	StatusCannotSupportMultipathBinding:   "CANNOT_SUPPORT_MULTIPATH_BINDING",
 }
 
 // Accepted reports whether the status means the Binding Update was
@@ -412,15 +434,18 @@ const (
 	BUFlagR BUFlags = 0x0400 // Mobile Router, RFC 3963 section 4.1
 	BUFlagP BUFlags = 0x0200 // Proxy Registration, RFC 5213 section 8.1
 	BUFlagF BUFlags = 0x0100 // Force UDP encapsulation, RFC 5555 section 3.1.3
-	BUFlagT BUFlags = 0x0080 // TLV-header format, RFC 5844 section 3.3 (used with RFC 5555 UDP encapsulation)
+	BUFlagT BUFlags = 0x0080 // TLV-header format for UDP encapsulation, RFC 5845 (IANA flags registry)
 	BUFlagB BUFlags = 0x0040 // Bulk Binding Update, RFC 6602 section 3.2
+	BUFlagS BUFlags = 0x0020 // Multicast subscription, RFC 7161 section 5
+	BUFlagD BUFlags = 0x0010 // Distributed mobility anchoring, RFC 8885 (IANA)
 )
 
 var buFlagLetters = []struct {
 	f BUFlags
 	s string
 }{{BUFlagA, "A"}, {BUFlagH, "H"}, {BUFlagL, "L"}, {BUFlagK, "K"}, {BUFlagM, "M"},
-	{BUFlagR, "R"}, {BUFlagP, "P"}, {BUFlagF, "F"}, {BUFlagT, "T"}, {BUFlagB, "B"}}
+	{BUFlagR, "R"}, {BUFlagP, "P"}, {BUFlagF, "F"}, {BUFlagT, "T"}, {BUFlagB, "B"},
+	{BUFlagS, "S"}, {BUFlagD, "D"}}
 
 // Has reports whether all bits of g are set.
 func (f BUFlags) Has(g BUFlags) bool { return f&g == g }
@@ -453,14 +478,16 @@ const (
 	BAFlagK BAFlags = 0x80 // Key Management Mobility Capability, RFC 6275 section 6.1.8
 	BAFlagR BAFlags = 0x40 // Mobile Router, RFC 3963 section 4.2
 	BAFlagP BAFlags = 0x20 // Proxy Registration, RFC 5213 section 8.2
-	BAFlagT BAFlags = 0x10 // TLV-header format, RFC 5844 section 3.3
+	BAFlagT BAFlags = 0x10 // TLV-header format for UDP encapsulation, RFC 5845 (IANA flags registry)
 	BAFlagB BAFlags = 0x08 // Bulk Binding Update, RFC 6602 section 3.3
+	BAFlagS BAFlags = 0x04 // Multicast subscription, RFC 7161 section 5
+	BAFlagD BAFlags = 0x02 // Distributed mobility anchoring, RFC 8885 (IANA)
 )
 
 var baFlagLetters = []struct {
 	f BAFlags
 	s string
-}{{BAFlagK, "K"}, {BAFlagR, "R"}, {BAFlagP, "P"}, {BAFlagT, "T"}, {BAFlagB, "B"}}
+}{{BAFlagK, "K"}, {BAFlagR, "R"}, {BAFlagP, "P"}, {BAFlagT, "T"}, {BAFlagB, "B"}, {BAFlagS, "S"}, {BAFlagD, "D"}}
 
 // Has reports whether all bits of g are set.
 func (f BAFlags) Has(g BAFlags) bool { return f&g == g }
