@@ -102,6 +102,7 @@ type node struct {
 const (
 	nodeHasTS uint8 = 1 << iota
 	nodeLive
+	nodePrimaryGone // the primary entry was removed since the last settle
 )
 
 // entry is one binding. Fixed size, no pointers: a million of them are one
@@ -332,6 +333,7 @@ func (c *BindingCache) removeEntry(i int32) {
 	n.count--
 	if n.primary == i {
 		n.primary = -1
+		n.flags |= nodePrimaryGone
 	}
 	c.heapRemove(i)
 	c.entries[i] = entry{node: -1, next: -1, heapIdx: -1}

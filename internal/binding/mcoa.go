@@ -339,8 +339,9 @@ func (c *BindingCache) applyDeregAll(now time.Time, req *BindingUpdateRequest, d
 func (c *BindingCache) settle(ni int32, cause Cause, out []Change) []Change {
 	n := &c.nodes[ni]
 	b := c.best(ni)
-	if b != n.primary {
+	if b != n.primary || n.flags&nodePrimaryGone != 0 {
 		n.primary = b
+		n.flags &^= nodePrimaryGone
 		if b >= 0 {
 			out = append(out, Change{Kind: PrimaryChanged, Cause: cause, Binding: c.view(b)})
 		} else {

@@ -72,3 +72,15 @@ func (s Status) String() string {
 // Accepted reports whether s means the Binding Update was accepted (RFC
 // 6275 section 6.1.8: values less than 128).
 func (s Status) Accepted() bool { return s < 128 }
+
+// HomeAgentStatuses lists every status ProcessBindingUpdate can answer.
+// (128 Reason unspecified is never needed: every rejection has a reason.)
+var HomeAgentStatuses = []Status{
+	stAccepted, stMCoANotComplete, stMCoAReturnHomeWithoutNDP,
+	stAdministrativelyProhib, stInsufficientResources, stHomeRegNotSupported,
+	stNotHomeSubnet, stNotHomeAgentForThisMN, stDADFailed, stSequenceOutOfWindow,
+	stRegistrationTypeChange, stMobileRouterNotPermitted, stMIPv6IDMismatch,
+	stMIPv6MesgIDRequired, stMIPv6AuthFail, stMCoAMalformed, stMCoANonMCoABindingExists,
+	stMCoAProhibited, stMCoAUnknownCoA, stMCoABulkRegProhibited, stMCoASimultaneousHomeForgn,
+	stInvalidCareOfAddress,
+}
