@@ -33,10 +33,10 @@ type mhDropTable struct {
 //
 // A table of the same name left by a crashed process is replaced.
 // netnsFd selects the network namespace (the one the transport was opened
-// in): nftables.Conn would otherwise use whatever namespace the calling OS
-// thread happens to be in.
+// in); the connection is lasting so that Close, whatever OS thread it runs
+// on, talks to that namespace.
 func installDropTable(name string, netnsFd int) (*mhDropTable, error) {
-	conn, err := nftables.New(nftables.WithNetNSFd(netnsFd))
+	conn, err := nftables.New(nftables.WithNetNSFd(netnsFd), nftables.AsLasting())
 	if err != nil {
 		return nil, fmt.Errorf("transport: nftables: %w", err)
 	}
@@ -45,6 +45,7 @@ func installDropTable(name string, netnsFd int) (*mhDropTable, error) {
 	// Remove a stale table; ENOENT is the normal case.
 	conn.DelTable(t)
 	if err := conn.Flush(); err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, unix.ENOENT) {
+		_ = conn.CloseLasting()
 		return nil, fmt.Errorf("transport: nftables: delete stale table %s: %w", name, err)
 	}
 
@@ -70,6 +71,7 @@ func installDropTable(name string, netnsFd int) (*mhDropTable, error) {
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{routingType2}},
 	)})
 	if err := conn.Flush(); err != nil {
+		_ = conn.CloseLasting()
 		return nil, fmt.Errorf("transport: nftables: install table ip6 %s: %w", name, err)
 	}
 	return &mhDropTable{conn: conn, table: t}, nil
@@ -99,6 +101,7 @@ func (d *mhDropTable) remove() error {
 	}
 	d.conn.DelTable(d.table)
 	err := d.conn.Flush()
+	_ = d.conn.CloseLasting()
 	d.conn = nil
 	if err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("transport: nftables: delete table ip6 %s: %w", d.table.Name, err)

@@ -1,0 +1,296 @@
+package transport
+
+// Network namespace plumbing for the root tests: two namespaces "mtr…mn"
+// and "mtr…ha" joined by a veth pair.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// needRoot skips when not root, unless MONAMI_REQUIRE_ROOT_TESTS=1.
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("MONAMI_REQUIRE_ROOT_TESTS") == "1" {
+		t.Fatal("root required (MONAMI_REQUIRE_ROOT_TESTS=1)")
+	}
+	t.Skip("needs root for network namespaces")
+}
+
+type testNS struct {
+	name string
+	h    netns.NsHandle
+}
+
+// do runs fn with the calling goroutine's OS thread in the namespace.
+func (n *testNS) do(t *testing.T, fn func()) {
+	t.Helper()
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		t.Fatalf("netns get: %v", err)
+	}
+	if err := netns.Set(n.h); err != nil {
+		orig.Close()
+		runtime.UnlockOSThread()
+		t.Fatalf("netns set %s: %v", n.name, err)
+	}
+	defer func() {
+		if err := netns.Set(orig); err != nil {
+			// Leave the thread locked: the runtime discards it.
+			panic(fmt.Sprintf("cannot return to original namespace: %v", err))
+		}
+		orig.Close()
+		runtime.UnlockOSThread()
+	}()
+	fn()
+}
+
+// exec runs a command in the namespace and returns its stdout.
+func (n *testNS) exec(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("ip", append([]string{"netns", "exec", n.name}, args...)...).Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("%s: %v: %v %s", n.name, args, err, stderr)
+	}
+	return string(out)
+}
+
+func newNS(t *testing.T, name string) *testNS {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	h, err := netns.NewNamed(name) // switches this thread into it
+	if serr := netns.Set(orig); serr != nil {
+		panic(serr)
+	}
+	if err != nil {
+		t.Fatalf("create netns %s: %v", name, err)
+	}
+	n := &testNS{name: name, h: h}
+	t.Cleanup(func() {
+		h.Close()
+		if err := netns.DeleteNamed(name); err != nil {
+			t.Errorf("delete netns %s: %v", name, err)
+		}
+	})
+	return n
+}
+
+// pair is an MN and an HA namespace joined by a veth.
+type pair struct {
+	mn, ha           *testNS
+	mnIf, haIf       string
+	mnIndex, haIndex int
+	coa, ha6, hoa    netip.Addr
+	mnV4, haV4       netip.Addr
+}
+
+func newPair(t *testing.T) *pair {
+	t.Helper()
+	needRoot(t)
+	id := make([]byte, 2)
+	rand.Read(id)
+	tag := "mtr" + hex.EncodeToString(id)
+	p := &pair{
+		mn: newNS(t, tag+"mn"), ha: newNS(t, tag+"ha"),
+		mnIf: tag + "m", haIf: tag + "h",
+		coa:  netip.MustParseAddr("2001:db8:c0a::2"),
+		ha6:  netip.MustParseAddr("2001:db8:c0a::1"),
+		hoa:  netip.MustParseAddr("2001:db8:40e::100"),
+		mnV4: netip.MustParseAddr("192.0.2.2"),
+		haV4: netip.MustParseAddr("192.0.2.1"),
+	}
+	mh, err := netlink.NewHandleAt(p.mn.h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mh.Close()
+	hh, err := netlink.NewHandleAt(p.ha.h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hh.Close()
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: p.mnIf}, PeerName: p.haIf,
+		PeerNamespace: netlink.NsFd(p.ha.h)}
+	if err := mh.LinkAdd(veth); err != nil {
+		t.Fatalf("veth: %v", err)
+	}
+	setup := func(h *netlink.Handle, ifname string, v6, v4 netip.Addr) int {
+		l, err := h.LinkByName(ifname)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lo, err := h.LinkByName("lo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []struct {
+			a    netip.Addr
+			bits int
+		}{{v6, 64}, {v4, 24}} {
+			addr := &netlink.Addr{IPNet: &net.IPNet{IP: a.a.AsSlice(), Mask: net.CIDRMask(a.bits, a.a.BitLen())}}
+			if a.a.Is6() {
+				addr.Flags = unix.IFA_F_NODAD
+			}
+			if err := h.AddrAdd(l, addr); err != nil {
+				t.Fatalf("addr %v on %s: %v", a.a, ifname, err)
+			}
+		}
+		for _, x := range []netlink.Link{lo, l} {
+			if err := h.LinkSetUp(x); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return l.Attrs().Index
+	}
+	p.mnIndex = setup(mh, p.mnIf, p.coa, p.mnV4)
+	p.haIndex = setup(hh, p.haIf, p.ha6, p.haV4)
+	// Link-local addresses need DAD; wait until the veth carries traffic.
+	waitLinkLocal(t, hh, p.haIf)
+	waitLinkLocal(t, mh, p.mnIf)
+	return p
+}
+
+func waitLinkLocal(t *testing.T, h *netlink.Handle, ifname string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		l, err := h.LinkByName(ifname)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs, _ := h.AddrList(l, netlink.FAMILY_V6)
+		for _, a := range addrs {
+			if a.IP.IsLinkLocalUnicast() && a.Flags&unix.IFA_F_TENTATIVE == 0 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: no usable link-local address", ifname)
+}
+
+// snmp6 returns one counter of /proc/net/snmp6 in the namespace.
+func (n *testNS) snmp6(t *testing.T, key string) uint64 {
+	t.Helper()
+	sc := bufio.NewScanner(strings.NewReader(n.exec(t, "cat", "/proc/net/snmp6")))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 2 && f[0] == key {
+			v, err := strconv.ParseUint(f[1], 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+	}
+	t.Fatalf("%s: no %s in /proc/net/snmp6", n.name, key)
+	return 0
+}
+
+// countLines counts the socket entries (lines after the header) in a
+// /proc/net file of the namespace.
+func (n *testNS) countSockets(t *testing.T, file string) int {
+	t.Helper()
+	out := strings.TrimSpace(n.exec(t, "cat", "/proc/net/"+file))
+	return strings.Count(out, "\n") // header line not counted
+}
+
+// capture runs tcpdump on an interface of the namespace until cleanup or
+// stop; stop returns the pcap file name.
+type tcpdump struct {
+	cmd  *exec.Cmd
+	file string
+	done bool
+}
+
+func (n *testNS) tcpdump(t *testing.T, ifname string) *tcpdump {
+	t.Helper()
+	file := t.TempDir() + "/capture.pcap"
+	cmd := exec.Command("ip", "netns", "exec", n.name, "tcpdump", "-i", ifname, "-n", "-U", "-w", file)
+	var stderr bytes.Buffer
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = pw
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("tcpdump: %v", err)
+	}
+	pw.Close()
+	d := &tcpdump{cmd: cmd, file: file}
+	t.Cleanup(func() { d.stop(t) })
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		closed := false
+		for sc.Scan() {
+			stderr.WriteString(sc.Text() + "\n")
+			if !closed && strings.Contains(sc.Text(), "listening on") {
+				close(ready)
+				closed = true
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("tcpdump did not start: %s", stderr.String())
+	}
+	return d
+}
+
+func (d *tcpdump) stop(t *testing.T) string {
+	if d.done {
+		return d.file
+	}
+	d.done = true
+	// Only the process we started, by its id.
+	_ = d.cmd.Process.Signal(unix.SIGINT)
+	ch := make(chan error, 1)
+	go func() { ch <- d.cmd.Wait() }()
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-ch
+	}
+	return d.file
+}
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
