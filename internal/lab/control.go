@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // FindLink returns the link with the given name, or the link that has
@@ -79,16 +81,32 @@ func (l *Lab) SetLink(node, ifname string, up bool) error {
 	if err := h.LinkSetUp(ln); err != nil {
 		return err
 	}
+	// IPv6 restores the kept addresses' prefix routes only once the link
+	// has carrier; routes through this interface can be re-added after
+	// that. The peer may be down (no carrier): then give up after a while.
 	var errs []error
-	for j, r := range n.Routes {
-		if r.Dev != "" && r.Dev != ifname {
-			continue
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		errs = errs[:0]
+		if cur, err := h.LinkByIndex(ln.Attrs().Index); err == nil && cur.Attrs().RawFlags&unix.IFF_LOWER_UP != 0 {
+			for j, r := range n.Routes {
+				if !l.routeUses(node, r, ifname) {
+					continue
+				}
+				if err := l.addRoute(node, r, true); err != nil {
+					errs = append(errs, fmt.Errorf("route %d (%s): %w", j, r.Dst, err))
+				}
+			}
+			if len(errs) == 0 {
+				break
+			}
+		} else {
+			errs = append(errs, fmt.Errorf("%s:%s has no carrier (is the peer down?)", node, ifname))
 		}
-		if err := l.addRoute(node, r, true); err != nil && r.Dev == ifname {
-			// Routes via a gateway on another interface may fail here; only
-			// ones bound to this interface are our business.
-			errs = append(errs, fmt.Errorf("route %d (%s): %w", j, r.Dst, err))
+		if time.Now().After(deadline) {
+			break
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if err := l.st.update(func(s *State) {
 		out := s.AdminDown[:0]
@@ -102,6 +120,31 @@ func (l *Lab) SetLink(node, ifname string, up bool) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// routeUses reports whether route r of node goes out of interface ifname:
+// bound to it, or via a gateway inside one of its prefixes.
+func (l *Lab) routeUses(node string, r Route, ifname string) bool {
+	if r.Dev != "" {
+		return r.Dev == ifname
+	}
+	_, via, _, err := r.resolve()
+	if err != nil || !via.IsValid() {
+		return false
+	}
+	for _, lk := range l.st.Topology.Links {
+		for _, e := range []End{lk.A, lk.B} {
+			if e.Node != node || e.If != ifname {
+				continue
+			}
+			for _, a := range e.Addrs {
+				if pf, err := parseIfAddr(a); err == nil && pf.Masked().Contains(via) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // Status describes a running lab.
@@ -124,7 +167,6 @@ type NodeStatus struct {
 
 type LinkStatus struct {
 	Name   string      `json:"name"`
-	A, B   EndStatus   `json:"-"`
 	Ends   []EndStatus `json:"ends"`
 	Impair Impairment  `json:"impair"`
 	Relay  bool        `json:"relay"`

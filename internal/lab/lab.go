@@ -332,17 +332,15 @@ const (
 	relayIfB = "rb"
 )
 
-func (l *Lab) nsFd(ns string) (netlink.NsFd, func(), error) {
+// nsFd opens a namespace for IFLA_NET_NS_FD; the root namespace ("") is
+// left unset (nil), which means the namespace of our netlink socket.
+func (l *Lab) nsFd(ns string) (any, func(), error) {
 	if ns == "" {
-		h, err := netns.GetFromPath("/proc/1/ns/net")
-		if err != nil {
-			return 0, nil, err
-		}
-		return netlink.NsFd(h), func() { h.Close() }, nil
+		return nil, func() {}, nil
 	}
 	h, err := netns.GetFromPath(nsPath(ns))
 	if err != nil {
-		return 0, nil, fmt.Errorf("open netns %s: %w", ns, err)
+		return nil, nil, fmt.Errorf("open netns %s: %w", ns, err)
 	}
 	return netlink.NsFd(h), func() { h.Close() }, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,9 @@ const relayReadyMsg = "relay ready"
 
 // relayQueueLen bounds frames in flight per direction (tail drop beyond).
 const relayQueueLen = 1 << 16
+
+// relaySpin is how long before a frame is due the writer stops sleeping and spins.
+const relaySpin = 200 * time.Microsecond
 
 type relayFrame struct {
 	due time.Time
@@ -173,9 +177,14 @@ func (d *relayDir) write() {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for f := range d.q {
-		if w := time.Until(f.due); w > 0 {
-			timer.Reset(w)
+		// Timers overshoot by tens to hundreds of microseconds: sleep to
+		// just before the due time, then spin the last stretch.
+		if w := time.Until(f.due); w > relaySpin {
+			timer.Reset(w - relaySpin)
 			<-timer.C
+		}
+		for time.Now().Before(f.due) {
+			runtime.Gosched()
 		}
 		if _, err := unix.Write(d.out, f.buf); err != nil {
 			// The far end may be down (lab link down): the frame is lost, as on a cut link.

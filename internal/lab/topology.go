@@ -430,11 +430,70 @@ func (t *Topology) Validate() error {
 			add("%s.impair.jitter: %v larger than delay %v", f, l.Impair.Jitter, l.Impair.Delay)
 		}
 	}
+	// Addresses: unique in the lab, and both ends of a link on one prefix.
+	used := map[netip.Addr]string{}
+	onLink := map[string][]ifPrefix{} // node -> its prefixes
+	for i := range t.Links {
+		l := &t.Links[i]
+		ends := [2]*End{&l.A, &l.B}
+		pfx := [2][]netip.Prefix{}
+		for k, e := range ends {
+			for j, a := range e.Addrs {
+				pf, err := parseIfAddr(a)
+				if err != nil {
+					continue // reported above
+				}
+				where := fmt.Sprintf("links[%d].%s.addrs[%d]", i, "ab"[k:k+1], j)
+				if prev, dup := used[pf.Addr()]; dup {
+					add("%s: address %s already used at %s", where, pf.Addr(), prev)
+				} else {
+					used[pf.Addr()] = where
+				}
+				pfx[k] = append(pfx[k], pf)
+				onLink[e.Node] = append(onLink[e.Node], ifPrefix{e.If, pf.Masked()})
+			}
+		}
+		for k := range 2 {
+			mine, peer := pfx[k], pfx[1-k]
+			for j, pf := range mine {
+				var same []string
+				ok := false
+				for _, q := range peer {
+					if q.Addr().Is4() != pf.Addr().Is4() {
+						continue
+					}
+					same = append(same, q.Masked().String())
+					if q.Masked().Contains(pf.Addr()) {
+						ok = true
+					}
+				}
+				if len(same) > 0 && !ok {
+					add("links[%d].%s.addrs[%d]: %s is outside the link's prefix %s (set on %s:%s)", i, "ab"[k:k+1], j,
+						pf.Addr(), strings.Join(same, ", "), ends[1-k].Node, ends[1-k].If)
+				}
+			}
+		}
+	}
 	for i := range t.Nodes {
 		n := &t.Nodes[i]
 		for j, r := range n.Routes {
 			if err := r.check(ifs[n.Name]); err != nil {
 				add("nodes[%d] (%s).routes[%d]: %v", i, n.Name, j, err)
+				continue
+			}
+			if n.Kind == KindRoot {
+				continue // the machine's own networks are unknown here
+			}
+			if _, via, _, _ := r.resolve(); via.IsValid() && !via.IsLinkLocalUnicast() {
+				found := false
+				for _, p := range onLink[n.Name] {
+					if p.prefix.Contains(via) && (r.Dev == "" || r.Dev == p.ifname) {
+						found = true
+					}
+				}
+				if !found {
+					add("nodes[%d] (%s).routes[%d]: via %s is not on any link of node %q (no interface address has a prefix containing it)", i, n.Name, j, via, n.Name)
+				}
 			}
 		}
 	}
@@ -460,6 +519,11 @@ func (t *Topology) Validate() error {
 		return &ValidationError{File: t.File, Problems: p}
 	}
 	return nil
+}
+
+type ifPrefix struct {
+	ifname string
+	prefix netip.Prefix
 }
 
 // parseIfAddr reads "2001:db8::1/64": an address with its on-link prefix.

@@ -1,0 +1,306 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+)
+
+// a -- r -- b, plus the root namespace attached to r (host-side interface
+// "<lab>-h0"), and a process on b.
+const upDownYAML = `
+name: %s
+nodes:
+  - name: h
+    kind: root
+  - name: a
+    routes: [{dst: default, via: "2001:db8:a::1"}, {dst: default, via: 10.77.1.1}]
+  - name: r
+    kind: router
+  - name: b
+    routes: [{dst: default, via: "2001:db8:b::1"}]
+links:
+  - a: {node: a, if: eth0, addrs: ["2001:db8:a::2/64", 10.77.1.2/24]}
+    b: {node: r, if: eth0, addrs: ["2001:db8:a::1/64", 10.77.1.1/24]}
+  - a: {node: r, if: eth1, addrs: ["2001:db8:b::1/64"]}
+    b: {node: b, if: eth0, addrs: ["2001:db8:b::2/64"]}
+  - a: {node: h, if: h0, addrs: ["2001:db8:c::2/64"]}
+    b: {node: r, if: eth2, addrs: ["2001:db8:c::1/64"]}
+processes:
+  - name: sleeper
+    node: b
+    command: sh
+    args: [-c, 'echo started in $(readlink /proc/self/ns/net) $GREETING; exec sleep 600']
+    env: {GREETING: hello}
+`
+
+func TestUpDownLinkToggle(t *testing.T) {
+	l := upLab(t, fmt.Sprintf(upDownYAML, "mltud"))
+	a, b := l.MustNode("a"), l.MustNode("b")
+	udpEcho(t, b, 7000)
+
+	if got := probeRTT(t, a, "[2001:db8:b::2]:7000", 5, 20*time.Millisecond, 200*time.Millisecond); len(got) != 5 {
+		t.Fatalf("a->b over IPv6 via r: %d of 5 answered", len(got))
+	}
+	// The root namespace reaches r through the prefixed host interface.
+	if _, err := netlink.LinkByName("mltud-h0"); err != nil {
+		t.Fatalf("host-side interface: %v", err)
+	}
+	out, err := a.Exec(context.Background(), "ip", "-4", "route", "show", "default")
+	if err != nil || !strings.Contains(string(out), "via 10.77.1.1") {
+		t.Fatalf("IPv4 default route in a: %q %v", out, err)
+	}
+
+	if err := l.SetLink("a", "eth0", false); err != nil {
+		t.Fatal(err)
+	}
+	if got := probeRTT(t, a, "[2001:db8:b::2]:7000", 5, 20*time.Millisecond, 300*time.Millisecond); len(got) != 0 {
+		t.Fatalf("link a:eth0 down but %d of 5 probes answered", len(got))
+	}
+	st, _ := l.Status()
+	if e := st.Links[0].Ends[0]; e.Admin != "down" {
+		t.Errorf("status of a:eth0 = %+v, want admin down", e)
+	}
+	if e := st.Links[0].Ends[1]; e.Oper == "up" {
+		t.Errorf("peer r:eth0 oper %s, want carrier loss", e.Oper)
+	}
+	if err := l.SetLink("a", "eth0", true); err != nil {
+		t.Fatal(err)
+	}
+	if got := probeRTT(t, a, "[2001:db8:b::2]:7000", 5, 20*time.Millisecond, 300*time.Millisecond); len(got) != 5 {
+		t.Fatalf("link back up: %d of 5 answered", len(got))
+	}
+	// Routes flushed by the kernel on down come back (IPv4 default).
+	out, err = a.Exec(context.Background(), "ip", "-4", "route", "show", "default")
+	if err != nil || !strings.Contains(string(out), "via 10.77.1.1") {
+		t.Fatalf("IPv4 default route after link up: %q %v", out, err)
+	}
+
+	// The process runs in b's namespace with its env, logging to the state dir.
+	var logText string
+	for range 50 {
+		b, _ := os.ReadFile(l.st.Processes[0].Log)
+		if logText = string(b); strings.Contains(logText, "hello") {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ino, _ := netnsInode(b.NetnsPath())
+	if !strings.Contains(logText, fmt.Sprintf("net:[%d] hello", ino)) {
+		t.Errorf("process log %q, want it in b's namespace (inode %d) with GREETING", logText, ino)
+	}
+
+	// A second lab with another name runs at the same time.
+	l2 := upLab(t, strings.NewReplacer("if: h0", "if: h1", "2001:db8:c::", "2001:db8:cc::").Replace(fmt.Sprintf(upDownYAML, "mltud2")))
+	if got := probeRTT(t, l2.MustNode("a"), "[2001:db8:a::1]:9", 1, 0, 0); got != nil {
+		_ = got // port 9 is closed: only checks that the namespace works
+	}
+	if _, err := l2.MustNode("b").Exec(context.Background(), "true"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// delayYAML: a -- (relay) -- b, one link with delay on both directions.
+const delayYAML = `
+name: mltdl
+nodes: [{name: a}, {name: b}]
+links:
+  - name: d
+    a: {node: a, if: eth0, addrs: ["2001:db8:d::1/64"]}
+    b: {node: b, if: eth0, addrs: ["2001:db8:d::2/64"]}
+    impair: {delay: 10ms}
+`
+
+// Delay is one way per direction: a round trip takes twice the delay.
+func TestDelay(t *testing.T) {
+	l := upLab(t, delayYAML)
+	a, b := l.MustNode("a"), l.MustNode("b")
+	udpEcho(t, b, 7000)
+	for _, oneWay := range []time.Duration{10 * time.Millisecond, 300 * time.Millisecond} {
+		if err := l.SetImpairment("d", Impairment{Delay: Duration(oneWay)}); err != nil {
+			t.Fatal(err)
+		}
+		// Warm up: neighbour discovery and packets still in flight with
+		// the previous delay (the relay keeps frames in order).
+		probeRTT(t, a, "[2001:db8:d::2]:7000", 1, 0, 2*oneWay+700*time.Millisecond)
+		n := 40
+		rtts := probeRTT(t, a, "[2001:db8:d::2]:7000", n, 10*time.Millisecond, 2*oneWay+300*time.Millisecond)
+		if len(rtts) < n {
+			t.Fatalf("delay %v: %d of %d probes answered", oneWay, len(rtts), n)
+		}
+		m, sd := mean(rtts)
+		t.Logf("MEASURED delay: configured %v one way (RTT %v): RTT mean %v median %v sd %v min %v max %v",
+			oneWay, 2*oneWay, m.Round(time.Microsecond), median(rtts).Round(time.Microsecond), sd.Round(time.Microsecond), rtts[0].Round(time.Microsecond), rtts[len(rtts)-1].Round(time.Microsecond))
+		if !within(float64(m), float64(2*oneWay), 0.10) {
+			t.Errorf("delay %v one way: RTT %v, want %v ±10%%", oneWay, m, 2*oneWay)
+		}
+	}
+	// Jitter: each direction uniform in ±2 ms, so RTT sd = 2ms*sqrt(2/3) = 1.63 ms.
+	if err := l.SetImpairment("d", Impairment{Delay: Duration(10 * time.Millisecond), Jitter: Duration(2 * time.Millisecond)}); err != nil {
+		t.Fatal(err)
+	}
+	probeRTT(t, a, "[2001:db8:d::2]:7000", 1, 0, 700*time.Millisecond)
+	rtts := probeRTT(t, a, "[2001:db8:d::2]:7000", 100, 5*time.Millisecond, 200*time.Millisecond)
+	m, sd := mean(rtts)
+	t.Logf("MEASURED jitter: configured 10ms ±2ms one way: RTT mean %v sd %v (expected sd 1.63ms) min %v max %v",
+		m.Round(time.Microsecond), sd.Round(time.Microsecond), rtts[0].Round(time.Microsecond), rtts[len(rtts)-1].Round(time.Microsecond))
+	if !within(float64(m), float64(20*time.Millisecond), 0.10) || sd < 800*time.Microsecond || sd > 2500*time.Microsecond {
+		t.Errorf("jitter: RTT mean %v sd %v, want 20ms ±10%% and sd about 1.6ms", m, sd)
+	}
+	if rtts[len(rtts)-1] > 24500*time.Microsecond || rtts[0] < 15500*time.Microsecond {
+		t.Errorf("jitter: RTT range %v..%v outside 16..24 ms", rtts[0], rtts[len(rtts)-1])
+	}
+}
+
+const rateYAML = `
+name: mltrt
+nodes: [{name: a}, {name: b}]
+links:
+  - name: r
+    a: {node: a, if: eth0, addrs: ["2001:db8:e::1/64"]}
+    b: {node: b, if: eth0, addrs: ["2001:db8:e::2/64"]}
+    impair: {rate: 5mbit}
+`
+
+// iperf3Result is the part of iperf3 -J output we read.
+type iperf3Result struct {
+	End struct {
+		SumReceived struct {
+			BitsPerSecond float64 `json:"bits_per_second"`
+			Seconds       float64 `json:"seconds"`
+		} `json:"sum_received"`
+	} `json:"end"`
+	Error string `json:"error"`
+}
+
+func TestRate(t *testing.T) {
+	l := upLab(t, rateYAML)
+	a, b := l.MustNode("a"), l.MustNode("b")
+	bh, _ := b.Netlink()
+	for i, rate := range []Rate{5_000_000, 100_000_000} {
+		if err := l.SetImpairment("r", Impairment{Rate: rate}); err != nil {
+			t.Fatal(err)
+		}
+		port := fmt.Sprint(5201 + i)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		srv := b.Command(ctx, "iperf3", "-s", "-1", "-p", port)
+		if err := srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		before := rxBytes(t, bh, "eth0")
+		t0 := time.Now()
+		out, err := a.Exec(ctx, "iperf3", "-6", "-c", "2001:db8:e::2", "-p", port, "-t", "4", "-O", "1", "-J")
+		elapsed := time.Since(t0)
+		after := rxBytes(t, bh, "eth0")
+		srv.Wait()
+		cancel()
+		if err != nil {
+			t.Fatalf("iperf3: %v", err)
+		}
+		var res iperf3Result
+		if err := json.Unmarshal(out, &res); err != nil || res.Error != "" {
+			t.Fatalf("iperf3 output: %v %s", err, res.Error)
+		}
+		good := res.End.SumReceived.BitsPerSecond
+		// On the wire: every byte the receiver's interface got (Ethernet
+		// frames, what TBF counts), over the client's whole run.
+		wire := float64(after-before) * 8 / elapsed.Seconds()
+		t.Logf("MEASURED rate: configured %s: TCP goodput %s (%.1f%%), L2 on the wire %s (%.1f%%, incl. slow start and connection setup)",
+			fmtRate(float64(rate)), fmtRate(good), 100*good/float64(rate), fmtRate(wire), 100*wire/float64(rate))
+		if !within(good, float64(rate), 0.10) {
+			t.Errorf("rate %s: TCP goodput %s, want within 10%%", fmtRate(float64(rate)), fmtRate(good))
+		}
+	}
+}
+
+func rxBytes(t *testing.T, h *netlink.Handle, ifn string) uint64 {
+	t.Helper()
+	ln, err := h.LinkByName(ifn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln.Attrs().Statistics.RxBytes
+}
+
+const lossYAML = `
+name: mltls
+nodes: [{name: a}, {name: b}]
+links:
+  - name: l
+    a: {node: a, if: eth0, addrs: ["2001:db8:f::1/64"]}
+    b: {node: b, if: eth0, addrs: ["2001:db8:f::2/64"]}
+    impair: {loss: 1%}
+`
+
+// Loss is per direction: a one-way UDP stream from a to b loses p of its
+// packets. Counts give a relative standard error of sqrt((1-p)/(n p)):
+// 7% for 1% of 20000 and 2% for 10% of 20000, so ±30% is > 4 sigma.
+func TestLoss(t *testing.T) {
+	l := upLab(t, lossYAML)
+	a, b := l.MustNode("a"), l.MustNode("b")
+	var rx, tx *net.UDPConn
+	if err := b.Do(func() error {
+		var err error
+		rx, err = net.ListenUDP("udp6", &net.UDPAddr{Port: 7100})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	rx.SetReadBuffer(8 << 20)
+	if err := a.Do(func() error {
+		var err error
+		tx, err = net.DialUDP("udp6", nil, &net.UDPAddr{IP: net.ParseIP("2001:db8:f::2"), Port: 7100})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	for _, p := range []Loss{0.01, 0.10} {
+		if err := l.SetImpairment("l", Impairment{Loss: p}); err != nil {
+			t.Fatal(err)
+		}
+		dropsBefore := l.lossDropped(l.nsOf("b"), "eth0")
+		const n = 20000
+		got := make(chan int)
+		go func() {
+			buf := make([]byte, 256)
+			k := 0
+			for {
+				rx.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+				if _, err := rx.Read(buf); err != nil {
+					got <- k
+					return
+				}
+				k++
+			}
+		}()
+		msg := make([]byte, 100)
+		for i := range n {
+			if _, err := tx.Write(msg); err != nil {
+				t.Fatal(err)
+			}
+			if i%50 == 49 {
+				time.Sleep(200 * time.Microsecond) // stay far below any buffer limit
+			}
+		}
+		recv := <-got
+		drops := l.lossDropped(l.nsOf("b"), "eth0") - dropsBefore
+		measured := float64(n-recv) / n
+		t.Logf("MEASURED loss: configured %v: sent %d received %d lost %.2f%% (nft rule dropped %d)", p, n, recv, 100*measured, drops)
+		if !within(measured, float64(p), 0.30) {
+			t.Errorf("loss %v: measured %.3f%%, want within 30%% relative", p, 100*measured)
+		}
+		if int(drops) != n-recv {
+			t.Errorf("loss %v: %d packets missing but the loss rule dropped %d: losses elsewhere", p, n-recv, drops)
+		}
+	}
+}
