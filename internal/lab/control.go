@@ -72,6 +72,30 @@ func (l *Lab) SetLink(node, ifname string, up bool) error {
 		return fmt.Errorf("%s:%s: %w", node, ifname, err)
 	}
 	key := node + ":" + ifname
+	// On a relayed link the peer is the relay's veth: mirror the state on
+	// the relay's other veth so the far node loses carrier as on a direct link.
+	if lk, _ := l.FindLink(key); lk != nil && lk.needsRelay() {
+		far := relayIfB
+		if lk.B.Node == node && lk.B.If == ifname {
+			far = relayIfA
+		}
+		rh, err := l.handle(relayNsName(l.st.Name, lk.Name))
+		if err != nil {
+			return err
+		}
+		fl, err := rh.LinkByName(far)
+		if err != nil {
+			return err
+		}
+		if up {
+			err = rh.LinkSetUp(fl)
+		} else {
+			err = rh.LinkSetDown(fl)
+		}
+		if err != nil {
+			return fmt.Errorf("relay side of %s: %w", lk.Name, err)
+		}
+	}
 	if !up {
 		if err := h.LinkSetDown(ln); err != nil {
 			return err
