@@ -21,8 +21,3 @@ func SeqGreater(a, b uint16) bool {
 // a home agent rejects such a Binding Update with status 135 (RFC 6275
 // section 9.5.1).
 func SeqLessOrEqual(a, b uint16) bool { return !SeqGreater(a, b) }
-
-// seqInRange reports whether s lies in the circular interval [first, last].
-func seqInRange(s, first, last uint16) bool {
-	return s-first <= last-first
-}

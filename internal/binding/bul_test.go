@@ -1,0 +1,240 @@
+package binding
+
+import (
+	"net/netip"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestBackoffSchedule(t *testing.T) {
+	s := time.Second
+	if got, want := BackoffSchedule(false), []time.Duration{1 * s, 2 * s, 4 * s, 8 * s, 16 * s, 32 * s}; !reflect.DeepEqual(got, want) {
+		t.Errorf("schedule %v want %v", got, want)
+	}
+	ms := time.Millisecond
+	if got, want := BackoffSchedule(true), []time.Duration{1500 * ms, 3 * s, 6 * s, 12 * s, 24 * s, 32 * s}; !reflect.DeepEqual(got, want) {
+		t.Errorf("first-registration schedule %v want %v", got, want)
+	}
+}
+
+// runUntil drives l's timer from now until end, returning every action
+// with the time it was produced.
+type timedAction struct {
+	at time.Time
+	a  Action
+}
+
+func runUntil(l *BindingUpdateList, now, end time.Time) []timedAction {
+	var out []timedAction
+	for i := 0; i < 10000; i++ {
+		for _, a := range l.Next(now) {
+			out = append(out, timedAction{now, a})
+		}
+		d, ok := l.Deadline()
+		if !ok || d.After(end) {
+			return out
+		}
+		if d.After(now) {
+			now = d
+		}
+	}
+	panic("runUntil: no progress")
+}
+
+func cob(bid uint16, coa netip.Addr) CareOfBinding {
+	return CareOfBinding{HA: haAddr, HoA: hoa1, BID: bid, CoA: coa}
+}
+
+func TestBULRetransmissionSchedule(t *testing.T) {
+	for _, first := range []bool{true, false} {
+		l := NewBindingUpdateList(BULConfig{})
+		start := t0
+		if !first {
+			// Register once so the next transaction is not the first.
+			l.SetCareOfAddress(t0, cob(1, coaA))
+			a := l.Next(t0)
+			l.HandleBA(t0, &BindingAck{HA: haAddr, HoA: hoa1, Sequence: a[0].BU.Sequence, Lifetime: 1000})
+			start = t0.Add(time.Minute)
+			l.SetCareOfAddress(start, cob(1, coaB))
+		} else {
+			l.SetCareOfAddress(start, cob(1, coaA))
+		}
+		acts := runUntil(l, start, start.Add(10*time.Minute))
+		var sends []time.Duration
+		var seqs []uint16
+		var failedAt time.Duration = -1
+		for _, ta := range acts {
+			switch ta.a.Kind {
+			case SendBindingUpdate:
+				sends = append(sends, ta.at.Sub(start))
+				seqs = append(seqs, ta.a.BU.Sequence)
+			case BindingFailed:
+				failedAt = ta.at.Sub(start)
+			}
+		}
+		ms := time.Millisecond
+		want := []time.Duration{0, 1500 * ms, 4500 * ms, 10500 * ms, 22500 * ms, 46500 * ms}
+		wantFail := 78500 * ms
+		if !first {
+			s := time.Second
+			want = []time.Duration{0, 1 * s, 3 * s, 7 * s, 15 * s, 31 * s}
+			wantFail = 63 * s
+		}
+		if !reflect.DeepEqual(sends, want) || failedAt != wantFail {
+			t.Fatalf("first=%v sends %v fail %v, want %v fail %v", first, sends, failedAt, want, wantFail)
+		}
+		for i := 1; i < len(seqs); i++ {
+			if !SeqGreater(seqs[i], seqs[i-1]) {
+				t.Fatalf("retransmission reused sequence: %v", seqs)
+			}
+		}
+		if e := l.Entries()[0]; e.State != StateFailed || e.Reason == "" {
+			t.Fatalf("entry %+v", e)
+		}
+	}
+}
+
+func TestBULRegisterRefreshExpire(t *testing.T) {
+	l := NewBindingUpdateList(BULConfig{Lifetime: 400 * time.Second})
+	l.SetCareOfAddress(t0, cob(1, coaA))
+	a := l.Next(t0)
+	if len(a) != 1 || a[0].Kind != SendBindingUpdate {
+		t.Fatalf("actions %+v", a)
+	}
+	b := a[0].BU
+	if !b.Ack || !b.Home || b.Lifetime != 100 || b.Source != coaA || len(b.BIDs) != 1 || b.BIDs[0].CoA.IsValid() {
+		t.Fatalf("BU %+v", b)
+	}
+	// BA arrives 200 ms later: lifetime counts from the send time.
+	now := t0.Add(200 * time.Millisecond)
+	a = l.HandleBA(now, &BindingAck{HA: haAddr, HoA: hoa1, Sequence: b.Sequence, Lifetime: 100})
+	if len(a) != 1 || a[0].Kind != BindingRegistered || a[0].Lifetime != 400*time.Second {
+		t.Fatalf("actions %+v", a)
+	}
+	if d, _ := l.Deadline(); !d.Equal(t0.Add(320 * time.Second)) {
+		t.Fatalf("refresh deadline %v", d.Sub(t0))
+	}
+	// Refresh at 80%; accepted with a Binding Refresh Advice of 50 units.
+	a = l.Next(t0.Add(320 * time.Second))
+	if len(a) != 1 || a[0].Kind != SendBindingUpdate || a[0].BU.Sequence != b.Sequence+1 {
+		t.Fatalf("refresh %+v", a)
+	}
+	r := t0.Add(320 * time.Second)
+	a = l.HandleBA(r, &BindingAck{HA: haAddr, HoA: hoa1, Sequence: b.Sequence + 1, Lifetime: 100, RefreshInterval: 50})
+	if len(a) != 0 {
+		t.Fatalf("refresh produced %+v", a)
+	}
+	if d, _ := l.Deadline(); !d.Equal(r.Add(200 * time.Second)) {
+		t.Fatalf("refresh advice deadline %v", d.Sub(r))
+	}
+
+	// Short lifetime: refresh at 6.4 s gets no answer, the binding expires
+	// at 8 s while retransmitting, and the list says so.
+	l = NewBindingUpdateList(BULConfig{Lifetime: 8 * time.Second})
+	l.SetCareOfAddress(t0, cob(1, coaA))
+	a = l.Next(t0)
+	l.HandleBA(t0, &BindingAck{HA: haAddr, HoA: hoa1, Sequence: a[0].BU.Sequence, Lifetime: 2})
+	acts := runUntil(l, t0, t0.Add(9*time.Second))
+	var kinds []ActionKind
+	var at []time.Duration
+	for _, ta := range acts {
+		kinds = append(kinds, ta.a.Kind)
+		at = append(at, ta.at.Sub(t0))
+	}
+	ms := time.Millisecond
+	wantKinds := []ActionKind{SendBindingUpdate, SendBindingUpdate, BindingExpired}
+	wantAt := []time.Duration{6400 * ms, 7400 * ms, 8000 * ms}
+	if !reflect.DeepEqual(kinds, wantKinds) || !reflect.DeepEqual(at, wantAt) {
+		t.Fatalf("got %v at %v", kinds, at)
+	}
+	if e := l.Entries()[0]; e.State != StateRegistering {
+		t.Fatalf("after expiry %v", e.State)
+	}
+}
+
+func TestBULBulkMixedStatuses(t *testing.T) {
+	l := NewBindingUpdateList(BULConfig{})
+	l.SetCareOfAddress(t0, cob(3, coaC))
+	l.SetCareOfAddress(t0, cob(1, coaA))
+	l.SetCareOfAddress(t0, cob(2, coaB))
+	a := l.Next(t0)
+	if len(a) != 1 {
+		t.Fatalf("want one bulk BU, got %d actions", len(a))
+	}
+	b := a[0].BU
+	if len(b.BIDs) != 3 || b.BIDs[0].BID != 1 || b.BIDs[0].CoA != coaA || b.BIDs[2].CoA != coaC {
+		t.Fatalf("bulk BU %+v", b.BIDs)
+	}
+	a = l.HandleBA(t0, &BindingAck{HA: haAddr, HoA: hoa1, Sequence: b.Sequence, Status: stMCoANotComplete, Lifetime: 50,
+		BIDs: []BIDStatus{{BID: 1}, {BID: 2, Status: stInvalidCareOfAddress}, {BID: 3}}})
+	got := map[uint16]ActionKind{}
+	for _, x := range a {
+		got[x.Binding.BID] = x.Kind
+	}
+	if got[1] != BindingRegistered || got[2] != BindingFailed || got[3] != BindingRegistered || len(a) != 3 {
+		t.Fatalf("actions %+v", a)
+	}
+	for _, e := range l.Entries() {
+		if e.BID == 2 && (e.State != StateFailed || e.Status != stInvalidCareOfAddress) {
+			t.Fatalf("BID 2 %+v", e)
+		}
+	}
+}
+
+func TestBULDeregisterOneBID(t *testing.T) {
+	l := NewBindingUpdateList(BULConfig{})
+	l.SetCareOfAddress(t0, cob(1, coaA))
+	l.SetCareOfAddress(t0, cob(2, coaB))
+	a := l.Next(t0)
+	l.HandleBA(t0, &BindingAck{HA: haAddr, HoA: hoa1, Sequence: a[0].BU.Sequence, Lifetime: 50})
+	now := t0.Add(time.Second)
+	l.RemoveCareOfAddress(now, haAddr, hoa1, 1)
+	a = l.Next(now)
+	if len(a) != 1 {
+		t.Fatalf("actions %+v", a)
+	}
+	b := a[0].BU
+	if b.Lifetime != 0 || len(b.BIDs) != 1 || b.BIDs[0].BID != 1 || b.BIDs[0].CoA.IsValid() || b.Source != coaB {
+		t.Fatalf("dereg BU %+v", b)
+	}
+	a = l.HandleBA(now, &BindingAck{HA: haAddr, HoA: hoa1, Sequence: b.Sequence})
+	if len(a) != 1 || a[0].Kind != BindingDeregistered || !a[0].Confirmed || a[0].Binding.BID != 1 {
+		t.Fatalf("actions %+v", a)
+	}
+	if es := l.Entries(); len(es) != 1 || es[0].BID != 2 || es[0].State != StateRegistered {
+		t.Fatalf("entries %+v", es)
+	}
+}
+
+func TestBULSequenceResync(t *testing.T) {
+	l := NewBindingUpdateList(BULConfig{InitialSequence: 7})
+	l.SetCareOfAddress(t0, cob(1, coaA))
+	a := l.Next(t0)
+	a = l.HandleBA(t0, &BindingAck{HA: haAddr, HoA: hoa1, Sequence: 65535, Status: stSequenceOutOfWindow})
+	if len(a) != 1 || a[0].Kind != SendBindingUpdate || a[0].BU.Sequence != 0 {
+		t.Fatalf("resync %+v", a)
+	}
+	// A stale BA for the first sequence number is ignored.
+	if a := l.HandleBA(t0, &BindingAck{HA: haAddr, HoA: hoa1, Sequence: 7, Lifetime: 5}); len(a) != 0 {
+		t.Fatalf("stale BA accepted: %+v", a)
+	}
+}
+
+func TestBULBulkProhibitedFallsBack(t *testing.T) {
+	l := NewBindingUpdateList(BULConfig{})
+	l.SetCareOfAddress(t0, cob(1, coaA))
+	l.SetCareOfAddress(t0, cob(2, coaB))
+	a := l.Next(t0)
+	a = l.HandleBA(t0, &BindingAck{HA: haAddr, HoA: hoa1, Sequence: a[0].BU.Sequence, Status: stMCoABulkRegProhibited})
+	if len(a) != 1 || len(a[0].BU.BIDs) != 1 || a[0].BU.BIDs[0].BID != 1 {
+		t.Fatalf("fallback %+v", a)
+	}
+	if d, ok := l.Deadline(); !ok || !d.After(t0) {
+		t.Fatalf("busy deadline %v %v", d, ok)
+	}
+	a = l.HandleBA(t0, &BindingAck{HA: haAddr, HoA: hoa1, Sequence: a[0].BU.Sequence, Lifetime: 10})
+	if len(a) != 2 || a[0].Kind != BindingRegistered || a[1].Kind != SendBindingUpdate || a[1].BU.BIDs[0].BID != 2 {
+		t.Fatalf("second BID %+v", a)
+	}
+}
