@@ -84,7 +84,7 @@ func (c goldenCase) optionItems(t *testing.T) [][]byte {
 // --- packet building -------------------------------------------------------
 
 // ipv6Packet builds an IPv6 header (hop limit 64) around payload.
-func ipv6Packet(src, dst netip.Addr, next uint8, payload []byte) []byte {
+func goldenIPv6(src, dst netip.Addr, next uint8, payload []byte) []byte {
 	p := make([]byte, 40, 40+len(payload))
 	p[0] = 0x60
 	binary.BigEndian.PutUint16(p[4:], uint16(len(payload)))
@@ -99,20 +99,20 @@ func ipv6Packet(src, dst netip.Addr, next uint8, payload []byte) []byte {
 // hao is a Destination Options header holding a Home Address option
 // (RFC 6275 section 6.3): Next Header, Hdr Ext Len 2, PadN(4) so the
 // address sits at 8n+6, option type 0xC9, length 16, address.
-func hao(next uint8, home netip.Addr) []byte {
+func goldenHAO(next uint8, home netip.Addr) []byte {
 	b := []byte{next, 2, 1, 2, 0, 0, OptTypeHomeAddress, 16}
 	a := home.As16()
 	return append(b, a[:]...)
 }
 
 // rh2 is a type 2 routing header (RFC 6275 section 6.4).
-func rh2(next uint8, home netip.Addr) []byte {
+func goldenRH2(next uint8, home netip.Addr) []byte {
 	b := []byte{next, 2, RoutingTypeMIPv6, 1, 0, 0, 0, 0}
 	a := home.As16()
 	return append(b, a[:]...)
 }
 
-func ipv4Checksum(h []byte) uint16 {
+func goldenSum16(h []byte) uint16 {
 	var s uint32
 	for i := 0; i+1 < len(h); i += 2 {
 		s += uint32(binary.BigEndian.Uint16(h[i:]))
@@ -124,7 +124,7 @@ func ipv4Checksum(h []byte) uint16 {
 }
 
 // ipv4UDP builds IPv4 + UDP (checksum computed) around payload.
-func ipv4UDP(src, dst netip.Addr, sport, dport uint16, payload []byte) []byte {
+func goldenIPv4UDP(src, dst netip.Addr, sport, dport uint16, payload []byte) []byte {
 	udp := make([]byte, 8, 8+len(payload))
 	binary.BigEndian.PutUint16(udp[0:], sport)
 	binary.BigEndian.PutUint16(udp[2:], dport)
@@ -132,7 +132,7 @@ func ipv4UDP(src, dst netip.Addr, sport, dport uint16, payload []byte) []byte {
 	udp = append(udp, payload...)
 	s4, d4 := src.As4(), dst.As4()
 	ph := append(append(append([]byte{}, s4[:]...), d4[:]...), 0, 17, byte(len(udp)>>8), byte(len(udp)))
-	sum := ipv4Checksum(append(ph, pad2(udp)...))
+	sum := goldenSum16(append(ph, goldenPad2(udp)...))
 	if sum == 0 {
 		sum = 0xffff
 	}
@@ -145,18 +145,18 @@ func ipv4UDP(src, dst netip.Addr, sport, dport uint16, payload []byte) []byte {
 	ip[9] = 17
 	copy(ip[12:], s4[:])
 	copy(ip[16:], d4[:])
-	binary.BigEndian.PutUint16(ip[10:], ipv4Checksum(ip))
+	binary.BigEndian.PutUint16(ip[10:], goldenSum16(ip))
 	return append(ip, udp...)
 }
 
-func pad2(b []byte) []byte {
+func goldenPad2(b []byte) []byte {
 	if len(b)%2 == 1 {
 		return append(append([]byte{}, b...), 0)
 	}
 	return b
 }
 
-func mustMarshal(t *testing.T, m Message, src, dst netip.Addr) []byte {
+func goldenMarshal(t *testing.T, m Message, src, dst netip.Addr) []byte {
 	t.Helper()
 	b, err := Marshal(m, src, dst)
 	if err != nil {
@@ -166,41 +166,41 @@ func mustMarshal(t *testing.T, m Message, src, dst netip.Addr) []byte {
 }
 
 // plain: IPv6 src -> dst carrying only the Mobility Header.
-func plainCase(t *testing.T, name string, m Message, src, dst netip.Addr, want map[string][]string) goldenCase {
-	mh := mustMarshal(t, m, src, dst)
-	return goldenCase{name: name, packet: ipv6Packet(src, dst, IPProtoMH, mh), mhOff: 40, src: src, dst: dst, msg: m, want: want}
+func goldenPlain(t *testing.T, name string, m Message, src, dst netip.Addr, want map[string][]string) goldenCase {
+	mh := goldenMarshal(t, m, src, dst)
+	return goldenCase{name: name, packet: goldenIPv6(src, dst, IPProtoMH, mh), mhOff: 40, src: src, dst: dst, msg: m, want: want}
 }
 
-func b01(v bool) string {
+func goldenBool(v bool) string {
 	if v {
 		return "1"
 	}
 	return "0"
 }
 
-func buFlagWant(f BUFlags, w map[string][]string) map[string][]string {
+func goldenBUFlags(f BUFlags, w map[string][]string) map[string][]string {
 	for name, bit := range map[string]BUFlags{
 		"mip6.bu.a_flag": BUFlagA, "mip6.bu.h_flag": BUFlagH, "mip6.bu.l_flag": BUFlagL,
 		"mip6.bu.k_flag": BUFlagK, "mip6.bu.m_flag": BUFlagM, "mip6.nemo.bu.r_flag": BUFlagR,
 		"mip6.bu.p_flag": BUFlagP, "mip6.bu.f_flag": BUFlagF, "mip6.bu.t_flag": BUFlagT,
 		"mip6.bu.b_flag": BUFlagB,
 	} {
-		w[name] = []string{b01(f.Has(bit))}
+		w[name] = []string{goldenBool(f.Has(bit))}
 	}
 	return w
 }
 
-func baFlagWant(f BAFlags, w map[string][]string) map[string][]string {
+func goldenBAFlags(f BAFlags, w map[string][]string) map[string][]string {
 	for name, bit := range map[string]BAFlags{
 		"mip6.ba.k_flag": BAFlagK, "mip6.nemo.ba.r_flag": BAFlagR, "mip6.ba.p_flag": BAFlagP,
 		"mip6.ba.t_flag": BAFlagT, "mip6.ba.b_flag": BAFlagB,
 	} {
-		w[name] = []string{b01(f.Has(bit))}
+		w[name] = []string{goldenBool(f.Has(bit))}
 	}
 	return w
 }
 
-func s(v ...any) []string {
+func gv(v ...any) []string {
 	out := make([]string, len(v))
 	for i, x := range v {
 		out[i] = fmt.Sprint(x)
@@ -214,20 +214,20 @@ func goldenCases(t *testing.T) []goldenCase {
 	var cs []goldenCase
 
 	// RFC 6275 messages (CORE's encoders).
-	cs = append(cs, plainCase(t, "BRR", BindingRefreshRequest{}, gHA, gMN, map[string][]string{
-		"mip6.binding_refresh_request": s("00:00"),
+	cs = append(cs, goldenPlain(t, "BRR", BindingRefreshRequest{}, gHA, gMN, map[string][]string{
+		"mip6.binding_refresh_request": gv("00:00"),
 	}))
-	cs = append(cs, plainCase(t, "HoTI", HomeTestInit{HomeInitCookie: 0x0102030405060708}, gMN, gHA, map[string][]string{
-		"mip6.hoti.cookie": s("0x0102030405060708"),
+	cs = append(cs, goldenPlain(t, "HoTI", HomeTestInit{HomeInitCookie: 0x0102030405060708}, gMN, gHA, map[string][]string{
+		"mip6.hoti.cookie": gv("0x0102030405060708"),
 	}))
-	cs = append(cs, plainCase(t, "CoTI", CareOfTestInit{CareOfInitCookie: 0x1112131415161718}, gCoA, gHA, map[string][]string{
-		"mip6.coti.cookie": s("0x1112131415161718"),
+	cs = append(cs, goldenPlain(t, "CoTI", CareOfTestInit{CareOfInitCookie: 0x1112131415161718}, gCoA, gHA, map[string][]string{
+		"mip6.coti.cookie": gv("0x1112131415161718"),
 	}))
-	cs = append(cs, plainCase(t, "HoT", HomeTest{HomeNonceIndex: 7, HomeInitCookie: 0x0102030405060708, HomeKeygenToken: 0xa1a2a3a4a5a6a7a8}, gHA, gMN, map[string][]string{
-		"mip6.hot.nindex": s(7), "mip6.hot.cookie": s("0x0102030405060708"), "mip6.hot.token": s("0xa1a2a3a4a5a6a7a8"),
+	cs = append(cs, goldenPlain(t, "HoT", HomeTest{HomeNonceIndex: 7, HomeInitCookie: 0x0102030405060708, HomeKeygenToken: 0xa1a2a3a4a5a6a7a8}, gHA, gMN, map[string][]string{
+		"mip6.hot.nindex": gv(7), "mip6.hot.cookie": gv("0x0102030405060708"), "mip6.hot.token": gv("0xa1a2a3a4a5a6a7a8"),
 	}))
-	cs = append(cs, plainCase(t, "CoT", CareOfTest{CareOfNonceIndex: 9, CareOfInitCookie: 0x1112131415161718, CareOfKeygenToken: 0xb1b2b3b4b5b6b7b8}, gHA, gCoA, map[string][]string{
-		"mip6.cot.nindex": s(9), "mip6.cot.cookie": s("0x1112131415161718"), "mip6.hot.token": s("0xb1b2b3b4b5b6b7b8"),
+	cs = append(cs, goldenPlain(t, "CoT", CareOfTest{CareOfNonceIndex: 9, CareOfInitCookie: 0x1112131415161718, CareOfKeygenToken: 0xb1b2b3b4b5b6b7b8}, gHA, gCoA, map[string][]string{
+		"mip6.cot.nindex": gv(9), "mip6.cot.cookie": gv("0x1112131415161718"), "mip6.hot.token": gv("0xb1b2b3b4b5b6b7b8"),
 	}))
 
 	// Binding Update with HAO from the care-of address (RFC 6275 section
@@ -239,13 +239,13 @@ func goldenCases(t *testing.T) []goldenCase {
 				NonceIndices{HomeNonceIndex: 3, CareOfNonceIndex: 4},
 				BindingAuthorizationData{Authenticator: []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}},
 			}}
-		mh := mustMarshal(t, bu, gMN, gHA)
-		pkt := ipv6Packet(gCoA, gHA, IPProtoDstOpts, append(hao(IPProtoMH, gMN), mh...))
-		w := buFlagWant(bu.Flags, map[string][]string{
-			"mip6.bu.seqnr": s(4660), "mip6.bu.lifetime": s(150),
-			"mip6.acoa.acoa": s(gCoA), "mip6.ni.hni": s(3), "mip6.ni.cni": s(4),
-			"mip6.bad.auth":               s("01:02:03:04:05:06:07:08:09:0a:0b:0c"),
-			"ipv6.opt.mipv6.home_address": s(gMN), "ipv6.dstopts.nxt": s(IPProtoMH),
+		mh := goldenMarshal(t, bu, gMN, gHA)
+		pkt := goldenIPv6(gCoA, gHA, IPProtoDstOpts, append(goldenHAO(IPProtoMH, gMN), mh...))
+		w := goldenBUFlags(bu.Flags, map[string][]string{
+			"mip6.bu.seqnr": gv(4660), "mip6.bu.lifetime": gv(150),
+			"mip6.acoa.acoa": gv(gCoA), "mip6.ni.hni": gv(3), "mip6.ni.cni": gv(4),
+			"mip6.bad.auth":               gv("01:02:03:04:05:06:07:08:09:0a:0b:0c"),
+			"ipv6.opt.mipv6.home_address": gv(gMN), "ipv6.dstopts.nxt": gv(IPProtoMH),
 		})
 		cs = append(cs, goldenCase{name: "BU+HAO", packet: pkt, mhOff: 40 + 24, src: gMN, dst: gHA, msg: bu, want: w})
 	}
@@ -254,19 +254,19 @@ func goldenCases(t *testing.T) []goldenCase {
 	{
 		ba := BindingAcknowledgement{Status: StatusAccepted, Flags: BAFlagK, Sequence: 4660, Lifetime: 150,
 			Options: []Option{BindingRefreshAdvice{RefreshInterval: 100}}}
-		mh := mustMarshal(t, ba, gHA, gMN)
-		pkt := ipv6Packet(gHA, gCoA, 43, append(rh2(IPProtoMH, gMN), mh...))
-		w := baFlagWant(ba.Flags, map[string][]string{
-			"mip6.ba.status": s(0), "mip6.ba.seqnr": s(4660), "mip6.ba.lifetime": s(150),
-			"mip6.bra.interval":               s(100),
-			"ipv6.routing.type":               s(2),
-			"ipv6.routing.segleft":            s(1),
-			"ipv6.routing.mipv6.home_address": s(gMN),
+		mh := goldenMarshal(t, ba, gHA, gMN)
+		pkt := goldenIPv6(gHA, gCoA, 43, append(goldenRH2(IPProtoMH, gMN), mh...))
+		w := goldenBAFlags(ba.Flags, map[string][]string{
+			"mip6.ba.status": gv(0), "mip6.ba.seqnr": gv(4660), "mip6.ba.lifetime": gv(150),
+			"mip6.bra.interval":               gv(100),
+			"ipv6.routing.type":               gv(2),
+			"ipv6.routing.segleft":            gv(1),
+			"ipv6.routing.mipv6.home_address": gv(gMN),
 		})
 		cs = append(cs, goldenCase{name: "BA+RH2", packet: pkt, mhOff: 40 + 24, src: gHA, dst: gMN, msg: ba, want: w})
 	}
-	cs = append(cs, plainCase(t, "BE", BindingError{Status: BEUnrecognizedMHType, HomeAddress: gMN}, gHA, gCoA, map[string][]string{
-		"mip6.be.status": s(2), "mip6.be.haddr": s(gMN),
+	cs = append(cs, goldenPlain(t, "BE", BindingError{Status: BEUnrecognizedMHType, HomeAddress: gMN}, gHA, gCoA, map[string][]string{
+		"mip6.be.status": gv(2), "mip6.be.haddr": gv(gMN),
 	}))
 
 	// Proxy Binding Update / Acknowledgement (RFC 5213) with every PMIPv6
@@ -285,18 +285,18 @@ func goldenCases(t *testing.T) []goldenCase {
 				IPv4HomeAddressRequest{PrefixLen: 24, Address: netip.IPv4Unspecified()},
 				IPv4DHCPSupportMode{DHCPServer: true},
 			}}
-		w := buFlagWant(pbu.Flags, map[string][]string{
-			"mip6.bu.seqnr": s(17), "mip6.bu.lifetime": s(900),
-			"mip6.nemo.mnp.pfl": s(64), "mip6.nemo.mnp.mnp": s("2001:db8:aaaa:1::"),
-			"mip6.hi.reserved": s(0), "mip6.hi": s(1),
-			"mip6.att.reserved": s(0), "mip6.att": s(4),
-			"mip6.mnlli.reserved": s(0), "mip6.mnlli.lli": s("02:00:5e:10:20:30"),
-			"mip6.lila_lla":       s("fe80::1"),
-			"mip6.timestamp_tmp":  s("Nov 14, 2023 22:13:20.500000000 UTC"),
-			"mip6.ipv4ha.preflen": s(24), "mip6.ipv4ha.reserved": s("0x00"), "mip6.ipv4ha.ha": s("0.0.0.0"),
-			"mip6.ipv4dsm.reserved": s(0), "mip6.ipv4dsm.s_flag": s(1),
+		w := goldenBUFlags(pbu.Flags, map[string][]string{
+			"mip6.bu.seqnr": gv(17), "mip6.bu.lifetime": gv(900),
+			"mip6.nemo.mnp.pfl": gv(64), "mip6.nemo.mnp.mnp": gv("2001:db8:aaaa:1::"),
+			"mip6.hi.reserved": gv(0), "mip6.hi": gv(1),
+			"mip6.att.reserved": gv(0), "mip6.att": gv(4),
+			"mip6.mnlli.reserved": gv(0), "mip6.mnlli.lli": gv("02:00:5e:10:20:30"),
+			"mip6.lila_lla":       gv("fe80::1"),
+			"mip6.timestamp_tmp":  gv("Nov 14, 2023 22:13:20.500000000 UTC"),
+			"mip6.ipv4ha.preflen": gv(24), "mip6.ipv4ha.reserved": gv("0x00"), "mip6.ipv4ha.ha": gv("0.0.0.0"),
+			"mip6.ipv4dsm.reserved": gv(0), "mip6.ipv4dsm.s_flag": gv(1),
 		})
-		cs = append(cs, plainCase(t, "PBU", pbu, gMAG, gLMA, w))
+		cs = append(cs, goldenPlain(t, "PBU", pbu, gMAG, gLMA, w))
 	}
 	{
 		pba := BindingAcknowledgement{Status: StatusAccepted, Flags: BAFlagP, Sequence: 17, Lifetime: 900,
@@ -310,18 +310,18 @@ func goldenCases(t *testing.T) []goldenCase {
 				IPv4HomeAddressReply{Status: IPv4ReplySuccess, PrefixLen: 24, Address: gHoA4},
 				IPv4DefaultRouterAddress{Address: netip.MustParseAddr("192.0.2.1")},
 			}}
-		w := baFlagWant(pba.Flags, map[string][]string{
-			"mip6.ba.status": s(0), "mip6.ba.seqnr": s(17), "mip6.ba.lifetime": s(900),
-			"mip6.nemo.mnp.pfl": s(64), "mip6.nemo.mnp.mnp": s("2001:db8:aaaa:1::"),
-			"mip6.hi.reserved": s(0), "mip6.hi": s(1),
-			"mip6.att.reserved": s(0), "mip6.att": s(4),
-			"mip6.mnlli.reserved": s(0), "mip6.mnlli.lli": s("02:00:5e:10:20:30"),
-			"mip6.lila_lla":      s("fe80::1"),
-			"mip6.timestamp_tmp": s("Nov 14, 2023 22:13:20.500000000 UTC"),
-			"mip6.ipv4aa.sts":    s(0), "mip6.ipv4ha.preflen": s(24), "mip6.ipv4ha.ha": s(gHoA4),
-			"mip6.ipv4dra.reserved": s(0), "mip6.ipv4dra.dra": s("192.0.2.1"),
+		w := goldenBAFlags(pba.Flags, map[string][]string{
+			"mip6.ba.status": gv(0), "mip6.ba.seqnr": gv(17), "mip6.ba.lifetime": gv(900),
+			"mip6.nemo.mnp.pfl": gv(64), "mip6.nemo.mnp.mnp": gv("2001:db8:aaaa:1::"),
+			"mip6.hi.reserved": gv(0), "mip6.hi": gv(1),
+			"mip6.att.reserved": gv(0), "mip6.att": gv(4),
+			"mip6.mnlli.reserved": gv(0), "mip6.mnlli.lli": gv("02:00:5e:10:20:30"),
+			"mip6.lila_lla":      gv("fe80::1"),
+			"mip6.timestamp_tmp": gv("Nov 14, 2023 22:13:20.500000000 UTC"),
+			"mip6.ipv4aa.sts":    gv(0), "mip6.ipv4ha.preflen": gv(24), "mip6.ipv4ha.ha": gv(gHoA4),
+			"mip6.ipv4dra.reserved": gv(0), "mip6.ipv4dra.dra": gv("192.0.2.1"),
 		})
-		cs = append(cs, plainCase(t, "PBA", pba, gLMA, gMAG, w))
+		cs = append(cs, goldenPlain(t, "PBA", pba, gLMA, gMAG, w))
 	}
 
 	// Dual-stack MIPv6 (RFC 5555) from an IPv4 network: the Binding Update
@@ -332,18 +332,18 @@ func goldenCases(t *testing.T) []goldenCase {
 				IPv4HomeAddress{PrefixLen: 32, MobileNetworkPrefix: true, Address: gHoA4},
 				IPv4CareOfAddress{Address: gMN4},
 			}}
-		mh := mustMarshal(t, bu, gMN, gHA)
-		inner := ipv6Packet(gMN, gHA, IPProtoMH, mh)
+		mh := goldenMarshal(t, bu, gMN, gHA)
+		inner := goldenIPv6(gMN, gHA, IPProtoMH, mh)
 		payload, err := AppendUDPEncapsulated(nil, inner)
 		if err != nil {
 			t.Fatal(err)
 		}
-		pkt := ipv4UDP(gMN4, gHA4, 40000, UDPEncapsulationPort, payload)
-		w := buFlagWant(bu.Flags, map[string][]string{
-			"mip6.bu.seqnr": s(300), "mip6.bu.lifetime": s(60),
-			"mip6.ipv4ha.preflen": s(32), "mip6.ipv4ha.p_flag": s(1), "mip6.ipv4ha.ha": s(gHoA4),
-			"mip6.ipv4coa.reserved": s(0), "mip6.ipv4coa.addr": s(gMN4),
-			"udp.dstport": s(UDPEncapsulationPort),
+		pkt := goldenIPv4UDP(gMN4, gHA4, 40000, UDPEncapsulationPort, payload)
+		w := goldenBUFlags(bu.Flags, map[string][]string{
+			"mip6.bu.seqnr": gv(300), "mip6.bu.lifetime": gv(60),
+			"mip6.ipv4ha.preflen": gv(32), "mip6.ipv4ha.p_flag": gv(1), "mip6.ipv4ha.ha": gv(gHoA4),
+			"mip6.ipv4coa.reserved": gv(0), "mip6.ipv4coa.addr": gv(gMN4),
+			"udp.dstport": gv(UDPEncapsulationPort),
 		})
 		cs = append(cs, goldenCase{name: "DSMIPv6 BU in UDP", packet: pkt, mhOff: 28 + 40, src: gMN, dst: gHA, msg: bu, want: w})
 	}
@@ -353,42 +353,42 @@ func goldenCases(t *testing.T) []goldenCase {
 				IPv4AddressAcknowledgement{Status: IPv4AckSuccess, PrefixLen: 32, Address: gHoA4},
 				NATDetection{UDPEncapsulationRequired: true, RefreshTime: 110},
 			}}
-		mh := mustMarshal(t, ba, gHA, gMN)
-		inner := ipv6Packet(gHA, gMN, IPProtoMH, mh)
+		mh := goldenMarshal(t, ba, gHA, gMN)
+		inner := goldenIPv6(gHA, gMN, IPProtoMH, mh)
 		payload, err := AppendUDPEncapsulated(nil, inner)
 		if err != nil {
 			t.Fatal(err)
 		}
-		pkt := ipv4UDP(gHA4, gMN4, UDPEncapsulationPort, 40000, payload)
-		w := baFlagWant(ba.Flags, map[string][]string{
-			"mip6.ba.status": s(0), "mip6.ba.seqnr": s(300), "mip6.ba.lifetime": s(60),
-			"mip6.ipv4aa.sts": s(0), "mip6.ipv4ha.preflen": s(32), "mip6.ipv4ha.ha": s(gHoA4),
-			"mip6.natd.f_flag": s(1), "mip6.natd.reserved": s(0), "mip6.natd.refresh_t": s(110),
-			"udp.srcport": s(UDPEncapsulationPort),
+		pkt := goldenIPv4UDP(gHA4, gMN4, UDPEncapsulationPort, 40000, payload)
+		w := goldenBAFlags(ba.Flags, map[string][]string{
+			"mip6.ba.status": gv(0), "mip6.ba.seqnr": gv(300), "mip6.ba.lifetime": gv(60),
+			"mip6.ipv4aa.sts": gv(0), "mip6.ipv4ha.preflen": gv(32), "mip6.ipv4ha.ha": gv(gHoA4),
+			"mip6.natd.f_flag": gv(1), "mip6.natd.reserved": gv(0), "mip6.natd.refresh_t": gv(110),
+			"udp.srcport": gv(UDPEncapsulationPort),
 		})
 		cs = append(cs, goldenCase{name: "DSMIPv6 BA in UDP", packet: pkt, mhOff: 28 + 40, src: gHA, dst: gMN, msg: ba, want: w})
 	}
 
 	// Heartbeat (RFC 5847).
-	cs = append(cs, plainCase(t, "Heartbeat request", Heartbeat{Sequence: 0xdeadbeef}, gMAG, gLMA, map[string][]string{
-		"mip6.hb.u_flag": s(0), "mip6.hb.r_flag": s(0), "mip6.hb.seqnr": s(uint32(0xdeadbeef)),
+	cs = append(cs, goldenPlain(t, "Heartbeat request", Heartbeat{Sequence: 0xdeadbeef}, gMAG, gLMA, map[string][]string{
+		"mip6.hb.u_flag": gv(0), "mip6.hb.r_flag": gv(0), "mip6.hb.seqnr": gv(uint32(0xdeadbeef)),
 	}))
-	cs = append(cs, plainCase(t, "Heartbeat response", Heartbeat{Response: true, Unsolicited: true, Sequence: 42,
+	cs = append(cs, goldenPlain(t, "Heartbeat response", Heartbeat{Response: true, Unsolicited: true, Sequence: 42,
 		Options: []Option{RestartCounter{Counter: 0x01020304}}}, gLMA, gMAG, map[string][]string{
-		"mip6.hb.u_flag": s(1), "mip6.hb.r_flag": s(1), "mip6.hb.seqnr": s(42), "mip6.rc": s(0x01020304),
+		"mip6.hb.u_flag": gv(1), "mip6.hb.r_flag": gv(1), "mip6.hb.seqnr": gv(42), "mip6.rc": gv(0x01020304),
 	}))
 
 	// Binding Revocation (RFC 5846).
-	cs = append(cs, plainCase(t, "BRI", BindingRevocationIndication{Trigger: RevocationPossibleOutOfSyncBCE, Sequence: 555,
+	cs = append(cs, goldenPlain(t, "BRI", BindingRevocationIndication{Trigger: RevocationPossibleOutOfSyncBCE, Sequence: 555,
 		ProxyBinding: true, Global: true, Options: []Option{hnp}}, gLMA, gMAG, map[string][]string{
-		"mip6.bri_br.type": s(1), "mip6.bri_r.trigger": s(7), "mip6.bri_seqnr": s(555),
-		"mip6.bri_ip": s(1), "mip6.bri_iv": s(0), "mip6.bri_ig": s(1), "mip6.bri_res": s("0x0000"),
-		"mip6.nemo.mnp.pfl": s(64), "mip6.nemo.mnp.mnp": s("2001:db8:aaaa:1::"),
+		"mip6.bri_br.type": gv(1), "mip6.bri_r.trigger": gv(7), "mip6.bri_seqnr": gv(555),
+		"mip6.bri_ip": gv(1), "mip6.bri_iv": gv(0), "mip6.bri_ig": gv(1), "mip6.bri_res": gv("0x0000"),
+		"mip6.nemo.mnp.pfl": gv(64), "mip6.nemo.mnp.mnp": gv("2001:db8:aaaa:1::"),
 	}))
-	cs = append(cs, plainCase(t, "BRA", BindingRevocationAcknowledgement{Status: BRStatusPartialSuccess, Sequence: 555,
+	cs = append(cs, goldenPlain(t, "BRA", BindingRevocationAcknowledgement{Status: BRStatusPartialSuccess, Sequence: 555,
 		ProxyBinding: true, IPv4HomeAddressOnly: true}, gMAG, gLMA, map[string][]string{
-		"mip6.bri_br.type": s(2), "mip6.bri_status": s(1), "mip6.bri_seqnr": s(555),
-		"mip6.bri_ap": s(1), "mip6.bri_av": s(1), "mip6.bri_ag": s(0), "mip6.bri_res": s("0x0000"),
+		"mip6.bri_br.type": gv(2), "mip6.bri_status": gv(1), "mip6.bri_seqnr": gv(555),
+		"mip6.bri_ap": gv(1), "mip6.bri_av": gv(1), "mip6.bri_ag": gv(0), "mip6.bri_res": gv("0x0000"),
 	}))
 
 	// Update Notification / Acknowledgement as RFC 7864 flow mobility
@@ -397,12 +397,12 @@ func goldenCases(t *testing.T) []goldenCase {
 	{
 		upn := UpdateNotification{Sequence: 9, Reason: ReasonFlowMobility, AckRequested: true,
 			Options: []Option{hnp}}
-		c := plainCase(t, "UPN flow mobility", upn, gLMA, gMAG, nil)
-		c.want = map[string][]string{"mip6.unknown_type_data": s(colonHex(c.mh()[HeaderLen:]))}
+		c := goldenPlain(t, "UPN flow mobility", upn, gLMA, gMAG, nil)
+		c.want = map[string][]string{"mip6.unknown_type_data": gv(colonHex(c.mh()[HeaderLen:]))}
 		cs = append(cs, c)
 		upa := UpdateNotificationAck{Sequence: 9, Status: UPAMNNotAttached}
-		c = plainCase(t, "UPA flow mobility", upa, gMAG, gLMA, nil)
-		c.want = map[string][]string{"mip6.unknown_type_data": s(colonHex(c.mh()[HeaderLen:]))}
+		c = goldenPlain(t, "UPA flow mobility", upa, gMAG, gLMA, nil)
+		c.want = map[string][]string{"mip6.unknown_type_data": gv(colonHex(c.mh()[HeaderLen:]))}
 		cs = append(cs, c)
 	}
 
@@ -411,13 +411,13 @@ func goldenCases(t *testing.T) []goldenCase {
 	{
 		pbu := BindingUpdate{Sequence: 18, Flags: BUFlagA | BUFlagP, Lifetime: 900,
 			Options: []Option{hnp, IPv4HomeAddressRequest{PrefixLen: 32, Address: gHoA4}}}
-		mh := mustMarshal(t, pbu, netip.AddrFrom16(gMN4.As16()), netip.AddrFrom16(gHA4.As16()))
-		pkt := ipv4UDP(gMN4, gHA4, PMIPv6ControlPort, PMIPv6ControlPort, mh)
-		w := buFlagWant(pbu.Flags, map[string][]string{
-			"mip6.bu.seqnr": s(18), "mip6.bu.lifetime": s(900),
-			"mip6.nemo.mnp.pfl": s(64), "mip6.nemo.mnp.mnp": s("2001:db8:aaaa:1::"),
-			"mip6.ipv4ha.preflen": s(32), "mip6.ipv4ha.reserved": s("0x00"), "mip6.ipv4ha.ha": s(gHoA4),
-			"udp.dstport": s(PMIPv6ControlPort),
+		mh := goldenMarshal(t, pbu, netip.AddrFrom16(gMN4.As16()), netip.AddrFrom16(gHA4.As16()))
+		pkt := goldenIPv4UDP(gMN4, gHA4, PMIPv6ControlPort, PMIPv6ControlPort, mh)
+		w := goldenBUFlags(pbu.Flags, map[string][]string{
+			"mip6.bu.seqnr": gv(18), "mip6.bu.lifetime": gv(900),
+			"mip6.nemo.mnp.pfl": gv(64), "mip6.nemo.mnp.mnp": gv("2001:db8:aaaa:1::"),
+			"mip6.ipv4ha.preflen": gv(32), "mip6.ipv4ha.reserved": gv("0x00"), "mip6.ipv4ha.ha": gv(gHoA4),
+			"udp.dstport": gv(PMIPv6ControlPort),
 		})
 		cs = append(cs, goldenCase{name: "PBU over IPv4 UDP 5436", packet: pkt, mhOff: 28,
 			src: netip.AddrFrom16(gMN4.As16()), dst: netip.AddrFrom16(gHA4.As16()), msg: pbu, want: w})
@@ -448,7 +448,7 @@ func TestGoldenChecksumAndRoundTrip(t *testing.T) {
 			t.Errorf("%s: Parse: %v", c.name, err)
 			continue
 		}
-		if !messagesEqual(got, c.msg) {
+		if !goldenMessagesEqual(got, c.msg) {
 			t.Errorf("%s: Parse gave\n%#v\nwant\n%#v", c.name, got, c.msg)
 		}
 	}
@@ -465,22 +465,22 @@ func goldenChecksum(mh []byte, src, dst netip.Addr) uint16 {
 	b = binary.BigEndian.AppendUint32(b, uint32(len(mh)))
 	b = append(b, 0, 0, 0, IPProtoMH)
 	b = append(b, mh...)
-	return ipv4Checksum(pad2(b))
+	return goldenSum16(goldenPad2(b))
 }
 
-// messagesEqual compares two messages by value, options by encoding (a
+// goldenMessagesEqual compares two messages by value, options by encoding (a
 // decoded option may alias a buffer where the original held a literal).
-func messagesEqual(a, b Message) bool {
+func goldenMessagesEqual(a, b Message) bool {
 	if reflect.TypeOf(a) != reflect.TypeOf(b) {
 		return false
 	}
 	ba, err1 := appendUnsummed(nil, a)
 	bb, err2 := appendUnsummed(nil, b)
-	return err1 == nil && err2 == nil && bytes.Equal(ba, bb) && reflect.DeepEqual(normalize(a), normalize(b))
+	return err1 == nil && err2 == nil && bytes.Equal(ba, bb) && reflect.DeepEqual(goldenNormalize(a), goldenNormalize(b))
 }
 
-// normalize zeroes the option list so DeepEqual compares the fixed fields.
-func normalize(m Message) any {
+// goldenNormalize zeroes the option list so DeepEqual compares the fixed fields.
+func goldenNormalize(m Message) any {
 	v := reflect.New(reflect.TypeOf(m)).Elem()
 	v.Set(reflect.ValueOf(m))
 	if f := v.FieldByName("Options"); f.IsValid() {
