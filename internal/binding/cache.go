@@ -73,10 +73,12 @@ type Config struct {
 	// Update whose care-of address would create a circular reference. RFC
 	// 6275 section 9.5.1 says to silently discard it, which is the default.
 	AnswerCircularReference bool
-	// ForbidHoAAsCoA rejects (129) any care-of address that is a home
-	// address in this cache, even without a cycle. The default follows the
-	// multihoming analysis (draft-ietf-monami6-mipv6-analysis section 6.3.1):
-	// only a circular reference is refused.
+	// ForbidHoAAsCoA rejects (129) any care-of address inside a home
+	// prefix, so no home address served here is ever used as a care-of
+	// address, cycle or not. The default follows the multihoming analysis
+	// (draft-ietf-monami6-mipv6-analysis-03 section 6.3.1: a mobile node
+	// must be able to register any address it owns with any of its home
+	// addresses): only a circular reference is refused.
 	ForbidHoAAsCoA bool
 }
 
@@ -341,9 +343,14 @@ func (c *BindingCache) removeEntry(i int32) {
 	c.live--
 }
 
-func (c *BindingCache) isHoA(a [16]byte) bool {
-	_, ok := c.index[a]
-	return ok
+func (c *BindingCache) inHomePrefix(a [16]byte) bool {
+	addr := netip.AddrFrom16(a)
+	for _, p := range c.cfg.HomePrefixes {
+		if p.Prefix.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // maxCircularWalk bounds the circular-reference walk; a chain longer than

@@ -116,6 +116,10 @@ func (c *BindingCache) decide(now time.Time, req *BindingUpdateRequest, d *Decis
 	}
 
 	if deregAll {
+		if !exists {
+			d.reject(stNotHomeAgentForThisMN, "returning home without a binding (RFC 6275 section 10.3.2)")
+			return
+		}
 		c.applyDeregAll(now, req, d, ni, cause)
 		return
 	}
@@ -309,7 +313,7 @@ func (c *BindingCache) checkCoA(h16 [16]byte, p *op, valid bool) {
 	switch {
 	case !valid:
 		p.status = stInvalidCareOfAddress
-	case c.cfg.ForbidHoAAsCoA && c.isHoA(p.coa):
+	case c.cfg.ForbidHoAAsCoA && c.inHomePrefix(p.coa):
 		p.status = stAdministrativelyProhib
 	case c.circular(h16, p.coa):
 		p.status, p.circ = stAdministrativelyProhib, true
