@@ -1,0 +1,101 @@
+package dataplane
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"regexp"
+
+	"github.com/vishvananda/netns"
+)
+
+// Config configures a data plane. Zero values take the defaults noted.
+type Config struct {
+	// Backend forces a backend; "" or BackendAuto picks the kernel backend
+	// when the kernel offers SRv6 encap.red and seg6local End.DT6 (probed),
+	// the userspace backend otherwise. The kernel backend cannot do UDP
+	// encapsulation: a UDP tunnel on it returns ErrUnsupported.
+	Backend Backend
+	// Table is the routing table that holds the tunnel routes (required;
+	// the kernel backend also uses Table+1; neither may be a system table).
+	Table int
+	// RulePriority is the priority of the policy rule "lookup Table"
+	// (default 1000, before main at 32766).
+	RulePriority int
+	// NetNS is the network namespace to work in; a handle <= 0 means the
+	// caller's. The data plane duplicates the handle.
+	NetNS netns.NsHandle
+	// NFTable is the kernel backend's nftables table (family ip6), default
+	// "monami".
+	NFTable string
+	// InternalPrefix holds the kernel backend's decapsulation addresses,
+	// never seen on the wire (default fd6d:6f6e:616d:dec0::/64).
+	InternalPrefix netip.Prefix
+	// UDPPort is the userspace backend's UDP encapsulation port (default 4191,
+	// RFC 5555 section 4.1).
+	UDPPort int
+	// TunName is the userspace backend's TUN device and the kernel
+	// backend's MTU detour veth (plus TunName+"x" for its peer), default
+	// "monami0"; at most 14 characters.
+	TunName string
+	// Logger, default slog.Default().
+	Logger *slog.Logger
+}
+
+var (
+	defaultInternalPrefix = netip.MustParsePrefix("fd6d:6f6e:616d:dec0::/64")
+	nameRE                = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,15}$`)
+)
+
+func (c *Config) setDefaults() error {
+	if c.Backend == "" {
+		c.Backend = BackendAuto
+	}
+	switch c.Backend {
+	case BackendAuto, BackendKernel, BackendUserspace:
+	default:
+		return fmt.Errorf("dataplane config: unknown backend %q (want auto, kernel or userspace)", c.Backend)
+	}
+	switch {
+	case c.Table <= 0:
+		return fmt.Errorf("dataplane config: table must be set (a table number of its own)")
+	case c.Table >= 252 && c.Table <= 255:
+		return fmt.Errorf("dataplane config: table %d (or %d) is a system table; give the data plane its own", c.Table, c.Table+1)
+	}
+	if c.RulePriority == 0 {
+		c.RulePriority = 1000
+	}
+	if c.RulePriority < 2 || c.RulePriority >= 32766 {
+		return fmt.Errorf("dataplane config: rule priority %d must be in 2..32765 (before main; the kernel backend also uses one less)", c.RulePriority)
+	}
+	if c.NFTable == "" {
+		c.NFTable = "monami"
+	}
+	if !nameRE.MatchString(c.NFTable) {
+		return fmt.Errorf("dataplane config: bad nftables table name %q", c.NFTable)
+	}
+	if !c.InternalPrefix.IsValid() {
+		c.InternalPrefix = defaultInternalPrefix
+	}
+	if !c.InternalPrefix.Addr().Is6() || c.InternalPrefix.Bits() > 120 {
+		return fmt.Errorf("dataplane config: internal prefix %v must be IPv6 and /120 or shorter", c.InternalPrefix)
+	}
+	c.InternalPrefix = c.InternalPrefix.Masked()
+	if c.TunName == "" {
+		c.TunName = "monami0"
+	}
+	if !nameRE.MatchString(c.TunName) || len(c.TunName) > 14 {
+		return fmt.Errorf("dataplane config: bad TUN name %q", c.TunName)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+func (c *Config) udpPort() int {
+	if c.UDPPort > 0 && c.UDPPort < 65536 {
+		return c.UDPPort
+	}
+	return UDPPort
+}

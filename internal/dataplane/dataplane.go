@@ -1,0 +1,220 @@
+// Package dataplane carries packets between a mobile node and its home agent
+// (or a MAG and its LMA): it sends traffic for a destination into an IPv6
+// tunnel toward a peer and decapsulates what arrives at a local tunnel
+// endpoint, after checking where it came from.
+//
+// Two backends implement the same DataPlane interface:
+//
+//   - kernel: SRv6 reduced encapsulation (seg6 encap.red, a plain RFC 2473
+//     IPv6-in-IPv6 header with next header 41) routes for sending, seg6local
+//     End.DT6 for receiving, an nftables table for the ingress check and the
+//     counters. Nothing is copied to userspace.
+//   - userspace: a TUN device with GSO/GRO offloads and batched raw (next
+//     header 41) or UDP port 4191 (RFC 5555 style) sockets.
+//
+// Everything is installed through netlink and the nftables netlink API; the
+// package never runs ip or nft. Close removes all of it.
+package dataplane
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+)
+
+// Encapsulation is how an inner IPv6 packet travels to the peer.
+type Encapsulation uint8
+
+const (
+	// EncapIPv6 is IPv6-in-IPv6 (RFC 2473): an outer IPv6 header with next
+	// header 41 directly in front of the inner packet.
+	EncapIPv6 Encapsulation = iota
+	// EncapUDP puts the inner IPv6 packet as the payload of a UDP datagram
+	// to port 4191 (the Mobile IPv6 UDP port, RFC 5555 section 4.1), the way
+	// RFC 5555 tunnels through NATs and firewalls that drop next header 41.
+	EncapUDP
+)
+
+// UDPPort is the IANA port for UDP-encapsulated Mobile IPv6 (RFC 5555
+// section 4.1: "mip6", 4191).
+const UDPPort = 4191
+
+// IPv6 header and UDP header sizes, the per-packet overhead of each
+// encapsulation (RFC 2473 section 6.7 tunnel overhead).
+const (
+	ipv6HeaderLen = 40
+	udpHeaderLen  = 8
+)
+
+// MinMTU is the IPv6 minimum link MTU (RFC 8200 section 5).
+const MinMTU = 1280
+
+func (e Encapsulation) String() string {
+	switch e {
+	case EncapIPv6:
+		return "ipv6"
+	case EncapUDP:
+		return "udp"
+	}
+	return fmt.Sprintf("encapsulation(%d)", e)
+}
+
+// Overhead is the number of bytes the encapsulation adds on the wire.
+func (e Encapsulation) Overhead() int {
+	if e == EncapUDP {
+		return ipv6HeaderLen + udpHeaderLen
+	}
+	return ipv6HeaderLen
+}
+
+// Tunnel is one direction of an IPv6 tunnel: outer source and destination.
+type Tunnel struct {
+	// Local is the outer source address (the care-of address on a mobile
+	// node, the home agent address on a home agent). It must be assigned to
+	// a local interface.
+	Local netip.Addr
+	// Remote is the outer destination, the peer's tunnel endpoint.
+	Remote netip.Addr
+	// Encap selects IPv6-in-IPv6 or UDP 4191.
+	Encap Encapsulation
+	// MTU is the inner path MTU to announce for this tunnel; 0 means the MTU
+	// of the interface holding Local minus the encapsulation overhead.
+	MTU int
+}
+
+func (t Tunnel) String() string {
+	return fmt.Sprintf("%s->%s/%s", t.Local, t.Remote, t.Encap)
+}
+
+// Selector says which packets a route catches. Today: destination and an
+// optional source prefix (a mobile node reverse-tunnels only what leaves
+// from its home address, RFC 6275 section 11.3.1). A flow selector (fwmark
+// set by an RFC 6089 flow binding classifier) is the planned extension: it
+// will become a field here and an extra match in each backend.
+type Selector struct {
+	// Dst is the destination address or prefix (a home address /128, a
+	// mobile network prefix, or ::/0).
+	Dst netip.Prefix
+	// Src, when valid, limits the route to packets from this source prefix.
+	Src netip.Prefix
+}
+
+func (s Selector) String() string {
+	if s.Src.IsValid() {
+		return s.Dst.String() + " from " + s.Src.String()
+	}
+	return s.Dst.String()
+}
+
+func (s Selector) validate() error {
+	if !s.Dst.IsValid() || !s.Dst.Addr().Is6() || s.Dst.Addr().Is4In6() {
+		return fmt.Errorf("selector %v: destination must be an IPv6 prefix", s)
+	}
+	if s.Src.IsValid() && (!s.Src.Addr().Is6() || s.Src.Addr().Is4In6()) {
+		return fmt.Errorf("selector %v: source must be an IPv6 prefix", s)
+	}
+	return nil
+}
+
+// Route sends the packets a Selector catches into a Tunnel.
+type Route struct {
+	Selector
+	Tunnel Tunnel
+}
+
+// Endpoint is a local tunnel endpoint and the one peer allowed to send to it.
+// RFC 6275 section 10.4.5: a home agent must check that the outer source of
+// a reverse-tunnelled packet is the registered care-of address and that the
+// inner source is the home address bound to it. Several endpoints may share
+// a Local address (one per peer).
+type Endpoint struct {
+	// Local is the local outer destination address (must be assigned here).
+	Local netip.Addr
+	// Peer is the only accepted outer source.
+	Peer netip.Addr
+	// Encap is how the peer encapsulates.
+	Encap Encapsulation
+	// InnerSrc, when not empty, lists the accepted inner source prefixes
+	// (the home address(es) of the mobile node behind Peer).
+	InnerSrc []netip.Prefix
+}
+
+func (e Endpoint) key() endpointKey { return endpointKey{e.Local, e.Peer, e.Encap} }
+
+type endpointKey struct {
+	local, peer netip.Addr
+	encap       Encapsulation
+}
+
+func (e Endpoint) String() string {
+	return fmt.Sprintf("%s<-%s/%s", e.Local, e.Peer, e.Encap)
+}
+
+func (e Endpoint) validate() error {
+	if !isUnicast6(e.Local) || !isUnicast6(e.Peer) {
+		return fmt.Errorf("endpoint %v: local and peer must be IPv6 unicast addresses", e)
+	}
+	for _, p := range e.InnerSrc {
+		if !p.IsValid() || !p.Addr().Is6() || p.Addr().Is4In6() {
+			return fmt.Errorf("endpoint %v: inner source %v is not an IPv6 prefix", e, p)
+		}
+	}
+	return nil
+}
+
+func (t Tunnel) validate() error {
+	if !isUnicast6(t.Local) || !isUnicast6(t.Remote) {
+		return fmt.Errorf("tunnel %v: local and remote must be IPv6 unicast addresses", t)
+	}
+	if t.Encap != EncapIPv6 && t.Encap != EncapUDP {
+		return fmt.Errorf("tunnel %v: unknown encapsulation", t)
+	}
+	if t.MTU != 0 && t.MTU < MinMTU {
+		return fmt.Errorf("tunnel %v: MTU %d below the IPv6 minimum %d", t, t.MTU, MinMTU)
+	}
+	return nil
+}
+
+func isUnicast6(a netip.Addr) bool {
+	return a.Is6() && !a.Is4In6() && !a.IsUnspecified() && !a.IsMulticast() && !a.IsLoopback()
+}
+
+// DataPlane is what the mobility roles (home agent, mobile node, LMA, MAG)
+// need from a data plane. Implementations are safe for concurrent use.
+type DataPlane interface {
+	// Backend names the implementation.
+	Backend() Backend
+	// AddRoute sends what r.Selector catches into r.Tunnel, replacing any
+	// route with the same selector (a binding moving to a new care-of
+	// address is one call).
+	AddRoute(r Route) error
+	// DelRoute removes the route for s. ErrNotFound if there is none.
+	DelRoute(s Selector) error
+	// AddEndpoint starts accepting and decapsulating tunnelled packets from
+	// e.Peer to e.Local, replacing an endpoint with the same local, peer and
+	// encapsulation.
+	AddEndpoint(e Endpoint) error
+	// DelEndpoint stops accepting from peer at local.
+	DelEndpoint(local, peer netip.Addr, encap Encapsulation) error
+	// Counters returns totals since the data plane was created.
+	Counters() (Counters, error)
+	// Close removes every route, rule, address, interface and nftables
+	// table the data plane installed.
+	Close() error
+}
+
+// Backend identifies a DataPlane implementation.
+type Backend string
+
+const (
+	BackendAuto      Backend = "auto"
+	BackendKernel    Backend = "kernel"
+	BackendUserspace Backend = "userspace"
+)
+
+// Errors callers branch on.
+var (
+	ErrNotFound    = errors.New("dataplane: not found")
+	ErrUnsupported = errors.New("dataplane: not supported by this backend")
+	ErrClosed      = errors.New("dataplane: closed")
+)

@@ -1,0 +1,432 @@
+package dataplane
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+
+	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// kernelDP is the kernel backend: seg6 encap.red routes out, nftables
+// ingress check plus seg6local End.DT6 in.
+type kernelDP struct {
+	cfg Config
+	ns  netns.NsHandle
+	log *slog.Logger
+	h   *netlink.Handle
+	nft *nftState
+
+	mu        sync.Mutex
+	closed    bool
+	routes    map[Selector]kernelRoute
+	endpoints map[endpointKey]Endpoint
+	epOrder   []endpointKey
+	decap     map[netip.Addr]netip.Addr // local endpoint -> internal decap address
+	nextDecap uint64
+	loIndex   int
+	rules     []*netlink.Rule
+	// The detour: tunnel routes in cfg.Table point at one end of a veth
+	// pair; what comes out of the other end is looked up in cfg.Table+1,
+	// which holds the seg6 routes. See newKernel.
+	detour     netlink.Link
+	detourPeer netlink.Link
+
+	// Outer source: normally source address selection on the route's
+	// device (tunsrc ::). When that would pick the wrong address, the
+	// namespace-wide tunsrc is set, which then binds every tunnel.
+	forcedSrc  netip.Addr
+	prevTunsrc netip.Addr
+}
+
+type kernelRoute struct {
+	r     Route
+	rt    rtRoute // cfg.Table: into the detour, MTU-checked
+	encRt rtRoute // cfg.Table+1: seg6 encap.red
+}
+
+// detourGateway is the link-local address of the detour's far end.
+var detourGateway = netip.MustParseAddr("fe80::2")
+
+func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
+	k := &kernelDP{cfg: cfg, ns: ns, log: cfg.Logger.With("dataplane", "kernel"),
+		routes: map[Selector]kernelRoute{}, endpoints: map[endpointKey]Endpoint{}, decap: map[netip.Addr]netip.Addr{}}
+	var err error
+	if ns > 0 {
+		k.h, err = netlink.NewHandleAt(ns)
+	} else {
+		k.h, err = netlink.NewHandle()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kernel dataplane: netlink: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			k.Close()
+		}
+	}()
+	lo, err := k.h.LinkByName("lo")
+	if err != nil {
+		return nil, fmt.Errorf("kernel dataplane: loopback: %w", err)
+	}
+	k.loIndex = lo.Attrs().Index
+	var opts []nftables.ConnOption
+	if ns > 0 {
+		opts = append(opts, nftables.WithNetNSFd(int(ns)))
+	}
+	conn, err := nftables.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kernel dataplane: nftables: %w", err)
+	}
+	if k.nft, err = newNFT(conn, cfg.NFTable, cfg.InternalPrefix); err != nil {
+		return nil, fmt.Errorf("kernel dataplane: %w", err)
+	}
+	if err := k.nft.rebuild(nil, nil, nil); err != nil {
+		return nil, fmt.Errorf("kernel dataplane: %w", err)
+	}
+	if err := k.setupDetour(); err != nil {
+		return nil, fmt.Errorf("kernel dataplane: %w", err)
+	}
+	encRule := routeRule(cfg.Table+1, cfg.RulePriority-1)
+	encRule.IifName = k.detourPeer.Attrs().Name
+	for _, rule := range []*netlink.Rule{encRule, routeRule(cfg.Table, cfg.RulePriority)} {
+		if err := k.h.RuleAdd(rule); err != nil && !errors.Is(err, unix.EEXIST) {
+			return nil, fmt.Errorf("kernel dataplane: rule pref %d lookup %d: %w", rule.Priority, rule.Table, err)
+		}
+		k.rules = append(k.rules, rule)
+	}
+	ok = true
+	k.log.Info("data plane up", "table", cfg.Table, "rule_priority", cfg.RulePriority, "nftables", cfg.NFTable)
+	return k, nil
+}
+
+func (k *kernelDP) Backend() Backend { return BackendKernel }
+
+// inNS runs f with the package-level netlink calls (raw route messages,
+// generic netlink) in the data plane's namespace.
+func (k *kernelDP) inNS(f func() error) error { return inNetNS(k.ns, f) }
+
+func (k *kernelDP) AddRoute(r Route) error {
+	if err := r.Selector.validate(); err != nil {
+		return err
+	}
+	if err := r.Tunnel.validate(); err != nil {
+		return err
+	}
+	if r.Tunnel.Encap != EncapIPv6 {
+		return fmt.Errorf("route %v: %s encapsulation: %w", r.Selector, r.Tunnel.Encap, ErrUnsupported)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return ErrClosed
+	}
+	link, err := linkByAddr(k.h, r.Tunnel.Local)
+	if err != nil {
+		return fmt.Errorf("route %v: tunnel source: %w", r.Selector, err)
+	}
+	if err := k.outerSource(r, link); err != nil {
+		return err
+	}
+	mtu := r.Tunnel.MTU
+	if mtu == 0 {
+		mtu = link.Attrs().MTU - r.Tunnel.Encap.Overhead()
+	}
+	if mtu < MinMTU {
+		return fmt.Errorf("route %v: inner MTU %d on %s is below %d", r.Selector, mtu, link.Attrs().Name, MinMTU)
+	}
+	kr := kernelRoute{r: r,
+		rt: rtRoute{table: k.cfg.Table, dst: r.Dst, src: r.Src, oif: k.detour.Attrs().Index, gw: detourGateway, mtu: mtu},
+		encRt: rtRoute{table: k.cfg.Table + 1, dst: r.Dst, src: r.Src, oif: link.Attrs().Index,
+			encap: seg6EncapRed(r.Tunnel.Remote), mtu: mtu + seg6Headroom}}
+	// Encap route first, so the detour never leads nowhere.
+	if err := k.inNS(func() error { return replaceRoute(kr.encRt) }); err != nil {
+		return err
+	}
+	if err := k.inNS(func() error { return replaceRoute(kr.rt) }); err != nil {
+		return err
+	}
+	prev, had := k.routes[r.Selector]
+	k.routes[r.Selector] = kr
+	if err := k.nft.rebuild(k.endpointList(), k.decap, k.tunnelList()); err != nil {
+		if had {
+			k.routes[r.Selector] = prev
+		} else {
+			delete(k.routes, r.Selector)
+		}
+		return err
+	}
+	k.log.Info("tunnel route", "selector", r.Selector.String(), "tunnel", r.Tunnel.String(), "dev", link.Attrs().Name, "inner_mtu", mtu)
+	return nil
+}
+
+// outerSource makes sure the kernel will write r.Tunnel.Local as the outer
+// source. Linux 6.18 has no per-route seg6 source: it uses the namespace
+// tunsrc or, when that is ::, source address selection on the route's
+// device.
+func (k *kernelDP) outerSource(r Route, link netlink.Link) error {
+	want := r.Tunnel.Local
+	if k.forcedSrc.IsValid() {
+		if want != k.forcedSrc {
+			return fmt.Errorf("route %v: outer source %v, but this namespace's seg6 tunsrc is fixed to %v for another tunnel: %w",
+				r.Selector, want, k.forcedSrc, ErrUnsupported)
+		}
+		return nil
+	}
+	got, err := k.selectedSource(r.Tunnel.Remote, link)
+	if err == nil && got == want {
+		return nil
+	}
+	k.log.Debug("source selection does not give the tunnel source", "want", want, "got", got, "err", err)
+	for _, other := range k.routes {
+		if other.r.Tunnel.Local != want && other.r.Selector != r.Selector {
+			return fmt.Errorf("route %v: the kernel would pick outer source %v, not %v, and tunsrc cannot be set while tunnels from %v exist: %w",
+				r.Selector, got, want, other.r.Tunnel.Local, ErrUnsupported)
+		}
+	}
+	return k.inNS(func() error {
+		prev, err := getTunsrc()
+		if err != nil {
+			return err
+		}
+		if err := setTunsrc(want); err != nil {
+			return err
+		}
+		k.prevTunsrc, k.forcedSrc = prev, want
+		k.log.Info("seg6 tunsrc set", "addr", want, "previous", prev)
+		return nil
+	})
+}
+
+// selectedSource is the source the kernel's address selection picks for
+// dst on link (what seg6 uses when tunsrc is ::).
+func (k *kernelDP) selectedSource(dst netip.Addr, link netlink.Link) (netip.Addr, error) {
+	routes, err := k.h.RouteGetWithOptions(net.IP(dst.AsSlice()), &netlink.RouteGetOptions{OifIndex: link.Attrs().Index})
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	for _, rt := range routes {
+		if a, ok := netip.AddrFromSlice(rt.Src); ok {
+			return a.Unmap(), nil
+		}
+	}
+	return netip.Addr{}, errors.New("no source selected")
+}
+
+func (k *kernelDP) DelRoute(s Selector) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return ErrClosed
+	}
+	kr, ok := k.routes[s]
+	if !ok {
+		return fmt.Errorf("route %v: %w", s, ErrNotFound)
+	}
+	if err := k.inNS(func() error { return errors.Join(deleteRoute(kr.rt), deleteRoute(kr.encRt)) }); err != nil {
+		return err
+	}
+	delete(k.routes, s)
+	k.log.Info("tunnel route removed", "selector", s.String())
+	return k.nft.rebuild(k.endpointList(), k.decap, k.tunnelList())
+}
+
+func (k *kernelDP) AddEndpoint(e Endpoint) error {
+	if err := e.validate(); err != nil {
+		return err
+	}
+	if e.Encap != EncapIPv6 {
+		return fmt.Errorf("endpoint %v: %w", e, ErrUnsupported)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return ErrClosed
+	}
+	link, err := linkByAddr(k.h, e.Local)
+	if err != nil {
+		return fmt.Errorf("endpoint %v: %w", e, err)
+	}
+	e.InnerSrc = append([]netip.Prefix(nil), e.InnerSrc...)
+	newDecap := false
+	if _, ok := k.decap[e.Local]; !ok {
+		// One internal address per local endpoint; the nftables rule
+		// rewrites the outer destination to it so that the End.DT6 route
+		// (which cannot share the address with a local route) matches.
+		k.nextDecap++
+		a, err := nthAddr(k.cfg.InternalPrefix, k.nextDecap)
+		if err != nil {
+			return err
+		}
+		// The route's device is the endpoint's interface: with lo the
+		// kernel drops the packet before the seg6local action runs.
+		rt := rtRoute{table: k.cfg.Table, dst: netip.PrefixFrom(a, 128), oif: link.Attrs().Index, encap: seg6LocalDT6()}
+		if err := k.inNS(func() error { return replaceRoute(rt) }); err != nil {
+			return fmt.Errorf("endpoint %v: decap route: %w", e, err)
+		}
+		k.decap[e.Local] = a
+		newDecap = true
+	}
+	key := e.key()
+	prev, had := k.endpoints[key]
+	k.endpoints[key] = e
+	if !had {
+		k.epOrder = append(k.epOrder, key)
+	}
+	if err := k.nft.rebuild(k.endpointList(), k.decap, k.tunnelList()); err != nil {
+		if had {
+			k.endpoints[key] = prev
+		} else {
+			k.dropEndpoint(key)
+		}
+		if newDecap {
+			k.removeDecap(e.Local)
+		}
+		return err
+	}
+	k.log.Info("tunnel endpoint", "endpoint", e.String(), "inner_src", e.InnerSrc, "decap_addr", k.decap[e.Local])
+	return nil
+}
+
+func (k *kernelDP) dropEndpoint(key endpointKey) {
+	delete(k.endpoints, key)
+	for i, x := range k.epOrder {
+		if x == key {
+			k.epOrder = append(k.epOrder[:i], k.epOrder[i+1:]...)
+			break
+		}
+	}
+}
+
+func (k *kernelDP) removeDecap(local netip.Addr) error {
+	a, ok := k.decap[local]
+	if !ok {
+		return nil
+	}
+	delete(k.decap, local)
+	rt := rtRoute{table: k.cfg.Table, dst: netip.PrefixFrom(a, 128)}
+	return k.inNS(func() error { return deleteRoute(rt) })
+}
+
+func (k *kernelDP) DelEndpoint(local, peer netip.Addr, encap Encapsulation) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return ErrClosed
+	}
+	key := endpointKey{local, peer, encap}
+	if _, ok := k.endpoints[key]; !ok {
+		return fmt.Errorf("endpoint %v<-%v: %w", local, peer, ErrNotFound)
+	}
+	k.dropEndpoint(key)
+	// Rules first (no rule may point at a removed decap route), then the
+	// decap route when no peer uses the local address any more.
+	if err := k.nft.rebuild(k.endpointList(), k.decap, k.tunnelList()); err != nil {
+		return err
+	}
+	for _, e := range k.endpoints {
+		if e.Local == local {
+			return nil
+		}
+	}
+	return k.removeDecap(local)
+}
+
+func (k *kernelDP) endpointList() []Endpoint {
+	out := make([]Endpoint, 0, len(k.epOrder))
+	for _, key := range k.epOrder {
+		out = append(out, k.endpoints[key])
+	}
+	return out
+}
+
+func (k *kernelDP) tunnelList() []Tunnel {
+	out := make([]Tunnel, 0, len(k.routes))
+	for _, r := range k.routes {
+		out = append(out, r.r.Tunnel)
+	}
+	return out
+}
+
+func (k *kernelDP) Counters() (Counters, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return Counters{}, ErrClosed
+	}
+	return k.nft.counters()
+}
+
+func (k *kernelDP) Close() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return nil
+	}
+	k.closed = true
+	var errs []error
+	for s, kr := range k.routes {
+		if err := k.inNS(func() error { return errors.Join(deleteRoute(kr.rt), deleteRoute(kr.encRt)) }); err != nil {
+			errs = append(errs, err)
+		}
+		delete(k.routes, s)
+	}
+	for l := range k.decap {
+		if err := k.removeDecap(l); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, rule := range k.rules {
+		if err := k.h.RuleDel(rule); err != nil && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("delete rule: %w", err))
+		}
+	}
+	if k.detour != nil {
+		if err := k.h.LinkDel(k.detour); err != nil && !errors.Is(err, unix.ENODEV) {
+			errs = append(errs, fmt.Errorf("delete detour veth: %w", err))
+		}
+	}
+	if k.forcedSrc.IsValid() {
+		prev := k.prevTunsrc
+		if !prev.IsValid() {
+			prev = netip.IPv6Unspecified()
+		}
+		if err := k.inNS(func() error { return setTunsrc(prev) }); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if k.nft != nil {
+		if err := k.nft.destroy(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if k.h != nil {
+		k.h.Close()
+	}
+	if k.ns > 0 {
+		k.ns.Close()
+	}
+	k.log.Info("data plane closed")
+	return errors.Join(errs...)
+}
+
+// nthAddr is prefix + n.
+func nthAddr(p netip.Prefix, n uint64) (netip.Addr, error) {
+	if host := 128 - p.Bits(); host < 64 && n >= 1<<host {
+		return netip.Addr{}, fmt.Errorf("internal prefix %v exhausted", p)
+	}
+	b := p.Masked().Addr().As16()
+	for i := 15; i >= 8 && n > 0; i-- {
+		s := uint64(b[i]) + n&0xff
+		b[i] = byte(s)
+		n = n>>8 + s>>8
+	}
+	return netip.AddrFrom16(b), nil
+}

@@ -1,0 +1,154 @@
+package dataplane
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
+)
+
+// rtRoute is an IPv6 route as this package installs it. vishvananda/netlink
+// cannot express a source prefix (RTA_SRC, an IPv6 subtree route), which a
+// mobile node's reverse tunnel needs, so the messages are built here.
+type rtRoute struct {
+	table int
+	dst   netip.Prefix
+	src   netip.Prefix // optional
+	oif   int
+	gw    netip.Addr    // optional next hop
+	encap netlink.Encap // optional lightweight tunnel
+	mtu   int           // optional RTAX_MTU
+}
+
+func (r rtRoute) String() string {
+	s := fmt.Sprintf("%v table %d", r.dst, r.table)
+	if r.src.IsValid() {
+		s += " from " + r.src.String()
+	}
+	return s
+}
+
+func (r rtRoute) msg(cmd, flags int) *nl.NetlinkRequest {
+	req := nl.NewNetlinkRequest(cmd, flags|unix.NLM_F_ACK)
+	m := &nl.RtMsg{RtMsg: unix.RtMsg{
+		Family:   unix.AF_INET6,
+		Dst_len:  uint8(r.dst.Bits()),
+		Protocol: unix.RTPROT_STATIC,
+		Scope:    unix.RT_SCOPE_UNIVERSE,
+		Type:     unix.RTN_UNICAST,
+	}}
+	if r.table < 256 {
+		m.Table = uint8(r.table)
+	} else {
+		m.Table = unix.RT_TABLE_UNSPEC
+	}
+	if cmd == unix.RTM_DELROUTE {
+		m.Scope = unix.RT_SCOPE_NOWHERE
+	}
+	req.AddData(m)
+	dst := r.dst.Masked().Addr().As16()
+	req.AddData(nl.NewRtAttr(unix.RTA_DST, dst[:]))
+	if r.src.IsValid() {
+		m.Src_len = uint8(r.src.Bits())
+		src := r.src.Masked().Addr().As16()
+		req.AddData(nl.NewRtAttr(unix.RTA_SRC, src[:]))
+	}
+	tb := make([]byte, 4)
+	binary.NativeEndian.PutUint32(tb, uint32(r.table))
+	req.AddData(nl.NewRtAttr(unix.RTA_TABLE, tb))
+	if cmd == unix.RTM_DELROUTE {
+		return req
+	}
+	if r.oif != 0 {
+		b := make([]byte, 4)
+		binary.NativeEndian.PutUint32(b, uint32(r.oif))
+		req.AddData(nl.NewRtAttr(unix.RTA_OIF, b))
+	}
+	if r.gw.IsValid() {
+		gw := r.gw.As16()
+		req.AddData(nl.NewRtAttr(unix.RTA_GATEWAY, gw[:]))
+	}
+	if r.encap != nil {
+		b := make([]byte, 2)
+		binary.NativeEndian.PutUint16(b, uint16(r.encap.Type()))
+		req.AddData(nl.NewRtAttr(unix.RTA_ENCAP_TYPE, b))
+		enc, err := r.encap.Encode()
+		if err == nil {
+			req.AddData(nl.NewRtAttr(unix.RTA_ENCAP|unix.NLA_F_NESTED, enc))
+		}
+	}
+	if r.mtu > 0 {
+		// Locked: IPv6 forwarding uses the route MTU only when it is locked
+		// (ip6_dst_mtu_maybe_forward), otherwise the device's.
+		metrics := nl.NewRtAttr(unix.RTA_METRICS, nil)
+		lock := make([]byte, 4)
+		binary.NativeEndian.PutUint32(lock, 1<<unix.RTAX_MTU)
+		metrics.AddRtAttr(unix.RTAX_LOCK, lock)
+		b := make([]byte, 4)
+		binary.NativeEndian.PutUint32(b, uint32(r.mtu))
+		metrics.AddRtAttr(unix.RTAX_MTU, b)
+		req.AddData(metrics)
+	}
+	return req
+}
+
+// replaceRoute installs r (replacing a route with the same dst/src/table).
+func replaceRoute(r rtRoute) error {
+	if r.encap != nil {
+		if _, err := r.encap.Encode(); err != nil {
+			return fmt.Errorf("route %v: encode encap: %w", r, err)
+		}
+	}
+	req := r.msg(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE)
+	if _, err := req.Execute(unix.NETLINK_ROUTE, 0); err != nil {
+		return fmt.Errorf("route replace %v: %w", r, err)
+	}
+	return nil
+}
+
+// deleteRoute removes r; a route that is already gone is not an error.
+func deleteRoute(r rtRoute) error {
+	req := r.msg(unix.RTM_DELROUTE, 0)
+	if _, err := req.Execute(unix.NETLINK_ROUTE, 0); err != nil {
+		if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return fmt.Errorf("route delete %v: %w", r, err)
+	}
+	return nil
+}
+
+// routeRule is the policy rule "from all lookup table" at priority pref.
+func routeRule(table, pref int) *netlink.Rule {
+	r := netlink.NewRule()
+	r.Family = unix.AF_INET6
+	r.Table = table
+	r.Priority = pref
+	return r
+}
+
+// linkByAddr finds the interface holding addr.
+func linkByAddr(h *netlink.Handle, addr netip.Addr) (netlink.Link, error) {
+	addrs, err := h.AddrList(nil, unix.AF_INET6)
+	if err != nil {
+		return nil, fmt.Errorf("list addresses: %w", err)
+	}
+	for _, a := range addrs {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == addr {
+			return h.LinkByIndex(a.LinkIndex)
+		}
+	}
+	return nil, fmt.Errorf("address %v is not assigned to any interface: %w", addr, ErrNotFound)
+}
+
+func netInterfaceByName(name string) (int, error) {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return 0, err
+	}
+	return l.Attrs().Index, nil
+}

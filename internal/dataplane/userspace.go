@@ -1,0 +1,344 @@
+package dataplane
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+	"golang.zx2c4.com/wireguard/tun"
+)
+
+// tunOffset is the headroom left in front of each packet buffer; the TUN
+// device needs 10 bytes there for its virtio-net header when writing.
+const tunOffset = 16
+
+// tunDeviceMTU is the TUN device's own MTU. Each route into it carries the
+// tunnel's inner MTU, locked, so forwarding and local sockets use that.
+const tunDeviceMTU = 1500
+
+// userDP is the userspace backend: routes into a TUN device; a goroutine
+// reads (GSO-split) packet batches from it and sends them with sendmmsg on
+// a raw next-header-41 or UDP 4191 socket bound to the tunnel's local
+// address; one goroutine per socket receives batches with recvmmsg, checks
+// them and writes them to the TUN device (GRO-coalesced).
+type userDP struct {
+	cfg Config
+	ns  netns.NsHandle
+	log *slog.Logger
+	h   *netlink.Handle
+
+	dev      tun.Device
+	devName  string
+	devIndex int
+
+	mu        sync.Mutex // control operations
+	closed    bool
+	routes    map[Selector]*userRoute
+	endpoints map[endpointKey]Endpoint
+	socks     map[sockKey]*tunnelSock
+	rule      *netlink.Rule
+
+	table   atomic.Pointer[[]*userRoute]                 // fast-path route snapshot, most specific first
+	accept  atomic.Pointer[map[endpointKey]*acceptEntry] // fast-path ingress check snapshot
+	ctr     atomicCounters
+	limiter *errorLimiter
+	wg      sync.WaitGroup
+}
+
+type userRoute struct {
+	sel  Selector
+	tun  Tunnel
+	mtu  int
+	sock *tunnelSock
+	addr net.Addr
+	rt   rtRoute
+}
+
+type acceptEntry struct {
+	innerSrc []netip.Prefix
+}
+
+func newUserspace(cfg Config, ns netns.NsHandle) (DataPlane, error) {
+	u := &userDP{cfg: cfg, ns: ns, log: cfg.Logger.With("dataplane", "userspace"),
+		routes: map[Selector]*userRoute{}, endpoints: map[endpointKey]Endpoint{}, socks: map[sockKey]*tunnelSock{},
+		limiter: newErrorLimiter(100, 100)}
+	u.table.Store(&[]*userRoute{})
+	u.accept.Store(&map[endpointKey]*acceptEntry{})
+	var err error
+	if ns > 0 {
+		u.h, err = netlink.NewHandleAt(ns)
+	} else {
+		u.h, err = netlink.NewHandle()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("userspace dataplane: netlink: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			u.Close()
+		}
+	}()
+	if err := inNetNS(ns, func() error {
+		var err error
+		u.dev, err = tun.CreateTUN(cfg.TunName, tunDeviceMTU)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("userspace dataplane: create TUN %s: %w", cfg.TunName, err)
+	}
+	if u.devName, err = u.dev.Name(); err != nil {
+		return nil, fmt.Errorf("userspace dataplane: TUN name: %w", err)
+	}
+	link, err := u.h.LinkByName(u.devName)
+	if err != nil {
+		return nil, fmt.Errorf("userspace dataplane: TUN link: %w", err)
+	}
+	u.devIndex = link.Attrs().Index
+	if err := u.h.LinkSetUp(link); err != nil {
+		return nil, fmt.Errorf("userspace dataplane: TUN up: %w", err)
+	}
+	rule := routeRule(cfg.Table, cfg.RulePriority)
+	if err := u.h.RuleAdd(rule); err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, fmt.Errorf("userspace dataplane: rule pref %d lookup %d: %w", cfg.RulePriority, cfg.Table, err)
+	}
+	u.rule = rule
+	u.wg.Add(1)
+	go u.sendLoop()
+	ok = true
+	u.log.Info("data plane up", "tun", u.devName, "batch", u.dev.BatchSize(), "table", cfg.Table, "rule_priority", cfg.RulePriority)
+	return u, nil
+}
+
+func (u *userDP) Backend() Backend { return BackendUserspace }
+
+func (u *userDP) AddRoute(r Route) error {
+	if err := r.Selector.validate(); err != nil {
+		return err
+	}
+	if err := r.Tunnel.validate(); err != nil {
+		return err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed {
+		return ErrClosed
+	}
+	link, err := linkByAddr(u.h, r.Tunnel.Local)
+	if err != nil {
+		return fmt.Errorf("route %v: tunnel source: %w", r.Selector, err)
+	}
+	mtu := r.Tunnel.MTU
+	if mtu == 0 {
+		mtu = link.Attrs().MTU - r.Tunnel.Encap.Overhead()
+	}
+	if mtu < MinMTU {
+		return fmt.Errorf("route %v: inner MTU %d on %s is below %d", r.Selector, mtu, link.Attrs().Name, MinMTU)
+	}
+	sock, err := u.getSock(sockKey{r.Tunnel.Local, r.Tunnel.Encap})
+	if err != nil {
+		return fmt.Errorf("route %v: %w", r.Selector, err)
+	}
+	ur := &userRoute{sel: r.Selector, tun: r.Tunnel, mtu: mtu, sock: sock, addr: sock.peerAddr(r.Tunnel.Remote),
+		rt: rtRoute{table: u.cfg.Table, dst: r.Dst, src: r.Src, oif: u.devIndex, mtu: mtu}}
+	if err := inNetNS(u.ns, func() error { return replaceRoute(ur.rt) }); err != nil {
+		u.putSock(sock)
+		return err
+	}
+	if prev := u.routes[r.Selector]; prev != nil {
+		u.putSock(prev.sock)
+	}
+	u.routes[r.Selector] = ur
+	u.publishRoutes()
+	u.log.Info("tunnel route", "selector", r.Selector.String(), "tunnel", r.Tunnel.String(), "inner_mtu", mtu)
+	return nil
+}
+
+func (u *userDP) DelRoute(s Selector) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed {
+		return ErrClosed
+	}
+	ur := u.routes[s]
+	if ur == nil {
+		return fmt.Errorf("route %v: %w", s, ErrNotFound)
+	}
+	if err := inNetNS(u.ns, func() error { return deleteRoute(ur.rt) }); err != nil {
+		return err
+	}
+	delete(u.routes, s)
+	u.publishRoutes()
+	u.putSock(ur.sock)
+	u.log.Info("tunnel route removed", "selector", s.String())
+	return nil
+}
+
+// publishRoutes hands the send loop a new snapshot, most specific first
+// (longest destination, then longest source: the kernel's order for IPv6
+// subtree routes).
+func (u *userDP) publishRoutes() {
+	tbl := make([]*userRoute, 0, len(u.routes))
+	for _, r := range u.routes {
+		tbl = append(tbl, r)
+	}
+	sort.Slice(tbl, func(i, j int) bool {
+		a, b := tbl[i].sel, tbl[j].sel
+		if a.Dst.Bits() != b.Dst.Bits() {
+			return a.Dst.Bits() > b.Dst.Bits()
+		}
+		return srcBits(a) > srcBits(b)
+	})
+	u.table.Store(&tbl)
+}
+
+func srcBits(s Selector) int {
+	if !s.Src.IsValid() {
+		return -1
+	}
+	return s.Src.Bits()
+}
+
+func (u *userDP) AddEndpoint(e Endpoint) error {
+	if err := e.validate(); err != nil {
+		return err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed {
+		return ErrClosed
+	}
+	if _, err := linkByAddr(u.h, e.Local); err != nil {
+		return fmt.Errorf("endpoint %v: %w", e, err)
+	}
+	key := e.key()
+	if _, had := u.endpoints[key]; !had {
+		if _, err := u.getSock(sockKey{e.Local, e.Encap}); err != nil {
+			return fmt.Errorf("endpoint %v: %w", e, err)
+		}
+	}
+	e.InnerSrc = append([]netip.Prefix(nil), e.InnerSrc...)
+	u.endpoints[key] = e
+	u.publishEndpoints()
+	u.log.Info("tunnel endpoint", "endpoint", e.String(), "inner_src", e.InnerSrc)
+	return nil
+}
+
+func (u *userDP) DelEndpoint(local, peer netip.Addr, encap Encapsulation) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed {
+		return ErrClosed
+	}
+	key := endpointKey{local, peer, encap}
+	if _, ok := u.endpoints[key]; !ok {
+		return fmt.Errorf("endpoint %v<-%v: %w", local, peer, ErrNotFound)
+	}
+	delete(u.endpoints, key)
+	u.publishEndpoints()
+	u.putSock(u.socks[sockKey{local, encap}])
+	return nil
+}
+
+func (u *userDP) publishEndpoints() {
+	m := make(map[endpointKey]*acceptEntry, len(u.endpoints))
+	for k, e := range u.endpoints {
+		m[k] = &acceptEntry{innerSrc: e.InnerSrc}
+	}
+	u.accept.Store(&m)
+}
+
+// getSock returns the socket for key, opening it (and its receive loop) on
+// first use. Callers hold u.mu.
+func (u *userDP) getSock(key sockKey) (*tunnelSock, error) {
+	if s := u.socks[key]; s != nil {
+		s.refs++
+		return s, nil
+	}
+	var s *tunnelSock
+	if err := inNetNS(u.ns, func() error {
+		var err error
+		s, err = openTunnelSock(key, u.cfg.udpPort())
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	s.refs = 1
+	u.socks[key] = s
+	u.wg.Add(1)
+	go u.receiveLoop(s)
+	return s, nil
+}
+
+func (u *userDP) putSock(s *tunnelSock) {
+	if s == nil {
+		return
+	}
+	s.refs--
+	if s.refs > 0 {
+		return
+	}
+	delete(u.socks, s.key)
+	s.close()
+}
+
+func (u *userDP) Counters() (Counters, error) {
+	return u.ctr.snapshot(), nil
+}
+
+func (u *userDP) Close() error {
+	u.mu.Lock()
+	if u.closed {
+		u.mu.Unlock()
+		return nil
+	}
+	u.closed = true
+	var errs []error
+	for s, r := range u.routes {
+		if err := inNetNS(u.ns, func() error { return deleteRoute(r.rt) }); err != nil {
+			errs = append(errs, err)
+		}
+		delete(u.routes, s)
+	}
+	u.table.Store(&[]*userRoute{})
+	for k, s := range u.socks {
+		s.close()
+		delete(u.socks, k)
+	}
+	if u.rule != nil {
+		if err := u.h.RuleDel(u.rule); err != nil && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("delete rule: %w", err))
+		}
+	}
+	if u.dev != nil {
+		// Closing the only file descriptor removes the (non-persistent)
+		// TUN device with its routes.
+		if err := u.dev.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close TUN: %w", err))
+		}
+	}
+	u.mu.Unlock()
+	u.wg.Wait()
+	if u.h != nil {
+		// The kernel deletes the TUN link asynchronously after the last
+		// close; make sure it is gone before reporting closed.
+		if l, err := u.h.LinkByName(u.devName); err == nil && u.devName != "" {
+			if err := u.h.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
+				errs = append(errs, fmt.Errorf("delete TUN link: %w", err))
+			}
+		}
+		u.h.Close()
+	}
+	if u.ns > 0 {
+		u.ns.Close()
+	}
+	u.log.Info("data plane closed", "counters", u.ctr.snapshot().String())
+	return errors.Join(errs...)
+}

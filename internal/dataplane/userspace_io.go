@@ -1,0 +1,285 @@
+package dataplane
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
+	"golang.zx2c4.com/wireguard/tun"
+)
+
+type sockKey struct {
+	local netip.Addr
+	encap Encapsulation
+}
+
+// tunnelSock sends and receives one local address's tunnel traffic: a raw
+// IPv6 socket for next header 41 (the kernel writes the outer header and
+// strips it on receive), or a UDP socket on the encapsulation port.
+type tunnelSock struct {
+	key  sockKey
+	conn net.PacketConn
+	pc   *ipv6.PacketConn
+	port int
+	refs int // guarded by userDP.mu
+
+	pending []ipv6.Message // send loop only
+}
+
+const sockBufBytes = 8 << 20
+
+func openTunnelSock(key sockKey, port int) (*tunnelSock, error) {
+	s := &tunnelSock{key: key, port: port}
+	var err error
+	switch key.encap {
+	case EncapUDP:
+		s.conn, err = net.ListenPacket("udp6", net.JoinHostPort(key.local.String(), strconv.Itoa(port)))
+	default:
+		s.conn, err = net.ListenPacket("ip6:"+strconv.Itoa(protoIPv6), key.local.String())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s tunnel socket on %v: %w", key.encap, key.local, err)
+	}
+	sc, err := s.conn.(syscall.Conn).SyscallConn()
+	if err == nil {
+		err = sc.Control(func(fd uintptr) {
+			// Bigger buffers absorb bursts of GSO-split packets; the FORCE
+			// variants need CAP_NET_ADMIN, which a data plane has.
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, sockBufBytes)
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sockBufBytes)
+			// Never fragment the outer packet: inner packets are checked
+			// against the tunnel MTU instead (RFC 2473 section 7.1 allows
+			// either; a PTB to the inner source keeps the path clean).
+			_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_DO)
+		})
+	}
+	if err != nil {
+		s.conn.Close()
+		return nil, fmt.Errorf("tunnel socket options: %w", err)
+	}
+	s.pc = ipv6.NewPacketConn(s.conn)
+	return s, nil
+}
+
+func (s *tunnelSock) peerAddr(remote netip.Addr) net.Addr {
+	if s.key.encap == EncapUDP {
+		return &net.UDPAddr{IP: remote.AsSlice(), Port: s.port}
+	}
+	return &net.IPAddr{IP: remote.AsSlice()}
+}
+
+func (s *tunnelSock) close() { s.conn.Close() }
+
+func addrOf(a net.Addr) netip.Addr {
+	switch a := a.(type) {
+	case *net.IPAddr:
+		ip, _ := netip.AddrFromSlice(a.IP)
+		return ip.Unmap()
+	case *net.UDPAddr:
+		ip, _ := netip.AddrFromSlice(a.IP)
+		return ip.Unmap()
+	}
+	return netip.Addr{}
+}
+
+// sendLoop moves packets from the TUN device into tunnels until the device
+// is closed.
+func (u *userDP) sendLoop() {
+	defer u.wg.Done()
+	batch := u.dev.BatchSize()
+	bufs := make([][]byte, batch)
+	sizes := make([]int, batch)
+	for i := range bufs {
+		bufs[i] = make([]byte, tunOffset+65535)
+	}
+	var active []*tunnelSock
+	for {
+		n, err := u.dev.Read(bufs, sizes, tunOffset)
+		if err != nil {
+			if errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if errors.Is(err, tun.ErrTooManySegments) {
+				u.ctr.drop(DropMalformed)
+				continue
+			}
+			u.log.Debug("TUN read", "err", err)
+			if u.isClosed() {
+				return
+			}
+			u.ctr.drop(DropMalformed)
+			continue
+		}
+		tbl := *u.table.Load()
+		active = active[:0]
+		for i := 0; i < n; i++ {
+			pkt := bufs[i][tunOffset : tunOffset+sizes[i]]
+			src, dst, _, ok := ipv6Header(pkt)
+			if !ok {
+				u.ctr.drop(DropMalformed)
+				continue
+			}
+			r := lookupRoute(tbl, src, dst)
+			if r == nil {
+				u.ctr.drop(DropNoRoute)
+				continue
+			}
+			if len(pkt) > r.mtu {
+				u.tooBig(r, pkt)
+				continue
+			}
+			if len(r.sock.pending) == 0 {
+				active = append(active, r.sock)
+			}
+			r.sock.pending = append(r.sock.pending, ipv6.Message{Buffers: [][]byte{pkt}, Addr: r.addr})
+		}
+		for _, s := range active {
+			u.flush(s)
+		}
+	}
+}
+
+func lookupRoute(tbl []*userRoute, src, dst netip.Addr) *userRoute {
+	for _, r := range tbl {
+		if r.sel.Dst.Contains(dst) && (!r.sel.Src.IsValid() || r.sel.Src.Contains(src)) {
+			return r
+		}
+	}
+	return nil
+}
+
+// flush sends s.pending with as few sendmmsg calls as the kernel allows.
+func (u *userDP) flush(s *tunnelSock) {
+	ms := s.pending
+	for len(ms) > 0 {
+		n, err := s.pc.WriteBatch(ms, 0)
+		for _, m := range ms[:n] {
+			u.ctr.packetsOut.Add(1)
+			u.ctr.bytesOut.Add(uint64(len(m.Buffers[0])))
+		}
+		ms = ms[n:]
+		if err != nil {
+			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.ENOBUFS) {
+				continue
+			}
+			// The first unsent message failed; skip it, keep the rest.
+			if len(ms) > 0 {
+				u.ctr.drop(DropIO)
+				ms = ms[1:]
+			}
+			if errors.Is(err, net.ErrClosed) {
+				for range ms {
+					u.ctr.drop(DropIO)
+				}
+				break
+			}
+		}
+	}
+	clear(s.pending)
+	s.pending = s.pending[:0]
+}
+
+// tooBig answers an inner packet larger than its tunnel's MTU with an
+// ICMPv6 Packet Too Big (RFC 4443 section 3.2; RFC 2473 section 7.1 lets
+// the tunnel entry point send it), written back into the TUN device so the
+// kernel routes it to the packet's source.
+func (u *userDP) tooBig(r *userRoute, pkt []byte) {
+	u.ctr.drop(DropTooBig)
+	if !u.limiter.allow(time.Now()) {
+		return
+	}
+	ptb := packetTooBig(r.tun.Local, r.mtu, pkt)
+	if ptb == nil {
+		return
+	}
+	buf := make([]byte, tunOffset+len(ptb))
+	copy(buf[tunOffset:], ptb)
+	if _, err := u.dev.Write([][]byte{buf}, tunOffset); err != nil {
+		u.log.Debug("write Packet Too Big", "err", err)
+	}
+}
+
+// receiveLoop decapsulates what arrives on s: the outer source must be an
+// endpoint's peer and, when the endpoint lists inner sources, the inner
+// source one of them (RFC 6275 section 10.4.5). Accepted packets are
+// written to the TUN device, which hands them to the kernel as if they had
+// arrived on it.
+func (u *userDP) receiveLoop(s *tunnelSock) {
+	defer u.wg.Done()
+	const batch = 128
+	bufs := make([][]byte, batch)
+	ms := make([]ipv6.Message, batch)
+	for i := range bufs {
+		bufs[i] = make([]byte, tunOffset+65535)
+		ms[i].Buffers = [][]byte{bufs[i][tunOffset:]}
+	}
+	out := make([][]byte, 0, batch)
+	for {
+		n, err := s.pc.ReadBatch(ms, 0)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			u.log.Debug("tunnel socket read", "local", s.key.local, "err", err)
+			u.ctr.drop(DropIO)
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		acc := *u.accept.Load()
+		out = out[:0]
+		for i := 0; i < n; i++ {
+			m := &ms[i]
+			pkt := bufs[i][tunOffset : tunOffset+m.N]
+			m.Buffers[0] = bufs[i][tunOffset:]
+			ep := acc[endpointKey{s.key.local, addrOf(m.Addr), s.key.encap}]
+			if ep == nil {
+				u.ctr.drop(DropOuterSource)
+				continue
+			}
+			src, _, _, ok := ipv6Header(pkt)
+			if !ok {
+				u.ctr.drop(DropMalformed)
+				continue
+			}
+			if len(ep.innerSrc) > 0 && !containsAddr(ep.innerSrc, src) {
+				u.ctr.drop(DropInnerSource)
+				continue
+			}
+			u.ctr.packetsIn.Add(1)
+			u.ctr.bytesIn.Add(uint64(len(pkt)))
+			out = append(out, bufs[i][:tunOffset+len(pkt)])
+		}
+		if len(out) == 0 {
+			continue
+		}
+		if _, err := u.dev.Write(out, tunOffset); err != nil {
+			if errors.Is(err, os.ErrClosed) {
+				return
+			}
+			u.ctr.drop(DropIO)
+			u.log.Debug("TUN write", "err", err)
+		}
+	}
+}
+
+func containsAddr(ps []netip.Prefix, a netip.Addr) bool {
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func (u *userDP) isClosed() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.closed
+}
