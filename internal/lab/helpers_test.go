@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // requireRoot skips without root unless MONAMI_REQUIRE_ROOT_TESTS=1, in
@@ -234,6 +235,89 @@ func probeRTT(t *testing.T, n *NodeNS, dst string, count int, interval, wait tim
 		sent[i] = time.Now()
 		mu.Unlock()
 		conn.Write(msg) // errors (link down) count as lost
+		time.Sleep(interval)
+	}
+	time.Sleep(wait)
+	conn.Close()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	var out []time.Duration
+	for _, d := range rtts {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// pingRTT sends count ICMPv6 echo requests from node n to dst every
+// interval; the kernel of the target answers them (no userspace there) and
+// replies are timed with kernel receive timestamps (SO_TIMESTAMPNS), so a
+// descheduled test process does not inflate the figures much.
+func pingRTT(t *testing.T, n *NodeNS, dst string, count int, interval, wait time.Duration) []time.Duration {
+	t.Helper()
+	var conn *net.IPConn
+	if err := n.Do(func() error {
+		c, err := net.ListenPacket("ip6:ipv6-icmp", "::")
+		if err != nil {
+			return err
+		}
+		conn = c.(*net.IPConn)
+		rc, err := conn.SyscallConn()
+		if err != nil {
+			return err
+		}
+		var serr error
+		rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) })
+		return serr
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	id := uint16(os.Getpid()) ^ uint16(time.Now().UnixNano())
+	to := &net.IPAddr{IP: net.ParseIP(dst)}
+	sent := make([]time.Time, count)
+	var mu sync.Mutex
+	rtts := map[uint16]time.Duration{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf, oob := make([]byte, 1500), make([]byte, 256)
+		for {
+			k, oobn, _, _, err := conn.ReadMsgIP(buf, oob)
+			if err != nil {
+				return
+			}
+			rx := time.Now()
+			if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+				for _, m := range msgs {
+					if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= 16 {
+						sec := int64(binary.NativeEndian.Uint64(m.Data))
+						nsec := int64(binary.NativeEndian.Uint64(m.Data[8:]))
+						rx = time.Unix(sec, nsec)
+					}
+				}
+			}
+			if k < 8 || buf[0] != 129 || binary.BigEndian.Uint16(buf[4:]) != id {
+				continue
+			}
+			seq := binary.BigEndian.Uint16(buf[6:])
+			mu.Lock()
+			if int(seq) < count && rtts[seq] == 0 {
+				rtts[seq] = rx.Sub(sent[seq])
+			}
+			mu.Unlock()
+		}
+	}()
+	msg := make([]byte, 64)
+	msg[0] = 128 // echo request; the kernel fills the ICMPv6 checksum
+	binary.BigEndian.PutUint16(msg[4:], id)
+	for i := range count {
+		binary.BigEndian.PutUint16(msg[6:], uint16(i))
+		mu.Lock()
+		sent[i] = time.Now()
+		mu.Unlock()
+		conn.WriteTo(msg, to)
 		time.Sleep(interval)
 	}
 	time.Sleep(wait)
