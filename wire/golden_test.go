@@ -83,33 +83,17 @@ func (c goldenCase) optionItems(t *testing.T) [][]byte {
 
 // --- packet building -------------------------------------------------------
 
-// ipv6Packet builds an IPv6 header (hop limit 64) around payload.
-func goldenIPv6(src, dst netip.Addr, next uint8, payload []byte) []byte {
-	p := make([]byte, 40, 40+len(payload))
-	p[0] = 0x60
-	binary.BigEndian.PutUint16(p[4:], uint16(len(payload)))
-	p[6] = next
-	p[7] = 64
-	s, d := src.As16(), dst.As16()
-	copy(p[8:], s[:])
-	copy(p[24:], d[:])
-	return append(p, payload...)
-}
-
-// hao is a Destination Options header holding a Home Address option
-// (RFC 6275 section 6.3): Next Header, Hdr Ext Len 2, PadN(4) so the
-// address sits at 8n+6, option type 0xC9, length 16, address.
-func goldenHAO(next uint8, home netip.Addr) []byte {
-	b := []byte{next, 2, 1, 2, 0, 0, OptTypeHomeAddress, 16}
-	a := home.As16()
-	return append(b, a[:]...)
-}
-
-// rh2 is a type 2 routing header (RFC 6275 section 6.4).
-func goldenRH2(next uint8, home netip.Addr) []byte {
-	b := []byte{next, 2, RoutingTypeMIPv6, 1, 0, 0, 0, 0}
-	a := home.As16()
-	return append(b, a[:]...)
+// goldenPacket builds an IPv6 packet carrying m with the package's
+// builder (CORE's MHPacket): optional Home Address option and type 2
+// routing header, checksum over the right pseudo-header.
+func goldenPacket(t testing.TB, src, dst, hoa, rh2 netip.Addr, m Message) []byte {
+	t.Helper()
+	p := MHPacket{IPv6: IPv6Header{HopLimit: 64, Src: src, Dst: dst}, HomeAddress: hoa, RoutingHomeAddress: rh2}
+	b, err := p.Append(nil, m)
+	if err != nil {
+		t.Fatalf("MHPacket.Append %T: %v", m, err)
+	}
+	return b
 }
 
 func goldenSum16(h []byte) uint16 {
@@ -123,7 +107,7 @@ func goldenSum16(h []byte) uint16 {
 	return ^uint16(s)
 }
 
-// ipv4UDP builds IPv4 + UDP (checksum computed) around payload.
+// goldenIPv4UDP builds IPv4 + UDP (checksum computed) around payload.
 func goldenIPv4UDP(src, dst netip.Addr, sport, dport uint16, payload []byte) []byte {
 	udp := make([]byte, 8, 8+len(payload))
 	binary.BigEndian.PutUint16(udp[0:], sport)
@@ -167,8 +151,8 @@ func goldenMarshal(t *testing.T, m Message, src, dst netip.Addr) []byte {
 
 // plain: IPv6 src -> dst carrying only the Mobility Header.
 func goldenPlain(t *testing.T, name string, m Message, src, dst netip.Addr, want map[string][]string) goldenCase {
-	mh := goldenMarshal(t, m, src, dst)
-	return goldenCase{name: name, packet: goldenIPv6(src, dst, IPProtoMH, mh), mhOff: 40, src: src, dst: dst, msg: m, want: want}
+	pkt := goldenPacket(t, src, dst, netip.Addr{}, netip.Addr{}, m)
+	return goldenCase{name: name, packet: pkt, mhOff: IPv6HeaderLen, src: src, dst: dst, msg: m, want: want}
 }
 
 func goldenBool(v bool) string {
@@ -239,8 +223,7 @@ func goldenCases(t *testing.T) []goldenCase {
 				NonceIndices{HomeNonceIndex: 3, CareOfNonceIndex: 4},
 				BindingAuthorizationData{Authenticator: []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}},
 			}}
-		mh := goldenMarshal(t, bu, gMN, gHA)
-		pkt := goldenIPv6(gCoA, gHA, IPProtoDstOpts, append(goldenHAO(IPProtoMH, gMN), mh...))
+		pkt := goldenPacket(t, gCoA, gHA, gMN, netip.Addr{}, bu)
 		w := goldenBUFlags(bu.Flags, map[string][]string{
 			"mip6.bu.seqnr": gv(4660), "mip6.bu.lifetime": gv(150),
 			"mip6.acoa.acoa": gv(gCoA), "mip6.ni.hni": gv(3), "mip6.ni.cni": gv(4),
@@ -254,8 +237,7 @@ func goldenCases(t *testing.T) []goldenCase {
 	{
 		ba := BindingAcknowledgement{Status: StatusAccepted, Flags: BAFlagK, Sequence: 4660, Lifetime: 150,
 			Options: []Option{BindingRefreshAdvice{RefreshInterval: 100}}}
-		mh := goldenMarshal(t, ba, gHA, gMN)
-		pkt := goldenIPv6(gHA, gCoA, 43, append(goldenRH2(IPProtoMH, gMN), mh...))
+		pkt := goldenPacket(t, gHA, gCoA, netip.Addr{}, gMN, ba)
 		w := goldenBAFlags(ba.Flags, map[string][]string{
 			"mip6.ba.status": gv(0), "mip6.ba.seqnr": gv(4660), "mip6.ba.lifetime": gv(150),
 			"mip6.bra.interval":               gv(100),
@@ -264,6 +246,49 @@ func goldenCases(t *testing.T) []goldenCase {
 			"ipv6.routing.mipv6.home_address": gv(gMN),
 		})
 		cs = append(cs, goldenCase{name: "BA+RH2", packet: pkt, mhOff: 40 + 24, src: gHA, dst: gMN, msg: ba, want: w})
+	}
+	// Multiple care-of addresses (RFC 5648) with the RFC 4283 MN
+	// Identifier and RFC 4285 replay protection and authentication.
+	{
+		bu := BindingUpdate{Sequence: 4661, Flags: BUFlagA | BUFlagH, Lifetime: 150,
+			Options: []Option{
+				NAI("mn1@example.net"),
+				MobilityMessageReplayProtection{Timestamp: goldenMesgIDTime},
+				BindingIdentifier{BindingID: 1, Priority: 5, CareOfAddress: gCoA},
+				BindingIdentifier{BindingID: 2, SimultaneousHomeAndForeign: true, CareOfAddress: gMN4},
+				BindingIdentifier{BindingID: 3},
+				MobilityMessageAuthentication{Subtype: AuthMNHA, SPI: 0x1000, AuthenticationData: []byte{
+					0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab}},
+			}}
+		pkt := goldenPacket(t, gCoA, gHA, gMN, netip.Addr{}, bu)
+		w := goldenBUFlags(bu.Flags, map[string][]string{
+			"mip6.bu.seqnr": gv(4661), "mip6.bu.lifetime": gv(150),
+			"mip6.mnid.subtype": gv(1), "mip6.mnid.identifier": gv("mn1@example.net"),
+			"mip6.mseg_id.timestamp": gv(goldenMesgIDShown),
+			"mip6.bi.bid":            gv(1, 2, 3), "mip6.bi.status": gv(0, 0, 0), "mip6.bi.h_flag": gv(0, 1, 0),
+			"mip6.bi.coa_ipv6": gv(gCoA), "mip6.bi.coa_ipv4": gv(gMN4),
+			"mip6.auth.subtype": gv(1), "mip6.auth.mobility_spi": gv(0x1000),
+			// tshark 4.0 sizes Authentication Data as Length-7 instead of
+			// Length-5 and shows only its first 10 octets; the whole option
+			// is compared through mip6.options.auth.
+			"mip6.auth.auth_data":         gv("a0:a1:a2:a3:a4:a5:a6:a7:a8:a9"),
+			"ipv6.opt.mipv6.home_address": gv(gMN), "ipv6.dstopts.nxt": gv(IPProtoMH),
+		})
+		cs = append(cs, goldenCase{name: "BU+MCoA+auth", packet: pkt, mhOff: IPv6HeaderLen + HomeAddressDestOptsLen, src: gMN, dst: gHA, msg: bu, want: w})
+	}
+	{
+		ba := BindingAcknowledgement{Status: StatusMCoANotComplete, Sequence: 4661, Lifetime: 150,
+			Options: []Option{
+				BindingIdentifier{BindingID: 1, Status: StatusAccepted},
+				BindingIdentifier{BindingID: 2, Status: StatusMCoAUnknownCoA},
+			}}
+		pkt := goldenPacket(t, gHA, gCoA, netip.Addr{}, gMN, ba)
+		w := goldenBAFlags(ba.Flags, map[string][]string{
+			"mip6.ba.status": gv(4), "mip6.ba.seqnr": gv(4661), "mip6.ba.lifetime": gv(150),
+			"mip6.bi.bid": gv(1, 2), "mip6.bi.status": gv(0, 167), "mip6.bi.h_flag": gv(0, 0),
+			"ipv6.routing.type": gv(2), "ipv6.routing.segleft": gv(1), "ipv6.routing.mipv6.home_address": gv(gMN),
+		})
+		cs = append(cs, goldenCase{name: "BA+BID+RH2", packet: pkt, mhOff: IPv6HeaderLen + RoutingHeader2Len, src: gHA, dst: gMN, msg: ba, want: w})
 	}
 	cs = append(cs, goldenPlain(t, "BE", BindingError{Status: BEUnrecognizedMHType, HomeAddress: gMN}, gHA, gCoA, map[string][]string{
 		"mip6.be.status": gv(2), "mip6.be.haddr": gv(gMN),
@@ -332,8 +357,7 @@ func goldenCases(t *testing.T) []goldenCase {
 				IPv4HomeAddress{PrefixLen: 32, MobileNetworkPrefix: true, Address: gHoA4},
 				IPv4CareOfAddress{Address: gMN4},
 			}}
-		mh := goldenMarshal(t, bu, gMN, gHA)
-		inner := goldenIPv6(gMN, gHA, IPProtoMH, mh)
+		inner := goldenPacket(t, gMN, gHA, netip.Addr{}, netip.Addr{}, bu)
 		payload, err := AppendUDPEncapsulated(nil, inner)
 		if err != nil {
 			t.Fatal(err)
@@ -353,8 +377,7 @@ func goldenCases(t *testing.T) []goldenCase {
 				IPv4AddressAcknowledgement{Status: IPv4AckSuccess, PrefixLen: 32, Address: gHoA4},
 				NATDetection{UDPEncapsulationRequired: true, RefreshTime: 110},
 			}}
-		mh := goldenMarshal(t, ba, gHA, gMN)
-		inner := goldenIPv6(gHA, gMN, IPProtoMH, mh)
+		inner := goldenPacket(t, gHA, gMN, netip.Addr{}, netip.Addr{}, ba)
 		payload, err := AppendUDPEncapsulated(nil, inner)
 		if err != nil {
 			t.Fatal(err)
@@ -488,3 +511,12 @@ func goldenNormalize(m Message) any {
 	}
 	return v.Interface()
 }
+
+// goldenMesgIDTime is an RFC 4285 MESG-ID timestamp (NTP format) with a
+// zero fraction. tshark 4.0 shows the 64 bits as Unix seconds (high 32
+// bits) and nanoseconds (low 32 bits), not as NTP, so the date it shows
+// is goldenMesgIDShown, 70 years after the one we sent.
+const (
+	goldenMesgIDTime  = uint64(3976214400) << 32 // 2026-01-01 00:00:00 UTC in NTP seconds
+	goldenMesgIDShown = "Jan  1, 2096 00:00:00.000000000 UTC"
+)

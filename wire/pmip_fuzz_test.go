@@ -115,8 +115,7 @@ func FuzzPMIPOptionData(f *testing.F) {
 // FuzzUDPEncapsulated: the RFC 5555 UDP payload decoder never panics and
 // accepts exactly what the encoder accepts.
 func FuzzUDPEncapsulated(f *testing.F) {
-	mh, _ := Marshal(BindingUpdate{Sequence: 1, Flags: BUFlagA | BUFlagH}, gMN, gHA)
-	f.Add(goldenIPv6(gMN, gHA, IPProtoMH, mh))
+	f.Add(goldenPacket(f, gMN, gHA, netip.Addr{}, netip.Addr{}, BindingUpdate{Sequence: 1, Flags: BUFlagA | BUFlagH}))
 	f.Add(goldenIPv4UDP(gMN4, gHA4, 1, 2, []byte("hello")))
 	f.Add([]byte{0x60})
 	f.Add([]byte{0x45, 0, 0, 20})

@@ -319,8 +319,7 @@ func TestPMIPStrings(t *testing.T) {
 
 // TestUDPEncapsulated covers RFC 5555 UDP payload framing.
 func TestUDPEncapsulated(t *testing.T) {
-	mh := goldenMarshal(t, BindingUpdate{Sequence: 1, Flags: BUFlagA | BUFlagH}, gMN, gHA)
-	v6 := goldenIPv6(gMN, gHA, IPProtoMH, mh)
+	v6 := goldenPacket(t, gMN, gHA, netip.Addr{}, netip.Addr{}, BindingUpdate{Sequence: 1, Flags: BUFlagA | BUFlagH})
 	v4 := goldenIPv4UDP(gMN4, gHA4, 1, 2, []byte("hello"))
 	for _, c := range []struct {
 		name string
