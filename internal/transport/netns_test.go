@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -119,9 +120,7 @@ type pair struct {
 func newPair(t *testing.T) *pair {
 	t.Helper()
 	needRoot(t)
-	id := make([]byte, 2)
-	rand.Read(id)
-	tag := "mtr" + hex.EncodeToString(id)
+	tag := newTag()
 	p := &pair{
 		mn: newNS(t, tag+"mn"), ha: newNS(t, tag+"ha"),
 		mnIf: tag + "m", haIf: tag + "h",
@@ -131,22 +130,33 @@ func newPair(t *testing.T) *pair {
 		mnV4: netip.MustParseAddr("192.0.2.2"),
 		haV4: netip.MustParseAddr("192.0.2.1"),
 	}
-	mh, err := netlink.NewHandleAt(p.mn.h)
+	p.mnIndex, p.haIndex = veth(t, p.mn, p.ha, p.mnIf, p.haIf,
+		[]netip.Prefix{netip.PrefixFrom(p.coa, 64), netip.PrefixFrom(p.mnV4, 24)},
+		[]netip.Prefix{netip.PrefixFrom(p.ha6, 64), netip.PrefixFrom(p.haV4, 24)})
+	return p
+}
+
+// veth joins namespaces a and b with a veth pair, gives the ends their
+// addresses (IPv6 without DAD), brings them and lo up and waits for the
+// link-local addresses. It returns the interface indexes.
+func veth(t *testing.T, a, b *testNS, nameA, nameB string, addrA, addrB []netip.Prefix) (int, int) {
+	t.Helper()
+	ha, err := netlink.NewHandleAt(a.h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer mh.Close()
-	hh, err := netlink.NewHandleAt(p.ha.h)
+	defer ha.Close()
+	hb, err := netlink.NewHandleAt(b.h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer hh.Close()
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: p.mnIf}, PeerName: p.haIf,
-		PeerNamespace: netlink.NsFd(p.ha.h)}
-	if err := mh.LinkAdd(veth); err != nil {
-		t.Fatalf("veth: %v", err)
+	defer hb.Close()
+	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: nameA}, PeerName: nameB,
+		PeerNamespace: netlink.NsFd(b.h)}
+	if err := ha.LinkAdd(v); err != nil {
+		t.Fatalf("veth %s-%s: %v", nameA, nameB, err)
 	}
-	setup := func(h *netlink.Handle, ifname string, v6, v4 netip.Addr) int {
+	setup := func(h *netlink.Handle, ifname string, prefixes []netip.Prefix) int {
 		l, err := h.LinkByName(ifname)
 		if err != nil {
 			t.Fatal(err)
@@ -155,16 +165,13 @@ func newPair(t *testing.T) *pair {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, a := range []struct {
-			a    netip.Addr
-			bits int
-		}{{v6, 64}, {v4, 24}} {
-			addr := &netlink.Addr{IPNet: &net.IPNet{IP: a.a.AsSlice(), Mask: net.CIDRMask(a.bits, a.a.BitLen())}}
-			if a.a.Is6() {
+		for _, p := range prefixes {
+			addr := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}}
+			if p.Addr().Is6() {
 				addr.Flags = unix.IFA_F_NODAD
 			}
 			if err := h.AddrAdd(l, addr); err != nil {
-				t.Fatalf("addr %v on %s: %v", a.a, ifname, err)
+				t.Fatalf("addr %v on %s: %v", p, ifname, err)
 			}
 		}
 		for _, x := range []netlink.Link{lo, l} {
@@ -174,12 +181,16 @@ func newPair(t *testing.T) *pair {
 		}
 		return l.Attrs().Index
 	}
-	p.mnIndex = setup(mh, p.mnIf, p.coa, p.mnV4)
-	p.haIndex = setup(hh, p.haIf, p.ha6, p.haV4)
-	// Link-local addresses need DAD; wait until the veth carries traffic.
-	waitLinkLocal(t, hh, p.haIf)
-	waitLinkLocal(t, mh, p.mnIf)
-	return p
+	ia, ib := setup(ha, nameA, addrA), setup(hb, nameB, addrB)
+	waitLinkLocal(t, ha, nameA)
+	waitLinkLocal(t, hb, nameB)
+	return ia, ib
+}
+
+func newTag() string {
+	id := make([]byte, 2)
+	rand.Read(id)
+	return "mtr" + hex.EncodeToString(id)
 }
 
 func waitLinkLocal(t *testing.T, h *netlink.Handle, ifname string) {
@@ -230,16 +241,34 @@ func (n *testNS) countSockets(t *testing.T, file string) int {
 // capture runs tcpdump on an interface of the namespace until cleanup or
 // stop; stop returns the pcap file name.
 type tcpdump struct {
-	cmd  *exec.Cmd
-	file string
-	done bool
+	cmd    *exec.Cmd
+	file   string
+	done   bool
+	stderr *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) WriteString(x string) {
+	s.mu.Lock()
+	s.b.WriteString(x)
+	s.mu.Unlock()
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func (n *testNS) tcpdump(t *testing.T, ifname string) *tcpdump {
 	t.Helper()
 	file := t.TempDir() + "/capture.pcap"
-	cmd := exec.Command("ip", "netns", "exec", n.name, "tcpdump", "-i", ifname, "-n", "-U", "-w", file)
-	var stderr bytes.Buffer
+	cmd := exec.Command("ip", "netns", "exec", n.name, "tcpdump", "-i", ifname, "-n", "-U", "--immediate-mode", "-w", file)
+	stderr := &syncBuffer{}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -249,7 +278,7 @@ func (n *testNS) tcpdump(t *testing.T, ifname string) *tcpdump {
 		t.Fatalf("tcpdump: %v", err)
 	}
 	pw.Close()
-	d := &tcpdump{cmd: cmd, file: file}
+	d := &tcpdump{cmd: cmd, file: file, stderr: stderr}
 	t.Cleanup(func() { d.stop(t) })
 	ready := make(chan struct{})
 	go func() {
@@ -285,6 +314,10 @@ func (d *tcpdump) stop(t *testing.T) string {
 	case <-time.After(5 * time.Second):
 		_ = d.cmd.Process.Kill()
 		<-ch
+		t.Logf("tcpdump did not stop on SIGINT: %s", d.stderr.String())
+	}
+	if st, err := os.Stat(d.file); err != nil || st.Size() <= 24 {
+		t.Logf("tcpdump wrote nothing (%v): %s", err, d.stderr.String())
 	}
 	return d.file
 }
