@@ -290,6 +290,40 @@ func goldenCases(t *testing.T) []goldenCase {
 		})
 		cs = append(cs, goldenCase{name: "BA+BID+RH2", packet: pkt, mhOff: IPv6HeaderLen + RoutingHeader2Len, src: gHA, dst: gMN, msg: ba, want: w})
 	}
+	// A one-octet gap before a 4n option is filled with Pad1: MN-ID of 11
+	// octets ends at 23.
+	{
+		bu := BindingUpdate{Sequence: 4662, Flags: BUFlagA | BUFlagH, Lifetime: 1,
+			Options: []Option{NAI("ab@c.net"), IPv4CareOfAddress{Address: gMN4}}}
+		w := goldenBUFlags(bu.Flags, map[string][]string{
+			"mip6.bu.seqnr": gv(4662), "mip6.bu.lifetime": gv(1),
+			"mip6.mnid.subtype": gv(1), "mip6.mnid.identifier": gv("ab@c.net"),
+			"mip6.ipv4coa.reserved": gv(0), "mip6.ipv4coa.addr": gv(gMN4),
+		})
+		c := goldenPlain(t, "BU+Pad1", bu, gMN, gHA, w)
+		if mh := c.mh(); mh[23] != byte(OptPad1) {
+			t.Fatalf("BU+Pad1: octet 23 is %#x, want Pad1", mh[23])
+		}
+		cs = append(cs, c)
+	}
+	// Flow bindings (RFC 6089, FLOW's options 44 and 45) in a Binding
+	// Update: tshark 4.0 does not dissect them, but must walk past them to
+	// the options that follow.
+	{
+		bu := BindingUpdate{Sequence: 4663, Flags: BUFlagA | BUFlagH, Lifetime: 150,
+			Options: []Option{
+				BindingIdentifier{BindingID: 1, CareOfAddress: gCoA},
+				FlowIdentification{FID: 7, Priority: 10, SubOptions: []FlowSubOption{BindingReferenceSubOption{BIDs: []uint16{1}}}},
+				FlowSummary{FIDs: []uint16{7, 8}},
+				HomeNetworkPrefix{Prefix: netip.MustParsePrefix("2001:db8:aaaa:1::/64")},
+			}}
+		w := goldenBUFlags(bu.Flags, map[string][]string{
+			"mip6.bu.seqnr": gv(4663), "mip6.bu.lifetime": gv(150),
+			"mip6.bi.bid": gv(1), "mip6.bi.status": gv(0), "mip6.bi.h_flag": gv(0), "mip6.bi.coa_ipv6": gv(gCoA),
+			"mip6.nemo.mnp.pfl": gv(64), "mip6.nemo.mnp.mnp": gv("2001:db8:aaaa:1::"),
+		})
+		cs = append(cs, goldenPlain(t, "BU+flow options", bu, gMN, gHA, w))
+	}
 	cs = append(cs, goldenPlain(t, "BE", BindingError{Status: BEUnrecognizedMHType, HomeAddress: gMN}, gHA, gCoA, map[string][]string{
 		"mip6.be.status": gv(2), "mip6.be.haddr": gv(gMN),
 	}))
