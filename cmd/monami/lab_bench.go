@@ -1,0 +1,115 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"monami/internal/dataplane/bench"
+)
+
+// labBenchCmd is `monami lab bench`, the parent of the lab's benchmarks.
+var labBenchCmd = &cobra.Command{
+	Use:   "bench",
+	Short: "Benchmarks in a lab network built for the purpose",
+}
+
+func init() {
+	labCmd.AddCommand(labBenchCmd)
+
+	var (
+		dur     time.Duration
+		streams []int
+		cases   []string
+		asJSON  bool
+		name    string
+		cc      string
+		verbose bool
+	)
+	dp := &cobra.Command{
+		Use:   "dataplane",
+		Short: "iperf3 through plain routing, the kernel backend and the userspace backend (nh 41, UDP 4191)",
+		Long: `dataplane builds sender -- entry == exit -- receiver in network namespaces and runs
+iperf3 (TCP, sender to receiver) through
+  plain              entry and exit route natively (the baseline)
+  kernel             seg6 encap.red + End.DT6 tunnel, nftables ingress check
+  userspace-nh41     TUN + raw next header 41 sockets
+  userspace-udp4191  TUN + UDP port 4191 sockets
+with each stream count, and prints Gbit/s and the ratio to plain with the
+same stream count. The machine's load average before and after is printed
+too: the figures only mean something on a quiet machine.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o := bench.Options{LabName: name, Duration: dur, Streams: streams, Congestion: cc}
+			for _, c := range cases {
+				ok := false
+				for _, k := range bench.AllCases {
+					if string(k) == c {
+						ok = true
+					}
+				}
+				if !ok {
+					return fmt.Errorf("unknown case %q (want plain, kernel, userspace-nh41, userspace-udp4191)", c)
+				}
+				o.Cases = append(o.Cases, bench.Case(c))
+			}
+			for _, s := range streams {
+				if s < 1 || s > 128 {
+					return fmt.Errorf("streams %d: want 1..128", s)
+				}
+			}
+			if dur < time.Second {
+				return fmt.Errorf("time %v: want at least 1s", dur)
+			}
+			if verbose {
+				o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+			}
+			if !asJSON {
+				o.Progress = cmd.ErrOrStderr()
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			rep, err := bench.Run(ctx, o)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "iperf3 %s per run, %d CPUs, load average before %s, after %s\n",
+				dur, rep.CPUs, rep.LoadBefore, rep.LoadAfter)
+			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "case\tstreams\tGbit/s\tretransmits\tratio to plain\t")
+			for _, r := range rep.Results {
+				ratio := "-"
+				if r.Ratio > 0 {
+					ratio = fmt.Sprintf("%.2f", r.Ratio)
+				}
+				if r.Error != "" {
+					fmt.Fprintf(tw, "%s\t%d\terror: %s\t\t\t\n", r.Case, r.Streams, r.Error)
+					continue
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%.2f\t%d\t%s\t\n", r.Case, r.Streams, r.Gbps, r.Retransmits, ratio)
+			}
+			return tw.Flush()
+		},
+	}
+	dp.Flags().DurationVar(&dur, "time", 10*time.Second, "duration of each iperf3 run")
+	dp.Flags().IntSliceVar(&streams, "streams", []int{1, 4}, "parallel TCP stream counts to measure")
+	dp.Flags().StringSliceVar(&cases, "cases", nil, "cases to run (default all: plain,kernel,userspace-nh41,userspace-udp4191)")
+	dp.Flags().BoolVar(&asJSON, "json", false, "print the results as JSON")
+	dp.Flags().StringVar(&name, "name", "dpbench", "lab name (namespaces are <name>-<node>)")
+	dp.Flags().StringVar(&cc, "congestion", "", "TCP congestion control for iperf3 -C (e.g. bbr)")
+	dp.Flags().BoolVarP(&verbose, "verbose", "v", false, "log data plane events to stderr")
+	labBenchCmd.AddCommand(dp)
+}

@@ -1,0 +1,302 @@
+// Package bench measures the data plane backends against plain routing with
+// iperf3 in a lab network:
+//
+//	sender --mdp0-- entry ==mdp1== exit --mdp2-- receiver
+//	2001:db8:5::2   5::1  1::1    1::2 7::1     7::2
+//
+// The plain case routes entry <-> exit natively; the other cases tunnel
+// 2001:db8:7::/64 from entry to exit and 2001:db8:5::/64 back.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/vishvananda/netns"
+
+	"monami/internal/dataplane"
+	"monami/internal/lab"
+)
+
+// Case is one way of carrying the traffic.
+type Case string
+
+const (
+	Plain        Case = "plain"
+	Kernel       Case = "kernel"
+	UserspaceNH  Case = "userspace-nh41"
+	UserspaceUDP Case = "userspace-udp4191"
+)
+
+// AllCases in the order they run.
+var AllCases = []Case{Plain, Kernel, UserspaceNH, UserspaceUDP}
+
+// Options for Run.
+type Options struct {
+	LabName    string        // lab (and namespace prefix) name
+	Duration   time.Duration // per iperf3 run
+	Streams    []int         // parallel stream counts, e.g. 1 and 4
+	Cases      []Case
+	Congestion string // iperf3 -C, empty for the default
+	Logger     *slog.Logger
+	Progress   io.Writer // one line per finished run, may be nil
+}
+
+// Result is one iperf3 run.
+type Result struct {
+	Case        Case    `json:"case"`
+	Streams     int     `json:"streams"`
+	Gbps        float64 `json:"gbit_per_s"`
+	Retransmits int     `json:"retransmits"`
+	Ratio       float64 `json:"ratio_to_plain"` // 0 when plain was not measured
+	Error       string  `json:"error,omitempty"`
+}
+
+// Report is a whole bench run.
+type Report struct {
+	Start       time.Time `json:"start"`
+	DurationSec float64   `json:"duration_per_run_s"`
+	LoadBefore  string    `json:"loadavg_before"`
+	LoadAfter   string    `json:"loadavg_after"`
+	CPUs        int       `json:"cpus"`
+	Results     []Result  `json:"results"`
+}
+
+var (
+	addrEntry    = netip.MustParseAddr("2001:db8:1::1")
+	addrExit     = netip.MustParseAddr("2001:db8:1::2")
+	addrReceiver = "2001:db8:7::2"
+	prefSender   = netip.MustParsePrefix("2001:db8:5::/64")
+	prefReceiver = netip.MustParsePrefix("2001:db8:7::/64")
+)
+
+const (
+	benchTable = 2700
+	benchPref  = 2700
+)
+
+func topology(name string) *lab.Topology {
+	return &lab.Topology{
+		Name: name,
+		Nodes: []lab.Node{
+			{Name: "sender", Routes: []lab.Route{{Dst: "default6", Via: "2001:db8:5::1"}}},
+			{Name: "entry", Kind: lab.KindRouter, Routes: []lab.Route{{Dst: "2001:db8:7::/64", Via: "2001:db8:1::2"}}},
+			{Name: "exit", Kind: lab.KindRouter, Routes: []lab.Route{{Dst: "2001:db8:5::/64", Via: "2001:db8:1::1"}}},
+			{Name: "receiver", Routes: []lab.Route{{Dst: "default6", Via: "2001:db8:7::1"}}},
+		},
+		Links: []lab.Link{
+			{A: lab.End{Node: "sender", If: "mdp0", Addrs: []string{"2001:db8:5::2/64"}},
+				B: lab.End{Node: "entry", If: "mdp0", Addrs: []string{"2001:db8:5::1/64"}}},
+			{A: lab.End{Node: "entry", If: "mdp1", Addrs: []string{"2001:db8:1::1/64"}},
+				B: lab.End{Node: "exit", If: "mdp1", Addrs: []string{"2001:db8:1::2/64"}}},
+			{A: lab.End{Node: "exit", If: "mdp2", Addrs: []string{"2001:db8:7::1/64"}},
+				B: lab.End{Node: "receiver", If: "mdp2", Addrs: []string{"2001:db8:7::2/64"}}},
+		},
+	}
+}
+
+// Run builds the lab, measures every case and stream count, and tears the
+// lab down again.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Duration <= 0 {
+		o.Duration = 10 * time.Second
+	}
+	if len(o.Streams) == 0 {
+		o.Streams = []int{1, 4}
+	}
+	if len(o.Cases) == 0 {
+		o.Cases = AllCases
+	}
+	rep := &Report{Start: time.Now().UTC(), DurationSec: o.Duration.Seconds(), LoadBefore: loadavg(), CPUs: cpus()}
+	_ = lab.Teardown(o.LabName) // leftovers of a crashed run
+	l, err := lab.Up(ctx, topology(o.LabName))
+	if err != nil {
+		return nil, err
+	}
+	defer l.Down()
+	// One iperf3 server for the whole run; the lab's Down kills it too.
+	srv := l.MustNode("receiver").Command(ctx, "iperf3", "-s", "-B", addrReceiver)
+	srv.Stdout, srv.Stderr = io.Discard, io.Discard
+	if err := srv.Start(); err != nil {
+		return nil, fmt.Errorf("iperf3 server: %w", err)
+	}
+	defer func() {
+		srv.Process.Kill()
+		srv.Wait()
+	}()
+	plain := map[int]float64{}
+	for _, c := range o.Cases {
+		stop, err := setup(l, c, o.Logger)
+		if err != nil {
+			for _, s := range o.Streams {
+				rep.Results = append(rep.Results, Result{Case: c, Streams: s, Error: err.Error()})
+			}
+			continue
+		}
+		for _, s := range o.Streams {
+			if err := ctx.Err(); err != nil {
+				stop()
+				return rep, err
+			}
+			r := Result{Case: c, Streams: s}
+			r.Gbps, r.Retransmits, err = iperf(ctx, l, s, o.Duration, o.Congestion)
+			if err != nil {
+				r.Error = err.Error()
+			}
+			if c == Plain {
+				plain[s] = r.Gbps
+			}
+			if p := plain[s]; p > 0 {
+				r.Ratio = r.Gbps / p
+			}
+			rep.Results = append(rep.Results, r)
+			if o.Progress != nil {
+				fmt.Fprintf(o.Progress, "%-18s %d stream(s): %6.2f Gbit/s %s\n", c, s, r.Gbps, r.Error)
+			}
+		}
+		stop()
+	}
+	rep.LoadAfter = loadavg()
+	return rep, nil
+}
+
+// setup installs the tunnel for c and returns what removes it.
+func setup(l *lab.Lab, c Case, log *slog.Logger) (func(), error) {
+	if c == Plain {
+		return func() {}, nil
+	}
+	backend, encap := dataplane.BackendKernel, dataplane.EncapIPv6
+	switch c {
+	case Kernel:
+	case UserspaceNH:
+		backend = dataplane.BackendUserspace
+	case UserspaceUDP:
+		backend, encap = dataplane.BackendUserspace, dataplane.EncapUDP
+	default:
+		return nil, fmt.Errorf("unknown case %q", c)
+	}
+	var dps []dataplane.DataPlane
+	stop := func() {
+		for _, dp := range dps {
+			dp.Close()
+		}
+	}
+	start := func(node string) (dataplane.DataPlane, error) {
+		ns, err := netns.GetFromPath(l.MustNode(node).NetnsPath())
+		if err != nil {
+			return nil, err
+		}
+		defer ns.Close()
+		dp, err := dataplane.New(dataplane.Config{Backend: backend, Table: benchTable, RulePriority: benchPref,
+			NetNS: ns, NFTable: "mdpbench", TunName: "mdpbench0", Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", node, err)
+		}
+		dps = append(dps, dp)
+		return dp, nil
+	}
+	entry, err := start("entry")
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	exit, err := start("exit")
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	err = errors.Join(
+		entry.AddRoute(dataplane.Route{Selector: dataplane.Selector{Dst: prefReceiver},
+			Tunnel: dataplane.Tunnel{Local: addrEntry, Remote: addrExit, Encap: encap}}),
+		entry.AddEndpoint(dataplane.Endpoint{Local: addrEntry, Peer: addrExit, Encap: encap, InnerSrc: []netip.Prefix{prefReceiver}}),
+		exit.AddRoute(dataplane.Route{Selector: dataplane.Selector{Dst: prefSender},
+			Tunnel: dataplane.Tunnel{Local: addrExit, Remote: addrEntry, Encap: encap}}),
+		exit.AddEndpoint(dataplane.Endpoint{Local: addrExit, Peer: addrEntry, Encap: encap, InnerSrc: []netip.Prefix{prefSender}}),
+	)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	return stop, nil
+}
+
+// iperf runs one iperf3 test from sender to receiver and returns the
+// receiver's rate in Gbit/s.
+func iperf(ctx context.Context, l *lab.Lab, streams int, d time.Duration, cc string) (float64, int, error) {
+	sctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
+	defer cancel()
+	args := []string{"-c", addrReceiver, "-t", fmt.Sprint(int(d.Round(time.Second) / time.Second)), "-P", fmt.Sprint(streams), "-J"}
+	if cc != "" {
+		args = append(args, "-C", cc)
+	}
+	var out []byte
+	var err error
+	for try := 0; try < 50; try++ { // the server needs a moment to listen
+		out, err = l.MustNode("sender").Command(sctx, "iperf3", args...).Output()
+		if err == nil || sctx.Err() != nil || !strings.Contains(string(out), "Connection refused") {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var res struct {
+		End struct {
+			SumSent struct {
+				Retransmits int `json:"retransmits"`
+			} `json:"sum_sent"`
+			SumReceived struct {
+				BitsPerSecond float64 `json:"bits_per_second"`
+			} `json:"sum_received"`
+		} `json:"end"`
+		Error string `json:"error"`
+	}
+	if jerr := json.Unmarshal(out, &res); jerr != nil {
+		if err == nil {
+			err = jerr
+		}
+		return 0, 0, fmt.Errorf("iperf3: %w", err)
+	}
+	if res.Error != "" {
+		return 0, 0, fmt.Errorf("iperf3: %s", res.Error)
+	}
+	return res.End.SumReceived.BitsPerSecond / 1e9, res.End.SumSent.Retransmits, nil
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func cpus() int {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	n := 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "processor") {
+			n++
+		}
+	}
+	return n
+}
