@@ -190,8 +190,8 @@ type bulGroup struct {
 }
 
 // BindingUpdateList is the mobile node's Binding Update List for home
-// registrations (RFC 6275 section 11.1, RFC 5648 section 5). Pure state:
-// the caller sends what Next and HandleBA return.
+// registrations (RFC 6275 section 11.1; RFC 5648 mobile node operation).
+// Pure state: the caller sends what Next and HandleBA return.
 type BindingUpdateList struct {
 	cfg    BULConfig
 	groups []*bulGroup
@@ -272,7 +272,8 @@ func (l *BindingUpdateList) SetCareOfAddress(now time.Time, b CareOfBinding) {
 }
 
 // RemoveCareOfAddress deregisters one binding (e.g. its interface went
-// down); the other bindings of the home address stay (RFC 5648 section 5).
+// down); the other bindings of the home address stay (RFC 5648 mobile node
+// operation).
 func (l *BindingUpdateList) RemoveCareOfAddress(now time.Time, ha, hoa netip.Addr, bid uint16) {
 	g := l.group(ha, hoa, false)
 	if g == nil {

@@ -3,8 +3,9 @@ package binding
 import "time"
 
 // HandleBA processes a Binding Acknowledgement for a home registration
-// (RFC 6275 section 11.7.3, RFC 5648 section 5) and returns what follows:
-// registration results per BID and, if needed, the next Binding Update.
+// (RFC 6275 section 11.7.3; RFC 5648 mobile node operation) and returns
+// what follows: registration results per BID and, if needed, the next
+// Binding Update.
 func (l *BindingUpdateList) HandleBA(now time.Time, ba *BindingAck) []Action {
 	g := l.group(ba.HA, ba.HoA, false)
 	if g == nil {

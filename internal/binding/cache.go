@@ -7,7 +7,7 @@ import (
 
 // Binding is one Binding Cache entry as the home agent sees it: a home
 // address bound to one care-of address under a Binding ID (RFC 6275
-// section 9.1, RFC 5648 section 4.1).
+// section 9.1, RFC 5648, keyed by Binding ID).
 type Binding struct {
 	HoA        netip.Addr
 	CoA        netip.Addr

@@ -1,9 +1,10 @@
 // Package binding holds the protocol state of Mobile IPv6 home registration
 // with multiple care-of addresses: the home agent's BindingCache (RFC 6275
-// section 9.1, RFC 5648 section 4.1) with its Binding Update processing
-// (RFC 6275 sections 9.5 and 10.3, RFC 5648 section 6), and the mobile
-// node's BindingUpdateList (RFC 6275 sections 11.7 and 11.8, RFC 5648
-// section 5).
+// section 9.1, keyed by RFC 5648 Binding ID) with its Binding Update
+// processing (RFC 6275 sections 9.5 and 10.3; RFC 5648 home agent operation
+// with the statuses of its section 6.2), and the mobile node's
+// BindingUpdateList (RFC 6275 sections 11.7 and 11.8; RFC 5648 mobile node
+// operation, bulk registration of section 5.3).
 //
 // Everything here is pure: no I/O, no goroutines, no timers. Every method
 // that depends on time takes `now time.Time`; callers (the ha and mn roles)

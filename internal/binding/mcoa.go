@@ -6,7 +6,8 @@ import (
 )
 
 // decide handles the part of home registration that depends on the Binding
-// Identifier options (RFC 5648 section 6.2) after the per-mobile-node checks
+// Identifier options (RFC 5648 home agent operation, statuses of its section
+// 6.2; bulk registration of section 5.3) after the per-mobile-node checks
 // of ProcessBindingUpdateTo passed.
 func (c *BindingCache) decide(now time.Time, req *BindingUpdateRequest, d *Decision, ni int32, exists bool, prefixLeft time.Duration) {
 	hoa := req.HoA
@@ -99,7 +100,7 @@ func (c *BindingCache) decide(now time.Time, req *BindingUpdateRequest, d *Decis
 				p.status = stMCoAUnknownCoA
 			case coa == hoa && !o.SimultaneousHomeForeign:
 				// Returning home without the H flag: all bindings go (RFC
-				// 5648 section 5.6 / RFC 6275 section 11.5.5).
+				// 6275 section 11.5.5; RFC 5648 returning home).
 				p.kind = opDeregister
 				deregAll, cause = true, CauseReturnHome
 			case coa == hoa:

@@ -45,8 +45,11 @@ type BIDOption struct {
 	// SimultaneousHomeForeign is the H flag: the mobile node is on the
 	// home link with this binding and keeps its other bindings.
 	SimultaneousHomeForeign bool
-	// Overwrite is the O flag of RFC 5648: replace all bindings of the home
-	// address with the ones in this Binding Update.
+	// Overwrite: replace all bindings of the home address with the ones in
+	// this Binding Update (the overwrite semantics of RFC 5648 bulk
+	// registration). The BID option as monami/wire decodes it (RFC 5648
+	// section 6.1 + RFC 6089 BID-PRI) has no O bit, so a role leaves this
+	// false; a Binding Update without BID options replaces all bindings.
 	Overwrite bool
 }
 
@@ -132,7 +135,7 @@ type Cause uint8
 
 const (
 	CauseRegistration   Cause = iota + 1
-	CauseDeregistration       // lifetime 0 (RFC 6275 10.3.2, RFC 5648 6.2)
+	CauseDeregistration       // lifetime 0 (RFC 6275 10.3.2; RFC 5648)
 	CauseReturnHome           // CoA == HoA without the H flag
 	CauseOverwrite            // O flag or plain BU replacing MCoA bindings
 	CauseExpired              // lifetime ran out
@@ -195,8 +198,9 @@ type op struct {
 }
 
 // ProcessBindingUpdate decides on one home registration Binding Update
-// (RFC 6275 sections 9.5.1, 10.3.1, 10.3.2; RFC 5648 section 6.2; RFC 4285
-// sections 6 and 9) and updates the cache accordingly.
+// (RFC 6275 sections 9.5.1, 10.3.1, 10.3.2; RFC 5648 with the statuses of
+// its section 6.2; RFC 4285 sections 6 and 9) and updates the cache
+// accordingly.
 func (c *BindingCache) ProcessBindingUpdate(now time.Time, req *BindingUpdateRequest) Decision {
 	var d Decision
 	c.ProcessBindingUpdateTo(now, req, &d)
