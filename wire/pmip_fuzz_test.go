@@ -2,8 +2,10 @@ package wire
 
 import (
 	"bytes"
+	"errors"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -55,8 +57,13 @@ func FuzzPMIPMessage(f *testing.F) {
 		}
 		b1, err := Marshal(m, netip.Addr{}, netip.Addr{})
 		if err != nil {
-			// Decoded values always re-encode, except unknown options of
-			// type Pad1 which cannot occur after decoding.
+			var ee *EncodeError
+			if errors.As(err, &ee) && strings.Contains(ee.Reason, "more than 2048") {
+				// Options some types accept at any position (BID at 2n,
+				// AUTH, MESG-ID) are re-sent at their preferred alignment,
+				// which can grow a message that was packed to the limit.
+				return
+			}
 			t.Fatalf("re-encode %#v: %v", m, err)
 		}
 		m2, err := p.Parse(b1, netip.Addr{}, netip.Addr{})
