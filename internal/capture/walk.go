@@ -103,6 +103,13 @@ type FrameError struct {
 }
 
 func (e *FrameError) Error() string {
+	// A wire.ParseError's own offset is relative to the structure it
+	// decoded; Offset already translates it to the frame, so show only
+	// what failed and why.
+	var pe *wire.ParseError
+	if errors.As(e.Err, &pe) {
+		return fmt.Sprintf("offset %d: %s: %s: %v", e.Offset, e.What, pe.What, pe.Err)
+	}
 	return fmt.Sprintf("offset %d: %s: %v", e.Offset, e.What, e.Err)
 }
 
@@ -374,4 +381,18 @@ func (w *walker) mh(r Record, b []byte, off int, src, dst netip.Addr) {
 		r.Err = &FrameError{Offset: at, What: h.Type.String() + " message", Err: err}
 	}
 	w.out = append(w.out, r)
+}
+
+// DecodeMobilityHeader decodes a bare Mobility Header (no IP header), as
+// given on a command line. When src and dst are valid the checksum is
+// verified against them; otherwise it is reported as not verified.
+func DecodeMobilityHeader(b []byte, src, dst netip.Addr) Record {
+	w := walker{pkt: Packet{Number: 1}}
+	r := w.record()
+	r.Transport = "Mobility Header only"
+	if !src.IsValid() || !dst.IsValid() {
+		src, dst = netip.Addr{}, netip.Addr{}
+	}
+	w.mh(r, b, 0, src, dst)
+	return w.out[0]
 }
