@@ -203,7 +203,7 @@ func TestRate(t *testing.T) {
 		if err := srv.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(200 * time.Millisecond)
+		waitListening(t, b, port)
 		// Sample the receiver's interface counter (Ethernet frame bytes, which
 		// is what TBF meters) from 1 s to 3.5 s into the 4 s run: steady state.
 		wirec := make(chan float64, 1)
@@ -234,6 +234,20 @@ func TestRate(t *testing.T) {
 			t.Errorf("rate %s: TCP goodput %s, want within 10%% of 94.3%% of the rate", fmtRate(float64(rate)), fmtRate(good))
 		}
 	}
+}
+
+// waitListening waits until a TCP socket listens on port in node n.
+func waitListening(t *testing.T, n *NodeNS, port string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		out, err := n.Exec(context.Background(), "ss", "-Hltn", "sport = :"+port)
+		if err == nil && strings.Contains(string(out), "LISTEN") {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("nothing listens on port %s in %s", port, n.Name())
 }
 
 func rxBytes(t *testing.T, h *netlink.Handle, ifn string) uint64 {
