@@ -86,7 +86,7 @@ var flowOptionCases = []struct {
 func TestFlowOptionsTable(t *testing.T) {
 	for _, c := range flowOptionCases {
 		t.Run(c.name, func(t *testing.T) {
-			want := unhex(t, c.hex)
+			want := flowHex(t, c.hex)
 			got, err := c.opt.AppendData(nil)
 			if err != nil {
 				t.Fatalf("encode: %v", err)
@@ -107,7 +107,7 @@ func TestFlowOptionsTable(t *testing.T) {
 
 func TestFlowSubOptionPaddingSkipped(t *testing.T) {
 	// Pad1, PadN(2 octets of data), BID Reference {5}.
-	subs, err := ParseFlowSubOptions(unhex(t, "00 01 02 0000 02 02 0005"))
+	subs, err := ParseFlowSubOptions(flowHex(t, "00 01 02 0000 02 02 0005"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestFlowOptionsMalformed(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := DecodeOption(RawOption{Type: c.typ, Data: unhex(t, c.hex)})
+			_, err := DecodeOption(RawOption{Type: c.typ, Data: flowHex(t, c.hex)})
 			if !errors.Is(err, c.want) {
 				t.Fatalf("err = %v, want %v", err, c.want)
 			}
@@ -220,10 +220,10 @@ func TestFlowIdentificationInBindingUpdate(t *testing.T) {
 func FuzzFlowSubOptions(f *testing.F) {
 	for _, c := range flowOptionCases {
 		if c.opt.OptionType() == OptFlowIdentification {
-			f.Add(unhex(f, c.hex)[6:])
+			f.Add(flowHex(f, c.hex)[6:])
 		}
 	}
-	f.Add(unhex(f, "00 01 02 0000 02 02 0005"))
+	f.Add(flowHex(f, "00 01 02 0000 02 02 0005"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		subs, err := ParseFlowSubOptions(b)
 		if err != nil {
@@ -246,7 +246,7 @@ func FuzzFlowSubOptions(f *testing.F) {
 
 func FuzzFlowOptions(f *testing.F) {
 	for _, c := range flowOptionCases {
-		f.Add(byte(c.opt.OptionType()), unhex(f, c.hex))
+		f.Add(byte(c.opt.OptionType()), flowHex(f, c.hex))
 	}
 	f.Fuzz(func(t *testing.T, typ byte, b []byte) {
 		if typ&1 == 0 {

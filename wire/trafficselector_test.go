@@ -10,7 +10,8 @@ import (
 	"testing"
 )
 
-func unhex(t testing.TB, s string) []byte {
+// flowHex reads hex with white space between groups.
+func flowHex(t testing.TB, s string) []byte {
 	t.Helper()
 	b, err := hex.DecodeString(strings.Join(strings.Fields(s), ""))
 	if err != nil {
@@ -115,7 +116,7 @@ var tsCases = []struct {
 func TestTrafficSelectorTable(t *testing.T) {
 	for _, c := range tsCases {
 		t.Run(c.name, func(t *testing.T) {
-			want := unhex(t, c.hex)
+			want := flowHex(t, c.hex)
 			got, err := c.ts.AppendSelector(nil)
 			if err != nil {
 				t.Fatalf("encode: %v", err)
@@ -147,7 +148,7 @@ func TestTrafficSelectorTable(t *testing.T) {
 func TestTrafficSelectorReservedBitsIgnored(t *testing.T) {
 	// RFC 6088: reserved bits are ignored by the receiver. The two low
 	// flag bits of the IPv4 format are reserved too.
-	s, err := ParseIPv4TrafficSelector(unhex(t, "0003 ffff"))
+	s, err := ParseIPv4TrafficSelector(flowHex(t, "0003 ffff"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +179,7 @@ func TestTrafficSelectorMalformed(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := ParseTrafficSelector(c.format, unhex(t, c.hex))
+			_, err := ParseTrafficSelector(c.format, flowHex(t, c.hex))
 			if !errors.Is(err, c.want) {
 				t.Fatalf("err = %v, want %v", err, c.want)
 			}
@@ -241,7 +242,7 @@ func TestTrafficSelectorFlagNames(t *testing.T) {
 func fuzzTrafficSelector(f *testing.F, format TSFormat) {
 	for _, c := range tsCases {
 		if c.ts.TSFormat() == format {
-			f.Add(unhex(f, c.hex))
+			f.Add(flowHex(f, c.hex))
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
