@@ -188,6 +188,7 @@ func TestCLI(t *testing.T) {
 		{"lab", "--lab", "mltcli", "link", "a", "up"},
 		{"lab", "--lab", "mltcli", "exec", "zz", "--", "true"},
 		{"lab", "down", "mltnone"},
+		{"lab", "--lab", "mltcli", "link", "h:x0", "set", "delay=5ms"}, // built without a relay
 		{"lab", "up", "/nonexistent.yaml"},
 	} {
 		out, err := run(bad...)

@@ -18,6 +18,13 @@ import (
 // idempotent: objects already gone are skipped.
 func Teardown(name string) error {
 	st, err := ReadState(name)
+	if errors.Is(err, ErrNoLab) {
+		// Killed between creating the directory and the first save:
+		// nothing was created yet.
+		if _, serr := os.Stat(StateDir(name)); serr == nil {
+			return os.RemoveAll(StateDir(name))
+		}
+	}
 	if err != nil {
 		return err
 	}
