@@ -91,3 +91,15 @@ func fold(s uint32) uint16 {
 	}
 	return uint16(s)
 }
+
+// ICMPv6Packet builds an IPv6 packet carrying an ICMPv6 message (RFC
+// 4443) with its checksum computed over the pseudo-header.
+func ICMPv6Packet(src, dst netip.Addr, typ, code uint8, body []byte) []byte {
+	m := append([]byte{typ, code, 0, 0}, body...)
+	var s uint32
+	s = onesSum(s, src.AsSlice())
+	s = onesSum(s, dst.AsSlice())
+	s += uint32(len(m)) + 58
+	binary.BigEndian.PutUint16(m[2:], ^fold(onesSum(s, m)))
+	return IPv6Packet(src, dst, 58, m)
+}

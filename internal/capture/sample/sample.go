@@ -174,8 +174,7 @@ func Build() ([]byte, error) {
 	}
 
 	// 1: ICMPv6 Echo Request: not Mobility Header traffic, skipped.
-	echo := []byte{128, 0, 0, 0, 0, 1, 0, 1}
-	b.ether(macMN, macHA, capture.IPv6Packet(CareOf1, HomeAgent, 58, echo))
+	b.ether(macMN, macHA, capture.ICMPv6Packet(CareOf1, HomeAgent, 128, 0, []byte{0, 1, 0, 1}))
 
 	// 2: Binding Update registering three care-of addresses with two flow
 	// bindings, from care-of address 1 with a Home Address option.
