@@ -157,6 +157,7 @@ type bulEntry struct {
 	inflight   bool // part of the outstanding Binding Update
 	dereg      bool
 	announced  bool // BindingRegistered reported for the current CoA
+	standby    bool // not registered: the home agent takes one care-of address
 	registered time.Time
 	expires    time.Time
 	refreshAt  time.Time
@@ -176,12 +177,15 @@ type bulGroup struct {
 	nextSeq    uint16
 	firstReg   bool // no registration accepted yet: InitialBindackTimeoutFirstReg
 	noBulk     bool
+	legacy     bool // home agent without RFC 5648 support: one binding, no BID options
 	tsOffset   time.Duration
 	tsResynced bool
 
 	out          bool
 	outDereg     bool
-	sent         []sentBU // transmissions of the outstanding transaction
+	outBIDs      bool       // the outstanding BU carries BID options
+	outSource    netip.Addr // and leaves from this address
+	sent         []sentBU   // transmissions of the outstanding transaction
 	timeout      time.Duration
 	retransmitAt time.Time
 	dirtyAt      time.Time

@@ -35,6 +35,17 @@ func (l *BindingUpdateList) HandleBA(now time.Time, ba *BindingAck) []Action {
 		g.noBulk = true
 		g.requeue(now)
 		return l.send(g, now, true, nil)
+	case ba.Status == stMCoAProhibited && !g.legacy:
+		g.legacy = true
+		g.requeue(now)
+		return l.send(g, now, true, nil)
+	}
+	// A home agent without RFC 5648 support skips the BID options (RFC 6275
+	// section 9.2: unknown options are ignored) and binds the source
+	// address only; its BA carries no BID option.
+	ignoredBIDs := g.outBIDs && !g.outDereg && len(ba.BIDs) == 0 && ba.Status.Accepted() && !g.legacy
+	if ignoredBIDs {
+		g.legacy = true
 	}
 
 	var out []Action
@@ -58,6 +69,10 @@ func (l *BindingUpdateList) HandleBA(now time.Time, ba *BindingAck) []Action {
 			continue // a registration answer for an entry removed meanwhile: its deregistration is pending
 		}
 		if g.outDereg {
+			continue
+		}
+		if ignoredBIDs && e.CoA != g.outSource {
+			g.markDirty(e, now) // legacyChoice puts it on standby
 			continue
 		}
 		if st.Accepted() && ba.Lifetime > 0 {

@@ -88,6 +88,9 @@ func (l *BindingUpdateList) send(g *bulGroup, now time.Time, newTx bool, out []A
 	if len(chosen) == 0 {
 		chosen, dereg = deregs, true
 	}
+	if g.legacy {
+		chosen, dereg, out = g.legacyChoice(now, out)
+	}
 	if len(chosen) == 0 {
 		g.out = false
 		return out
@@ -114,8 +117,13 @@ func (l *BindingUpdateList) send(g *bulGroup, now time.Time, newTx bool, out []A
 		u := l.cfg.Lifetime / TimeUnit
 		bu.Lifetime = uint16(min(max(u, 1), 0xffff))
 	}
-	bu.BIDs = make([]BIDOption, 0, len(chosen))
+	if !g.legacy {
+		bu.BIDs = make([]BIDOption, 0, len(chosen))
+	}
 	for _, e := range chosen {
+		if g.legacy {
+			break
+		}
 		o := BIDOption{BID: e.BID, Priority: e.Priority}
 		switch {
 		case dereg:
@@ -151,7 +159,7 @@ func (l *BindingUpdateList) send(g *bulGroup, now time.Time, newTx bool, out []A
 		}
 	}
 	g.sent = append(g.sent, sentBU{seq: bu.Sequence, at: now})
-	g.out, g.outDereg = true, dereg
+	g.out, g.outDereg, g.outBIDs, g.outSource = true, dereg, len(bu.BIDs) > 0, src
 	g.retransmitAt = now.Add(g.timeout)
 	if g.hasDirty() {
 		g.dirtyAt = now
@@ -231,4 +239,51 @@ func (g *bulGroup) remove(e *bulEntry) {
 			return
 		}
 	}
+}
+
+// legacyChoice picks what to send to a home agent that keeps one binding
+// per home address (plain RFC 6275): the preferred care-of address is
+// registered without BID options; the others wait on standby and take over
+// when it is removed. Removing a standby entry needs no signalling.
+func (g *bulGroup) legacyChoice(now time.Time, out []Action) ([]*bulEntry, bool, []Action) {
+	var act *bulEntry
+	for _, e := range g.entries {
+		if e.dereg || (e.state == StateFailed && !e.standby) || !e.CoA.IsValid() || e.CoA == g.hoa {
+			continue
+		}
+		if act == nil || e.Priority != 0 && (act.Priority == 0 || e.Priority < act.Priority) ||
+			e.Priority == act.Priority && e.BID < act.BID {
+			act = e
+		}
+	}
+	var deregs []*bulEntry
+	for _, e := range append([]*bulEntry(nil), g.entries...) {
+		switch {
+		case e == act:
+			if e.standby {
+				e.standby, e.state, e.reason = false, StateRegistering, ""
+				g.markDirty(e, now)
+			}
+		case e.dereg:
+			if act != nil || !e.announced {
+				// Never registered at the home agent, or replaced by act.
+				g.remove(e)
+				out = append(out, Action{Kind: BindingDeregistered, Binding: e.CareOfBinding, Confirmed: true,
+					Reason: "not registered at a home agent without multiple care-of address support"})
+				continue
+			}
+			deregs = append(deregs, e)
+		case !e.standby && e.state != StateFailed:
+			e.standby, e.state, e.dirty, e.inflight, e.announced = true, StateFailed, false, false, false
+			e.reason = "standby: home agent registers one care-of address (no RFC 5648 support)"
+			out = append(out, Action{Kind: BindingFailed, Binding: e.CareOfBinding, Reason: e.reason})
+		}
+	}
+	if act != nil && (act.dirty || act.inflight) {
+		return []*bulEntry{act}, false, out
+	}
+	if act == nil && len(deregs) > 0 {
+		return deregs[:1], true, out
+	}
+	return nil, false, out
 }

@@ -42,6 +42,15 @@ func runUntil(l *BindingUpdateList, now, end time.Time) []timedAction {
 	panic("runUntil: no progress")
 }
 
+// ack is an MCoA home agent's BA for b: every BID echoed with status 0.
+func ack(b *OutgoingBindingUpdate, lifetime uint16) *BindingAck {
+	a := &BindingAck{HA: b.HA, HoA: b.HoA, Sequence: b.Sequence, Lifetime: lifetime}
+	for _, o := range b.BIDs {
+		a.BIDs = append(a.BIDs, BIDStatus{BID: o.BID})
+	}
+	return a
+}
+
 func cob(bid uint16, coa netip.Addr) CareOfBinding {
 	return CareOfBinding{HA: haAddr, HoA: hoa1, BID: bid, CoA: coa}
 }
@@ -187,7 +196,7 @@ func TestBULDeregisterOneBID(t *testing.T) {
 	l.SetCareOfAddress(t0, cob(1, coaA))
 	l.SetCareOfAddress(t0, cob(2, coaB))
 	a := l.Next(t0)
-	l.HandleBA(t0, &BindingAck{HA: haAddr, HoA: hoa1, Sequence: a[0].BU.Sequence, Lifetime: 50})
+	l.HandleBA(t0, ack(a[0].BU, 50))
 	now := t0.Add(time.Second)
 	l.RemoveCareOfAddress(now, haAddr, hoa1, 1)
 	a = l.Next(now)
@@ -233,8 +242,59 @@ func TestBULBulkProhibitedFallsBack(t *testing.T) {
 	if d, ok := l.Deadline(); !ok || !d.After(t0) {
 		t.Fatalf("busy deadline %v %v", d, ok)
 	}
-	a = l.HandleBA(t0, &BindingAck{HA: haAddr, HoA: hoa1, Sequence: a[0].BU.Sequence, Lifetime: 10})
+	a = l.HandleBA(t0, ack(a[0].BU, 10))
 	if len(a) != 2 || a[0].Kind != BindingRegistered || a[1].Kind != SendBindingUpdate || a[1].BU.BIDs[0].BID != 2 {
 		t.Fatalf("second BID %+v", a)
+	}
+}
+
+// A plain RFC 6275 home agent ignores the BID options and binds the source
+// address; the list notices, keeps the preferred binding and puts the rest
+// on standby, and fails over to a standby one when the active one goes.
+func TestBULLegacyHomeAgent(t *testing.T) {
+	l := NewBindingUpdateList(BULConfig{})
+	l.SetCareOfAddress(t0, CareOfBinding{HA: haAddr, HoA: hoa1, BID: 1, CoA: coaA, Priority: 5})
+	l.SetCareOfAddress(t0, CareOfBinding{HA: haAddr, HoA: hoa1, BID: 2, CoA: coaB, Priority: 9})
+	a := l.Next(t0)
+	if a[0].BU.Source != coaA {
+		t.Fatalf("source %v", a[0].BU.Source)
+	}
+	a = l.HandleBA(t0, &BindingAck{HA: haAddr, HoA: hoa1, Sequence: a[0].BU.Sequence, Lifetime: 50})
+	if len(a) != 2 || a[0].Kind != BindingRegistered || a[0].Binding.BID != 1 || a[1].Kind != BindingFailed || a[1].Binding.BID != 2 {
+		t.Fatalf("legacy detection %+v", a)
+	}
+	// Refresh goes without BID options.
+	now := t0.Add(160 * time.Second)
+	a = l.Next(now)
+	if len(a) != 1 || a[0].BU.BIDs != nil || a[0].BU.Source != coaA {
+		t.Fatalf("legacy refresh %+v", a)
+	}
+	l.HandleBA(now, &BindingAck{HA: haAddr, HoA: hoa1, Sequence: a[0].BU.Sequence, Lifetime: 50})
+	// BID 1's link goes down: BID 2 takes over with a plain BU from coaB,
+	// which replaces the binding at the home agent.
+	l.RemoveCareOfAddress(now, haAddr, hoa1, 1)
+	a = l.Next(now)
+	var bu *OutgoingBindingUpdate
+	for _, x := range a {
+		if x.Kind == SendBindingUpdate {
+			bu = x.BU
+		}
+	}
+	if bu == nil || bu.Source != coaB || bu.Lifetime == 0 || bu.BIDs != nil {
+		t.Fatalf("failover %+v", a)
+	}
+	a = l.HandleBA(now, &BindingAck{HA: haAddr, HoA: hoa1, Sequence: bu.Sequence, Lifetime: 50})
+	if len(a) != 1 || a[0].Kind != BindingRegistered || a[0].Binding.BID != 2 {
+		t.Fatalf("after failover %+v", a)
+	}
+	// The last one goes: a plain deregistration.
+	l.RemoveCareOfAddress(now, haAddr, hoa1, 2)
+	a = l.Next(now)
+	if len(a) != 1 || a[0].BU.Lifetime != 0 || a[0].BU.BIDs != nil {
+		t.Fatalf("legacy dereg %+v", a)
+	}
+	a = l.HandleBA(now, &BindingAck{HA: haAddr, HoA: hoa1, Sequence: a[0].BU.Sequence})
+	if len(a) != 1 || a[0].Kind != BindingDeregistered || len(l.Entries()) != 0 {
+		t.Fatalf("legacy dereg answer %+v", a)
 	}
 }

@@ -128,3 +128,25 @@ func TestMobileNodeAndHomeAgent(t *testing.T) {
 		t.Fatalf("final change %+v", last)
 	}
 }
+
+// A home agent refusing MCoA (166) gets one plain registration of the
+// preferred care-of address; removing it fails over to the standby one.
+func TestMobileNodeAndHomeAgentWithoutMCoA(t *testing.T) {
+	x := &lab{t: t,
+		mn: NewBindingUpdateList(BULConfig{Lifetime: 60 * time.Second}),
+		ha: newTestCache(func(c *Config) { c.MCoADisabled = true }),
+	}
+	x.mn.SetCareOfAddress(t0, CareOfBinding{HA: haAddr, HoA: hoa1, BID: 1, CoA: coaA, Priority: 10})
+	x.mn.SetCareOfAddress(t0, CareOfBinding{HA: haAddr, HoA: hoa1, BID: 2, CoA: coaB, Priority: 5})
+	x.run(t0, t0.Add(5*time.Minute))
+	bs := x.ha.Lookup(hoa1)
+	if len(bs) != 1 || bs[0].CoA != coaB || bs[0].BID != 0 {
+		t.Fatalf("HA bindings %+v", bs)
+	}
+	now := t0.Add(5 * time.Minute)
+	x.mn.RemoveCareOfAddress(now, haAddr, hoa1, 2)
+	x.run(now, now.Add(time.Second))
+	if bs = x.ha.Lookup(hoa1); len(bs) != 1 || bs[0].CoA != coaA {
+		t.Fatalf("after failover %+v", bs)
+	}
+}
