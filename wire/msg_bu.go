@@ -71,11 +71,8 @@ func (p Parser) DecodeBindingUpdate(v *BindingUpdateView, mh []byte, src, dst ne
 	if h.Type != MHBindingUpdate {
 		return perr(2, "Binding Update (MH Type "+h.Type.String()+")", ErrBadValue)
 	}
-	it := OptionIterator{b: opts, off: HeaderLen + bindingUpdateDataLen, lax: p.LaxAlignment}
-	for it.Next() {
-	}
-	if it.err != nil {
-		return it.err
+	if err := validateOptions(opts, HeaderLen+bindingUpdateDataLen, p.LaxAlignment); err != nil {
+		return err
 	}
 	*v = BindingUpdateView{
 		Header:   h,
@@ -94,7 +91,9 @@ func (v *BindingUpdateView) Options() OptionIterator {
 	if len(v.mh) < off {
 		return OptionIterator{}
 	}
-	return OptionIterator{b: v.mh[off:], off: off, lax: v.lax}
+	it := NewOptionIterator(v.mh[off:], off)
+	it.lax = v.lax
+	return it
 }
 
 // Bytes is the whole Mobility Header the view was decoded from.

@@ -34,14 +34,15 @@ type optionEntry struct {
 var optionRegistry [256]optionEntry
 
 // registerOption makes the generic decoder build typed values of type t,
-// and makes every decoder check that options of type t start at xn+y.
+// and makes every decoder check that options of type t start at xn+y
+// (x is 1, 2, 4 or 8, as RFC 6275 section 6.2 and RFC 8200 section 4.2 use).
 // Call it from an init func; registering a type twice panics (a
 // programming error, found at start-up).
 func registerOption(t OptionType, x, y int, parse OptionParser) {
 	if optionRegistry[t].parsed {
 		panic("wire: option type " + t.String() + " registered twice")
 	}
-	if x < 1 || x > 8 || y < 0 || y >= x {
+	if (x != 1 && x != 2 && x != 4 && x != 8) || y < 0 || y >= x {
 		panic("wire: bad alignment for " + t.String())
 	}
 	optionRegistry[t] = optionEntry{parse: parse, x: uint8(x), y: uint8(y), parsed: true}
@@ -78,57 +79,63 @@ type RawOption struct {
 // OptionIterator walks the options of a message, skipping Pad1 and PadN.
 // The zero value yields nothing. It checks bounds (ErrOptionOverrun,
 // ErrTruncated) and, unless lax, the alignment of registered option types
-// (ErrBadAlignment); it does not decode option data.
+// (ErrBadAlignment); it does not decode option data. It keeps positions,
+// not slices, so stepping writes no pointers.
 type OptionIterator struct {
-	b    []byte // remaining options
-	off  int    // offset of b[0] from the start of the Mobility Header
+	b    []byte // all option octets
+	base int    // offset of b[0] from the start of the Mobility Header
+	i    int    // where the next option starts
+	cs   int    // current option's Type octet, -1 before the first
+	cn   int    // current option's data length
 	lax  bool
-	cur  RawOption
-	err  error
 	done bool
+	err  error
 }
 
 // NewOptionIterator iterates over options in b, where b starts base octets
 // after the start of the Mobility Header.
 func NewOptionIterator(b []byte, base int) OptionIterator {
-	return OptionIterator{b: b, off: base}
+	return OptionIterator{b: b, base: base, cs: -1}
 }
 
 // Next advances to the next option; it returns false at the end or on an
 // error (see Err).
 func (it *OptionIterator) Next() bool {
-	for !it.done {
-		if len(it.b) == 0 {
-			it.done = true
-			return false
-		}
-		t := OptionType(it.b[0])
-		if t == OptPad1 {
-			it.b = it.b[1:]
-			it.off++
+	if it.done {
+		return false
+	}
+	b := it.b
+	for i := it.i; i < len(b); {
+		t := b[i]
+		if t == byte(OptPad1) {
+			i++
 			continue
 		}
-		if len(it.b) < 2 {
-			return it.fail(perr(it.off, t.String()+" option", ErrTruncated))
+		if i+2 > len(b) || i+2+int(b[i+1]) > len(b) {
+			return it.fail(optionFramingError(b, i, it.base+i))
 		}
-		n := int(it.b[1])
-		if 2+n > len(it.b) {
-			return it.fail(perr(it.off+1, t.String()+" option (length "+itoa(n)+")", ErrOptionOverrun))
-		}
-		if t == OptPadN {
-			it.b = it.b[2+n:]
-			it.off += 2 + n
+		n := int(b[i+1])
+		if t == byte(OptPadN) {
+			i += 2 + n
 			continue
 		}
-		if e := &optionRegistry[t]; e.parsed && !it.lax && e.x > 1 && it.off%int(e.x) != int(e.y) {
-			return it.fail(perr(it.off, t.String()+" option (alignment "+itoa(int(e.x))+"n+"+itoa(int(e.y))+")", ErrBadAlignment))
+		if !it.lax && misaligned(OptionType(t), it.base+i) {
+			return it.fail(alignmentError(OptionType(t), it.base+i))
 		}
-		it.cur = RawOption{Type: t, Data: it.b[2 : 2+n : 2+n], Offset: it.off}
-		it.b = it.b[2+n:]
-		it.off += 2 + n
+		it.cs, it.cn, it.i = i, n, i+2+n
 		return true
 	}
+	it.i, it.done = len(b), true
 	return false
+}
+
+// Option returns the current option; its Data aliases the message.
+func (it *OptionIterator) Option() RawOption {
+	s, n := it.cs, it.cn
+	if s < 0 || s+2+n > len(it.b) {
+		return RawOption{}
+	}
+	return RawOption{Type: OptionType(it.b[s]), Data: it.b[s+2 : s+2+n : s+2+n], Offset: it.base + s}
 }
 
 func (it *OptionIterator) fail(err *ParseError) bool {
@@ -137,15 +144,52 @@ func (it *OptionIterator) fail(err *ParseError) bool {
 	return false
 }
 
-// Option returns the current option.
-func (it *OptionIterator) Option() RawOption { return it.cur }
-
 // Err returns the error that stopped the iteration, if any.
 func (it *OptionIterator) Err() error {
 	if it.err == nil {
 		return nil
 	}
 	return it.err
+}
+
+// validateOptions checks framing and alignment of all options in b (which
+// starts off octets into the Mobility Header) without building anything.
+func validateOptions(b []byte, off int, lax bool) error {
+	for i := 0; i < len(b); {
+		t := b[i]
+		if t == byte(OptPad1) {
+			i++
+			continue
+		}
+		if i+2 > len(b) || i+2+int(b[i+1]) > len(b) {
+			return optionFramingError(b, i, off+i)
+		}
+		if t != byte(OptPadN) && !lax && misaligned(OptionType(t), off+i) {
+			return alignmentError(OptionType(t), off+i)
+		}
+		i += 2 + int(b[i+1])
+	}
+	return nil
+}
+
+func misaligned(t OptionType, off int) bool {
+	e := &optionRegistry[t]
+	return e.x > 1 && off&int(e.x-1) != int(e.y)
+}
+
+func alignmentError(t OptionType, off int) *ParseError {
+	e := &optionRegistry[t]
+	return perr(off, t.String()+" option (alignment "+itoa(int(e.x))+"n+"+itoa(int(e.y))+")", ErrBadAlignment)
+}
+
+// optionFramingError describes an option at b[i] (offset off) whose
+// Length octet is missing or runs past the end.
+func optionFramingError(b []byte, i, off int) *ParseError {
+	t := OptionType(b[i])
+	if i+2 > len(b) {
+		return perr(off, t.String()+" option", ErrTruncated)
+	}
+	return perr(off+1, t.String()+" option (length "+itoa(int(b[i+1]))+")", ErrOptionOverrun)
 }
 
 // DecodeOption builds the typed value of a raw option with the registered

@@ -41,8 +41,19 @@ func (s MNIDSubtype) String() string {
 	return "subtype " + strconv.Itoa(int(s))
 }
 
-// fixed identifier lengths where the subtype defines one (RFC 8371).
-var mnidFixedLen = map[MNIDSubtype]int{MNIDIPv6Address: 16, MNIDEUI48: 6, MNIDEUI64: 8}
+// mnidFixedLen is the identifier length for subtypes that fix one
+// (RFC 8371), or 0. A switch, not a map: this runs on the receive path.
+func mnidFixedLen(s MNIDSubtype) int {
+	switch s {
+	case MNIDIPv6Address:
+		return 16
+	case MNIDEUI48:
+		return 6
+	case MNIDEUI64:
+		return 8
+	}
+	return 0
+}
 
 // MobileNodeIdentifier is the MN Identifier option.
 type MobileNodeIdentifier struct {
@@ -68,7 +79,7 @@ func (o MobileNodeIdentifier) check() error {
 	if len(o.Identifier) == 0 {
 		return fmt.Errorf("empty identifier: %w", ErrBadLength)
 	}
-	if n, ok := mnidFixedLen[o.Subtype]; ok && len(o.Identifier) != n {
+	if n := mnidFixedLen(o.Subtype); n != 0 && len(o.Identifier) != n {
 		return fmt.Errorf("%s identifier of %d octets, want %d: %w", o.Subtype, len(o.Identifier), n, ErrBadLength)
 	}
 	return nil
