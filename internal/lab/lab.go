@@ -97,9 +97,13 @@ func (l *Lab) Close() {
 
 // Down tears the lab down: processes, relays, namespaces, host interfaces,
 // nftables tables and the state directory.
+// Calling it again is a no-op.
 func (l *Lab) Down() error {
 	l.Close()
-	return Teardown(l.st.Name)
+	if err := Teardown(l.st.Name); err != nil && !errors.Is(err, ErrNoLab) {
+		return err
+	}
+	return nil
 }
 
 // Open attaches to a lab that is up (built by this or another process).

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // a -- r -- b, plus the root namespace attached to r (host-side interface
@@ -284,7 +285,11 @@ func TestLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rx.Close()
-	rx.SetReadBuffer(8 << 20)
+	// SO_RCVBUFFORCE: SetReadBuffer is capped by rmem_max, and a receiver
+	// buffer overflow would look like link loss.
+	if rc, err := rx.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20) })
+	}
 	if err := a.Do(func() error {
 		var err error
 		tx, err = net.DialUDP("udp6", nil, &net.UDPAddr{IP: net.ParseIP("2001:db8:f::2"), Port: 7100})
@@ -328,7 +333,9 @@ func TestLoss(t *testing.T) {
 		if !within(measured, float64(p), 0.30) {
 			t.Errorf("loss %v: measured %.3f%%, want within 30%% relative", p, 100*measured)
 		}
-		if int(drops) != n-recv {
+		// The rule may also have dropped a neighbour discovery packet, so
+		// it can count more than our stream lost, never fewer.
+		if int(drops) < n-recv {
 			t.Errorf("loss %v: %d packets missing but the loss rule dropped %d: losses elsewhere", p, n-recv, drops)
 		}
 	}
