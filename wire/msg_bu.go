@@ -113,3 +113,22 @@ func (v *BindingUpdateView) Message() (BindingUpdate, error) {
 	}
 	return m, it.Err()
 }
+
+// BindingIdentifiers appends the Binding Identifier options of the Binding
+// Update to dst, in order (a bulk registration carries several, RFC 5648
+// section 5.3). With enough capacity in dst it does not allocate.
+func (v *BindingUpdateView) BindingIdentifiers(dst []BindingIdentifier) ([]BindingIdentifier, error) {
+	it := v.Options()
+	for it.Next() {
+		o := it.Option()
+		if o.Type != OptBindingIdentifier {
+			continue
+		}
+		bid, err := DecodeBindingIdentifier(o.Data)
+		if err != nil {
+			return dst, optErr(o, err)
+		}
+		dst = append(dst, bid)
+	}
+	return dst, it.Err()
+}

@@ -297,7 +297,7 @@ func AppendOption(b []byte, start int, o Option) ([]byte, error) {
 	return b, nil
 }
 
-// Equal reports whether two option values encode to the same octets.
+// OptionsEqual reports whether two option values encode to the same octets.
 func OptionsEqual(a, b Option) bool {
 	if a.OptionType() != b.OptionType() {
 		return false
