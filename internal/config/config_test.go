@@ -25,6 +25,9 @@ func TestExamplesLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if mn.Interfaces[0].GatewayAddr().String() != "fe80::1" || mn.Interfaces[1].GatewayAddr().IsValid() {
+		t.Errorf("mn gateways: %+v", mn.Interfaces)
+	}
 	if len(mn.Interfaces) != 2 || mn.Interfaces[1].Transport != TransportUDP || mn.HomeAddresses[0].Prefix().String() != "2001:db8:1::10/64" {
 		t.Errorf("mn: %+v", mn)
 	}
@@ -64,6 +67,10 @@ func TestMobileNodeErrors(t *testing.T) {
 		{base + "interfaces:\n - name: a-name-far-too-long-for-linux", "not a valid interface name"},
 		{base + "interfaces:\n - name: eth0\n   transport: carrier-pigeon", "not native or udp"},
 		{strings.Replace(base, "2001:db8::1\n", "ff02::1\n", 1) + "interfaces:\n - name: eth0", "global IPv6 unicast"},
+		{base + "interfaces:\n - name: eth0\n   gateway: nowhere", "not an IP address"},
+		{base + "interfaces:\n - name: eth0\n   gateway: ff02::2", "must be an IPv6 unicast address"},
+		{base + "interfaces:\n - name: eth0\n   gateway: 10.0.0.1", "must be an IPv6 unicast address"},
+		{base + "interfaces:\n - name: eth0\n   transport: udp\ndataplane: {backend: kernel}", "backend kernel cannot do"},
 	} {
 		_, err := ParseMobileNode("mn.yaml", []byte(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -56,7 +56,16 @@ type InterfaceEntry struct {
 	Priority uint8 `yaml:"priority"`
 	// Transport is the signalling transport on this interface: native or udp.
 	Transport Transport `yaml:"transport"`
+	// Gateway is the next hop for traffic leaving from this interface's
+	// care-of address; empty takes the kernel's default route on the
+	// interface (static or learnt from Router Advertisements).
+	Gateway string `yaml:"gateway"`
+
+	gw netip.Addr
 }
+
+// GatewayAddr returns the parsed gateway, invalid when not configured.
+func (f InterfaceEntry) GatewayAddr() netip.Addr { return f.gw }
 
 var ifName = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,15}$`)
 
@@ -148,6 +157,15 @@ func ParseMobileNode(name string, data []byte) (*MobileNode, error) {
 		}
 		bids[f.BID] = true
 		f.Transport.validate(where+".transport", &e)
+		if f.Gateway != "" {
+			f.gw = parseAddr(where+".gateway", f.Gateway, &e)
+			if f.gw.IsValid() && (!f.gw.Is6() || f.gw.Is4In6() || f.gw.IsMulticast() || f.gw.IsUnspecified() || f.gw.IsLoopback()) {
+				e.add("%s.gateway: %s must be an IPv6 unicast address (link-local is fine)", where, f.gw)
+			}
+		}
+		if f.Transport == TransportUDP && c.Dataplane.Backend == "kernel" {
+			e.add("%s.transport: udp needs UDP encapsulation, which dataplane.backend kernel cannot do (use auto or userspace)", where)
+		}
 	}
 	c.Dataplane.validate(&e)
 	return &c, e.err(name)
