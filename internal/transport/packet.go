@@ -68,7 +68,9 @@ type packet struct {
 	// HAO); the nftables rule drops such MH packets, so they must be
 	// delivered from the capture path.
 	DstOpts bool
-	MH      []byte // aliases the input
+	// nExt counts the extension headers before the MH.
+	nExt int
+	MH   []byte // aliases the input
 }
 
 // checkMH checks the framing of a Mobility Header: RFC 6275 section 6.1.1,
@@ -215,6 +217,7 @@ func parsePacket(b []byte) (packet, error) {
 		}
 		next = h[0]
 		off += hl
+		p.nExt++
 	}
 }
 
