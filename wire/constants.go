@@ -11,13 +11,13 @@ const (
 	IPProtoMH = 135
 	// IPProtoNone is the Payload Proto a Mobility Header carries (RFC 6275 section 6.1.1).
 	IPProtoNone = 59
-	// IPProtoDstOpts is the Next Header value of a Destination Options header (RFC 8200 section 4.6).
+	// IPProtoDstOpts is the Next Header value of a Destination Options header (RFC 8200 (IANA registry)).
 	IPProtoDstOpts = 60
-	// IPProtoRouting is the Next Header value of a Routing header (RFC 8200 section 4.4).
+	// IPProtoRouting is the Next Header value of a Routing header (RFC 8200 (IANA registry)).
 	IPProtoRouting = 43
-	// IPProtoHopByHop is the Next Header value of a Hop-by-Hop Options header (RFC 8200 section 4.3).
+	// IPProtoHopByHop is the Next Header value of a Hop-by-Hop Options header (RFC 8200 (IANA registry)).
 	IPProtoHopByHop = 0
-	// IPProtoFragment is the Next Header value of a Fragment header (RFC 8200 section 4.5).
+	// IPProtoFragment is the Next Header value of a Fragment header (RFC 8200 (IANA registry)).
 	IPProtoFragment = 44
 	// IPProtoIPv6 is IPv6-in-IPv6 encapsulation (RFC 2473).
 	IPProtoIPv6 = 41
@@ -44,22 +44,22 @@ const (
 	MHBindingUpdate               MHType = 5  // RFC 6275 section 6.1.7
 	MHBindingAcknowledgement      MHType = 6  // RFC 6275 section 6.1.8
 	MHBindingError                MHType = 7  // RFC 6275 section 6.1.9
-	MHFastBindingUpdate           MHType = 8  // RFC 5568 section 6.3.1
-	MHFastBindingAcknowledgment   MHType = 9  // RFC 5568 section 6.3.2
+	MHFastBindingUpdate           MHType = 8  // RFC 5568 (IANA registry)
+	MHFastBindingAcknowledgment   MHType = 9  // RFC 5568 (IANA registry)
 	MHFastNeighborAdvertisement   MHType = 10 // RFC 5568 (deprecated)
-	MHExperimental                MHType = 11 // RFC 5096 section 3
-	MHHomeAgentSwitch             MHType = 12 // RFC 5142 section 3
-	MHHeartbeat                   MHType = 13 // RFC 5847 section 3.1
-	MHHandoverInitiate            MHType = 14 // RFC 5568 section 6.2.1
-	MHHandoverAcknowledge         MHType = 15 // RFC 5568 section 6.2.2
-	MHBindingRevocation           MHType = 16 // RFC 5846 section 5
-	MHLocalizedRoutingInitiation  MHType = 17 // RFC 6705 section 7.1
-	MHLocalizedRoutingAcknowledge MHType = 18 // RFC 6705 section 7.2
-	MHUpdateNotification          MHType = 19 // RFC 7077 section 4.1
-	MHUpdateNotificationAck       MHType = 20 // RFC 7077 section 4.2
-	MHFlowBinding                 MHType = 21 // RFC 7109 section 5.1
-	MHSubscriptionQuery           MHType = 22 // RFC 7161 section 5.1
-	MHSubscriptionResponse        MHType = 23 // RFC 7161 section 5.2
+	MHExperimental                MHType = 11 // RFC 5096 (IANA registry)
+	MHHomeAgentSwitch             MHType = 12 // RFC 5142 (IANA registry)
+	MHHeartbeat                   MHType = 13 // RFC 5847 (IANA registry)
+	MHHandoverInitiate            MHType = 14 // RFC 5568 (IANA registry)
+	MHHandoverAcknowledge         MHType = 15 // RFC 5568 (IANA registry)
+	MHBindingRevocation           MHType = 16 // RFC 5846 (IANA registry)
+	MHLocalizedRoutingInitiation  MHType = 17 // RFC 6705 (IANA registry)
+	MHLocalizedRoutingAcknowledge MHType = 18 // RFC 6705 (IANA registry)
+	MHUpdateNotification          MHType = 19 // RFC 7077 (IANA registry)
+	MHUpdateNotificationAck       MHType = 20 // RFC 7077 (IANA registry)
+	MHFlowBinding                 MHType = 21 // RFC 7109 (IANA registry)
+	MHSubscriptionQuery           MHType = 22 // RFC 7161 (IANA registry)
+	MHSubscriptionResponse        MHType = 23 // RFC 7161 (IANA registry)
 )
 
 var mhTypeNames = map[MHType]string{
@@ -107,65 +107,65 @@ const (
 	OptAlternateCareOfAddress        OptionType = 3  // RFC 6275 section 6.2.5
 	OptNonceIndices                  OptionType = 4  // RFC 6275 section 6.2.6
 	OptBindingAuthorizationData      OptionType = 5  // RFC 6275 section 6.2.7
-	OptMobileNetworkPrefix           OptionType = 6  // RFC 3963 section 4.3
-	OptLinkLayerAddress              OptionType = 7  // RFC 5568 section 6.4.3
+	OptMobileNetworkPrefix           OptionType = 6  // RFC 3963 (IANA registry)
+	OptLinkLayerAddress              OptionType = 7  // RFC 5568 (IANA registry)
 	OptMobileNodeIdentifier          OptionType = 8  // RFC 4283 section 3
-	OptMobilityMessageAuthentication OptionType = 9  // RFC 4285 section 6
+	OptMobilityMessageAuthentication OptionType = 9  // RFC 4285 section 5
 	OptMobilityMessageReplay         OptionType = 10 // RFC 4285 section 6 (MESG-ID)
-	OptCGAParametersRequest          OptionType = 11 // RFC 4866 section 5.1
-	OptCGAParameters                 OptionType = 12 // RFC 4866 section 5.2
-	OptSignature                     OptionType = 13 // RFC 4866 section 5.3
-	OptPermanentHomeKeygenToken      OptionType = 14 // RFC 4866 section 5.4
-	OptCareOfTestInit                OptionType = 15 // RFC 4866 section 5.5
-	OptCareOfTest                    OptionType = 16 // RFC 4866 section 5.6
-	OptDNSUpdate                     OptionType = 17 // RFC 5026 section 6.2
-	OptExperimental                  OptionType = 18 // RFC 5096 section 4
-	OptVendorSpecific                OptionType = 19 // RFC 5094 section 3
-	OptServiceSelection              OptionType = 20 // RFC 5149 section 3
-	OptBindingAuthorizationDataFMIP  OptionType = 21 // RFC 5568 section 6.4.4
+	OptCGAParametersRequest          OptionType = 11 // RFC 4866 (IANA registry)
+	OptCGAParameters                 OptionType = 12 // RFC 4866 (IANA registry)
+	OptSignature                     OptionType = 13 // RFC 4866 (IANA registry)
+	OptPermanentHomeKeygenToken      OptionType = 14 // RFC 4866 (IANA registry)
+	OptCareOfTestInit                OptionType = 15 // RFC 4866 (IANA registry)
+	OptCareOfTest                    OptionType = 16 // RFC 4866 (IANA registry)
+	OptDNSUpdate                     OptionType = 17 // RFC 5026 (IANA registry)
+	OptExperimental                  OptionType = 18 // RFC 5096 (IANA registry)
+	OptVendorSpecific                OptionType = 19 // RFC 5094 (IANA registry)
+	OptServiceSelection              OptionType = 20 // RFC 5149 (IANA registry)
+	OptBindingAuthorizationDataFMIP  OptionType = 21 // RFC 5568 (IANA registry)
 	OptHomeNetworkPrefix             OptionType = 22 // RFC 5213 section 8.3
 	OptHandoffIndicator              OptionType = 23 // RFC 5213 section 8.4
 	OptAccessTechnologyType          OptionType = 24 // RFC 5213 section 8.5
 	OptMobileNodeLinkLayerIdentifier OptionType = 25 // RFC 5213 section 8.6
 	OptLinkLocalAddress              OptionType = 26 // RFC 5213 section 8.7
 	OptTimestamp                     OptionType = 27 // RFC 5213 section 8.8
-	OptRestartCounter                OptionType = 28 // RFC 5847 section 3.2
-	OptIPv4HomeAddress               OptionType = 29 // RFC 5555 section 3.1.1
-	OptIPv4AddressAcknowledgement    OptionType = 30 // RFC 5555 section 3.2.1
-	OptNATDetection                  OptionType = 31 // RFC 5555 section 3.2.2
-	OptIPv4CareOfAddress             OptionType = 32 // RFC 5555 section 3.1.2
-	OptGREKey                        OptionType = 33 // RFC 5845 section 3.1
-	OptIPv6AddressPrefix             OptionType = 34 // RFC 5568 section 6.4.1
+	OptRestartCounter                OptionType = 28 // RFC 5847 (IANA registry)
+	OptIPv4HomeAddress               OptionType = 29 // RFC 5555 (IANA registry)
+	OptIPv4AddressAcknowledgement    OptionType = 30 // RFC 5555 (IANA registry)
+	OptNATDetection                  OptionType = 31 // RFC 5555 (IANA registry)
+	OptIPv4CareOfAddress             OptionType = 32 // RFC 5555 (IANA registry)
+	OptGREKey                        OptionType = 33 // RFC 5845 (IANA registry)
+	OptIPv6AddressPrefix             OptionType = 34 // RFC 5568 (IANA registry)
 	OptBindingIdentifier             OptionType = 35 // RFC 5648 section 6.1
-	OptIPv4HomeAddressRequest        OptionType = 36 // RFC 5844 section 3.1.1
-	OptIPv4HomeAddressReply          OptionType = 37 // RFC 5844 section 3.1.2
-	OptIPv4DefaultRouterAddress      OptionType = 38 // RFC 5844 section 3.2.1
-	OptIPv4DHCPSupportMode           OptionType = 39 // RFC 5844 section 3.3
-	OptContextRequest                OptionType = 40 // RFC 5949 section 6.2.3
-	OptLocalMobilityAnchorAddress    OptionType = 41 // RFC 5949 section 6.2.4
-	OptMobileNodeLinkLocalAddressIID OptionType = 42 // RFC 5949 section 6.2.5
-	OptTransientBinding              OptionType = 43 // RFC 6058 section 5.1
-	OptFlowSummary                   OptionType = 44 // RFC 6089 section 4.2
-	OptFlowIdentification            OptionType = 45 // RFC 6089 section 4.1
-	OptRedirectCapability            OptionType = 46 // RFC 6463 section 4.1
-	OptRedirect                      OptionType = 47 // RFC 6463 section 4.2
-	OptLoadInformation               OptionType = 48 // RFC 6463 section 4.3
-	OptAlternateIPv4CareOfAddress    OptionType = 49 // RFC 6463 section 4.4
-	OptMobileNodeGroupIdentifier     OptionType = 50 // RFC 6602 section 3.1
-	OptMAGIPv6Address                OptionType = 51 // RFC 6705 section 7.3
-	OptAccessNetworkIdentifier       OptionType = 52 // RFC 6757 section 3
-	OptIPv4TrafficOffloadSelector    OptionType = 53 // RFC 6909 section 3.1
-	OptDynamicIPMulticastSelector    OptionType = 54 // RFC 7028 section 3.1
-	OptDelegatedMobileNetworkPrefix  OptionType = 55 // RFC 7148 section 4.1
-	OptActiveMulticastSubscrIPv4     OptionType = 56 // RFC 7161 section 5.3
-	OptActiveMulticastSubscrIPv6     OptionType = 57 // RFC 7161 section 5.3
-	OptQualityOfService              OptionType = 58 // RFC 7222 section 5
-	OptLMAUserPlaneAddress           OptionType = 59 // RFC 7389 section 4
-	OptMulticastMobility             OptionType = 60 // RFC 7411 section 3.1
-	OptMulticastAcknowledgement      OptionType = 61 // RFC 7411 section 3.2
-	OptLMAControlledMAGParameters    OptionType = 62 // RFC 8127 section 3
-	OptMAGMultipathBinding           OptionType = 63 // RFC 8278 section 3.1
-	OptMAGIdentifier                 OptionType = 64 // RFC 8278 section 3.2
+	OptIPv4HomeAddressRequest        OptionType = 36 // RFC 5844 (IANA registry)
+	OptIPv4HomeAddressReply          OptionType = 37 // RFC 5844 (IANA registry)
+	OptIPv4DefaultRouterAddress      OptionType = 38 // RFC 5844 (IANA registry)
+	OptIPv4DHCPSupportMode           OptionType = 39 // RFC 5844 (IANA registry)
+	OptContextRequest                OptionType = 40 // RFC 5949 (IANA registry)
+	OptLocalMobilityAnchorAddress    OptionType = 41 // RFC 5949 (IANA registry)
+	OptMobileNodeLinkLocalAddressIID OptionType = 42 // RFC 5949 (IANA registry)
+	OptTransientBinding              OptionType = 43 // RFC 6058 (IANA registry)
+	OptFlowSummary                   OptionType = 44 // RFC 6089 (IANA registry)
+	OptFlowIdentification            OptionType = 45 // RFC 6089 (IANA registry)
+	OptRedirectCapability            OptionType = 46 // RFC 6463 (IANA registry)
+	OptRedirect                      OptionType = 47 // RFC 6463 (IANA registry)
+	OptLoadInformation               OptionType = 48 // RFC 6463 (IANA registry)
+	OptAlternateIPv4CareOfAddress    OptionType = 49 // RFC 6463 (IANA registry)
+	OptMobileNodeGroupIdentifier     OptionType = 50 // RFC 6602 (IANA registry)
+	OptMAGIPv6Address                OptionType = 51 // RFC 6705 (IANA registry)
+	OptAccessNetworkIdentifier       OptionType = 52 // RFC 6757 (IANA registry)
+	OptIPv4TrafficOffloadSelector    OptionType = 53 // RFC 6909 (IANA registry)
+	OptDynamicIPMulticastSelector    OptionType = 54 // RFC 7028 (IANA registry)
+	OptDelegatedMobileNetworkPrefix  OptionType = 55 // RFC 7148 (IANA registry)
+	OptActiveMulticastSubscrIPv4     OptionType = 56 // RFC 7161 (IANA registry)
+	OptActiveMulticastSubscrIPv6     OptionType = 57 // RFC 7161 (IANA registry)
+	OptQualityOfService              OptionType = 58 // RFC 7222 (IANA registry)
+	OptLMAUserPlaneAddress           OptionType = 59 // RFC 7389 (IANA registry)
+	OptMulticastMobility             OptionType = 60 // RFC 7411 (IANA registry)
+	OptMulticastAcknowledgement      OptionType = 61 // RFC 7411 (IANA registry)
+	OptLMAControlledMAGParameters    OptionType = 62 // RFC 8127 (IANA registry)
+	OptMAGMultipathBinding           OptionType = 63 // RFC 8278 (IANA registry)
+	OptMAGIdentifier                 OptionType = 64 // RFC 8278 (IANA registry)
 	OptAnchoredPrefix                OptionType = 65 // RFC 8885 (IANA)
 	OptLocalPrefix                   OptionType = 66 // RFC 8885 (IANA)
 	OptPreviousMAAR                  OptionType = 67 // RFC 8885 (IANA)
@@ -264,11 +264,11 @@ type Status uint8
 const (
 	StatusAccepted                        Status = 0   // RFC 6275 section 6.1.8
 	StatusAcceptedPrefixDiscovery         Status = 1   // RFC 6275 section 6.1.8
-	StatusGREKeyOptionNotRequired         Status = 2   // RFC 5845 section 3.1
-	StatusGRETunnelingTLVNotSupported     Status = 3   // RFC 5845 section 3.1
+	StatusGREKeyOptionNotRequired         Status = 2   // RFC 5845 (IANA registry)
+	StatusGRETunnelingTLVNotSupported     Status = 3   // RFC 5845 (IANA registry)
 	StatusMCoANotComplete                 Status = 4   // RFC 5648 section 6.2
 	StatusMCoAReturnHomeWithoutNDP        Status = 5   // RFC 5648 section 6.2
-	StatusPBUAcceptedTBIgnored            Status = 6   // RFC 6058 section 5.3
+	StatusPBUAcceptedTBIgnored            Status = 6   // RFC 6058 (IANA registry)
 	StatusReasonUnspecified               Status = 128 // RFC 6275 section 6.1.8
 	StatusAdministrativelyProhibited      Status = 129 // RFC 6275 section 6.1.8
 	StatusInsufficientResources           Status = 130 // RFC 6275 section 6.1.8
@@ -281,18 +281,18 @@ const (
 	StatusExpiredCareOfNonceIndex         Status = 137 // RFC 6275 section 6.1.8
 	StatusExpiredNonces                   Status = 138 // RFC 6275 section 6.1.8
 	StatusRegistrationTypeChange          Status = 139 // RFC 6275 section 6.1.8
-	StatusMobileRouterNotPermitted        Status = 140 // RFC 3963 section 6.1.2
-	StatusInvalidPrefix                   Status = 141 // RFC 3963 section 6.1.2
-	StatusNotAuthorizedForPrefix          Status = 142 // RFC 3963 section 6.1.2
-	StatusForwardingSetupFailed           Status = 143 // RFC 3963 section 6.1.2
-	StatusMIPv6IDMismatch                 Status = 144 // RFC 4285 section 9 (MIPV6-ID-MISMATCH)
-	StatusMIPv6MesgIDRequired             Status = 145 // RFC 4285 section 9 (MIPV6-MESG-ID-REQD)
-	StatusMIPv6AuthFail                   Status = 146 // RFC 4285 section 9 (MIPV6-AUTH-FAIL)
-	StatusPermanentHomeKeygenUnavailable  Status = 147 // RFC 4866 section 5.7
-	StatusCGASignatureFailed              Status = 148 // RFC 4866 section 5.7
-	StatusPermanentHomeKeygenExists       Status = 149 // RFC 4866 section 5.7
-	StatusNonNullHomeNonceIndexExpected   Status = 150 // RFC 4866 section 5.7
-	StatusServiceAuthorizationFailed      Status = 151 // RFC 5149 section 5
+	StatusMobileRouterNotPermitted        Status = 140 // RFC 3963 (IANA registry)
+	StatusInvalidPrefix                   Status = 141 // RFC 3963 (IANA registry)
+	StatusNotAuthorizedForPrefix          Status = 142 // RFC 3963 (IANA registry)
+	StatusForwardingSetupFailed           Status = 143 // RFC 3963 (IANA registry)
+	StatusMIPv6IDMismatch                 Status = 144 // RFC 4285 (IANA registry; MIPV6-ID-MISMATCH)
+	StatusMIPv6MesgIDRequired             Status = 145 // RFC 4285 (IANA registry; MIPV6-MESG-ID-REQD)
+	StatusMIPv6AuthFail                   Status = 146 // RFC 4285 (IANA registry; MIPV6-AUTH-FAIL)
+	StatusPermanentHomeKeygenUnavailable  Status = 147 // RFC 4866 (IANA registry)
+	StatusCGASignatureFailed              Status = 148 // RFC 4866 (IANA registry)
+	StatusPermanentHomeKeygenExists       Status = 149 // RFC 4866 (IANA registry)
+	StatusNonNullHomeNonceIndexExpected   Status = 150 // RFC 4866 (IANA registry)
+	StatusServiceAuthorizationFailed      Status = 151 // RFC 5149 (IANA registry)
 	StatusProxyRegNotEnabled              Status = 152 // RFC 5213 section 8.9
 	StatusNotLMAForThisMobileNode         Status = 153 // RFC 5213 section 8.9
 	StatusMAGNotAuthorizedForProxyReg     Status = 154 // RFC 5213 section 8.9
@@ -304,24 +304,24 @@ const (
 	StatusMissingMNIdentifierOption       Status = 160 // RFC 5213 section 8.9
 	StatusMissingHandoffIndicatorOption   Status = 161 // RFC 5213 section 8.9
 	StatusMissingAccessTechTypeOption     Status = 162 // RFC 5213 section 8.9
-	StatusGREKeyOptionRequired            Status = 163 // RFC 5845 section 3.1
+	StatusGREKeyOptionRequired            Status = 163 // RFC 5845 (IANA registry)
 	StatusMCoAMalformed                   Status = 164 // RFC 5648 section 6.2
 	StatusMCoANonMCoABindingExists        Status = 165 // RFC 5648 section 6.2
 	StatusMCoAProhibited                  Status = 166 // RFC 5648 section 6.2
 	StatusMCoAUnknownCoA                  Status = 167 // RFC 5648 section 6.2
 	StatusMCoABulkRegistrationProhibited  Status = 168 // RFC 5648 section 6.2
 	StatusMCoASimultaneousHomeForeign     Status = 169 // RFC 5648 section 6.2
-	StatusNotAuthorizedForIPv4Mobility    Status = 170 // RFC 5844 section 3.1.4
-	StatusNotAuthorizedForIPv4HoA         Status = 171 // RFC 5844 section 3.1.4
-	StatusNotAuthorizedForIPv6Mobility    Status = 172 // RFC 5844 section 3.1.4
-	StatusMultipleIPv4HoANotSupported     Status = 173 // RFC 5844 section 3.1.4
+	StatusNotAuthorizedForIPv4Mobility    Status = 170 // RFC 5844 (IANA registry)
+	StatusNotAuthorizedForIPv4HoA         Status = 171 // RFC 5844 (IANA registry)
+	StatusNotAuthorizedForIPv6Mobility    Status = 172 // RFC 5844 (IANA registry)
+	StatusMultipleIPv4HoANotSupported     Status = 173 // RFC 5844 (IANA registry)
 	StatusInvalidCareOfAddress            Status = 174 // RFC 6275 section 6.1.8
-	StatusInvalidMNGroupIdentifier        Status = 175 // RFC 6602 section 3.3
-	StatusReinitSAWithHAC                 Status = 176 // RFC 6618 section 5
-	StatusNotAuthorizedForDelegatedMNP    Status = 177 // RFC 7148 section 4.3
-	StatusRequestedDMNPInUse              Status = 178 // RFC 7148 section 4.3
-	StatusCannotMeetQoSServiceRequest     Status = 179 // RFC 7222 section 6
-	StatusCannotSupportMultipathBinding   Status = 180 // RFC 8278 section 4
+	StatusInvalidMNGroupIdentifier        Status = 175 // RFC 6602 (IANA registry)
+	StatusReinitSAWithHAC                 Status = 176 // RFC 6618 (IANA registry)
+	StatusNotAuthorizedForDelegatedMNP    Status = 177 // RFC 7148 (IANA registry)
+	StatusRequestedDMNPInUse              Status = 178 // RFC 7148 (IANA registry)
+	StatusCannotMeetQoSServiceRequest     Status = 179 // RFC 7222 (IANA registry)
+	StatusCannotSupportMultipathBinding   Status = 180 // RFC 8278 (IANA registry)
 )
 
 var statusNames = map[Status]string{
@@ -430,13 +430,13 @@ const (
 	BUFlagH BUFlags = 0x4000 // Home Registration, RFC 6275 section 6.1.7
 	BUFlagL BUFlags = 0x2000 // Link-Local Address Compatibility, RFC 6275 section 6.1.7
 	BUFlagK BUFlags = 0x1000 // Key Management Mobility Capability, RFC 6275 section 6.1.7
-	BUFlagM BUFlags = 0x0800 // MAP Registration, RFC 5380 section 4.1
-	BUFlagR BUFlags = 0x0400 // Mobile Router, RFC 3963 section 4.1
+	BUFlagM BUFlags = 0x0800 // MAP Registration, RFC 5380 (IANA registry)
+	BUFlagR BUFlags = 0x0400 // Mobile Router, RFC 3963 (IANA registry)
 	BUFlagP BUFlags = 0x0200 // Proxy Registration, RFC 5213 section 8.1
-	BUFlagF BUFlags = 0x0100 // Force UDP encapsulation, RFC 5555 section 3.1.3
+	BUFlagF BUFlags = 0x0100 // Force UDP encapsulation, RFC 5555 (IANA registry)
 	BUFlagT BUFlags = 0x0080 // TLV-header format for UDP encapsulation, RFC 5845 (IANA flags registry)
-	BUFlagB BUFlags = 0x0040 // Bulk Binding Update, RFC 6602 section 3.2
-	BUFlagS BUFlags = 0x0020 // Multicast subscription, RFC 7161 section 5
+	BUFlagB BUFlags = 0x0040 // Bulk Binding Update, RFC 6602 (IANA registry)
+	BUFlagS BUFlags = 0x0020 // Multicast subscription, RFC 7161 (IANA registry)
 	BUFlagD BUFlags = 0x0010 // Distributed mobility anchoring, RFC 8885 (IANA)
 )
 
@@ -476,11 +476,11 @@ type BAFlags uint8
 // Binding Acknowledgement flags.
 const (
 	BAFlagK BAFlags = 0x80 // Key Management Mobility Capability, RFC 6275 section 6.1.8
-	BAFlagR BAFlags = 0x40 // Mobile Router, RFC 3963 section 4.2
+	BAFlagR BAFlags = 0x40 // Mobile Router, RFC 3963 (IANA registry)
 	BAFlagP BAFlags = 0x20 // Proxy Registration, RFC 5213 section 8.2
 	BAFlagT BAFlags = 0x10 // TLV-header format for UDP encapsulation, RFC 5845 (IANA flags registry)
-	BAFlagB BAFlags = 0x08 // Bulk Binding Update, RFC 6602 section 3.3
-	BAFlagS BAFlags = 0x04 // Multicast subscription, RFC 7161 section 5
+	BAFlagB BAFlags = 0x08 // Bulk Binding Update, RFC 6602 (IANA registry)
+	BAFlagS BAFlags = 0x04 // Multicast subscription, RFC 7161 (IANA registry)
 	BAFlagD BAFlags = 0x02 // Distributed mobility anchoring, RFC 8885 (IANA)
 )
 

@@ -10,11 +10,11 @@ import (
 // RFC 4285 options: Mobility Message Authentication (AUTH-OPTION-TYPE, 9)
 // and Mobility Message Replay Protection (MESG-ID-OPTION-TYPE, 10).
 //
-// Authentication option (RFC 4285 section 6):
+// Authentication option (RFC 4285 section 5; alignment 4n+1):
 //
 //	Type | Length | Subtype | Mobility SPI (32) | Authentication Data ...
 //
-// Replay Protection option (RFC 4285 section 6):
+// Replay Protection option (RFC 4285 section 6; alignment 8n+2):
 //
 //	Type | Length (8) | Timestamp (64)
 
@@ -53,7 +53,7 @@ const HMACSHA1SPI = 3
 const authFixedLen = 5 // Subtype + Mobility SPI
 
 // MobilityMessageAuthentication is the Mobility Message Authentication
-// option. It must be the last option of its message (RFC 4285 section 5).
+// option. It must be the last option of its message (RFC 4285 section 5.1).
 type MobilityMessageAuthentication struct {
 	Subtype            AuthSubtype
 	SPI                uint32
@@ -87,8 +87,9 @@ func DecodeMobilityMessageAuthentication(d []byte) (MobilityMessageAuthenticatio
 }
 
 // MobilityMessageReplayProtection is the Mobility Message Replay
-// Protection option. Timestamp is in NTP format (RFC 4285 section 6):
-// seconds since 1900 in the high 32 bits, fraction in the low 32 bits.
+// Protection option. Timestamp is kept as the raw 64 bits; NTPTimestamp
+// and Time read it as an NTP timestamp (seconds since 1900 in the high 32
+// bits, fraction in the low 32), the format MIPv4 replay protection uses.
 type MobilityMessageReplayProtection struct {
 	Timestamp uint64
 }

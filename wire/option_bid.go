@@ -7,7 +7,7 @@ import (
 )
 
 // Binding Identifier mobility option, RFC 5648 section 6.1, with the
-// BID-PRI field RFC 6089 section 6.1 carved out of the Reserved bits:
+// BID-PRI field that RFC 6089 carves out of the Reserved bits:
 //
 //	Type | Length | Binding ID (16) | Status (8) | H (1) | BID-PRI (7) |
 //	[IPv4 or IPv6 care-of address]
@@ -23,7 +23,7 @@ func init() {
 
 const (
 	bidFlagH      = 0x80 // Simultaneous Home and Foreign Binding (RFC 5648 section 6.1)
-	bidPriMask    = 0x7f // BID-PRI (RFC 6089 section 6.1)
+	bidPriMask    = 0x7f // BID-PRI (RFC 6089)
 	bidLenNoCoA   = 4
 	bidLenIPv4CoA = 8
 	bidLenIPv6CoA = 20
@@ -37,7 +37,7 @@ type BindingIdentifier struct {
 	Status Status
 	// SimultaneousHomeAndForeign is the H flag (RFC 5648 section 6.1).
 	SimultaneousHomeAndForeign bool
-	// Priority is BID-PRI (RFC 6089 section 6.1): 7 bits, lower is
+	// Priority is BID-PRI (RFC 6089): 7 bits, lower is
 	// preferred, zero reserved in RFC 6089 but sent by RFC 5648-only peers.
 	Priority uint8
 	// CareOfAddress is the zero Addr when the option carries none, an
