@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -32,6 +33,7 @@ func init() {
 		name    string
 		cc      string
 		verbose bool
+		cpuProf string
 	)
 	dp := &cobra.Command{
 		Use:   "dataplane",
@@ -74,6 +76,17 @@ too: the figures only mean something on a quiet machine.`,
 			if !asJSON {
 				o.Progress = cmd.ErrOrStderr()
 			}
+			if cpuProf != "" {
+				f, err := os.Create(cpuProf)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			rep, err := bench.Run(ctx, o)
@@ -110,6 +123,7 @@ too: the figures only mean something on a quiet machine.`,
 	dp.Flags().BoolVar(&asJSON, "json", false, "print the results as JSON")
 	dp.Flags().StringVar(&name, "name", "dpbench", "lab name (namespaces are <name>-<node>)")
 	dp.Flags().StringVar(&cc, "congestion", "", "TCP congestion control for iperf3 -C (e.g. bbr)")
+	dp.Flags().StringVar(&cpuProf, "cpuprofile", "", "write a Go CPU profile of the userspace data planes to this file")
 	dp.Flags().BoolVarP(&verbose, "verbose", "v", false, "log data plane events to stderr")
 	labBenchCmd.AddCommand(dp)
 }

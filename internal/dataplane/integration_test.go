@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -157,6 +158,19 @@ func setupTunnel(t *testing.T, n *testNet, bc backendCase) (dpA, dpB DataPlane) 
 		return dp
 	}
 	dpA, dpB = newDP(n.a), newDP(n.b)
+	if bc.backend == BackendKernel {
+		// The MTU detour's far end forwards even on a non-router.
+		err := n.a.Do(func() error {
+			b, err := os.ReadFile("/proc/sys/net/ipv6/conf/" + testTun + "x/force_forwarding")
+			if err == nil && strings.TrimSpace(string(b)) != "1" {
+				err = fmt.Errorf("force_forwarding is %q", b)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatalf("detour: %v", err)
+		}
+	}
 	must := func(err error) {
 		t.Helper()
 		if err != nil {

@@ -31,6 +31,15 @@ type tunnelSock struct {
 	refs int // guarded by userDP.mu
 
 	pending []ipv6.Message // send loop only
+
+	// UDP GSO state, send loop only.
+	noGSO     bool
+	slab      []byte
+	gsoMsgs   []ipv6.Message
+	gsoCounts []int
+	cmsgs     map[int][]byte
+
+	gro bool // UDP_GRO enabled on the socket
 }
 
 const sockBufBytes = 8 << 20
@@ -58,6 +67,9 @@ func openTunnelSock(key sockKey, port int) (*tunnelSock, error) {
 			// against the tunnel MTU instead (RFC 2473 section 7.1 allows
 			// either; a PTB to the inner source keeps the path clean).
 			_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_DO)
+			if key.encap == EncapUDP {
+				s.gro = unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_GRO, 1) == nil
+			}
 		})
 	}
 	if err != nil {
@@ -141,7 +153,11 @@ func (u *userDP) sendLoop() {
 			r.sock.pending = append(r.sock.pending, ipv6.Message{Buffers: [][]byte{pkt}, Addr: r.addr})
 		}
 		for _, s := range active {
-			u.flush(s)
+			if s.key.encap == EncapUDP && !s.noGSO {
+				u.flushUDPGSO(s)
+			} else {
+				u.flush(s)
+			}
 		}
 	}
 }
@@ -213,14 +229,29 @@ func (u *userDP) tooBig(r *userRoute, pkt []byte) {
 // arrived on it.
 func (u *userDP) receiveLoop(s *tunnelSock) {
 	defer u.wg.Done()
-	const batch = 128
+	batch := 128
+	if s.gro {
+		batch = 16 // each message may hold up to 64 packets
+	}
 	bufs := make([][]byte, batch)
 	ms := make([]ipv6.Message, batch)
 	for i := range bufs {
 		bufs[i] = make([]byte, tunOffset+65535)
 		ms[i].Buffers = [][]byte{bufs[i][tunOffset:]}
+		if s.gro {
+			ms[i].OOB = make([]byte, 64)
+		}
 	}
-	out := make([][]byte, 0, batch)
+	// Coalesced UDP runs are split into buffers of their own, with the
+	// headroom and capacity the TUN device's GRO needs.
+	var pool [][]byte
+	if s.gro {
+		pool = make([][]byte, 256)
+		for i := range pool {
+			pool[i] = make([]byte, tunOffset+65535)
+		}
+	}
+	out := make([][]byte, 0, batch+len(pool))
 	for {
 		n, err := s.pc.ReadBatch(ms, 0)
 		if err != nil {
@@ -234,39 +265,77 @@ func (u *userDP) receiveLoop(s *tunnelSock) {
 		}
 		acc := *u.accept.Load()
 		out = out[:0]
+		used := 0
 		for i := 0; i < n; i++ {
 			m := &ms[i]
-			pkt := bufs[i][tunOffset : tunOffset+m.N]
+			data := bufs[i][tunOffset : tunOffset+m.N]
 			m.Buffers[0] = bufs[i][tunOffset:]
+			gso := 0
+			if s.gro {
+				gso = groSize(m.OOB[:m.NN])
+				m.OOB = m.OOB[:cap(m.OOB)]
+			}
 			ep := acc[endpointKey{s.key.local, addrOf(m.Addr), s.key.encap}]
-			if ep == nil {
-				u.ctr.drop(DropOuterSource)
+			if gso == 0 || gso >= len(data) {
+				if u.admit(ep, data) {
+					out = append(out, bufs[i][:tunOffset+len(data)])
+				}
 				continue
 			}
-			src, _, _, ok := ipv6Header(pkt)
-			if !ok {
-				u.ctr.drop(DropMalformed)
-				continue
+			for off := 0; off < len(data); off += gso {
+				seg := data[off:min(off+gso, len(data))]
+				if !u.admit(ep, seg) {
+					continue
+				}
+				if used == len(pool) {
+					u.writeTUN(out)
+					out, used = out[:0], 0
+				}
+				b := pool[used][:tunOffset+len(seg)]
+				copy(b[tunOffset:], seg)
+				used++
+				out = append(out, b)
 			}
-			if len(ep.innerSrc) > 0 && !containsAddr(ep.innerSrc, src) {
-				u.ctr.drop(DropInnerSource)
-				continue
-			}
-			u.ctr.packetsIn.Add(1)
-			u.ctr.bytesIn.Add(uint64(len(pkt)))
-			out = append(out, bufs[i][:tunOffset+len(pkt)])
 		}
-		if len(out) == 0 {
-			continue
-		}
-		if _, err := u.dev.Write(out, tunOffset); err != nil {
-			if errors.Is(err, os.ErrClosed) {
-				return
-			}
-			u.ctr.drop(DropIO)
-			u.log.Debug("TUN write", "err", err)
+		if !u.writeTUN(out) {
+			return
 		}
 	}
+}
+
+// admit applies the ingress check to one decapsulated packet and counts it.
+func (u *userDP) admit(ep *acceptEntry, pkt []byte) bool {
+	if ep == nil {
+		u.ctr.drop(DropOuterSource)
+		return false
+	}
+	src, _, _, ok := ipv6Header(pkt)
+	if !ok {
+		u.ctr.drop(DropMalformed)
+		return false
+	}
+	if len(ep.innerSrc) > 0 && !containsAddr(ep.innerSrc, src) {
+		u.ctr.drop(DropInnerSource)
+		return false
+	}
+	u.ctr.packetsIn.Add(1)
+	u.ctr.bytesIn.Add(uint64(len(pkt)))
+	return true
+}
+
+// writeTUN hands packets to the kernel; false once the device is closed.
+func (u *userDP) writeTUN(out [][]byte) bool {
+	if len(out) == 0 {
+		return true
+	}
+	if _, err := u.dev.Write(out, tunOffset); err != nil {
+		if errors.Is(err, os.ErrClosed) {
+			return false
+		}
+		u.ctr.drop(DropIO)
+		u.log.Debug("TUN write", "err", err)
+	}
+	return true
 }
 
 func containsAddr(ps []netip.Prefix, a netip.Addr) bool {

@@ -9,6 +9,7 @@
 package bench
 
 import (
+	"bytes"
 	"bufio"
 	"context"
 	"encoding/json"
@@ -127,8 +128,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer l.Down()
 	// One iperf3 server for the whole run; the lab's Down kills it too.
-	srv := l.MustNode("receiver").Command(ctx, "iperf3", "-s", "-B", addrReceiver)
-	srv.Stdout, srv.Stderr = io.Discard, io.Discard
+	srv := l.MustNode("receiver").Command(ctx, "iperf3", "-s")
+	var srvOut bytes.Buffer
+	srv.Stdout, srv.Stderr = &srvOut, &srvOut
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("iperf3 server: %w", err)
 	}
@@ -136,6 +138,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		srv.Process.Kill()
 		srv.Wait()
 	}()
+	if err := waitListen(ctx, l.MustNode("receiver"), 5201); err != nil {
+		return nil, fmt.Errorf("iperf3 server: %w (%s)", err, strings.TrimSpace(srvOut.String()))
+	}
 	plain := map[int]float64{}
 	for _, c := range o.Cases {
 		stop, err := setup(l, c, o.Logger)
@@ -271,6 +276,40 @@ func iperf(ctx context.Context, l *lab.Lab, streams int, d time.Duration, cc str
 		return 0, 0, fmt.Errorf("iperf3: %s", res.Error)
 	}
 	return res.End.SumReceived.BitsPerSecond / 1e9, res.End.SumSent.Retransmits, nil
+}
+
+// waitListen waits until a TCP socket listens on port in node (read from
+// the namespace's tcp6 table).
+func waitListen(ctx context.Context, node *lab.NodeNS, port int) error {
+	want := fmt.Sprintf(":%04X ", port)
+	for i := 0; i < 100; i++ {
+		found := false
+		err := node.Do(func() error {
+			b, err := os.ReadFile("/proc/thread-self/net/tcp6") // /proc/net follows the main thread
+			if err != nil {
+				return err
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				f := strings.Fields(line)
+				if len(f) > 3 && strings.HasSuffix(f[1]+" ", want) && f[3] == "0A" {
+					found = true
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if found {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("nothing listens on port %d after 10 s", port)
 }
 
 func loadavg() string {
