@@ -35,7 +35,9 @@
 //
 //	func init() { registerOption(OptHomeNetworkPrefix, 8, 4, parseHomeNetworkPrefix) }
 //
-// where parseHomeNetworkPrefix(data []byte) (Option, error) gets the option
+// The alignment given to registerOption is what receivers enforce (pass
+// 1, 0 to enforce none); the Alignment method is what the encoder uses.
+// parseHomeNetworkPrefix(data []byte) (Option, error) gets the option
 // data and must check its length strictly (return ErrBadLength, wrapped or
 // not; the framework adds the offset). Types without a parser decode to
 // [UnknownOption] and are otherwise skipped, as RFC 6275 section 9.2 asks.
@@ -51,7 +53,17 @@
 // values are decoded from a [RawOption] with their Decode functions, e.g.
 // [DecodeBindingIdentifier]; byte-slice fields then alias the input.
 // [Authenticator] computes and checks RFC 4285 authenticators with a
-// reusable keyed hash.
+// reusable keyed hash; a failed check is ErrAuthFailed (answer with
+// status 146, MIPV6-AUTH-FAIL).
+//
+// # IPv6 packets
+//
+// [MHPacket] builds a whole packet: IPv6 header, optional type 2 routing
+// header, optional Destination Options header with a Home Address option,
+// and the Mobility Header with its checksum over the right pseudo-header
+// (home address as source, routing header address as final destination).
+// [ParseIPv6] walks the reverse way and [Parser.ParsePacket] also decodes
+// and verifies the Mobility Header.
 //
 // # Errors
 //
