@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"log/slog"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"monami/internal/config"
 )
 
 // contextWithTimeout derives a context from the command's (cancelled on
@@ -15,4 +19,15 @@ func contextWithTimeout(cmd *cobra.Command, d time.Duration) (context.Context, c
 		ctx = context.Background()
 	}
 	return context.WithTimeout(ctx, d)
+}
+
+// newLogger builds the daemon's structured logger from its config.
+func newLogger(c config.Log) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }

@@ -1,0 +1,66 @@
+package ha
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"monami/internal/binding"
+	"monami/internal/transport"
+	"monami/wire"
+)
+
+// sendAck answers a Binding Update (RFC 6275 section 10.3.1): to the
+// care-of address the update came from, with the home address in a type 2
+// routing header, over the transport it came on. A BU that passed RFC 4285
+// authentication gets an authenticated answer (RFC 4285 section 5.1).
+func (h *HomeAgent) sendAck(ctx context.Context, r *received, req *binding.BindingUpdateRequest,
+	d *binding.Decision, sa *securityAssociation, nai []byte) error {
+	sig := &r.sig
+	ba := wire.BindingAcknowledgement{Status: d.Status, Sequence: d.Sequence, Lifetime: d.Lifetime}
+	if d.KeyMgmt {
+		ba.Flags |= wire.BAFlagK
+	}
+	if d.MobileRouter {
+		ba.Flags |= wire.BAFlagR
+	}
+	for _, b := range d.BIDs {
+		// RFC 5648 section 6.1: the Binding Identifier option in a BA
+		// carries the status of that BID.
+		ba.Options = append(ba.Options, wire.BindingIdentifier{BindingID: b.BID, Status: b.Status,
+			SimultaneousHomeAndForeign: b.SimultaneousHomeForeign, CareOfAddress: b.CoA})
+	}
+	if d.RefreshInterval > 0 {
+		ba.Options = append(ba.Options, wire.BindingRefreshAdvice{RefreshInterval: d.RefreshInterval})
+	}
+	if nai != nil && sa != nil {
+		// RFC 4283 section 3: the home agent echoes the MN Identifier.
+		ba.Options = append(ba.Options, wire.MobileNodeIdentifier{Subtype: wire.MNIDNAI, Identifier: nai})
+	}
+	if d.HasTimestamp {
+		ba.Options = append(ba.Options, wire.MobilityMessageReplayProtection{Timestamp: d.Timestamp})
+	}
+
+	coa := sig.Src
+	out := transport.Signal{Via: sig.Via, Src: h.addr, Dst: coa, Ext: transport.ExtRH2, HomeAddress: req.HoA,
+		IfIndex: sig.IfIndex, Peer: sig.Peer}
+	if !req.HoA.IsValid() || req.HoA == coa {
+		// No home address to route to (or at home): plain BA to the source.
+		out.Ext, out.HomeAddress = transport.ExtNone, netip0
+	}
+	var err error
+	if sa != nil {
+		h.out, err = sa.auth.AppendMessage(h.out[:0], ba, sa.spi, coa, req.HoA, netip0, netip0)
+	} else {
+		h.out, err = wire.AppendMessage(h.out[:0], ba, netip0, netip0)
+	}
+	if err != nil {
+		return err
+	}
+	out.MH = h.out
+	sctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return r.tp.Send(sctx, out)
+}
+
+var netip0 netip.Addr

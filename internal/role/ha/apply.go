@@ -1,0 +1,121 @@
+package ha
+
+import (
+	"errors"
+	"net/netip"
+
+	"monami/internal/binding"
+	"monami/internal/dataplane"
+)
+
+// apply programs the data plane for the binding cache's decisions:
+//   - every binding gets a reverse-tunnel endpoint at the home agent that
+//     accepts only its care-of address as outer source and its home address
+//     as inner source (RFC 6275 section 10.4.5);
+//   - each home address's traffic is tunnelled to the care-of address of its
+//     preferred binding (until flow bindings exist), and follows it when the
+//     preferred binding changes or goes away.
+func (h *HomeAgent) apply(changes []binding.Change) {
+	for _, c := range changes {
+		b := c.Binding
+		key := bindingKey{b.HoA, b.BID}
+		switch c.Kind {
+		case binding.BindingAdded, binding.BindingUpdated:
+			encap := h.pendingEncap
+			if old, ok := h.installed[key]; ok && (old.coa != b.CoA || old.encap != encap) {
+				h.releaseEndpoint(old, b.HoA)
+			}
+			h.installed[key] = endpointKey{b.CoA, encap}
+			if !b.CoA.IsValid() || b.Flags&binding.FlagAtHome != 0 {
+				break
+			}
+			h.holdEndpoint(endpointKey{b.CoA, encap}, b.HoA)
+			h.log.Info("binding "+c.Kind.String(), "hoa", b.HoA, "bid", b.BID, "coa", b.CoA, "priority", b.Priority,
+				"expires", b.Expires.Format("15:04:05"), "cause", cause(c.Cause))
+		case binding.BindingRemoved:
+			if old, ok := h.installed[key]; ok {
+				h.releaseEndpoint(old, b.HoA)
+				delete(h.installed, key)
+			}
+			h.log.Info("binding removed", "hoa", b.HoA, "bid", b.BID, "coa", b.CoA, "cause", cause(c.Cause))
+		case binding.PrimaryChanged:
+			sel := dataplane.Selector{Dst: netip.PrefixFrom(b.HoA, 128)}
+			if !b.CoA.IsValid() || b.Flags&binding.FlagAtHome != 0 {
+				if err := h.dp.DelRoute(sel); err != nil && !errors.Is(err, dataplane.ErrNotFound) {
+					h.dpError("removing home address route", err, "hoa", b.HoA)
+				}
+				h.log.Info("home address has no tunnel", "hoa", b.HoA, "cause", cause(c.Cause))
+				break
+			}
+			encap := h.installed[key].encap
+			r := dataplane.Route{Selector: sel, Tunnel: dataplane.Tunnel{Local: h.addr, Remote: b.CoA, Encap: encap}}
+			if err := h.dp.AddRoute(r); err != nil {
+				h.dpError("tunnelling home address", err, "hoa", b.HoA, "coa", b.CoA)
+				break
+			}
+			h.log.Info("home address tunnelled", "hoa", b.HoA, "bid", b.BID, "coa", b.CoA, "cause", cause(c.Cause))
+		}
+	}
+}
+
+// holdEndpoint adds hoa to the inner sources accepted from a care-of
+// address, creating the endpoint when it is the first.
+func (h *HomeAgent) holdEndpoint(k endpointKey, hoa netip.Addr) {
+	set := h.endpoints[k]
+	if set == nil {
+		set = map[netip.Addr]bool{}
+		h.endpoints[k] = set
+	}
+	if set[hoa] {
+		return
+	}
+	set[hoa] = true
+	h.programEndpoint(k, set)
+}
+
+func (h *HomeAgent) releaseEndpoint(k endpointKey, hoa netip.Addr) {
+	set := h.endpoints[k]
+	if !set[hoa] {
+		return
+	}
+	delete(set, hoa)
+	if len(set) > 0 {
+		h.programEndpoint(k, set)
+		return
+	}
+	delete(h.endpoints, k)
+	if err := h.dp.DelEndpoint(h.addr, k.coa, k.encap); err != nil && !errors.Is(err, dataplane.ErrNotFound) {
+		h.dpError("removing tunnel endpoint", err, "coa", k.coa)
+	}
+}
+
+func (h *HomeAgent) programEndpoint(k endpointKey, set map[netip.Addr]bool) {
+	e := dataplane.Endpoint{Local: h.addr, Peer: k.coa, Encap: k.encap}
+	for a := range set {
+		e.InnerSrc = append(e.InnerSrc, netip.PrefixFrom(a, 128))
+	}
+	if err := h.dp.AddEndpoint(e); err != nil {
+		h.dpError("accepting tunnelled packets", err, "coa", k.coa)
+	}
+}
+
+func (h *HomeAgent) dpError(what string, err error, kv ...any) {
+	h.cnt.inc(&h.cnt.dataplaneErrors)
+	h.log.Error(what, append(kv, "err", err)...)
+}
+
+func cause(c binding.Cause) string {
+	switch c {
+	case binding.CauseRegistration:
+		return "registration"
+	case binding.CauseDeregistration:
+		return "deregistration"
+	case binding.CauseReturnHome:
+		return "returned home"
+	case binding.CauseOverwrite:
+		return "overwritten"
+	case binding.CauseExpired:
+		return "expired"
+	}
+	return "unknown"
+}

@@ -1,0 +1,94 @@
+package ha
+
+import (
+	"context"
+	"time"
+
+	"monami/internal/binding"
+	"monami/internal/ctlapi"
+)
+
+type snapshotReq struct {
+	topic string
+	reply chan snapshotResp
+}
+
+type snapshotResp struct {
+	data any
+	err  error
+}
+
+// Role implements ctlapi.Provider.
+func (h *HomeAgent) Role() string { return "ha" }
+
+// Topics implements ctlapi.Provider.
+func (h *HomeAgent) Topics() []string { return []string{"bindings", "counters", "status"} }
+
+// Snapshot implements ctlapi.Provider: the request is answered by the event
+// loop, which owns the state.
+func (h *HomeAgent) Snapshot(ctx context.Context, topic string) (any, error) {
+	q := snapshotReq{topic: topic, reply: make(chan snapshotResp, 1)}
+	select {
+	case h.snaps <- q:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case r := <-q.reply:
+		return r.data, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// BindingView is one binding cache entry for the control API.
+type BindingView struct {
+	HomeAddress   string    `json:"home_address"`
+	BindingID     uint16    `json:"bid"`
+	CareOfAddress string    `json:"care_of_address"`
+	Priority      uint8     `json:"priority"`
+	Primary       bool      `json:"primary"`
+	Encap         string    `json:"encap"`
+	Registered    time.Time `json:"registered"`
+	Expires       time.Time `json:"expires"`
+	LifetimeLeft  string    `json:"lifetime_left"`
+}
+
+func (h *HomeAgent) snapshot(topic string) snapshotResp {
+	now := h.now()
+	switch topic {
+	case "bindings":
+		return snapshotResp{data: h.Bindings(now)}
+	case "counters":
+		v := struct {
+			Signalling Counters `json:"signalling"`
+			Dataplane  any      `json:"dataplane"`
+		}{Signalling: h.cnt.view()}
+		if c, err := h.dp.Counters(); err == nil {
+			v.Dataplane = c
+		}
+		return snapshotResp{data: v}
+	case "status":
+		return snapshotResp{data: map[string]any{
+			"address": h.addr.String(), "home_prefixes": h.cfg.HomePrefixes, "backend": h.dp.Backend(),
+			"bindings": h.cache.Len(), "mobile_nodes_registered": h.cache.NodeCount(),
+		}}
+	}
+	return snapshotResp{err: ctlapi.ErrUnknownTopic}
+}
+
+// Bindings lists the binding cache, preferred binding of each home address
+// first. Only for the event loop (or tests that own the agent).
+func (h *HomeAgent) Bindings(now time.Time) []BindingView {
+	var out []BindingView
+	h.cache.All(func(b binding.Binding) bool {
+		best, _ := h.cache.Best(b.HoA)
+		out = append(out, BindingView{
+			HomeAddress: b.HoA.String(), BindingID: b.BID, CareOfAddress: b.CoA.String(), Priority: b.Priority,
+			Primary: best.BID == b.BID, Encap: h.installed[bindingKey{b.HoA, b.BID}].encap.String(),
+			Registered: b.Registered, Expires: b.Expires, LifetimeLeft: b.Expires.Sub(now).Round(time.Second).String(),
+		})
+		return true
+	})
+	return out
+}

@@ -1,0 +1,264 @@
+// Package ha is the home agent role: it receives Binding Updates over the
+// signalling transports, authenticates them (RFC 4285), lets the pure
+// binding cache decide (RFC 6275 section 10.3 with RFC 5648), programs the
+// data plane, and answers with Binding Acknowledgements.
+//
+// One goroutine owns all state (the event loop in Run); transport readers
+// only feed it, and the control API asks it for snapshots.
+package ha
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"monami/internal/binding"
+	"monami/internal/config"
+	"monami/internal/ctlapi"
+	"monami/internal/dataplane"
+	"monami/internal/transport"
+	"monami/wire"
+)
+
+// Options injects what a test or benchmark replaces; zero values open the
+// real thing from the configuration.
+type Options struct {
+	Logger *slog.Logger
+	// Transports, when set, are used instead of opening the configured ones.
+	// The home agent closes them on exit.
+	Transports []transport.Transport
+	// DataPlane, when set, is used instead of dataplane.New. Closed on exit.
+	DataPlane dataplane.DataPlane
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// NoControlSocket skips the control API.
+	NoControlSocket bool
+}
+
+// HomeAgent is a running home agent.
+type HomeAgent struct {
+	cfg   *config.HomeAgent
+	log   *slog.Logger
+	now   func() time.Time
+	addr  netip.Addr
+	cache *binding.BindingCache
+	sec   *securityAssociations
+	dp    dataplane.DataPlane
+	tps   []transport.Transport
+	ctl   *ctlapi.Server
+
+	// endpoints: reverse-tunnel endpoints by peer care-of address, with the
+	// home addresses allowed as inner source (several home addresses may
+	// share one care-of address: the (n,1) case of the seed analysis).
+	endpoints map[endpointKey]map[netip.Addr]bool
+	// installed remembers the endpoint each binding holds.
+	installed map[bindingKey]endpointKey
+	// pendingEncap is the encapsulation for bindings made by the Binding
+	// Update being processed (see encapFor).
+	pendingEncap dataplane.Encapsulation
+
+	in    chan received
+	snaps chan snapshotReq
+	cnt   counters
+
+	// scratch reused per Binding Update (the loop is single-threaded)
+	view binding.BindingUpdateRequest
+	bu   wire.BindingUpdateView
+	dec  binding.Decision
+	out  []byte
+}
+
+type endpointKey struct {
+	coa   netip.Addr
+	encap dataplane.Encapsulation
+}
+
+type bindingKey struct {
+	hoa netip.Addr
+	bid uint16
+}
+
+type received struct {
+	sig transport.Signal
+	tp  transport.Transport
+	at  time.Time
+}
+
+// New validates the wiring and opens the data plane and transports (unless
+// injected). Run starts the home agent.
+func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
+	h := &HomeAgent{
+		cfg: cfg, log: opt.Logger, now: opt.Now, addr: cfg.Addr(),
+		endpoints: map[endpointKey]map[netip.Addr]bool{},
+		installed: map[bindingKey]endpointKey{},
+		in:        make(chan received, 1024),
+		snaps:     make(chan snapshotReq),
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	h.log = h.log.With("role", "ha")
+	if h.now == nil {
+		h.now = time.Now
+	}
+	h.sec, err = newSecurityAssociations(cfg)
+	if err != nil {
+		return nil, err
+	}
+	h.cache = binding.NewBindingCache(cacheConfig(cfg), h.now())
+	defer func() {
+		if err != nil {
+			h.close()
+		}
+	}()
+	h.dp = opt.DataPlane
+	if h.dp == nil {
+		h.dp, err = dataplane.New(dataplane.Config{
+			Backend: dataplane.Backend(cfg.Dataplane.Backend),
+			Table:   cfg.Dataplane.Table,
+			Logger:  h.log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("data plane: %w", err)
+		}
+	}
+	h.tps = opt.Transports
+	if h.tps == nil {
+		if cfg.NativeSignalling() {
+			n, err := transport.OpenNative(transport.NativeConfig{Logger: h.log})
+			if err != nil {
+				return nil, fmt.Errorf("native signalling: %w", err)
+			}
+			h.tps = append(h.tps, n)
+		}
+		if p := cfg.UDPPort(); p != 0 {
+			u, err := transport.ListenUDP(transport.UDPConfig{Logger: h.log, Endpoints: []transport.UDPEndpoint{
+				{Addr: netip.AddrPortFrom(netip.IPv6Unspecified(), p)},
+				{Addr: netip.AddrPortFrom(netip.IPv4Unspecified(), p)},
+			}})
+			if err != nil {
+				return nil, fmt.Errorf("UDP signalling: %w", err)
+			}
+			h.tps = append(h.tps, u)
+		}
+	}
+	if !opt.NoControlSocket {
+		if h.ctl, err = ctlapi.Listen(cfg.ControlSocket, h, h.log); err != nil {
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+func cacheConfig(cfg *config.HomeAgent) binding.Config {
+	bc := binding.Config{
+		MaxLifetime:           cfg.Binding.MaxLifetime.D(),
+		RefreshAdviceFraction: cfg.Binding.RefreshFraction,
+		ReplayWindow:          cfg.Security.ReplayWindow.D(),
+		BIDPriority:           map[uint16]uint8{},
+	}
+	for _, p := range cfg.Prefixes() {
+		bc.HomePrefixes = append(bc.HomePrefixes, binding.HomePrefix{Prefix: p})
+	}
+	for _, m := range cfg.MobileNodes {
+		for bid, prio := range m.Priorities {
+			bc.BIDPriority[bid] = prio
+		}
+	}
+	return bc
+}
+
+// Run serves until ctx ends, then deregisters nothing (the mobile nodes'
+// bindings simply lapse) but removes everything it installed.
+func (h *HomeAgent) Run(ctx context.Context) error {
+	defer h.close()
+	var wg sync.WaitGroup
+	rctx, stop := context.WithCancel(ctx)
+	defer func() { stop(); wg.Wait() }()
+	for _, tp := range h.tps {
+		wg.Add(1)
+		go func(tp transport.Transport) {
+			defer wg.Done()
+			h.readLoop(rctx, tp)
+		}(tp)
+	}
+	h.log.Info("home agent running", "address", h.addr, "home_prefixes", h.cfg.HomePrefixes,
+		"backend", h.dp.Backend(), "transports", len(h.tps), "mobile_nodes", len(h.cfg.MobileNodes))
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		h.armExpiry(timer)
+		select {
+		case <-ctx.Done():
+			h.log.Info("home agent stopping", "bindings", h.cache.Len())
+			return nil
+		case r := <-h.in:
+			h.handle(ctx, r)
+		case <-timer.C:
+			h.expire()
+		case q := <-h.snaps:
+			q.reply <- h.snapshot(q.topic)
+		}
+	}
+}
+
+func (h *HomeAgent) readLoop(ctx context.Context, tp transport.Transport) {
+	for {
+		sig, err := tp.Recv(ctx)
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, transport.ErrClosed) {
+				h.log.Error("signalling receive stopped", "err", err)
+			}
+			return
+		}
+		select {
+		case h.in <- received{sig: sig, tp: tp, at: h.now()}:
+		case <-ctx.Done():
+			return
+		default:
+			h.cnt.inc(&h.cnt.queueFull)
+		}
+	}
+}
+
+// armExpiry points the timer at the next binding expiry.
+func (h *HomeAgent) armExpiry(t *time.Timer) {
+	next, ok := h.cache.NextExpiry()
+	d := time.Hour
+	if ok {
+		d = max(next.Sub(h.now()), 0)
+	}
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
+	}
+	t.Reset(d)
+}
+
+func (h *HomeAgent) expire() {
+	changes := h.cache.Expire(h.now())
+	h.apply(changes)
+}
+
+func (h *HomeAgent) close() {
+	if h.ctl != nil {
+		h.ctl.Close()
+	}
+	for _, tp := range h.tps {
+		if err := tp.Close(); err != nil {
+			h.log.Warn("closing signalling transport", "err", err)
+		}
+	}
+	if h.dp != nil {
+		if err := h.dp.Close(); err != nil {
+			h.log.Warn("closing data plane", "err", err)
+		}
+	}
+}
