@@ -290,4 +290,3 @@ func TestExpiryRemovesDataPlaneState(t *testing.T) {
 	}
 	t.Fatal("binding did not expire")
 }
-
