@@ -57,6 +57,9 @@ func (r NotificationReason) String() string {
 	return "notification reason " + strconv.Itoa(int(r))
 }
 
+// MarshalText makes JSON output show the name.
+func (r NotificationReason) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
 // UpdateNotificationStatus is the Status of an Update Notification
 // Acknowledgement (RFC 7077 section 4.2; IANA "Update Notification
 // Acknowledgement Status Registry"). Values below 128 mean success.
@@ -86,6 +89,9 @@ func (s UpdateNotificationStatus) String() string {
 	}
 	return "update notification status " + strconv.Itoa(int(s))
 }
+
+// MarshalText makes JSON output show the name.
+func (s UpdateNotificationStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Flags of the Update Notification, in the octet after the Notification
 // Reason (RFC 7077 section 4.1).

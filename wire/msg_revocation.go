@@ -34,6 +34,9 @@ func (t BRType) String() string {
 	return "B.R. type " + strconv.Itoa(int(t))
 }
 
+// MarshalText makes JSON output show the name.
+func (t BRType) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
 // RevocationTrigger is the R. Trigger field of a Binding Revocation
 // Indication (RFC 5846 section 6.1.1; IANA "Revocation Trigger Values").
 type RevocationTrigger uint8
@@ -75,6 +78,9 @@ func (r RevocationTrigger) String() string {
 	return "revocation trigger " + strconv.Itoa(int(r))
 }
 
+// MarshalText makes JSON output show the name.
+func (r RevocationTrigger) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
 // BRStatus is the Status field of a Binding Revocation Acknowledgement (RFC
 // 5846 section 6.1.2; IANA "Binding Revocation Acknowledgement Status
 // Codes"). Values below 128 mean success.
@@ -112,6 +118,9 @@ func (s BRStatus) String() string {
 	}
 	return "binding revocation status " + strconv.Itoa(int(s))
 }
+
+// MarshalText makes JSON output show the name.
+func (s BRStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Flags of both Binding Revocation messages, in the octet after the
 // Sequence # (RFC 5846 sections 6.1.1, 6.1.2).

@@ -111,6 +111,9 @@ func (s IPv4AddressAckStatus) String() string {
 	return "IPv4 address acknowledgement status " + strconv.Itoa(int(s))
 }
 
+// MarshalText makes JSON output show the name.
+func (s IPv4AddressAckStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // IPv4AddressAcknowledgement is the IPv4 Address Acknowledgement option
 // (RFC 5555 section 3.2.1), the home agent's answer in a Binding
 // Acknowledgement: Status (8), Pref-len (6 bits), Reserved (2 bits), IPv4
@@ -257,6 +260,9 @@ func (s IPv4HomeAddressReplyStatus) String() string {
 	}
 	return "IPv4 home address reply status " + strconv.Itoa(int(s))
 }
+
+// MarshalText makes JSON output show the name.
+func (s IPv4HomeAddressReplyStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // IPv4HomeAddressReply is the IPv4 Home Address Reply option (RFC 5844
 // section 3.1.2), sent by the LMA in a Proxy Binding Acknowledgement:

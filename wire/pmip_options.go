@@ -81,6 +81,9 @@ func (h HandoffIndicator) String() string {
 	return "handoff indicator " + strconv.Itoa(int(h))
 }
 
+// MarshalText makes JSON output show the name.
+func (h HandoffIndicator) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+
 // HandoffIndicatorOption is the Handoff Indicator option (RFC 5213 section
 // 8.4): Reserved (8), HI (8). No alignment requirement.
 type HandoffIndicatorOption struct {
@@ -147,6 +150,9 @@ func (a AccessTechnologyType) String() string {
 	}
 	return "access technology type " + strconv.Itoa(int(a))
 }
+
+// MarshalText makes JSON output show the name.
+func (a AccessTechnologyType) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
 
 // AccessTechnologyTypeOption is the Access Technology Type option (RFC
 // 5213 section 8.5): Reserved (8), ATT (8). No alignment requirement.

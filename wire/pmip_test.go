@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/netip"
 	"reflect"
@@ -363,6 +364,19 @@ func TestUDPEncapsulated(t *testing.T) {
 		var ee *EncodeError
 		if _, err := AppendUDPEncapsulated(nil, c.p); !errors.As(err, &ee) {
 			t.Errorf("%s: AppendUDPEncapsulated err = %v, want *EncodeError", c.name, err)
+		}
+	}
+}
+
+func TestPMIPJSON(t *testing.T) {
+	b, err := json.Marshal(BindingRevocationIndication{Trigger: RevocationPerPeerPolicy, Options: []Option{
+		HandoffIndicatorOption{Indicator: HandoffNewInterface}, AccessTechnologyTypeOption{Type: AccessTechnology3GPPEUTRAN}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"Trigger":"Per-Peer Policy"`, `"Indicator":"Attachment over a new interface"`, `"Type":"3GPP E-UTRAN"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("JSON %s lacks %s", b, want)
 		}
 	}
 }
