@@ -21,6 +21,7 @@ name: %s
 nodes:
   - name: h
     kind: root
+    sysctls: {net.ipv6.conf.h0.accept_ra: "0"}   # per-interface: becomes <lab>-h0
   - name: a
     routes: [{dst: default, via: "2001:db8:a::1"}, {dst: default, via: 10.77.1.1}]
   - name: r
@@ -34,6 +35,9 @@ links:
     b: {node: b, if: eth0, addrs: ["2001:db8:b::2/64"]}
   - a: {node: h, if: h0, addrs: ["2001:db8:c::2/64"]}
     b: {node: r, if: eth2, addrs: ["2001:db8:c::1/64"]}
+  - name: spare
+    a: {node: b, if: eth9, addrs: ["2001:db8:9::2/64"], down: true}
+    b: {node: r, if: eth9, addrs: ["2001:db8:9::1/64"]}
 processes:
   - name: sleeper
     node: b
@@ -59,13 +63,24 @@ func TestUpDownLinkToggle(t *testing.T) {
 		t.Fatalf("IPv4 default route in a: %q %v", out, err)
 	}
 
+	if v, err := readSysctl("net.ipv6.conf.mltud-h0.accept_ra"); err != nil || v != "0" {
+		t.Errorf("root node per-interface sysctl: %q %v", v, err)
+	}
+	st, _ := l.Status()
+	if e := st.Links[3].Ends[0]; e.Admin != "down" {
+		t.Errorf("b:eth9 declared down: %+v", e)
+	}
+	if err := l.SetLink("b", "eth9", true); err != nil {
+		t.Fatal(err)
+	}
+
 	if err := l.SetLink("a", "eth0", false); err != nil {
 		t.Fatal(err)
 	}
 	if got := probeRTT(t, a, "[2001:db8:b::2]:7000", 5, 20*time.Millisecond, 300*time.Millisecond); len(got) != 0 {
 		t.Fatalf("link a:eth0 down but %d of 5 probes answered", len(got))
 	}
-	st, _ := l.Status()
+	st, _ = l.Status()
 	if e := st.Links[0].Ends[0]; e.Admin != "down" {
 		t.Errorf("status of a:eth0 = %+v, want admin down", e)
 	}
@@ -99,7 +114,7 @@ func TestUpDownLinkToggle(t *testing.T) {
 	}
 
 	// A second lab with another name runs at the same time.
-	l2 := upLab(t, strings.NewReplacer("if: h0", "if: h1", "2001:db8:c::", "2001:db8:cc::").Replace(fmt.Sprintf(upDownYAML, "mltud2")))
+	l2 := upLab(t, strings.NewReplacer("if: h0", "if: h1", "conf.h0.", "conf.h1.", "2001:db8:c::", "2001:db8:cc::").Replace(fmt.Sprintf(upDownYAML, "mltud2")))
 	if got := probeRTT(t, l2.MustNode("a"), "[2001:db8:a::1]:9", 1, 0, 0); got != nil {
 		_ = got // port 9 is closed: only checks that the namespace works
 	}

@@ -497,6 +497,20 @@ func (t *Topology) Validate() error {
 			}
 		}
 	}
+	// Per-interface sysctls must name an interface of the node.
+	for i := range t.Nodes {
+		n := &t.Nodes[i]
+		for k := range n.Sysctls {
+			parts := strings.Split(k, ".")
+			if len(parts) >= 5 && (parts[2] == "conf" || parts[2] == "neigh") {
+				switch ifn := parts[3]; {
+				case ifn == "all" || ifn == "default" || ifn == "lo":
+				case !ifs[n.Name][ifn]:
+					add("nodes[%d] (%s).sysctls: %q names interface %q, which the node does not have", i, n.Name, k, ifn)
+				}
+			}
+		}
+	}
 	procs := map[string]bool{}
 	for i, pr := range t.Processes {
 		f := fmt.Sprintf("processes[%d]", i)

@@ -105,6 +105,8 @@ links: [{a: {node: a, if: e0, addrs: ["2001:db8:1::1/64"]}, b: {node: b, if: e0,
         {a: {node: a, if: e1, addrs: ["2001:db8:3::1/64"]}, b: {node: c, if: e0, addrs: ["2001:db8:1::2/64"]}}]`, `address 2001:db8:1::2 already used`},
 		{"sysctl outside net", `name: t
 nodes: [{name: a, sysctls: {kernel.panic: "1"}}]`, `only net.* sysctls`},
+		{"sysctl unknown interface", `name: t
+nodes: [{name: a, sysctls: {net.ipv6.conf.wlan9.accept_ra: "0"}}]`, `names interface "wlan9", which the node does not have`},
 		{"not yaml", `name: [`, `yaml`},
 	}
 	for _, c := range cases {
