@@ -13,23 +13,17 @@ import (
 
 // IPv6 next header values (IANA "Assigned Internet Protocol Numbers").
 const (
-	protoHopByHop = 0
-	protoRouting  = 43
-	protoFragment = 44
-	protoNone     = 59
-	protoDstOpts  = 60
+	protoHopByHop = wire.IPProtoHopByHop
+	protoRouting  = wire.IPProtoRouting
+	protoFragment = wire.IPProtoFragment
+	protoNone     = wire.IPProtoNone
+	protoDstOpts  = wire.IPProtoDstOpts
 )
 
 const (
-	ipv6HeaderLen = 40
-	// optHomeAddress is the Home Address destination option type, RFC 6275
-	// section 6.3 (IANA "Destination Options and Hop-by-Hop Options": 0xC9).
-	optHomeAddress = 0xC9
+	ipv6HeaderLen = wire.IPv6HeaderLen
 	// routingType2 is the type 2 routing header, RFC 6275 section 6.4.
-	routingType2 = 2
-	// extLen is the size of both our HAO destination options header and our
-	// RH2: 24 octets, Hdr Ext Len 2.
-	extLen = 24
+	routingType2 = wire.RoutingTypeMIPv6
 )
 
 // errors of the packet parser; wrapped in *PacketError.
@@ -93,55 +87,27 @@ func verifyMH(src, dst netip.Addr, mh []byte) bool {
 }
 
 // appendPacket appends the IPv6 packet for s (header, HAO destination
-// options header or RH2, MH with the checksum filled in) to b.
+// options header or RH2, MH with the checksum filled in) to b, using the
+// wire package's builder.
 func appendPacket(b []byte, s *Signal) ([]byte, error) {
 	if err := s.validate(); err != nil {
 		return b, err
-	}
-	ext := 0
-	if s.Ext != ExtNone {
-		ext = extLen
-	}
-	plen := ext + len(s.MH)
-	if plen > 0xffff {
-		return b, fmt.Errorf("%w: payload of %d octets needs a jumbogram", ErrInvalidSignal, plen)
 	}
 	hop := s.HopLimit
 	if hop == 0 {
 		hop = DefaultHopLimit
 	}
-	var h [ipv6HeaderLen]byte
-	h[0] = 6 << 4
-	binary.BigEndian.PutUint16(h[4:], uint16(plen))
-	h[7] = hop
-	src, dst := s.Src.As16(), s.Dst.As16()
-	copy(h[8:24], src[:])
-	copy(h[24:40], dst[:])
-	hoa := s.HomeAddress.As16()
+	p := wire.MHPacket{IPv6: wire.IPv6Header{HopLimit: hop, Src: s.Src, Dst: s.Dst}}
 	switch s.Ext {
-	case ExtNone:
-		h[6] = ProtoMH
-		b = append(b, h[:]...)
 	case ExtHAO:
-		// RFC 6275 section 6.3: the HAO has alignment 8n+6, so a PadN of
-		// 4 octets (RFC 8200 section 4.2) precedes it.
-		h[6] = protoDstOpts
-		b = append(b, h[:]...)
-		b = append(b, ProtoMH, extLen/8-1, 1, 2, 0, 0, optHomeAddress, 16)
-		b = append(b, hoa[:]...)
+		p.HomeAddress = s.HomeAddress
 	case ExtRH2:
-		// RFC 6275 section 6.4: Hdr Ext Len 2, Routing Type 2, Segments
-		// Left 1, Reserved, Home Address.
-		h[6] = protoRouting
-		b = append(b, h[:]...)
-		b = append(b, ProtoMH, extLen/8-1, routingType2, 1, 0, 0, 0, 0)
-		b = append(b, hoa[:]...)
+		p.RoutingHomeAddress = s.HomeAddress
 	}
-	mhOff := len(b)
-	b = append(b, s.MH...)
-	mh := b[mhOff:]
-	csrc, cdst := s.ChecksumAddrs()
-	wire.SetChecksum(mh, csrc, cdst)
+	b, err := p.AppendRaw(b, s.MH)
+	if err != nil {
+		return b, fmt.Errorf("%w: %w", ErrInvalidSignal, err)
+	}
 	return b, nil
 }
 
@@ -199,11 +165,11 @@ func parsePacket(b []byte) (packet, error) {
 		switch next {
 		case protoDstOpts:
 			p.DstOpts = true
-			if err := p.parseOptions(h, off); err != nil {
+			if err := p.parseOptions(h, off, true); err != nil {
 				return p, err
 			}
 		case protoHopByHop:
-			if err := walkOptions(h, off, nil); err != nil {
+			if err := p.parseOptions(h, off, false); err != nil {
 				return p, err
 			}
 		case protoRouting:
@@ -229,53 +195,40 @@ func (p *packet) parseRouting(h []byte, off int) error {
 		}
 		return nil // RFC 8200 section 4.4: ignore
 	}
-	// RFC 6275 section 6.4: Hdr Ext Len 2 and Segments Left 1.
-	if len(h) != extLen || left != 1 {
-		return perr(off, "type 2 routing header", fmt.Errorf("%w: Hdr Ext Len %d, Segments Left %d", errBadExt, h[1], left))
+	r, err := wire.ParseRoutingHeader2(h)
+	if err != nil {
+		return perr(off, "type 2 routing header", fmt.Errorf("%w: %w", errBadExt, err))
+	}
+	// RFC 6275 section 6.4: Segments Left 1 (a Signal's Dst is the CoA).
+	if r.SegmentsLeft != 1 {
+		return perr(off, "type 2 routing header", fmt.Errorf("%w: Segments Left %d", errBadExt, r.SegmentsLeft))
 	}
 	if p.Ext != ExtNone {
 		return perr(off, "type 2 routing header", fmt.Errorf("%w: packet also has a HAO", errBadExt))
 	}
 	p.Ext = ExtRH2
-	p.HomeAddress = netip.AddrFrom16([16]byte(h[8:24]))
+	p.HomeAddress = r.HomeAddress
 	return nil
 }
 
-func (p *packet) parseOptions(h []byte, off int) error {
-	return walkOptions(h, off, func(typ byte, data []byte, at int) error {
-		if typ != optHomeAddress {
-			return nil
-		}
-		if len(data) != 16 {
-			return perr(at, "Home Address option", fmt.Errorf("%w: length %d, want 16", errBadExt, len(data)))
-		}
-		if p.Ext != ExtNone {
-			return perr(at, "Home Address option", fmt.Errorf("%w: second home address", errBadExt))
-		}
-		p.Ext = ExtHAO
-		p.HomeAddress = netip.AddrFrom16([16]byte(data))
-		return nil
-	})
-}
-
-// walkOptions walks the TLV options of a hop-by-hop or destination options
-// header (RFC 8200 section 4.2).
-func walkOptions(h []byte, off int, fn func(typ byte, data []byte, at int) error) error {
-	for i := 2; i < len(h); {
-		if h[i] == 0 { // Pad1
-			i++
-			continue
-		}
-		if i+2 > len(h) || i+2+int(h[i+1]) > len(h) {
-			return perr(off+i, "option", fmt.Errorf("%w: overruns its header", errBadExt))
-		}
-		n := int(h[i+1])
-		if fn != nil {
-			if err := fn(h[i], h[i+2:i+2+n], off+i); err != nil {
-				return err
-			}
-		}
-		i += 2 + n
+// parseOptions decodes a destination options (or, hao false, hop-by-hop)
+// header with the wire package: RFC 6275 section 6.3 allows the HAO in a
+// destination options header only, once.
+func (p *packet) parseOptions(h []byte, off int, hao bool) error {
+	d, err := wire.ParseDestOpts(h)
+	if err != nil {
+		return perr(off, "options header", fmt.Errorf("%w: %w", errBadExt, err))
 	}
+	if !d.HomeAddress.IsValid() {
+		return nil
+	}
+	if !hao {
+		return perr(off, "hop-by-hop options", fmt.Errorf("%w: Home Address option", errBadExt))
+	}
+	if p.Ext != ExtNone {
+		return perr(off, "Home Address option", fmt.Errorf("%w: second home address", errBadExt))
+	}
+	p.Ext = ExtHAO
+	p.HomeAddress = d.HomeAddress
 	return nil
 }
