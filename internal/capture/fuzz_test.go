@@ -86,5 +86,12 @@ func checkRecords(t *testing.T, p Packet, recs []Record) {
 		if r.Err == nil && len(r.MH) != r.Header.Len() {
 			t.Fatalf("MH of %d octets, Header Len says %d", len(r.MH), r.Header.Len())
 		}
+		// The printers must cope with whatever the decoders produce.
+		if err := WriteText(io.Discard, r); err != nil {
+			t.Fatalf("WriteText: %v", err)
+		}
+		if _, err := MarshalRecordJSON(r); err != nil {
+			t.Fatalf("MarshalRecordJSON: %v", err)
+		}
 	}
 }
