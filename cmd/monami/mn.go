@@ -1,0 +1,47 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"monami/internal/config"
+	"monami/internal/role/mn"
+)
+
+func init() {
+	var cfgPath string
+	var check bool
+	cmd := &cobra.Command{
+		Use:   "mn -c mn.yaml",
+		Short: "Run a Mobile IPv6 mobile node with multiple care-of addresses (RFC 6275, RFC 5648)",
+		Long: `mn runs a mobile node: every usable global address on the configured access
+interfaces becomes a care-of address registered as its own binding (RFC 5648
+Binding ID and priority from the configuration, bulk registration), each Binding
+Update signed with RFC 4285. The home addresses sit on the home interface
+(home_interface, default monami0) so unmodified applications use them; their
+traffic is reverse-tunnelled through the best registered care-of address and
+moves at once when an interface goes down. SIGINT or SIGTERM deregisters every
+binding and removes every route, rule, address and interface it installed.
+See examples/mn.yaml for every configuration key.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.LoadMobileNode(cfgPath)
+			if err != nil {
+				return err
+			}
+			if check {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", cfgPath)
+				return nil
+			}
+			m, err := mn.New(cfg, mn.Options{Logger: newLogger(cfg.Log)})
+			if err != nil {
+				return err
+			}
+			return m.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVarP(&cfgPath, "config", "c", "/etc/monami/mn.yaml", "configuration file")
+	cmd.Flags().BoolVar(&check, "check", false, "validate the configuration and exit")
+	root.AddCommand(cmd)
+}

@@ -1,0 +1,295 @@
+package mn
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"monami/internal/binding"
+	"monami/internal/config"
+	"monami/internal/linkmon"
+	"monami/internal/transport"
+	"monami/wire"
+)
+
+func (m *MobileNode) loop(ctx context.Context) error {
+	names := make([]string, 0, len(m.ifs))
+	for _, f := range m.ifs {
+		names = append(names, f.cfg.Name)
+	}
+	// Readers outlive ctx until shutdown has collected the deregistration answers.
+	rctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	defer func() { stop(); wg.Wait() }()
+	mon, err := linkmon.Start(rctx, m.ns, names)
+	if err != nil {
+		return err
+	}
+	for via, tp := range m.tps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.readLoop(rctx, via, tp)
+		}()
+	}
+	m.log.Info("mobile node running", "id", m.cfg.ID, "home_addresses", len(m.homes), "interfaces", names,
+		"home_interface", m.cfg.HomeInterface, "backend", m.dp.Backend(), "table", m.rt.table)
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	events := mon.Events()
+	for {
+		m.arm(timer)
+		select {
+		case <-ctx.Done():
+			m.shutdown()
+			return nil
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				m.log.Error("link monitor stopped")
+				continue
+			}
+			m.linkEvent(ev)
+			// Take every event already queued (several interfaces changing
+			// at once go out in one bulk registration), then send at once.
+			for more := true; more; {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						events, more = nil, false
+						break
+					}
+					m.linkEvent(ev)
+				default:
+					more = false
+				}
+			}
+			m.pump(m.now(), false)
+		case err := <-mon.Errors():
+			m.log.Warn("link monitor", "err", err)
+		case r := <-m.in:
+			m.receive(r)
+		case <-timer.C:
+			m.pump(m.now(), true)
+		case req := <-m.snaps:
+			req.reply <- m.snapshot(req.topic)
+		}
+	}
+}
+
+func (m *MobileNode) arm(timer *time.Timer) {
+	if !timer.Stop() {
+		select {
+		case <-timer.C:
+		default:
+		}
+	}
+	d := time.Hour
+	if t, ok := m.bul.Deadline(); ok {
+		d = max(t.Sub(m.now()), 0)
+	}
+	timer.Reset(d)
+}
+
+func (m *MobileNode) linkEvent(ev linkmon.Event) {
+	m.cnt.linkEvents++
+	switch ev.Kind {
+	case linkmon.CareOfAddressUp:
+		m.careOfAddressUp(ev)
+	case linkmon.CareOfAddressDown:
+		m.careOfAddressDown(ev)
+	}
+}
+
+func (m *MobileNode) readLoop(ctx context.Context, via config.Transport, tp transport.Transport) {
+	for {
+		sig, err := tp.Recv(ctx)
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, transport.ErrClosed) {
+				m.log.Error("signalling receive", "transport", via, "err", err)
+			}
+			return
+		}
+		select {
+		case m.in <- received{sig: sig, via: via, at: m.now()}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// receive handles one Mobility Header message.
+func (m *MobileNode) receive(r received) {
+	sig := &r.sig
+	if len(sig.MH) < wire.HeaderLen {
+		m.cnt.malformed++
+		return
+	}
+	switch t := wire.MHType(sig.MH[2]); t {
+	case wire.MHBindingAcknowledgement:
+	case wire.MHBindingError:
+		m.cnt.bindingErrors++
+		m.log.Warn("binding error from home agent", "from", sig.Src, "to", sig.Dst)
+		return
+	default:
+		m.log.Debug("ignoring mobility message", "type", t, "from", sig.Src)
+		return
+	}
+	ba, h, err := m.decodeBindingAck(sig)
+	if err != nil {
+		if errors.Is(err, errUnauthenticated) {
+			m.cnt.unauthenticated++
+			st := "?"
+			if ba != nil {
+				st = ba.Status.String()
+			}
+			// Dropped: the Binding Update List retransmits and then fails.
+			m.log.Warn("binding acknowledgement dropped", "from", sig.Src, "status", st, "err", err)
+			return
+		}
+		m.cnt.malformed++
+		m.log.Warn("binding acknowledgement malformed", "from", sig.Src, "err", err)
+		return
+	}
+	m.cnt.ba(ba.Status)
+	if seq, ok := m.outstanding[groupKey{h.ha, h.hoa}]; ok && seq == ba.Sequence {
+		delete(m.outstanding, groupKey{h.ha, h.hoa})
+	}
+	m.log.Debug("binding acknowledgement", "from", sig.Src, "hoa", h.hoa, "status", ba.Status, "seq", ba.Sequence,
+		"lifetime", time.Duration(ba.Lifetime)*binding.TimeUnit, "bids", len(ba.BIDs), "latency", m.now().Sub(r.at))
+	m.do(m.bul.HandleBA(m.now(), ba))
+	m.pump(m.now(), false)
+}
+
+// pump runs the Binding Update List and acts on what it says.
+func (m *MobileNode) pump(now time.Time, fromTimer bool) {
+	acts := m.bul.Next(now)
+	if fromTimer {
+		for _, a := range acts {
+			if a.Kind == binding.SendBindingUpdate {
+				if _, ok := m.outstanding[groupKey{a.BU.HA, a.BU.HoA}]; ok {
+					m.cnt.retransmissions++
+				}
+			}
+		}
+	}
+	m.do(acts)
+}
+
+// do performs the Binding Update List's actions: send, or react to a
+// registration result (RFC 6275 section 11.7.3, RFC 5648 per-BID status).
+func (m *MobileNode) do(acts []binding.Action) {
+	reselect := false
+	for _, a := range acts {
+		b := a.Binding
+		switch a.Kind {
+		case binding.SendBindingUpdate:
+			m.send(a.BU)
+		case binding.BindingRegistered:
+			m.cnt.registered++
+			if f := m.ifaceByBID(b.BID); f != nil && f.coa == b.CoA {
+				f.registered[b.HoA] = true
+				reselect = true
+			}
+			m.log.Info("binding registered", "hoa", b.HoA, "ha", b.HA, "bid", b.BID, "coa", b.CoA,
+				"status", a.Status, "lifetime", a.Lifetime)
+		case binding.BindingDeregistered:
+			m.log.Info("binding deregistered", "hoa", b.HoA, "ha", b.HA, "bid", b.BID, "coa", b.CoA,
+				"confirmed", a.Confirmed, "status", a.Status, "reason", a.Reason)
+		case binding.BindingFailed:
+			m.cnt.failed++
+			if f := m.ifaceByBID(b.BID); f != nil && f.coa == b.CoA && f.registered[b.HoA] {
+				f.registered[b.HoA] = false
+				reselect = true
+			}
+			m.log.Warn("binding failed", "hoa", b.HoA, "ha", b.HA, "bid", b.BID, "coa", b.CoA,
+				"status", a.Status, "reason", a.Reason, "hint", statusHint(a.Status))
+		case binding.BindingExpired:
+			m.cnt.expired++
+			if f := m.ifaceByBID(b.BID); f != nil && f.coa == b.CoA {
+				f.registered[b.HoA] = false
+				reselect = true
+			}
+			m.log.Warn("binding expired", "hoa", b.HoA, "ha", b.HA, "bid", b.BID, "coa", b.CoA)
+		}
+	}
+	if reselect {
+		m.selectTunnels()
+	}
+}
+
+func (m *MobileNode) send(bu *binding.OutgoingBindingUpdate) {
+	ctx := context.Background()
+	err := m.sendBindingUpdate(ctx, bu)
+	if err != nil {
+		m.cnt.sendErrors++
+		m.log.Warn("binding update not sent", "hoa", bu.HoA, "from", bu.Source, "seq", bu.Sequence, "err", err)
+		return
+	}
+	m.cnt.bindingUpdates++
+	m.outstanding[groupKey{bu.HA, bu.HoA}] = bu.Sequence
+	bids := make([]uint16, 0, len(bu.BIDs))
+	for _, o := range bu.BIDs {
+		bids = append(bids, o.BID)
+	}
+	m.log.Debug("binding update sent", "hoa", bu.HoA, "ha", bu.HA, "from", bu.Source, "seq", bu.Sequence,
+		"lifetime", time.Duration(bu.Lifetime)*binding.TimeUnit, "bids", bids)
+}
+
+// statusHint says what an operator can do about a rejection.
+func statusHint(s binding.Status) string {
+	switch s {
+	case wire.StatusMIPv6AuthFail:
+		return "check the key and SPI against the home agent's (RFC 4285)"
+	case wire.StatusMIPv6IDMismatch:
+		return "the home agent does not know this id (NAI)"
+	case wire.StatusMIPv6MesgIDRequired:
+		return "clocks differ beyond the home agent's replay window (RFC 4285 section 6)"
+	case wire.StatusNotHomeSubnet, wire.StatusNotHomeAgentForThisMobileNode:
+		return "home address or home agent address is wrong"
+	case wire.StatusAdministrativelyProhibited:
+		return "home agent policy refuses this binding (or the care-of address)"
+	case wire.StatusInsufficientResources:
+		return "home agent binding cache is full"
+	}
+	if s == 0 {
+		return ""
+	}
+	return "retrying in " + retryAfterFailure.String()
+}
+
+// shutdown deregisters every binding (lifetime 0, RFC 6275 section
+// 11.7.1), waiting at most deregisterTimeout for the answers.
+func (m *MobileNode) shutdown() {
+	now := m.now()
+	n := 0
+	for _, e := range m.bul.Entries() {
+		if e.State == binding.StateRegistered || e.State == binding.StateRegistering {
+			m.bul.RemoveCareOfAddress(now, e.HA, e.HoA, e.BID)
+			n++
+		}
+	}
+	m.log.Info("mobile node stopping", "deregistering", n)
+	if n == 0 {
+		return
+	}
+	deadline := time.NewTimer(deregisterTimeout)
+	defer deadline.Stop()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for len(m.bul.Entries()) > 0 {
+		select {
+		case <-deadline.C:
+			m.log.Warn("deregistration unanswered", "bindings_left", len(m.bul.Entries()))
+			return
+		case r := <-m.in:
+			m.receive(r)
+		case <-timer.C:
+			m.pump(m.now(), true)
+		}
+		m.arm(timer)
+	}
+	m.log.Info("all bindings deregistered")
+}

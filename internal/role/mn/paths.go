@@ -1,0 +1,254 @@
+package mn
+
+import (
+	"net/netip"
+	"sort"
+	"time"
+
+	"monami/internal/binding"
+	"monami/internal/config"
+	"monami/internal/dataplane"
+	"monami/internal/linkmon"
+	"monami/internal/transport"
+)
+
+// accessInterface is one configured access interface and the care-of
+// address it lends to its binding (one Binding ID per interface, RFC 5648
+// section 6.1). Further usable addresses on it wait as spares and take over
+// when the care-of address goes.
+type accessInterface struct {
+	cfg    config.InterfaceEntry
+	index  int
+	usable map[netip.Addr]bool
+	coa    netip.Addr // invalid: no care-of address
+	gw     netip.Addr // next hop of the source-specific route
+	// registered: the home agent of that home address accepted this
+	// interface's current care-of address.
+	registered map[netip.Addr]bool
+	endpoints  map[netip.Addr]bool // home agents we accept tunnelled packets from at coa
+	changed    time.Time
+}
+
+func newAccessInterface(f config.InterfaceEntry) *accessInterface {
+	return &accessInterface{cfg: f, usable: map[netip.Addr]bool{}, registered: map[netip.Addr]bool{}, endpoints: map[netip.Addr]bool{}}
+}
+
+func (f *accessInterface) encap() dataplane.Encapsulation {
+	if f.cfg.Transport == config.TransportUDP {
+		return dataplane.EncapUDP
+	}
+	return dataplane.EncapIPv6
+}
+
+func (f *accessInterface) via() transport.Via {
+	if f.cfg.Transport == config.TransportUDP {
+		return transport.ViaUDP
+	}
+	return transport.ViaMH
+}
+
+func (m *MobileNode) ifaceByName(name string) *accessInterface {
+	for _, f := range m.ifs {
+		if f.cfg.Name == name {
+			return f
+		}
+	}
+	return nil
+}
+
+func (m *MobileNode) ifaceByBID(bid uint16) *accessInterface {
+	for _, f := range m.ifs {
+		if f.cfg.BID == bid {
+			return f
+		}
+	}
+	return nil
+}
+
+func (m *MobileNode) ifaceByCoA(coa netip.Addr) *accessInterface {
+	for _, f := range m.ifs {
+		if f.coa == coa && coa.IsValid() {
+			return f
+		}
+	}
+	return nil
+}
+
+// careOfAddressUp: an address became usable (linkmon).
+func (m *MobileNode) careOfAddressUp(ev linkmon.Event) {
+	f := m.ifaceByName(ev.Interface)
+	if f == nil {
+		return
+	}
+	f.index = ev.IfIndex
+	f.usable[ev.Address] = true
+	if f.coa.IsValid() {
+		return // a spare
+	}
+	m.attach(f, ev.Address, ev.Reason)
+}
+
+// careOfAddressDown: an address stopped being usable. If it was the
+// interface's care-of address, its binding is deregistered through another
+// interface and the reverse tunnel moves to the best remaining binding at
+// once, without waiting for the Binding Acknowledgement.
+func (m *MobileNode) careOfAddressDown(ev linkmon.Event) {
+	f := m.ifaceByName(ev.Interface)
+	if f == nil {
+		return
+	}
+	delete(f.usable, ev.Address)
+	if f.coa != ev.Address {
+		return
+	}
+	now := m.now()
+	old := f.coa
+	if spare, ok := f.spare(); ok {
+		// Same Binding ID, new care-of address: the binding moves.
+		m.detach(f, ev.Reason, false)
+		m.attach(f, spare, "replaces "+old.String())
+		return
+	}
+	for _, h := range m.homes {
+		m.bul.RemoveCareOfAddress(now, h.ha, h.hoa, f.cfg.BID)
+	}
+	// The deregistration goes out first: its round trip gates how soon the
+	// home agent stops sending down this path.
+	m.pump(now, false)
+	m.detach(f, ev.Reason, true)
+}
+
+func (f *accessInterface) spare() (netip.Addr, bool) {
+	var as []netip.Addr
+	for a := range f.usable {
+		if a != f.coa {
+			as = append(as, a)
+		}
+	}
+	if len(as) == 0 {
+		return netip.Addr{}, false
+	}
+	sort.Slice(as, func(i, j int) bool { return as[i].Less(as[j]) })
+	return as[0], true
+}
+
+// attach makes coa the interface's care-of address: route, decapsulation
+// endpoints, and a binding per home address.
+func (m *MobileNode) attach(f *accessInterface, coa netip.Addr, reason string) {
+	now := m.now()
+	f.coa, f.changed = coa, now
+	f.registered = map[netip.Addr]bool{}
+	gw := f.cfg.GatewayAddr()
+	if !gw.IsValid() {
+		var err error
+		if gw, err = m.rt.defaultGateway(f.index); err != nil {
+			m.log.Warn("no gateway for care-of address; routing it on-link", "interface", f.cfg.Name, "coa", coa, "err", err)
+		}
+	}
+	f.gw = gw.WithZone("")
+	m.log.Info("care-of address up", "interface", f.cfg.Name, "coa", coa, "bid", f.cfg.BID, "gateway", f.gw, "reason", reason)
+	if err := m.rt.replace(routeSpec{dst: defaultRoute, src: netip.PrefixFrom(coa, 128), oif: f.index, gw: f.gw, metric: metricCoA}); err != nil {
+		m.log.Error("care-of address route", "interface", f.cfg.Name, "err", err)
+	}
+	if err := m.rt.replace(routeSpec{dst: defaultRoute, oif: f.index, gw: f.gw, metric: metricIfaceBase + int(f.cfg.BID)}); err != nil {
+		m.log.Error("interface route", "interface", f.cfg.Name, "err", err)
+	}
+	for _, h := range m.homes {
+		// Accept what the home agent tunnels to this care-of address before
+		// asking it to (RFC 6275 section 11.3.1 decapsulation).
+		ep := dataplane.Endpoint{Local: coa, Peer: h.ha, Encap: f.encap()}
+		if err := m.dp.AddEndpoint(ep); err != nil {
+			m.log.Error("tunnel endpoint", "endpoint", ep.String(), "err", err)
+		} else {
+			f.endpoints[h.ha] = true
+		}
+		m.bul.SetCareOfAddress(now, binding.CareOfBinding{HA: h.ha, HoA: h.hoa, BID: f.cfg.BID, CoA: coa, Priority: f.cfg.Priority})
+	}
+	m.selectTunnels()
+}
+
+// detach forgets the interface's care-of address and removes what attach
+// installed. With reselect the reverse tunnels move first.
+func (m *MobileNode) detach(f *accessInterface, reason string, reselect bool) {
+	coa := f.coa
+	f.coa, f.changed = netip.Addr{}, m.now()
+	f.registered = map[netip.Addr]bool{}
+	m.log.Info("care-of address down", "interface", f.cfg.Name, "coa", coa, "bid", f.cfg.BID, "reason", reason)
+	if reselect {
+		m.selectTunnels()
+	}
+	for ha := range f.endpoints {
+		if err := m.dp.DelEndpoint(coa, ha, f.encap()); err != nil {
+			m.log.Warn("remove tunnel endpoint", "coa", coa, "ha", ha, "err", err)
+		}
+		delete(f.endpoints, ha)
+	}
+	for _, k := range []routeKey{
+		{dst: defaultRoute, src: netip.PrefixFrom(coa, 128), metric: metricCoA},
+		{dst: defaultRoute, metric: metricIfaceBase + int(f.cfg.BID)},
+	} {
+		if err := m.rt.remove(k); err != nil {
+			m.log.Warn("remove route", "interface", f.cfg.Name, "err", err)
+		}
+	}
+}
+
+// better orders candidate interfaces for the reverse tunnel of h: a
+// registered binding first, then BID-PRI (lower preferred, 0 = none given,
+// last), then the Binding ID.
+func better(h *homeRegistration, a, b *accessInterface) bool {
+	if b == nil {
+		return true
+	}
+	if ra, rb := a.registered[h.hoa], b.registered[h.hoa]; ra != rb {
+		return ra
+	}
+	pa, pb := a.cfg.Priority, b.cfg.Priority
+	if pa != pb {
+		return pa != 0 && (pb == 0 || pa < pb)
+	}
+	return a.cfg.BID < b.cfg.BID
+}
+
+// selectTunnels points each home address's reverse tunnel at its best
+// care-of address: a registered one if any (the home agent's ingress check
+// drops the rest), else the best one still registering.
+func (m *MobileNode) selectTunnels() {
+	for _, h := range m.homes {
+		var best *accessInterface
+		for _, f := range m.ifs {
+			if f.coa.IsValid() && better(h, f, best) {
+				best = f
+			}
+		}
+		m.setTunnel(h, best)
+	}
+}
+
+func (m *MobileNode) setTunnel(h *homeRegistration, f *accessInterface) {
+	sel := dataplane.Selector{Dst: defaultRoute, Src: netip.PrefixFrom(h.hoa, 128)}
+	if f == nil {
+		if h.active == nil {
+			return
+		}
+		if err := m.dp.DelRoute(sel); err != nil {
+			m.log.Warn("remove reverse tunnel", "hoa", h.hoa, "err", err)
+		}
+		m.log.Warn("reverse tunnel down: no care-of address", "hoa", h.hoa, "was", h.activeCoA)
+		h.active, h.activeCoA, h.since = nil, netip.Addr{}, m.now()
+		m.cnt.tunnelMoves++
+		return
+	}
+	if h.active == f && h.activeCoA == f.coa {
+		return
+	}
+	r := dataplane.Route{Selector: sel, Tunnel: dataplane.Tunnel{Local: f.coa, Remote: h.ha, Encap: f.encap()}}
+	if err := m.dp.AddRoute(r); err != nil {
+		m.log.Error("reverse tunnel", "hoa", h.hoa, "tunnel", r.Tunnel.String(), "err", err)
+		return
+	}
+	m.log.Info("reverse tunnel", "hoa", h.hoa, "coa", f.coa, "interface", f.cfg.Name, "bid", f.cfg.BID,
+		"registered", f.registered[h.hoa], "was", h.activeCoA)
+	h.active, h.activeCoA, h.since = f, f.coa, m.now()
+	m.cnt.tunnelMoves++
+}
