@@ -190,7 +190,7 @@ func TestDecodeSampleJSON(t *testing.T) {
 			map[string]any{"type": 2, "type_name": "Binding Reference", "BIDs": []any{1, 2}},
 			map[string]any{"type": 3, "type_name": "Traffic Selector", "Selector": map[string]any{
 				"type": 2, "type_name": "IPv6 Binary Traffic Selector",
-				"Flags": map[string]any{"value": 0xc332, "name": "A:StartSourceAddress|B:EndSourceAddress|G:StartFlowLabel|H:EndFlowLabel|K:StartDestinationPort|L:EndDestinationPort|O:StartNextHeader"},
+				"Flags":              map[string]any{"value": 0xc332, "name": "A:StartSourceAddress|B:EndSourceAddress|G:StartFlowLabel|H:EndFlowLabel|K:StartDestinationPort|L:EndDestinationPort|O:StartNextHeader"},
 				"StartSourceAddress": "2001:db8:1::100", "EndSourceAddress": "2001:db8:1::1ff",
 				"StartFlowLabel": 256, "EndFlowLabel": 511,
 				"StartDestinationPort": 5000, "EndDestinationPort": 5100, "StartNextHeader": 17,
