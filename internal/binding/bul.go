@@ -325,7 +325,7 @@ func (l *BindingUpdateList) Deadline() (t time.Time, ok bool) {
 				take(e.expires)
 			case e.state == StateRegistered:
 				take(e.expires)
-			case e.state == StateFailed && l.cfg.RetryAfterFailure > 0:
+			case e.state == StateFailed && !e.standby && l.cfg.RetryAfterFailure > 0:
 				take(e.failedAt.Add(l.cfg.RetryAfterFailure))
 			}
 		}

@@ -71,6 +71,9 @@ func (l *BindingUpdateList) HandleBA(now time.Time, ba *BindingAck) []Action {
 		if g.outDereg {
 			continue
 		}
+		if e.dirty {
+			continue // changed since this BU left: the answer is for old content
+		}
 		if ignoredBIDs && e.CoA != g.outSource {
 			g.markDirty(e, now) // legacyChoice puts it on standby
 			continue

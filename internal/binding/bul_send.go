@@ -30,7 +30,7 @@ func (l *BindingUpdateList) tick(g *bulGroup, now time.Time, out []Action) []Act
 				g.markDirty(e, now)
 			}
 		case StateFailed:
-			if r := l.cfg.RetryAfterFailure; r > 0 && !now.Before(e.failedAt.Add(r)) {
+			if r := l.cfg.RetryAfterFailure; r > 0 && !e.standby && !now.Before(e.failedAt.Add(r)) {
 				e.state, e.reason = StateRegistering, ""
 				g.markDirty(e, now)
 			}
@@ -45,6 +45,9 @@ func (l *BindingUpdateList) tick(g *bulGroup, now time.Time, out []Action) []Act
 			out = l.send(g, now, false, out)
 		} else {
 			out = l.giveUp(g, now, out)
+			if g.wantsNewTransaction() {
+				out = l.send(g, now, true, out) // what waited behind it
+			}
 		}
 	}
 	return out
@@ -224,6 +227,9 @@ func (l *BindingUpdateList) giveUp(g *bulGroup, now time.Time, out []Action) []A
 			out = append(out, Action{Kind: BindingDeregistered, Binding: e.CareOfBinding, Reason: reason})
 			continue
 		}
+		if e.dirty {
+			continue // changed since: the new content goes out next
+		}
 		e.state, e.reason, e.failedAt = StateFailed, reason, now
 		e.announced = false
 		out = append(out, Action{Kind: BindingFailed, Binding: e.CareOfBinding, Reason: reason})
@@ -273,17 +279,22 @@ func (g *bulGroup) legacyChoice(now time.Time, out []Action) ([]*bulEntry, bool,
 				continue
 			}
 			deregs = append(deregs, e)
-		case !e.standby && e.state != StateFailed:
+		case e.state != StateFailed || e.standby:
+			was := e.standby && e.state == StateFailed && !e.dirty
 			e.standby, e.state, e.dirty, e.inflight, e.announced = true, StateFailed, false, false, false
 			e.reason = "standby: home agent registers one care-of address (no RFC 5648 support)"
-			out = append(out, Action{Kind: BindingFailed, Binding: e.CareOfBinding, Reason: e.reason})
+			if !was {
+				out = append(out, Action{Kind: BindingFailed, Binding: e.CareOfBinding, Reason: e.reason})
+			}
 		}
 	}
 	if act != nil && (act.dirty || act.inflight) {
 		return []*bulEntry{act}, false, out
 	}
 	if act == nil && len(deregs) > 0 {
-		return deregs[:1], true, out
+		// A plain deregistration removes the one binding: it answers for
+		// every entry being removed.
+		return deregs, true, out
 	}
 	return nil, false, out
 }
