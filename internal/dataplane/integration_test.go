@@ -199,6 +199,29 @@ func TestTunnelIntegration(t *testing.T) {
 				tcpEcho(t, n.b, addrSvc, n.a, addrAHome, 1<<20) // b -> a's home address
 				tcpEcho(t, n.a, addrAHome, n.b, addrSvc, 1<<20) // a (local) -> b
 			})
+			t.Run("reverse-tunnel-by-source", func(t *testing.T) {
+				// A mobile node's reverse tunnel: everything from the home
+				// prefix, whatever the destination (RFC 6275 section 11.3.1).
+				// The outer packets (from 2001:db8:1::1) must not loop.
+				sel := Selector{Dst: netip.MustParsePrefix("::/0"), Src: prefAHome}
+				if err := dpA.AddRoute(Route{Selector: sel, Tunnel: Tunnel{Local: addrA, Remote: addrB, Encap: bc.encap}}); err != nil {
+					t.Fatal(err)
+				}
+				if err := dpA.DelRoute(Selector{Dst: prefSvc}); err != nil {
+					t.Fatal(err)
+				}
+				tcpEcho(t, n.a, addrAHome, n.b, addrSvc, 1<<20)
+				// Put the destination route back: s is not in the home prefix.
+				if err := dpA.AddRoute(Route{Selector: Selector{Dst: prefSvc}, Tunnel: Tunnel{Local: addrA, Remote: addrB, Encap: bc.encap}}); err != nil {
+					t.Fatal(err)
+				}
+				if err := dpA.DelRoute(sel); err != nil {
+					t.Fatal(err)
+				}
+				if err := dpA.DelRoute(sel); !errors.Is(err, ErrNotFound) {
+					t.Errorf("second DelRoute: %v, want ErrNotFound", err)
+				}
+			})
 			t.Run("udp-both-ways", func(t *testing.T) {
 				udpEcho(t, n.s, addrS, n.b, addrSvc)
 				udpEcho(t, n.b, addrSvc, n.s, addrS)
