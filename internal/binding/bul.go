@@ -66,6 +66,10 @@ type CareOfBinding struct {
 	BID      uint16
 	CoA      netip.Addr // == HoA: at home on this link (RFC 5648 H flag)
 	Priority uint8      // BID-PRI, lower preferred; 0 = let the HA decide
+	// ValidUntil, if set, is when the care-of address stops being valid;
+	// the requested lifetime never goes beyond it (RFC 6275 section
+	// 11.7.1).
+	ValidUntil time.Time
 }
 
 // BULEntry is a snapshot of one Binding Update List entry.
@@ -261,6 +265,7 @@ func (l *BindingUpdateList) SetCareOfAddress(now time.Time, b CareOfBinding) {
 		g.entries = append(g.entries, e)
 		sort.Slice(g.entries, func(i, j int) bool { return g.entries[i].BID < g.entries[j].BID })
 	} else if e.CoA == b.CoA && e.Priority == b.Priority && !e.dereg && e.state != StateFailed {
+		e.ValidUntil = b.ValidUntil
 		return
 	}
 	if e.CoA != b.CoA {

@@ -117,8 +117,13 @@ func (l *BindingUpdateList) send(g *bulGroup, now time.Time, newTx bool, out []A
 	}
 	g.nextSeq++ // RFC 6275 section 11.7.1: every BU, retransmissions included, takes a greater number
 	if !dereg {
-		u := l.cfg.Lifetime / TimeUnit
-		bu.Lifetime = uint16(min(max(u, 1), 0xffff))
+		lt := l.cfg.Lifetime
+		for _, e := range chosen {
+			if !e.ValidUntil.IsZero() {
+				lt = min(lt, e.ValidUntil.Sub(now))
+			}
+		}
+		bu.Lifetime = uint16(min(max(lt/TimeUnit, 1), 0xffff))
 	}
 	if !g.legacy {
 		bu.BIDs = make([]BIDOption, 0, len(chosen))

@@ -298,3 +298,14 @@ func TestBULLegacyHomeAgent(t *testing.T) {
 		t.Fatalf("legacy dereg answer %+v", a)
 	}
 }
+
+func TestBULLifetimeLimitedByCareOfAddress(t *testing.T) {
+	l := NewBindingUpdateList(BULConfig{Lifetime: time.Hour})
+	b := cob(1, coaA)
+	b.ValidUntil = t0.Add(100 * time.Second)
+	l.SetCareOfAddress(t0, b)
+	a := l.Next(t0)
+	if a[0].BU.Lifetime != 25 {
+		t.Fatalf("lifetime %d units, want 25 (100 s)", a[0].BU.Lifetime)
+	}
+}

@@ -409,3 +409,21 @@ func addrOf(a [16]byte, ok bool) netip.Addr {
 	}
 	return netip.AddrFrom16(a)
 }
+
+// Remove deletes every binding of a home address without a Binding Update
+// (operator action, shutdown, revocation) and returns the data-plane
+// changes.
+func (c *BindingCache) Remove(hoa netip.Addr) []Change {
+	ni, ok := c.index[hoa.As16()]
+	if !ok {
+		return nil
+	}
+	var out []Change
+	for i := c.nodes[ni].first; i >= 0; {
+		next := c.entries[i].next
+		out = append(out, Change{Kind: BindingRemoved, Cause: CauseDeregistration, Binding: c.view(i)})
+		c.removeEntry(i)
+		i = next
+	}
+	return c.settle(ni, CauseDeregistration, out)
+}

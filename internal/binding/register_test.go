@@ -473,3 +473,16 @@ func TestReuseDecisionNoAlloc(t *testing.T) {
 		t.Fatalf("refresh allocates %.1f times", allocs)
 	}
 }
+
+func TestRemoveHomeAddress(t *testing.T) {
+	c := newTestCache(nil)
+	mustAccept(t, c, t0, bu(1, bid(1, coaA), bid(2, coaB)))
+	ch := c.Remove(hoa1)
+	if len(ch) != 3 || ch[2].Kind != PrimaryChanged || c.Len() != 0 {
+		t.Fatalf("remove %+v", ch)
+	}
+	checkInvariants(t, c)
+	if c.Remove(hoa1) != nil {
+		t.Fatal("second remove")
+	}
+}
