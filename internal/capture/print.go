@@ -213,6 +213,9 @@ func scalar(v reflect.Value) string {
 		}
 		return hex.EncodeToString(v.Bytes())
 	}
+	if d, ok := v.Interface().(time.Duration); ok {
+		return d.String()
+	}
 	if s, ok := v.Interface().(fmt.Stringer); ok {
 		name := s.String()
 		if n, ok := number(v); ok {
@@ -419,10 +422,12 @@ func jsonValue(v reflect.Value) any {
 		}
 		return o
 	}
+	if d, ok := v.Interface().(time.Duration); ok {
+		return d.String()
+	}
 	if s, ok := v.Interface().(fmt.Stringer); ok {
 		if n, ok := number(v); ok {
-			u, _ := strconv.ParseUint(n, 10, 64)
-			return obj{{"value", u}, {"name", s.String()}}
+			return obj{{"value", json.Number(n)}, {"name", s.String()}}
 		}
 		return s.String()
 	}
