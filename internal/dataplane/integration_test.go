@@ -193,7 +193,6 @@ func TestTunnelIntegration(t *testing.T) {
 			name := fmt.Sprintf("mdpit%d", i)
 			n := upTestNet(t, name)
 			dpA, dpB := setupTunnel(t, n, bc)
-
 			t.Run("tcp-both-ways", func(t *testing.T) {
 				tcpEcho(t, n.s, addrS, n.b, addrSvc, 2<<20)     // s -> b, forwarded through a
 				tcpEcho(t, n.b, addrSvc, n.a, addrAHome, 1<<20) // b -> a's home address

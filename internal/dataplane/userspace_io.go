@@ -140,7 +140,11 @@ func (u *userDP) sendLoop() {
 			}
 			r := lookupRoute(tbl, src, dst)
 			if r == nil {
-				u.ctr.drop(DropNoRoute)
+				// The kernel's own multicast on the TUN (MLD, router
+				// solicitations) is no one's loss; count the rest.
+				if !dst.IsMulticast() {
+					u.ctr.drop(DropNoRoute)
+				}
 				continue
 			}
 			if len(pkt) > r.mtu {
