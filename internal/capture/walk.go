@@ -204,15 +204,15 @@ func (w *walker) ipv4(b []byte, base, depth int) {
 	case protoUDP:
 		w.udp(payload, poff, hop, depth)
 	case protoIPv6:
-		w.inTunnel(hop, depth, func() { w.ipv6(payload, poff, depth+1, TransportIPv6) })
+		w.inTunnel(hop, poff, depth, func() { w.ipv6(payload, poff, depth+1, TransportIPv6) })
 	case protoIPv4:
-		w.inTunnel(hop, depth, func() { w.ipv4(payload, poff, depth+1) })
+		w.inTunnel(hop, poff, depth, func() { w.ipv4(payload, poff, depth+1) })
 	}
 }
 
-func (w *walker) inTunnel(hop string, depth int, f func()) {
+func (w *walker) inTunnel(hop string, off, depth int, f func()) {
 	if depth >= maxTunnelDepth {
-		w.fail(0, "tunnel", fmt.Errorf("more than %d nested IP headers", maxTunnelDepth))
+		w.fail(off, "tunnel", fmt.Errorf("more than %d nested IP headers", maxTunnelDepth))
 		return
 	}
 	w.tunnel = append(w.tunnel, hop)
@@ -243,7 +243,7 @@ func (w *walker) udp(b []byte, base int, hop string, depth int) {
 		return
 	}
 	payload := b[8:ulen]
-	w.inTunnel(hop+fmt.Sprintf(" UDP %d > %d", sport, dport), depth, func() {
+	w.inTunnel(hop+fmt.Sprintf(" UDP %d > %d", sport, dport), base+8, depth, func() {
 		switch transport {
 		case TransportUDPEncap:
 			enc, err := wire.ParseUDPEncapsulated(payload)
@@ -338,9 +338,9 @@ func (w *walker) ipv6(b []byte, base, depth int, transport Transport) {
 	case protoUDP:
 		w.udp(payload, base+off, hop, depth)
 	case protoIPv6:
-		w.inTunnel(hop, depth, func() { w.ipv6(payload, base+off, depth+1, TransportIPv6) })
+		w.inTunnel(hop, base+off, depth, func() { w.ipv6(payload, base+off, depth+1, TransportIPv6) })
 	case protoIPv4:
-		w.inTunnel(hop, depth, func() { w.ipv4(payload, base+off, depth+1) })
+		w.inTunnel(hop, base+off, depth, func() { w.ipv4(payload, base+off, depth+1) })
 	}
 }
 
