@@ -3,6 +3,7 @@ package ha
 import (
 	"errors"
 	"net/netip"
+	"slices"
 
 	"monami/internal/binding"
 	"monami/internal/dataplane"
@@ -59,27 +60,27 @@ func (h *HomeAgent) apply(changes []binding.Change) {
 }
 
 // holdEndpoint adds hoa to the inner sources accepted from a care-of
-// address, creating the endpoint when it is the first.
+// address, creating the endpoint when it is the first. A care-of address
+// usually serves one home address, so the set is a short slice.
 func (h *HomeAgent) holdEndpoint(k endpointKey, hoa netip.Addr) {
 	set := h.endpoints[k]
-	if set == nil {
-		set = map[netip.Addr]bool{}
-		h.endpoints[k] = set
-	}
-	if set[hoa] {
+	if slices.Contains(set, hoa) {
 		return
 	}
-	set[hoa] = true
+	set = append(set, hoa)
+	h.endpoints[k] = set
 	h.programEndpoint(k, set)
 }
 
 func (h *HomeAgent) releaseEndpoint(k endpointKey, hoa netip.Addr) {
 	set := h.endpoints[k]
-	if !set[hoa] {
+	i := slices.Index(set, hoa)
+	if i < 0 {
 		return
 	}
-	delete(set, hoa)
+	set = slices.Delete(set, i, i+1)
 	if len(set) > 0 {
+		h.endpoints[k] = set
 		h.programEndpoint(k, set)
 		return
 	}
@@ -89,10 +90,10 @@ func (h *HomeAgent) releaseEndpoint(k endpointKey, hoa netip.Addr) {
 	}
 }
 
-func (h *HomeAgent) programEndpoint(k endpointKey, set map[netip.Addr]bool) {
-	e := dataplane.Endpoint{Local: h.addr, Peer: k.coa, Encap: k.encap}
-	for a := range set {
-		e.InnerSrc = append(e.InnerSrc, netip.PrefixFrom(a, 128))
+func (h *HomeAgent) programEndpoint(k endpointKey, set []netip.Addr) {
+	e := dataplane.Endpoint{Local: h.addr, Peer: k.coa, Encap: k.encap, InnerSrc: make([]netip.Prefix, len(set))}
+	for i, a := range set {
+		e.InnerSrc[i] = netip.PrefixFrom(a, 128)
 	}
 	if err := h.dp.AddEndpoint(e); err != nil {
 		h.dpError("accepting tunnelled packets", err, "coa", k.coa)

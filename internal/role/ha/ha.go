@@ -54,7 +54,7 @@ type HomeAgent struct {
 	// endpoints: reverse-tunnel endpoints by peer care-of address, with the
 	// home addresses allowed as inner source (several home addresses may
 	// share one care-of address: the (n,1) case of the seed analysis).
-	endpoints map[endpointKey]map[netip.Addr]bool
+	endpoints map[endpointKey][]netip.Addr
 	// installed remembers the endpoint each binding holds.
 	installed map[bindingKey]endpointKey
 	// pendingEncap is the encapsulation for bindings made by the Binding
@@ -93,7 +93,7 @@ type received struct {
 func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 	h := &HomeAgent{
 		cfg: cfg, log: opt.Logger, now: opt.Now, addr: cfg.Addr(),
-		endpoints: map[endpointKey]map[netip.Addr]bool{},
+		endpoints: map[endpointKey][]netip.Addr{},
 		installed: map[bindingKey]endpointKey{},
 		in:        make(chan received, 1024),
 		snaps:     make(chan snapshotReq),
