@@ -1,0 +1,58 @@
+package dataplane
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+
+	"monami/internal/lab"
+)
+
+// TestKernelBackendOnHost: a mobile node does not forward
+// (net.ipv6.conf.all.forwarding=0), yet its own traffic must pass the
+// kernel backend's MTU detour, which forwards between the veth ends.
+func TestKernelBackendOnHost(t *testing.T) {
+	requireRoot(t)
+	name := "mdphost"
+	_ = lab.Teardown(name)
+	l, err := lab.Up(context.Background(), &lab.Topology{
+		Name:  name,
+		Nodes: []lab.Node{{Name: "a", Kind: lab.KindHost}, {Name: "b", Kind: lab.KindRouter}},
+		Links: []lab.Link{{A: lab.End{Node: "a", If: "mdp1", Addrs: []string{"2001:db8:1::1/64"}},
+			B: lab.End{Node: "b", If: "mdp1", Addrs: []string{"2001:db8:1::2/64"}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Down(); err != nil {
+			t.Error(err)
+		}
+	})
+	n := &testNet{lab: l, a: l.MustNode("a"), b: l.MustNode("b"), name: name}
+	n.addLo(t, n.a, addrAHome)
+	n.addLo(t, n.b, addrSvc)
+	newDP := func(node *lab.NodeNS) DataPlane {
+		dp, err := New(Config{Backend: BackendKernel, Table: testTable, RulePriority: testPref, NetNS: nsHandle(t, node),
+			NFTable: testNFT, TunName: testTun})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { dp.Close() })
+		return dp
+	}
+	a, b := newDP(n.a), newDP(n.b)
+	home := netip.PrefixFrom(addrAHome, 128)
+	for _, err := range []error{
+		a.AddRoute(Route{Selector: Selector{Dst: netip.MustParsePrefix("::/0"), Src: home}, Tunnel: Tunnel{Local: addrA, Remote: addrB}}),
+		a.AddEndpoint(Endpoint{Local: addrA, Peer: addrB}),
+		b.AddRoute(Route{Selector: Selector{Dst: home}, Tunnel: Tunnel{Local: addrB, Remote: addrA}}),
+		b.AddEndpoint(Endpoint{Local: addrB, Peer: addrA, InnerSrc: []netip.Prefix{home}}),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	tcpEcho(t, n.a, addrAHome, n.b, addrSvc, 1<<20)
+	tcpEcho(t, n.b, addrSvc, n.a, addrAHome, 1<<20)
+}
