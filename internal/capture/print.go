@@ -38,7 +38,11 @@ func WriteText(w io.Writer, r Record) error {
 		_, err := io.WriteString(w, b.String())
 		return err
 	}
-	fmt.Fprintf(&b, "frame %d  %s  %s", r.Frame, r.Time.UTC().Format(timeFormat), r.Transport)
+	fmt.Fprintf(&b, "frame %d  ", r.Frame)
+	if !r.Time.IsZero() {
+		fmt.Fprintf(&b, "%s  ", r.Time.UTC().Format(timeFormat))
+	}
+	b.WriteString(string(r.Transport))
 	if r.Src.IsValid() {
 		fmt.Fprintf(&b, "  %s > %s", r.Src, r.Dst)
 	}
@@ -308,7 +312,13 @@ func (o obj) MarshalJSON() ([]byte, error) {
 
 // MarshalRecordJSON encodes one record as a JSON object (no newline).
 func MarshalRecordJSON(r Record) ([]byte, error) {
-	o := obj{{"frame", r.Frame}, {"time", r.Time.UTC().Format(timeFormat)}, {"interface", r.Interface}, {"link_type", r.LinkType.String()}}
+	o := obj{{"frame", r.Frame}}
+	if !r.Time.IsZero() { // zero for --hex input and Simple Packet Blocks
+		o = append(o, kv{"time", r.Time.UTC().Format(timeFormat)})
+	}
+	if r.Transport != TransportMHOnly {
+		o = append(o, kv{"interface", r.Interface}, kv{"link_type", r.LinkType.String()})
+	}
 	if r.Err != nil {
 		off, msg := r.Offset, r.Err.Error()
 		var fe *FrameError

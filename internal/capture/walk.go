@@ -38,6 +38,9 @@ const (
 	// TransportPMIPv6UDP: the Mobility Header directly inside UDP port
 	// 5436 (RFC 5844 section 3, PMIPv6 over an IPv4 transport network).
 	TransportPMIPv6UDP Transport = "UDP 5436 (RFC 5844)"
+	// TransportMHOnly: a bare Mobility Header given to
+	// DecodeMobilityHeader, without any IP header.
+	TransportMHOnly Transport = "Mobility Header only"
 )
 
 // Checksum is the outcome of the Mobility Header checksum check.
@@ -389,7 +392,7 @@ func (w *walker) mh(r Record, b []byte, off int, src, dst netip.Addr) {
 func DecodeMobilityHeader(b []byte, src, dst netip.Addr) Record {
 	w := walker{pkt: Packet{Number: 1}}
 	r := w.record()
-	r.Transport = "Mobility Header only"
+	r.Transport = TransportMHOnly
 	if !src.IsValid() || !dst.IsValid() {
 		src, dst = netip.Addr{}, netip.Addr{}
 	}
