@@ -34,6 +34,7 @@ func init() {
 		cc      string
 		verbose bool
 		cpuProf string
+		rounds  int
 	)
 	dp := &cobra.Command{
 		Use:   "dataplane",
@@ -45,11 +46,12 @@ iperf3 (TCP, sender to receiver) through
   userspace-nh41     TUN + raw next header 41 sockets
   userspace-udp4191  TUN + UDP port 4191 sockets
 with each stream count, and prints Gbit/s and the ratio to plain with the
-same stream count. The machine's load average before and after is printed
+same stream count. With --rounds N every case is measured N times,
+interleaved, and the medians are reported. The machine's load average before and after is printed
 too: the figures only mean something on a quiet machine.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o := bench.Options{LabName: name, Duration: dur, Streams: streams, Congestion: cc}
+			o := bench.Options{LabName: name, Duration: dur, Streams: streams, Congestion: cc, Rounds: rounds}
 			for _, c := range cases {
 				ok := false
 				for _, k := range bench.AllCases {
@@ -66,6 +68,9 @@ too: the figures only mean something on a quiet machine.`,
 				if s < 1 || s > 128 {
 					return fmt.Errorf("streams %d: want 1..128", s)
 				}
+			}
+			if rounds < 1 || rounds > 20 {
+				return fmt.Errorf("rounds %d: want 1..20", rounds)
 			}
 			if dur < time.Second {
 				return fmt.Errorf("time %v: want at least 1s", dur)
@@ -99,8 +104,8 @@ too: the figures only mean something on a quiet machine.`,
 				return enc.Encode(rep)
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "iperf3 %s per run, %d CPUs, load average before %s, after %s\n",
-				dur, rep.CPUs, rep.LoadBefore, rep.LoadAfter)
+			fmt.Fprintf(out, "iperf3 %s per run, %d round(s), medians; %d CPUs, load average before %s, after %s\n",
+				dur, rep.Rounds, rep.CPUs, rep.LoadBefore, rep.LoadAfter)
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintln(tw, "case\tstreams\tGbit/s\tretransmits\tratio to plain\t")
 			for _, r := range rep.Results {
@@ -120,6 +125,7 @@ too: the figures only mean something on a quiet machine.`,
 	dp.Flags().DurationVar(&dur, "time", 10*time.Second, "duration of each iperf3 run")
 	dp.Flags().IntSliceVar(&streams, "streams", []int{1, 4}, "parallel TCP stream counts to measure")
 	dp.Flags().StringSliceVar(&cases, "cases", nil, "cases to run (default all: plain,kernel,userspace-nh41,userspace-udp4191)")
+	dp.Flags().IntVar(&rounds, "rounds", 1, "measure every case this many times (interleaved) and report medians")
 	dp.Flags().BoolVar(&asJSON, "json", false, "print the results as JSON")
 	dp.Flags().StringVar(&name, "name", "dpbench", "lab name (namespaces are <name>-<node>)")
 	dp.Flags().StringVar(&cc, "congestion", "", "TCP congestion control for iperf3 -C (e.g. bbr)")

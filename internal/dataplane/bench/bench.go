@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -48,12 +49,15 @@ type Options struct {
 	Streams    []int         // parallel stream counts, e.g. 1 and 4
 	Cases      []Case
 	Congestion string // iperf3 -C, empty for the default
+	Rounds     int    // times to measure every case (default 1)
 	Logger     *slog.Logger
 	Progress   io.Writer // one line per finished run, may be nil
 }
 
-// Result is one iperf3 run.
+// Result is one iperf3 run, or (in Report.Results) the median of a case's
+// runs over all rounds.
 type Result struct {
+	Round       int     `json:"round,omitempty"`
 	Case        Case    `json:"case"`
 	Streams     int     `json:"streams"`
 	Gbps        float64 `json:"gbit_per_s"`
@@ -69,7 +73,54 @@ type Report struct {
 	LoadBefore  string    `json:"loadavg_before"`
 	LoadAfter   string    `json:"loadavg_after"`
 	CPUs        int       `json:"cpus"`
-	Results     []Result  `json:"results"`
+	Rounds      int       `json:"rounds"`
+	Results     []Result  `json:"results"` // medians per case and stream count
+	Runs        []Result  `json:"runs"`    // every run
+}
+
+// summarize takes, per case and stream count, the median rate and the
+// median of the per-round ratios to plain.
+func summarize(runs []Result, cases []Case, streams []int) []Result {
+	var out []Result
+	for _, c := range cases {
+		for _, s := range streams {
+			var rates, ratios []float64
+			var retr []float64
+			errText := ""
+			for _, r := range runs {
+				if r.Case != c || r.Streams != s {
+					continue
+				}
+				if r.Error != "" {
+					errText = r.Error
+					continue
+				}
+				rates = append(rates, r.Gbps)
+				retr = append(retr, float64(r.Retransmits))
+				if r.Ratio > 0 {
+					ratios = append(ratios, r.Ratio)
+				}
+			}
+			res := Result{Case: c, Streams: s, Gbps: median(rates), Ratio: median(ratios), Retransmits: int(median(retr))}
+			if len(rates) == 0 {
+				res.Error = errText
+			}
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	v = append([]float64(nil), v...)
+	sort.Float64s(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
 var (
@@ -120,7 +171,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if len(o.Cases) == 0 {
 		o.Cases = AllCases
 	}
-	rep := &Report{Start: time.Now().UTC(), DurationSec: o.Duration.Seconds(), LoadBefore: loadavg(), CPUs: cpus()}
+	if o.Rounds < 1 {
+		o.Rounds = 1
+	}
+	rep := &Report{Start: time.Now().UTC(), DurationSec: o.Duration.Seconds(), LoadBefore: loadavg(), CPUs: cpus(), Rounds: o.Rounds}
 	_ = lab.Teardown(o.LabName) // leftovers of a crashed run
 	l, err := lab.Up(ctx, topology(o.LabName))
 	if err != nil {
@@ -141,38 +195,46 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := waitListen(ctx, l.MustNode("receiver"), 5201); err != nil {
 		return nil, fmt.Errorf("iperf3 server: %w (%s)", err, strings.TrimSpace(srvOut.String()))
 	}
-	plain := map[int]float64{}
-	for _, c := range o.Cases {
-		stop, err := setup(l, c, o.Logger)
-		if err != nil {
-			for _, s := range o.Streams {
-				rep.Results = append(rep.Results, Result{Case: c, Streams: s, Error: err.Error()})
-			}
-			continue
-		}
-		for _, s := range o.Streams {
-			if err := ctx.Err(); err != nil {
-				stop()
-				return rep, err
-			}
-			r := Result{Case: c, Streams: s}
-			r.Gbps, r.Retransmits, err = iperf(ctx, l, s, o.Duration, o.Congestion)
-			if err != nil {
-				r.Error = err.Error()
-			}
-			if c == Plain {
-				plain[s] = r.Gbps
-			}
-			if p := plain[s]; p > 0 {
-				r.Ratio = r.Gbps / p
-			}
-			rep.Results = append(rep.Results, r)
-			if o.Progress != nil {
-				fmt.Fprintf(o.Progress, "%-18s %d stream(s): %6.2f Gbit/s %s\n", c, s, r.Gbps, r.Error)
-			}
-		}
-		stop()
+	if o.Rounds < 1 {
+		o.Rounds = 1
 	}
+	// Each round measures every case once, plain first, so that a ratio
+	// compares runs minutes apart at most; the summary takes medians.
+	for round := 1; round <= o.Rounds; round++ {
+		plain := map[int]float64{}
+		for _, c := range o.Cases {
+			stop, err := setup(l, c, o.Logger)
+			if err != nil {
+				for _, s := range o.Streams {
+					rep.Runs = append(rep.Runs, Result{Round: round, Case: c, Streams: s, Error: err.Error()})
+				}
+				continue
+			}
+			for _, s := range o.Streams {
+				if err := ctx.Err(); err != nil {
+					stop()
+					return rep, err
+				}
+				r := Result{Round: round, Case: c, Streams: s}
+				r.Gbps, r.Retransmits, err = iperf(ctx, l, s, o.Duration, o.Congestion)
+				if err != nil {
+					r.Error = err.Error()
+				}
+				if c == Plain {
+					plain[s] = r.Gbps
+				}
+				if p := plain[s]; p > 0 && r.Error == "" {
+					r.Ratio = r.Gbps / p
+				}
+				rep.Runs = append(rep.Runs, r)
+				if o.Progress != nil {
+					fmt.Fprintf(o.Progress, "round %d %-18s %d stream(s): %6.2f Gbit/s %s\n", round, c, s, r.Gbps, r.Error)
+				}
+			}
+			stop()
+		}
+	}
+	rep.Results = summarize(rep.Runs, o.Cases, o.Streams)
 	rep.LoadAfter = loadavg()
 	return rep, nil
 }
