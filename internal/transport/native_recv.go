@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"syscall"
+	"time"
 
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -18,6 +19,9 @@ type capture struct {
 	f  *os.File
 	rc syscall.RawConn
 }
+
+// readErrorPause keeps a socket that keeps failing from spinning a core.
+const readErrorPause = 10 * time.Millisecond
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
@@ -93,6 +97,7 @@ func (n *Native) readCapture() {
 				return
 			}
 			n.log.Warn("AF_PACKET read", "err", err)
+			time.Sleep(readErrorPause)
 			continue
 		}
 		if pkttype != unix.PACKET_HOST {
@@ -151,6 +156,7 @@ func (n *Native) readMH() {
 				return
 			}
 			n.log.Warn("MH socket read", "err", err)
+			time.Sleep(readErrorPause)
 			continue
 		}
 		ip, _ := src.(*net.IPAddr)
@@ -167,6 +173,13 @@ func (n *Native) readMH() {
 		if err := checkMH(buf[:sz]); err != nil || !s.Src.Is6() || !s.Dst.Is6() {
 			n.cnt.malformed.Add(1)
 			n.log.Debug("dropped malformed MH", "src", s.Src, "err", err)
+			continue
+		}
+		// The kernel verified the checksum (IPV6_CHECKSUM); checking again
+		// costs little and covers paths that mark it unnecessary.
+		if !verifyMH(s.Src, s.Dst, buf[:sz]) {
+			n.cnt.badChecksum.Add(1)
+			n.log.Debug("dropped MH with bad checksum", "src", s.Src, "dst", s.Dst)
 			continue
 		}
 		s.MH = append([]byte(nil), buf[:sz]...)

@@ -130,14 +130,24 @@ func TestNativeHAOAndRH2(t *testing.T) {
 		t.Fatalf("MN parsed %#v, want %#v", m, baMsg)
 	}
 
-	// Plain MH (no HAO/RH2) takes the raw IPPROTO_MH socket.
+	// Plain MH (no HAO/RH2) takes the raw IPPROTO_MH socket; one with a
+	// wrong checksum is not delivered.
 	plain := Signal{Src: p.ha6, Dst: p.coa}
 	plain.MH = mustMarshal(t, baMsg, plain)
+	badPlain, err := appendPacket(nil, &plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	badPlain[len(badPlain)-1] ^= 0xff
+	if _, err := ha.send.WriteTo(badPlain, nil, udpAddrIP(p.coa)); err != nil {
+		t.Fatal(err)
+	}
 	if err := ha.Send(ctxT(t, time.Second), plain); err != nil {
 		t.Fatalf("Send plain BA: %v", err)
 	}
 	got = recvSignal(t, mn)
-	if got.Src != p.ha6 || got.Dst != p.coa || got.Ext != ExtNone || got.IfIndex != p.mnIndex {
+	if got.Src != p.ha6 || got.Dst != p.coa || got.Ext != ExtNone || got.IfIndex != p.mnIndex ||
+		string(got.MH) != string(plain.MH) {
 		t.Fatalf("MN received plain %+v", got)
 	}
 	parseSignal(t, got)
@@ -199,7 +209,7 @@ func TestNativeHAOAndRH2(t *testing.T) {
 	}
 
 	checkPcap(t, dump.stop(t), map[string]int{
-		"mip6.mhtype == 5 && !icmpv6": 3, "mip6.mhtype == 6": 2, "icmpv6.type == 4": 1,
+		"mip6.mhtype == 5 && !icmpv6": 3, "mip6.mhtype == 6": 3, "icmpv6.type == 4": 1,
 		"ipv6.opt.type == 201 && !icmpv6": 3, "ipv6.routing.type == 2": 1,
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -43,6 +44,7 @@ func (u *UDP) read(s *udpSock) {
 				return
 			}
 			u.log.Warn("UDP read", "local", s.local, "err", err)
+			time.Sleep(readErrorPause)
 			continue
 		}
 		ua, _ := src.(*net.UDPAddr)
