@@ -364,8 +364,8 @@ const maxCircularWalk = 1024
 // section 6.2.2: HoA addr1 -> CoA addr2 is refused if addr2 -> addr3 and
 // addr3 -> addr1 exist, accepted if only addr2 -> addr3 exists).
 func (c *BindingCache) circular(hoa, coa [16]byte) bool {
-	if coa == hoa {
-		return false
+	if coa == hoa || !c.inHomePrefix(coa) {
+		return false // every home address in the cache is on a home prefix
 	}
 	start, ok := c.index[coa]
 	if !ok {
