@@ -557,3 +557,35 @@ const (
 	goldenMesgIDTime  = uint64(3976214400) << 32 // 2026-01-01 00:00:00 UTC in NTP seconds
 	goldenMesgIDShown = "Jan  1, 2096 00:00:00.000000000 UTC"
 )
+
+// TestGoldenCoverage keeps the golden set complete: every registered
+// message type and option type that tshark 4.0 dissects must appear in
+// at least one golden packet, so a type added later fails here until it
+// gets a tshark cross-check.
+func TestGoldenCoverage(t *testing.T) {
+	seenMH := map[MHType]bool{}
+	seenOpt := map[OptionType]bool{}
+	for _, c := range goldenCases(t) {
+		mh := c.mh()
+		seenMH[MHType(mh[2])] = true
+		for _, o := range c.optionItems(t) {
+			seenOpt[OptionType(o[0])] = true
+		}
+	}
+	for i := range messageRegistry {
+		if messageRegistry[i].ok && i <= tsharkMaxMHType && !seenMH[MHType(i)] {
+			t.Errorf("MH type %v is implemented and dissected by tshark but has no golden packet", MHType(i))
+		}
+	}
+	for i := range optionRegistry {
+		if !optionRegistry[i].parsed || !tsharkDissectsOption(uint8(i)) {
+			continue
+		}
+		if _, ok := tsharkOptionNames[uint8(i)]; !ok {
+			t.Errorf("option %v is dissected by tshark: add its mip6.options.<name> to tsharkOptionNames", OptionType(i))
+		}
+		if !seenOpt[OptionType(i)] {
+			t.Errorf("option %v is implemented and dissected by tshark but has no golden packet", OptionType(i))
+		}
+	}
+}

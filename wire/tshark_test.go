@@ -231,6 +231,17 @@ var tsharkOptionNames = map[uint8]string{
 	28: "rc", 29: "ipv4ha", 30: "ipv4aa", 31: "natd", 32: "ipv4coa",
 	33: "grek", 34: "mhipv6ap", 35: "bi", 36: "ipv4hareq", 37: "ipv4harep",
 	38: "ipv4dra", 39: "ipv4dsm",
+	// Dissected by tshark 4.0 but not implemented here (yet).
+	11: "cgapr", 12: "cgar", 13: "sign", 14: "phkt", 15: "coti", 16: "cot",
+	17: "dnsu", 18: "em", 19: "vsm", 21: "badff", 40: "cr", 46: "recap",
+	47: "redir", 48: "load_inf", 49: "alt_ip4", 50: "mng", 51: "mag_ipv6",
+	52: "acc_net_id", 55: "dmnp",
+}
+
+// tsharkDissectsOption: the option types tshark 4.0 dissects (0-41, 46-52,
+// 55; see /work/shared/notes/kernel-dataplane.md).
+func tsharkDissectsOption(t uint8) bool {
+	return t <= 41 || (t >= 46 && t <= 52) || t == 55
 }
 
 // walkOptions splits the Mobility Options area of a whole Mobility Header
