@@ -3,6 +3,7 @@ package transport
 import (
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"golang.org/x/net/bpf"
@@ -219,6 +220,17 @@ func TestDecodeUDP(t *testing.T) {
 	for _, bad := range [][]byte{nil, {0x70}, rawPacket(ProtoMH, make([]byte, 7)), append(rawPacket(17, make([]byte, 8)), 0)} {
 		if _, _, err := decodeUDP(bad); err == nil {
 			t.Errorf("% x accepted", bad)
+		}
+	}
+}
+
+func TestSignalLogValue(t *testing.T) {
+	s := testSignals(t)[0]
+	s.Via, s.IfIndex = ViaMH, 3
+	v := s.LogValue().String()
+	for _, want := range []string{"via=mh", "src=" + tCoA.String(), "hao=" + tHoA.String(), "mh_type=5", "if=3"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("LogValue %q lacks %q", v, want)
 		}
 	}
 }

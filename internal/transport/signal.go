@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 )
 
@@ -164,3 +165,25 @@ var (
 	// none was learnt for the destination's home address.
 	ErrNoPeer = errors.New("transport: no UDP peer")
 )
+
+// LogValue makes a Signal log as its addressing and MH type, not its bytes.
+func (s Signal) LogValue() slog.Value {
+	attrs := []slog.Attr{
+		slog.String("via", s.Via.String()),
+		slog.String("src", s.Src.String()),
+		slog.String("dst", s.Dst.String()),
+	}
+	if s.Ext != ExtNone {
+		attrs = append(attrs, slog.String(s.Ext.String(), s.HomeAddress.String()))
+	}
+	if len(s.MH) > 2 {
+		attrs = append(attrs, slog.Int("mh_type", int(s.MH[2])))
+	}
+	if s.IfIndex != 0 {
+		attrs = append(attrs, slog.Int("if", s.IfIndex))
+	}
+	if s.Peer.IsValid() {
+		attrs = append(attrs, slog.String("peer", s.Peer.String()))
+	}
+	return slog.GroupValue(attrs...)
+}
