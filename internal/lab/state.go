@@ -9,6 +9,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // StateRoot holds one directory per running lab: state.json and logs.
@@ -19,6 +21,14 @@ var StateRoot = "/run/monami/lab"
 // recorded (and the file synced) BEFORE it is created, so Teardown can remove
 // all of it even after the creating process was killed.
 type State struct {
+	stateData
+
+	mu   sync.Mutex
+	path string
+}
+
+// stateData is the persisted part of State.
+type stateData struct {
 	Name       string    `json:"name"`
 	Status     string    `json:"status"` // building, up, tearing-down
 	Created    time.Time `json:"created"`
@@ -35,9 +45,6 @@ type State struct {
 	Impair map[string]Impairment `json:"impair,omitempty"`
 	// AdminDown lists "node:if" interfaces set down with SetLink.
 	AdminDown []string `json:"admin_down,omitempty"`
-
-	mu   sync.Mutex
-	path string
 }
 
 // ProcRecord is a process the lab started.
@@ -63,22 +70,29 @@ func statePath(name string) string { return filepath.Join(StateDir(name), "state
 
 // ReadState loads the state of a running (or half-built) lab.
 func ReadState(name string) (*State, error) {
-	b, err := os.ReadFile(statePath(name))
+	d, err := readStateData(statePath(name))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("lab %q is not up (no %s): %w", name, statePath(name), ErrNoLab)
 		}
 		return nil, err
 	}
-	var st State
-	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("%s: corrupt state: %w", statePath(name), err)
+	return &State{stateData: *d, path: statePath(name)}, nil
+}
+
+func readStateData(path string) (*stateData, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
 	}
-	st.path = statePath(name)
-	if st.Impair == nil {
-		st.Impair = map[string]Impairment{}
+	var d stateData
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("%s: corrupt state: %w", path, err)
 	}
-	return &st, nil
+	if d.Impair == nil {
+		d.Impair = map[string]Impairment{}
+	}
+	return &d, nil
 }
 
 // ErrNoLab is returned when no lab of that name is up.
@@ -115,10 +129,10 @@ func newState(t *Topology) (*State, error) {
 		}
 		return nil, err
 	}
-	st := &State{
+	st := &State{stateData: stateData{
 		Name: t.Name, Status: "building", Created: time.Now().UTC(), BuilderPID: os.Getpid(),
-		Topology: t, Impair: map[string]Impairment{}, path: statePath(t.Name),
-	}
+		Topology: t, Impair: map[string]Impairment{},
+	}, path: statePath(t.Name)}
 	for _, l := range t.Links {
 		st.Impair[l.Name] = l.Impair
 	}
@@ -129,10 +143,23 @@ func newState(t *Topology) (*State, error) {
 	return st, nil
 }
 
-// update applies fn and writes the state durably before returning.
+// update applies fn and writes the state durably before returning. Under
+// an flock it first reloads the file, so concurrent `monami lab` commands
+// (link set, link down) do not undo each other's changes.
 func (st *State) update(fn func(*State)) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	lf, err := os.OpenFile(filepath.Join(filepath.Dir(st.path), "state.lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	defer lf.Close()
+	if err := unix.Flock(int(lf.Fd()), unix.LOCK_EX); err != nil {
+		return err
+	}
+	if d, err := readStateData(st.path); err == nil {
+		st.stateData = *d
+	}
 	fn(st)
 	return st.saveLocked()
 }
