@@ -337,3 +337,19 @@ func (c *BindingCache) priorityFor(bid uint16, optPri uint8) uint8 {
 	}
 	return c.cfg.DefaultPriority
 }
+
+func (c Cause) String() string {
+	switch c {
+	case CauseRegistration:
+		return "registration"
+	case CauseDeregistration:
+		return "deregistration"
+	case CauseReturnHome:
+		return "return-home"
+	case CauseOverwrite:
+		return "overwrite"
+	case CauseExpired:
+		return "expired"
+	}
+	return "unknown"
+}
