@@ -1,0 +1,60 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"monami/internal/demo"
+)
+
+func init() {
+	var opt demo.Options
+	var asJSON, topology bool
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the failover demo: a TCP stream to a mobile node survives the failure of its active link",
+		Long: `demo builds a lab (a mobile node with two access links, 10 ms and 40 ms one-way,
+an access router, a home agent and a correspondent), starts monami ha and monami mn,
+streams TCP from the correspondent to the mobile node's home address, takes the
+active link's interface down and up again, and prints a timeline and a summary.
+It exits 0 when the TCP connection survived, and cleans up in every case.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if topology {
+				_, err := cmd.OutOrStdout().Write(demo.Topology())
+				return err
+			}
+			if labName != "" {
+				opt.Name = labName
+			}
+			var progress io.Writer = cmd.ErrOrStderr()
+			opt.Progress = progress
+			sum, err := demo.Run(cmd.Context(), opt)
+			if sum != nil {
+				if asJSON {
+					enc := json.NewEncoder(cmd.OutOrStdout())
+					enc.SetIndent("", "  ")
+					if jerr := enc.Encode(sum); jerr != nil {
+						return jerr
+					}
+				} else {
+					sum.WriteReport(cmd.OutOrStdout())
+				}
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
+	f.BoolVar(&topology, "topology", false, "print the demo's lab topology and exit")
+	f.StringVar(&opt.Backend, "backend", "auto", "data plane backend of both daemons: auto, kernel or userspace")
+	f.StringVar(&opt.Transport, "transport", "native", "mobile node signalling: native (MH) or udp (RFC 5555)")
+	f.DurationVar(&opt.FailAt, "fail-at", 3*time.Second, "when the active link goes down")
+	f.DurationVar(&opt.RestoreAt, "restore-at", 6*time.Second, "when it comes back")
+	f.DurationVar(&opt.Duration, "duration", 9*time.Second, "length of the TCP stream")
+	f.StringVar(&opt.Binary, "binary", "", "monami executable for the daemons (default: this one)")
+	labCmd.AddCommand(cmd)
+}

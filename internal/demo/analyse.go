@@ -1,0 +1,124 @@
+package demo
+
+import (
+	"encoding/json"
+	"sort"
+	"time"
+)
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// Event is something that happened during the run, at its offset from the
+// start of the stream.
+type Event struct {
+	At   time.Duration `json:"at_ms"`
+	What string        `json:"what"`
+}
+
+// MarshalJSON writes At in milliseconds.
+func (e Event) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		At   float64 `json:"at_ms"`
+		What string  `json:"what"`
+	}{ms(e.At), e.What})
+}
+
+// TCPResult says whether the application's connection survived.
+type TCPResult struct {
+	Sent     int64  `json:"bytes_sent"`
+	Received int64  `json:"bytes_received"`
+	Intact   bool   `json:"intact"`
+	Error    string `json:"error,omitempty"`
+}
+
+// Sample is one slot of the timeline.
+type Sample struct {
+	At      time.Duration      `json:"-"`
+	AtMs    float64            `json:"at_ms"`
+	LinkBps map[string]float64 `json:"link_mbit_s"`
+	AppBps  float64            `json:"app_mbit_s"`
+}
+
+// Summary is what the demo measured. Gaps are the longest time without a
+// tunnelled data packet arriving on any of the mobile node's interfaces,
+// in a window from just before the event to 3 s after it.
+type Summary struct {
+	FailoverGapMs float64          `json:"failover_gap_ms"`
+	RestoreGapMs  float64          `json:"restore_gap_ms"`
+	AppStallMs    float64          `json:"app_stall_ms"`
+	BytesPerLink  map[string]int64 `json:"bytes_per_link"`
+	BindingsSeen  []string         `json:"bindings_seen"`
+	TCP           TCPResult        `json:"tcp"`
+	Events        []Event          `json:"events"`
+	Timeline      []Sample         `json:"timeline"`
+	SlotMs        float64          `json:"timeline_slot_ms"`
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+const slot = 250 * time.Millisecond
+
+func analyse(t0 time.Time, opt Options, meters map[string]*meter, reads []arrival) *Summary {
+	s := &Summary{BytesPerLink: map[string]int64{}, SlotMs: ms(slot)}
+	var all []arrival
+	nslots := int(opt.Duration/slot) + 1
+	s.Timeline = make([]Sample, nslots)
+	for i := range s.Timeline {
+		s.Timeline[i] = Sample{At: time.Duration(i) * slot, AtMs: ms(time.Duration(i) * slot), LinkBps: map[string]float64{}}
+	}
+	for name, m := range meters {
+		for _, a := range m.arrivals() {
+			s.BytesPerLink[name] += int64(a.bytes)
+			all = append(all, a)
+			if i := int(a.at.Sub(t0) / slot); i >= 0 && i < nslots {
+				s.Timeline[i].LinkBps[name] += float64(a.bytes)
+			}
+		}
+	}
+	for _, r := range reads {
+		if i := int(r.at.Sub(t0) / slot); i >= 0 && i < nslots {
+			s.Timeline[i].AppBps += float64(r.bytes)
+		}
+	}
+	perSec := 8 / slot.Seconds() / 1e6
+	for i := range s.Timeline {
+		for k := range s.Timeline[i].LinkBps {
+			s.Timeline[i].LinkBps[k] *= perSec
+		}
+		s.Timeline[i].AppBps *= perSec
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].at.Before(all[j].at) })
+	fail, restore := t0.Add(opt.FailAt), t0.Add(opt.RestoreAt)
+	s.FailoverGapMs = ms(longestGap(all, fail, earlier(fail.Add(3*time.Second), restore)))
+	s.RestoreGapMs = ms(longestGap(all, restore, earlier(restore.Add(3*time.Second), t0.Add(opt.Duration))))
+	s.AppStallMs = ms(longestGap(reads, fail, earlier(fail.Add(3*time.Second), restore)))
+	return s
+}
+
+// longestGap is the longest interval between consecutive arrivals that
+// ends in [from, to], counting from the last arrival before from; with no
+// arrival at all after from, the whole window.
+func longestGap(as []arrival, from, to time.Time) time.Duration {
+	var longest time.Duration
+	prev := time.Time{}
+	for _, a := range as {
+		if a.at.After(to) {
+			break
+		}
+		if !a.at.Before(from) && !prev.IsZero() {
+			longest = max(longest, a.at.Sub(prev))
+		}
+		prev = a.at
+	}
+	if prev.Before(from) {
+		return to.Sub(from)
+	}
+	return longest
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

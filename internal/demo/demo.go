@@ -1,0 +1,224 @@
+// Package demo runs monami's main job: a mobile node with two access links
+// keeps a TCP connection from a correspondent alive while its active link
+// fails and comes back. It builds the network in namespaces (internal/lab),
+// starts `monami ha` and `monami mn` as they would run for real, measures
+// the tunnelled traffic on each of the mobile node's links and what the
+// application receives, and summarises the failover.
+package demo
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"monami/internal/lab"
+)
+
+//go:embed topology.yaml
+var topologyYAML []byte
+
+// Topology returns the demo network's YAML.
+func Topology() []byte { return topologyYAML }
+
+// Addresses of the demo network (see topology.yaml).
+const (
+	homeAgent   = "2001:db8:f::2"
+	homePrefix  = "2001:db8:1::/64"
+	homeAddress = "2001:db8:1::10"
+	nai         = "mn@demo.monami.example"
+	spi         = 4096
+	streamPort  = 5001
+	activeIf    = "wlan0"
+	backupIf    = "lte0"
+)
+
+// Options tune a demo run; zero values take the defaults.
+type Options struct {
+	// Binary is the monami executable for the daemons (default: this one).
+	Binary string
+	// Name is the lab name, the prefix of every namespace (default "demo").
+	Name string
+	// Backend is the data plane backend of both daemons: auto, kernel or userspace.
+	Backend string
+	// Transport is the mobile node's signalling transport: native or udp.
+	Transport string
+	// FailAt, RestoreAt and Duration are measured from the start of the TCP
+	// stream (defaults 3 s, 6 s, 9 s).
+	FailAt, RestoreAt, Duration time.Duration
+	// Progress receives human-readable progress (nil: discarded).
+	Progress io.Writer
+	Logger   *slog.Logger
+}
+
+func (o *Options) defaults() error {
+	if o.Binary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		o.Binary = exe
+	}
+	if o.Name == "" {
+		o.Name = "demo"
+	}
+	if o.Backend == "" {
+		o.Backend = "auto"
+	}
+	if o.Transport == "" {
+		o.Transport = "native"
+	}
+	if o.FailAt == 0 {
+		o.FailAt = 3 * time.Second
+	}
+	if o.RestoreAt == 0 {
+		o.RestoreAt = 6 * time.Second
+	}
+	if o.Duration == 0 {
+		o.Duration = 9 * time.Second
+	}
+	if !(o.FailAt < o.RestoreAt && o.RestoreAt < o.Duration) {
+		return fmt.Errorf("demo: want fail (%s) < restore (%s) < duration (%s)", o.FailAt, o.RestoreAt, o.Duration)
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return nil
+}
+
+// Run builds the network, runs the scenario and tears everything down.
+func Run(ctx context.Context, opt Options) (*Summary, error) {
+	if err := opt.defaults(); err != nil {
+		return nil, err
+	}
+	topo, err := lab.Parse(topologyYAML)
+	if err != nil {
+		return nil, fmt.Errorf("demo topology: %w", err)
+	}
+	topo.Name = opt.Name
+	say := func(format string, a ...any) { fmt.Fprintf(opt.Progress, format+"\n", a...) }
+
+	say("== building the lab %q (mn with wlan0 10 ms and lte0 40 ms, ar, ha, cn)", opt.Name)
+	l, err := lab.Up(ctx, topo)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if derr := l.Down(); derr != nil {
+			say("lab down: %v", derr)
+		}
+	}()
+
+	s := &scenario{opt: opt, lab: l, say: say, dir: l.StateDir()}
+	defer s.stopDaemons()
+	return s.run(ctx)
+}
+
+type scenario struct {
+	opt     Options
+	lab     *lab.Lab
+	say     func(string, ...any)
+	dir     string
+	daemons []*exec.Cmd
+}
+
+func (s *scenario) path(name string) string { return filepath.Join(s.dir, name) }
+
+// writeConfigs writes ha.yaml and mn.yaml with a fresh MN-HA key.
+func (s *scenario) writeConfigs() error {
+	k := make([]byte, 20)
+	if _, err := rand.Read(k); err != nil {
+		return err
+	}
+	key := "hex:" + hex.EncodeToString(k)
+	haYAML := fmt.Sprintf(`log: {level: info}
+control_socket: %s
+address: %s
+home_prefixes: [%s]
+dataplane: {backend: %s}
+binding: {max_lifetime: 120s}
+mobile_nodes:
+  - id: %s
+    home_addresses: [%s]
+    spi: %d
+    key: %s
+`, s.path("ha.sock"), homeAgent, homePrefix, s.opt.Backend, nai, homeAddress, spi, key)
+	mnYAML := fmt.Sprintf(`log: {level: info}
+control_socket: %s
+id: %s
+home_interface: monami0
+lifetime: 120s
+home_addresses:
+  - {address: %s, prefix_len: 64, home_agent: %s, spi: %d, key: %s}
+interfaces:
+  - {name: %s, bid: 1, priority: 10, transport: %s}
+  - {name: %s, bid: 2, priority: 20, transport: %s}
+dataplane: {backend: %s}
+`, s.path("mn.sock"), nai, homeAddress, homeAgent, spi, key, activeIf, s.opt.Transport, backupIf, s.opt.Transport, s.opt.Backend)
+	if err := os.WriteFile(s.path("ha.yaml"), []byte(haYAML), 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(s.path("mn.yaml"), []byte(mnYAML), 0o600)
+}
+
+// startDaemon runs `monami ROLE -c FILE` inside a node, logging to a file.
+func (s *scenario) startDaemon(ctx context.Context, node, role string) error {
+	n, err := s.lab.Node(node)
+	if err != nil {
+		return err
+	}
+	logf, err := os.Create(s.path(role + ".log"))
+	if err != nil {
+		return err
+	}
+	cmd := n.Command(context.WithoutCancel(ctx), s.opt.Binary, role, "-c", s.path(role+".yaml"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("starting monami %s: %w", role, err)
+	}
+	logf.Close()
+	s.daemons = append(s.daemons, cmd)
+	return nil
+}
+
+// stopDaemons asks the daemons to stop (SIGTERM: they deregister and remove
+// what they installed) and kills what is left after 5 s.
+func (s *scenario) stopDaemons() {
+	for _, c := range s.daemons {
+		_ = c.Process.Signal(syscall.SIGTERM)
+	}
+	for _, c := range s.daemons {
+		done := make(chan struct{})
+		go func() { c.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = c.Process.Kill()
+			<-done
+		}
+	}
+	s.daemons = nil
+}
+
+func (s *scenario) logTail(role string) string {
+	b, _ := os.ReadFile(s.path(role + ".log"))
+	if len(b) > 3000 {
+		b = b[len(b)-3000:]
+	}
+	return string(b)
+}
+
+var errBroken = errors.New("demo failed")

@@ -1,0 +1,104 @@
+package demo
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// arrival is one tunnelled packet seen arriving on a mobile node interface.
+type arrival struct {
+	at    time.Time
+	bytes int
+}
+
+// meter counts the tunnelled data (IPv6-in-IPv6, next header 41, or UDP
+// port 4191) arriving on one interface, with an AF_PACKET socket: it sees
+// what the link delivers, whatever the IP stack then does with it.
+type meter struct {
+	ifname string
+	fd     int
+	mu     sync.Mutex
+	log    []arrival
+	done   chan struct{}
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// openMeter must run inside the node's network namespace (lab Node.Do).
+func openMeter(ifname string) (*meter, error) {
+	ifc, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return nil, fmt.Errorf("meter: %w", err)
+	}
+	ifi := ifc.Index
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_IPV6)))
+	if err != nil {
+		return nil, fmt.Errorf("meter %s: %w", ifname, err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IPV6), Ifindex: ifi}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("meter %s: %w", ifname, err)
+	}
+	tv := unix.Timeval{Usec: 100_000}
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return &meter{ifname: ifname, fd: fd, done: make(chan struct{})}, nil
+}
+
+func (m *meter) run(stop <-chan struct{}) {
+	defer close(m.done)
+	buf := make([]byte, 128)
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		n, from, err := unix.Recvfrom(m.fd, buf, unix.MSG_TRUNC)
+		if err != nil {
+			continue // timeout: look at stop again
+		}
+		if ll, ok := from.(*unix.SockaddrLinklayer); !ok || ll.Pkttype == unix.PACKET_OUTGOING {
+			continue
+		}
+		if !tunnelled(buf[:min(n, len(buf))]) {
+			continue
+		}
+		m.mu.Lock()
+		m.log = append(m.log, arrival{time.Now(), n})
+		m.mu.Unlock()
+	}
+}
+
+// tunnelled reports whether an IPv6 packet carries an inner packet:
+// next header 41, or UDP to or from port 4191 (RFC 5555).
+func tunnelled(p []byte) bool {
+	if len(p) < 40 || p[0]>>4 != 6 {
+		return false
+	}
+	switch p[6] {
+	case 41:
+		return true
+	case 17:
+		return len(p) >= 44 && (binary.BigEndian.Uint16(p[40:]) == 4191 || binary.BigEndian.Uint16(p[42:]) == 4191)
+	}
+	return false
+}
+
+func (m *meter) arrivals() []arrival {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]arrival(nil), m.log...)
+}
+
+func (m *meter) close() {
+	<-m.done
+	unix.Close(m.fd)
+}

@@ -1,0 +1,181 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"monami/internal/ctlapi"
+	"monami/internal/role/ha"
+)
+
+func (s *scenario) run(ctx context.Context) (*Summary, error) {
+	if err := s.writeConfigs(); err != nil {
+		return nil, err
+	}
+	s.say("== starting monami ha (backend %s) and monami mn (signalling %s)", s.opt.Backend, s.opt.Transport)
+	if err := s.startDaemon(ctx, "ha", "ha"); err != nil {
+		return nil, err
+	}
+	if err := s.startDaemon(ctx, "mn", "mn"); err != nil {
+		return nil, err
+	}
+	haCtl := ctlapi.NewClient(s.path("ha.sock"))
+	poll := func() ([]ha.BindingView, error) {
+		var b []ha.BindingView
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_, data, err := haCtl.Get(pctx, "bindings")
+		if err == nil {
+			err = jsonUnmarshal(data, &b)
+		}
+		return b, err
+	}
+	registered := time.Now()
+	for {
+		b, err := poll()
+		if err == nil && len(b) == 2 {
+			break
+		}
+		if time.Since(registered) > 20*time.Second {
+			return nil, fmt.Errorf("%w: the home agent did not get both care-of addresses registered (%v, %v)\n-- ha.log --\n%s\n-- mn.log --\n%s",
+				errBroken, b, err, s.logTail("ha"), s.logTail("mn"))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	s.say("== both care-of addresses registered after %s", time.Since(registered).Round(time.Millisecond))
+
+	mn, cn := s.lab.MustNode("mn"), s.lab.MustNode("cn")
+	var rx *receiver
+	meters := map[string]*meter{}
+	if err := mn.Do(func() error {
+		var err error
+		if rx, err = listen(net.JoinHostPort(homeAddress, strconv.Itoa(streamPort))); err != nil {
+			return err
+		}
+		for _, ifn := range []string{activeIf, backupIf} {
+			if meters[ifn], err = openMeter(ifn); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("mobile node application: %w", err)
+	}
+	stopMeters := make(chan struct{})
+	for _, m := range meters {
+		go m.run(stopMeters)
+	}
+	defer func() {
+		close(stopMeters)
+		for _, m := range meters {
+			m.close()
+		}
+	}()
+	var tx *sender
+	if err := cn.Do(func() error {
+		var err error
+		tx, err = dial(net.JoinHostPort(homeAddress, strconv.Itoa(streamPort)))
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("%w: correspondent cannot connect to the home address: %v\n-- ha.log --\n%s\n-- mn.log --\n%s",
+			errBroken, err, s.logTail("ha"), s.logTail("mn"))
+	}
+
+	t0 := time.Now()
+	s.say("== TCP stream cn -> [%s]:%d started; %s fails at +%s, comes back at +%s", homeAddress, streamPort, activeIf, s.opt.FailAt, s.opt.RestoreAt)
+	stopTx := make(chan struct{})
+	go tx.run(stopTx)
+
+	// Watch the binding cache while the stream runs.
+	var events []Event
+	var bindingsSeen []string
+	seen := map[string]bool{}
+	var last string
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	failed, restored := false, false
+	for {
+		now := time.Since(t0)
+		if !failed && now >= s.opt.FailAt {
+			failed = true
+			if err := s.lab.SetLink("mn", activeIf, false); err != nil {
+				return nil, err
+			}
+			events = append(events, Event{At: time.Since(t0), What: "link " + activeIf + " down (mobile node interface)"})
+		}
+		if !restored && now >= s.opt.RestoreAt {
+			restored = true
+			if err := s.lab.SetLink("mn", activeIf, true); err != nil {
+				return nil, err
+			}
+			events = append(events, Event{At: time.Since(t0), What: "link " + activeIf + " up"})
+		}
+		if now >= s.opt.Duration {
+			break
+		}
+		if b, err := poll(); err == nil {
+			desc := describe(b)
+			if desc != last {
+				events = append(events, Event{At: time.Since(t0), What: "home agent bindings: " + desc})
+				last = desc
+			}
+			for _, x := range b {
+				k := fmt.Sprintf("BID %d -> %s", x.BindingID, x.CareOfAddress)
+				if !seen[k] {
+					seen[k] = true
+					bindingsSeen = append(bindingsSeen, k)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+	}
+	close(stopTx)
+	<-tx.done
+	select {
+	case <-rx.done:
+	case <-time.After(15 * time.Second):
+	}
+	reads, total := rx.snapshot()
+	sum := analyse(t0, s.opt, meters, reads)
+	sum.Events, sum.BindingsSeen = events, bindingsSeen
+	sum.TCP = TCPResult{Sent: tx.total, Received: total, Intact: tx.err == nil && rx.err == nil && tx.total == total}
+	if tx.err != nil {
+		sum.TCP.Error = tx.err.Error()
+	} else if rx.err != nil {
+		sum.TCP.Error = rx.err.Error()
+	}
+	if !sum.TCP.Intact {
+		return sum, fmt.Errorf("%w: the TCP connection did not survive (sent %d, received %d, %s)", errBroken, tx.total, total, sum.TCP.Error)
+	}
+	return sum, nil
+}
+
+// describe summarises the binding cache in one line, preferred binding marked.
+func describe(bs []ha.BindingView) string {
+	if len(bs) == 0 {
+		return "none"
+	}
+	out := ""
+	for i, b := range bs {
+		if i > 0 {
+			out += ", "
+		}
+		star := ""
+		if b.Primary {
+			star = "*"
+		}
+		out += fmt.Sprintf("BID %d%s %s", b.BindingID, star, b.CareOfAddress)
+	}
+	return out
+}
