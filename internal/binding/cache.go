@@ -427,3 +427,21 @@ func (c *BindingCache) Remove(hoa netip.Addr) []Change {
 	}
 	return c.settle(ni, CauseDeregistration, out)
 }
+
+// DefendHomeAddress reports whether the home agent should answer Neighbor
+// Discovery for hoa on the home link (proxy ND, RFC 6275 section 10.4.1):
+// while the home address has a binding, unless one binding says the mobile
+// node is itself on the home link (RFC 5648 H flag, status MCOA RETURNHOME
+// WO/NDP), in which case the mobile node defends it.
+func (c *BindingCache) DefendHomeAddress(hoa netip.Addr) bool {
+	ni, ok := c.index[hoa.As16()]
+	if !ok {
+		return false
+	}
+	for i := c.nodes[ni].first; i >= 0; i = c.entries[i].next {
+		if c.entries[i].flags&FlagAtHome != 0 {
+			return false
+		}
+	}
+	return true
+}

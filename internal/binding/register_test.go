@@ -486,3 +486,21 @@ func TestRemoveHomeAddress(t *testing.T) {
 		t.Fatal("second remove")
 	}
 }
+
+func TestDefendHomeAddress(t *testing.T) {
+	c := newTestCache(nil)
+	if c.DefendHomeAddress(hoa1) {
+		t.Fatal("no binding, no proxy ND")
+	}
+	mustAccept(t, c, t0, bu(1, bid(1, coaA)))
+	if !c.DefendHomeAddress(hoa1) {
+		t.Fatal("foreign binding: proxy ND")
+	}
+	d := mustAccept(t, c, t0, bu(2, BIDOption{BID: 2, CoA: hoa1, SimultaneousHomeForeign: true}))
+	if d.Status != stMCoAReturnHomeWithoutNDP || c.DefendHomeAddress(hoa1) {
+		t.Fatalf("at home with H flag: status %v, proxy %v", d.Status, c.DefendHomeAddress(hoa1))
+	}
+	if b, _ := c.Best(hoa1); b.BID != 1 {
+		t.Fatalf("best %+v", b)
+	}
+}
