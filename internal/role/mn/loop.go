@@ -38,6 +38,8 @@ func (m *MobileNode) loop(ctx context.Context) error {
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	keepalive := time.NewTicker(neighbourKeepalive)
+	defer keepalive.Stop()
 	events := mon.Events()
 	for {
 		m.arm(timer)
@@ -73,6 +75,8 @@ func (m *MobileNode) loop(ctx context.Context) error {
 			m.receive(r)
 		case <-timer.C:
 			m.pump(m.now(), true)
+		case <-keepalive.C:
+			m.keepalive()
 		case req := <-m.snaps:
 			req.reply <- m.snapshot(req.topic)
 		}
@@ -95,6 +99,7 @@ func (m *MobileNode) arm(timer *time.Timer) {
 
 func (m *MobileNode) linkEvent(ev linkmon.Event) {
 	m.cnt.linkEvents++
+	m.log.Debug("care-of address event", "kind", ev.Kind, "interface", ev.Interface, "coa", ev.Address, "reason", ev.Reason)
 	switch ev.Kind {
 	case linkmon.CareOfAddressUp:
 		m.careOfAddressUp(ev)

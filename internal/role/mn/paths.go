@@ -138,21 +138,10 @@ func (m *MobileNode) attach(f *accessInterface, coa netip.Addr, reason string) {
 	now := m.now()
 	f.coa, f.changed = coa, now
 	f.registered = map[netip.Addr]bool{}
-	gw := f.cfg.GatewayAddr()
-	if !gw.IsValid() {
-		var err error
-		if gw, err = m.rt.defaultGateway(f.index); err != nil {
-			m.log.Warn("no gateway for care-of address; routing it on-link", "interface", f.cfg.Name, "coa", coa, "err", err)
-		}
-	}
-	f.gw = gw.WithZone("")
+	m.findGateway(f)
 	m.log.Info("care-of address up", "interface", f.cfg.Name, "coa", coa, "bid", f.cfg.BID, "gateway", f.gw, "reason", reason)
-	if err := m.rt.replace(routeSpec{dst: defaultRoute, src: netip.PrefixFrom(coa, 128), oif: f.index, gw: f.gw, metric: metricCoA}); err != nil {
-		m.log.Error("care-of address route", "interface", f.cfg.Name, "err", err)
-	}
-	if err := m.rt.replace(routeSpec{dst: defaultRoute, oif: f.index, gw: f.gw, metric: metricIfaceBase + int(f.cfg.BID)}); err != nil {
-		m.log.Error("interface route", "interface", f.cfg.Name, "err", err)
-	}
+	m.installCoARoutes(f)
+	m.probeGateway(f)
 	for _, h := range m.homes {
 		// Accept what the home agent tunnels to this care-of address before
 		// asking it to (RFC 6275 section 11.3.1 decapsulation).
@@ -251,4 +240,58 @@ func (m *MobileNode) setTunnel(h *homeRegistration, f *accessInterface) {
 		"registered", f.registered[h.hoa], "was", h.activeCoA)
 	h.active, h.activeCoA, h.since = f, f.coa, m.now()
 	m.cnt.tunnelMoves++
+}
+
+func (m *MobileNode) probeGateway(f *accessInterface) {
+	if err := m.nbr.probe(f.coa, f.gw, f.index); err != nil {
+		m.log.Debug("neighbour probe", "interface", f.cfg.Name, "gateway", f.gw, "err", err)
+	}
+}
+
+// findGateway sets f.gw: the configured gateway, else the kernel's default
+// route on the interface, else the one learnt before (the kernel flushes
+// routes on link down, and they come back after the address does, or with
+// the next Router Advertisement). Reports whether f.gw is valid.
+func (m *MobileNode) findGateway(f *accessInterface) bool {
+	if gw := f.cfg.GatewayAddr(); gw.IsValid() {
+		f.gw = gw.WithZone("")
+		return true
+	}
+	gw, err := m.rt.defaultGateway(f.index)
+	if err == nil {
+		f.gw = gw.WithZone("")
+		return true
+	}
+	if f.gw.IsValid() {
+		m.log.Debug("no default route on the interface now; keeping the gateway learnt before", "interface", f.cfg.Name, "gateway", f.gw)
+		return true
+	}
+	m.log.Warn("no gateway for care-of address yet; routing it on-link", "interface", f.cfg.Name, "coa", f.coa, "err", err)
+	return false
+}
+
+// installCoARoutes (re)installs the care-of address's source-specific route
+// and the interface's route for bound lookups (routes.go).
+func (m *MobileNode) installCoARoutes(f *accessInterface) {
+	if err := m.rt.replace(routeSpec{dst: defaultRoute, src: netip.PrefixFrom(f.coa, 128), oif: f.index, gw: f.gw, metric: metricCoA}); err != nil {
+		m.log.Error("care-of address route", "interface", f.cfg.Name, "err", err)
+	}
+	if err := m.rt.replace(routeSpec{dst: defaultRoute, oif: f.index, gw: f.gw, metric: metricIfaceBase + int(f.cfg.BID)}); err != nil {
+		m.log.Error("interface route", "interface", f.cfg.Name, "err", err)
+	}
+}
+
+// keepalive probes every gateway, and picks up a gateway that appeared
+// since the care-of address came up without one.
+func (m *MobileNode) keepalive() {
+	for _, f := range m.ifs {
+		if !f.coa.IsValid() {
+			continue
+		}
+		if !f.gw.IsValid() && m.findGateway(f) {
+			m.log.Info("gateway found", "interface", f.cfg.Name, "coa", f.coa, "gateway", f.gw)
+			m.installCoARoutes(f)
+		}
+		m.probeGateway(f)
+	}
 }

@@ -48,6 +48,8 @@ const (
 	// never answered (RFC 6275 section 11.8 ends the backoff at
 	// MAX_BINDACK_TIMEOUT; a mobile node keeps trying at that pace).
 	retryAfterFailure = 32 * time.Second
+	// neighbourKeepalive re-probes each access link's gateway (probe.go).
+	neighbourKeepalive = 15 * time.Second
 )
 
 // Options injects what a test replaces; zero values take the real thing.
@@ -74,6 +76,7 @@ type MobileNode struct {
 	bul  *binding.BindingUpdateList
 	ctl  *ctlapi.Server
 	tps  map[config.Transport]transport.Transport
+	nbr  *neighbourProbe
 	home int // index of the home interface
 	// homeGw is the next hop into the home interface (kernel backend).
 	homeGw netip.Addr
@@ -209,6 +212,10 @@ func (m *MobileNode) openDataPlane() error {
 
 func (m *MobileNode) openTransports() error {
 	return inNS(m.ns, func() error {
+		var err error
+		if m.nbr, err = openNeighbourProbe(); err != nil {
+			return err
+		}
 		for _, f := range m.cfg.Interfaces {
 			if m.tps[f.Transport] != nil {
 				continue
@@ -278,6 +285,7 @@ func (m *MobileNode) close() error {
 	for _, tp := range m.tps {
 		errs = append(errs, tp.Close())
 	}
+	errs = append(errs, m.nbr.Close())
 	if m.nl != nil {
 		m.nl.Close()
 	}

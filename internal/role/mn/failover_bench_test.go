@@ -1,0 +1,76 @@
+package mn
+
+import (
+	"context"
+	"regexp"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// BenchmarkFailover measures the failover of the acceptance scenario (wlan
+// 10 ms and lte 40 ms one way; the active wlan interface goes down under a
+// 1 ms downstream flow) with the kernel data plane at both ends. Baseline,
+// measured in the same run: the lte round-trip time, which is the floor of
+// any make-before-break-less failover (Binding Update one way up, first
+// re-routed packet one way down). Run with -benchtime=Nx.
+//
+//	go test -run '^$' -bench Failover -benchtime 5x ./internal/role/mn/
+func BenchmarkFailover(b *testing.B) {
+	x := upNet(b, "mmnb")
+	rec := newRecorder(b)
+	rec.silence()
+	m, _, _ := x.startMN(b, "kernel", rec)
+	waitRegistered(b, x, m, 1, 2)
+	waitTunnel(b, m, "wlan0")
+	rtt := lteRTT(b, x)
+	ds := startDownstream(b, x, time.Millisecond)
+	var gaps, firsts, bus, bas []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f := failover(b, x, m, rec, ds)
+		b.Logf("run %d: %s", i, f)
+		gaps, firsts = append(gaps, f.gap), append(firsts, f.firstOverLTE)
+		bus, bas = append(bus, f.eventDelay+f.eventToBU), append(bas, f.eventToBA)
+		linkUp(b, x)
+		waitRegistered(b, x, m, 1, 2)
+		waitTunnel(b, m, "wlan0")
+	}
+	b.StopTimer()
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	b.ReportMetric(ms(rtt), "lte-rtt-ms")
+	b.ReportMetric(ms(median(gaps)), "gap-ms")
+	b.ReportMetric(ms(median(gaps))/ms(rtt), "gap/rtt")
+	b.ReportMetric(ms(median(firsts)), "down-to-first-ms")
+	b.ReportMetric(ms(median(bus)), "down-to-BU-ms")
+	b.ReportMetric(ms(median(bas)), "event-to-BA-ms")
+	b.ReportMetric(0, "ns/op")
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+var rttRE = regexp.MustCompile(`= [0-9.]+/([0-9.]+)/`)
+
+// lteRTT pings the lte gateway from the lte care-of address.
+func lteRTT(b testing.TB, x *testNet) time.Duration {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := x.mnNode.Exec(ctx, "ping", "-6", "-c", "5", "-i", "0.2", "-I", coa2.String(), "2001:db8:b::1")
+	if err != nil {
+		b.Fatalf("ping: %v %s", err, out)
+	}
+	mm := rttRE.FindSubmatch(out)
+	if mm == nil {
+		b.Fatalf("ping output: %s", out)
+	}
+	v, _ := strconv.ParseFloat(string(mm[1]), 64)
+	return time.Duration(v * float64(time.Millisecond))
+}
