@@ -25,6 +25,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+
+	"monami/wire"
 )
 
 // Transport sends and receives Mobility Header signalling.
@@ -115,11 +117,11 @@ type Signal struct {
 const DefaultHopLimit = 64
 
 // UDPPort is the RFC 5555 port (IANA service name "dsmipv6").
-const UDPPort = 4191
+const UDPPort = wire.UDPEncapsulationPort
 
 // ProtoMH is the IPv6 next header value of the Mobility Header (IANA
 // "Assigned Internet Protocol Numbers", RFC 6275 section 6.1).
-const ProtoMH = 135
+const ProtoMH = wire.IPProtoMH
 
 // ChecksumAddrs returns the pseudo-header addresses of the MH checksum
 // (RFC 6275 section 6.1.1): the source is the home address when a HAO is
