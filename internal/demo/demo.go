@@ -38,6 +38,7 @@ const (
 	nai         = "mn@demo.monami.example"
 	spi         = 4096
 	streamPort  = 5001
+	probePort   = 5002
 	activeIf    = "wlan0"
 	backupIf    = "lte0"
 )

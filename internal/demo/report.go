@@ -33,9 +33,10 @@ func (s *Summary) WriteReport(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  %5.1f\n", smp.AppBps)
 	}
-	fmt.Fprintf(w, "\nfailover gap (no tunnelled packet on any link): %.1f ms\n", s.FailoverGapMs)
-	fmt.Fprintf(w, "restore gap:                                    %.1f ms\n", s.RestoreGapMs)
-	fmt.Fprintf(w, "application stall at failover (TCP recovery):   %.1f ms\n", s.AppStallMs)
+	fmt.Fprintf(w, "\nfailover gap (1 kHz UDP probe to the home address): %.1f ms\n", s.FailoverGapMs)
+	fmt.Fprintf(w, "restore gap:                                         %.1f ms\n", s.RestoreGapMs)
+	fmt.Fprintf(w, "TCP stall at failover (adds TCP loss recovery):      %.1f ms\n", s.AppStallMs)
+	fmt.Fprintf(w, "probes received: %d of %d\n", s.Probe.Received, s.Probe.Sent)
 	for _, l := range links {
 		fmt.Fprintf(w, "bytes received on %-6s %12d\n", l+":", s.BytesPerLink[l])
 	}

@@ -53,10 +53,14 @@ func (s *scenario) run(ctx context.Context) (*Summary, error) {
 
 	mn, cn := s.lab.MustNode("mn"), s.lab.MustNode("cn")
 	var rx *receiver
+	var prx *probeReceiver
 	meters := map[string]*meter{}
 	if err := mn.Do(func() error {
 		var err error
 		if rx, err = listen(net.JoinHostPort(homeAddress, strconv.Itoa(streamPort))); err != nil {
+			return err
+		}
+		if prx, err = listenProbe(net.JoinHostPort(homeAddress, strconv.Itoa(probePort))); err != nil {
 			return err
 		}
 		for _, ifn := range []string{activeIf, backupIf} {
@@ -79,8 +83,12 @@ func (s *scenario) run(ctx context.Context) (*Summary, error) {
 		}
 	}()
 	var tx *sender
+	var ptx *probeSender
 	if err := cn.Do(func() error {
 		var err error
+		if ptx, err = dialProbe(net.JoinHostPort(homeAddress, strconv.Itoa(probePort))); err != nil {
+			return err
+		}
 		tx, err = dial(net.JoinHostPort(homeAddress, strconv.Itoa(streamPort)))
 		return err
 	}); err != nil {
@@ -92,6 +100,7 @@ func (s *scenario) run(ctx context.Context) (*Summary, error) {
 	s.say("== TCP stream cn -> [%s]:%d started; %s fails at +%s, comes back at +%s", homeAddress, streamPort, activeIf, s.opt.FailAt, s.opt.RestoreAt)
 	stopTx := make(chan struct{})
 	go tx.run(stopTx)
+	go ptx.run(stopTx)
 
 	// Watch the binding cache while the stream runs.
 	var events []Event
@@ -101,21 +110,24 @@ func (s *scenario) run(ctx context.Context) (*Summary, error) {
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
 	failed, restored := false, false
+	var failAt, restoreAt time.Time
 	for {
 		now := time.Since(t0)
 		if !failed && now >= s.opt.FailAt {
 			failed = true
+			failAt = time.Now()
+			events = append(events, Event{At: time.Since(t0), What: "link " + activeIf + " down (mobile node interface)"})
 			if err := s.lab.SetLink("mn", activeIf, false); err != nil {
 				return nil, err
 			}
-			events = append(events, Event{At: time.Since(t0), What: "link " + activeIf + " down (mobile node interface)"})
 		}
 		if !restored && now >= s.opt.RestoreAt {
 			restored = true
+			restoreAt = time.Now()
+			events = append(events, Event{At: time.Since(t0), What: "link " + activeIf + " up"})
 			if err := s.lab.SetLink("mn", activeIf, true); err != nil {
 				return nil, err
 			}
-			events = append(events, Event{At: time.Since(t0), What: "link " + activeIf + " up"})
 		}
 		if now >= s.opt.Duration {
 			break
@@ -142,12 +154,18 @@ func (s *scenario) run(ctx context.Context) (*Summary, error) {
 	}
 	close(stopTx)
 	<-tx.done
+	<-ptx.done
+	time.Sleep(100 * time.Millisecond) // the last probes in flight
+	probes := prx.stop()
 	select {
 	case <-rx.done:
 	case <-time.After(15 * time.Second):
 	}
 	reads, total := rx.snapshot()
-	sum := analyse(t0, s.opt, meters, reads)
+	sum := analyse(t0, failAt, restoreAt, s.opt, meters, reads)
+	sum.Probe = ProbeResult{IntervalMs: ms(probeInterval), Sent: ptx.sent, Received: uint64(len(probes))}
+	sum.FailoverGapMs = ms(interruption(ptx.times, probes, failAt, restoreAt))
+	sum.RestoreGapMs = ms(interruption(ptx.times, probes, restoreAt, t0.Add(s.opt.Duration)))
 	sum.Events, sum.BindingsSeen = events, bindingsSeen
 	sum.TCP = TCPResult{Sent: tx.total, Received: total, Intact: tx.err == nil && rx.err == nil && tx.total == total}
 	if tx.err != nil {
