@@ -229,7 +229,7 @@ func (l *Lab) Status() (*Status, error) {
 		}
 		s.Links = append(s.Links, ls)
 	}
-	marker := labEnvKey + "=" + st.Name
+	marker := labEnvKey + "=" + st.Name + "\x00"
 	for _, p := range st.Processes {
 		s.Processes = append(s.Processes, ProcStatus{Name: p.Name, Node: p.Node, PID: p.PID, Running: processAlive(p.PID, marker), Log: p.Log, Argv: p.Argv})
 	}

@@ -120,7 +120,7 @@ func TestTeardownAfterKill(t *testing.T) {
 						t.Errorf("namespace %s missing before teardown", ns)
 					}
 				}
-				if !processAlive(st.Relays[0].PID, labEnvKey+"="+name) {
+				if !processAlive(st.Relays[0].PID, labEnvKey+"="+name+"\x00") {
 					t.Errorf("relay not running before teardown")
 				}
 			}

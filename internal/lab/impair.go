@@ -57,7 +57,7 @@ func (l *Lab) applyImpairment(lk *Link, im Impairment) error {
 			return err
 		}
 		for _, r := range l.st.Relays {
-			if r.Name == lk.Name && processAlive(r.PID, labEnvKey+"="+l.st.Name) {
+			if r.Name == lk.Name && processAlive(r.PID, labEnvKey+"="+l.st.Name+"\x00") {
 				syscall.Kill(r.PID, syscall.SIGHUP)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -150,6 +151,7 @@ func TestDelay(t *testing.T) {
 			n := 40
 			rtts := pingRTT(t, a, "2001:db8:d::2", n, 10*time.Millisecond, 2*oneWay+300*time.Millisecond)
 			if len(rtts) < n {
+				l.dumpDiagnostics(t)
 				t.Fatalf("delay %v: %d of %d probes answered", oneWay, len(rtts), n)
 			}
 			m, sd := mean(rtts)
@@ -206,6 +208,23 @@ func measure(t *testing.T, what string, round func() (ok bool, report string)) {
 		t.Logf("%s: round %d out of tolerance (load %s), measuring again", what, i+1, loadavg())
 	}
 	t.Errorf("%s out of tolerance in 3 rounds:\n  %s", what, strings.Join(reports, "\n  "))
+}
+
+// dumpDiagnostics logs neighbour tables, links and relay logs of a lab.
+func (l *Lab) dumpDiagnostics(t *testing.T) {
+	for _, n := range l.st.Topology.Nodes {
+		node := l.MustNode(n.Name)
+		for _, args := range [][]string{{"-6", "neigh"}, {"-s", "link"}} {
+			out, _ := node.Exec(context.Background(), "ip", args...)
+			t.Logf("%s: ip %s:\n%s", n.Name, strings.Join(args, " "), out)
+		}
+	}
+	for _, r := range l.st.Relays {
+		syscall.Kill(r.PID, syscall.SIGUSR1)
+		time.Sleep(100 * time.Millisecond)
+		b, _ := os.ReadFile(r.Log)
+		t.Logf("relay %s (pid %d alive %v) log:\n%s", r.Name, r.PID, processAlive(r.PID, ""), b)
+	}
 }
 
 func loadavg() string {

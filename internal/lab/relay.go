@@ -169,6 +169,20 @@ func (d *relayDir) run() {
 			fmt.Fprintf(os.Stderr, "relay %s: poll: %v\n", d.name, err)
 			time.Sleep(10 * time.Millisecond)
 		}
+		if n > 0 && fds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
+			// A packet socket reports ENETDOWN when its interface goes
+			// down (lab link down). Reading SO_ERROR clears it; without
+			// that, ppoll would return at once forever (a busy loop at
+			// real-time priority).
+			if fds[0].Revents&unix.POLLNVAL != 0 {
+				fmt.Fprintf(os.Stderr, "relay %s: socket closed\n", d.name)
+				os.Exit(1)
+			}
+			_, _ = unix.GetsockoptInt(d.in, unix.SOL_SOCKET, unix.SO_ERROR)
+			if fds[0].Revents&unix.POLLIN == 0 {
+				time.Sleep(time.Millisecond)
+			}
+		}
 		if n > 0 && fds[0].Revents&unix.POLLIN != 0 {
 			p := d.params.Load()
 			for range 256 { // bounded, so due frames are not starved

@@ -35,7 +35,7 @@ func Teardown(name string) error {
 	var procs []ProcRecord
 	procs = append(procs, st.Processes...)
 	procs = append(procs, st.Relays...)
-	marker := labEnvKey + "=" + name
+	marker := labEnvKey + "=" + name + "\x00"
 	for _, p := range procs {
 		if processAlive(p.PID, marker) {
 			syscall.Kill(p.PID, syscall.SIGTERM)
