@@ -35,38 +35,9 @@ func (m *MobileNode) sendBindingUpdate(ctx context.Context, bu *binding.Outgoing
 	if h == nil {
 		return fmt.Errorf("binding update for unknown home address %v", bu.HoA)
 	}
-	msg := wire.BindingUpdate{Sequence: bu.Sequence, Lifetime: bu.Lifetime}
-	for _, f := range []struct {
-		on   bool
-		flag wire.BUFlags
-	}{{bu.Ack, wire.BUFlagA}, {bu.Home, wire.BUFlagH}, {bu.LinkLocal, wire.BUFlagL}, {bu.KeyMgmt, wire.BUFlagK}, {bu.MobileRouter, wire.BUFlagR}} {
-		if f.on {
-			msg.Flags |= f.flag
-		}
-	}
-	for _, o := range bu.BIDs {
-		// RFC 5648 section 6.1, BID-PRI of RFC 6089 section 6.1.
-		msg.Options = append(msg.Options, wire.BindingIdentifier{BindingID: o.BID, Priority: o.Priority,
-			CareOfAddress: o.CoA, SimultaneousHomeAndForeign: o.SimultaneousHomeForeign})
-	}
-	if h.auth != nil {
-		// RFC 4285 section 5: the MN Identifier (RFC 4283, NAI) names the
-		// mobility security association.
-		msg.Options = append(msg.Options, wire.NAI(m.cfg.ID))
-	}
-	if bu.HasTimestamp {
-		msg.Options = append(msg.Options, wire.MobilityMessageReplayProtection{Timestamp: bu.Timestamp})
-	}
 	var err error
-	if h.auth != nil {
-		// The MN-HA authenticator covers care-of address | home address |
-		// MH data (RFC 4285 section 5.1); the option goes last.
-		m.buf, err = h.auth.AppendMessage(m.buf[:0], msg, h.spi, bu.Source, bu.HoA, netip.Addr{}, netip.Addr{})
-	} else {
-		m.buf, err = wire.AppendMessage(m.buf[:0], msg, netip.Addr{}, netip.Addr{})
-	}
-	if err != nil {
-		return fmt.Errorf("encode binding update: %w", err)
+	if m.buf, err = m.encodeBindingUpdate(m.buf[:0], h, bu); err != nil {
+		return err
 	}
 	f := m.ifaceByCoA(bu.Source)
 	if f == nil {
@@ -94,6 +65,47 @@ func (m *MobileNode) sendBindingUpdate(ctx context.Context, bu *binding.Outgoing
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
 	return tp.Send(sctx, sig)
+}
+
+// encodeBindingUpdate appends the Mobility Header of bu to b: BID options,
+// then, with RFC 4285 security, the MN Identifier, the replay protection
+// timestamp and the MN-HA authentication option last. The checksum is left
+// to the transport.
+func (m *MobileNode) encodeBindingUpdate(b []byte, h *homeRegistration, bu *binding.OutgoingBindingUpdate) ([]byte, error) {
+	msg := wire.BindingUpdate{Sequence: bu.Sequence, Lifetime: bu.Lifetime}
+	for _, f := range []struct {
+		on   bool
+		flag wire.BUFlags
+	}{{bu.Ack, wire.BUFlagA}, {bu.Home, wire.BUFlagH}, {bu.LinkLocal, wire.BUFlagL}, {bu.KeyMgmt, wire.BUFlagK}, {bu.MobileRouter, wire.BUFlagR}} {
+		if f.on {
+			msg.Flags |= f.flag
+		}
+	}
+	for _, o := range bu.BIDs {
+		// RFC 5648 section 6.1, BID-PRI of RFC 6089 section 6.1.
+		msg.Options = append(msg.Options, wire.BindingIdentifier{BindingID: o.BID, Priority: o.Priority,
+			CareOfAddress: o.CoA, SimultaneousHomeAndForeign: o.SimultaneousHomeForeign})
+	}
+	if h.auth != nil {
+		// RFC 4285 section 5: the MN Identifier (RFC 4283, NAI) names the
+		// mobility security association.
+		msg.Options = append(msg.Options, wire.NAI(m.cfg.ID))
+	}
+	if bu.HasTimestamp {
+		msg.Options = append(msg.Options, wire.MobilityMessageReplayProtection{Timestamp: bu.Timestamp})
+	}
+	var err error
+	if h.auth != nil {
+		// The MN-HA authenticator covers care-of address | home address |
+		// MH data (RFC 4285 section 5.1); the option goes last.
+		b, err = h.auth.AppendMessage(b, msg, h.spi, bu.Source, bu.HoA, netip.Addr{}, netip.Addr{})
+	} else {
+		b, err = wire.AppendMessage(b, msg, netip.Addr{}, netip.Addr{})
+	}
+	if err != nil {
+		return b, fmt.Errorf("encode binding update: %w", err)
+	}
+	return b, nil
 }
 
 func firstBID(bu *binding.OutgoingBindingUpdate) uint16 {
