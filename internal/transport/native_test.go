@@ -14,7 +14,7 @@ import (
 	"monami/wire"
 )
 
-func mustMarshal(t *testing.T, m wire.Message, s Signal) []byte {
+func mustMarshal(t testing.TB, m wire.Message, s Signal) []byte {
 	t.Helper()
 	src, dst := s.ChecksumAddrs()
 	b, err := wire.Marshal(m, src, dst)
@@ -24,7 +24,7 @@ func mustMarshal(t *testing.T, m wire.Message, s Signal) []byte {
 	return b
 }
 
-func openNative(t *testing.T, n *testNS) *Native {
+func openNative(t testing.TB, n *testNS) *Native {
 	t.Helper()
 	var tr *Native
 	n.do(t, func() {
@@ -39,7 +39,7 @@ func openNative(t *testing.T, n *testNS) *Native {
 }
 
 // recvMH waits for the next Signal.
-func recvSignal(t *testing.T, tr Transport) Signal {
+func recvSignal(t testing.TB, tr Transport) Signal {
 	t.Helper()
 	s, err := tr.Recv(ctxT(t, 5*time.Second))
 	if err != nil {
@@ -50,7 +50,7 @@ func recvSignal(t *testing.T, tr Transport) Signal {
 
 // parseSignal decodes the MH of s with the wire package, which verifies
 // the checksum against the RFC 6275 section 6.1.1 pseudo-header.
-func parseSignal(t *testing.T, s Signal) wire.Message {
+func parseSignal(t testing.TB, s Signal) wire.Message {
 	t.Helper()
 	src, dst := s.ChecksumAddrs()
 	m, err := wire.Parse(s.MH, src, dst)

@@ -27,7 +27,7 @@ import (
 )
 
 // needRoot skips when not root, unless MONAMI_REQUIRE_ROOT_TESTS=1.
-func needRoot(t *testing.T) {
+func needRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() == 0 {
 		return
@@ -44,7 +44,7 @@ type testNS struct {
 }
 
 // do runs fn with the calling goroutine's OS thread in the namespace.
-func (n *testNS) do(t *testing.T, fn func()) {
+func (n *testNS) do(t testing.TB, fn func()) {
 	t.Helper()
 	runtime.LockOSThread()
 	orig, err := netns.Get()
@@ -69,7 +69,7 @@ func (n *testNS) do(t *testing.T, fn func()) {
 }
 
 // exec runs a command in the namespace and returns its stdout.
-func (n *testNS) exec(t *testing.T, args ...string) string {
+func (n *testNS) exec(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := exec.Command("ip", append([]string{"netns", "exec", n.name}, args...)...).Output()
 	if err != nil {
@@ -82,7 +82,7 @@ func (n *testNS) exec(t *testing.T, args ...string) string {
 	return string(out)
 }
 
-func newNS(t *testing.T, name string) *testNS {
+func newNS(t testing.TB, name string) *testNS {
 	t.Helper()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -117,7 +117,7 @@ type pair struct {
 	mnV4, haV4       netip.Addr
 }
 
-func newPair(t *testing.T) *pair {
+func newPair(t testing.TB) *pair {
 	t.Helper()
 	needRoot(t)
 	tag := newTag()
@@ -139,7 +139,7 @@ func newPair(t *testing.T) *pair {
 // veth joins namespaces a and b with a veth pair, gives the ends their
 // addresses (IPv6 without DAD), brings them and lo up and waits for the
 // link-local addresses. It returns the interface indexes.
-func veth(t *testing.T, a, b *testNS, nameA, nameB string, addrA, addrB []netip.Prefix) (int, int) {
+func veth(t testing.TB, a, b *testNS, nameA, nameB string, addrA, addrB []netip.Prefix) (int, int) {
 	t.Helper()
 	ha, err := netlink.NewHandleAt(a.h)
 	if err != nil {
@@ -193,7 +193,7 @@ func newTag() string {
 	return "mtr" + hex.EncodeToString(id)
 }
 
-func waitLinkLocal(t *testing.T, h *netlink.Handle, ifname string) {
+func waitLinkLocal(t testing.TB, h *netlink.Handle, ifname string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -213,7 +213,7 @@ func waitLinkLocal(t *testing.T, h *netlink.Handle, ifname string) {
 }
 
 // snmp6 returns one counter of /proc/net/snmp6 in the namespace.
-func (n *testNS) snmp6(t *testing.T, key string) uint64 {
+func (n *testNS) snmp6(t testing.TB, key string) uint64 {
 	t.Helper()
 	sc := bufio.NewScanner(strings.NewReader(n.exec(t, "cat", "/proc/net/snmp6")))
 	for sc.Scan() {
@@ -232,7 +232,7 @@ func (n *testNS) snmp6(t *testing.T, key string) uint64 {
 
 // countLines counts the socket entries (lines after the header) in a
 // /proc/net file of the namespace.
-func (n *testNS) countSockets(t *testing.T, file string) int {
+func (n *testNS) countSockets(t testing.TB, file string) int {
 	t.Helper()
 	out := strings.TrimSpace(n.exec(t, "cat", "/proc/net/"+file))
 	return strings.Count(out, "\n") // header line not counted
@@ -264,7 +264,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func (n *testNS) tcpdump(t *testing.T, ifname string) *tcpdump {
+func (n *testNS) tcpdump(t testing.TB, ifname string) *tcpdump {
 	t.Helper()
 	file := t.TempDir() + "/capture.pcap"
 	cmd := exec.Command("ip", "netns", "exec", n.name, "tcpdump", "-i", ifname, "-n", "-U", "--immediate-mode", "-w", file)
@@ -300,7 +300,7 @@ func (n *testNS) tcpdump(t *testing.T, ifname string) *tcpdump {
 	return d
 }
 
-func (d *tcpdump) stop(t *testing.T) string {
+func (d *tcpdump) stop(t testing.TB) string {
 	if d.done {
 		return d.file
 	}
@@ -322,7 +322,7 @@ func (d *tcpdump) stop(t *testing.T) string {
 	return d.file
 }
 
-func ctxT(t *testing.T, d time.Duration) context.Context {
+func ctxT(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx

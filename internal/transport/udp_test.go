@@ -13,7 +13,7 @@ import (
 	"monami/wire"
 )
 
-func listenUDP(t *testing.T, n *testNS, cfg UDPConfig) *UDP {
+func listenUDP(t testing.TB, n *testNS, cfg UDPConfig) *UDP {
 	t.Helper()
 	var u *UDP
 	n.do(t, func() {
