@@ -18,10 +18,10 @@ import (
 //
 //	go test -run '^$' -bench Failover -benchtime 5x ./internal/role/mn/
 func BenchmarkFailover(b *testing.B) {
-	x := upNet(b, "mmnb")
+	x := upNet(b, "mmnb", "kernel")
 	rec := newRecorder(b)
 	rec.silence()
-	m, _, _ := x.startMN(b, "kernel", rec)
+	m, _, _ := x.startMN(b, "kernel", "native", rec)
 	waitRegistered(b, x, m, 1, 2)
 	waitTunnel(b, m, "wlan0")
 	rtt := lteRTT(b, x)

@@ -35,10 +35,6 @@ func (m *MobileNode) sendBindingUpdate(ctx context.Context, bu *binding.Outgoing
 	if h == nil {
 		return fmt.Errorf("binding update for unknown home address %v", bu.HoA)
 	}
-	var err error
-	if m.buf, err = m.encodeBindingUpdate(m.buf[:0], h, bu); err != nil {
-		return err
-	}
 	f := m.ifaceByCoA(bu.Source)
 	if f == nil {
 		// A deregistration of a care-of address already gone, with no other
@@ -56,6 +52,12 @@ func (m *MobileNode) sendBindingUpdate(ctx context.Context, bu *binding.Outgoing
 	if tp == nil {
 		return fmt.Errorf("%w %v (%s)", errNoTransport, bu.Source, f.cfg.Transport)
 	}
+	// RFC 5555 section 3.1.3: the F flag asks the home agent to tunnel in
+	// UDP too, which is what the udp transport of an interface means.
+	var err error
+	if m.buf, err = m.encodeBindingUpdate(m.buf[:0], h, bu, f.via() == transport.ViaUDP); err != nil {
+		return err
+	}
 	sig := transport.Signal{Via: f.via(), Src: bu.Source, Dst: bu.HA, Ext: transport.ExtHAO, HomeAddress: bu.HoA,
 		IfIndex: f.index, MH: m.buf}
 	if sig.Via == transport.ViaUDP {
@@ -71,12 +73,13 @@ func (m *MobileNode) sendBindingUpdate(ctx context.Context, bu *binding.Outgoing
 // then, with RFC 4285 security, the MN Identifier, the replay protection
 // timestamp and the MN-HA authentication option last. The checksum is left
 // to the transport.
-func (m *MobileNode) encodeBindingUpdate(b []byte, h *homeRegistration, bu *binding.OutgoingBindingUpdate) ([]byte, error) {
+func (m *MobileNode) encodeBindingUpdate(b []byte, h *homeRegistration, bu *binding.OutgoingBindingUpdate, forceUDP bool) ([]byte, error) {
 	msg := wire.BindingUpdate{Sequence: bu.Sequence, Lifetime: bu.Lifetime}
 	for _, f := range []struct {
 		on   bool
 		flag wire.BUFlags
-	}{{bu.Ack, wire.BUFlagA}, {bu.Home, wire.BUFlagH}, {bu.LinkLocal, wire.BUFlagL}, {bu.KeyMgmt, wire.BUFlagK}, {bu.MobileRouter, wire.BUFlagR}} {
+	}{{bu.Ack, wire.BUFlagA}, {bu.Home, wire.BUFlagH}, {bu.LinkLocal, wire.BUFlagL}, {bu.KeyMgmt, wire.BUFlagK},
+		{bu.MobileRouter, wire.BUFlagR}, {forceUDP, wire.BUFlagF}} {
 		if f.on {
 			msg.Flags |= f.flag
 		}

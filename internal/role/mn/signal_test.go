@@ -31,7 +31,7 @@ func TestBindingUpdateEncoding(t *testing.T) {
 	bu := &binding.OutgoingBindingUpdate{HA: haIP, HoA: hoa, Source: coa1, Sequence: 42, Ack: true, Home: true, Lifetime: 15,
 		BIDs:      []binding.BIDOption{{BID: 1, Priority: 1, CoA: coa1}, {BID: 2, Priority: 2, CoA: coa2}},
 		Timestamp: 0x0102030405060708, HasTimestamp: true}
-	mh, err := m.encodeBindingUpdate(nil, m.homes[0], bu)
+	mh, err := m.encodeBindingUpdate(nil, m.homes[0], bu, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,13 +84,16 @@ func TestBindingUpdateEncoding(t *testing.T) {
 	// security.insecure: no MN-ID, no authentication option.
 	mi := signalNode(true)
 	bu.HasTimestamp = false
-	mh, err = mi.encodeBindingUpdate(nil, mi.homes[0], bu)
+	mh, err = mi.encodeBindingUpdate(nil, mi.homes[0], bu, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	msg2, err := wire.Parser{ChecksumVerified: true}.Parse(mh, hoa, haIP)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !msg2.(wire.BindingUpdate).Flags.Has(wire.BUFlagF) {
+		t.Error("F flag (RFC 5555 section 3.1.3) missing on a BU for UDP encapsulation")
 	}
 	if n := len(msg2.MobilityOptions()); n != 2 {
 		t.Errorf("insecure BU has %d options, want the 2 BID options", n)
