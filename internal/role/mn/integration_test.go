@@ -3,6 +3,7 @@ package mn
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -692,5 +693,53 @@ func assertClean(t testing.TB, n *lab.NodeNS) {
 	}
 	if out := ipOut(t, n, "-6", "route", "show", "table", "all"); strings.Contains(out, "monami0") || strings.Contains(out, "fd6d:6f6e") {
 		t.Errorf("routes left: %s", out)
+	}
+}
+
+// A mobile node with the wrong key: the home agent refuses with
+// MIPV6-AUTH-FAIL (RFC 4285 section 5.1) in an answer it cannot sign; the
+// mobile node does not trust the unsigned answer, logs its status and keeps
+// retransmitting with backoff. Nothing is registered.
+func TestMobileNodeWrongKey(t *testing.T) {
+	x := upNet(t, "mmnw", "kernel")
+	rec := newRecorder(t)
+	sock := filepath.Join(t.TempDir(), "mn.sock")
+	y := strings.Replace(fmt.Sprintf(mnYAML, sock, "kernel", "native"), "hex:000102030405060708090a0b0c0d0e0f", "hex:ff0102030405060708090a0b0c0d0e0f", 1)
+	cfg, err := config.ParseMobileNode("mn.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(cfg, Options{Logger: slog.New(rec), NetNS: x.mnNS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	eventually(t, 5*time.Second, "unsigned MIPV6-AUTH-FAIL answer dropped", func() error {
+		if r, ok := rec.find(time.Time{}, "binding acknowledgement dropped"); ok && strings.HasPrefix(r.attrs["status"], "MIPV6-AUTH-FAIL") {
+			return nil
+		}
+		return errors.New("not yet")
+	})
+	eventually(t, 6*time.Second, "retransmission", func() error {
+		c, err := m.Snapshot(context.Background(), "counters")
+		if err != nil {
+			return err
+		}
+		if n := c.(map[string]any)["retransmissions"].(uint64); n == 0 {
+			return errors.New("no retransmission yet")
+		}
+		return nil
+	})
+	for _, e := range bul(t, m) {
+		if e.State == "registered" {
+			t.Errorf("registered with the wrong key: %+v", e)
+		}
+	}
+	if hb := haBindings(t, x.ha); len(hb) != 0 {
+		t.Errorf("home agent bindings %+v", hb)
 	}
 }

@@ -271,7 +271,8 @@ func (m *MobileNode) shutdown() {
 	now := m.now()
 	n := 0
 	for _, e := range m.bul.Entries() {
-		if e.State == binding.StateRegistered || e.State == binding.StateRegistering {
+		// A binding the home agent never accepted needs no deregistration.
+		if e.State == binding.StateRegistered || e.State == binding.StateRegistering && !e.Registered.IsZero() {
 			m.bul.RemoveCareOfAddress(now, e.HA, e.HoA, e.BID)
 			n++
 		}
