@@ -38,9 +38,11 @@ func (l *Lab) applyImpairment(lk *Link, im Impairment) error {
 	}
 	for _, e := range []End{lk.A, lk.B} {
 		ns, ifn := l.nsOf(e.Node), l.ifName(e.Node, e.If)
-		if im.Loss > 0 || lk.needsRelay() {
+		if im.Loss > 0 || im.Rate > 0 || lk.needsRelay() {
 			// One dropped 64 KB TSO/GSO packet would be dozens of lost
-			// segments; the relay needs finished checksums on its frames.
+			// segments; the relay needs finished checksums on its frames;
+			// and a rate-limited link should carry wire-sized frames, as a
+			// real one does (interface counters then count real frames).
 			if err := setOffloads(ns, ifn, false); err != nil {
 				return fmt.Errorf("%s:%s: %w", e.Node, e.If, err)
 			}
