@@ -26,8 +26,10 @@
 // Impairments apply to each direction of a link independently:
 //   - Rate: a TBF qdisc on each end's egress (Ethernet frame bytes count).
 //   - Loss: an nftables netdev ingress chain on each end, "numgen random mod
-//     1000000 < p*1e6 drop", in table monami_L. TSO/GSO/GRO and tx checksum
-//     offload are turned off on lossy links, so one drop is one packet.
+//     1000000 < p*1e6 drop", in table monami_L.
+//   - Links with any impairment run without TSO/GSO/GRO and tx checksum
+//     offload (set by SIOCETHTOOL): one drop is one packet, frames are
+//     wire-sized, and the relay gets finished checksums.
 //   - Delay and jitter: ONE-WAY delay per direction (a round trip takes
 //     2×Delay); jitter is uniform in ±Jitter and never reorders frames. No
 //     kernel qdisc can delay on this kernel (no netem), so the link runs
