@@ -205,6 +205,11 @@ func startDetached(lab, ns string, argv []string, env map[string]string, logPath
 }
 
 func (l *Lab) startProcess(p Process) error {
+	// The node shares our mount namespace and PATH: a missing program is
+	// found here, with a clear error, rather than as exit 127 in a log.
+	if _, err := exec.LookPath(p.Command); err != nil {
+		return fmt.Errorf("on node %s: %w", p.Node, err)
+	}
 	logPath := filepath.Join(l.StateDir(), p.Name+".log")
 	argv := append([]string{p.Command}, p.Args...)
 	rec := ProcRecord{Name: p.Name, Node: p.Node, Ns: l.nsOf(p.Node), Log: logPath, Argv: argv}

@@ -315,6 +315,36 @@ func waitListening(t *testing.T, n *NodeNS, port string) {
 	t.Fatalf("nothing listens on port %s in %s", port, n.Name())
 }
 
+func TestUpErrorsCleanUp(t *testing.T) {
+	requireRoot(t)
+	topo, err := Parse([]byte(`
+name: mlterr
+nodes: [{name: a}, {name: b}]
+links:
+  - a: {node: a, if: eth0, addrs: ["2001:db8:e1::1/64"]}
+    b: {node: b, if: eth0, addrs: ["2001:db8:e1::2/64"]}
+    impair: {delay: 1ms}
+processes:
+  - {name: p, node: b, command: no-such-program-monami}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Up(context.Background(), topo)
+	if err == nil || !strings.Contains(err.Error(), "no-such-program-monami") {
+		t.Fatalf("want an error naming the missing program, got %v", err)
+	}
+	t.Log(err)
+	assertClean(t, topo) // the half-built lab was removed
+	// A second lab with the same name is refused while the first is up.
+	topo.Processes = nil
+	l := upLab(t, "name: mlterr\nnodes: [{name: a}]\n")
+	_ = l
+	if _, err := Up(context.Background(), topo); err == nil || !strings.Contains(err.Error(), "already up") {
+		t.Fatalf("second Up of the same name: %v", err)
+	}
+}
+
 func rxBytes(t *testing.T, h *netlink.Handle, ifn string) uint64 {
 	t.Helper()
 	ln, err := h.LinkByName(ifn)
