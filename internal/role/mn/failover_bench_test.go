@@ -1,12 +1,13 @@
 package mn
 
 import (
-	"context"
-	"regexp"
+	"net"
 	"sort"
-	"strconv"
 	"testing"
 	"time"
+
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv6"
 )
 
 // BenchmarkFailover measures the failover of the acceptance scenario (wlan
@@ -57,20 +58,37 @@ func median(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-var rttRE = regexp.MustCompile(`= [0-9.]+/([0-9.]+)/`)
-
-// lteRTT pings the lte gateway from the lte care-of address.
+// lteRTT measures the round trip to the lte gateway from the lte care-of
+// address with ICMPv6 echoes (median of 5).
 func lteRTT(b testing.TB, x *testNet) time.Duration {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := x.mnNode.Exec(ctx, "ping", "-6", "-c", "5", "-i", "0.2", "-I", coa2.String(), "2001:db8:b::1")
-	if err != nil {
-		b.Fatalf("ping: %v %s", err, out)
+	var c *icmp.PacketConn
+	if err := x.mnNode.Do(func() (err error) { c, err = icmp.ListenPacket("ip6:ipv6-icmp", coa2.String()); return }); err != nil {
+		b.Fatal(err)
 	}
-	mm := rttRE.FindSubmatch(out)
-	if mm == nil {
-		b.Fatalf("ping output: %s", out)
+	defer c.Close()
+	gw := &net.IPAddr{IP: net.ParseIP("2001:db8:b::1")}
+	var rtts []time.Duration
+	buf := make([]byte, 1500)
+	for i := 0; i < 5; i++ {
+		msg := icmp.Message{Type: ipv6.ICMPTypeEchoRequest, Body: &icmp.Echo{ID: 0x4242, Seq: i, Data: []byte("rtt")}}
+		wb, _ := msg.Marshal(nil)
+		start := time.Now()
+		if _, err := c.WriteTo(wb, gw); err != nil {
+			b.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		for {
+			n, _, err := c.ReadFrom(buf)
+			if err != nil {
+				b.Fatalf("echo reply: %v", err)
+			}
+			if r, err := icmp.ParseMessage(58, buf[:n]); err == nil && r.Type == ipv6.ICMPTypeEchoReply {
+				if e, ok := r.Body.(*icmp.Echo); ok && e.Seq == i {
+					break
+				}
+			}
+		}
+		rtts = append(rtts, time.Since(start))
 	}
-	v, _ := strconv.ParseFloat(string(mm[1]), 64)
-	return time.Duration(v * float64(time.Millisecond))
+	return median(rtts)
 }
