@@ -39,7 +39,7 @@ processes:
 func TestCrashChild(t *testing.T) {
 	k := os.Getenv("MLT_CRASH_AT")
 	if k == "" {
-		t.Skip("helper process for TestTeardownAfterKill")
+		return // only meaningful as the helper process of TestTeardownAfterKill
 	}
 	at, _ := strconv.Atoi(k)
 	topo, err := Parse([]byte(fmt.Sprintf(crashYAML, os.Getenv("MLT_CRASH_NAME"))))
