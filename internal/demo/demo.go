@@ -56,6 +56,8 @@ type Options struct {
 	// FailAt, RestoreAt and Duration are measured from the start of the TCP
 	// stream (defaults 3 s, 6 s, 9 s).
 	FailAt, RestoreAt, Duration time.Duration
+	// Lifetime is the binding lifetime the mobile node asks for (default 120 s).
+	Lifetime time.Duration
 	// Progress receives human-readable progress (nil: discarded).
 	Progress io.Writer
 	Logger   *slog.Logger
@@ -89,6 +91,9 @@ func (o *Options) defaults() error {
 	}
 	if !(o.FailAt < o.RestoreAt && o.RestoreAt < o.Duration) {
 		return fmt.Errorf("demo: want fail (%s) < restore (%s) < duration (%s)", o.FailAt, o.RestoreAt, o.Duration)
+	}
+	if o.Lifetime == 0 {
+		o.Lifetime = 120 * time.Second
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
@@ -143,13 +148,18 @@ func (s *scenario) writeConfigs() error {
 	if _, err := rand.Read(k); err != nil {
 		return err
 	}
-	key := "hex:" + hex.EncodeToString(k)
+	return s.writeConfigsWithKeys("hex:"+hex.EncodeToString(k), "hex:"+hex.EncodeToString(k))
+}
+
+// writeConfigsWithKeys lets a test give the mobile node another key than
+// the home agent has.
+func (s *scenario) writeConfigsWithKeys(key, mnKey string) error {
 	haYAML := fmt.Sprintf(`log: {level: info}
 control_socket: %s
 address: %s
 home_prefixes: [%s]
 dataplane: {backend: %s}
-binding: {max_lifetime: 120s}
+binding: {max_lifetime: 600s}
 mobile_nodes:
   - id: %s
     home_addresses: [%s]
@@ -160,14 +170,14 @@ mobile_nodes:
 control_socket: %s
 id: %s
 home_interface: monami0
-lifetime: 120s
+lifetime: %s
 home_addresses:
   - {address: %s, prefix_len: 64, home_agent: %s, spi: %d, key: %s}
 interfaces:
   - {name: %s, bid: 1, priority: 10, transport: %s}
   - {name: %s, bid: 2, priority: 20, transport: %s}
 dataplane: {backend: %s}
-`, s.path("mn.sock"), nai, homeAddress, homeAgent, spi, key, activeIf, s.opt.Transport, backupIf, s.opt.Transport, s.opt.Backend)
+`, s.path("mn.sock"), nai, s.opt.Lifetime, homeAddress, homeAgent, spi, mnKey, activeIf, s.opt.Transport, backupIf, s.opt.Transport, s.opt.Backend)
 	if err := os.WriteFile(s.path("ha.yaml"), []byte(haYAML), 0o600); err != nil {
 		return err
 	}

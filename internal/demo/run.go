@@ -22,34 +22,50 @@ func (s *scenario) run(ctx context.Context) (*Summary, error) {
 	if err := s.startDaemon(ctx, "mn", "mn"); err != nil {
 		return nil, err
 	}
-	haCtl := ctlapi.NewClient(s.path("ha.sock"))
-	poll := func() ([]ha.BindingView, error) {
-		var b []ha.BindingView
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		_, data, err := haCtl.Get(pctx, "bindings")
-		if err == nil {
-			err = jsonUnmarshal(data, &b)
-		}
-		return b, err
+	start := time.Now()
+	if err := s.waitBindings(ctx, 2, 20*time.Second); err != nil {
+		return nil, err
 	}
-	registered := time.Now()
+	s.say("== both care-of addresses registered after %s", time.Since(start).Round(time.Millisecond))
+	return s.failover(ctx)
+}
+
+// bindings asks the home agent's control API for its binding cache.
+func (s *scenario) bindings(ctx context.Context) ([]ha.BindingView, error) {
+	var b []ha.BindingView
+	pctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	_, data, err := ctlapi.NewClient(s.path("ha.sock")).Get(pctx, "bindings")
+	if err == nil {
+		err = jsonUnmarshal(data, &b)
+	}
+	return b, err
+}
+
+// waitBindings waits until the home agent holds n bindings.
+func (s *scenario) waitBindings(ctx context.Context, n int, limit time.Duration) error {
+	start := time.Now()
 	for {
-		b, err := poll()
-		if err == nil && len(b) == 2 {
-			break
+		b, err := s.bindings(ctx)
+		if err == nil && len(b) == n {
+			return nil
 		}
-		if time.Since(registered) > 20*time.Second {
-			return nil, fmt.Errorf("%w: the home agent did not get both care-of addresses registered (%v, %v)\n-- ha.log --\n%s\n-- mn.log --\n%s",
-				errBroken, b, err, s.logTail("ha"), s.logTail("mn"))
+		if time.Since(start) > limit {
+			return fmt.Errorf("%w: the home agent holds %d bindings, not %d, after %s (%v)\n-- ha.log --\n%s\n-- mn.log --\n%s",
+				errBroken, len(b), n, limit, err, s.logTail("ha"), s.logTail("mn"))
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	s.say("== both care-of addresses registered after %s", time.Since(registered).Round(time.Millisecond))
+}
+
+// failover streams TCP and the probe from cn to the home address, fails
+// and restores the active link, and measures.
+func (s *scenario) failover(ctx context.Context) (*Summary, error) {
+	poll := func() ([]ha.BindingView, error) { return s.bindings(ctx) }
 
 	mn, cn := s.lab.MustNode("mn"), s.lab.MustNode("cn")
 	var rx *receiver

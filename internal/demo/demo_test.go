@@ -1,0 +1,333 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"monami/internal/ctlapi"
+	"monami/internal/lab"
+)
+
+// monamiBin is the monami binary the daemons run, built once by TestMain.
+var monamiBin string
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		if os.Geteuid() != 0 {
+			return m.Run() // the tests skip (or fail under MONAMI_REQUIRE_ROOT_TESTS)
+		}
+		dir, err := os.MkdirTemp("", "monami-demo-test")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		monamiBin = filepath.Join(dir, "monami")
+		out, err := exec.Command("go", "build", "-o", monamiBin, "monami/cmd/monami").CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "building monami: %v\n%s", err, out)
+			return 1
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("MONAMI_REQUIRE_ROOT_TESTS") != "" {
+			t.Fatal("root is required (MONAMI_REQUIRE_ROOT_TESTS is set)")
+		}
+		t.Skip("needs root for network namespaces")
+	}
+}
+
+func needTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		if os.Getenv("MONAMI_REQUIRE_ROOT_TESTS") != "" {
+			t.Fatalf("%s is required (scripts/test.sh installs it)", name)
+		}
+		t.Skipf("%s not installed", name)
+	}
+}
+
+// newScenario builds the demo lab under a test-specific name; everything is
+// removed when the test ends, whatever happened.
+func newScenario(t *testing.T, name string, opt Options) *scenario {
+	t.Helper()
+	opt.Binary, opt.Name = monamiBin, name
+	opt.Progress = testWriter{t}
+	if err := opt.defaults(); err != nil {
+		t.Fatal(err)
+	}
+	topo, err := lab.Parse(topologyYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo.Name = name
+	_ = lab.Teardown(name) // a previous run killed before its cleanup
+	l, err := lab.Up(context.Background(), topo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &scenario{opt: opt, lab: l, say: func(f string, a ...any) { t.Logf(f, a...) }, dir: l.StateDir()}
+	t.Cleanup(func() {
+		s.stopDaemons()
+		if t.Failed() {
+			t.Logf("-- ha.log --\n%s\n-- mn.log --\n%s", s.logTail("ha"), s.logTail("mn"))
+		}
+		if err := l.Down(); err != nil {
+			t.Errorf("lab down: %v", err)
+		}
+	})
+	return s
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func (s *scenario) start(t *testing.T, roles ...string) {
+	t.Helper()
+	for _, r := range roles {
+		if err := s.startDaemon(context.Background(), r, r); err != nil {
+			t.Fatal(err)
+		}
+		// Ready when its control API answers.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_, _, err := ctlapi.NewClient(s.path(r+".sock")).Get(ctx, "topics")
+			cancel()
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("monami %s did not start: %v\n%s", r, err, s.logTail(r))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// ctl reads a topic of a daemon's control API into v.
+func (s *scenario) ctl(t *testing.T, role, topic string, v any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, data, err := ctlapi.NewClient(s.path(role+".sock")).Get(ctx, topic)
+	if err != nil {
+		t.Fatalf("monami ctl --role %s %s: %v", role, topic, err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatalf("%s %s: %v: %s", role, topic, err, data)
+	}
+}
+
+// haRoutes lists the home agent's kernel routes that mention the home address.
+func (s *scenario) haRoutes(t *testing.T) []string {
+	t.Helper()
+	out, err := s.lab.MustNode("ha").Exec(context.Background(), "ip", "-6", "route", "show", "table", "all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, homeAddress) {
+			rs = append(rs, l)
+		}
+	}
+	return rs
+}
+
+// capture runs tcpdump on the home agent's link for everything but the
+// tunnelled data, into a pcap file for tshark.
+func (s *scenario) capture(t *testing.T) (path string, stop func()) {
+	t.Helper()
+	needTool(t, "tcpdump")
+	path = s.path("signalling.pcap")
+	cmd := s.lab.MustNode("ha").Command(context.Background(), "tcpdump", "-i", "eth0", "-U", "-s", "512", "-w", path,
+		"ip6 and not ip6 proto 41 and not tcp")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // tcpdump attaches its filter
+	return path, func() {
+		cmd.Process.Signal(syscall.SIGINT)
+		cmd.Wait()
+	}
+}
+
+// checkTshark asserts tshark decodes Mobility Header messages in the capture
+// and reports nothing malformed and no expert entry of warning or worse.
+func checkTshark(t *testing.T, pcap string) {
+	t.Helper()
+	needTool(t, "tshark")
+	run := func(filter string) []string {
+		out, err := exec.Command("tshark", "-r", pcap, "-d", "udp.port==4191,ipv6", "-Y", filter,
+			"-T", "fields", "-e", "frame.number", "-e", "mip6.mhtype").Output()
+		if err != nil {
+			t.Fatalf("tshark -Y %q: %v", filter, err)
+		}
+		return strings.Fields(strings.TrimSpace(string(out)))
+	}
+	if got := run("mipv6"); len(got) < 4 {
+		t.Fatalf("tshark found %d Mobility Header fields in the capture, want BUs and BAs", len(got))
+	}
+	// PI_WARN is 0x00600000 in Wireshark's expert severities.
+	if bad := run("_ws.malformed or _ws.expert.severity >= 0x00600000"); len(bad) > 0 {
+		out, _ := exec.Command("tshark", "-r", pcap, "-d", "udp.port==4191,ipv6", "-V", "-Y",
+			"_ws.malformed or _ws.expert.severity >= 0x00600000").Output()
+		t.Fatalf("tshark flags frames %v:\n%s", bad, out)
+	}
+}
+
+// TestFailoverKeepsTCP is the demo as a test, for both data plane backends
+// and both signalling transports: two care-of addresses registered, a TCP
+// transfer to the home address, the active interface down mid-transfer,
+// the same connection completing, the path interruption at most 100 ms,
+// and all signalling decoded by tshark without warnings.
+func TestFailoverKeepsTCP(t *testing.T) {
+	needRoot(t)
+	for _, tc := range []struct{ backend, transport string }{
+		// UDP signalling means UDP-encapsulated data (RFC 5555), which only
+		// the userspace backend does: the mobile node refuses kernel + udp.
+		{"kernel", "native"}, {"userspace", "native"}, {"userspace", "udp"},
+	} {
+		t.Run(tc.backend+"-"+tc.transport, func(t *testing.T) {
+			s := newScenario(t, "mdf"+tc.backend[:1]+tc.transport[:1], Options{Backend: tc.backend, Transport: tc.transport})
+			if err := s.writeConfigs(); err != nil {
+				t.Fatal(err)
+			}
+			pcap, stopCapture := s.capture(t)
+			s.start(t, "ha", "mn")
+			if err := s.waitBindings(context.Background(), 2, 20*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			sum, err := s.failover(context.Background())
+			stopCapture()
+			if sum != nil {
+				var b strings.Builder
+				sum.WriteReport(&b)
+				t.Log(b.String())
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sum.TCP.Intact || sum.TCP.Received == 0 {
+				t.Fatalf("TCP: %+v", sum.TCP)
+			}
+			if len(sum.BindingsSeen) != 2 {
+				t.Errorf("bindings seen %v, want BID 1 and BID 2", sum.BindingsSeen)
+			}
+			if sum.BytesPerLink[activeIf] == 0 || sum.BytesPerLink[backupIf] == 0 {
+				t.Errorf("bytes per link %v: both links must have carried the stream", sum.BytesPerLink)
+			}
+			if sum.FailoverGapMs > 100 {
+				t.Errorf("failover gap %.1f ms, want at most 100 ms", sum.FailoverGapMs)
+			}
+			if sum.Probe.Sent == 0 || sum.Probe.Received < sum.Probe.Sent*9/10 {
+				t.Errorf("probe: %+v", sum.Probe)
+			}
+			checkTshark(t, pcap)
+		})
+	}
+}
+
+// TestWrongKeyRejected: a mobile node with the wrong MN-HA key gets
+// MIPV6-AUTH-FAIL and no binding is made.
+func TestWrongKeyRejected(t *testing.T) {
+	needRoot(t)
+	s := newScenario(t, "mdk", Options{Backend: "kernel"})
+	if err := s.writeConfigsWithKeys("hex:00112233445566778899aabbccddeeff00112233", "hex:ffeeddccbbaa99887766554433221100ffeeddcc"); err != nil {
+		t.Fatal(err)
+	}
+	s.start(t, "ha", "mn")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var c struct {
+			Signalling struct {
+				AuthFailures uint64            `json:"auth_failures"`
+				AcksByStatus map[string]uint64 `json:"acks_by_status"`
+			} `json:"signalling"`
+		}
+		s.ctl(t, "ha", "counters", &c)
+		if c.Signalling.AuthFailures > 0 {
+			if c.Signalling.AcksByStatus["MIPV6-AUTH-FAIL"] == 0 {
+				t.Errorf("acks by status %v: want MIPV6-AUTH-FAIL answered", c.Signalling.AcksByStatus)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no authentication failure counted: %+v", c)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var b []json.RawMessage
+	s.ctl(t, "ha", "bindings", &b)
+	if len(b) != 0 {
+		t.Fatalf("bindings made with a wrong key: %s", b)
+	}
+	if r := s.haRoutes(t); len(r) != 0 {
+		t.Fatalf("data plane routes for the home address: %v", r)
+	}
+}
+
+// TestDeregistrationAndExpiry: a mobile node that stops deregisters, and
+// one that dies has its bindings expire; both remove the home agent's data
+// plane state for the home address.
+func TestDeregistrationAndExpiry(t *testing.T) {
+	needRoot(t)
+	s := newScenario(t, "mdx", Options{Backend: "kernel", Lifetime: 8 * time.Second})
+	if err := s.writeConfigs(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s.start(t, "ha", "mn")
+	if err := s.waitBindings(ctx, 2, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.haRoutes(t); len(r) == 0 {
+		t.Fatal("no data plane route for the home address while registered")
+	}
+	// Graceful stop: SIGTERM makes the mobile node deregister.
+	mn := s.daemons[1]
+	mn.Process.Signal(syscall.SIGTERM)
+	mn.Wait()
+	s.daemons = s.daemons[:1]
+	if err := s.waitBindings(ctx, 0, 5*time.Second); err != nil {
+		t.Fatalf("after the mobile node stopped: %v", err)
+	}
+	if r := s.haRoutes(t); len(r) != 0 {
+		t.Fatalf("routes left after deregistration: %v", r)
+	}
+
+	// Register again, then kill the mobile node: the 8 s lifetime runs out.
+	s.start(t, "mn")
+	if err := s.waitBindings(ctx, 2, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	mn = s.daemons[1]
+	mn.Process.Kill()
+	mn.Wait()
+	s.daemons = s.daemons[:1]
+	if err := s.waitBindings(ctx, 0, 15*time.Second); err != nil {
+		t.Fatalf("bindings did not expire: %v", err)
+	}
+	if r := s.haRoutes(t); len(r) != 0 {
+		t.Fatalf("routes left after expiry: %v", r)
+	}
+}
