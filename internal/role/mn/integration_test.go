@@ -3,6 +3,7 @@ package mn
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"monami/internal/config"
+	"monami/internal/ctlapi"
 	"monami/internal/dataplane"
 	"monami/internal/lab"
 	"monami/internal/role/ha"
@@ -508,6 +510,23 @@ func testMobileNode(t testing.TB, labName, backend, signalling string) {
 	hb := haBindings(t, x.ha)
 	if hb[1].CareOfAddress != coa1.String() || hb[2].CareOfAddress != coa2.String() || !hb[1].Primary {
 		t.Errorf("home agent bindings %+v", hb)
+	}
+
+	// The control API on its unix socket, as `monami ctl` reads it.
+	cl := ctlapi.NewClient(m.cfg.ControlSocket)
+	cctx, ccl := context.WithTimeout(context.Background(), 2*time.Second)
+	resp, raw, err := cl.Get(cctx, "paths")
+	ccl()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []Path
+	if err := json.Unmarshal(raw, &paths); err != nil {
+		t.Fatalf("paths %s: %v", raw, err)
+	}
+	if resp.Role != "mn" || len(paths) != 2 || paths[0].CareOfAddress != coa1 || len(paths[0].Active) != 1 ||
+		len(paths[1].Registered) != 1 || len(paths[1].Active) != 0 {
+		t.Errorf("control API paths: %s", raw)
 	}
 
 	// Source address selection: an unbound socket gets the home address and

@@ -278,10 +278,23 @@ func (rt *router) homeNextHop(name string) (netip.Addr, error) {
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("addresses of %s: %w", peer.Attrs().Name, err)
 	}
+	// The data plane's own next hop is the address it added without DAD;
+	// the kernel's autoconfigured link-local one may still be tentative.
+	var first netip.Addr
 	for _, a := range addrs {
-		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if !ok {
+			continue
+		}
+		if a.Flags&unix.IFA_F_NODAD != 0 {
 			return ip.Unmap(), nil
 		}
+		if !first.IsValid() {
+			first = ip.Unmap()
+		}
+	}
+	if first.IsValid() {
+		return first, nil
 	}
 	return netip.Addr{}, fmt.Errorf("home interface peer %s has no IPv6 address", peer.Attrs().Name)
 }
