@@ -47,6 +47,11 @@ type BULConfig struct {
 	NoBulk bool
 	// Timestamps adds RFC 4285 replay protection timestamps.
 	Timestamps bool
+	// KeepRetransmitting: once the timeout reached MaxBindackTimeout, keep
+	// retransmitting at that rate (RFC 6275 section 11.8: the mobile node
+	// MAY continue at this slower rate indefinitely) instead of giving up;
+	// BindingFailed is still reported once, the entries stay registering.
+	KeepRetransmitting bool
 	// RetryAfterFailure, if positive, re-registers a failed entry after
 	// this long; zero leaves it failed until SetCareOfAddress.
 	RetryAfterFailure time.Duration
@@ -184,6 +189,7 @@ type bulGroup struct {
 	legacy     bool // home agent without RFC 5648 support: one binding, no BID options
 	tsOffset   time.Duration
 	tsResynced bool
+	stalled    bool // BindingFailed reported for the outstanding BU (KeepRetransmitting)
 
 	out          bool
 	outDereg     bool

@@ -43,6 +43,17 @@ func (l *BindingUpdateList) tick(g *bulGroup, now time.Time, out []Action) []Act
 		if d, ok := nextBackoff(g.timeout); ok {
 			g.timeout = d
 			out = l.send(g, now, false, out)
+		} else if l.cfg.KeepRetransmitting {
+			if !g.stalled {
+				g.stalled = true
+				for _, e := range g.entries {
+					if e.inflight {
+						out = append(out, Action{Kind: BindingFailed, Binding: e.CareOfBinding,
+							Reason: "no Binding Acknowledgement yet; retransmitting every MAX_BINDACK_TIMEOUT (RFC 6275 section 11.8)"})
+					}
+				}
+			}
+			out = l.send(g, now, false, out)
 		} else {
 			out = l.giveUp(g, now, out)
 			if g.wantsNewTransaction() {
@@ -52,6 +63,10 @@ func (l *BindingUpdateList) tick(g *bulGroup, now time.Time, out []Action) []Act
 	}
 	return out
 }
+
+// maxSentTracked bounds the transmissions of one transaction remembered
+// for matching late Binding Acknowledgements.
+const maxSentTracked = 16
 
 // wantsNewTransaction: a pending change can go out now. While a Binding
 // Update is outstanding, a registration change replaces it (the new BU
@@ -160,11 +175,15 @@ func (l *BindingUpdateList) send(g *bulGroup, now time.Time, newTx bool, out []A
 		}
 	}
 	if newTx || !g.out {
+		g.stalled = false
 		g.sent = g.sent[:0]
 		g.timeout = InitialBindackTimeout
 		if g.firstReg && !dereg {
 			g.timeout = InitialBindackTimeoutFirstReg
 		}
+	}
+	if len(g.sent) >= maxSentTracked {
+		g.sent = append(g.sent[:0], g.sent[1:]...)
 	}
 	g.sent = append(g.sent, sentBU{seq: bu.Sequence, at: now})
 	g.out, g.outDereg, g.outBIDs, g.outSource = true, dereg, len(bu.BIDs) > 0, src

@@ -309,3 +309,30 @@ func TestBULLifetimeLimitedByCareOfAddress(t *testing.T) {
 		t.Fatalf("lifetime %d units, want 25 (100 s)", a[0].BU.Lifetime)
 	}
 }
+
+func TestBULKeepRetransmitting(t *testing.T) {
+	l := NewBindingUpdateList(BULConfig{KeepRetransmitting: true})
+	l.SetCareOfAddress(t0, cob(1, coaA))
+	acts := runUntil(l, t0, t0.Add(200*time.Second))
+	var sends []time.Duration
+	failed := 0
+	var last *OutgoingBindingUpdate
+	for _, ta := range acts {
+		switch ta.a.Kind {
+		case SendBindingUpdate:
+			sends = append(sends, ta.at.Sub(t0))
+			last = ta.a.BU
+		case BindingFailed:
+			failed++
+		}
+	}
+	ms := time.Millisecond
+	want := []time.Duration{0, 1500 * ms, 4500 * ms, 10500 * ms, 22500 * ms, 46500 * ms, 78500 * ms, 110500 * ms, 142500 * ms, 174500 * ms}
+	if !reflect.DeepEqual(sends, want) || failed != 1 {
+		t.Fatalf("sends %v failed %d", sends, failed)
+	}
+	a := l.HandleBA(t0.Add(175*time.Second), ack(last, 100))
+	if len(a) != 1 || a[0].Kind != BindingRegistered {
+		t.Fatalf("late answer %+v", a)
+	}
+}

@@ -18,7 +18,7 @@ func FuzzBindingUpdateList(f *testing.F) {
 	coas := []CareOfBinding{cob(1, coaA), cob(2, coaB), cob(3, coaC), cob(1, coaB), cob(4, hoa1)}
 	statuses := []Status{0, 4, 5, 129, 133, 135, 145, 164, 166, 168, 174}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		l := NewBindingUpdateList(BULConfig{Lifetime: 40 * time.Second, Timestamps: len(data)%2 == 0,
+		l := NewBindingUpdateList(BULConfig{Lifetime: 40 * time.Second, Timestamps: len(data)%2 == 0, KeepRetransmitting: len(data)%3 == 0,
 			RetryAfterFailure: 30 * time.Second})
 		now := t0
 		var lastSeq uint16
