@@ -1,0 +1,48 @@
+package dataplane
+
+import (
+	"net/netip"
+	"testing"
+)
+
+// TestLookupRouteOrder: the userspace backend must pick the route the
+// kernel picked when it sent the packet into the TUN device: longest
+// destination first, then longest source (IPv6 subtrees).
+func TestLookupRouteOrder(t *testing.T) {
+	u := &userDP{routes: map[Selector]*userRoute{}}
+	mk := func(dst, src string) Selector {
+		s := Selector{Dst: netip.MustParsePrefix(dst)}
+		if src != "" {
+			s.Src = netip.MustParsePrefix(src)
+		}
+		u.routes[s] = &userRoute{sel: s}
+		return s
+	}
+	def := mk("::/0", "")
+	homeDef := mk("::/0", "2001:db8:a::/64")
+	homeHost := mk("::/0", "2001:db8:a::1/128")
+	cn := mk("2001:db8:c::/48", "")
+	cnHost := mk("2001:db8:c::5/128", "")
+	u.publishRoutes()
+	tbl := *u.table.Load()
+	for _, tc := range []struct {
+		src, dst string
+		want     Selector
+	}{
+		{"2001:db8:5::1", "2001:db8:9::1", def},
+		{"2001:db8:a::2", "2001:db8:9::1", homeDef},
+		{"2001:db8:a::1", "2001:db8:9::1", homeHost},
+		{"2001:db8:a::1", "2001:db8:c::1", cn},
+		{"2001:db8:a::1", "2001:db8:c::5", cnHost},
+	} {
+		r := lookupRoute(tbl, netip.MustParseAddr(tc.src), netip.MustParseAddr(tc.dst))
+		if r == nil || r.sel != tc.want {
+			t.Errorf("%s -> %s: got %v, want %v", tc.src, tc.dst, r, tc.want)
+		}
+	}
+	delete(u.routes, def)
+	u.publishRoutes()
+	if r := lookupRoute(*u.table.Load(), netip.MustParseAddr("2001:db8:5::1"), netip.MustParseAddr("2001:db8:9::1")); r != nil {
+		t.Errorf("no route expected, got %v", r.sel)
+	}
+}
