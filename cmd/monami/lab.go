@@ -119,8 +119,10 @@ func init() {
 		Long: `link NODE:IF down        sets the interface administratively down (the peer loses carrier)
 link NODE:IF up          sets it up again and re-installs its routes
 link NODE:IF set rate=10mbit delay=20ms jitter=2ms loss=1%
-                         changes the impairment of the whole link (both directions);
-                         a value of 0 or none removes one; delay is one way.`,
+                         changes the impairment of the link in both directions;
+                         a value of 0 or none removes one; delay is one way.
+link NODE:IF set dir=out rate=5mbit
+                         changes only the traffic leaving NODE:IF (dir=in: arriving).`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			node, ifn, ok := strings.Cut(args[0], ":")
@@ -140,20 +142,51 @@ link NODE:IF set rate=10mbit delay=20ms jitter=2ms loss=1%
 				return l.SetLink(node, ifn, args[1] == "up")
 			case "set":
 				if len(args) < 3 {
-					return errors.New("link set needs KEY=VALUE settings (rate, delay, jitter, loss)")
+					return errors.New("link set needs KEY=VALUE settings (rate, delay, jitter, loss; dir=both|out|in)")
+				}
+				lk, err := l.FindLink(args[0])
+				if err != nil {
+					return err
 				}
 				cur, err := l.Impairment(args[0])
 				if err != nil {
 					return err
 				}
-				im, err := lab.ParseImpairment(cur, args[2:])
-				if err != nil {
+				dir, settings := "both", []string{}
+				for _, a := range args[2:] {
+					if v, ok := strings.CutPrefix(a, "dir="); ok {
+						dir = v
+					} else {
+						settings = append(settings, a)
+					}
+				}
+				// out: traffic leaving NODE:IF; in: traffic arriving there.
+				out, in := &cur.AtoB, &cur.BtoA
+				if lk.B.Node == node && lk.B.If == ifn {
+					out, in = in, out
+				}
+				var targets []*lab.Impairment
+				switch dir {
+				case "both":
+					targets = []*lab.Impairment{out, in}
+				case "out":
+					targets = []*lab.Impairment{out}
+				case "in":
+					targets = []*lab.Impairment{in}
+				default:
+					return fmt.Errorf("dir=%s: want both, out (leaving %s) or in (arriving at %s)", dir, args[0], args[0])
+				}
+				for _, t := range targets {
+					im, err := lab.ParseImpairment(*t, settings)
+					if err != nil {
+						return err
+					}
+					*t = im
+				}
+				if err := l.SetImpairments(args[0], cur); err != nil {
 					return err
 				}
-				if err := l.SetImpairment(args[0], im); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", args[0], im)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", lk.Name, dirString(cur, lk.A.Node, lk.B.Node))
 				return nil
 			}
 			return fmt.Errorf("unknown link action %q: want up, down or set", args[1])
@@ -227,7 +260,7 @@ func printStatus(cmd *cobra.Command, name string, asJSON bool) error {
 		for i, e := range lk.Ends {
 			imp := ""
 			if i == 0 {
-				imp = lk.Impair.String()
+				imp = dirString(lk.Impair, lk.Ends[0].Node, lk.Ends[1].Node)
 				if lk.Relay {
 					imp += " (relay)"
 				}
@@ -249,6 +282,14 @@ func printStatus(cmd *cobra.Command, name string, asJSON bool) error {
 		w.Flush()
 	}
 	return nil
+}
+
+// dirString shows a link's impairment with node names for the directions.
+func dirString(d lab.DirImpairment, a, b string) string {
+	if d.Symmetric() {
+		return d.AtoB.String()
+	}
+	return fmt.Sprintf("%s->%s %s; %s->%s %s", a, b, d.AtoB, b, a, d.BtoA)
 }
 
 // pickLab returns name, or the only lab that is up when name is empty.

@@ -34,22 +34,44 @@ func (l *Lab) FindLink(name string) (*Link, error) {
 }
 
 // Impairment returns the current impairment of a link (name or "node:if").
-func (l *Lab) Impairment(link string) (Impairment, error) {
+func (l *Lab) Impairment(link string) (DirImpairment, error) {
 	lk, err := l.FindLink(link)
 	if err != nil {
-		return Impairment{}, err
+		return DirImpairment{}, err
 	}
 	return l.st.Impair[lk.Name], nil
 }
 
-// SetImpairment changes a link's impairment (name or "node:if") while the
-// lab runs. Delay and jitter need a link built with a relay.
+// SetImpairment gives both directions of a link (name or "node:if") the
+// impairment im while the lab runs. Delay and jitter need a link built with
+// a relay.
 func (l *Lab) SetImpairment(link string, im Impairment) error {
+	return l.SetImpairments(link, Both(im))
+}
+
+// SetImpairments sets a link's impairment per direction.
+func (l *Lab) SetImpairments(link string, d DirImpairment) error {
 	lk, err := l.FindLink(link)
 	if err != nil {
 		return err
 	}
-	return l.applyImpairment(lk, im)
+	return l.applyImpairment(lk, d)
+}
+
+// SetEgressImpairment sets the impairment of the traffic that leaves
+// node:if over its link, keeping the other direction.
+func (l *Lab) SetEgressImpairment(node, ifname string, im Impairment) error {
+	lk, err := l.FindLink(node + ":" + ifname)
+	if err != nil {
+		return err
+	}
+	d := l.st.Impair[lk.Name]
+	if lk.A.Node == node && lk.A.If == ifname {
+		d.AtoB = im
+	} else {
+		d.BtoA = im
+	}
+	return l.applyImpairment(lk, d)
 }
 
 // SetLink sets a node's interface administratively up or down. The peer
@@ -190,10 +212,10 @@ type NodeStatus struct {
 }
 
 type LinkStatus struct {
-	Name   string      `json:"name"`
-	Ends   []EndStatus `json:"ends"`
-	Impair Impairment  `json:"impair"`
-	Relay  bool        `json:"relay"`
+	Name   string        `json:"name"`
+	Ends   []EndStatus   `json:"ends"`
+	Impair DirImpairment `json:"impair"`
+	Relay  bool          `json:"relay"`
 }
 
 type EndStatus struct {

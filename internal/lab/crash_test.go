@@ -168,6 +168,9 @@ func TestCLI(t *testing.T) {
 	if out, err := run("lab", "--lab", "mltcli", "link", "a:eth0", "set", "delay=7ms", "loss=0"); err != nil || !strings.Contains(out, "delay=7ms") {
 		t.Fatalf("lab link set: %v\n%s", err, out)
 	}
+	if out, err := run("lab", "--lab", "mltcli", "link", "b:eth0", "set", "dir=out", "rate=2mbit"); err != nil || !strings.Contains(out, "a->b rate=10mbit delay=7ms; b->a rate=2mbit delay=7ms") {
+		t.Fatalf("lab link set dir=out: %v\n%s", err, out)
+	}
 	if out, err := run("lab", "--lab", "mltcli", "link", "a:eth0", "down"); err != nil {
 		t.Fatalf("lab link down: %v\n%s", err, out)
 	}
@@ -189,6 +192,7 @@ func TestCLI(t *testing.T) {
 		{"lab", "--lab", "mltcli", "exec", "zz", "--", "true"},
 		{"lab", "down", "mltnone"},
 		{"lab", "--lab", "mltcli", "link", "h:x0", "set", "delay=5ms"}, // built without a relay
+		{"lab", "--lab", "mltcli", "link", "a:eth0", "set", "dir=up", "delay=5ms"},
 		{"lab", "up", "/nonexistent.yaml"},
 	} {
 		out, err := run(bad...)

@@ -333,6 +333,68 @@ func pingRTT(t *testing.T, n *NodeNS, dst string, count int, interval, wait time
 	return out
 }
 
+// oneWay measures one-way delays from node from to node to (same clock:
+// both are namespaces of this machine): UDP datagrams carry their send time,
+// the receiver takes the kernel receive timestamp.
+func oneWay(t *testing.T, from, to *NodeNS, dst string, port, count int, interval time.Duration) []time.Duration {
+	t.Helper()
+	var rx *net.UDPConn
+	if err := to.Do(func() error {
+		var err error
+		rx, err = net.ListenUDP("udp6", &net.UDPAddr{Port: port})
+		if err != nil {
+			return err
+		}
+		rc, err := rx.SyscallConn()
+		if err != nil {
+			return err
+		}
+		var serr error
+		rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) })
+		return serr
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	var tx *net.UDPConn
+	if err := from.Do(func() error {
+		var err error
+		tx, err = net.DialUDP("udp6", nil, &net.UDPAddr{IP: net.ParseIP(dst), Port: port})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	res := make(chan []time.Duration)
+	go func() {
+		var out []time.Duration
+		buf, oob := make([]byte, 64), make([]byte, 128)
+		for len(out) < count {
+			rx.SetReadDeadline(time.Now().Add(3 * time.Second))
+			k, oobn, _, _, err := rx.ReadMsgUDP(buf, oob)
+			if err != nil {
+				break
+			}
+			msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+			for _, m := range msgs {
+				if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= 16 && k >= 8 {
+					at := time.Unix(int64(binary.NativeEndian.Uint64(m.Data)), int64(binary.NativeEndian.Uint64(m.Data[8:])))
+					out = append(out, at.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(buf)))))
+				}
+			}
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+		res <- out
+	}()
+	msg := make([]byte, 64)
+	for range count {
+		binary.BigEndian.PutUint64(msg, uint64(time.Now().UnixNano()))
+		tx.Write(msg)
+		time.Sleep(interval)
+	}
+	return <-res
+}
+
 func median(ds []time.Duration) time.Duration {
 	if len(ds) == 0 {
 		return 0

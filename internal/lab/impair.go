@@ -23,39 +23,45 @@ const lossModulus = 1_000_000
 // nftTableName is the netdev table holding a lab's loss rules in a namespace.
 func nftTableName(lab string) string { return "monami_" + lab }
 
-// applyImpairment sets rate (TBF), loss (nftables) and delay (relay) of a
-// link to im, in both directions.
-func (l *Lab) applyImpairment(lk *Link, im Impairment) error {
-	if (im.Delay > 0 || im.Jitter > 0) && !lk.needsRelay() {
+// applyImpairment sets rate (TBF on each end's egress), loss (nftables on
+// each end's ingress) and delay (relay) of a link, per direction.
+func (l *Lab) applyImpairment(lk *Link, d DirImpairment) error {
+	if d.delayed() && !lk.needsRelay() {
 		return fmt.Errorf("link %s was built without a delay relay: declare a delay (or relay: true) in the topology to change delay later", lk.Name)
 	}
-	if im.Jitter > im.Delay {
-		return fmt.Errorf("jitter %v larger than delay %v", im.Jitter, im.Delay)
+	for _, im := range []Impairment{d.AtoB, d.BtoA} {
+		if im.Jitter > im.Delay {
+			return fmt.Errorf("jitter %v larger than delay %v", im.Jitter, im.Delay)
+		}
 	}
 	mtu := lk.MTU
 	if mtu == 0 {
 		mtu = 1500
 	}
-	for _, e := range []End{lk.A, lk.B} {
-		ns, ifn := l.nsOf(e.Node), l.ifName(e.Node, e.If)
-		if im.Loss > 0 || im.Rate > 0 || lk.needsRelay() {
+	ends := []struct {
+		e               End
+		egress, ingress Impairment
+	}{{lk.A, d.AtoB, d.BtoA}, {lk.B, d.BtoA, d.AtoB}}
+	for _, x := range ends {
+		ns, ifn := l.nsOf(x.e.Node), l.ifName(x.e.Node, x.e.If)
+		if !d.AtoB.Zero() || !d.BtoA.Zero() || lk.needsRelay() {
 			// One dropped 64 KB TSO/GSO packet would be dozens of lost
 			// segments; the relay needs finished checksums on its frames;
 			// and a rate-limited link should carry wire-sized frames, as a
 			// real one does (interface counters then count real frames).
 			if err := setOffloads(ns, ifn, false); err != nil {
-				return fmt.Errorf("%s:%s: %w", e.Node, e.If, err)
+				return fmt.Errorf("%s:%s: %w", x.e.Node, x.e.If, err)
 			}
 		}
-		if err := l.setRate(ns, ifn, im.Rate, mtu); err != nil {
-			return fmt.Errorf("%s:%s: rate: %w", e.Node, e.If, err)
+		if err := l.setRate(ns, ifn, x.egress.Rate, mtu); err != nil {
+			return fmt.Errorf("%s:%s: rate: %w", x.e.Node, x.e.If, err)
 		}
-		if err := l.setLoss(ns, ifn, im.Loss); err != nil {
-			return fmt.Errorf("%s:%s: loss: %w", e.Node, e.If, err)
+		if err := l.setLoss(ns, ifn, x.ingress.Loss); err != nil {
+			return fmt.Errorf("%s:%s: loss: %w", x.e.Node, x.e.If, err)
 		}
 	}
 	if lk.needsRelay() {
-		if err := l.writeRelayParams(lk, im); err != nil {
+		if err := l.writeRelayParams(lk, d); err != nil {
 			return err
 		}
 		for _, r := range l.st.Relays {
@@ -64,7 +70,7 @@ func (l *Lab) applyImpairment(lk *Link, im Impairment) error {
 			}
 		}
 	}
-	return l.st.update(func(s *State) { s.Impair[lk.Name] = im })
+	return l.st.update(func(s *State) { s.Impair[lk.Name] = d })
 }
 
 // setRate installs a TBF root qdisc limiting egress to rate bit/s (0 removes it).
@@ -229,6 +235,11 @@ var _ = ethtoolSSG
 
 // relayParams is what a relay reads at start and on SIGHUP.
 type relayParams struct {
+	AtoB relayDirParams `json:"a_to_b"` // frames arriving on the relay's A-side veth
+	BtoA relayDirParams `json:"b_to_a"`
+}
+
+type relayDirParams struct {
 	Delay  Duration `json:"delay"`
 	Jitter Duration `json:"jitter"`
 }
@@ -237,8 +248,11 @@ func (l *Lab) relayParamsPath(link string) string {
 	return filepath.Join(l.StateDir(), "relay-"+link+".json")
 }
 
-func (l *Lab) writeRelayParams(lk *Link, im Impairment) error {
-	b, err := json.Marshal(relayParams{Delay: im.Delay, Jitter: im.Jitter})
+func (l *Lab) writeRelayParams(lk *Link, d DirImpairment) error {
+	b, err := json.Marshal(relayParams{
+		AtoB: relayDirParams{Delay: d.AtoB.Delay, Jitter: d.AtoB.Jitter},
+		BtoA: relayDirParams{Delay: d.BtoA.Delay, Jitter: d.BtoA.Jitter},
+	})
 	if err != nil {
 		return err
 	}
@@ -251,7 +265,7 @@ func (l *Lab) writeRelayParams(lk *Link, im Impairment) error {
 
 func (l *Lab) startRelay(lk *Link) error {
 	rns := relayNsName(l.st.Name, lk.Name)
-	if err := l.writeRelayParams(lk, lk.Impair); err != nil {
+	if err := l.writeRelayParams(lk, lk.Directions()); err != nil {
 		return err
 	}
 	logPath := filepath.Join(l.StateDir(), "relay-"+lk.Name+".log")

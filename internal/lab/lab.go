@@ -328,7 +328,7 @@ func (l *Lab) setRootSysctls(kv []SysctlBackup) error {
 }
 
 // needsRelay reports whether the link is built with a delay relay.
-func (lk *Link) needsRelay() bool { return lk.Relay || lk.Impair.Delay > 0 || lk.Impair.Jitter > 0 }
+func (lk *Link) needsRelay() bool { return lk.Relay || lk.Directions().delayed() }
 
 // Relay-side interface names in the middle namespace.
 const (
@@ -451,7 +451,7 @@ func (l *Lab) addLink(lk *Link) error {
 			return err
 		}
 	}
-	return l.applyImpairment(lk, lk.Impair)
+	return l.applyImpairment(lk, lk.Directions())
 }
 
 func (l *Lab) configureEnd(e End) error {

@@ -190,6 +190,77 @@ func TestDelay(t *testing.T) {
 	})
 }
 
+// An asymmetric link: a->b 10 ms, b->a 30 ms, measured one way each.
+func TestAsymmetricDelay(t *testing.T) {
+	l := upLab(t, `
+name: mltas
+nodes: [{name: a}, {name: b}]
+links:
+  - name: d
+    a: {node: a, if: eth0, addrs: ["2001:db8:da::1/64"]}
+    b: {node: b, if: eth0, addrs: ["2001:db8:da::2/64"]}
+    a_to_b: {delay: 10ms}
+    b_to_a: {delay: 30ms, rate: 20mbit}
+`)
+	a, b := l.MustNode("a"), l.MustNode("b")
+	d, _ := l.Impairment("d")
+	if d.AtoB.Delay != Duration(10*time.Millisecond) || d.BtoA.Rate != 20_000_000 {
+		t.Fatalf("impairment from topology: %+v", d)
+	}
+	pingRTT(t, a, "2001:db8:da::2", 1, 0, 200*time.Millisecond) // neighbour discovery
+	for _, c := range []struct {
+		from, to *NodeNS
+		dst      string
+		want     time.Duration
+	}{{a, b, "2001:db8:da::2", 10 * time.Millisecond}, {b, a, "2001:db8:da::1", 30 * time.Millisecond}} {
+		measure(t, fmt.Sprintf("one-way %s->%s", c.from.Name(), c.to.Name()), func() (bool, string) {
+			ds := oneWay(t, c.from, c.to, c.dst, 7200, 30, 10*time.Millisecond)
+			if len(ds) < 30 {
+				t.Fatalf("%s->%s: %d of 30 datagrams arrived", c.from.Name(), c.to.Name(), len(ds))
+			}
+			if ds[0] < c.want {
+				t.Errorf("%s->%s: a datagram took %v, less than the delay %v", c.from.Name(), c.to.Name(), ds[0], c.want)
+			}
+			return within(float64(median(ds)), float64(c.want), 0.10), fmt.Sprintf("MEASURED one-way %s->%s: configured %v: median %v min %v max %v",
+				c.from.Name(), c.to.Name(), c.want, median(ds).Round(time.Microsecond), ds[0].Round(time.Microsecond), ds[len(ds)-1].Round(time.Microsecond))
+		})
+	}
+	// Only b's egress is shaped.
+	for _, x := range []struct {
+		n    *NodeNS
+		want bool
+	}{{a, false}, {b, true}} {
+		h, _ := x.n.Netlink()
+		ln, _ := h.LinkByName("eth0")
+		qs, _ := h.QdiscList(ln)
+		has := false
+		for _, q := range qs {
+			if q.Type() == "tbf" {
+				has = true
+			}
+		}
+		if has != x.want {
+			t.Errorf("%s: TBF present %v, want %v", x.n.Name(), has, x.want)
+		}
+	}
+	// Change one direction only.
+	if err := l.SetEgressImpairment("a", "eth0", Impairment{Delay: Duration(20 * time.Millisecond)}); err != nil {
+		t.Fatal(err)
+	}
+	d, _ = l.Impairment("d")
+	if d.AtoB.Delay != Duration(20*time.Millisecond) || d.BtoA.Delay != Duration(30*time.Millisecond) {
+		t.Fatalf("after SetEgressImpairment: %+v", d)
+	}
+	time.Sleep(100 * time.Millisecond)
+	measure(t, "one-way a->b after change", func() (bool, string) {
+		ds := oneWay(t, a, b, "2001:db8:da::2", 7201, 20, 10*time.Millisecond)
+		if len(ds) < 20 {
+			t.Fatalf("%d of 20 datagrams arrived", len(ds))
+		}
+		return within(float64(median(ds)), float64(20*time.Millisecond), 0.10), fmt.Sprintf("MEASURED one-way a->b after SetEgressImpairment 20ms: median %v", median(ds).Round(time.Microsecond))
+	})
+}
+
 // measure runs a timing measurement up to three times and fails if no
 // round is within tolerance. CPU starvation on the shared 2-core machine
 // (load averages above 20 were seen) can only make a round look slower or

@@ -46,6 +46,7 @@ type relayDir struct {
 	name     string
 	in, out  int
 	params   *atomic.Pointer[relayParams]
+	dir      func(*relayParams) relayDirParams
 	fwd, drp atomic.Uint64
 }
 
@@ -65,7 +66,8 @@ func relayMain(args []string) int {
 			return fmt.Errorf("%s: %w", args[2], err)
 		}
 		params.Store(&p)
-		fmt.Fprintf(os.Stderr, "%s relay params: delay=%v jitter=%v\n", time.Now().Format(time.RFC3339Nano), p.Delay, p.Jitter)
+		fmt.Fprintf(os.Stderr, "%s relay params: a->b delay=%v jitter=%v, b->a delay=%v jitter=%v\n", time.Now().Format(time.RFC3339Nano),
+			p.AtoB.Delay, p.AtoB.Jitter, p.BtoA.Delay, p.BtoA.Jitter)
 		return nil
 	}
 	if err := load(); err != nil {
@@ -85,8 +87,8 @@ func relayMain(args []string) int {
 	// Two locked loop threads plus signal handling: keep a P free for each.
 	runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), 4))
 	dirs := []*relayDir{
-		{name: args[0] + "->" + args[1], in: fa, out: fb, params: &params},
-		{name: args[1] + "->" + args[0], in: fb, out: fa, params: &params},
+		{name: args[0] + "->" + args[1], in: fa, out: fb, params: &params, dir: func(p *relayParams) relayDirParams { return p.AtoB }},
+		{name: args[1] + "->" + args[0], in: fb, out: fa, params: &params, dir: func(p *relayParams) relayDirParams { return p.BtoA }},
 	}
 	for _, d := range dirs {
 		go d.run()
@@ -184,7 +186,7 @@ func (d *relayDir) run() {
 			}
 		}
 		if n > 0 && fds[0].Revents&unix.POLLIN != 0 {
-			p := d.params.Load()
+			p := d.dir(d.params.Load())
 			for range 256 { // bounded, so due frames are not starved
 				var buf []byte
 				if k := len(free); k > 0 {

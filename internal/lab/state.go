@@ -42,7 +42,7 @@ type stateData struct {
 	Relays     []ProcRecord   `json:"relays,omitempty"`
 	Processes  []ProcRecord   `json:"processes,omitempty"`
 	// Impair is the current impairment per link name (after SetImpairment).
-	Impair map[string]Impairment `json:"impair,omitempty"`
+	Impair map[string]DirImpairment `json:"impair,omitempty"`
 	// AdminDown lists "node:if" interfaces set down with SetLink.
 	AdminDown []string `json:"admin_down,omitempty"`
 }
@@ -90,7 +90,7 @@ func readStateData(path string) (*stateData, error) {
 		return nil, fmt.Errorf("%s: corrupt state: %w", path, err)
 	}
 	if d.Impair == nil {
-		d.Impair = map[string]Impairment{}
+		d.Impair = map[string]DirImpairment{}
 	}
 	return &d, nil
 }
@@ -131,10 +131,10 @@ func newState(t *Topology) (*State, error) {
 	}
 	st := &State{stateData: stateData{
 		Name: t.Name, Status: "building", Created: time.Now().UTC(), BuilderPID: os.Getpid(),
-		Topology: t, Impair: map[string]Impairment{},
+		Topology: t, Impair: map[string]DirImpairment{},
 	}, path: statePath(t.Name)}
 	for _, l := range t.Links {
-		st.Impair[l.Name] = l.Impair
+		st.Impair[l.Name] = l.Directions()
 	}
 	if err := st.save(); err != nil {
 		os.RemoveAll(dir)

@@ -61,6 +61,10 @@ type Link struct {
 	B      End        `yaml:"b" json:"b"`
 	MTU    int        `yaml:"mtu,omitempty" json:"mtu,omitempty"`
 	Impair Impairment `yaml:"impair,omitempty" json:"impair"`
+	// AtoB and BtoA, when set, replace Impair for one direction (a
+	// asymmetric link: e.g. a slower uplink).
+	AtoB *Impairment `yaml:"a_to_b,omitempty" json:"a_to_b,omitempty"`
+	BtoA *Impairment `yaml:"b_to_a,omitempty" json:"b_to_a,omitempty"`
 	// Relay forces the userspace delay relay even when Delay and Jitter are
 	// zero, so that delay can be set later with SetImpairment.
 	Relay bool `yaml:"relay,omitempty" json:"relay,omitempty"`
@@ -88,6 +92,41 @@ type Impairment struct {
 	Jitter Duration `yaml:"jitter,omitempty" json:"jitter,omitempty"`
 	// Loss probability per packet per direction (YAML: "1%" or "0.01").
 	Loss Loss `yaml:"loss,omitempty" json:"loss,omitempty"`
+}
+
+// DirImpairment is a link's impairment per direction.
+type DirImpairment struct {
+	AtoB Impairment `json:"a_to_b"`
+	BtoA Impairment `json:"b_to_a"`
+}
+
+// Both is the same impairment in both directions.
+func Both(im Impairment) DirImpairment { return DirImpairment{AtoB: im, BtoA: im} }
+
+// Symmetric reports whether both directions are impaired alike.
+func (d DirImpairment) Symmetric() bool { return d.AtoB == d.BtoA }
+
+func (d DirImpairment) String() string {
+	if d.Symmetric() {
+		return d.AtoB.String()
+	}
+	return "a->b " + d.AtoB.String() + "; b->a " + d.BtoA.String()
+}
+
+func (d DirImpairment) delayed() bool {
+	return d.AtoB.Delay > 0 || d.AtoB.Jitter > 0 || d.BtoA.Delay > 0 || d.BtoA.Jitter > 0
+}
+
+// Directions returns the link's configured impairment per direction.
+func (lk *Link) Directions() DirImpairment {
+	d := Both(lk.Impair)
+	if lk.AtoB != nil {
+		d.AtoB = *lk.AtoB
+	}
+	if lk.BtoA != nil {
+		d.BtoA = *lk.BtoA
+	}
+	return d
 }
 
 // Zero reports whether no impairment is set.
@@ -426,8 +465,13 @@ func (t *Topology) Validate() error {
 		if l.MTU != 0 && (l.MTU < 1280 || l.MTU > 65535) {
 			add("%s.mtu: %d outside 1280..65535 (IPv6 needs at least 1280)", f, l.MTU)
 		}
-		if l.Impair.Jitter > l.Impair.Delay {
-			add("%s.impair.jitter: %v larger than delay %v", f, l.Impair.Jitter, l.Impair.Delay)
+		for _, x := range []struct {
+			name string
+			im   *Impairment
+		}{{"impair", &l.Impair}, {"a_to_b", l.AtoB}, {"b_to_a", l.BtoA}} {
+			if x.im != nil && x.im.Jitter > x.im.Delay {
+				add("%s.%s.jitter: %v larger than delay %v", f, x.name, x.im.Jitter, x.im.Delay)
+			}
 		}
 	}
 	// Addresses: unique in the lab, and both ends of a link on one prefix.
