@@ -14,7 +14,6 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 )
 
 // labEnvKey marks every process a lab starts (MONAMI_LAB=<lab name>), so
@@ -236,5 +235,3 @@ func pidState(pid int) byte {
 	}
 	return b[i+2]
 }
-
-var _ = unix.Gettid

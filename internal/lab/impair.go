@@ -182,7 +182,6 @@ func setLossRule(c *nftables.Conn, tname, ifn string, p Loss) error {
 // Legacy ethtool commands (linux/ethtool.h).
 const (
 	ethtoolSTXCSUM = 0x17
-	ethtoolSSG     = 0x19
 	ethtoolSTSO    = 0x1f
 	ethtoolSGSO    = 0x24
 	ethtoolSGRO    = 0x2c
@@ -230,8 +229,6 @@ func setOffloads(ns, ifn string, on bool) error {
 	}
 	return inNetns(nsPath(ns), do)
 }
-
-var _ = ethtoolSSG
 
 // relayParams is what a relay reads at start and on SIGHUP.
 type relayParams struct {
