@@ -141,7 +141,11 @@ const (
 	CauseExpired              // lifetime ran out
 )
 
-// Change is one data-plane change, not yet applied.
+// Change is one data-plane change, not yet applied. Changes of one call
+// come in order: removals and additions/updates first, then at most one
+// PrimaryChanged per home address. PrimaryChanged is emitted when another
+// binding becomes preferred; a BindingUpdated of the current primary (new
+// CoA, same BID) moves the default tunnel too.
 type Change struct {
 	Kind    ChangeKind
 	Cause   Cause
