@@ -149,7 +149,11 @@ func (d *relayDir) run() {
 	// milliseconds for a CPU, which would show up as delay. The loop
 	// blocks in ppoll and does bounded work per wake-up, and the kernel's
 	// RT throttling keeps some CPU for everyone else.
-	if err := unix.SchedSetAttr(0, &unix.SchedAttr{Policy: unix.SCHED_FIFO, Priority: relayRTPriority}, 0); err != nil {
+	// Without RT throttling (sched_rt_runtime_us = -1) a saturated relay
+	// could monopolise a CPU: stay a normal thread then.
+	if b, _ := os.ReadFile("/proc/sys/kernel/sched_rt_runtime_us"); strings.TrimSpace(string(b)) == "-1" {
+		fmt.Fprintf(os.Stderr, "relay %s: RT throttling is off, staying at normal priority: delays may stretch under CPU load\n", d.name)
+	} else if err := unix.SchedSetAttr(0, &unix.SchedAttr{Policy: unix.SCHED_FIFO, Priority: relayRTPriority}, 0); err != nil {
 		fmt.Fprintf(os.Stderr, "relay %s: no real-time priority (%v): delays may stretch under CPU load\n", d.name, err)
 	}
 	var (
