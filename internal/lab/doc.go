@@ -14,6 +14,8 @@
 //	err = mn.Do(func() error { ...open sockets in mn's namespace... })
 //	err = l.SetLink("mn", "wlan0", false)            // link down: mn loses the link, the peer its carrier
 //	err = l.SetImpairment("wlan", lab.Impairment{Rate: 10e6, Delay: lab.Duration(20 * time.Millisecond)})
+//	err = l.SetEgressImpairment("mn", "lte0", lab.Impairment{Rate: 2e6}) // one direction only
+//	err = lab.Teardown("basic")                      // by name, from any process (also after a crash)
 //
 // Everything is done through netlink (vishvananda/netlink), nftables
 // (google/nftables) and ioctls; nothing shells out to ip, tc or ethtool.
@@ -23,7 +25,8 @@
 // the root node. A link with delay gets a middle namespace L-relay-LINK. So
 // two labs with different names run side by side.
 //
-// Impairments apply to each direction of a link independently:
+// Impairments apply to each direction of a link independently (YAML
+// impair: for both, a_to_b: / b_to_a: for one; DirImpairment in Go):
 //   - Rate: a TBF qdisc on each end's egress (Ethernet frame bytes count).
 //   - Loss: an nftables netdev ingress chain on each end, "numgen random mod
 //     1000000 < p*1e6 drop", in table monami_L.
