@@ -787,7 +787,25 @@ func TestMobileNodeWrongKey(t *testing.T) {
 type capture struct {
 	cmd    *exec.Cmd
 	file   string
-	stderr *strings.Builder
+	stderr *lockedBuffer
+}
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // startCapture runs tcpdump on a node's interface until stop.
@@ -795,7 +813,7 @@ func startCapture(t testing.TB, n *lab.NodeNS, ifname string) *capture {
 	t.Helper()
 	c := &capture{file: filepath.Join(t.TempDir(), "signalling.pcap")}
 	c.cmd = n.Command(context.Background(), "tcpdump", "-i", ifname, "--immediate-mode", "-U", "-n", "-w", c.file, "ip6")
-	stderr := &strings.Builder{}
+	stderr := &lockedBuffer{}
 	c.cmd.Stderr, c.stderr = stderr, stderr
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -829,7 +847,8 @@ func (c *capture) stop(t testing.TB) string {
 func checkSignalling(t testing.TB, file string) {
 	t.Helper()
 	tshark := func(args ...string) string {
-		cmd := exec.Command("tshark", append([]string{"-n", "-r", file}, args...)...)
+		// RFC 5555 signalling: the UDP payload is the IPv6 packet.
+		cmd := exec.Command("tshark", append([]string{"-n", "-r", file, "-d", "udp.port==4191,ipv6"}, args...)...)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
