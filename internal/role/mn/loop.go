@@ -3,6 +3,7 @@ package mn
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -22,10 +23,11 @@ func (m *MobileNode) loop(ctx context.Context) error {
 	rctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	defer func() { stop(); wg.Wait() }()
-	mon, err := linkmon.Start(rctx, m.ns, names)
-	if err != nil {
+	lm := &linkWatch{m: m, parent: rctx, names: names}
+	if err := lm.start(); err != nil {
 		return err
 	}
+	defer lm.stop()
 	for via, tp := range m.tps {
 		wg.Add(1)
 		go func() {
@@ -40,8 +42,11 @@ func (m *MobileNode) loop(ctx context.Context) error {
 	defer timer.Stop()
 	keepalive := time.NewTicker(neighbourKeepalive)
 	defer keepalive.Stop()
-	events := mon.Events()
+	resync := time.NewTimer(time.Hour)
+	resync.Stop()
+	defer resync.Stop()
 	for {
+		events, errs := lm.channels()
 		m.arm(timer)
 		select {
 		case <-ctx.Done():
@@ -49,8 +54,7 @@ func (m *MobileNode) loop(ctx context.Context) error {
 			return nil
 		case ev, ok := <-events:
 			if !ok {
-				events = nil
-				m.log.Error("link monitor stopped")
+				m.restartLinkWatch(lm, resync, errors.New("event channel closed"))
 				continue
 			}
 			m.linkEvent(ev)
@@ -60,7 +64,7 @@ func (m *MobileNode) loop(ctx context.Context) error {
 				select {
 				case ev, ok := <-events:
 					if !ok {
-						events, more = nil, false
+						more = false
 						break
 					}
 					m.linkEvent(ev)
@@ -69,8 +73,15 @@ func (m *MobileNode) loop(ctx context.Context) error {
 				}
 			}
 			m.pump(m.now(), false)
-		case err := <-mon.Errors():
-			m.log.Warn("link monitor", "err", err)
+		case err := <-errs:
+			m.restartLinkWatch(lm, resync, err)
+		case <-resync.C:
+			if lm.mon == nil {
+				m.restartLinkWatch(lm, resync, errors.New("previous restart failed"))
+				continue
+			}
+			m.reconcile(lm.mon.Usable())
+			m.pump(m.now(), false)
 		case r := <-m.in:
 			m.receive(r)
 		case <-timer.C:
@@ -298,4 +309,74 @@ func (m *MobileNode) shutdown() {
 		m.arm(timer)
 	}
 	m.log.Info("all bindings deregistered")
+}
+
+// linkWatch owns the link monitor, which is restarted when it loses
+// notifications.
+type linkWatch struct {
+	m      *MobileNode
+	parent context.Context
+	names  []string
+	mon    *linkmon.Monitor
+	cancel context.CancelFunc
+}
+
+func (w *linkWatch) start() error {
+	ctx, cancel := context.WithCancel(w.parent)
+	mon, err := linkmon.Start(ctx, w.m.ns, w.names)
+	if err != nil {
+		cancel()
+		return err
+	}
+	w.mon, w.cancel = mon, cancel
+	return nil
+}
+
+// channels are nil (blocking forever) while no monitor runs.
+func (w *linkWatch) channels() (<-chan linkmon.Event, <-chan error) {
+	if w.mon == nil {
+		return nil, nil
+	}
+	return w.mon.Events(), w.mon.Errors()
+}
+
+func (w *linkWatch) stop() {
+	if w.cancel != nil {
+		w.cancel()
+	}
+}
+
+// resyncDelay lets a restarted monitor replay the kernel's current links
+// and addresses before the mobile node compares them with its own view.
+const resyncDelay = 500 * time.Millisecond
+
+// restartLinkWatch starts a fresh monitor after a lost notification (e.g.
+// a netlink receive buffer overflow): it replays every usable address, and
+// reconcile then drops the care-of addresses that went away unseen.
+func (m *MobileNode) restartLinkWatch(w *linkWatch, resync *time.Timer, cause error) {
+	m.log.Warn("link monitor lost notifications; resynchronising", "err", cause)
+	w.stop()
+	w.mon = nil
+	if err := w.start(); err != nil {
+		m.log.Error("link monitor restart; retrying", "err", err)
+	}
+	// Reconcile once the new monitor has replayed the kernel's state, or
+	// retry starting it.
+	resync.Reset(resyncDelay)
+}
+
+// reconcile brings the care-of addresses in line with what the kernel
+// says is usable now.
+func (m *MobileNode) reconcile(usable map[string][]netip.Addr) {
+	for _, f := range m.ifs {
+		now := map[netip.Addr]bool{}
+		for _, a := range usable[f.cfg.Name] {
+			now[a] = true
+		}
+		for a := range f.usable {
+			if !now[a] {
+				m.careOfAddressDown(linkmon.Event{Kind: linkmon.CareOfAddressDown, Interface: f.cfg.Name, IfIndex: f.index, Address: a, Reason: "gone (resync)"})
+			}
+		}
+	}
 }
