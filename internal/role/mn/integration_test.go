@@ -115,6 +115,7 @@ type testNet struct {
 	ha             *ha.HomeAgent
 	haDone         chan error
 	cancelHA       context.CancelFunc
+	mnLifetime     string // instead of 60s
 }
 
 func nsOf(t testing.TB, n *lab.NodeNS) netns.NsHandle {
@@ -206,7 +207,11 @@ func (p *prefixHandler) WithGroup(string) slog.Handler         { return p }
 // startMN runs the mobile node role in the mn namespace.
 func (x *testNet) startMN(t testing.TB, backend, signalling string, rec *recorder) (*MobileNode, context.CancelFunc, chan error) {
 	sock := filepath.Join(t.TempDir(), "mn.sock")
-	cfg, err := config.ParseMobileNode("mn.yaml", []byte(fmt.Sprintf(mnYAML, sock, backend, signalling)))
+	y := fmt.Sprintf(mnYAML, sock, backend, signalling)
+	if x.mnLifetime != "" {
+		y = strings.Replace(y, "lifetime: 60s", "lifetime: "+x.mnLifetime, 1)
+	}
+	cfg, err := config.ParseMobileNode("mn.yaml", []byte(y))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -495,6 +500,9 @@ func testMobileNode(t testing.TB, labName, backend, signalling string, dataPath 
 		haBackend = "userspace"
 	}
 	x := upNet(t, labName, haBackend)
+	if !dataPath {
+		x.mnLifetime = "8s" // also watch a refresh (RFC 6275 section 11.7.1)
+	}
 	rec := newRecorder(t)
 	dump := startCapture(t, x.lab.MustNode("ha"), "core0")
 	m, cancel, done := x.startMN(t, backend, signalling, rec)
@@ -546,7 +554,17 @@ func testMobileNode(t testing.TB, labName, backend, signalling string, dataPath 
 	if dataPath {
 		checkDataPath(t, x, m, rec, backend)
 	} else {
-		// Signalling only: the binding moves and comes back.
+		// Signalling only: the bindings are refreshed before they expire,
+		// then one moves and comes back.
+		before := counter(t, m, "binding_updates_sent")
+		time.Sleep(9 * time.Second)
+		waitRegistered(t, x, m, 1, 2)
+		if after := counter(t, m, "binding_updates_sent"); after <= before {
+			t.Errorf("no refresh within 9s of an 8s lifetime (%d BUs before, %d after)", before, after)
+		}
+		if n := counter(t, m, "expired"); n != 0 {
+			t.Errorf("%d bindings expired", n)
+		}
 		nh, wlan := wlanLink(t, x)
 		if err := nh.LinkSetDown(wlan); err != nil {
 			t.Fatal(err)
@@ -688,6 +706,17 @@ func checkDataPath(t testing.TB, x *testNet, m *MobileNode, rec *recorder, backe
 	}
 	<-peers
 	ds.halt()
+}
+
+func counter(t testing.TB, m *MobileNode, name string) uint64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	c, err := m.Snapshot(ctx, "counters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.(map[string]any)[name].(uint64)
 }
 
 func nftCounter(t testing.TB, n *lab.NodeNS) string {
