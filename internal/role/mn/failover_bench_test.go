@@ -27,13 +27,15 @@ func BenchmarkFailover(b *testing.B) {
 	waitTunnel(b, m, "wlan0")
 	rtt := lteRTT(b, x)
 	ds := startDownstream(b, x, time.Millisecond)
-	var gaps, firsts, bus, bas []time.Duration
+	us := startUpstream(b, x, time.Millisecond)
+	var gaps, firsts, bus, bas, ups []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		f := failover(b, x, m, rec, ds)
+		f := failover(b, x, m, rec, ds, us)
 		b.Logf("run %d: %s", i, f)
 		gaps, firsts = append(gaps, f.gap), append(firsts, f.firstOverLTE)
 		bus, bas = append(bus, f.eventDelay+f.eventToBU), append(bas, f.eventToBA)
+		ups = append(ups, f.upGap)
 		linkUp(b, x)
 		waitRegistered(b, x, m, 1, 2)
 		waitTunnel(b, m, "wlan0")
@@ -46,6 +48,7 @@ func BenchmarkFailover(b *testing.B) {
 	b.ReportMetric(ms(median(firsts)), "down-to-first-ms")
 	b.ReportMetric(ms(median(bus)), "down-to-BU-ms")
 	b.ReportMetric(ms(median(bas)), "event-to-BA-ms")
+	b.ReportMetric(ms(median(ups)), "upstream-gap-ms")
 	b.ReportMetric(0, "ns/op")
 }
 

@@ -366,16 +366,28 @@ type downstream struct {
 }
 
 func startDownstream(t testing.TB, x *testNet, interval time.Duration) *downstream {
+	return startFlow(t, x.cnNode, x.mnNode, netip.AddrPortFrom(hoa, 6000), interval)
+}
+
+// startUpstream: the same from an unbound socket on the mobile node to the
+// correspondent (through the reverse tunnel).
+func startUpstream(t testing.TB, x *testNet, interval time.Duration) *downstream {
+	return startFlow(t, x.mnNode, x.cnNode, netip.AddrPortFrom(cnIP, 6001), interval)
+}
+
+// startFlow sends numbered UDP datagrams from node from to dst (bound on
+// node to) every interval and records when each arrives.
+func startFlow(t testing.TB, from, to *lab.NodeNS, dst netip.AddrPort, interval time.Duration) *downstream {
 	d := &downstream{stop: make(chan struct{})}
 	var rx, tx *net.UDPConn
-	if err := x.mnNode.Do(func() (err error) {
-		rx, err = net.ListenUDP("udp6", &net.UDPAddr{IP: hoa.AsSlice(), Port: 6000})
+	if err := to.Do(func() (err error) {
+		rx, err = net.ListenUDP("udp6", net.UDPAddrFromAddrPort(dst))
 		return
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := x.cnNode.Do(func() (err error) {
-		tx, err = net.DialUDP("udp6", nil, &net.UDPAddr{IP: hoa.AsSlice(), Port: 6000})
+	if err := from.Do(func() (err error) {
+		tx, err = net.DialUDP("udp6", nil, net.UDPAddrFromAddrPort(dst))
 		return
 	}); err != nil {
 		rx.Close()
@@ -612,13 +624,16 @@ type failoverFigures struct {
 	eventToBA    time.Duration // event -> its Binding Acknowledgement processed
 	firstOverLTE time.Duration // link down -> first downstream datagram over the remaining link
 	gap          time.Duration // longest downstream silence after link down
+	upFirst      time.Duration // link down -> first upstream datagram (reverse tunnel) after it
+	upGap        time.Duration // longest upstream silence after link down
 	silences     string
 }
 
 func (f failoverFigures) String() string {
-	return fmt.Sprintf("link down->event %v, event->BU sent %v, event->BA %v, link down->first downstream datagram over lte %v, downstream gap %v; silences >5ms:%s",
+	return fmt.Sprintf("link down->event %v, event->BU sent %v, event->BA %v, link down->first downstream datagram over lte %v, downstream gap %v; upstream: link down->first datagram %v, gap %v; downstream silences >5ms:%s",
 		f.eventDelay.Round(10*time.Microsecond), f.eventToBU.Round(10*time.Microsecond), f.eventToBA.Round(10*time.Microsecond),
-		f.firstOverLTE.Round(100*time.Microsecond), f.gap.Round(100*time.Microsecond), f.silences)
+		f.firstOverLTE.Round(100*time.Microsecond), f.gap.Round(100*time.Microsecond),
+		f.upFirst.Round(100*time.Microsecond), f.upGap.Round(100*time.Microsecond), f.silences)
 }
 
 func wlanLink(t testing.TB, x *testNet) (*netlink.Handle, netlink.Link) {
@@ -637,7 +652,7 @@ func wlanLink(t testing.TB, x *testNet) (*netlink.Handle, netlink.Link) {
 // interface: the lab's SetLink first cuts the far end, up to 100 ms
 // earlier, which would count against the failover) and checks that the
 // binding is deregistered and traffic moves to the other link.
-func failover(t testing.TB, x *testNet, m *MobileNode, rec *recorder, ds *downstream) failoverFigures {
+func failover(t testing.TB, x *testNet, m *MobileNode, rec *recorder, ds, us *downstream) failoverFigures {
 	t.Helper()
 	nh, wlan := wlanLink(t, x)
 	time.Sleep(300 * time.Millisecond)
@@ -648,9 +663,14 @@ func failover(t testing.TB, x *testNet, m *MobileNode, rec *recorder, ds *downst
 	waitRegistered(t, x, m, 2)
 	waitTunnel(t, m, "lte0")
 	time.Sleep(300 * time.Millisecond)
-	gap, n := ds.gapAfter(tDown, time.Now())
+	end := time.Now()
+	gap, n := ds.gapAfter(tDown, end)
 	if n == 0 {
 		t.Fatal("no downstream traffic after the failover")
+	}
+	upGap, un := us.gapAfter(tDown, end)
+	if un == 0 {
+		t.Fatal("no upstream traffic after the failover")
 	}
 	ev, ok1 := rec.find(tDown, "care-of address event", "coa", coa1.String(), "kind", "down")
 	bu, ok2 := rec.find(tDown, "binding update sent", "from", coa2.String())
@@ -660,7 +680,8 @@ func failover(t testing.TB, x *testNet, m *MobileNode, rec *recorder, ds *downst
 	}
 	return failoverFigures{eventDelay: ev.at.Sub(tDown), eventToBU: bu.at.Sub(ev.at), eventToBA: ba.at.Sub(ev.at),
 		firstOverLTE: ds.firstAfter(tDown.Add(15 * time.Millisecond)).Sub(tDown), // past what was in flight on wlan
-		gap:          gap, silences: ds.gaps(tDown, time.Now(), 5*time.Millisecond)}
+		gap:          gap, silences: ds.gaps(tDown, end, 5*time.Millisecond),
+		upFirst: us.firstAfter(tDown.Add(15 * time.Millisecond)).Sub(tDown), upGap: upGap}
 }
 
 // linkUp brings wlan0 back; BID 1 then registers again.
@@ -689,7 +710,8 @@ func checkDataPath(t testing.TB, x *testNet, m *MobileNode, rec *recorder, backe
 
 	// Failover: the active interface goes down under a 1 ms downstream flow.
 	ds := startDownstream(t, x, time.Millisecond)
-	fig := failover(t, x, m, rec, ds)
+	us := startUpstream(t, x, time.Millisecond)
+	fig := failover(t, x, m, rec, ds, us)
 	t.Logf("FAILOVER (%s, figures only: the machine is shared, see BenchmarkFailover): %s", backend, fig)
 	if src := dialUnbound(t, x.mnNode); src != hoa {
 		t.Errorf("after failover: unbound TCP source %v", src)
@@ -706,6 +728,7 @@ func checkDataPath(t testing.TB, x *testNet, m *MobileNode, rec *recorder, backe
 	}
 	<-peers
 	ds.halt()
+	us.halt()
 }
 
 func counter(t testing.TB, m *MobileNode, name string) uint64 {
