@@ -68,6 +68,7 @@ func TestMobileNodeErrors(t *testing.T) {
 		{base + "interfaces:\n - name: eth0\n   transport: carrier-pigeon", "not native or udp"},
 		{strings.Replace(base, "2001:db8::1\n", "ff02::1\n", 1) + "interfaces:\n - name: eth0", "global IPv6 unicast"},
 		{base + "interfaces:\n - name: eth0\n   gateway: nowhere", "not an IP address"},
+		{base + "interfaces:\n - name: eth0\n   priority: 128", "7-bit BID-PRI"},
 		{base + "interfaces:\n - name: eth0\n   gateway: ff02::2", "must be an IPv6 unicast address"},
 		{base + "interfaces:\n - name: eth0\n   gateway: 10.0.0.1", "must be an IPv6 unicast address"},
 		{base + "interfaces:\n - name: eth0\n   transport: udp\ndataplane: {backend: kernel}", "backend kernel cannot do"},

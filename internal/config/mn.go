@@ -156,6 +156,10 @@ func ParseMobileNode(name string, data []byte) (*MobileNode, error) {
 			e.add("%s.bid: %d appears twice", where, f.BID)
 		}
 		bids[f.BID] = true
+		if f.Priority > 127 {
+			// BID-PRI is 7 bits (RFC 6089 section 6.1).
+			e.add("%s.priority: %d does not fit the 7-bit BID-PRI (0..127)", where, f.Priority)
+		}
 		f.Transport.validate(where+".transport", &e)
 		if f.Gateway != "" {
 			f.gw = parseAddr(where+".gateway", f.Gateway, &e)
