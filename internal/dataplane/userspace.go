@@ -16,10 +16,9 @@ import (
 	"golang.zx2c4.com/wireguard/tun"
 )
 
-// tunOffset is the headroom left in front of each packet buffer: the TUN
-// device needs 10 bytes there for its virtio-net header when writing, and
-// the send loop writes the 40-byte outer IPv6 header there.
-const tunOffset = 64
+// tunOffset is the headroom left in front of each packet buffer; the TUN
+// device needs 10 bytes there for its virtio-net header when writing.
+const tunOffset = 16
 
 // tunDeviceMTU is the TUN device's own MTU. Each route into it carries the
 // tunnel's inner MTU, locked, so forwarding and local sockets use that.
@@ -55,14 +54,12 @@ type userDP struct {
 }
 
 type userRoute struct {
-	sel Selector
-	tun Tunnel
-	// outer addresses, ready for writeOuterHeader
-	local16, remote16 [16]byte
-	mtu               int
-	sock              *tunnelSock
-	addr              net.Addr
-	rt                rtRoute
+	sel  Selector
+	tun  Tunnel
+	mtu  int
+	sock *tunnelSock
+	addr net.Addr
+	rt   rtRoute
 }
 
 type acceptEntry struct {
@@ -150,7 +147,6 @@ func (u *userDP) AddRoute(r Route) error {
 		return fmt.Errorf("route %v: %w", r.Selector, err)
 	}
 	ur := &userRoute{sel: r.Selector, tun: r.Tunnel, mtu: mtu, sock: sock, addr: sock.peerAddr(r.Tunnel.Remote),
-		local16: r.Tunnel.Local.As16(), remote16: r.Tunnel.Remote.As16(),
 		rt: rtRoute{table: u.cfg.Table, dst: r.Dst, src: r.Src, oif: u.devIndex, mtu: mtu}}
 	if err := inNetNS(u.ns, func() error { return replaceRoute(ur.rt) }); err != nil {
 		u.putSock(sock)

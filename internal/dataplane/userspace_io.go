@@ -1,7 +1,6 @@
 package dataplane
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -30,12 +29,6 @@ type tunnelSock struct {
 	pc   *ipv6.PacketConn
 	port int
 	refs int // guarded by userDP.mu
-
-	// hdrinc sends next-header-41 packets whose outer header the send loop
-	// wrote itself (an IPPROTO_RAW socket): cheaper per packet in the
-	// kernel than letting the proto-41 socket build it. nil for UDP.
-	hdrinc   net.PacketConn
-	hdrincPC *ipv6.PacketConn
 
 	pending []ipv6.Message // send loop only
 
@@ -84,42 +77,8 @@ func openTunnelSock(key sockKey, port int) (*tunnelSock, error) {
 		return nil, fmt.Errorf("tunnel socket options: %w", err)
 	}
 	s.pc = ipv6.NewPacketConn(s.conn)
-	if key.encap == EncapIPv6 {
-		// IPPROTO_RAW implies "header included" on IPv6 sockets (raw(7)).
-		if s.hdrinc, err = net.ListenPacket("ip6:255", key.local.String()); err != nil {
-			s.conn.Close()
-			return nil, fmt.Errorf("open header-included socket on %v: %w", key.local, err)
-		}
-		if sc, err := s.hdrinc.(syscall.Conn).SyscallConn(); err == nil {
-			sc.Control(func(fd uintptr) {
-				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sockBufBytes)
-			})
-		}
-		s.hdrincPC = ipv6.NewPacketConn(s.hdrinc)
-	}
 	return s, nil
 }
-
-// writeOuterHeader puts the RFC 2473 tunnel header for inner (which starts
-// at b[ipv6HeaderLen:]) into b[:ipv6HeaderLen].
-func writeOuterHeader(b []byte, src, dst *[16]byte, innerLen int) {
-	inner := b[ipv6HeaderLen:]
-	// Traffic class copied from the inner packet (RFC 2473 section 6.5
-	// leaves it to the tunnel's configuration; RFC 6040 section 4 asks for
-	// ECN to be copied); flow label copied too so that paths that hash on
-	// it keep a flow's packets together (RFC 6438 section 3).
-	b[0] = 6<<4 | inner[0]&0x0f
-	b[1], b[2], b[3] = inner[1], inner[2], inner[3]
-	binary.BigEndian.PutUint16(b[4:], uint16(innerLen))
-	b[6] = protoIPv6
-	b[7] = tunnelHopLimit
-	copy(b[offSrc:], src[:])
-	copy(b[offDst:], dst[:])
-}
-
-// tunnelHopLimit is the outer hop limit (RFC 2473 section 6.3: the tunnel
-// entry point's default hop limit).
-const tunnelHopLimit = 64
 
 func (s *tunnelSock) peerAddr(remote netip.Addr) net.Addr {
 	if s.key.encap == EncapUDP {
@@ -128,12 +87,7 @@ func (s *tunnelSock) peerAddr(remote netip.Addr) net.Addr {
 	return &net.IPAddr{IP: remote.AsSlice()}
 }
 
-func (s *tunnelSock) close() {
-	s.conn.Close()
-	if s.hdrinc != nil {
-		s.hdrinc.Close()
-	}
-}
+func (s *tunnelSock) close() { s.conn.Close() }
 
 func addrOf(a net.Addr) netip.Addr {
 	switch a := a.(type) {
@@ -200,10 +154,6 @@ func (u *userDP) sendLoop() {
 			if len(r.sock.pending) == 0 {
 				active = append(active, r.sock)
 			}
-			if r.sock.hdrinc != nil {
-				pkt = bufs[i][tunOffset-ipv6HeaderLen : tunOffset+sizes[i]]
-				writeOuterHeader(pkt, &r.local16, &r.remote16, sizes[i])
-			}
 			r.sock.pending = append(r.sock.pending, ipv6.Message{Buffers: [][]byte{pkt}, Addr: r.addr})
 		}
 		for _, s := range active {
@@ -228,15 +178,11 @@ func lookupRoute(tbl []*userRoute, src, dst netip.Addr) *userRoute {
 // flush sends s.pending with as few sendmmsg calls as the kernel allows.
 func (u *userDP) flush(s *tunnelSock) {
 	ms := s.pending
-	pc, overhead := s.pc, 0
-	if s.hdrinc != nil {
-		pc, overhead = s.hdrincPC, ipv6HeaderLen
-	}
 	for len(ms) > 0 {
-		n, err := pc.WriteBatch(ms, 0)
+		n, err := s.pc.WriteBatch(ms, 0)
 		for _, m := range ms[:n] {
 			u.ctr.packetsOut.Add(1)
-			u.ctr.bytesOut.Add(uint64(len(m.Buffers[0]) - overhead))
+			u.ctr.bytesOut.Add(uint64(len(m.Buffers[0])))
 		}
 		ms = ms[n:]
 		if err != nil {
