@@ -30,7 +30,6 @@ type kernelDP struct {
 	epOrder   []endpointKey
 	decap     map[netip.Addr]netip.Addr // local endpoint -> internal decap address
 	nextDecap uint64
-	loIndex   int
 	rules     []*netlink.Rule
 	// The detour: tunnel routes in cfg.Table point at one end of a veth
 	// pair; what comes out of the other end is looked up in cfg.Table+1,
@@ -72,11 +71,6 @@ func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
 			k.Close()
 		}
 	}()
-	lo, err := k.h.LinkByName("lo")
-	if err != nil {
-		return nil, fmt.Errorf("kernel dataplane: loopback: %w", err)
-	}
-	k.loIndex = lo.Attrs().Index
 	var opts []nftables.ConnOption
 	if ns > 0 {
 		opts = append(opts, nftables.WithNetNSFd(int(ns)))
