@@ -16,21 +16,37 @@ import (
 //   - each home address's traffic is tunnelled to the care-of address of its
 //     preferred binding (until flow bindings exist), and follows it when the
 //     preferred binding changes or goes away.
+//
+// The route of a home address moves first: it is what downstream traffic
+// waits for at failover; endpoint bookkeeping follows.
 func (h *HomeAgent) apply(changes []binding.Change) {
+	// Record where each binding lives, so a moved route knows its encapsulation.
+	for _, c := range changes {
+		if c.Kind == binding.BindingAdded || c.Kind == binding.BindingUpdated {
+			key := bindingKey{c.Binding.HoA, c.Binding.BID}
+			if _, ok := h.installed[key]; !ok {
+				h.installed[key] = endpointKey{encap: h.pendingEncap}
+			}
+		}
+	}
+	for _, c := range changes {
+		if c.Kind == binding.PrimaryChanged {
+			h.movePrimary(c)
+		}
+	}
 	for _, c := range changes {
 		b := c.Binding
 		key := bindingKey{b.HoA, b.BID}
 		switch c.Kind {
 		case binding.BindingAdded, binding.BindingUpdated:
-			encap := h.pendingEncap
-			if old, ok := h.installed[key]; ok && (old.coa != b.CoA || old.encap != encap) {
+			want := endpointKey{b.CoA, h.pendingEncap}
+			if old := h.installed[key]; old.coa.IsValid() && old != want {
 				h.releaseEndpoint(old, b.HoA)
 			}
-			h.installed[key] = endpointKey{b.CoA, encap}
-			if !b.CoA.IsValid() || b.Flags&binding.FlagAtHome != 0 {
-				break
+			h.installed[key] = want
+			if b.CoA.IsValid() && b.Flags&binding.FlagAtHome == 0 {
+				h.holdEndpoint(want, b.HoA)
 			}
-			h.holdEndpoint(endpointKey{b.CoA, encap}, b.HoA)
 			h.log.Info("binding "+c.Kind.String(), "hoa", b.HoA, "bid", b.BID, "coa", b.CoA, "priority", b.Priority,
 				"expires", b.Expires.Format("15:04:05"), "cause", cause(c.Cause))
 		case binding.BindingRemoved:
@@ -39,24 +55,29 @@ func (h *HomeAgent) apply(changes []binding.Change) {
 				delete(h.installed, key)
 			}
 			h.log.Info("binding removed", "hoa", b.HoA, "bid", b.BID, "coa", b.CoA, "cause", cause(c.Cause))
-		case binding.PrimaryChanged:
-			sel := dataplane.Selector{Dst: netip.PrefixFrom(b.HoA, 128)}
-			if !b.CoA.IsValid() || b.Flags&binding.FlagAtHome != 0 {
-				if err := h.dp.DelRoute(sel); err != nil && !errors.Is(err, dataplane.ErrNotFound) {
-					h.dpError("removing home address route", err, "hoa", b.HoA)
-				}
-				h.log.Info("home address has no tunnel", "hoa", b.HoA, "cause", cause(c.Cause))
-				break
-			}
-			encap := h.installed[key].encap
-			r := dataplane.Route{Selector: sel, Tunnel: dataplane.Tunnel{Local: h.addr, Remote: b.CoA, Encap: encap}}
-			if err := h.dp.AddRoute(r); err != nil {
-				h.dpError("tunnelling home address", err, "hoa", b.HoA, "coa", b.CoA)
-				break
-			}
-			h.log.Info("home address tunnelled", "hoa", b.HoA, "bid", b.BID, "coa", b.CoA, "cause", cause(c.Cause))
 		}
 	}
+}
+
+// movePrimary points a home address's traffic at its new preferred binding
+// (or removes it when none is left).
+func (h *HomeAgent) movePrimary(c binding.Change) {
+	b := c.Binding
+	sel := dataplane.Selector{Dst: netip.PrefixFrom(b.HoA, 128)}
+	if !b.CoA.IsValid() || b.Flags&binding.FlagAtHome != 0 {
+		if err := h.dp.DelRoute(sel); err != nil && !errors.Is(err, dataplane.ErrNotFound) {
+			h.dpError("removing home address route", err, "hoa", b.HoA)
+		}
+		h.log.Info("home address has no tunnel", "hoa", b.HoA, "cause", cause(c.Cause))
+		return
+	}
+	encap := h.installed[bindingKey{b.HoA, b.BID}].encap
+	r := dataplane.Route{Selector: sel, Tunnel: dataplane.Tunnel{Local: h.addr, Remote: b.CoA, Encap: encap}}
+	if err := h.dp.AddRoute(r); err != nil {
+		h.dpError("tunnelling home address", err, "hoa", b.HoA, "coa", b.CoA)
+		return
+	}
+	h.log.Info("home address tunnelled", "hoa", b.HoA, "bid", b.BID, "coa", b.CoA, "cause", cause(c.Cause))
 }
 
 // holdEndpoint adds hoa to the inner sources accepted from a care-of
