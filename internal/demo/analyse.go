@@ -43,13 +43,17 @@ type ProbeResult struct {
 	IntervalMs float64 `json:"interval_ms"`
 	Sent       uint64  `json:"sent"`
 	Received   uint64  `json:"received"`
+	// SenderStallMs is the longest pause of the probe sender around the
+	// failure: a busy machine, not the network. Gaps shorter than it are
+	// not resolved.
+	SenderStallMs float64 `json:"sender_stall_ms"`
 }
 
-// Summary is what the demo measured. The gaps are the interruption of the
-// path from the correspondent to the home address after the event, from a
-// 1 kHz UDP probe stream (see interruption). AppStallMs is the longest
-// time the TCP receiver got no data after the failure, which adds TCP's
-// own loss recovery.
+// Summary is what the demo measured. The gaps are the longest time the
+// mobile node received nothing of a 1 kHz UDP probe stream from the
+// correspondent to the home address, from the event to 3 s after it: the
+// interruption of the path. AppStallMs is the same for the TCP stream's
+// reads, which adds TCP's own loss recovery.
 type Summary struct {
 	FailoverGapMs float64          `json:"failover_gap_ms"`
 	RestoreGapMs  float64          `json:"restore_gap_ms"`

@@ -10,10 +10,11 @@ import (
 // The probe is a constant-rate UDP stream from the correspondent to the
 // home address, next to the TCP stream. TCP's own recovery (a window spent
 // on the dead path, then its retransmission timeout) hides how fast the
-// path itself came back; the probe measures that. The interruption is the
-// longest run of lost probes, timed by when they were sent: from the last
-// probe delivered before the run to the first delivered after it. A stall
-// of the sender (a busy machine) loses nothing, so it does not count.
+// path itself came back; the probe measures that: the interruption is the
+// longest time the mobile node received no probe at all. (Counting lost
+// sequence numbers instead is misled by the kernel: the access router queues
+// packets for the dead care-of address while it resolves the neighbour and
+// delivers them seconds later if the link comes back.)
 const probeInterval = time.Millisecond
 
 type probeReceiver struct {
@@ -50,32 +51,30 @@ func (p *probeReceiver) run() {
 		if n < 8 {
 			continue
 		}
+		now := time.Now()
 		p.mu.Lock()
-		p.log = append(p.log, arrival{time.Now(), n})
+		p.log = append(p.log, arrival{now, n})
 		p.seqs[binary.BigEndian.Uint64(buf)] = true
 		p.mu.Unlock()
 	}
 }
 
-func (p *probeReceiver) stop() map[uint64]bool {
+// stop returns the arrivals in time order and how many distinct probes came.
+func (p *probeReceiver) stop() ([]arrival, int) {
 	p.c.Close()
 	<-p.done
-	return p.seqs
+	return p.log, len(p.seqs)
 }
 
-// interruption is the longest run of lost probes sent in [from, to), timed
-// from the last delivered probe before it to the first delivered after it.
-func interruption(sent []time.Time, got map[uint64]bool, from, to time.Time) time.Duration {
+// senderStall is the longest gap between two probes the sender sent in
+// [from, to): when it is large the machine was too busy for the probe to
+// resolve the interruption finely.
+func senderStall(sent []time.Time, from, to time.Time) time.Duration {
 	var longest time.Duration
-	last := -1
-	for i, t := range sent {
-		if !got[uint64(i)] {
-			continue
+	for i := 1; i < len(sent); i++ {
+		if !sent[i].Before(from) && sent[i].Before(to) {
+			longest = max(longest, sent[i].Sub(sent[i-1]))
 		}
-		if last >= 0 && i > last+1 && sent[last+1].Before(to) && !sent[i-1].Before(from) {
-			longest = max(longest, t.Sub(sent[last]))
-		}
-		last = i
 	}
 	return longest
 }

@@ -36,7 +36,7 @@ func (s *Summary) WriteReport(w io.Writer) {
 	fmt.Fprintf(w, "\nfailover gap (1 kHz UDP probe to the home address): %.1f ms\n", s.FailoverGapMs)
 	fmt.Fprintf(w, "restore gap:                                         %.1f ms\n", s.RestoreGapMs)
 	fmt.Fprintf(w, "TCP stall at failover (adds TCP loss recovery):      %.1f ms\n", s.AppStallMs)
-	fmt.Fprintf(w, "probes received: %d of %d\n", s.Probe.Received, s.Probe.Sent)
+	fmt.Fprintf(w, "probes received: %d of %d (longest sender pause %.1f ms)\n", s.Probe.Received, s.Probe.Sent, s.Probe.SenderStallMs)
 	for _, l := range links {
 		fmt.Fprintf(w, "bytes received on %-6s %12d\n", l+":", s.BytesPerLink[l])
 	}

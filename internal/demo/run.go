@@ -172,16 +172,18 @@ func (s *scenario) failover(ctx context.Context) (*Summary, error) {
 	<-tx.done
 	<-ptx.done
 	time.Sleep(100 * time.Millisecond) // the last probes in flight
-	probes := prx.stop()
+	probes, probesGot := prx.stop()
 	select {
 	case <-rx.done:
 	case <-time.After(15 * time.Second):
 	}
 	reads, total := rx.snapshot()
 	sum := analyse(t0, failAt, restoreAt, s.opt, meters, reads)
-	sum.Probe = ProbeResult{IntervalMs: ms(probeInterval), Sent: ptx.sent, Received: uint64(len(probes))}
-	sum.FailoverGapMs = ms(interruption(ptx.times, probes, failAt, restoreAt))
-	sum.RestoreGapMs = ms(interruption(ptx.times, probes, restoreAt, t0.Add(s.opt.Duration)))
+	end := t0.Add(s.opt.Duration)
+	sum.Probe = ProbeResult{IntervalMs: ms(probeInterval), Sent: ptx.sent, Received: uint64(probesGot),
+		SenderStallMs: ms(senderStall(ptx.times, failAt, earlier(failAt.Add(3*time.Second), restoreAt)))}
+	sum.FailoverGapMs = ms(longestGap(probes, failAt, earlier(failAt.Add(3*time.Second), restoreAt)))
+	sum.RestoreGapMs = ms(longestGap(probes, restoreAt, earlier(restoreAt.Add(3*time.Second), end)))
 	sum.Events, sum.BindingsSeen = events, bindingsSeen
 	sum.TCP = TCPResult{Sent: tx.total, Received: total, Intact: tx.err == nil && rx.err == nil && tx.total == total}
 	if tx.err != nil {
