@@ -59,8 +59,9 @@ type Config struct {
 	// DefaultPriority is used when neither BIDPriority nor the BID option
 	// gives one. Zero means DefaultBindingPriority.
 	DefaultPriority uint8
-	// BIDPriority overrides the priority of a Binding ID (operator policy).
-	BIDPriority map[uint16]uint8
+	// BIDPriority overrides the priority of a Binding ID of one home
+	// address (operator policy), BIDPriority[hoa][bid].
+	BIDPriority map[netip.Addr]map[uint16]uint8
 
 	MaxBindings        int // whole cache; 0 = unlimited. Beyond: 130.
 	MaxBindingsPerNode int // per home address; 0 = DefaultMaxBindingsPerNode.

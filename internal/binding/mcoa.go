@@ -38,7 +38,7 @@ func (c *BindingCache) decide(now time.Time, req *BindingUpdateRequest, d *Decis
 			// A Binding Update without a BID option replaces all bindings
 			// of the home address with a single one.
 			overwrite = true
-			ops = append(ops, op{kind: opRegister, coa: buCoA.As16(), entry: -1, prio: c.priorityFor(0, 0)})
+			ops = append(ops, op{kind: opRegister, coa: buCoA.As16(), entry: -1, prio: c.priorityFor(h16, 0, 0)})
 			if exists {
 				ops[0].entry = c.findEntry(ni, 0)
 			}
@@ -75,7 +75,7 @@ func (c *BindingCache) decide(now time.Time, req *BindingUpdateRequest, d *Decis
 			return
 		}
 		for _, o := range req.BIDs {
-			p := op{bid: o.BID, prio: c.priorityFor(o.BID, o.Priority), entry: -1, h: o.SimultaneousHomeForeign}
+			p := op{bid: o.BID, prio: c.priorityFor(h16, o.BID, o.Priority), entry: -1, h: o.SimultaneousHomeForeign}
 			if exists {
 				p.entry = c.findEntry(ni, o.BID)
 			}

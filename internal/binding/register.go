@@ -24,6 +24,9 @@ const (
 	AuthOK
 	// AuthFailed: RFC 4285 authenticator present but wrong (146).
 	AuthFailed
+	// AuthUnknownIdentity: the mobile node identifier names no security
+	// association here (MIPV6-ID-MISMATCH, 144, RFC 4285 section 9).
+	AuthUnknownIdentity
 )
 
 // Auth carries the result of authentication for one Binding Update.
@@ -230,6 +233,9 @@ func (c *BindingCache) ProcessBindingUpdateTo(now time.Time, req *BindingUpdateR
 	case AuthFailed:
 		d.reject(stMIPv6AuthFail, "authenticator check failed (RFC 4285)")
 		return
+	case AuthUnknownIdentity:
+		d.reject(stMIPv6IDMismatch, "unknown mobile node identifier (RFC 4285)")
+		return
 	case AuthOK:
 		// RFC 4285 section 6: with the authentication protocol the replay
 		// protection option is mandatory.
@@ -332,8 +338,8 @@ func validCoA(a netip.Addr) bool {
 	return a.Is6() && !a.Is4In6() && a.Zone() == "" && a.IsGlobalUnicast()
 }
 
-func (c *BindingCache) priorityFor(bid uint16, optPri uint8) uint8 {
-	if p, ok := c.cfg.BIDPriority[bid]; ok && p != 0 {
+func (c *BindingCache) priorityFor(hoa [16]byte, bid uint16, optPri uint8) uint8 {
+	if p, ok := c.cfg.BIDPriority[netip.AddrFrom16(hoa)][bid]; ok && p != 0 {
 		return p
 	}
 	if optPri != 0 {

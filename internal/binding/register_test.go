@@ -401,7 +401,7 @@ func TestOverwriteAndPlainReplacement(t *testing.T) {
 }
 
 func TestBestBindingAndFailover(t *testing.T) {
-	c := newTestCache(func(c *Config) { c.BIDPriority = map[uint16]uint8{9: 1} })
+	c := newTestCache(func(c *Config) { c.BIDPriority = map[netip.Addr]map[uint16]uint8{hoa1: {9: 1}} })
 	d := mustAccept(t, c, t0, bu(1,
 		BIDOption{BID: 1, CoA: coaA, Priority: 20},
 		BIDOption{BID: 2, CoA: coaB, Priority: 10},
@@ -417,10 +417,16 @@ func TestBestBindingAndFailover(t *testing.T) {
 	if p := d.Changes[len(d.Changes)-1]; p.Kind != PrimaryChanged || p.Binding.BID != 3 || p.Binding.CoA != coaC {
 		t.Fatalf("failover %+v", d.Changes)
 	}
-	// Operator priority per BID overrides BID-PRI.
+	// Operator priority per BID overrides BID-PRI, for that home address only.
 	d = mustAccept(t, c, t0, bu(3, BIDOption{BID: 9, CoA: coaB, Priority: 100}))
 	if b, _ := c.Best(hoa1); b.BID != 9 || b.Priority != 1 {
 		t.Fatalf("best %+v", b)
+	}
+	other := bu(1, BIDOption{BID: 9, CoA: coaC, Priority: 100})
+	other.HoA = hoa2
+	mustAccept(t, c, t0, other)
+	if b, _ := c.Best(hoa2); b.Priority != 100 {
+		t.Fatalf("another home address inherited the override: %+v", b)
 	}
 	// Home binding (H flag) is never preferred over a foreign one.
 	mustAccept(t, c, t0, bu(4, BIDOption{BID: 4, CoA: hoa1, SimultaneousHomeForeign: true, Priority: 1}))
@@ -502,5 +508,15 @@ func TestDefendHomeAddress(t *testing.T) {
 	}
 	if b, _ := c.Best(hoa1); b.BID != 1 {
 		t.Fatalf("best %+v", b)
+	}
+}
+
+func TestUnknownIdentity(t *testing.T) {
+	c := newTestCache(nil)
+	r := bu(1, bid(1, coaA))
+	r.Auth = Auth{Result: AuthUnknownIdentity, Identity: "stranger@example.net"}
+	d := c.ProcessBindingUpdate(t0, r)
+	if d.Discard || d.Status != stMIPv6IDMismatch || len(d.Changes) != 0 || c.Len() != 0 {
+		t.Fatalf("decision %+v, cache %d", d, c.Len())
 	}
 }
