@@ -49,6 +49,11 @@ func TestHomeAgentErrors(t *testing.T) {
 		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nbinding: {max_lifetime: soon}", "not a duration"},
 		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\ndataplane: {backend: magic}", "not auto, kernel or userspace"},
 		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nsignalling: {native: false, udp_port: 0}", "both transports are off"},
+		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nsecurity: {replay_window: 1s}", "below 3s"},
+		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nsecurity: {replay_window: -9s}", "is negative"},
+		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nbinding: {max_bindings: -1}", "is negative"},
+		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nhome_interface: eth0", "field home_interface not found"},
+		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nsecurity: {insecure: true}\nmobile_nodes:\n - id: a\n   home_addresses: [2001:db8::5]\n   priorities: {1: 200}", "priorities 1..127"},
 	} {
 		_, err := ParseHomeAgent("ha.yaml", []byte(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -14,10 +14,6 @@ type HomeAgent struct {
 	// HomePrefixes are the prefixes of the home links this agent serves
 	// (RFC 6275 section 10.3.1: a home address outside them gets status 132).
 	HomePrefixes []string `yaml:"home_prefixes"`
-	// HomeInterface is the interface on the home link, where the agent
-	// answers Neighbor Solicitations for away mobile nodes (proxy NDP). Empty
-	// when the home prefix is routed to the agent and not on a shared link.
-	HomeInterface string `yaml:"home_interface"`
 
 	Signalling struct {
 		Native  *bool  `yaml:"native"`   // Mobility Header, next header 135 (default true)
@@ -32,6 +28,9 @@ type HomeAgent struct {
 		// RefreshFraction sets the Binding Refresh Advice interval as a fraction
 		// of the granted lifetime (RFC 6275 section 6.2.4); 0 sends none.
 		RefreshFraction float64 `yaml:"refresh_fraction"`
+		// MaxBindings bounds the binding cache; beyond it Binding Updates get
+		// status 130, Insufficient resources (RFC 6275 section 6.1.8).
+		MaxBindings int `yaml:"max_bindings"`
 	} `yaml:"binding"`
 
 	Security struct {
@@ -133,8 +132,18 @@ func ParseHomeAgent(name string, data []byte) (*HomeAgent, error) {
 	if f := c.Binding.RefreshFraction; f < 0 || f >= 1 {
 		e.add("binding.refresh_fraction: %g is outside [0, 1)", f)
 	}
-	if c.Security.ReplayWindow == 0 {
+	switch {
+	case c.Binding.MaxBindings == 0:
+		c.Binding.MaxBindings = 1_000_000
+	case c.Binding.MaxBindings < 0:
+		e.add("binding.max_bindings: %d is negative", c.Binding.MaxBindings)
+	}
+	switch w := c.Security.ReplayWindow.D(); {
+	case w == 0:
 		c.Security.ReplayWindow = Duration(7 * time.Second)
+	case w < 3*time.Second:
+		// RFC 4285 section 6: the tolerance should exceed 3 seconds.
+		e.add("security.replay_window: %s is below 3s (RFC 4285 section 6)", w)
 	}
 	if len(c.MobileNodes) == 0 {
 		e.add("mobile_nodes: at least one mobile node is required")
@@ -169,6 +178,12 @@ func ParseHomeAgent(name string, data []byte) (*HomeAgent, error) {
 		}
 		if !c.Security.Insecure {
 			m.Security.resolve(where, &e)
+		}
+		for bid, p := range m.Priorities {
+			// BID-PRI is 7 bits, 0 reserved (RFC 6089 section 6.1).
+			if bid == 0 || p < 1 || p > 127 {
+				e.add("%s.priorities: BID %d priority %d: BIDs are 1..65535, priorities 1..127", where, bid, p)
+			}
 		}
 	}
 	return &c, e.err(name)

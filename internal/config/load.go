@@ -60,11 +60,14 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 		return err
 	}
 	if v, err := time.ParseDuration(s); err == nil {
+		if v < 0 {
+			return fmt.Errorf("line %d: %q is negative", n.Line, s)
+		}
 		*d = Duration(v)
 		return nil
 	}
 	var secs float64
-	if _, err := fmt.Sscanf(s, "%g", &secs); err == nil && fmt.Sprint(secs) == strings.TrimSpace(s) {
+	if _, err := fmt.Sscanf(s, "%g", &secs); err == nil && secs >= 0 && fmt.Sprint(secs) == strings.TrimSpace(s) {
 		*d = Duration(time.Duration(secs * float64(time.Second)))
 		return nil
 	}

@@ -25,25 +25,29 @@ func (h *HomeAgent) sendAck(ctx context.Context, r *received, req *binding.Bindi
 		ba.Flags |= wire.BAFlagR
 	}
 	for _, b := range d.BIDs {
-		// RFC 5648 section 6.1: the Binding Identifier option in a BA
-		// carries the status of that BID.
+		// RFC 5648: the Binding Identifier options of the BU are copied into
+		// the BA, each with the status of its BID.
 		ba.Options = append(ba.Options, wire.BindingIdentifier{BindingID: b.BID, Status: b.Status,
-			SimultaneousHomeAndForeign: b.SimultaneousHomeForeign, CareOfAddress: b.CoA})
+			SimultaneousHomeAndForeign: b.SimultaneousHomeForeign, CareOfAddress: b.CoA, Priority: requestedPriority(req, b.BID)})
 	}
 	if d.RefreshInterval > 0 {
 		ba.Options = append(ba.Options, wire.BindingRefreshAdvice{RefreshInterval: d.RefreshInterval})
 	}
 	if nai != nil && sa != nil {
-		// RFC 4283 section 3: the home agent echoes the MN Identifier.
+		// Local policy, as RFC 5213 does for proxy registrations: name the
+		// mobile node the answer is for.
 		ba.Options = append(ba.Options, wire.MobileNodeIdentifier{Subtype: wire.MNIDNAI, Identifier: nai})
 	}
 	if d.HasTimestamp {
 		ba.Options = append(ba.Options, wire.MobilityMessageReplayProtection{Timestamp: d.Timestamp})
 	}
 
+	// From the address the BU was sent to (the mobile node matches the
+	// answer to its home agent by it), over the socket it came on (a NAT
+	// keeps its mapping), to the care-of address.
 	coa := sig.Src
-	out := transport.Signal{Via: sig.Via, Src: h.addr, Dst: coa, Ext: transport.ExtRH2, HomeAddress: req.HoA,
-		IfIndex: sig.IfIndex, Peer: sig.Peer}
+	out := transport.Signal{Via: sig.Via, Src: sig.Dst, Dst: coa, Ext: transport.ExtRH2, HomeAddress: req.HoA,
+		IfIndex: sig.IfIndex, Peer: sig.Peer, Local: sig.Local}
 	if !req.HoA.IsValid() || req.HoA == coa {
 		// No home address to route to (or at home): plain BA to the source.
 		out.Ext, out.HomeAddress = transport.ExtNone, netip0
@@ -64,3 +68,13 @@ func (h *HomeAgent) sendAck(ctx context.Context, r *received, req *binding.Bindi
 }
 
 var netip0 netip.Addr
+
+// requestedPriority is the BID-PRI the mobile node sent for bid.
+func requestedPriority(req *binding.BindingUpdateRequest, bid uint16) uint8 {
+	for _, o := range req.BIDs {
+		if o.BID == bid {
+			return o.Priority
+		}
+	}
+	return 0
+}

@@ -25,7 +25,7 @@ func (h *HomeAgent) apply(changes []binding.Change) {
 		if c.Kind == binding.BindingAdded || c.Kind == binding.BindingUpdated {
 			key := bindingKey{c.Binding.HoA, c.Binding.BID}
 			if _, ok := h.installed[key]; !ok {
-				h.installed[key] = endpointKey{encap: h.pendingEncap}
+				h.installed[key] = endpointKey{encap: h.encapOf(c.Binding)}
 			}
 		}
 	}
@@ -39,7 +39,7 @@ func (h *HomeAgent) apply(changes []binding.Change) {
 		key := bindingKey{b.HoA, b.BID}
 		switch c.Kind {
 		case binding.BindingAdded, binding.BindingUpdated:
-			want := endpointKey{b.CoA, h.pendingEncap}
+			want := endpointKey{b.CoA, h.installed[key].encap}
 			if old := h.installed[key]; old.coa.IsValid() && old != want {
 				h.releaseEndpoint(old, b.HoA)
 			}
@@ -78,6 +78,17 @@ func (h *HomeAgent) movePrimary(c binding.Change) {
 		return
 	}
 	h.log.Info("home address tunnelled", "hoa", b.HoA, "bid", b.BID, "coa", b.CoA, "cause", cause(c.Cause))
+}
+
+// encapOf is the encapsulation for a binding made by the Binding Update
+// being processed: the transport it came over decides for the care-of
+// address it came from; the other care-of addresses of a bulk registration
+// keep plain IPv6-in-IPv6.
+func (h *HomeAgent) encapOf(b binding.Binding) dataplane.Encapsulation {
+	if b.CoA == h.pendingSrc {
+		return h.pendingEncap
+	}
+	return dataplane.EncapIPv6
 }
 
 // holdEndpoint adds hoa to the inner sources accepted from a care-of

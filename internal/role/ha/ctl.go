@@ -2,11 +2,14 @@ package ha
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"monami/internal/binding"
 	"monami/internal/ctlapi"
 )
+
+var errStopped = errors.New("home agent stopping")
 
 type snapshotReq struct {
 	topic string
@@ -32,6 +35,8 @@ func (h *HomeAgent) Snapshot(ctx context.Context, topic string) (any, error) {
 	case h.snaps <- q:
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-h.done:
+		return nil, errStopped
 	}
 	select {
 	case r := <-q.reply:

@@ -57,9 +57,14 @@ type HomeAgent struct {
 	endpoints map[endpointKey][]netip.Addr
 	// installed remembers the endpoint each binding holds.
 	installed map[bindingKey]endpointKey
-	// pendingEncap is the encapsulation for bindings made by the Binding
-	// Update being processed (see encapFor).
+	// pendingEncap and pendingSrc: the encapsulation and source care-of
+	// address of the Binding Update being processed (see encapOf).
 	pendingEncap dataplane.Encapsulation
+	pendingSrc   netip.Addr
+
+	warnings *limiter // log lines caused by remote packets
+	answers  *limiter // answers to unauthenticated senders
+	done     chan struct{}
 
 	in    chan received
 	snaps chan snapshotReq
@@ -97,6 +102,9 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 		installed: map[bindingKey]endpointKey{},
 		in:        make(chan received, 1024),
 		snaps:     make(chan snapshotReq),
+		warnings:  newLimiter(10, 20),
+		answers:   newLimiter(100, 100),
+		done:      make(chan struct{}),
 	}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -159,14 +167,18 @@ func cacheConfig(cfg *config.HomeAgent) binding.Config {
 		MaxLifetime:           cfg.Binding.MaxLifetime.D(),
 		RefreshAdviceFraction: cfg.Binding.RefreshFraction,
 		ReplayWindow:          cfg.Security.ReplayWindow.D(),
-		BIDPriority:           map[uint16]uint8{},
+		MaxBindings:           cfg.Binding.MaxBindings,
+		BIDPriority:           map[netip.Addr]map[uint16]uint8{},
 	}
 	for _, p := range cfg.Prefixes() {
 		bc.HomePrefixes = append(bc.HomePrefixes, binding.HomePrefix{Prefix: p})
 	}
 	for _, m := range cfg.MobileNodes {
-		for bid, prio := range m.Priorities {
-			bc.BIDPriority[bid] = prio
+		if len(m.Priorities) == 0 {
+			continue
+		}
+		for _, hoa := range m.HomeAddrs() {
+			bc.BIDPriority[hoa] = m.Priorities
 		}
 	}
 	return bc
@@ -176,6 +188,7 @@ func cacheConfig(cfg *config.HomeAgent) binding.Config {
 // bindings simply lapse) but removes everything it installed.
 func (h *HomeAgent) Run(ctx context.Context) error {
 	defer h.close()
+	defer close(h.done) // first: pending snapshots stop waiting
 	var wg sync.WaitGroup
 	rctx, stop := context.WithCancel(ctx)
 	defer func() { stop(); wg.Wait() }()

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
+	"time"
 
 	"monami/internal/binding"
 	"monami/internal/dataplane"
@@ -20,40 +20,48 @@ func (h *HomeAgent) handle(ctx context.Context, r received) {
 		return
 	}
 	if t := wire.MHType(sig.MH[2]); t != wire.MHBindingUpdate {
-		// A home agent answers an unknown MH type with Binding Error status 2
-		// (RFC 6275 section 9.2); known types it has no use for are ignored.
 		h.cnt.inc(&h.cnt.notBindingUpdate)
 		h.log.Debug("ignoring mobility message", "type", t, "from", sig.Src)
+		src, dst := sig.ChecksumAddrs()
+		if _, err := (wire.Parser{ChecksumVerified: true}).Parse(sig.MH, src, dst); errors.Is(err, wire.ErrUnknownMHType) {
+			h.sendBindingError(ctx, &r, wire.BEUnrecognizedMHType)
+		}
 		return
 	}
 	h.cnt.inc(&h.cnt.bindingUpdates)
 	req, bs, err := h.decodeBindingUpdate(sig)
 	if err != nil {
 		h.cnt.inc(&h.cnt.malformed)
-		h.log.Warn("malformed binding update", "from", sig.Src, "via", sig.Via, "err", err)
+		h.warn(r.at, "malformed binding update", "from", sig.Src, "via", sig.Via, "err", err)
 		return
 	}
 	auth, sa, why := h.sec.authenticate(h.bu.Bytes(), bs, sig.Src, req.HoA)
 	req.Auth = auth
-	if auth.Result == binding.AuthFailed {
+	if auth.Result == binding.AuthFailed || auth.Result == binding.AuthUnknownIdentity {
 		h.cnt.inc(&h.cnt.authFailures)
-		h.log.Warn("binding update failed authentication", "hoa", req.HoA, "coa", sig.Src, "reason", why)
+		h.warn(r.at, "binding update failed authentication", "hoa", req.HoA, "coa", sig.Src, "reason", why)
 	}
 
 	d := &h.dec
-	h.pendingEncap = encapFor(sig, h.bu.Flags)
+	h.pendingEncap, h.pendingSrc = encapFor(sig, h.bu.Flags), sig.Src
 	h.cache.ProcessBindingUpdateTo(r.at, req, d)
 	if d.Discard {
 		h.cnt.inc(&h.cnt.discarded)
-		h.log.Warn("binding update discarded", "hoa", req.HoA, "coa", sig.Src, "seq", req.Sequence, "reason", d.Reason, "auth", why)
+		h.warn(r.at, "binding update discarded", "hoa", req.HoA, "coa", sig.Src, "seq", req.Sequence, "reason", d.Reason, "auth", why)
 		return
 	}
 	h.apply(d.Changes)
-	if d.Status >= 128 {
-		h.log.Warn("binding update rejected", "hoa", req.HoA, "coa", sig.Src, "seq", req.Sequence,
+	if d.Status.Accepted() {
+		h.reconcileEncap(req)
+	} else {
+		h.warn(r.at, "binding update rejected", "hoa", req.HoA, "coa", sig.Src, "seq", req.Sequence,
 			"status", d.Status, "reason", d.Reason)
 	}
 	if !d.SendAck {
+		return
+	}
+	if sa == nil && !h.sec.insecure && !h.answers.allow(r.at) {
+		// Unauthenticated senders get answers at a bounded rate.
 		return
 	}
 	if err := h.sendAck(ctx, &r, req, d, sa, bs.nai); err != nil {
@@ -68,7 +76,10 @@ func (h *HomeAgent) handle(ctx context.Context, r received) {
 // decodeBindingUpdate walks the message once, without allocating for the
 // common case, into h.view (reused).
 func (h *HomeAgent) decodeBindingUpdate(sig *transport.Signal) (*binding.BindingUpdateRequest, *bindingUpdateSecurity, error) {
-	hoa := netip.Addr{}
+	// RFC 6275 section 9.5.1: the home address is in the Home Address
+	// option, or the source address when there is none (a mobile node
+	// returning home, or RFC 5555 signalling from an IPv4 care-of address).
+	hoa := sig.Src
 	if sig.Ext == transport.ExtHAO {
 		hoa = sig.HomeAddress
 	}
@@ -140,4 +151,62 @@ func encapFor(sig *transport.Signal, f wire.BUFlags) dataplane.Encapsulation {
 		return dataplane.EncapUDP
 	}
 	return dataplane.EncapIPv6
+}
+
+// warn logs at a bounded rate: these lines are driven by remote packets.
+func (h *HomeAgent) warn(now time.Time, msg string, kv ...any) {
+	if h.warnings.allow(now) {
+		h.log.Warn(msg, kv...)
+	}
+}
+
+// sendBindingError answers a message the home agent cannot process (RFC
+// 6275 section 9.3.3), at a bounded rate.
+func (h *HomeAgent) sendBindingError(ctx context.Context, r *received, status wire.BindingErrorStatus) {
+	if !h.answers.allow(r.at) {
+		return
+	}
+	sig := &r.sig
+	be := wire.BindingError{Status: status}
+	if sig.Ext == transport.ExtHAO {
+		be.HomeAddress = sig.HomeAddress
+	}
+	mh, err := wire.AppendMessage(nil, be, netip0, netip0)
+	if err != nil {
+		return
+	}
+	// RFC 6275 section 9.3.3: sent to the source address, without a routing header.
+	out := transport.Signal{Via: sig.Via, Src: sig.Dst, Dst: sig.Src, MH: mh, IfIndex: sig.IfIndex, Peer: sig.Peer, Local: sig.Local}
+	sctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := r.tp.Send(sctx, out); err != nil {
+		h.cnt.inc(&h.cnt.sendErrors)
+	}
+}
+
+// reconcileEncap follows a change of encapsulation alone (the same care-of
+// address now signalling over UDP with the F flag, or back): the binding
+// cache sees no change, but the data plane must.
+func (h *HomeAgent) reconcileEncap(req *binding.BindingUpdateRequest) {
+	if req.Lifetime == 0 {
+		return
+	}
+	for _, b := range h.cache.Lookup(req.HoA) {
+		if b.CoA != h.pendingSrc {
+			continue
+		}
+		key := bindingKey{b.HoA, b.BID}
+		old, ok := h.installed[key]
+		if !ok || old.encap == h.pendingEncap {
+			continue
+		}
+		want := endpointKey{b.CoA, h.pendingEncap}
+		h.releaseEndpoint(old, b.HoA)
+		h.installed[key] = want
+		h.holdEndpoint(want, b.HoA)
+		if best, ok := h.cache.Best(b.HoA); ok && best.BID == b.BID {
+			h.movePrimary(binding.Change{Kind: binding.PrimaryChanged, Cause: binding.CauseRegistration, Binding: best})
+		}
+		h.log.Info("binding encapsulation changed", "hoa", b.HoA, "bid", b.BID, "coa", b.CoA, "encap", h.pendingEncap)
+	}
 }

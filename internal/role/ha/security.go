@@ -74,17 +74,15 @@ func (s *securityAssociations) authenticate(mh []byte, bs *bindingUpdateSecurity
 	if bs.authErr != nil {
 		return binding.Auth{Result: binding.AuthFailed}, nil, bs.authErr.Error()
 	}
-	if bs.nai == nil {
-		// RFC 4285 section 5: the MN-HA option is used with the MN
-		// Identifier option of RFC 4283, which names the association.
-		return binding.Auth{Result: binding.AuthFailed}, nil, "authentication option without MN Identifier"
-	}
-	sa := s.byNAI[string(bs.nai)]
-	if sa == nil {
-		// Unknown identity: no association to check the authenticator
-		// with; the cache answers MIPV6-ID-MISMATCH (RFC 4285 section 9).
-		return binding.Auth{Result: binding.AuthOK, Identity: string(bs.nai), AuthorizedHoAs: []netip.Addr{}}, nil,
-			"unknown mobile node identifier"
+	// The association is named by the MN Identifier (RFC 4283) when there
+	// is one, else by the home address; either way the SPI must be its own.
+	var sa *securityAssociation
+	if bs.nai != nil {
+		if sa = s.byNAI[string(bs.nai)]; sa == nil {
+			return binding.Auth{Result: binding.AuthUnknownIdentity, Identity: string(bs.nai)}, nil, "unknown mobile node identifier"
+		}
+	} else if sa = s.byHoA[hoa]; sa == nil {
+		return binding.Auth{Result: binding.AuthUnknownIdentity}, nil, "no security association for this home address"
 	}
 	d := bs.authOpt.Data
 	if len(d) < 5 || spiOf(d) != sa.spi {
