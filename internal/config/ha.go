@@ -16,7 +16,7 @@ type HomeAgent struct {
 	HomePrefixes []string `yaml:"home_prefixes"`
 
 	Signalling struct {
-		Native  *bool  `yaml:"native"`   // Mobility Header, next header 135 (default true)
+		Native  *bool   `yaml:"native"`   // Mobility Header, next header 135 (default true)
 		UDPPort *uint16 `yaml:"udp_port"` // RFC 5555 UDP port, 0 = off (default 4191)
 	} `yaml:"signalling"`
 
