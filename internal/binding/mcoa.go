@@ -290,7 +290,9 @@ func (c *BindingCache) decide(now time.Time, req *BindingUpdateRequest, d *Decis
 	}
 	d.Changes = c.settle(ni, CauseRegistration, d.Changes)
 
-	d.SendAck = req.Ack
+	// RFC 6275 section 10.3.2: a deregistration is always answered ("the
+	// home agent MUST return a Binding Acknowledgement"), A flag or not.
+	d.SendAck = req.Ack || dereg
 	d.KeyMgmt = flags&FlagKeyMgmt != 0
 	d.MobileRouter = req.MobileRouter
 	switch {
@@ -329,7 +331,9 @@ func (c *BindingCache) applyDeregAll(now time.Time, req *BindingUpdateRequest, d
 		i = next
 	}
 	d.Changes = c.settle(ni, cause, d.Changes)
-	d.SendAck = req.Ack
+	// RFC 6275 section 10.3.2: deregistration and returning home are
+	// always answered with a Binding Acknowledgement, A flag or not.
+	d.SendAck = true
 	d.Status = stAccepted
 	if req.HasTimestamp {
 		d.Timestamp, d.HasTimestamp = req.Timestamp, true

@@ -520,3 +520,45 @@ func TestUnknownIdentity(t *testing.T) {
 		t.Fatalf("decision %+v, cache %d", d, c.Len())
 	}
 }
+
+// RFC 6275 section 10.3.2: every deregistration gets a Binding
+// Acknowledgement, even when the A flag is clear.
+func TestDeregistrationAlwaysAcknowledged(t *testing.T) {
+	noAck := func(r *BindingUpdateRequest) *BindingUpdateRequest { r.Ack = false; return r }
+	tests := []struct {
+		name  string
+		setup *BindingUpdateRequest
+		req   *BindingUpdateRequest
+		left  int
+	}{
+		{name: "plain lifetime 0", setup: bu(1),
+			req: func() *BindingUpdateRequest { r := noAck(bu(2)); r.Lifetime = 0; return r }()},
+		{name: "all BIDs lifetime 0", setup: bu(1, bid(1, coaA), bid(2, coaB)),
+			req: func() *BindingUpdateRequest { r := noAck(bu(2, bid(1, coaA), bid(2, coaB))); r.Lifetime = 0; return r }()},
+		{name: "one BID lifetime 0", setup: bu(1, bid(1, coaA), bid(2, coaB)), left: 1,
+			req: func() *BindingUpdateRequest { r := noAck(bu(2, bid(2, coaB))); r.Lifetime = 0; return r }()},
+		{name: "plain return home", setup: bu(1),
+			req: func() *BindingUpdateRequest { r := noAck(bu(2)); r.Source = hoa1; return r }()},
+		{name: "BID return home", setup: bu(1, bid(1, coaA), bid(2, coaB)),
+			req: noAck(bu(2, bid(1, hoa1)))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newTestCache(nil)
+			mustAccept(t, c, t0, tt.setup)
+			d := mustAccept(t, c, t0.Add(time.Second), tt.req)
+			if !d.SendAck {
+				t.Fatalf("deregistration without A flag not acknowledged: %+v", d)
+			}
+			if c.Len() != tt.left {
+				t.Fatalf("%d bindings left, want %d", c.Len(), tt.left)
+			}
+		})
+	}
+	// A registration without the A flag still gets no BA (RFC 6275 section
+	// 9.5.4 / 10.3.1 send one only when asked).
+	c := newTestCache(nil)
+	if d := c.ProcessBindingUpdate(t0, noAck(bu(1))); d.SendAck || !d.Status.Accepted() {
+		t.Fatalf("registration without A: %+v", d)
+	}
+}
