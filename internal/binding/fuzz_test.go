@@ -74,7 +74,7 @@ func FuzzProcessBindingUpdate(f *testing.F) {
 			nb := int(op % 8 % 4)
 			for i := 0; i < nb; i++ {
 				f := next()
-				o := BIDOption{BID: uint16(f % 5), Priority: f >> 5, Overwrite: f&16 != 0, SimultaneousHomeForeign: f&8 != 0}
+				o := BIDOption{BID: uint16(f % 5), Priority: f >> 5, SimultaneousHomeForeign: f&8 != 0}
 				if a := next(); a < 200 {
 					o.CoA = fuzzAddrs[int(a)%len(fuzzAddrs)]
 				}

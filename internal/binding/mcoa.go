@@ -18,7 +18,7 @@ func (c *BindingCache) decide(now time.Time, req *BindingUpdateRequest, d *Decis
 	defer func() { c.ops = ops[:0] }()
 
 	deregAll := false  // remove every binding of the home address
-	overwrite := false // remove bindings not named by an accepted op
+	overwrite := false // plain BU: remove bindings not named by an accepted op
 	cause := CauseDeregistration
 
 	if len(req.BIDs) == 0 {
@@ -64,10 +64,13 @@ func (c *BindingCache) decide(now time.Time, req *BindingUpdateRequest, d *Decis
 					return
 				}
 			}
-			overwrite = overwrite || o.Overwrite
 		}
-		if exists && !overwrite && c.findEntry(ni, 0) >= 0 {
-			d.reject(stMCoANonMCoABindingExists, "a binding without BID exists; set the O flag to replace it")
+		// RFC 5648 status 165: BID options cannot be mixed with a binding
+		// registered without one. The RFC 5648 BID option has no flag to
+		// replace it; the mobile node replaces all bindings with a Binding
+		// Update without a BID option, or deregisters that binding first.
+		if exists && c.findEntry(ni, 0) >= 0 {
+			d.reject(stMCoANonMCoABindingExists, "a binding without BID exists; deregister it first (lifetime 0, no BID option) or send a Binding Update without a BID option to replace all bindings")
 			return
 		}
 		if !exists && dereg {

@@ -48,12 +48,6 @@ type BIDOption struct {
 	// SimultaneousHomeForeign is the H flag: the mobile node is on the
 	// home link with this binding and keeps its other bindings.
 	SimultaneousHomeForeign bool
-	// Overwrite: replace all bindings of the home address with the ones in
-	// this Binding Update (the overwrite semantics of RFC 5648 bulk
-	// registration). The BID option as monami/wire decodes it (RFC 5648
-	// section 6.1 + RFC 6089 BID-PRI) has no O bit, so a role leaves this
-	// false; a Binding Update without BID options replaces all bindings.
-	Overwrite bool
 }
 
 // BindingUpdateRequest is what the home agent role extracts from a
@@ -140,7 +134,7 @@ const (
 	CauseRegistration   Cause = iota + 1
 	CauseDeregistration       // lifetime 0 (RFC 6275 10.3.2; RFC 5648)
 	CauseReturnHome           // CoA == HoA without the H flag
-	CauseOverwrite            // O flag or plain BU replacing MCoA bindings
+	CauseOverwrite            // a BU without a BID option replaced the other bindings (RFC 5648)
 	CauseExpired              // lifetime ran out
 )
 

@@ -2,6 +2,7 @@ package binding
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -365,13 +366,14 @@ func TestDeregistration(t *testing.T) {
 	}
 }
 
-func TestOverwriteAndPlainReplacement(t *testing.T) {
+func TestPlainReplacement(t *testing.T) {
 	c := newTestCache(nil)
 	mustAccept(t, c, t0, bu(1, bid(1, coaA), bid(2, coaB)))
-	d := mustAccept(t, c, t0, bu(2, BIDOption{BID: 3, CoA: coaC, Overwrite: true}))
+	// A plain BU replaces MCoA bindings with one binding, BID 0.
+	d := mustAccept(t, c, t0, bu(2))
 	bs := c.Lookup(hoa1)
-	if len(bs) != 1 || bs[0].BID != 3 {
-		t.Fatalf("after overwrite: %+v", bs)
+	if len(bs) != 1 || bs[0].BID != 0 || bs[0].Flags&FlagNoBID == 0 {
+		t.Fatalf("plain replacement: %+v", bs)
 	}
 	removed := 0
 	for _, ch := range d.Changes {
@@ -380,23 +382,29 @@ func TestOverwriteAndPlainReplacement(t *testing.T) {
 		}
 	}
 	if removed != 2 {
-		t.Fatalf("overwrite removed %d: %+v", removed, d.Changes)
-	}
-	// A plain BU replaces MCoA bindings with one binding, BID 0.
-	d = mustAccept(t, c, t0, bu(3))
-	bs = c.Lookup(hoa1)
-	if len(bs) != 1 || bs[0].BID != 0 || bs[0].Flags&FlagNoBID == 0 {
-		t.Fatalf("plain replacement: %+v", bs)
+		t.Fatalf("plain BU removed %d MCoA bindings: %+v", removed, d.Changes)
 	}
 	// A plain refresh changes nothing in the data plane.
-	d = mustAccept(t, c, t0.Add(time.Second), bu(4))
+	d = mustAccept(t, c, t0.Add(time.Second), bu(3))
 	if len(d.Changes) != 0 {
 		t.Fatalf("refresh produced changes: %+v", d.Changes)
 	}
-	// O flag replaces the non-MCoA binding instead of 165.
-	mustAccept(t, c, t0, bu(5, BIDOption{BID: 1, CoA: coaA, Overwrite: true}))
+	// BID options over the binding without BID: 165, nothing changes.
+	d = c.ProcessBindingUpdate(t0, bu(4, bid(1, coaA)))
+	if d.Status != stMCoANonMCoABindingExists || len(d.Changes) != 0 {
+		t.Fatalf("BID over plain: status %v changes %+v", d.Status, d.Changes)
+	}
+	// RFC 5648's BID option has no O flag: the reason must not ask for one.
+	if strings.Contains(d.Reason, "O flag") {
+		t.Fatalf("165 reason names a flag RFC 5648 does not have: %q", d.Reason)
+	}
+	// Deregistering the binding without BID first lets MCoA in.
+	r := bu(5)
+	r.Lifetime = 0
+	mustAccept(t, c, t0, r)
+	mustAccept(t, c, t0, bu(6, bid(1, coaA)))
 	if bs = c.Lookup(hoa1); len(bs) != 1 || bs[0].BID != 1 {
-		t.Fatalf("O over plain: %+v", bs)
+		t.Fatalf("MCoA after deregistration: %+v", bs)
 	}
 }
 
