@@ -1,6 +1,10 @@
 package binding
 
-import "time"
+import (
+	"time"
+
+	"monami/wire"
+)
 
 // HandleBA processes a Binding Acknowledgement for a home registration
 // (RFC 6275 section 11.7.3; RFC 5648 mobile node operation) and returns
@@ -28,7 +32,7 @@ func (l *BindingUpdateList) HandleBA(now time.Time, ba *BindingAck) []Action {
 	switch {
 	case ba.Status == stMIPv6MesgIDRequired && ba.HasTimestamp && l.cfg.Timestamps && !g.tsResynced:
 		// RFC 4285 section 6: the home agent sent its clock; use it.
-		g.tsOffset, g.tsResynced = TimeFromNTP(ba.Timestamp).Sub(now), true
+		g.tsOffset, g.tsResynced = wire.MobilityMessageReplayProtection{Timestamp: ba.Timestamp}.Time().Sub(now), true
 		g.requeue(now)
 		return l.send(g, now, true, nil)
 	case ba.Status == stMCoABulkRegProhibited && !g.noBulk:

@@ -3,6 +3,8 @@ package binding
 import (
 	"net/netip"
 	"time"
+
+	"monami/wire"
 )
 
 // Next returns what is due at now: Binding Updates to send (new, changed,
@@ -158,7 +160,7 @@ func (l *BindingUpdateList) send(g *bulGroup, now time.Time, newTx bool, out []A
 		bu.BIDs = append(bu.BIDs, o)
 	}
 	if l.cfg.Timestamps {
-		bu.Timestamp, bu.HasTimestamp = NTPTimestamp(now.Add(g.tsOffset)), true
+		bu.Timestamp, bu.HasTimestamp = wire.NTPTimestamp(now.Add(g.tsOffset)), true
 	}
 
 	for _, e := range g.entries {

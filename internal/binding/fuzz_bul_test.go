@@ -3,6 +3,8 @@ package binding
 import (
 	"testing"
 	"time"
+
+	"monami/wire"
 )
 
 // FuzzBindingUpdateList drives the mobile node's list with random link
@@ -90,7 +92,7 @@ func FuzzBindingUpdateList(f *testing.F) {
 					}
 				}
 				if ba.Status == stMIPv6MesgIDRequired {
-					ba.Timestamp, ba.HasTimestamp = NTPTimestamp(now.Add(time.Duration(next())*time.Second)), true
+					ba.Timestamp, ba.HasTimestamp = wire.NTPTimestamp(now.Add(time.Duration(next())*time.Second)), true
 				}
 				if testing.Verbose() {
 					t.Logf("%v BA %+v", now.Sub(t0), ba)

@@ -3,6 +3,8 @@ package binding
 import (
 	"net/netip"
 	"time"
+
+	"monami/wire"
 )
 
 // TimeUnit is the unit of the Lifetime fields of the Binding Update and
@@ -235,7 +237,7 @@ func (c *BindingCache) ProcessBindingUpdateTo(now time.Time, req *BindingUpdateR
 		// protection option is mandatory.
 		if !req.HasTimestamp {
 			d.reject(stMIPv6MesgIDRequired, "replay protection option missing (RFC 4285 section 6)")
-			d.Timestamp, d.HasTimestamp = NTPTimestamp(now), true
+			d.Timestamp, d.HasTimestamp = wire.NTPTimestamp(now), true
 			return
 		}
 	}
@@ -276,7 +278,7 @@ func (c *BindingCache) ProcessBindingUpdateTo(now time.Time, req *BindingUpdateR
 	}
 	if req.HasTimestamp && !c.replayOK(ni, exists, req.Timestamp, now) {
 		d.reject(stMIPv6MesgIDRequired, "timestamp outside replay window or not newer (RFC 4285 section 6)")
-		d.Timestamp, d.HasTimestamp = NTPTimestamp(now), true
+		d.Timestamp, d.HasTimestamp = wire.NTPTimestamp(now), true
 		return
 	}
 	// RFC 6275 section 9.5.1: sequence number modulo 2**16.

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"monami/wire"
 )
 
 // TestEveryStatus provokes every status ProcessBindingUpdate can answer.
@@ -90,7 +92,7 @@ func TestEveryStatus(t *testing.T) {
 		{name: "144 MIPV6-ID-MISMATCH", req: func() *BindingUpdateRequest {
 			r := bu(1)
 			r.Auth = Auth{Result: AuthOK, Identity: "mn@example.net", AuthorizedHoAs: []netip.Addr{hoa2}}
-			r.Timestamp, r.HasTimestamp = NTPTimestamp(t0), true
+			r.Timestamp, r.HasTimestamp = wire.NTPTimestamp(t0), true
 			return r
 		}, want: stMIPv6IDMismatch},
 		{name: "145 MIPV6-MESG-ID-REQD missing", req: func() *BindingUpdateRequest {
@@ -101,7 +103,7 @@ func TestEveryStatus(t *testing.T) {
 		{name: "145 MIPV6-MESG-ID-REQD stale", req: func() *BindingUpdateRequest {
 			r := bu(1)
 			r.Auth = Auth{Result: AuthOK}
-			r.Timestamp, r.HasTimestamp = NTPTimestamp(t0.Add(-time.Minute)), true
+			r.Timestamp, r.HasTimestamp = wire.NTPTimestamp(t0.Add(-time.Minute)), true
 			return r
 		}, want: stMIPv6MesgIDRequired},
 		{name: "146 MIPV6-AUTH-FAIL", req: func() *BindingUpdateRequest {
@@ -447,7 +449,7 @@ func TestReplayTimestamps(t *testing.T) {
 	c := newTestCache(nil)
 	r := bu(1)
 	r.Auth = Auth{Result: AuthOK, Identity: "mn@example.net"}
-	r.Timestamp, r.HasTimestamp = NTPTimestamp(t0), true
+	r.Timestamp, r.HasTimestamp = wire.NTPTimestamp(t0), true
 	d := mustAccept(t, c, t0, r)
 	if !d.HasTimestamp || d.Timestamp != r.Timestamp {
 		t.Fatal("timestamp not echoed")
@@ -456,18 +458,18 @@ func TestReplayTimestamps(t *testing.T) {
 	r2 := *r
 	r2.Sequence = 2
 	d = c.ProcessBindingUpdate(t0.Add(time.Second), &r2)
-	if d.Status != stMIPv6MesgIDRequired || !d.HasTimestamp || d.Timestamp != NTPTimestamp(t0.Add(time.Second)) {
+	if d.Status != stMIPv6MesgIDRequired || !d.HasTimestamp || d.Timestamp != wire.NTPTimestamp(t0.Add(time.Second)) {
 		t.Fatalf("replay: %v ts %x", d.Status, d.Timestamp)
 	}
 	// Within the window ahead of the HA clock: accepted.
-	r2.Timestamp = NTPTimestamp(t0.Add(6 * time.Second))
+	r2.Timestamp = wire.NTPTimestamp(t0.Add(6 * time.Second))
 	mustAccept(t, c, t0, &r2)
 	// Beyond the window: rejected with the HA's time.
-	r2.Sequence, r2.Timestamp = 3, NTPTimestamp(t0.Add(30*time.Second))
+	r2.Sequence, r2.Timestamp = 3, wire.NTPTimestamp(t0.Add(30*time.Second))
 	if d = c.ProcessBindingUpdate(t0, &r2); d.Status != stMIPv6MesgIDRequired {
 		t.Fatalf("future timestamp: %v", d.Status)
 	}
-	if got := TimeFromNTP(NTPTimestamp(t0.Add(1234567 * time.Microsecond))); got.Sub(t0.Add(1234567*time.Microsecond)).Abs() > time.Microsecond {
+	if got := (wire.MobilityMessageReplayProtection{Timestamp: wire.NTPTimestamp(t0.Add(1234567 * time.Microsecond))}).Time(); got.Sub(t0.Add(1234567*time.Microsecond)).Abs() > time.Microsecond {
 		t.Fatalf("NTP round trip %v", got)
 	}
 }
