@@ -32,6 +32,8 @@ func TestParseMalformed(t *testing.T) {
 		{"Header Len too small for BU", `3b 00 05 00 0000 | 0001`, true, Parser{}, ErrHeaderLenTooSmall, 1},
 		{"Header Len too small for BE", `3b 01 07 00 0000 | 0100 | 20010db8000000000000`, true, Parser{}, ErrHeaderLenTooSmall, 1},
 		{"unknown MH type", `3b 00 fa 00 0000 | 0000`, true, Parser{}, ErrUnknownMHType, 2},
+		{"Payload Proto not 59", `06 01 05 00 0000 | 0001 | 8000 | 0001 | 01 02 0000`, true, Parser{}, ErrBadValue, 0},
+		{"Payload Proto not 59, BRR", `11 00 00 00 0000 | 0000`, true, Parser{}, ErrBadValue, 0},
 		{"option overruns message", `3b 01 05 00 0000 | 0001 | 8000 | 0001 | 01 08 0000`, true, Parser{}, ErrOptionOverrun, 13},
 		{"option type without length octet", `3b 01 05 00 0000 | 0001 | 8000 | 0001 | 00 00 00 02`, true, Parser{}, ErrTruncated, 15},
 		{"fixed-size option wrong length", `3b 01 05 00 0000 | 0001 | 8000 | 0001 | 02 01 00 00`, true, Parser{}, ErrBadLength, 12},

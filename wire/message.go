@@ -91,7 +91,8 @@ func (p Parser) Parse(mh []byte, src, dst netip.Addr) (Message, error) {
 	return m, nil
 }
 
-// check validates the header, Header Len and checksum and splits the
+// check validates the header, checksum, MH Type, Payload Proto and Header
+// Len (RFC 6275 section 9.2) and splits the
 // message data into its fixed part and its options.
 func (p Parser) check(mh []byte, src, dst netip.Addr) (Header, []byte, []byte, error) {
 	h, err := ParseHeader(mh)
@@ -107,6 +108,12 @@ func (p Parser) check(mh []byte, src, dst netip.Addr) (Header, []byte, []byte, e
 		pe := perr(2, "Mobility Header", ErrUnknownMHType)
 		pe.MHType = h.Type
 		return h, nil, nil, pe
+	}
+	// RFC 6275 section 9.2: "The Payload Proto field MUST be IPPROTO_NONE
+	// (59 decimal)"; otherwise the node discards the message (and SHOULD
+	// send ICMP Parameter Problem code 0 pointing at this field, offset 0).
+	if h.PayloadProto != IPProtoNone {
+		return h, nil, nil, perr(0, "Mobility Header (Payload Proto "+itoa(int(h.PayloadProto))+", want 59)", ErrBadValue)
 	}
 	data := mh[HeaderLen:]
 	if e.dataLen < 0 {
