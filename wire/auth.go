@@ -128,7 +128,7 @@ func (a *Authenticator) AppendMessage(b []byte, m Message, spi uint32, coa, hoa,
 		}
 	}
 	// The option itself, written directly to avoid boxing a value.
-	b = appendPad(b, padFor(len(b)-start, 4, 1))
+	b = appendPad(b, authOptionPad(len(b)-start, authFixedLen+MNHAAuthenticatorLen))
 	b = append(b, byte(OptMobilityMessageAuthentication), authFixedLen+MNHAAuthenticatorLen, byte(AuthMNHA))
 	b = binary.BigEndian.AppendUint32(b, spi)
 	spiEnd := len(b)
@@ -142,6 +142,21 @@ func (a *Authenticator) AppendMessage(b []byte, m Message, spi uint32, coa, hoa,
 		SetChecksum(b[start:], src, dst)
 	}
 	return b, nil
+}
+
+// authOptionPad is the padding before an authentication option with
+// dataLen octets of option data at Mobility Header offset off. The option
+// must start at 4n+1 (RFC 4285 section 5: the Mobility SPI on a 4-octet
+// boundary) and must be the last option (RFC 4285 section 5), so where both
+// can hold it starts where it ends on an 8-octet boundary (8n+5 for the
+// 96-bit MN-HA authenticator: 2+1+4+12 octets end at 8n+24) and the
+// Mobility Header needs no PadN after it (RFC 6275 section 6.1.1).
+func authOptionPad(off, dataLen int) int {
+	y := padFor(2+dataLen, 8, 0) // start offset mod 8 that ends at 8n
+	if y%4 == 1 {
+		return padFor(off, 8, y)
+	}
+	return padFor(off, 4, 1)
 }
 
 // MNAAAAuthenticator computes the MN-AAA authenticator for SPI

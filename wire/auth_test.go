@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -148,5 +149,104 @@ func TestAuthenticatorVerifyNoAlloc(t *testing.T) {
 		}
 	}); n != 0 {
 		t.Fatalf("Verify allocates %v times", n)
+	}
+}
+
+// walkAllOptions lists every option of the Mobility Header mh, Pad1 and
+// PadN included, as (type, offset, end).
+func walkAllOptions(t *testing.T, mh []byte) [][3]int {
+	t.Helper()
+	e := messageRegistry[mh[2]]
+	if !e.ok || e.dataLen < 0 {
+		t.Fatalf("MH type %d has no options", mh[2])
+	}
+	var out [][3]int
+	for i := HeaderLen + e.dataLen; i < len(mh); {
+		if mh[i] == byte(OptPad1) {
+			out = append(out, [3]int{int(OptPad1), i, i + 1})
+			i++
+			continue
+		}
+		if i+2 > len(mh) || i+2+int(mh[i+1]) > len(mh) {
+			t.Fatalf("option framing broken at %d: %x", i, mh)
+		}
+		end := i + 2 + int(mh[i+1])
+		out = append(out, [3]int{int(mh[i]), i, end})
+		i = end
+	}
+	return out
+}
+
+// RFC 4285 section 5: the authentication option is the last option, so no
+// padding may follow it; it still starts at 4n+1.
+func TestAuthOptionIsLastOption(t *testing.T) {
+	bid := func(id uint16, coa netip.Addr) Option {
+		return BindingIdentifier{BindingID: id, Priority: 5, CareOfAddress: coa}
+	}
+	ts := MobilityMessageReplayProtection{Timestamp: NTPTimestamp(time.Unix(1e9, 0))}
+	msgs := map[string]Message{
+		"BU no options":      BindingUpdate{Sequence: 1, Flags: BUFlagA | BUFlagH, Lifetime: 10},
+		"BU NAI":             BindingUpdate{Sequence: 2, Flags: BUFlagA | BUFlagH, Lifetime: 10, Options: []Option{NAI("mn@x")}},
+		"BU NAI odd":         BindingUpdate{Sequence: 3, Flags: BUFlagA | BUFlagH, Lifetime: 10, Options: []Option{NAI("mn1@example.net")}},
+		"BU NAI+TS":          BindingUpdate{Sequence: 4, Flags: BUFlagA | BUFlagH, Lifetime: 10, Options: []Option{NAI("mn1@example.net"), ts}},
+		"BU NAI+TS+BIDs":     BindingUpdate{Sequence: 5, Flags: BUFlagA | BUFlagH, Lifetime: 10, Options: []Option{NAI("ab@c.net"), ts, bid(1, tCoA), bid(2, netip.MustParseAddr("192.0.2.1")), BindingIdentifier{BindingID: 3}}},
+		"BU AltCoA":          BindingUpdate{Sequence: 6, Flags: BUFlagA | BUFlagH, Lifetime: 10, Options: []Option{AlternateCareOfAddress{CareOfAddress: tCoA}}},
+		"BA":                 BindingAcknowledgement{Sequence: 7, Lifetime: 10},
+		"BA TS+BRA":          BindingAcknowledgement{Sequence: 8, Lifetime: 10, Options: []Option{ts, BindingRefreshAdvice{RefreshInterval: 5}}},
+		"BA BIDs+TS":         BindingAcknowledgement{Sequence: 9, Lifetime: 10, Options: []Option{BindingIdentifier{BindingID: 1}, ts, BindingIdentifier{BindingID: 2, Status: StatusMCoAUnknownCoA}}},
+		"BU NAI 3 of 8+TS":   BindingUpdate{Sequence: 10, Flags: BUFlagA | BUFlagH, Lifetime: 10, Options: []Option{ts, NAI("a@b")}},
+		"BU NAI 4 of 8":      BindingUpdate{Sequence: 11, Flags: BUFlagA | BUFlagH, Lifetime: 10, Options: []Option{NAI("ab@c")}},
+		"BU NAI 5 of 8+AltC": BindingUpdate{Sequence: 12, Flags: BUFlagA | BUFlagH, Lifetime: 10, Options: []Option{AlternateCareOfAddress{CareOfAddress: tCoA}, NAI("abc@d")}},
+	}
+	a := NewAuthenticator(testKey)
+	check := func(t *testing.T, mh []byte) {
+		t.Helper()
+		if _, err := Parse(mh, tHoA, tDst); err != nil {
+			t.Fatalf("parse: %v (%x)", err, mh)
+		}
+		all := walkAllOptions(t, mh)
+		if len(all) == 0 {
+			t.Fatalf("no options: %x", mh)
+		}
+		last := all[len(all)-1]
+		if OptionType(last[0]) != OptMobilityMessageAuthentication {
+			t.Fatalf("option %v follows the authentication option: %v (%x)", OptionType(last[0]), all, mh)
+		}
+		if last[1]%4 != 1 || last[2] != len(mh) {
+			t.Fatalf("authentication option at %d..%d of %d, want 4n+1 and last", last[1], last[2], len(mh))
+		}
+	}
+	for name, m := range msgs {
+		t.Run(name, func(t *testing.T) {
+			mh, err := a.AppendMessage(nil, m, 0x100, tCoA, tHoA, tHoA, tDst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, mh)
+			opt, ok := LastOption(optionsOf(mh))
+			if !ok {
+				t.Fatal("no last option")
+			}
+			if err := a.Verify(mh, opt, tCoA, tHoA); err != nil {
+				t.Fatalf("verify: %v", err)
+			}
+			// The generic encoder places a given authentication option the
+			// same way.
+			auth := MobilityMessageAuthentication{Subtype: AuthMNHA, SPI: 0x100, AuthenticationData: bytes.Repeat([]byte{0xee}, MNHAAuthenticatorLen)}
+			var g Message
+			switch m := m.(type) {
+			case BindingUpdate:
+				m.Options = append(append([]Option(nil), m.Options...), auth)
+				g = m
+			case BindingAcknowledgement:
+				m.Options = append(append([]Option(nil), m.Options...), auth)
+				g = m
+			}
+			gb, err := Marshal(g, tHoA, tDst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, gb)
+		})
 	}
 }

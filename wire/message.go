@@ -157,9 +157,15 @@ func appendUnsummed(b []byte, m Message) ([]byte, error) {
 	if err != nil {
 		return b[:start], err
 	}
-	for _, o := range m.MobilityOptions() {
+	opts := m.MobilityOptions()
+	for i, o := range opts {
 		if o == nil {
 			return b[:start], eerr(m.MHType().String(), "nil option")
+		}
+		if a, ok := o.(MobilityMessageAuthentication); ok && i == len(opts)-1 {
+			// The last option ends on an 8-octet boundary: no PadN after
+			// it (see authOptionPad).
+			b = appendPad(b, authOptionPad(len(b)-start, authFixedLen+len(a.AuthenticationData)))
 		}
 		if b, err = AppendOption(b, start, o); err != nil {
 			return b[:start], err
