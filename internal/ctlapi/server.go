@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -57,20 +59,26 @@ type Server struct {
 
 // Listen creates the socket (mode 0600: the API shows keys' SPIs and
 // addresses, and only root may steer the daemon) and starts serving.
-// A stale socket left by a crashed daemon is removed; a live one is an error.
+// A stale socket left by a crashed daemon is removed; a live one is an
+// error, and so is any other file at path (the daemon runs as root: a
+// mistyped control_socket must not delete a regular file).
 func Listen(path string, p Provider, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	// Directories we create are private; an existing one keeps its mode.
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("control socket directory: %w", err)
 	}
-	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("control socket %s: another daemon is listening", path)
+	if err := removeStaleSocket(path); err != nil {
+		return nil, err
 	}
-	_ = os.Remove(path)
+	// The umask makes the socket 0600 from its creation on, so there is no
+	// window in which another user can connect before the Chmod below.
+	// (The umask is process-wide; Listen runs at start-up.)
+	old := syscall.Umask(0o177)
 	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
@@ -90,6 +98,30 @@ func Listen(path string, p Provider, log *slog.Logger) (*Server, error) {
 		}
 	}()
 	return s, nil
+}
+
+// removeStaleSocket removes path if it is a unix socket nobody listens
+// on. Nothing at path is fine; a live socket or any other kind of file is
+// an error naming path.
+func removeStaleSocket(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("control socket %s: %w", path, err)
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("control socket %s: exists and is not a socket (%v); not replacing it", path, fi.Mode().Type())
+	}
+	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
+		c.Close()
+		return fmt.Errorf("control socket %s: another daemon is listening", path)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("control socket %s: removing stale socket: %w", path, err)
+	}
+	return nil
 }
 
 func (s *Server) serveTopic(w http.ResponseWriter, r *http.Request, p Provider) {
