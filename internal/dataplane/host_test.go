@@ -2,15 +2,19 @@ package dataplane
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"monami/internal/lab"
 )
 
 // TestKernelBackendOnHost: a mobile node does not forward
-// (net.ipv6.conf.all.forwarding=0), yet its own traffic must pass the
-// kernel backend's MTU detour, which forwards between the veth ends.
+// (net.ipv6.conf.all.forwarding=0); its own traffic goes straight into the
+// seg6 routes (rule iif lo) and must still reach the home network, with
+// the tunnel's MTU.
 func TestKernelBackendOnHost(t *testing.T) {
 	requireRoot(t)
 	name := "mdphost"
@@ -55,4 +59,28 @@ func TestKernelBackendOnHost(t *testing.T) {
 	}
 	tcpEcho(t, n.a, addrAHome, n.b, addrSvc, 1<<20)
 	tcpEcho(t, n.b, addrSvc, n.a, addrAHome, 1<<20)
+	// A local socket sees the inner MTU: 1500 - 40.
+	var mtu int
+	err = n.a.Do(func() error {
+		c, err := net.DialUDP("udp6", &net.UDPAddr{IP: addrAHome.AsSlice()}, &net.UDPAddr{IP: addrSvc.AsSlice(), Port: 9})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		sc, err := c.SyscallConn()
+		if err != nil {
+			return err
+		}
+		var serr error
+		if err := sc.Control(func(fd uintptr) { mtu, serr = unix.GetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_MTU) }); err != nil {
+			return err
+		}
+		return serr
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mtu != 1460 {
+		t.Errorf("local path MTU through the tunnel %d, want 1460", mtu)
+	}
 }

@@ -88,9 +88,14 @@ func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
 	if err := k.setupDetour(); err != nil {
 		return nil, fmt.Errorf("kernel dataplane: %w", err)
 	}
+	// Locally originated packets ("iif lo") go straight to the seg6
+	// routes: for them the kernel applies the route MTU itself. Forwarded
+	// and decapsulated packets take the detour (cfg.Table).
 	encRule := routeRule(cfg.Table+1, cfg.RulePriority-1)
 	encRule.IifName = k.detourPeer.Attrs().Name
-	for _, rule := range []*netlink.Rule{encRule, routeRule(cfg.Table, cfg.RulePriority)} {
+	localRule := routeRule(cfg.Table+1, cfg.RulePriority-1)
+	localRule.IifName = "lo"
+	for _, rule := range []*netlink.Rule{encRule, localRule, routeRule(cfg.Table, cfg.RulePriority)} {
 		if err := k.h.RuleAdd(rule); err != nil && !errors.Is(err, unix.EEXIST) {
 			return nil, fmt.Errorf("kernel dataplane: rule pref %d lookup %d: %w", rule.Priority, rule.Table, err)
 		}

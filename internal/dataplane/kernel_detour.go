@@ -19,8 +19,10 @@ import (
 // locked on the route makes ip6_forward (GSO-aware) send the right Packet
 // Too Big (RFC 4443 section 3.2, RFC 2473 section 7.1) and lets local
 // sockets see the same MTU; what comes out of the far end is encapsulated
-// by the seg6 route in cfg.Table+1. Measured cost: none visible next to
-// the noise of a forwarded iperf3 run.
+// by the seg6 route in cfg.Table+1. Locally originated packets skip the
+// detour (rule "iif lo"): the kernel checks them against the seg6 route's
+// MTU. Measured cost for forwarded traffic: about 8% of a forwarded iperf3
+// run (3 interleaved rounds, medians 9.8 vs 10.7 Gbit/s without it).
 func (k *kernelDP) setupDetour() error {
 	name, peer := k.cfg.TunName, k.cfg.TunName+"x"
 	_ = k.deleteStaleLink(name)
