@@ -31,6 +31,12 @@ type Config struct {
 	// InternalPrefix holds the kernel backend's decapsulation addresses,
 	// never seen on the wire (default fd6d:6f6e:616d:dec0::/64).
 	InternalPrefix netip.Prefix
+	// SharedUDP, when set, carries the userspace backend's UDP tunnels on a
+	// socket someone else owns instead of one of its own: RFC 5555 puts
+	// signalling and data on one port (4191), so a home agent's signalling
+	// transport lends its socket. What arrives on that socket for the data
+	// plane must then be handed to its DeliverUDP (see UDPDeliverer).
+	SharedUDP SharedUDP
 	// UDPPort is the userspace backend's UDP encapsulation port (default 4191,
 	// RFC 5555 section 4.1).
 	UDPPort int

@@ -262,6 +262,12 @@ func (u *userDP) getSock(key sockKey) (*tunnelSock, error) {
 		s.refs++
 		return s, nil
 	}
+	if key.encap == EncapUDP && u.cfg.SharedUDP != nil {
+		// Sent through the lender's socket; its receiver calls DeliverUDP.
+		s := &tunnelSock{key: key, port: u.cfg.udpPort(), shared: u.cfg.SharedUDP, noGSO: true, refs: 1}
+		u.socks[key] = s
+		return s, nil
+	}
 	var s *tunnelSock
 	if err := inNetNS(u.ns, func() error {
 		var err error

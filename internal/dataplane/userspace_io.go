@@ -40,6 +40,8 @@ type tunnelSock struct {
 	cmsgs     map[int][]byte
 
 	gro bool // UDP_GRO enabled on the socket
+
+	shared SharedUDP // set: no socket of its own (see Config.SharedUDP)
 }
 
 const sockBufBytes = 8 << 20
@@ -87,7 +89,11 @@ func (s *tunnelSock) peerAddr(remote netip.Addr) net.Addr {
 	return &net.IPAddr{IP: remote.AsSlice()}
 }
 
-func (s *tunnelSock) close() { s.conn.Close() }
+func (s *tunnelSock) close() {
+	if s.conn != nil {
+		s.conn.Close()
+	}
+}
 
 func addrOf(a net.Addr) netip.Addr {
 	switch a := a.(type) {
@@ -177,6 +183,10 @@ func lookupRoute(tbl []*userRoute, src, dst netip.Addr) *userRoute {
 
 // flush sends s.pending with as few sendmmsg calls as the kernel allows.
 func (u *userDP) flush(s *tunnelSock) {
+	if s.shared != nil {
+		u.flushShared(s)
+		return
+	}
 	ms := s.pending
 	for len(ms) > 0 {
 		n, err := s.pc.WriteBatch(ms, 0)

@@ -217,16 +217,28 @@ func TestFailoverKeepsTCP(t *testing.T) {
 			if err := s.waitBindings(context.Background(), 2, 20*time.Second); err != nil {
 				t.Fatal(err)
 			}
-			sum, err := s.failover(context.Background())
+			// A busy machine can pause the probe sender itself; a gap is only
+			// resolved when the sender kept sending. Such an attempt is
+			// re-run (at most 3); the bound holds for every resolved one.
+			var sum *Summary
+			for attempt := 1; ; attempt++ {
+				var err error
+				sum, err = s.failover(context.Background())
+				if sum != nil {
+					var b strings.Builder
+					sum.WriteReport(&b)
+					t.Log(b.String())
+				}
+				if err != nil {
+					stopCapture()
+					t.Fatal(err)
+				}
+				if sum.FailoverGapMs <= 100 || sum.Probe.SenderStallMs <= 20 || attempt == 3 {
+					break
+				}
+				t.Logf("attempt %d: the probe sender paused %.1f ms (busy machine): gap not resolved, again", attempt, sum.Probe.SenderStallMs)
+			}
 			stopCapture()
-			if sum != nil {
-				var b strings.Builder
-				sum.WriteReport(&b)
-				t.Log(b.String())
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
 			if !sum.TCP.Intact || sum.TCP.Received == 0 {
 				t.Fatalf("TCP: %+v", sum.TCP)
 			}

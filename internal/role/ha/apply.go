@@ -81,14 +81,12 @@ func (h *HomeAgent) movePrimary(c binding.Change) {
 }
 
 // encapOf is the encapsulation for a binding made by the Binding Update
-// being processed: the transport it came over decides for the care-of
-// address it came from; the other care-of addresses of a bulk registration
-// keep plain IPv6-in-IPv6.
-func (h *HomeAgent) encapOf(b binding.Binding) dataplane.Encapsulation {
-	if b.CoA == h.pendingSrc {
-		return h.pendingEncap
-	}
-	return dataplane.EncapIPv6
+// being processed. RFC 5555's F flag belongs to the Binding Update, so it
+// covers every binding the update registers, also the other care-of
+// addresses of a bulk registration (a mobile node whose interfaces need
+// different encapsulations registers them in separate updates).
+func (h *HomeAgent) encapOf(binding.Binding) dataplane.Encapsulation {
+	return h.pendingEncap
 }
 
 // holdEndpoint adds hoa to the inner sources accepted from a care-of

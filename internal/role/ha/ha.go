@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"monami/internal/binding"
@@ -57,10 +58,13 @@ type HomeAgent struct {
 	endpoints map[endpointKey][]netip.Addr
 	// installed remembers the endpoint each binding holds.
 	installed map[bindingKey]endpointKey
-	// pendingEncap and pendingSrc: the encapsulation and source care-of
-	// address of the Binding Update being processed (see encapOf).
+	// pendingEncap is the encapsulation for the bindings of the Binding
+	// Update being processed (see encapOf).
 	pendingEncap dataplane.Encapsulation
-	pendingSrc   netip.Addr
+
+	// udpData takes the UDP-encapsulated data the UDP transport receives;
+	// set once the data plane exists (the transport starts reading first).
+	udpData atomic.Pointer[dataplane.UDPDeliverer]
 
 	warnings *limiter // log lines caused by remote packets
 	answers  *limiter // answers to unauthenticated senders
@@ -123,28 +127,14 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 			h.close()
 		}
 	}()
-	h.dp = opt.DataPlane
-	if h.dp == nil {
-		h.dp, err = dataplane.New(dataplane.Config{
-			Backend: dataplane.Backend(cfg.Dataplane.Backend),
-			Table:   cfg.Dataplane.Table,
-			Logger:  h.log,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("data plane: %w", err)
-		}
-	}
 	h.tps = opt.Transports
+	// RFC 5555 carries signalling and UDP-encapsulated data on one port: the
+	// UDP transport owns the socket, hands data to the data plane
+	// (UDPDeliverer) and lends the socket for sending (SharedUDP).
+	var shared dataplane.SharedUDP
 	if h.tps == nil {
-		if cfg.NativeSignalling() {
-			n, err := transport.OpenNative(transport.NativeConfig{Logger: h.log})
-			if err != nil {
-				return nil, fmt.Errorf("native signalling: %w", err)
-			}
-			h.tps = append(h.tps, n)
-		}
 		if p := cfg.UDPPort(); p != 0 {
-			u, err := transport.ListenUDP(transport.UDPConfig{Logger: h.log, Endpoints: []transport.UDPEndpoint{
+			u, err := transport.ListenUDP(transport.UDPConfig{Logger: h.log, Data: h.deliverUDP, Endpoints: []transport.UDPEndpoint{
 				{Addr: netip.AddrPortFrom(netip.IPv6Unspecified(), p)},
 				{Addr: netip.AddrPortFrom(netip.IPv4Unspecified(), p)},
 			}})
@@ -152,7 +142,30 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 				return nil, fmt.Errorf("UDP signalling: %w", err)
 			}
 			h.tps = append(h.tps, u)
+			shared = u
 		}
+		if cfg.NativeSignalling() {
+			n, err := transport.OpenNative(transport.NativeConfig{Logger: h.log})
+			if err != nil {
+				return nil, fmt.Errorf("native signalling: %w", err)
+			}
+			h.tps = append(h.tps, n)
+		}
+	}
+	h.dp = opt.DataPlane
+	if h.dp == nil {
+		h.dp, err = dataplane.New(dataplane.Config{
+			Backend:   dataplane.Backend(cfg.Dataplane.Backend),
+			Table:     cfg.Dataplane.Table,
+			Logger:    h.log,
+			SharedUDP: shared,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("data plane: %w", err)
+		}
+	}
+	if d, ok := h.dp.(dataplane.UDPDeliverer); ok {
+		h.udpData.Store(&d)
 	}
 	if !opt.NoControlSocket {
 		if h.ctl, err = ctlapi.Listen(cfg.ControlSocket, h, h.log); err != nil {
@@ -160,6 +173,13 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 		}
 	}
 	return h, nil
+}
+
+// deliverUDP is the UDP transport's Data callback.
+func (h *HomeAgent) deliverUDP(pkt []byte, peer, local netip.AddrPort, _ int) {
+	if d := h.udpData.Load(); d != nil {
+		(*d).DeliverUDP(pkt, peer, local)
+	}
 }
 
 func cacheConfig(cfg *config.HomeAgent) binding.Config {

@@ -43,7 +43,7 @@ func (h *HomeAgent) handle(ctx context.Context, r received) {
 	}
 
 	d := &h.dec
-	h.pendingEncap, h.pendingSrc = encapFor(sig, h.bu.Flags), sig.Src
+	h.pendingEncap = encapFor(sig, h.bu.Flags)
 	h.cache.ProcessBindingUpdateTo(r.at, req, d)
 	if d.Discard {
 		h.cnt.inc(&h.cnt.discarded)
@@ -184,15 +184,15 @@ func (h *HomeAgent) sendBindingError(ctx context.Context, r *received, status wi
 	}
 }
 
-// reconcileEncap follows a change of encapsulation alone (the same care-of
-// address now signalling over UDP with the F flag, or back): the binding
-// cache sees no change, but the data plane must.
+// reconcileEncap follows a change of encapsulation alone (a mobile node now
+// signalling over UDP with the F flag, or back): the binding cache sees no
+// change for the bindings the update refreshed, but the data plane must.
 func (h *HomeAgent) reconcileEncap(req *binding.BindingUpdateRequest) {
 	if req.Lifetime == 0 {
 		return
 	}
 	for _, b := range h.cache.Lookup(req.HoA) {
-		if b.CoA != h.pendingSrc {
+		if !refreshes(req, b.BID) {
 			continue
 		}
 		key := bindingKey{b.HoA, b.BID}
@@ -209,4 +209,18 @@ func (h *HomeAgent) reconcileEncap(req *binding.BindingUpdateRequest) {
 		}
 		h.log.Info("binding encapsulation changed", "hoa", b.HoA, "bid", b.BID, "coa", b.CoA, "encap", h.pendingEncap)
 	}
+}
+
+// refreshes reports whether the Binding Update registers bid (a BU without
+// BID options registers the plain binding, BID 0).
+func refreshes(req *binding.BindingUpdateRequest, bid uint16) bool {
+	if len(req.BIDs) == 0 {
+		return bid == 0
+	}
+	for _, o := range req.BIDs {
+		if o.BID == bid {
+			return true
+		}
+	}
+	return false
 }
