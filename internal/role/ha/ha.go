@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vishvananda/netns"
+
 	"monami/internal/binding"
 	"monami/internal/config"
 	"monami/internal/ctlapi"
@@ -38,6 +40,11 @@ type Options struct {
 	Now func() time.Time
 	// NoControlSocket skips the control API.
 	NoControlSocket bool
+	// NetNS is the network namespace of the data plane when the home agent
+	// runs in-process beside others (tests); the daemon itself lives in
+	// its namespace and leaves it unset. Transports are opened in the
+	// calling thread's namespace.
+	NetNS netns.NsHandle
 }
 
 // HomeAgent is a running home agent.
@@ -159,6 +166,7 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 			Table:     cfg.Dataplane.Table,
 			Logger:    h.log,
 			SharedUDP: shared,
+			NetNS:     opt.NetNS,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("data plane: %w", err)

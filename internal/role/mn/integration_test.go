@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,13 +22,11 @@ func TestMobileNodeUserspaceDataPlane(t *testing.T) {
 }
 
 // RFC 5555: signalling and tunnel in UDP port 4191 (userspace data planes).
-// The mobile node's side works (registration over UDP with the F flag, UDP
-// tunnel endpoints), but the home agent role cannot yet open its UDP tunnel
-// sockets on port 4191 next to its UDP signalling socket ("address already
-// in use"), so the data path is only checked with MONAMI_MN_UDP=1; the
-// signalling (registration, failover, return, deregistration) always is.
+// Registration over UDP with the F flag, UDP-encapsulated data both ways
+// (the home agent shares port 4191 between signalling and data), failover,
+// return and deregistration.
 func TestMobileNodeUDP(t *testing.T) {
-	testMobileNode(t, "mmnp", "userspace", "udp", os.Getenv("MONAMI_MN_UDP") == "1")
+	testMobileNode(t, "mmnp", "userspace", "udp", true)
 }
 
 func testMobileNode(t testing.TB, labName, backend, signalling string, dataPath bool) {

@@ -15,7 +15,6 @@ import (
 	"github.com/vishvananda/netns"
 
 	"monami/internal/config"
-	"monami/internal/dataplane"
 	"monami/internal/lab"
 	"monami/internal/role/ha"
 )
@@ -157,20 +156,17 @@ func upNet(t testing.TB, name, haBackend string) *testNet {
 		t.Fatal(err)
 	}
 	haNode := l.MustNode("ha")
-	haNS := nsOf(t, haNode)
 	hlog := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		hlog = slog.New(&prefixHandler{t: t, prefix: "HA"})
 	}
-	dp, err := dataplane.New(dataplane.Config{Backend: dataplane.Backend(haBackend), Table: 4190, NetNS: haNS, Logger: hlog})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The home agent opens its transports and data plane itself, in its
+	// namespace, as the daemon does (its UDP transport lends port 4191 to
+	// the data plane).
 	if err := haNode.Do(func() error {
-		x.ha, err = ha.New(haCfg, ha.Options{Logger: hlog, DataPlane: dp, NoControlSocket: true})
+		x.ha, err = ha.New(haCfg, ha.Options{Logger: hlog, NoControlSocket: true, NetNS: nsOf(t, haNode)})
 		return err
 	}); err != nil {
-		dp.Close()
 		t.Fatal(err)
 	}
 	hctx, cancel := context.WithCancel(ctx)
