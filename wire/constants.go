@@ -440,30 +440,14 @@ const (
 	BUFlagD BUFlags = 0x0010 // Distributed mobility anchoring, RFC 8885 (IANA)
 )
 
-var buFlagLetters = []struct {
-	f BUFlags
-	s string
-}{{BUFlagA, "A"}, {BUFlagH, "H"}, {BUFlagL, "L"}, {BUFlagK, "K"}, {BUFlagM, "M"},
+var buFlagLetters = []flagLetter[BUFlags]{{BUFlagA, "A"}, {BUFlagH, "H"}, {BUFlagL, "L"}, {BUFlagK, "K"}, {BUFlagM, "M"},
 	{BUFlagR, "R"}, {BUFlagP, "P"}, {BUFlagF, "F"}, {BUFlagT, "T"}, {BUFlagB, "B"},
 	{BUFlagS, "S"}, {BUFlagD, "D"}}
 
 // Has reports whether all bits of g are set.
 func (f BUFlags) Has(g BUFlags) bool { return f&g == g }
 
-func (f BUFlags) String() string {
-	var parts []string
-	rest := f
-	for _, l := range buFlagLetters {
-		if f&l.f != 0 {
-			parts = append(parts, l.s)
-			rest &^= l.f
-		}
-	}
-	if rest != 0 {
-		parts = append(parts, "0x"+strconv.FormatUint(uint64(rest), 16))
-	}
-	return strings.Join(parts, "|")
-}
+func (f BUFlags) String() string { return flagString(f, buFlagLetters) }
 
 // MarshalText gives JSON output the letters instead of a number.
 func (f BUFlags) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
@@ -484,18 +468,25 @@ const (
 	BAFlagD BAFlags = 0x02 // Distributed mobility anchoring, RFC 8885 (IANA)
 )
 
-var baFlagLetters = []struct {
-	f BAFlags
-	s string
-}{{BAFlagK, "K"}, {BAFlagR, "R"}, {BAFlagP, "P"}, {BAFlagT, "T"}, {BAFlagB, "B"}, {BAFlagS, "S"}, {BAFlagD, "D"}}
+var baFlagLetters = []flagLetter[BAFlags]{{BAFlagK, "K"}, {BAFlagR, "R"}, {BAFlagP, "P"}, {BAFlagT, "T"}, {BAFlagB, "B"}, {BAFlagS, "S"}, {BAFlagD, "D"}}
 
 // Has reports whether all bits of g are set.
 func (f BAFlags) Has(g BAFlags) bool { return f&g == g }
 
-func (f BAFlags) String() string {
+func (f BAFlags) String() string { return flagString(f, baFlagLetters) }
+
+// flagLetter names one flag bit.
+type flagLetter[T ~uint8 | ~uint16] struct {
+	f T
+	s string
+}
+
+// flagString writes the letters of the set flags, "|"-separated, and any
+// unassigned bits in hex.
+func flagString[T ~uint8 | ~uint16](f T, letters []flagLetter[T]) string {
 	var parts []string
 	rest := f
-	for _, l := range baFlagLetters {
+	for _, l := range letters {
 		if f&l.f != 0 {
 			parts = append(parts, l.s)
 			rest &^= l.f
