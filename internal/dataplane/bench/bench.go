@@ -21,6 +21,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/vishvananda/netns"
@@ -63,7 +64,11 @@ type Result struct {
 	Gbps        float64 `json:"gbit_per_s"`
 	Retransmits int     `json:"retransmits"`
 	Ratio       float64 `json:"ratio_to_plain"` // 0 when plain was not measured
-	Error       string  `json:"error,omitempty"`
+	// ProcCPU is the CPU time this process (the userspace data planes;
+	// not iperf3) used during the run, in cores; with Gbps it gives the
+	// forwarder's cost per Gbit/s, steadier on a busy machine than the rate.
+	ProcCPU float64 `json:"process_cpu_cores,omitempty"`
+	Error   string  `json:"error,omitempty"`
 }
 
 // Report is a whole bench run.
@@ -216,7 +221,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 					return rep, err
 				}
 				r := Result{Round: round, Case: c, Streams: s}
+				cpu0, t0 := procCPU(), time.Now()
 				r.Gbps, r.Retransmits, err = iperf(ctx, l, s, o.Duration, o.Congestion)
+				r.ProcCPU = (procCPU() - cpu0).Seconds() / time.Since(t0).Seconds()
 				if err != nil {
 					r.Error = err.Error()
 				}
@@ -228,7 +235,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				}
 				rep.Runs = append(rep.Runs, r)
 				if o.Progress != nil {
-					fmt.Fprintf(o.Progress, "round %d %-18s %d stream(s): %6.2f Gbit/s %s\n", round, c, s, r.Gbps, r.Error)
+					fmt.Fprintf(o.Progress, "round %d %-18s %d stream(s): %6.2f Gbit/s (process CPU %.2f cores) %s\n", round, c, s, r.Gbps, r.ProcCPU, r.Error)
 				}
 			}
 			stop()
@@ -372,6 +379,15 @@ func waitListen(ctx context.Context, node *lab.NodeNS, port int) error {
 		}
 	}
 	return fmt.Errorf("nothing listens on port %d after 10 s", port)
+}
+
+// procCPU is the user and system CPU time this process has used.
+func procCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func loadavg() string {
