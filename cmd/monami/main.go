@@ -15,10 +15,11 @@ import (
 
 var root = &cobra.Command{
 	Use:   "monami",
-	Short: "Multihomed IPv6 mobility: Mobile IPv6 with multiple care-of addresses, flow bindings and PMIPv6",
-	Long: `monami implements Mobile IPv6 (RFC 6275) with multiple care-of addresses (RFC 5648),
-flow bindings (RFC 6088, 6089), Proxy Mobile IPv6 (RFC 5213, 7864) and related standards
-on a stock Linux kernel.`,
+	Short: "Multihomed IPv6 mobility: Mobile IPv6 with multiple care-of addresses",
+	Long: `monami implements Mobile IPv6 home registration (RFC 6275) with multiple care-of
+addresses (RFC 5648), RFC 4285 authentication and RFC 5555 UDP encapsulation on a stock
+Linux kernel. Its wire library and decoder also cover flow bindings (RFC 6088, 6089),
+Proxy Mobile IPv6 (RFC 5213, 7864) and binding revocation (RFC 5846).`,
 	SilenceUsage:  true,
 	SilenceErrors: true,
 }
