@@ -42,8 +42,6 @@ type tunnelSock struct {
 	gro bool // UDP_GRO enabled on the socket
 
 	shared SharedUDP // set: no socket of its own (see Config.SharedUDP)
-
-	tx *rawSender // next header 41: the send path (userspace_raw.go)
 }
 
 const sockBufBytes = 8 << 20
@@ -81,11 +79,6 @@ func openTunnelSock(key sockKey, port int) (*tunnelSock, error) {
 		return nil, fmt.Errorf("tunnel socket options: %w", err)
 	}
 	s.pc = ipv6.NewPacketConn(s.conn)
-	if key.encap != EncapUDP {
-		// Without it (e.g. a zoned local address) packets go the
-		// ipv6.PacketConn way below.
-		s.tx, _ = openRawSender(key.local)
-	}
 	return s, nil
 }
 
@@ -99,9 +92,6 @@ func (s *tunnelSock) peerAddr(remote netip.Addr) net.Addr {
 func (s *tunnelSock) close() {
 	if s.conn != nil {
 		s.conn.Close()
-	}
-	if s.tx != nil {
-		s.tx.close()
 	}
 }
 
@@ -125,11 +115,11 @@ func (u *userDP) sendLoop() {
 	bufs := make([][]byte, batch)
 	sizes := make([]int, batch)
 	for i := range bufs {
-		bufs[i] = make([]byte, sendOffset+65535)
+		bufs[i] = make([]byte, tunOffset+65535)
 	}
 	var active []*tunnelSock
 	for {
-		n, err := u.dev.Read(bufs, sizes, sendOffset)
+		n, err := u.dev.Read(bufs, sizes, tunOffset)
 		if err != nil {
 			if errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) {
 				return
@@ -148,7 +138,7 @@ func (u *userDP) sendLoop() {
 		tbl := *u.table.Load()
 		active = active[:0]
 		for i := 0; i < n; i++ {
-			pkt := bufs[i][sendOffset : sendOffset+sizes[i]]
+			pkt := bufs[i][tunOffset : tunOffset+sizes[i]]
 			src, dst, _, ok := ipv6Header(pkt)
 			if !ok {
 				u.ctr.drop(DropMalformed)
@@ -167,22 +157,13 @@ func (u *userDP) sendLoop() {
 				u.tooBig(r, pkt)
 				continue
 			}
-			if tx := r.sock.tx; tx != nil {
-				if len(tx.pend) == 0 {
-					active = append(active, r.sock)
-				}
-				tx.queue(bufs[i][sendOffset-ipv6HeaderLen:sendOffset+sizes[i]], r.tun.Remote)
-				continue
-			}
 			if len(r.sock.pending) == 0 {
 				active = append(active, r.sock)
 			}
 			r.sock.pending = append(r.sock.pending, ipv6.Message{Buffers: [][]byte{pkt}, Addr: r.addr})
 		}
 		for _, s := range active {
-			if s.tx != nil {
-				u.flushRaw(s)
-			} else if s.key.encap == EncapUDP && !s.noGSO {
+			if s.key.encap == EncapUDP && !s.noGSO {
 				u.flushUDPGSO(s)
 			} else {
 				u.flush(s)
@@ -262,12 +243,6 @@ func (u *userDP) tooBig(r *userRoute, pkt []byte) {
 // arrived on it.
 func (u *userDP) receiveLoop(s *tunnelSock) {
 	defer u.wg.Done()
-	if s.key.encap != EncapUDP {
-		if rc, err := s.conn.(syscall.Conn).SyscallConn(); err == nil {
-			u.receiveLoopRaw(s, rc)
-			return
-		}
-	}
 	batch := 128
 	if s.gro {
 		batch = 16 // each message may hold up to 64 packets
