@@ -102,25 +102,24 @@ func analyse(t0, fail, restore time.Time, opt Options, meters map[string]*meter,
 	return s
 }
 
-// longestGap is the longest interval between consecutive arrivals that
-// ends in [from, to], counting from the last arrival before from; with no
-// arrival at all after from, the whole window.
+// longestGap is the longest time in [from, to] without an arrival,
+// counted from the event at from (not from the last arrival before it: a
+// stall that began before the event is not the event's gap); with no
+// arrival at all in the window, the whole window.
 func longestGap(as []arrival, from, to time.Time) time.Duration {
 	var longest time.Duration
-	prev := time.Time{}
+	prev := from
 	for _, a := range as {
+		if a.at.Before(from) {
+			continue
+		}
 		if a.at.After(to) {
 			break
 		}
-		if !a.at.Before(from) && !prev.IsZero() {
-			longest = max(longest, a.at.Sub(prev))
-		}
+		longest = max(longest, a.at.Sub(prev))
 		prev = a.at
 	}
-	if prev.Before(from) {
-		return to.Sub(from)
-	}
-	return longest
+	return max(longest, to.Sub(prev))
 }
 
 func earlier(a, b time.Time) time.Time {

@@ -187,10 +187,13 @@ func checkTshark(t *testing.T, pcap string) {
 	if got := run("mipv6"); len(got) < 4 {
 		t.Fatalf("tshark found %d Mobility Header fields in the capture, want BUs and BAs", len(got))
 	}
-	// PI_WARN is 0x00600000 in Wireshark's expert severities.
-	if bad := run("_ws.malformed or _ws.expert.severity >= 0x00600000"); len(bad) > 0 {
+	// PI_WARN is 0x00600000 in Wireshark's expert severities. Only the
+	// signalling is judged: over UDP 4191 the capture also holds tunnelled
+	// TCP, whose D-SACKs tshark marks as warnings.
+	const bad = "mipv6 and (_ws.malformed or _ws.expert.severity >= 0x00600000)"
+	if bad := run(bad); len(bad) > 0 {
 		out, _ := exec.Command("tshark", "-r", pcap, "-d", "udp.port==4191,ipv6", "-V", "-Y",
-			"_ws.malformed or _ws.expert.severity >= 0x00600000").Output()
+			"mipv6 and (_ws.malformed or _ws.expert.severity >= 0x00600000)").Output()
 		t.Fatalf("tshark flags frames %v:\n%s", bad, out)
 	}
 }
