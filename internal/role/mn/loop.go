@@ -282,8 +282,10 @@ func (m *MobileNode) shutdown() {
 	now := m.now()
 	n := 0
 	for _, e := range m.bul.Entries() {
-		// A binding the home agent never accepted needs no deregistration.
-		if e.State == binding.StateRegistered || e.State == binding.StateRegistering && !e.Registered.IsZero() {
+		// A binding still waiting for its first answer is deregistered too:
+		// the home agent may have accepted it already (its answer still on
+		// the way). Any answer to the deregistration removes the entry.
+		if e.State == binding.StateRegistered || e.State == binding.StateRegistering {
 			m.bul.RemoveCareOfAddress(now, e.HA, e.HoA, e.BID)
 			n++
 		}
