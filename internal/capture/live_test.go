@@ -17,31 +17,17 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"monami/internal/testenv"
 	"monami/wire"
 )
-
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("MONAMI_REQUIRE_ROOT_TESTS") == "1" {
-			t.Fatal("root is required (MONAMI_REQUIRE_ROOT_TESTS=1)")
-		}
-		t.Skip("needs root for a network namespace and tcpdump")
-	}
-	if _, err := exec.LookPath("tcpdump"); err != nil {
-		if os.Getenv("MONAMI_REQUIRE_ROOT_TESTS") == "1" {
-			t.Fatal("tcpdump not installed and MONAMI_REQUIRE_ROOT_TESTS=1")
-		}
-		t.Skip("tcpdump not installed")
-	}
-}
 
 // TestLiveCaptureFromKernel sends Binding Updates through a real raw
 // Mobility Header socket in a fresh network namespace, lets the kernel
 // fill in the checksum (IPV6_CHECKSUM), captures them with tcpdump on lo
 // (Ethernet link type) and on "any" (Linux cooked), and decodes the files.
 func TestLiveCaptureFromKernel(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
+	testenv.RequireTool(t, "tcpdump")
 	name := fmt.Sprintf("flow-cap-%d", os.Getpid())
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"monami/internal/lab"
+	"monami/internal/testenv"
 )
 
 // TestKernelBackendOnHost: a mobile node does not forward
@@ -16,7 +17,7 @@ import (
 // seg6 routes (rule iif lo) and must still reach the home network, with
 // the tunnel's MTU.
 func TestKernelBackendOnHost(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	name := "mdphost"
 	_ = lab.Teardown(name)
 	l, err := lab.Up(context.Background(), &lab.Topology{

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"monami/internal/lab"
+	"monami/internal/testenv"
 )
 
 // Test topology (lab names and everything else start with "mdp"):
@@ -50,16 +51,6 @@ const (
 	testNFT   = "mdpdp"
 	testTun   = "mdptun0"
 )
-
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("MONAMI_REQUIRE_ROOT_TESTS") == "1" {
-			t.Fatal("root required (MONAMI_REQUIRE_ROOT_TESTS=1)")
-		}
-		t.Skip("needs root for network namespaces")
-	}
-}
 
 type testNet struct {
 	lab     *lab.Lab
@@ -187,7 +178,7 @@ func setupTunnel(t *testing.T, n *testNet, bc backendCase) (dpA, dpB DataPlane) 
 }
 
 func TestTunnelIntegration(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	for i, bc := range backendCases {
 		t.Run(bc.name, func(t *testing.T) {
 			name := fmt.Sprintf("mdpit%d", i)

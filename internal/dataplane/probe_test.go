@@ -5,12 +5,13 @@ import (
 	"testing"
 
 	"monami/internal/lab"
+	"monami/internal/testenv"
 )
 
 // TestProbeAndAuto: this kernel has seg6, so auto picks the kernel
 // backend, and the probe leaves nothing in the table.
 func TestProbeAndAuto(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	name := "mdppr"
 	_ = lab.Teardown(name)
 	l, err := lab.Up(context.Background(), &lab.Topology{Name: name, Nodes: []lab.Node{{Name: "a"}}})

@@ -14,6 +14,7 @@ import (
 
 	"monami/internal/ctlapi"
 	"monami/internal/lab"
+	"monami/internal/testenv"
 )
 
 // monamiBin is the monami binary the daemons run, built once by TestMain.
@@ -39,26 +40,6 @@ func TestMain(m *testing.M) {
 		return m.Run()
 	}()
 	os.Exit(code)
-}
-
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("MONAMI_REQUIRE_ROOT_TESTS") != "" {
-			t.Fatal("root is required (MONAMI_REQUIRE_ROOT_TESTS is set)")
-		}
-		t.Skip("needs root for network namespaces")
-	}
-}
-
-func needTool(t *testing.T, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("MONAMI_REQUIRE_ROOT_TESTS") != "" {
-			t.Fatalf("%s is required (scripts/test.sh installs it)", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
 }
 
 // newScenario builds the demo lab under a test-specific name; everything is
@@ -157,7 +138,7 @@ func (s *scenario) haRoutes(t *testing.T) []string {
 // tunnelled data, into a pcap file for tshark.
 func (s *scenario) capture(t *testing.T) (path string, stop func()) {
 	t.Helper()
-	needTool(t, "tcpdump")
+	testenv.RequireTool(t, "tcpdump")
 	path = s.path("signalling.pcap")
 	cmd := s.lab.MustNode("ha").Command(context.Background(), "tcpdump", "-i", "eth0", "-U", "-s", "512", "-w", path,
 		"ip6 and not ip6 proto 41 and not tcp")
@@ -175,7 +156,7 @@ func (s *scenario) capture(t *testing.T) (path string, stop func()) {
 // and reports nothing malformed and no expert entry of warning or worse.
 func checkTshark(t *testing.T, pcap string) {
 	t.Helper()
-	needTool(t, "tshark")
+	testenv.RequireTool(t, "tshark")
 	run := func(filter string) []string {
 		out, err := exec.Command("tshark", "-r", pcap, "-d", "udp.port==4191,ipv6", "-Y", filter,
 			"-T", "fields", "-e", "frame.number", "-e", "mip6.mhtype").Output()
@@ -204,7 +185,7 @@ func checkTshark(t *testing.T, pcap string) {
 // the same connection completing, the path interruption at most 100 ms,
 // and all signalling decoded by tshark without warnings.
 func TestFailoverKeepsTCP(t *testing.T) {
-	needRoot(t)
+	testenv.RequireRoot(t)
 	for _, tc := range []struct{ backend, transport string }{
 		// UDP signalling means UDP-encapsulated data (RFC 5555), which only
 		// the userspace backend does: the mobile node refuses kernel + udp.
@@ -265,7 +246,7 @@ func TestFailoverKeepsTCP(t *testing.T) {
 // TestWrongKeyRejected: a mobile node with the wrong MN-HA key gets
 // MIPV6-AUTH-FAIL and no binding is made.
 func TestWrongKeyRejected(t *testing.T) {
-	needRoot(t)
+	testenv.RequireRoot(t)
 	s := newScenario(t, "mdk", Options{Backend: "kernel"})
 	if err := s.writeConfigsWithKeys("hex:00112233445566778899aabbccddeeff00112233", "hex:ffeeddccbbaa99887766554433221100ffeeddcc"); err != nil {
 		t.Fatal(err)
@@ -305,7 +286,7 @@ func TestWrongKeyRejected(t *testing.T) {
 // one that dies has its bindings expire; both remove the home agent's data
 // plane state for the home address.
 func TestDeregistrationAndExpiry(t *testing.T) {
-	needRoot(t)
+	testenv.RequireRoot(t)
 	s := newScenario(t, "mdx", Options{Backend: "kernel", Lifetime: 8 * time.Second})
 	if err := s.writeConfigs(); err != nil {
 		t.Fatal(err)

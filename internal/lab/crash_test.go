@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"monami/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,7 +66,7 @@ func TestCrashChild(t *testing.T) {
 // TestTeardownAfterKill SIGKILLs a process building a lab at several points
 // (and after it is fully up) and checks that Teardown removes everything.
 func TestTeardownAfterKill(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	for _, at := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0} {
 		name := fmt.Sprintf("mltk%d", at)
 		t.Run(name, func(t *testing.T) {
@@ -135,7 +136,7 @@ func TestTeardownAfterKill(t *testing.T) {
 // TestCLI drives the real `monami lab` binary: up, status, exec, link,
 // down, and down after `lab up` was SIGKILLed mid-build.
 func TestCLI(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	bin := filepath.Join(t.TempDir(), "monami")
 	build := exec.Command("go", "build", "-o", bin, "monami/cmd/monami")
 	if out, err := build.CombinedOutput(); err != nil {

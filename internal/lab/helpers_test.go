@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"monami/internal/testenv"
 	"net"
 	"net/netip"
 	"os"
@@ -20,24 +21,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// requireRoot skips without root unless MONAMI_REQUIRE_ROOT_TESTS=1, in
-// which case a missing privilege is a failure.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("MONAMI_REQUIRE_ROOT_TESTS") == "1" {
-		t.Fatal("namespace integration test needs root (MONAMI_REQUIRE_ROOT_TESTS=1)")
-	}
-	t.Skip("needs root for network namespaces")
-}
-
 // upLab builds a topology from YAML and registers teardown plus a check
 // that nothing is left behind.
 func upLab(t *testing.T, yml string) *Lab {
 	t.Helper()
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	topo, err := Parse([]byte(yml))
 	if err != nil {
 		t.Fatal(err)

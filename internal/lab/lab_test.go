@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"monami/internal/testenv"
 	"net"
 	"os"
 	"strings"
@@ -392,7 +393,7 @@ func waitListening(t *testing.T, n *NodeNS, port string) {
 }
 
 func TestUpErrorsCleanUp(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	topo, err := Parse([]byte(`
 name: mlterr
 nodes: [{name: a}, {name: b}]

@@ -2,8 +2,8 @@ package linkmon
 
 import (
 	"context"
+	"monami/internal/testenv"
 	"net"
-	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -12,18 +12,9 @@ import (
 	"github.com/vishvananda/netns"
 )
 
-func needRoot(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("MONAMI_REQUIRE_ROOT_TESTS") != "" {
-			t.Fatal("root is required (MONAMI_REQUIRE_ROOT_TESTS is set)")
-		}
-		t.Skip("needs root for network namespaces")
-	}
-}
-
 // TestMonitorInNamespace drives a real veth pair in a fresh namespace.
 func TestMonitorInNamespace(t *testing.T) {
-	needRoot(t)
+	testenv.RequireRoot(t)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	orig, err := netns.Get()

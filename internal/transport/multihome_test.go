@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"monami/internal/testenv"
 	"monami/wire"
 )
 
@@ -13,7 +14,7 @@ import (
 // address through source-based policy routing, or by IfIndex, for native
 // and UDP signalling, and that the home agent sees the arrival interface.
 func TestMultihomed(t *testing.T) {
-	needRoot(t)
+	testenv.RequireRoot(t)
 	tag := newTag()
 	mnNS, haNS := newNS(t, tag+"mn"), newNS(t, tag+"ha")
 	coaA, haA := netip.MustParseAddr("2001:db8:a::2"), netip.MustParseAddr("2001:db8:a::1")

@@ -6,13 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"monami/internal/testenv"
 	"monami/wire"
 )
 
 // TestNativeReplacesStaleTable: a table left by a crashed process (same
 // name) is replaced at open and removed at Close.
 func TestNativeReplacesStaleTable(t *testing.T) {
-	needRoot(t)
+	testenv.RequireRoot(t)
 	ns := newNS(t, newTag()+"st")
 	ns.exec(t, "nft", "add table ip6 mtr_mh; add chain ip6 mtr_mh stale { type filter hook input priority 0; }")
 	tr := openNative(t, ns)
@@ -32,7 +33,7 @@ func TestNativeReplacesStaleTable(t *testing.T) {
 // neither deliver nor drop HAO signalling it merely forwards (the nftables
 // rule and the capture both test "destination is local").
 func TestNativeForwardedNotIntercepted(t *testing.T) {
-	needRoot(t)
+	testenv.RequireRoot(t)
 	tag := newTag()
 	mnNS, rtNS, cnNS := newNS(t, tag+"mn"), newNS(t, tag+"rt"), newNS(t, tag+"cn")
 	coa, rtA := netip.MustParseAddr("2001:db8:1::2"), netip.MustParseAddr("2001:db8:1::1")

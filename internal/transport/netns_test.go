@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"monami/internal/testenv"
 	"net"
 	"net/netip"
 	"os"
@@ -25,18 +26,6 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
-
-// needRoot skips when not root, unless MONAMI_REQUIRE_ROOT_TESTS=1.
-func needRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("MONAMI_REQUIRE_ROOT_TESTS") == "1" {
-		t.Fatal("root required (MONAMI_REQUIRE_ROOT_TESTS=1)")
-	}
-	t.Skip("needs root for network namespaces")
-}
 
 type testNS struct {
 	name string
@@ -119,7 +108,7 @@ type pair struct {
 
 func newPair(t testing.TB) *pair {
 	t.Helper()
-	needRoot(t)
+	testenv.RequireRoot(t)
 	tag := newTag()
 	p := &pair{
 		mn: newNS(t, tag+"mn"), ha: newNS(t, tag+"ha"),

@@ -3,6 +3,7 @@ package transport
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"monami/internal/testenv"
 	"os"
 	"os/exec"
 	"slices"
@@ -40,7 +41,7 @@ func TestDefaultNFTTableIsPerProcess(t *testing.T) {
 // mfxNS creates a network namespace with this helper's "mfx" prefix.
 func mfxNS(t *testing.T) *testNS {
 	t.Helper()
-	needRoot(t)
+	testenv.RequireRoot(t)
 	id := make([]byte, 3)
 	rand.Read(id)
 	return newNS(t, "mfx"+hex.EncodeToString(id))

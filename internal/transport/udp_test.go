@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"monami/internal/testenv"
 	"monami/wire"
 )
 
@@ -169,7 +170,7 @@ func TestUDPData(t *testing.T) {
 // address and port and its reply, sent to that peer, gets back through the
 // NAT (RFC 5555 section 4.1).
 func TestUDPBehindNAT(t *testing.T) {
-	needRoot(t)
+	testenv.RequireRoot(t)
 	tag := newTag()
 	mnNS, natNS, haNS := newNS(t, tag+"mn"), newNS(t, tag+"nat"), newNS(t, tag+"ha")
 	mnV4 := netip.MustParseAddr("10.77.0.2")

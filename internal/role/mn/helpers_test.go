@@ -3,25 +3,11 @@ package mn
 import (
 	"context"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
-
-// requireRoot skips without root unless MONAMI_REQUIRE_ROOT_TESTS=1, in
-// which case it fails (CI must run these tests).
-func requireRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("MONAMI_REQUIRE_ROOT_TESTS") == "1" {
-		t.Fatal("root is required (MONAMI_REQUIRE_ROOT_TESTS=1)")
-	}
-	t.Skip("needs root for network namespaces")
-}
 
 // logRecord is one captured log line.
 type logRecord struct {

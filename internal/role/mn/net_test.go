@@ -17,6 +17,7 @@ import (
 	"monami/internal/config"
 	"monami/internal/lab"
 	"monami/internal/role/ha"
+	"monami/internal/testenv"
 )
 
 // The test network: the mobile node has two access links to one access
@@ -122,7 +123,7 @@ func nsOf(t testing.TB, n *lab.NodeNS) netns.NsHandle {
 // upNet builds the lab, the ingress filter and a running home agent (the
 // real ha role).
 func upNet(t testing.TB, name, haBackend string) *testNet {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	ctx := context.Background()
 	topo, err := lab.Parse([]byte(fmt.Sprintf(topoYAML, name)))
 	if err != nil {
