@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every fuzz target in the module for the given time each (default 10s).
-# Usage: scripts/fuzz.sh [DURATION] [PACKAGE-PATTERN]
+# Runs every fuzz target in the module for the given time (10m) or number of
+# executions (30000x) each; default 10s.
+# Usage: scripts/fuzz.sh [DURATION|COUNTx] [PACKAGE-PATTERN]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dur=${1:-10s}
