@@ -204,35 +204,27 @@ func (ifc ngInterface) time(ts uint64) time.Time {
 	return time.Unix(int64(sec)+ifc.offsetSec, int64(ns)).UTC()
 }
 
+// ngEPB reads an Enhanced Packet Block: a 32-bit interface ID.
 func (r *Reader) ngEPB(body []byte) (Packet, error) {
-	o := r.ng.order
 	if len(body) < 20 {
 		return Packet{}, fmt.Errorf("%w: packet %d: enhanced packet block too short", ErrFormat, r.n+1)
 	}
-	ifc, err := r.ngIface(o.Uint32(body[0:]))
-	if err != nil {
-		return Packet{}, err
-	}
-	ts := uint64(o.Uint32(body[4:]))<<32 | uint64(o.Uint32(body[8:]))
-	capLen := o.Uint32(body[12:])
-	if uint64(capLen) > uint64(len(body)-20) {
-		return Packet{}, fmt.Errorf("%w: packet %d: captured length %d overruns its block", ErrFormat, r.n+1, capLen)
-	}
-	return Packet{
-		Time:      ifc.time(ts),
-		LinkType:  ifc.linkType,
-		Interface: int(o.Uint32(body[0:])),
-		OrigLen:   int(o.Uint32(body[16:])),
-		Data:      body[20 : 20+capLen],
-	}, nil
+	return r.ngPacket(body, r.ng.order.Uint32(body[0:]))
 }
 
+// ngOPB reads an obsolete Packet Block: a 16-bit interface ID (and a drop
+// count), otherwise laid out as an Enhanced Packet Block.
 func (r *Reader) ngOPB(body []byte) (Packet, error) {
-	o := r.ng.order
 	if len(body) < 20 {
 		return Packet{}, fmt.Errorf("%w: packet %d: packet block too short", ErrFormat, r.n+1)
 	}
-	id := uint32(o.Uint16(body[0:]))
+	return r.ngPacket(body, uint32(r.ng.order.Uint16(body[0:])))
+}
+
+// ngPacket reads the part both packet blocks share: timestamp at 4,
+// captured and original lengths at 12 and 16, data at 20.
+func (r *Reader) ngPacket(body []byte, id uint32) (Packet, error) {
+	o := r.ng.order
 	ifc, err := r.ngIface(id)
 	if err != nil {
 		return Packet{}, err

@@ -46,9 +46,15 @@ func packetTooBig(src netip.Addr, mtu int, invoking []byte) []byte {
 	return pkt
 }
 
-// icmpv6Checksum is the RFC 4443 section 2.3 checksum with the RFC 8200
-// section 8.1 pseudo-header.
+// icmpv6Checksum is the RFC 4443 section 2.3 checksum.
 func icmpv6Checksum(src, dst [16]byte, msg []byte) uint16 {
+	return pseudoHeaderChecksum(src, dst, protoICMPv6, msg, 2)
+}
+
+// pseudoHeaderChecksum is the upper-layer checksum with the RFC 8200
+// section 8.1 pseudo-header, computed as if the two checksum octets at
+// csumOff in msg were zero.
+func pseudoHeaderChecksum(src, dst [16]byte, proto uint8, msg []byte, csumOff int) uint16 {
 	var sum uint32
 	add := func(b []byte) {
 		for len(b) >= 2 {
@@ -63,12 +69,12 @@ func icmpv6Checksum(src, dst [16]byte, msg []byte) uint16 {
 	add(dst[:])
 	var l [8]byte
 	binary.BigEndian.PutUint32(l[:4], uint32(len(msg)))
-	l[7] = protoICMPv6
+	l[7] = proto
 	add(l[:])
-	c2, c3 := msg[2], msg[3]
-	msg[2], msg[3] = 0, 0
+	c2, c3 := msg[csumOff], msg[csumOff+1]
+	msg[csumOff], msg[csumOff+1] = 0, 0
 	add(msg)
-	msg[2], msg[3] = c2, c3
+	msg[csumOff], msg[csumOff+1] = c2, c3
 	for sum>>16 != 0 {
 		sum = sum&0xffff + sum>>16
 	}

@@ -568,25 +568,6 @@ func buildUDP6(src, dst netip.Addr, sport, dport uint16, payload []byte) []byte 
 	binary.BigEndian.PutUint16(u[2:], dport)
 	binary.BigEndian.PutUint16(u[4:], uint16(udpHeaderLen+len(payload)))
 	copy(u[8:], payload)
-	// RFC 8200 section 8.1 pseudo-header checksum (same sum as ICMPv6's,
-	// with next header 17).
-	var sum uint32
-	add := func(b []byte) {
-		for len(b) >= 2 {
-			sum += uint32(binary.BigEndian.Uint16(b))
-			b = b[2:]
-		}
-		if len(b) == 1 {
-			sum += uint32(b[0]) << 8
-		}
-	}
-	add(s[:])
-	add(d[:])
-	sum += uint32(len(u)) + unix.IPPROTO_UDP
-	add(u)
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	binary.BigEndian.PutUint16(u[6:], ^uint16(sum))
+	binary.BigEndian.PutUint16(u[6:], pseudoHeaderChecksum(s, d, unix.IPPROTO_UDP, u, 6))
 	return p
 }

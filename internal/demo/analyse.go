@@ -5,8 +5,6 @@ import (
 	"time"
 )
 
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
 // Event is something that happened during the run, at its offset from the
 // start of the stream.
 type Event struct {

@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"strconv"
@@ -37,7 +38,7 @@ func (s *scenario) bindings(ctx context.Context) ([]ha.BindingView, error) {
 	defer cancel()
 	_, data, err := ctlapi.NewClient(s.path("ha.sock")).Get(pctx, "bindings")
 	if err == nil {
-		err = jsonUnmarshal(data, &b)
+		err = json.Unmarshal(data, &b)
 	}
 	return b, err
 }
