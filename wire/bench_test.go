@@ -57,31 +57,30 @@ func benchBU(b *testing.B) []byte {
 // haDecode is what a home agent does with every option of a Binding
 // Update: typed decode into stack values.
 func haDecode(v *BindingUpdateView) (bids int, auth RawOption, err error) {
+	var bid BindingIdentifier
 	it := v.Options()
 	for it.Next() {
-		o := it.Option()
-		switch o.Type {
+		switch it.Type() {
 		case OptBindingIdentifier:
-			var bid BindingIdentifier
-			if bid, err = DecodeBindingIdentifier(o.Data); err != nil {
-				return
+			if err := bid.Decode(it.Data()); err != nil {
+				return 0, auth, err
 			}
 			if bid.CareOfAddress.IsValid() {
 				bids++
 			}
 		case OptMobileNodeIdentifier:
-			if _, err = DecodeMobileNodeIdentifier(o.Data); err != nil {
-				return
+			if _, err := DecodeMobileNodeIdentifier(it.Data()); err != nil {
+				return 0, auth, err
 			}
 		case OptMobilityMessageReplay:
-			if _, err = DecodeMobilityMessageReplayProtection(o.Data); err != nil {
-				return
+			if _, err := DecodeMobilityMessageReplayProtection(it.Data()); err != nil {
+				return 0, auth, err
 			}
 		case OptMobilityMessageAuthentication:
-			if _, err = DecodeMobilityMessageAuthentication(o.Data); err != nil {
-				return
+			if _, err := DecodeMobilityMessageAuthentication(it.Data()); err != nil {
+				return 0, auth, err
 			}
-			auth = o
+			auth = it.Option()
 		}
 	}
 	return bids, auth, it.Err()

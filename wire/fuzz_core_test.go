@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -157,10 +158,21 @@ func FuzzDecodeBindingUpdate(f *testing.F) {
 		it := v.Options()
 		var decErr error
 		n := 0
+		var bid BindingIdentifier
 		for it.Next() {
 			n++
-			if _, e := DecodeOption(it.Option()); e != nil && decErr == nil {
+			o := it.Option()
+			if o.Type != it.Type() || !bytes.Equal(o.Data, it.Data()) || o.Offset != it.Offset() {
+				t.Fatalf("accessors %v %x %d disagree with Option %+v", it.Type(), it.Data(), it.Offset(), o)
+			}
+			if _, e := DecodeOption(o); e != nil && decErr == nil {
 				decErr = e
+			}
+			if o.Type == OptBindingIdentifier {
+				want, werr := DecodeBindingIdentifier(o.Data)
+				if gerr := bid.Decode(o.Data); (gerr == nil) != (werr == nil) || bid != want {
+					t.Fatalf("in-place decode %+v %v, by value %+v %v", bid, gerr, want, werr)
+				}
 			}
 		}
 		if it.Err() != nil {

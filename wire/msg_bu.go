@@ -118,15 +118,14 @@ func (v *BindingUpdateView) Message() (BindingUpdate, error) {
 // Update to dst, in order (a bulk registration carries several, RFC 5648
 // section 5.3). With enough capacity in dst it does not allocate.
 func (v *BindingUpdateView) BindingIdentifiers(dst []BindingIdentifier) ([]BindingIdentifier, error) {
+	var bid BindingIdentifier
 	it := v.Options()
 	for it.Next() {
-		o := it.Option()
-		if o.Type != OptBindingIdentifier {
+		if it.Type() != OptBindingIdentifier {
 			continue
 		}
-		bid, err := DecodeBindingIdentifier(o.Data)
-		if err != nil {
-			return dst, optErr(o, err)
+		if err := bid.Decode(it.Data()); err != nil {
+			return dst, optErr(it.Option(), err)
 		}
 		dst = append(dst, bid)
 	}

@@ -306,3 +306,26 @@ func OptionsEqual(a, b Option) bool {
 	y, err2 := b.AppendData(nil)
 	return err1 == nil && err2 == nil && bytes.Equal(x, y)
 }
+
+// Type is the current option's type. With Data and Offset it reads the
+// current option without building a RawOption: returning that struct by
+// value costs a store-forwarding stall per option on the hot path.
+func (it *OptionIterator) Type() OptionType {
+	if it.cs < 0 {
+		return OptPad1
+	}
+	return OptionType(it.b[it.cs])
+}
+
+// Data is the current option's data; it aliases the message.
+func (it *OptionIterator) Data() []byte {
+	s, n := it.cs, it.cn
+	if s < 0 || s+2+n > len(it.b) {
+		return nil
+	}
+	return it.b[s+2 : s+2+n : s+2+n]
+}
+
+// Offset is the current option's offset from the start of the Mobility
+// Header.
+func (it *OptionIterator) Offset() int { return it.base + it.cs }

@@ -75,19 +75,29 @@ func (o BindingIdentifier) AppendData(b []byte) ([]byte, error) {
 
 // DecodeBindingIdentifier decodes the option data (Length 4, 8 or 20).
 func DecodeBindingIdentifier(d []byte) (BindingIdentifier, error) {
-	o := BindingIdentifier{}
+	var o BindingIdentifier
+	err := o.Decode(d)
+	return o, err
+}
+
+// Decode decodes the option data (Length 4, 8 or 20) into o, for a hot
+// path that keeps one value: a struct returned by value and then copied
+// costs a store-forwarding stall.
+func (o *BindingIdentifier) Decode(d []byte) error {
 	switch len(d) {
 	case bidLenNoCoA:
+		o.CareOfAddress = netip.Addr{}
 	case bidLenIPv4CoA:
 		o.CareOfAddress = netip.AddrFrom4([4]byte(d[4:8]))
 	case bidLenIPv6CoA:
 		o.CareOfAddress = addr16(d[4:])
 	default:
-		return o, fmt.Errorf("length %d, want 4, 8 or 20: %w", len(d), ErrBadLength)
+		*o = BindingIdentifier{}
+		return fmt.Errorf("length %d, want 4, 8 or 20: %w", len(d), ErrBadLength)
 	}
 	o.BindingID = binary.BigEndian.Uint16(d)
 	o.Status = Status(d[2])
 	o.SimultaneousHomeAndForeign = d[3]&bidFlagH != 0
 	o.Priority = d[3] & bidPriMask
-	return o, nil
+	return nil
 }

@@ -97,43 +97,44 @@ func (h *HomeAgent) decodeBindingUpdate(sig *transport.Signal) (*binding.Binding
 	req.KeyMgmt, req.MobileRouter = f.Has(wire.BUFlagK), f.Has(wire.BUFlagR)
 
 	var bs bindingUpdateSecurity
+	var bid wire.BindingIdentifier
+	// it.Type and it.Data rather than it.Option, and bid.Decode in place:
+	// structs returned by value cost a store-forwarding stall per option.
 	it := h.bu.Options()
 	for it.Next() {
-		o := it.Option()
 		if bs.hasAuth {
 			// RFC 4285 section 5: the authentication option must be last.
 			bs.authErr = errors.New("authentication option is not the last option")
 		}
-		switch o.Type {
+		switch it.Type() {
 		case wire.OptBindingIdentifier:
-			b, err := wire.DecodeBindingIdentifier(o.Data)
-			if err != nil {
-				return nil, nil, fmt.Errorf("option at %d: %w", o.Offset, err)
+			if err := bid.Decode(it.Data()); err != nil {
+				return nil, nil, fmt.Errorf("option at %d: %w", it.Offset(), err)
 			}
-			req.BIDs = append(req.BIDs, binding.BIDOption{BID: b.BindingID, Priority: b.Priority,
-				CoA: b.CareOfAddress, SimultaneousHomeForeign: b.SimultaneousHomeAndForeign})
+			req.BIDs = append(req.BIDs, binding.BIDOption{BID: bid.BindingID, Priority: bid.Priority,
+				CoA: bid.CareOfAddress, SimultaneousHomeForeign: bid.SimultaneousHomeAndForeign})
 		case wire.OptAlternateCareOfAddress:
-			a, err := wire.DecodeAlternateCareOfAddress(o.Data)
+			a, err := wire.DecodeAlternateCareOfAddress(it.Data())
 			if err != nil {
-				return nil, nil, fmt.Errorf("option at %d: %w", o.Offset, err)
+				return nil, nil, fmt.Errorf("option at %d: %w", it.Offset(), err)
 			}
 			req.AlternateCoA = a.CareOfAddress
 		case wire.OptMobileNodeIdentifier:
-			m, err := wire.DecodeMobileNodeIdentifier(o.Data)
+			m, err := wire.DecodeMobileNodeIdentifier(it.Data())
 			if err != nil {
-				return nil, nil, fmt.Errorf("option at %d: %w", o.Offset, err)
+				return nil, nil, fmt.Errorf("option at %d: %w", it.Offset(), err)
 			}
 			if m.Subtype == wire.MNIDNAI {
 				bs.nai = m.Identifier
 			}
 		case wire.OptMobilityMessageReplay:
-			r, err := wire.DecodeMobilityMessageReplayProtection(o.Data)
+			r, err := wire.DecodeMobilityMessageReplayProtection(it.Data())
 			if err != nil {
-				return nil, nil, fmt.Errorf("option at %d: %w", o.Offset, err)
+				return nil, nil, fmt.Errorf("option at %d: %w", it.Offset(), err)
 			}
 			req.Timestamp, req.HasTimestamp = r.Timestamp, true
 		case wire.OptMobilityMessageAuthentication:
-			bs.authOpt, bs.hasAuth = o, true
+			bs.authOpt, bs.hasAuth = it.Option(), true
 		}
 	}
 	if err := it.Err(); err != nil {
