@@ -44,6 +44,12 @@ type Config struct {
 	// backend's MTU detour veth (plus TunName+"x" for its peer), default
 	// "monami0"; at most 14 characters.
 	TunName string
+	// NoBPF keeps the kernel backend from adding the outer header in a tc
+	// egress BPF program on its detour veth (see egressEncap); forwarded
+	// packets then cross the veth and a second seg6 route, about 8%
+	// slower. Without the privilege or kernel support for BPF the backend
+	// falls back to that by itself.
+	NoBPF bool
 	// Logger, default slog.Default().
 	Logger *slog.Logger
 }

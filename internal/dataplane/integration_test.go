@@ -125,12 +125,14 @@ type backendCase struct {
 	backend Backend
 	encap   Encapsulation
 	mtu     int // expected inner MTU on a 1500 link
+	noBPF   bool
 }
 
 var backendCases = []backendCase{
-	{"kernel", BackendKernel, EncapIPv6, 1460},
-	{"userspace-ipv6", BackendUserspace, EncapIPv6, 1460},
-	{"userspace-udp", BackendUserspace, EncapUDP, 1452},
+	{"kernel", BackendKernel, EncapIPv6, 1460, false},
+	{"kernel-nobpf", BackendKernel, EncapIPv6, 1460, true}, // the veth detour, BPF's fallback
+	{"userspace-ipv6", BackendUserspace, EncapIPv6, 1460, false},
+	{"userspace-udp", BackendUserspace, EncapUDP, 1452, false},
 }
 
 // setupTunnel starts data planes on a and b and connects them.
@@ -138,13 +140,16 @@ func setupTunnel(t *testing.T, n *testNet, bc backendCase) (dpA, dpB DataPlane) 
 	t.Helper()
 	newDP := func(node *lab.NodeNS) DataPlane {
 		dp, err := New(Config{Backend: bc.backend, Table: testTable, RulePriority: testPref, NetNS: nsHandle(t, node),
-			NFTable: testNFT, TunName: testTun})
+			NFTable: testNFT, TunName: testTun, NoBPF: bc.noBPF})
 		if err != nil {
 			t.Fatalf("%s: new %s data plane: %v", node.Name(), bc.backend, err)
 		}
 		t.Cleanup(func() { dp.Close() })
 		if dp.Backend() != bc.backend {
 			t.Fatalf("backend %s, want %s", dp.Backend(), bc.backend)
+		}
+		if k, ok := dp.(*kernelDP); ok && (k.encap == nil) != bc.noBPF {
+			t.Fatalf("BPF egress encapsulation in use: %v, want %v", k.encap != nil, !bc.noBPF)
 		}
 		return dp
 	}
@@ -256,6 +261,13 @@ func TestTunnelIntegration(t *testing.T) {
 			t.Logf("b: %v", cb)
 			if ca.PacketsOut == 0 || cb.PacketsIn == 0 || cb.PacketsOut == 0 || ca.PacketsIn == 0 {
 				t.Errorf("counters did not move: a %v, b %v", ca, cb)
+			}
+			if k, ok := dpA.(*kernelDP); ok && k.encap != nil {
+				// Forwarded packets (s -> b) took the BPF path, without errors.
+				p, _, errs, err := k.encap.counters()
+				if err != nil || p == 0 || errs != 0 {
+					t.Errorf("BPF egress counters: %d packets, %d errors, %v", p, errs, err)
+				}
 			}
 			t.Run("cleanup", func(t *testing.T) {
 				for _, c := range []struct {

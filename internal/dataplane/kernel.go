@@ -36,6 +36,14 @@ type kernelDP struct {
 	// which holds the seg6 routes. See newKernel.
 	detour     netlink.Link
 	detourPeer netlink.Link
+	// encap, when BPF is available, adds the outer header at the detour's
+	// egress instead (see egressEncap); tunnels are numbered for it.
+	encap     *egressEncap
+	tunnelIDs map[tunnelKey]uint32
+	tunnelRef map[uint32]int
+	nextID    uint32
+	// Counters of tunnels whose BPF map entries were deleted.
+	bpfGone Counters
 
 	// Outer source: normally source address selection on the route's
 	// device (tunsrc ::). When that would pick the wrong address, the
@@ -48,14 +56,18 @@ type kernelRoute struct {
 	r     Route
 	rt    rtRoute // cfg.Table: into the detour, MTU-checked
 	encRt rtRoute // cfg.Table+1: seg6 encap.red
+	tid   uint32  // tunnel ID for the BPF egress program, 0 without it
 }
+
+type tunnelKey struct{ local, remote netip.Addr }
 
 // detourGateway is the link-local address of the detour's far end.
 var detourGateway = netip.MustParseAddr("fe80::2")
 
 func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
 	k := &kernelDP{cfg: cfg, ns: ns, log: cfg.Logger.With("dataplane", "kernel"),
-		routes: map[Selector]kernelRoute{}, endpoints: map[endpointKey]Endpoint{}, decap: map[netip.Addr]netip.Addr{}}
+		routes: map[Selector]kernelRoute{}, endpoints: map[endpointKey]Endpoint{}, decap: map[netip.Addr]netip.Addr{},
+		tunnelIDs: map[tunnelKey]uint32{}, tunnelRef: map[uint32]int{}, bpfGone: Counters{Drops: map[DropReason]uint64{}}}
 	var err error
 	if ns > 0 {
 		k.h, err = netlink.NewHandleAt(ns)
@@ -87,6 +99,11 @@ func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
 	}
 	if err := k.setupDetour(); err != nil {
 		return nil, fmt.Errorf("kernel dataplane: %w", err)
+	}
+	if !cfg.NoBPF {
+		if k.encap, err = newEgressEncap(k.detour.Attrs().Index, k.inNS); err != nil {
+			k.log.Warn("BPF egress encapsulation unavailable; forwarded packets cross the detour veth", "err", err)
+		}
 	}
 	// Locally originated packets ("iif lo") go straight to the seg6
 	// routes: for them the kernel applies the route MTU itself. Forwarded
@@ -145,21 +162,28 @@ func (k *kernelDP) AddRoute(r Route) error {
 		rt: rtRoute{table: k.cfg.Table, dst: r.Dst, src: r.Src, oif: k.detour.Attrs().Index, gw: detourGateway, mtu: mtu},
 		encRt: rtRoute{table: k.cfg.Table + 1, dst: r.Dst, src: r.Src, oif: link.Attrs().Index,
 			encap: seg6EncapRed(r.Tunnel.Remote), mtu: mtu + seg6Headroom}}
-	// Encap route first, so the detour never leads nowhere.
-	if err := k.inNS(func() error { return replaceRoute(kr.encRt) }); err != nil {
-		return err
-	}
-	if err := k.inNS(func() error { return replaceRoute(kr.rt) }); err != nil {
-		return err
-	}
 	prev, had := k.routes[r.Selector]
+	if k.encap != nil {
+		if kr.tid, err = k.holdTunnel(r.Tunnel, link.Attrs().Index); err != nil {
+			return fmt.Errorf("route %v: %w", r.Selector, err)
+		}
+		kr.rt.gw = tunnelGateway(kr.tid)
+	}
+	// Encap route first, so the detour never leads nowhere.
+	err = k.inNS(func() error { return replaceRoute(kr.encRt) })
+	if err == nil {
+		err = k.inNS(func() error { return replaceRoute(kr.rt) })
+	}
+	if err != nil {
+		k.releaseTunnel(kr.tid)
+		return err
+	}
+	if had {
+		k.releaseTunnel(prev.tid)
+	}
 	k.routes[r.Selector] = kr
 	if err := k.nft.rebuild(k.endpointList(), k.decap, k.tunnelList()); err != nil {
-		if had {
-			k.routes[r.Selector] = prev
-		} else {
-			delete(k.routes, r.Selector)
-		}
+		// The kernel routes stay (they work); only the counter rules lag.
 		return err
 	}
 	k.log.Info("tunnel route", "selector", r.Selector.String(), "tunnel", r.Tunnel.String(), "dev", link.Attrs().Name, "inner_mtu", mtu)
@@ -232,6 +256,7 @@ func (k *kernelDP) DelRoute(s Selector) error {
 	if err := k.inNS(func() error { return errors.Join(deleteRoute(kr.rt), deleteRoute(kr.encRt)) }); err != nil {
 		return err
 	}
+	k.releaseTunnel(kr.tid)
 	delete(k.routes, s)
 	k.log.Info("tunnel route removed", "selector", s.String())
 	return k.nft.rebuild(k.endpointList(), k.decap, k.tunnelList())
@@ -360,7 +385,11 @@ func (k *kernelDP) Counters() (Counters, error) {
 	if k.closed {
 		return Counters{}, ErrClosed
 	}
-	return k.nft.counters()
+	c, err := k.nft.counters()
+	if err != nil {
+		return c, err
+	}
+	return c, k.addBPFCounters(&c)
 }
 
 func (k *kernelDP) Close() error {
@@ -385,6 +414,11 @@ func (k *kernelDP) Close() error {
 	for _, rule := range k.rules {
 		if err := k.h.RuleDel(rule); err != nil && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, fmt.Errorf("delete rule: %w", err))
+		}
+	}
+	if k.encap != nil {
+		if err := k.encap.close(); err != nil {
+			errs = append(errs, fmt.Errorf("BPF egress encapsulation: %w", err))
 		}
 	}
 	if k.detour != nil {
