@@ -42,7 +42,10 @@ func init() {
 		Long: `dataplane builds sender -- entry == exit -- receiver in network namespaces and runs
 iperf3 (TCP, sender to receiver) through
   plain              entry and exit route natively (the baseline)
-  kernel             seg6 encap.red + End.DT6 tunnel, nftables ingress check
+  kernel             outer header added by a tc egress BPF program (seg6 encap.red for
+                     local traffic), seg6local End.DT6 decapsulation, nftables ingress check
+  kernel-detour      (only with --cases) the same without BPF: forwarded packets cross a
+                     veth and a second seg6 route, as on kernels without tcx
   userspace-nh41     TUN + raw next header 41 sockets
   userspace-udp4191  TUN + UDP port 4191 sockets
 with each stream count, and prints Gbit/s and the ratio to plain with the
@@ -54,13 +57,13 @@ too: the figures only mean something on a quiet machine.`,
 			o := bench.Options{LabName: name, Duration: dur, Streams: streams, Congestion: cc, Rounds: rounds}
 			for _, c := range cases {
 				ok := false
-				for _, k := range bench.AllCases {
+				for _, k := range append(bench.AllCases, bench.KernelDetour) {
 					if string(k) == c {
 						ok = true
 					}
 				}
 				if !ok {
-					return fmt.Errorf("unknown case %q (want plain, kernel, userspace-nh41, userspace-udp4191)", c)
+					return fmt.Errorf("unknown case %q (want plain, kernel, kernel-detour, userspace-nh41, userspace-udp4191)", c)
 				}
 				o.Cases = append(o.Cases, bench.Case(c))
 			}
@@ -124,7 +127,7 @@ too: the figures only mean something on a quiet machine.`,
 	}
 	dp.Flags().DurationVar(&dur, "time", 10*time.Second, "duration of each iperf3 run")
 	dp.Flags().IntSliceVar(&streams, "streams", []int{1, 4}, "parallel TCP stream counts to measure")
-	dp.Flags().StringSliceVar(&cases, "cases", nil, "cases to run (default all: plain,kernel,userspace-nh41,userspace-udp4191)")
+	dp.Flags().StringSliceVar(&cases, "cases", nil, "cases to run (default: plain,kernel,userspace-nh41,userspace-udp4191; also kernel-detour, the kernel backend without its BPF egress program)")
 	dp.Flags().IntVar(&rounds, "rounds", 1, "measure every case this many times (interleaved) and report medians")
 	dp.Flags().BoolVar(&asJSON, "json", false, "print the results as JSON")
 	dp.Flags().StringVar(&name, "name", "dpbench", "lab name (namespaces are <name>-<node>)")

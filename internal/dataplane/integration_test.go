@@ -217,6 +217,34 @@ func TestTunnelIntegration(t *testing.T) {
 					t.Errorf("second DelRoute: %v, want ErrNotFound", err)
 				}
 			})
+			if k, ok := dpA.(*kernelDP); ok && k.encap != nil {
+				t.Run("bpf-fallback", func(t *testing.T) {
+					// A packet the program cannot encapsulate (here: its
+					// tunnel's map entry is gone) crosses the veth to the
+					// seg6 routes instead of being lost.
+					k.mu.Lock()
+					var ids []uint32
+					for _, id := range k.tunnelIDs {
+						ids = append(ids, id)
+					}
+					for _, id := range ids {
+						k.encap.delete(id, &k.bpfGone)
+					}
+					k.mu.Unlock()
+					tcpEcho(t, n.s, addrS, n.b, addrSvc, 1<<20)
+					k.mu.Lock()
+					defer k.mu.Unlock()
+					for key, id := range k.tunnelIDs {
+						link, err := linkByAddr(k.h, key.local)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if err := k.encap.put(id, Tunnel{Local: key.local, Remote: key.remote}, link.Attrs().Index); err != nil {
+							t.Fatal(err)
+						}
+					}
+				})
+			}
 			t.Run("udp-both-ways", func(t *testing.T) {
 				udpEcho(t, n.s, addrS, n.b, addrSvc)
 				udpEcho(t, n.b, addrSvc, n.s, addrS)
@@ -264,9 +292,9 @@ func TestTunnelIntegration(t *testing.T) {
 			}
 			if k, ok := dpA.(*kernelDP); ok && k.encap != nil {
 				// Forwarded packets (s -> b) took the BPF path, without errors.
-				p, _, errs, err := k.encap.counters()
-				if err != nil || p == 0 || errs != 0 {
-					t.Errorf("BPF egress counters: %d packets, %d errors, %v", p, errs, err)
+				c, err := k.encap.counters()
+				if err != nil || c.packets == 0 || c.errors != 0 || c.fallback != 0 {
+					t.Errorf("BPF egress counters: %+v, %v", c, err)
 				}
 			}
 			t.Run("cleanup", func(t *testing.T) {

@@ -43,7 +43,7 @@ type kernelDP struct {
 	tunnelRef map[uint32]int
 	nextID    uint32
 	// Counters of tunnels whose BPF map entries were deleted.
-	bpfGone Counters
+	bpfGone bpfCounters
 
 	// Outer source: normally source address selection on the route's
 	// device (tunsrc ::). When that would pick the wrong address, the
@@ -67,7 +67,7 @@ var detourGateway = netip.MustParseAddr("fe80::2")
 func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
 	k := &kernelDP{cfg: cfg, ns: ns, log: cfg.Logger.With("dataplane", "kernel"),
 		routes: map[Selector]kernelRoute{}, endpoints: map[endpointKey]Endpoint{}, decap: map[netip.Addr]netip.Addr{},
-		tunnelIDs: map[tunnelKey]uint32{}, tunnelRef: map[uint32]int{}, bpfGone: Counters{Drops: map[DropReason]uint64{}}}
+		tunnelIDs: map[tunnelKey]uint32{}, tunnelRef: map[uint32]int{}}
 	var err error
 	if ns > 0 {
 		k.h, err = netlink.NewHandleAt(ns)
@@ -101,7 +101,7 @@ func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
 		return nil, fmt.Errorf("kernel dataplane: %w", err)
 	}
 	if !cfg.NoBPF {
-		if k.encap, err = newEgressEncap(k.detour.Attrs().Index, k.inNS); err != nil {
+		if k.encap, err = newEgressEncap(k.detour.Attrs().Index, k.detourPeer.Attrs().HardwareAddr, k.inNS); err != nil {
 			k.log.Warn("BPF egress encapsulation unavailable; forwarded packets cross the detour veth", "err", err)
 		}
 	}

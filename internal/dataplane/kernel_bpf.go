@@ -45,10 +45,12 @@ type egressEncap struct {
 //	0  outer source (16)      16 outer destination (16)
 //	32 ifindex (4)            36 pad (4)
 //	40 packets (8)            48 inner bytes (8)    56 errors (8)
+//	64 sent across the veth instead (8)
 const (
 	tvSrc, tvDst, tvIfindex             = 0, 16, 32
 	tvPackets, tvBytes, tvErrors        = 40, 48, 56
-	tunnelValueLen                      = 64
+	tvFallback                          = 64
+	tunnelValueLen                      = 72
 	ethHeaderLen                        = 14
 	tunnelMACPrefix              uint16 = 0x026d // locally administered, unicast
 	// RFC 2473 section 6.3: the tunnel entry point sets the hop limit as
@@ -97,10 +99,15 @@ func tunnelGateway(id uint32) netip.Addr {
 	return netip.AddrFrom16(b)
 }
 
-func egressEncapProgram(tunnels *ebpf.Map) asm.Instructions {
+// egressEncapProgram builds the program. What it cannot encapsulate (a
+// GSO type bpf_skb_adjust_room refuses, a tunnel ID no longer in the map)
+// it sends on across the veth with the far end's MAC address, to the seg6
+// routes: slower, not lost.
+func egressEncapProgram(tunnels *ebpf.Map, peerMAC [6]byte) asm.Instructions {
 	const (
 		keyOff = -4  // u32 tunnel ID
 		hdrOff = -48 // outer IPv6 header being built
+		macOff = -56 // the veth peer's MAC address
 	)
 	ins := asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1), // skb
@@ -125,7 +132,7 @@ func egressEncapProgram(tunnels *ebpf.Map) asm.Instructions {
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, keyOff),
 		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "drop"), // our MAC, unknown tunnel: a route raced its removal
+		asm.JEq.Imm(asm.R0, 0, "detour"), // our MAC, unknown tunnel: a route raced its removal
 		asm.Mov.Reg(asm.R7, asm.R0),
 		asm.LoadMem(asm.R9, asm.R6, skbLen, asm.Word),
 		asm.Sub.Imm(asm.R9, ethHeaderLen), // inner packet length
@@ -137,7 +144,7 @@ func egressEncapProgram(tunnels *ebpf.Map) asm.Instructions {
 		asm.Mov.Imm(asm.R3, adjRoomMAC),
 		asm.Mov.Imm(asm.R4, adjRoomFixedGSO|adjRoomEncapV6),
 		asm.FnSkbAdjustRoom.Call(),
-		asm.JNE.Imm(asm.R0, 0, "error"),
+		asm.JNE.Imm(asm.R0, 0, "fallback"),
 		// The outer header (RFC 8200 section 3): payload length is the
 		// inner packet, next header 41.
 		asm.StoreMem(asm.RFP, hdrOff, asm.R8, asm.Word),
@@ -175,8 +182,20 @@ func egressEncapProgram(tunnels *ebpf.Map) asm.Instructions {
 
 		asm.Mov.Imm(asm.R1, 1).WithSymbol("error"),
 		asm.AddAtomic.Mem(asm.R7, asm.R1, asm.DWord, tvErrors),
-		asm.Mov.Imm(asm.R0, tcxDrop).WithSymbol("drop"),
+		asm.Mov.Imm(asm.R0, tcxDrop),
 		asm.Return(),
+
+		asm.Mov.Imm(asm.R1, 1).WithSymbol("fallback"),
+		asm.AddAtomic.Mem(asm.R7, asm.R1, asm.DWord, tvFallback),
+		asm.StoreImm(asm.RFP, macOff, int64(int32(binary.NativeEndian.Uint32(peerMAC[0:4]))), asm.Word).WithSymbol("detour"),
+		asm.StoreImm(asm.RFP, macOff+4, int64(binary.NativeEndian.Uint16(peerMAC[4:6])), asm.Half),
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.Mov.Imm(asm.R2, 0),
+		asm.Mov.Reg(asm.R3, asm.RFP),
+		asm.Add.Imm(asm.R3, macOff),
+		asm.Mov.Imm(asm.R4, 6),
+		asm.Mov.Imm(asm.R5, 0),
+		asm.FnSkbStoreBytes.Call(),
 		asm.Mov.Imm(asm.R0, tcxNext).WithSymbol("next"),
 		asm.Return(),
 	)
@@ -186,7 +205,10 @@ func egressEncapProgram(tunnels *ebpf.Map) asm.Instructions {
 // newEgressEncap loads the program and attaches it to the detour veth's
 // egress; attach must run in the data plane's namespace (the ifindex is
 // resolved there).
-func newEgressEncap(ifindex int, inNS func(func() error) error) (*egressEncap, error) {
+func newEgressEncap(ifindex int, peerMAC net.HardwareAddr, inNS func(func() error) error) (*egressEncap, error) {
+	if len(peerMAC) != 6 {
+		return nil, fmt.Errorf("detour peer MAC %v", peerMAC)
+	}
 	e := &egressEncap{}
 	var err error
 	e.tunnels, err = ebpf.NewMap(&ebpf.MapSpec{Name: "monami_tunnels", Type: ebpf.Hash,
@@ -195,7 +217,7 @@ func newEgressEncap(ifindex int, inNS func(func() error) error) (*egressEncap, e
 		return nil, fmt.Errorf("tunnel map: %w", err)
 	}
 	e.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{Name: "monami_encap", Type: ebpf.SchedCLS,
-		Instructions: egressEncapProgram(e.tunnels), License: "Apache-2.0"})
+		Instructions: egressEncapProgram(e.tunnels, [6]byte(peerMAC)), License: "Apache-2.0"})
 	if err != nil {
 		e.close()
 		return nil, fmt.Errorf("encapsulation program: %w", err)
@@ -233,29 +255,37 @@ func (e *egressEncap) put(id uint32, t Tunnel, ifindex int) error {
 	return nil
 }
 
-func (e *egressEncap) delete(id uint32) (packets, bytes, errs uint64) {
-	var v [tunnelValueLen]byte
-	if err := e.tunnels.Lookup(id, v[:]); err == nil {
-		packets, bytes, errs = tunnelCounters(v[:])
-	}
-	_ = e.tunnels.Delete(id)
-	return
+// bpfCounters are what the egress program counted for a tunnel: packets
+// and inner bytes it encapsulated, packets it dropped on an error after
+// growing the packet, and packets it sent across the veth instead.
+type bpfCounters struct{ packets, bytes, errors, fallback uint64 }
+
+func (c *bpfCounters) add(v []byte) {
+	c.packets += binary.NativeEndian.Uint64(v[tvPackets:])
+	c.bytes += binary.NativeEndian.Uint64(v[tvBytes:])
+	c.errors += binary.NativeEndian.Uint64(v[tvErrors:])
+	c.fallback += binary.NativeEndian.Uint64(v[tvFallback:])
 }
 
-func tunnelCounters(v []byte) (packets, bytes, errs uint64) {
-	return binary.NativeEndian.Uint64(v[tvPackets:]), binary.NativeEndian.Uint64(v[tvBytes:]), binary.NativeEndian.Uint64(v[tvErrors:])
+// delete removes tunnel id and adds its counters to c.
+func (e *egressEncap) delete(id uint32, c *bpfCounters) {
+	var v [tunnelValueLen]byte
+	if err := e.tunnels.Lookup(id, v[:]); err == nil {
+		c.add(v[:])
+	}
+	_ = e.tunnels.Delete(id)
 }
 
 // counters sums the counters of all tunnels.
-func (e *egressEncap) counters() (packets, bytes, errs uint64, err error) {
+func (e *egressEncap) counters() (bpfCounters, error) {
+	var c bpfCounters
 	var id uint32
 	var v []byte
 	it := e.tunnels.Iterate()
 	for it.Next(&id, &v) {
-		p, b, x := tunnelCounters(v)
-		packets, bytes, errs = packets+p, bytes+b, errs+x
+		c.add(v)
 	}
-	return packets, bytes, errs, it.Err()
+	return c, it.Err()
 }
 
 func (e *egressEncap) close() error {
@@ -293,7 +323,7 @@ func (k *kernelDP) holdTunnel(t Tunnel, ifindex int) (uint32, error) {
 		n := &netlink.Neigh{LinkIndex: k.detour.Attrs().Index, Family: unix.AF_INET6, State: netlink.NUD_PERMANENT,
 			IP: tunnelGateway(id).AsSlice(), HardwareAddr: net.HardwareAddr(mac[:])}
 		if err := k.h.NeighSet(n); err != nil {
-			k.encap.delete(id)
+			k.encap.delete(id, &k.bpfGone)
 			return 0, fmt.Errorf("tunnel %v: neighbour entry: %w", t, err)
 		}
 		k.tunnelIDs[key] = id
@@ -322,10 +352,7 @@ func (k *kernelDP) releaseTunnel(id uint32) {
 	if err := k.h.NeighDel(n); err != nil && !errors.Is(err, unix.ENOENT) {
 		k.log.Warn("delete tunnel neighbour entry", "id", id, "err", err)
 	}
-	p, b, x := k.encap.delete(id)
-	k.bpfGone.PacketsOut += p
-	k.bpfGone.BytesOut += b
-	k.bpfGone.Drops[DropIO] += x
+	k.encap.delete(id, &k.bpfGone)
 }
 
 // addBPFCounters adds what the egress program counted (it bypasses the
@@ -334,13 +361,13 @@ func (k *kernelDP) addBPFCounters(c *Counters) error {
 	if k.encap == nil {
 		return nil
 	}
-	p, b, x, err := k.encap.counters()
+	b, err := k.encap.counters()
 	if err != nil {
 		return fmt.Errorf("BPF counters: %w", err)
 	}
-	c.PacketsOut += p + k.bpfGone.PacketsOut
-	c.BytesOut += b + k.bpfGone.BytesOut
-	if n := x + k.bpfGone.Drops[DropIO]; n != 0 {
+	c.PacketsOut += b.packets + k.bpfGone.packets
+	c.BytesOut += b.bytes + k.bpfGone.bytes
+	if n := b.errors + k.bpfGone.errors; n != 0 {
 		if c.Drops == nil {
 			c.Drops = map[DropReason]uint64{}
 		}

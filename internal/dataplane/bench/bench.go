@@ -38,6 +38,9 @@ const (
 	Kernel       Case = "kernel"
 	UserspaceNH  Case = "userspace-nh41"
 	UserspaceUDP Case = "userspace-udp4191"
+	// KernelDetour is the kernel backend without its BPF egress program:
+	// forwarded packets cross the detour veth (not run by default).
+	KernelDetour Case = "kernel-detour"
 )
 
 // AllCases in the order they run.
@@ -251,9 +254,11 @@ func setup(l *lab.Lab, c Case, log *slog.Logger) (func(), error) {
 	if c == Plain {
 		return func() {}, nil
 	}
-	backend, encap := dataplane.BackendKernel, dataplane.EncapIPv6
+	backend, encap, noBPF := dataplane.BackendKernel, dataplane.EncapIPv6, false
 	switch c {
 	case Kernel:
+	case KernelDetour:
+		noBPF = true
 	case UserspaceNH:
 		backend = dataplane.BackendUserspace
 	case UserspaceUDP:
@@ -274,7 +279,7 @@ func setup(l *lab.Lab, c Case, log *slog.Logger) (func(), error) {
 		}
 		defer ns.Close()
 		dp, err := dataplane.New(dataplane.Config{Backend: backend, Table: benchTable, RulePriority: benchPref,
-			NetNS: ns, NFTable: "mdpbench", TunName: "mdpbench0", Logger: log})
+			NetNS: ns, NFTable: "mdpbench", TunName: "mdpbench0", Logger: log, NoBPF: noBPF})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", node, err)
 		}
