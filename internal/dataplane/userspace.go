@@ -51,6 +51,10 @@ type userDP struct {
 	ctr     atomicCounters
 	limiter *errorLimiter
 	wg      sync.WaitGroup
+
+	pkt     *pktSender    // next-header-41 fast path, nil when unavailable
+	hopKick chan struct{} // asks hopLoop to resolve next hops now
+	hopStop chan struct{}
 }
 
 type userRoute struct {
@@ -60,6 +64,9 @@ type userRoute struct {
 	sock *tunnelSock
 	addr net.Addr
 	rt   rtRoute
+
+	hop       atomic.Pointer[nextHop] // packet-socket next hop, nil: raw socket
+	hopReason atomic.Pointer[string]  // why hop is nil (tests, debugging)
 }
 
 type acceptEntry struct {
@@ -110,6 +117,17 @@ func newUserspace(cfg Config, ns netns.NsHandle) (DataPlane, error) {
 		return nil, fmt.Errorf("userspace dataplane: rule pref %d lookup %d: %w", cfg.RulePriority, cfg.Table, err)
 	}
 	u.rule = rule
+	u.hopKick, u.hopStop = make(chan struct{}, 1), make(chan struct{})
+	if err := inNetNS(ns, func() error {
+		var err error
+		u.pkt, err = openPktSender(u.dev.BatchSize())
+		return err
+	}); err != nil {
+		u.log.Info("packet socket unavailable, next header 41 uses the raw socket only", "err", err)
+	} else {
+		u.wg.Add(1)
+		go u.hopLoop(u.hopStop)
+	}
 	u.wg.Add(1)
 	go u.sendLoop()
 	ok = true
@@ -154,6 +172,18 @@ func (u *userDP) AddRoute(r Route) error {
 	}
 	if prev := u.routes[r.Selector]; prev != nil {
 		u.putSock(prev.sock)
+	}
+	if r.Tunnel.Encap == EncapIPv6 && u.pkt != nil {
+		// Resolve now so the first packets take the fast path; hopLoop
+		// keeps it current.
+		st := hopStatus{reason: u.fastPathBlocked(u.h)}
+		if st.reason == "" {
+			_ = inNetNS(u.ns, func() error {
+				st = resolveNextHop(u.h, r.Tunnel.Local, r.Tunnel.Remote, u.devIndex, sysctlHopLimit)
+				return nil
+			})
+		}
+		ur.setHop(st, u)
 	}
 	u.routes[r.Selector] = ur
 	u.publishRoutes()
@@ -330,8 +360,12 @@ func (u *userDP) Close() error {
 			errs = append(errs, fmt.Errorf("close TUN: %w", err))
 		}
 	}
+	if u.hopStop != nil {
+		close(u.hopStop)
+	}
 	u.mu.Unlock()
 	u.wg.Wait()
+	u.pkt.close() // after the send loop is gone
 	if u.h != nil {
 		// The kernel deletes the TUN link asynchronously after the last
 		// close; make sure it is gone before reporting closed.

@@ -115,11 +115,11 @@ func (u *userDP) sendLoop() {
 	bufs := make([][]byte, batch)
 	sizes := make([]int, batch)
 	for i := range bufs {
-		bufs[i] = make([]byte, tunOffset+65535)
+		bufs[i] = make([]byte, sendHeadroom+65535)
 	}
 	var active []*tunnelSock
 	for {
-		n, err := u.dev.Read(bufs, sizes, tunOffset)
+		n, err := u.dev.Read(bufs, sizes, sendHeadroom)
 		if err != nil {
 			if errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) {
 				return
@@ -137,8 +137,9 @@ func (u *userDP) sendLoop() {
 		}
 		tbl := *u.table.Load()
 		active = active[:0]
+		var probed *nextHop // this batch goes through the kernel for it
 		for i := 0; i < n; i++ {
-			pkt := bufs[i][tunOffset : tunOffset+sizes[i]]
+			pkt := bufs[i][sendHeadroom : sendHeadroom+sizes[i]]
 			src, dst, _, ok := ipv6Header(pkt)
 			if !ok {
 				u.ctr.drop(DropMalformed)
@@ -157,10 +158,23 @@ func (u *userDP) sendLoop() {
 				u.tooBig(r, pkt)
 				continue
 			}
+			if nh := r.hop.Load(); nh != nil && len(pkt)+ipv6HeaderLen <= nh.mtu {
+				if nh.probe.Load() && probed == nil {
+					nh.probe.Store(false)
+					probed = nh
+				}
+				if nh != probed {
+					u.pkt.add(bufs[i], len(pkt), nh)
+					continue
+				}
+			}
 			if len(r.sock.pending) == 0 {
 				active = append(active, r.sock)
 			}
 			r.sock.pending = append(r.sock.pending, ipv6.Message{Buffers: [][]byte{pkt}, Addr: r.addr})
+		}
+		if u.pkt != nil && len(u.pkt.msgs) > 0 {
+			u.flushPkt(u.pkt)
 		}
 		for _, s := range active {
 			if s.key.encap == EncapUDP && !s.noGSO {
