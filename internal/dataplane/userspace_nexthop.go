@@ -274,11 +274,13 @@ func (u *userDP) hopLoop(stop <-chan struct{}) {
 	defer h.Close()
 	var sock *nl.NetlinkSocket
 	groups := []uint{unix.RTNLGRP_IPV6_ROUTE, unix.RTNLGRP_NEIGH, unix.RTNLGRP_LINK}
-	if u.ns > 0 {
-		sock, err = nl.SubscribeAt(u.ns, 0, unix.NETLINK_ROUTE, groups...)
-	} else {
+	// Opened in u.ns by inNetNS: nl.SubscribeAt would need netns.None()
+	// as its "current" handle, and fails to switch back otherwise.
+	err = inNetNS(u.ns, func() error {
+		var err error
 		sock, err = nl.Subscribe(unix.NETLINK_ROUTE, groups...)
-	}
+		return err
+	})
 	if err != nil {
 		u.log.Warn("next-hop change notifications off", "err", err)
 	} else {

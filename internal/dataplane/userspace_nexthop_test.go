@@ -153,7 +153,13 @@ func TestUserspaceNextHop(t *testing.T) {
 			}
 		}
 	}
+	t0 := time.Now()
 	waitHop(t, rA, false)
+	if d := time.Since(t0); d > hopRefresh/2 {
+		// The neighbour notification, not the periodic refresh, should
+		// have done it.
+		t.Errorf("fallback after %v", d)
+	}
 	if r := hopReason(rA); !strings.Contains(r, "unresolved") {
 		t.Errorf("reason %q, want an unresolved neighbour", r)
 	}
