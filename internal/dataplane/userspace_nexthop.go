@@ -40,9 +40,9 @@ type nextHop struct {
 // netlink notification arrives.
 const hopRefresh = time.Second
 
-// hopProbeEvery is how often a next hop whose neighbour is not REACHABLE
-// lets a batch through the kernel's path.
-const hopProbeEvery = time.Second
+// hopDebounce is the least time between two resolutions: a burst of
+// notifications (a link flap, a busy neighbour table) resolves once.
+const hopDebounce = 50 * time.Millisecond
 
 // hopKey identifies the outer flow of a tunnel.
 type hopKey struct{ local, remote netip.Addr }
@@ -296,12 +296,11 @@ func (u *userDP) hopLoop(stop <-chan struct{}) {
 		case <-u.hopKick:
 		default:
 		}
-		// Bursts of notifications (a link flap) resolve once.
-		if d := time.Since(last); d < 20*time.Millisecond {
+		if d := time.Since(last); d < hopDebounce {
 			select {
 			case <-stop:
 				return
-			case <-time.After(20*time.Millisecond - d):
+			case <-time.After(hopDebounce - d):
 			}
 		}
 		u.resolveHops(h)
@@ -316,13 +315,12 @@ func (u *userDP) hopLoop(stop <-chan struct{}) {
 			continue
 		}
 		if _, _, err := sock.Receive(); err != nil && !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.ENOBUFS) {
+			u.log.Debug("next-hop notifications", "err", err)
 			select {
 			case <-stop:
 				return
-			default:
+			case <-time.After(hopRefresh):
 			}
-			u.log.Debug("next-hop notifications", "err", err)
-			time.Sleep(hopRefresh)
 		}
 	}
 }
