@@ -328,4 +328,9 @@ func (it *OptionIterator) Data() []byte {
 
 // Offset is the current option's offset from the start of the Mobility
 // Header.
-func (it *OptionIterator) Offset() int { return it.base + it.cs }
+func (it *OptionIterator) Offset() int {
+	if it.cs < 0 {
+		return 0 // as Option() before the first Next
+	}
+	return it.base + it.cs
+}

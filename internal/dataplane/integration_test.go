@@ -218,6 +218,24 @@ func TestTunnelIntegration(t *testing.T) {
 				}
 			})
 			if k, ok := dpA.(*kernelDP); ok && k.encap != nil {
+				t.Run("bpf-only-where-the-source-interface-routes", func(t *testing.T) {
+					// An outer source on lo: redirecting to lo would lose the
+					// packets, so that tunnel stays on the seg6 path.
+					k.mu.Lock()
+					defer k.mu.Unlock()
+					for _, c := range []struct {
+						local netip.Addr
+						want  bool
+					}{{addrA, true}, {addrAHome, false}} {
+						link, err := linkByAddr(k.h, c.local)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if got := k.leavesBy(Tunnel{Local: c.local, Remote: addrB}, link); got != c.want {
+							t.Errorf("leavesBy(%v on %s) = %v, want %v", c.local, link.Attrs().Name, got, c.want)
+						}
+					}
+				})
 				t.Run("bpf-fallback", func(t *testing.T) {
 					// A packet the program cannot encapsulate (here: its
 					// tunnel's map entry is gone) crosses the veth to the

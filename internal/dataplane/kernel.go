@@ -38,10 +38,11 @@ type kernelDP struct {
 	detourPeer netlink.Link
 	// encap, when BPF is available, adds the outer header at the detour's
 	// egress instead (see egressEncap); tunnels are numbered for it.
-	encap     *egressEncap
-	tunnelIDs map[tunnelKey]uint32
-	tunnelRef map[uint32]int
-	nextID    uint32
+	encap         *egressEncap
+	tunnelIDs     map[tunnelKey]uint32
+	tunnelRef     map[uint32]int
+	tunnelIfindex map[uint32]int
+	nextID        uint32
 	// Counters of tunnels whose BPF map entries were deleted.
 	bpfGone bpfCounters
 
@@ -67,7 +68,7 @@ var detourGateway = netip.MustParseAddr("fe80::2")
 func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
 	k := &kernelDP{cfg: cfg, ns: ns, log: cfg.Logger.With("dataplane", "kernel"),
 		routes: map[Selector]kernelRoute{}, endpoints: map[endpointKey]Endpoint{}, decap: map[netip.Addr]netip.Addr{},
-		tunnelIDs: map[tunnelKey]uint32{}, tunnelRef: map[uint32]int{}}
+		tunnelIDs: map[tunnelKey]uint32{}, tunnelRef: map[uint32]int{}, tunnelIfindex: map[uint32]int{}}
 	var err error
 	if ns > 0 {
 		k.h, err = netlink.NewHandleAt(ns)
@@ -163,7 +164,7 @@ func (k *kernelDP) AddRoute(r Route) error {
 		encRt: rtRoute{table: k.cfg.Table + 1, dst: r.Dst, src: r.Src, oif: link.Attrs().Index,
 			encap: seg6EncapRed(r.Tunnel.Remote), mtu: mtu + seg6Headroom}}
 	prev, had := k.routes[r.Selector]
-	if k.encap != nil {
+	if k.encap != nil && k.leavesBy(r.Tunnel, link) {
 		if kr.tid, err = k.holdTunnel(r.Tunnel, link.Attrs().Index); err != nil {
 			return fmt.Errorf("route %v: %w", r.Selector, err)
 		}

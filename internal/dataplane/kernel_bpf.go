@@ -93,6 +93,14 @@ func nativeBE16(v uint16) uint16 {
 	return binary.NativeEndian.Uint16(b[:])
 }
 
+// nativeBE32 is what a host-order 32-bit load of the big-endian bytes of
+// v gives.
+func nativeBE32(v uint32) uint32 {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], v)
+	return binary.NativeEndian.Uint32(b[:])
+}
+
 func tunnelGateway(id uint32) netip.Addr {
 	b := [16]byte{0: 0xfe, 1: 0x80, 8: 0x6d, 9: 0x6e}
 	binary.BigEndian.PutUint32(b[12:], id)
@@ -115,9 +123,22 @@ func egressEncapProgram(tunnels *ebpf.Map, peerMAC [6]byte) asm.Instructions {
 		asm.LoadMem(asm.R3, asm.R6, skbDataEnd, asm.Word),
 		asm.Mov.Reg(asm.R4, asm.R2),
 		asm.Add.Imm(asm.R4, ethHeaderLen+ipv6HeaderLen),
+		asm.JLE.Reg(asm.R4, asm.R3, "linear"),
+		// The headers are not all in the linear part: pull them there
+		// (rare), unless the frame is shorter than that.
+		asm.LoadMem(asm.R4, asm.R6, skbLen, asm.Word),
+		asm.JLT.Imm(asm.R4, ethHeaderLen+ipv6HeaderLen, "next"),
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.Mov.Imm(asm.R2, ethHeaderLen+ipv6HeaderLen),
+		asm.FnSkbPullData.Call(),
+		asm.JNE.Imm(asm.R0, 0, "next"),
+		asm.LoadMem(asm.R2, asm.R6, skbData, asm.Word),
+		asm.LoadMem(asm.R3, asm.R6, skbDataEnd, asm.Word),
+		asm.Mov.Reg(asm.R4, asm.R2),
+		asm.Add.Imm(asm.R4, ethHeaderLen+ipv6HeaderLen),
 		asm.JGT.Reg(asm.R4, asm.R3, "next"),
 		// Ethertype IPv6 (loads are in host byte order).
-		asm.LoadMem(asm.R4, asm.R2, 12, asm.Half),
+		asm.LoadMem(asm.R4, asm.R2, 12, asm.Half).WithSymbol("linear"),
 		asm.JNE.Imm(asm.R4, int32(nativeBE16(0x86dd)), "next"),
 		// Destination MAC 02:6d:<tunnel ID>.
 		asm.LoadMem(asm.R4, asm.R2, 0, asm.Half),
@@ -134,7 +155,17 @@ func egressEncapProgram(tunnels *ebpf.Map, peerMAC [6]byte) asm.Instructions {
 		asm.FnMapLookupElem.Call(),
 		asm.JEq.Imm(asm.R0, 0, "detour"), // our MAC, unknown tunnel: a route raced its removal
 		asm.Mov.Reg(asm.R7, asm.R0),
-		asm.LoadMem(asm.R9, asm.R6, skbLen, asm.Word),
+		// An unlabelled inner packet gets a flow label from the flow's
+		// hash (RFC 6438 section 3), so the path can still spread flows.
+		asm.Mov.Reg(asm.R1, asm.R8),
+		asm.And.Imm(asm.R1, int32(nativeBE32(0x000fffff))),
+		asm.JNE.Imm(asm.R1, 0, "labelled"),
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.FnGetHashRecalc.Call(),
+		asm.And.Imm(asm.R0, 0xfffff),
+		asm.HostTo(asm.BE, asm.R0, asm.Word),
+		asm.Or.Reg(asm.R8, asm.R0),
+		asm.LoadMem(asm.R9, asm.R6, skbLen, asm.Word).WithSymbol("labelled"),
 		asm.Sub.Imm(asm.R9, ethHeaderLen), // inner packet length
 		// Room for the outer header between the MAC header and the
 		// inner packet; FIXED_GSO keeps the segment size, which the
@@ -309,14 +340,16 @@ func (k *kernelDP) holdTunnel(t Tunnel, ifindex int) (uint32, error) {
 	key := tunnelKey{t.Local, t.Remote}
 	id, ok := k.tunnelIDs[key]
 	if !ok {
-		k.nextID++
-		if k.nextID == 0 {
-			k.nextID++
+		for k.nextID++; k.nextID == 0 || k.tunnelRef[k.nextID] > 0; k.nextID++ {
 		}
 		id = k.nextID
 	}
-	if err := k.encap.put(id, t, ifindex); err != nil {
-		return 0, err
+	// Rewriting an unchanged entry would race the program's counters.
+	if !ok || k.tunnelIfindex[id] != ifindex {
+		if err := k.encap.put(id, t, ifindex); err != nil {
+			return 0, err
+		}
+		k.tunnelIfindex[id] = ifindex
 	}
 	if !ok {
 		mac := tunnelMAC(id)
@@ -343,6 +376,7 @@ func (k *kernelDP) releaseTunnel(id uint32) {
 		return
 	}
 	delete(k.tunnelRef, id)
+	delete(k.tunnelIfindex, id)
 	for key, v := range k.tunnelIDs {
 		if v == id {
 			delete(k.tunnelIDs, key)
@@ -374,4 +408,25 @@ func (k *kernelDP) addBPFCounters(c *Counters) error {
 		c.Drops[DropIO] += n
 	}
 	return nil
+}
+
+// leavesBy reports whether the kernel routes the tunnel's outer packets
+// out of link, the interface holding the outer source. Only then does the
+// egress program take the tunnel: bpf_redirect_neigh looks up the next hop
+// on the interface it is given, whereas the seg6 route re-routes the outer
+// packet freely (an outer source on lo, or a multihomed host whose route
+// to the peer leaves elsewhere, keeps the seg6 path). The check is made
+// when the route is added.
+func (k *kernelDP) leavesBy(t Tunnel, link netlink.Link) bool {
+	routes, err := k.h.RouteGetWithOptions(net.IP(t.Remote.AsSlice()), &netlink.RouteGetOptions{SrcAddr: net.IP(t.Local.AsSlice())})
+	if err != nil || len(routes) == 0 || routes[0].LinkIndex != link.Attrs().Index {
+		got := 0
+		if len(routes) > 0 {
+			got = routes[0].LinkIndex
+		}
+		k.log.Info("tunnel leaves by another interface than its source's; forwarded packets take the seg6 path",
+			"tunnel", t.String(), "source_if", link.Attrs().Index, "route_if", got, "err", err)
+		return false
+	}
+	return true
 }

@@ -82,6 +82,20 @@ func TestEgressEncapProgram(t *testing.T) {
 			t.Errorf("counters %+v, %v", c, err)
 		}
 	})
+	t.Run("unlabelled-gets-flow-label", func(t *testing.T) {
+		// RFC 6438 section 3: an inner packet without a flow label gets
+		// one from the flow's hash; the traffic class is still copied.
+		in := frame(tunnelMAC(7), 0x86dd)
+		in[ethHeaderLen+1], in[ethHeaderLen+2], in[ethHeaderLen+3] = 0x80, 0, 0
+		ret, out := run(t, in)
+		if ret != tcActRedirect {
+			t.Fatalf("return %d, want TC_ACT_REDIRECT", int32(ret))
+		}
+		w := binary.BigEndian.Uint32(out[ethHeaderLen:])
+		if w>>20 != 0x6b8 || w&0xfffff == 0 {
+			t.Errorf("outer version/class/label %08x: want 6, b8 and a label", w)
+		}
+	})
 	t.Run("unknown-tunnel-to-veth-peer", func(t *testing.T) {
 		in := frame(tunnelMAC(8), 0x86dd)
 		ret, out := run(t, in)
