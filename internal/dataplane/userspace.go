@@ -124,9 +124,15 @@ func newUserspace(cfg Config, ns netns.NsHandle) (DataPlane, error) {
 		return err
 	}); err != nil {
 		u.log.Info("packet socket unavailable, next header 41 uses the raw socket only", "err", err)
+	} else if hh, err := newHandle(ns); err != nil {
+		// Without the loop that keeps next hops current the fast path
+		// would keep a stale one: do without it.
+		u.log.Warn("next-hop resolution unavailable, next header 41 uses the raw socket only", "err", err)
+		u.pkt.close()
+		u.pkt = nil
 	} else {
 		u.wg.Add(1)
-		go u.hopLoop(u.hopStop)
+		go u.hopLoop(hh, u.hopStop)
 	}
 	u.wg.Add(1)
 	go u.sendLoop()

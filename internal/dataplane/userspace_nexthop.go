@@ -14,6 +14,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -143,7 +144,13 @@ func isZeroMAC(m net.HardwareAddr) bool {
 	return true
 }
 
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
+// htons is v in network byte order as a host-order value (what
+// sockaddr_ll's protocol field wants).
+func htons(v uint16) uint16 {
+	var b [2]byte
+	binary.BigEndian.PutUint16(b[:], v)
+	return binary.NativeEndian.Uint16(b[:])
+}
 
 // outerHeader is the template of a tunnel's outer IPv6 header (RFC 2473
 // section 3.1: next header 41, the entry point's address as source);
@@ -258,21 +265,11 @@ func (r *userRoute) setHop(st hopStatus, u *userDP) {
 // hopLoop keeps next hops current: it re-resolves them when the kernel
 // announces a change to IPv6 routes, neighbours or links, and every
 // hopRefresh, until stop is closed.
-func (u *userDP) hopLoop(stop <-chan struct{}) {
+func (u *userDP) hopLoop(h *netlink.Handle, stop <-chan struct{}) {
 	defer u.wg.Done()
-	var h *netlink.Handle
-	var err error
-	if u.ns > 0 {
-		h, err = netlink.NewHandleAt(u.ns)
-	} else {
-		h, err = netlink.NewHandle()
-	}
-	if err != nil {
-		u.log.Warn("next-hop resolution off", "err", err)
-		return
-	}
 	defer h.Close()
 	var sock *nl.NetlinkSocket
+	var err error
 	groups := []uint{unix.RTNLGRP_IPV6_ROUTE, unix.RTNLGRP_NEIGH, unix.RTNLGRP_LINK}
 	// Opened in u.ns by inNetNS: nl.SubscribeAt would need netns.None()
 	// as its "current" handle, and fails to switch back otherwise.
@@ -357,4 +354,12 @@ func flowLabel(pkt []byte) uint32 {
 		fl = 1
 	}
 	return fl
+}
+
+// newHandle is a netlink handle in namespace ns (<= 0: the caller's).
+func newHandle(ns netns.NsHandle) (*netlink.Handle, error) {
+	if ns > 0 {
+		return netlink.NewHandleAt(ns)
+	}
+	return netlink.NewHandle()
 }
