@@ -46,8 +46,8 @@ type Config struct {
 	TunName string
 	// NoBPF keeps the kernel backend from adding the outer header in a tc
 	// egress BPF program on its detour veth (see egressEncap); forwarded
-	// packets then cross the veth and a second seg6 route, about 8%
-	// slower. Without the privilege or kernel support for BPF the backend
+	// packets then cross the veth and a second seg6 route, 0-15% slower
+	// in paired bench runs. Without the privilege or kernel support for BPF the backend
 	// falls back to that by itself.
 	NoBPF bool
 	// Logger, default slog.Default().
