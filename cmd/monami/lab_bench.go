@@ -110,17 +110,23 @@ too: the figures only mean something on a quiet machine.`,
 			fmt.Fprintf(out, "iperf3 %s per run, %d round(s), medians; %d CPUs, load average before %s, after %s\n",
 				dur, rep.Rounds, rep.CPUs, rep.LoadBefore, rep.LoadAfter)
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(tw, "case\tstreams\tGbit/s\tretransmits\tratio to plain\t")
+			fmt.Fprintln(tw, "case\tstreams\tGbit/s\tretransmits\tratio to plain\tCPU s per Gbit\tcost ratio to plain\t")
 			for _, r := range rep.Results {
-				ratio := "-"
+				ratio, costRatio, cost := "-", "-", "-"
 				if r.Ratio > 0 {
 					ratio = fmt.Sprintf("%.2f", r.Ratio)
 				}
+				if r.CostRatio > 0 {
+					costRatio = fmt.Sprintf("%.2f", r.CostRatio)
+				}
+				if r.CPUPerGbit > 0 {
+					cost = fmt.Sprintf("%.3f", r.CPUPerGbit)
+				}
 				if r.Error != "" {
-					fmt.Fprintf(tw, "%s\t%d\terror: %s\t\t\t\n", r.Case, r.Streams, r.Error)
+					fmt.Fprintf(tw, "%s\t%d\terror: %s\t\t\t\t\t\n", r.Case, r.Streams, r.Error)
 					continue
 				}
-				fmt.Fprintf(tw, "%s\t%d\t%.2f\t%d\t%s\t\n", r.Case, r.Streams, r.Gbps, r.Retransmits, ratio)
+				fmt.Fprintf(tw, "%s\t%d\t%.2f\t%d\t%s\t%s\t%s\t\n", r.Case, r.Streams, r.Gbps, r.Retransmits, ratio, cost, costRatio)
 			}
 			return tw.Flush()
 		},

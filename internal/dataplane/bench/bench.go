@@ -20,6 +20,7 @@ import (
 	"net/netip"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -71,7 +72,16 @@ type Result struct {
 	// not iperf3) used during the run, in cores; with Gbps it gives the
 	// forwarder's cost per Gbit/s, steadier on a busy machine than the rate.
 	ProcCPU float64 `json:"process_cpu_cores,omitempty"`
-	Error   string  `json:"error,omitempty"`
+	// HostCPU is the whole machine's busy CPU during the run, in cores
+	// (/proc/stat: iperf3, forwarding, tunnels and anything else), and
+	// CPUPerGbit that divided by the rate: the cost of a Gbit/s. On a
+	// machine whose rate moves with other load the cost moves less.
+	HostCPU    float64 `json:"host_cpu_cores,omitempty"`
+	CPUPerGbit float64 `json:"host_cpu_per_gbit,omitempty"`
+	// CostRatio is CPUPerGbit over plain routing's (same round and
+	// stream count): what the tunnel costs per bit relative to routing.
+	CostRatio float64 `json:"cost_ratio_to_plain,omitempty"`
+	Error     string  `json:"error,omitempty"`
 }
 
 // Report is a whole bench run.
@@ -92,7 +102,7 @@ func summarize(runs []Result, cases []Case, streams []int) []Result {
 	var out []Result
 	for _, c := range cases {
 		for _, s := range streams {
-			var rates, ratios []float64
+			var rates, ratios, costs, costRatios []float64
 			var retr []float64
 			errText := ""
 			for _, r := range runs {
@@ -108,8 +118,15 @@ func summarize(runs []Result, cases []Case, streams []int) []Result {
 				if r.Ratio > 0 {
 					ratios = append(ratios, r.Ratio)
 				}
+				if r.CPUPerGbit > 0 {
+					costs = append(costs, r.CPUPerGbit)
+				}
+				if r.CostRatio > 0 {
+					costRatios = append(costRatios, r.CostRatio)
+				}
 			}
-			res := Result{Case: c, Streams: s, Gbps: median(rates), Ratio: median(ratios), Retransmits: int(median(retr))}
+			res := Result{Case: c, Streams: s, Gbps: median(rates), Ratio: median(ratios), Retransmits: int(median(retr)),
+				CPUPerGbit: median(costs), CostRatio: median(costRatios)}
 			if len(rates) == 0 {
 				res.Error = errText
 			}
@@ -209,7 +226,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	// Each round measures every case once, plain first, so that a ratio
 	// compares runs minutes apart at most; the summary takes medians.
 	for round := 1; round <= o.Rounds; round++ {
-		plain := map[int]float64{}
+		plain, plainCost := map[int]float64{}, map[int]float64{}
 		for _, c := range o.Cases {
 			stop, err := setup(l, c, o.Logger)
 			if err != nil {
@@ -224,21 +241,32 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 					return rep, err
 				}
 				r := Result{Round: round, Case: c, Streams: s}
-				cpu0, t0 := procCPU(), time.Now()
+				cpu0, host0, t0 := procCPU(), hostBusy(), time.Now()
 				r.Gbps, r.Retransmits, err = iperf(ctx, l, s, o.Duration, o.Congestion)
-				r.ProcCPU = (procCPU() - cpu0).Seconds() / time.Since(t0).Seconds()
+				el := time.Since(t0).Seconds()
+				r.ProcCPU = (procCPU() - cpu0).Seconds() / el
+				if host1 := hostBusy(); host0 > 0 && host1 > host0 {
+					r.HostCPU = (host1 - host0).Seconds() / el
+				}
 				if err != nil {
 					r.Error = err.Error()
 				}
+				if r.Gbps > 0 && r.HostCPU > 0 {
+					r.CPUPerGbit = r.HostCPU / r.Gbps
+				}
 				if c == Plain {
 					plain[s] = r.Gbps
+					plainCost[s] = r.CPUPerGbit
 				}
 				if p := plain[s]; p > 0 && r.Error == "" {
 					r.Ratio = r.Gbps / p
 				}
+				if p := plainCost[s]; p > 0 && r.CPUPerGbit > 0 {
+					r.CostRatio = r.CPUPerGbit / p
+				}
 				rep.Runs = append(rep.Runs, r)
 				if o.Progress != nil {
-					fmt.Fprintf(o.Progress, "round %d %-18s %d stream(s): %6.2f Gbit/s (process CPU %.2f cores) %s\n", round, c, s, r.Gbps, r.ProcCPU, r.Error)
+					fmt.Fprintf(o.Progress, "round %d %-18s %d stream(s): %6.2f Gbit/s (host CPU %.2f cores, process CPU %.2f cores) %s\n", round, c, s, r.Gbps, r.HostCPU, r.ProcCPU, r.Error)
 				}
 			}
 			stop()
@@ -385,6 +413,42 @@ func waitListen(ctx context.Context, node *lab.NodeNS, port int) error {
 	}
 	return fmt.Errorf("nothing listens on port %d after 10 s", port)
 }
+
+// hostBusy is the CPU time all CPUs have spent busy since boot (the
+// aggregate "cpu" line of /proc/stat minus idle and iowait), 0 if unknown.
+func hostBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	return parseHostBusy(string(b))
+}
+
+func parseHostBusy(stat string) time.Duration {
+	line, _, _ := strings.Cut(stat, "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0
+	}
+	var busy uint64
+	for i, x := range f[1:] {
+		v, err := strconv.ParseUint(x, 10, 64)
+		if err != nil {
+			return 0
+		}
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		if i >= 8 { // guest and guest_nice are already in user and nice
+			break
+		}
+		busy += v
+	}
+	return time.Duration(busy) * time.Second / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc/stat (100 on Linux).
+const clockTicks = 100
 
 // procCPU is the user and system CPU time this process has used.
 func procCPU() time.Duration {

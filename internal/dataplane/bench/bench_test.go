@@ -1,0 +1,35 @@
+package bench
+
+import (
+	"testing"
+	"time"
+)
+
+func TestParseHostBusy(t *testing.T) {
+	// user nice system idle iowait irq softirq steal guest guest_nice
+	stat := "cpu  100 5 50 1000 7 3 2 1 40 4\ncpu0 50 2 25 500 3 1 1 0 20 2\n"
+	if got, want := parseHostBusy(stat), 161*time.Second/clockTicks; got != want {
+		t.Errorf("busy %v, want %v (user+nice+system+irq+softirq+steal, guest already in user)", got, want)
+	}
+	for _, bad := range []string{"", "intr 1 2 3", "cpu 1 2 x 4 5 6", "cpu 1 2"} {
+		if got := parseHostBusy(bad); got != 0 {
+			t.Errorf("parseHostBusy(%q) = %v, want 0", bad, got)
+		}
+	}
+}
+
+func TestSummarizeCost(t *testing.T) {
+	runs := []Result{
+		{Round: 1, Case: Plain, Streams: 1, Gbps: 10, CPUPerGbit: 0.1},
+		{Round: 1, Case: Kernel, Streams: 1, Gbps: 9, CPUPerGbit: 0.12, Ratio: 0.9, CostRatio: 1.2},
+		{Round: 2, Case: Plain, Streams: 1, Gbps: 12, CPUPerGbit: 0.1},
+		{Round: 2, Case: Kernel, Streams: 1, Gbps: 11, CPUPerGbit: 0.11, Ratio: 11.0 / 12, CostRatio: 1.1},
+		{Round: 3, Case: Kernel, Streams: 1, Error: "boom"},
+	}
+	res := summarize(runs, []Case{Plain, Kernel}, []int{1})
+	k := res[1]
+	near := func(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
+	if !near(k.Gbps, 10) || !near(k.CostRatio, 1.15) || !near(k.CPUPerGbit, 0.115) || k.Error != "" {
+		t.Errorf("kernel summary %+v", k)
+	}
+}
