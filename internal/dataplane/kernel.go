@@ -38,11 +38,10 @@ type kernelDP struct {
 	detourPeer netlink.Link
 	// encap, when BPF is available, adds the outer header at the detour's
 	// egress instead (see egressEncap); tunnels are numbered for it.
-	encap         *egressEncap
-	tunnelIDs     map[tunnelKey]uint32
-	tunnelRef     map[uint32]int
-	tunnelIfindex map[uint32]int
-	nextID        uint32
+	encap     *egressEncap
+	tunnelIDs map[tunnelKey]uint32
+	tunnels   map[uint32]*bpfTunnel
+	nextID    uint32
 	// Counters of tunnels whose BPF map entries were deleted.
 	bpfGone bpfCounters
 
@@ -68,14 +67,9 @@ var detourGateway = netip.MustParseAddr("fe80::2")
 func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
 	k := &kernelDP{cfg: cfg, ns: ns, log: cfg.Logger.With("dataplane", "kernel"),
 		routes: map[Selector]kernelRoute{}, endpoints: map[endpointKey]Endpoint{}, decap: map[netip.Addr]netip.Addr{},
-		tunnelIDs: map[tunnelKey]uint32{}, tunnelRef: map[uint32]int{}, tunnelIfindex: map[uint32]int{}}
+		tunnelIDs: map[tunnelKey]uint32{}, tunnels: map[uint32]*bpfTunnel{}}
 	var err error
-	if ns > 0 {
-		k.h, err = netlink.NewHandleAt(ns)
-	} else {
-		k.h, err = netlink.NewHandle()
-	}
-	if err != nil {
+	if k.h, err = newHandle(ns); err != nil {
 		return nil, fmt.Errorf("kernel dataplane: netlink: %w", err)
 	}
 	ok := false

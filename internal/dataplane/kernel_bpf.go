@@ -86,7 +86,7 @@ func tunnelMAC(id uint32) [6]byte {
 }
 
 // nativeBE16 is what a host-order 16-bit load of the big-endian bytes of v
-// gives.
+// gives (htons: for BPF loads and sockaddr_ll's protocol).
 func nativeBE16(v uint16) uint16 {
 	var b [2]byte
 	binary.BigEndian.PutUint16(b[:], v)
@@ -333,6 +333,13 @@ func (e *egressEncap) close() error {
 	return errors.Join(errs...)
 }
 
+// bpfTunnel is a tunnel numbered for the egress program.
+type bpfTunnel struct {
+	key     tunnelKey
+	refs    int // routes into it
+	ifindex int // as last written to the map
+}
+
 // holdTunnel numbers tunnel t for the egress program, once per (outer
 // source, outer destination): the map entry and the permanent neighbour
 // entry of its gateway. Called with k.mu held.
@@ -340,16 +347,15 @@ func (k *kernelDP) holdTunnel(t Tunnel, ifindex int) (uint32, error) {
 	key := tunnelKey{t.Local, t.Remote}
 	id, ok := k.tunnelIDs[key]
 	if !ok {
-		for k.nextID++; k.nextID == 0 || k.tunnelRef[k.nextID] > 0; k.nextID++ {
+		for k.nextID++; k.nextID == 0 || k.tunnels[k.nextID] != nil; k.nextID++ {
 		}
 		id = k.nextID
 	}
 	// Rewriting an unchanged entry would race the program's counters.
-	if !ok || k.tunnelIfindex[id] != ifindex {
+	if !ok || k.tunnels[id].ifindex != ifindex {
 		if err := k.encap.put(id, t, ifindex); err != nil {
 			return 0, err
 		}
-		k.tunnelIfindex[id] = ifindex
 	}
 	if !ok {
 		mac := tunnelMAC(id)
@@ -360,8 +366,11 @@ func (k *kernelDP) holdTunnel(t Tunnel, ifindex int) (uint32, error) {
 			return 0, fmt.Errorf("tunnel %v: neighbour entry: %w", t, err)
 		}
 		k.tunnelIDs[key] = id
+		k.tunnels[id] = &bpfTunnel{key: key}
 	}
-	k.tunnelRef[id]++
+	bt := k.tunnels[id]
+	bt.refs++
+	bt.ifindex = ifindex
 	return id, nil
 }
 
@@ -369,19 +378,15 @@ func (k *kernelDP) holdTunnel(t Tunnel, ifindex int) (uint32, error) {
 // its neighbour and map entries and keeps its counters. Called with k.mu
 // held.
 func (k *kernelDP) releaseTunnel(id uint32) {
-	if id == 0 || k.encap == nil {
+	bt := k.tunnels[id]
+	if bt == nil {
+		return // 0: the route took the seg6 path
+	}
+	if bt.refs--; bt.refs > 0 {
 		return
 	}
-	if k.tunnelRef[id]--; k.tunnelRef[id] > 0 {
-		return
-	}
-	delete(k.tunnelRef, id)
-	delete(k.tunnelIfindex, id)
-	for key, v := range k.tunnelIDs {
-		if v == id {
-			delete(k.tunnelIDs, key)
-		}
-	}
+	delete(k.tunnels, id)
+	delete(k.tunnelIDs, bt.key)
 	n := &netlink.Neigh{LinkIndex: k.detour.Attrs().Index, Family: unix.AF_INET6, IP: tunnelGateway(id).AsSlice()}
 	if err := k.h.NeighDel(n); err != nil && !errors.Is(err, unix.ENOENT) {
 		k.log.Warn("delete tunnel neighbour entry", "id", id, "err", err)

@@ -80,12 +80,7 @@ func newUserspace(cfg Config, ns netns.NsHandle) (DataPlane, error) {
 	u.table.Store(&[]*userRoute{})
 	u.accept.Store(&map[endpointKey]*acceptEntry{})
 	var err error
-	if ns > 0 {
-		u.h, err = netlink.NewHandleAt(ns)
-	} else {
-		u.h, err = netlink.NewHandle()
-	}
-	if err != nil {
+	if u.h, err = newHandle(ns); err != nil {
 		return nil, fmt.Errorf("userspace dataplane: netlink: %w", err)
 	}
 	ok := false

@@ -129,7 +129,7 @@ func resolveNextHop(h *netlink.Handle, local, remote netip.Addr, tunIndex int, h
 	}
 	nh := &nextHop{ifindex: rt.LinkIndex, mac: mac, mtu: mtu}
 	nh.hdr = outerHeader(local, remote, hl)
-	nh.sa = unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: htons(unix.ETH_P_IPV6),
+	nh.sa = unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: nativeBE16(unix.ETH_P_IPV6),
 		Ifindex: int32(rt.LinkIndex), Halen: 6}
 	copy(nh.sa.Addr[:], mac)
 	return hopStatus{hop: nh, state: state}
@@ -142,14 +142,6 @@ func isZeroMAC(m net.HardwareAddr) bool {
 		}
 	}
 	return true
-}
-
-// htons is v in network byte order as a host-order value (what
-// sockaddr_ll's protocol field wants).
-func htons(v uint16) uint16 {
-	var b [2]byte
-	binary.BigEndian.PutUint16(b[:], v)
-	return binary.NativeEndian.Uint16(b[:])
 }
 
 // outerHeader is the template of a tunnel's outer IPv6 header (RFC 2473

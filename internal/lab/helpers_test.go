@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -251,13 +252,7 @@ func pingRTT(t *testing.T, n *NodeNS, dst string, count int, interval, wait time
 			return err
 		}
 		conn = c.(*net.IPConn)
-		rc, err := conn.SyscallConn()
-		if err != nil {
-			return err
-		}
-		var serr error
-		rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) })
-		return serr
+		return enableRxTimestamps(conn)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -276,15 +271,9 @@ func pingRTT(t *testing.T, n *NodeNS, dst string, count int, interval, wait time
 			if err != nil {
 				return
 			}
-			rx := time.Now()
-			if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
-				for _, m := range msgs {
-					if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= 16 {
-						sec := int64(binary.NativeEndian.Uint64(m.Data))
-						nsec := int64(binary.NativeEndian.Uint64(m.Data[8:]))
-						rx = time.Unix(sec, nsec)
-					}
-				}
+			rx, ok := rxTimestamp(oob[:oobn])
+			if !ok {
+				rx = time.Now()
 			}
 			if k < 8 || buf[0] != 129 || binary.BigEndian.Uint16(buf[4:]) != id {
 				continue
@@ -333,13 +322,7 @@ func oneWay(t *testing.T, from, to *NodeNS, dst string, port, count int, interva
 		if err != nil {
 			return err
 		}
-		rc, err := rx.SyscallConn()
-		if err != nil {
-			return err
-		}
-		var serr error
-		rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) })
-		return serr
+		return enableRxTimestamps(rx)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -363,12 +346,8 @@ func oneWay(t *testing.T, from, to *NodeNS, dst string, port, count int, interva
 			if err != nil {
 				break
 			}
-			msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
-			for _, m := range msgs {
-				if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= 16 && k >= 8 {
-					at := time.Unix(int64(binary.NativeEndian.Uint64(m.Data)), int64(binary.NativeEndian.Uint64(m.Data[8:])))
-					out = append(out, at.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(buf)))))
-				}
+			if at, ok := rxTimestamp(oob[:oobn]); ok && k >= 8 {
+				out = append(out, at.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(buf)))))
 			}
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
@@ -423,3 +402,32 @@ func within(got, want, rel float64) bool {
 }
 
 func fmtRate(bps float64) string { return fmt.Sprintf("%.2f Mbit/s", bps/1e6) }
+
+// enableRxTimestamps asks the kernel for receive timestamps
+// (SO_TIMESTAMPNS) on c, so a measurement does not count the time the
+// reader waited for the scheduler.
+func enableRxTimestamps(c syscall.Conn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) }); err != nil {
+		return err
+	}
+	return serr
+}
+
+// rxTimestamp is the kernel receive time in a message's control data.
+func rxTimestamp(oob []byte) (time.Time, bool) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, m := range msgs {
+		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= 16 {
+			return time.Unix(int64(binary.NativeEndian.Uint64(m.Data)), int64(binary.NativeEndian.Uint64(m.Data[8:]))), true
+		}
+	}
+	return time.Time{}, false
+}

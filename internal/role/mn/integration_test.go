@@ -4,14 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"monami/internal/config"
 	"monami/internal/ctlapi"
 	"monami/internal/lab"
 )
@@ -241,21 +237,9 @@ func assertClean(t testing.TB, n *lab.NodeNS) {
 // retransmitting with backoff. Nothing is registered.
 func TestMobileNodeWrongKey(t *testing.T) {
 	x := upNet(t, "mmnw", "kernel")
+	x.mnKey = "hex:ff0102030405060708090a0b0c0d0e0f"
 	rec := newRecorder(t)
-	sock := filepath.Join(t.TempDir(), "mn.sock")
-	y := strings.Replace(fmt.Sprintf(mnYAML, sock, "kernel", "native"), "hex:000102030405060708090a0b0c0d0e0f", "hex:ff0102030405060708090a0b0c0d0e0f", 1)
-	cfg, err := config.ParseMobileNode("mn.yaml", []byte(y))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := New(cfg, Options{Logger: slog.New(rec), NetNS: x.mnNS})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	m, _, _ := x.startMN(t, "kernel", "native", rec)
 
 	eventually(t, 5*time.Second, "unsigned MIPV6-AUTH-FAIL answer dropped", func() error {
 		if r, ok := rec.find(time.Time{}, "binding acknowledgement dropped"); ok && strings.HasPrefix(r.attrs["status"], "MIPV6-AUTH-FAIL") {

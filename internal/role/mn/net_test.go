@@ -108,6 +108,7 @@ type testNet struct {
 	haDone         chan error
 	cancelHA       context.CancelFunc
 	mnLifetime     string // instead of 60s
+	mnKey          string // instead of the home agent's key
 }
 
 func nsOf(t testing.TB, n *lab.NodeNS) netns.NsHandle {
@@ -199,6 +200,9 @@ func (x *testNet) startMN(t testing.TB, backend, signalling string, rec *recorde
 	y := fmt.Sprintf(mnYAML, sock, backend, signalling)
 	if x.mnLifetime != "" {
 		y = strings.Replace(y, "lifetime: 60s", "lifetime: "+x.mnLifetime, 1)
+	}
+	if x.mnKey != "" {
+		y = strings.Replace(y, "hex:000102030405060708090a0b0c0d0e0f", x.mnKey, 1)
 	}
 	cfg, err := config.ParseMobileNode("mn.yaml", []byte(y))
 	if err != nil {
