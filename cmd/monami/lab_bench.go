@@ -35,6 +35,7 @@ func init() {
 		verbose bool
 		cpuProf string
 		rounds  int
+		noPin   bool
 	)
 	dp := &cobra.Command{
 		Use:   "dataplane",
@@ -42,10 +43,10 @@ func init() {
 		Long: `dataplane builds sender -- entry == exit -- receiver in network namespaces and runs
 iperf3 (TCP, sender to receiver) through
   plain              entry and exit route natively (the baseline)
-  kernel             outer header added by a tc egress BPF program (seg6 encap.red for
-                     local traffic), seg6local End.DT6 decapsulation, nftables ingress check
+  kernel             outer header added by a BPF program on each tunnel route (LWT xmit),
+                     seg6local End.DT6 decapsulation, nftables ingress check
   kernel-detour      (only with --cases) the same without BPF: forwarded packets cross a
-                     veth and a second seg6 route, as on kernels without tcx
+                     veth and a second seg6 route, as on kernels without LWT BPF
   userspace-nh41     TUN + raw next header 41 sockets
   userspace-udp4191  TUN + UDP port 4191 sockets
 with each stream count, and prints Gbit/s and the ratio to plain with the
@@ -54,7 +55,7 @@ interleaved, and the medians are reported. The machine's load average before and
 too: the figures only mean something on a quiet machine.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o := bench.Options{LabName: name, Duration: dur, Streams: streams, Congestion: cc, Rounds: rounds}
+			o := bench.Options{LabName: name, Duration: dur, Streams: streams, Congestion: cc, Rounds: rounds, Pin: !noPin}
 			for _, c := range cases {
 				ok := false
 				for _, k := range append(bench.AllCases, bench.KernelDetour) {
@@ -107,8 +108,12 @@ too: the figures only mean something on a quiet machine.`,
 				return enc.Encode(rep)
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "iperf3 %s per run, %d round(s), medians; %d CPUs, load average before %s, after %s\n",
-				dur, rep.Rounds, rep.CPUs, rep.LoadBefore, rep.LoadAfter)
+			pinned := "iperf3 client on CPU 0, server on CPU 1"
+			if !rep.Pinned {
+				pinned = "iperf3 not pinned"
+			}
+			fmt.Fprintf(out, "iperf3 %s per run, %d round(s), medians; %d CPUs (%s), load average before %s, after %s\n",
+				dur, rep.Rounds, rep.CPUs, pinned, rep.LoadBefore, rep.LoadAfter)
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintln(tw, "case\tstreams\tGbit/s\tretransmits\tratio to plain\tCPU s per Gbit\tcost ratio to plain\t")
 			for _, r := range rep.Results {
@@ -133,9 +138,10 @@ too: the figures only mean something on a quiet machine.`,
 	}
 	dp.Flags().DurationVar(&dur, "time", 10*time.Second, "duration of each iperf3 run")
 	dp.Flags().IntSliceVar(&streams, "streams", []int{1, 4}, "parallel TCP stream counts to measure")
-	dp.Flags().StringSliceVar(&cases, "cases", nil, "cases to run (default: plain,kernel,userspace-nh41,userspace-udp4191; also kernel-detour, the kernel backend without its BPF egress program)")
+	dp.Flags().StringSliceVar(&cases, "cases", nil, "cases to run (default: plain,kernel,userspace-nh41,userspace-udp4191; also kernel-detour, the kernel backend without its BPF programs)")
 	dp.Flags().IntVar(&rounds, "rounds", 1, "measure every case this many times (interleaved) and report medians")
 	dp.Flags().BoolVar(&asJSON, "json", false, "print the results as JSON")
+	dp.Flags().BoolVar(&noPin, "no-pin", false, "let the scheduler place the iperf3 client and server (default: client on CPU 0, server on CPU 1)")
 	dp.Flags().StringVar(&name, "name", "dpbench", "lab name (namespaces are <name>-<node>)")
 	dp.Flags().StringVar(&cc, "congestion", "", "TCP congestion control for iperf3 -C (e.g. bbr)")
 	dp.Flags().StringVar(&cpuProf, "cpuprofile", "", "write a Go CPU profile of the userspace data planes to this file")

@@ -44,12 +44,16 @@ type Config struct {
 	// backend's MTU detour veth (plus TunName+"x" for its peer), default
 	// "monami0"; at most 14 characters.
 	TunName string
-	// NoBPF keeps the kernel backend from adding the outer header in a tc
-	// egress BPF program on its detour veth (see egressEncap); forwarded
-	// packets then cross the veth and a second seg6 route, 0-15% slower
-	// in paired bench runs. Without the privilege or kernel support for BPF the backend
-	// falls back to that by itself.
+	// NoBPF keeps the kernel backend from adding the outer header in a BPF
+	// program on each tunnel route (see lwtEncap); forwarded packets then
+	// cross the detour veth and a second seg6 route, and a postrouting
+	// nftables chain counts them. Without the privilege or kernel support
+	// for BPF the backend falls back to that by itself.
 	NoBPF bool
+	// FallbackMark is the fwmark bit the kernel backend's BPF programs set
+	// on packets they hand to the seg6 routes (a GSO packet that is not
+	// TCP); a policy rule at RulePriority-1 matches it. Default 0x200000.
+	FallbackMark uint32
 	// Logger, default slog.Default().
 	Logger *slog.Logger
 }
@@ -79,6 +83,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.RulePriority < 2 || c.RulePriority >= 32766 {
 		return fmt.Errorf("dataplane config: rule priority %d must be in 2..32765 (before main; the kernel backend also uses one less)", c.RulePriority)
+	}
+	if c.FallbackMark == 0 {
+		c.FallbackMark = defaultFallbackMark
+	}
+	if c.FallbackMark&(c.FallbackMark-1) != 0 {
+		return fmt.Errorf("dataplane config: fallback mark %#x must be a single bit", c.FallbackMark)
 	}
 	if c.NFTable == "" {
 		c.NFTable = "monami"

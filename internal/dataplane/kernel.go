@@ -31,14 +31,15 @@ type kernelDP struct {
 	decap     map[netip.Addr]netip.Addr // local endpoint -> internal decap address
 	nextDecap uint64
 	rules     []*netlink.Rule
-	// The detour: tunnel routes in cfg.Table point at one end of a veth
-	// pair; what comes out of the other end is looked up in cfg.Table+1,
-	// which holds the seg6 routes. See newKernel.
+	// The detour: without BPF, tunnel routes in cfg.Table point at one
+	// end of a veth pair; what comes out of the other end is looked up in
+	// cfg.Table+1, which holds the seg6 routes. With BPF the routes in
+	// cfg.Table only name the veth as their device. See newKernel.
 	detour     netlink.Link
 	detourPeer netlink.Link
-	// encap, when BPF is available, adds the outer header at the detour's
-	// egress instead (see egressEncap); tunnels are numbered for it.
-	encap     *egressEncap
+	// encap, when BPF is available, adds the outer header in a program
+	// on each tunnel route (see lwtEncap); tunnels are numbered for it.
+	encap     *lwtEncap
 	tunnelIDs map[tunnelKey]uint32
 	tunnels   map[uint32]*bpfTunnel
 	nextID    uint32
@@ -54,9 +55,9 @@ type kernelDP struct {
 
 type kernelRoute struct {
 	r     Route
-	rt    rtRoute // cfg.Table: into the detour, MTU-checked
+	rt    rtRoute // cfg.Table: MTU-checked; BPF encapsulation or into the detour
 	encRt rtRoute // cfg.Table+1: seg6 encap.red
-	tid   uint32  // tunnel ID for the BPF egress program, 0 without it
+	tid   uint32  // tunnel ID of the BPF program, 0 without it
 }
 
 type tunnelKey struct{ local, remote netip.Addr }
@@ -78,6 +79,11 @@ func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
 			k.Close()
 		}
 	}()
+	if !cfg.NoBPF {
+		if k.encap, err = newLWTEncap(cfg.FallbackMark); err != nil {
+			k.log.Warn("BPF encapsulation unavailable; forwarded packets cross the detour veth", "err", err)
+		}
+	}
 	var opts []nftables.ConnOption
 	if ns > 0 {
 		opts = append(opts, nftables.WithNetNSFd(int(ns)))
@@ -86,7 +92,9 @@ func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kernel dataplane: nftables: %w", err)
 	}
-	if k.nft, err = newNFT(conn, cfg.NFTable, cfg.InternalPrefix); err != nil {
+	// With BPF the programs count what leaves; without, a postrouting
+	// counter does.
+	if k.nft, err = newNFT(conn, cfg.NFTable, cfg.InternalPrefix, k.encap == nil); err != nil {
 		return nil, fmt.Errorf("kernel dataplane: %w", err)
 	}
 	if err := k.nft.rebuild(nil, nil, nil); err != nil {
@@ -95,19 +103,22 @@ func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
 	if err := k.setupDetour(); err != nil {
 		return nil, fmt.Errorf("kernel dataplane: %w", err)
 	}
-	if !cfg.NoBPF {
-		if k.encap, err = newEgressEncap(k.detour.Attrs().Index, k.detourPeer.Attrs().HardwareAddr, k.inNS); err != nil {
-			k.log.Warn("BPF egress encapsulation unavailable; forwarded packets cross the detour veth", "err", err)
-		}
+	var rules []*netlink.Rule
+	if k.encap != nil {
+		// What a tunnel program cannot encapsulate it marks for the seg6
+		// routes.
+		rules = []*netlink.Rule{fallbackRule(cfg.Table+1, cfg.RulePriority-1, cfg.FallbackMark), routeRule(cfg.Table, cfg.RulePriority)}
+	} else {
+		// Locally originated packets ("iif lo") go straight to the seg6
+		// routes: for them the kernel applies the route MTU itself.
+		// Forwarded and decapsulated packets take the detour (cfg.Table).
+		encRule := routeRule(cfg.Table+1, cfg.RulePriority-1)
+		encRule.IifName = k.detourPeer.Attrs().Name
+		localRule := routeRule(cfg.Table+1, cfg.RulePriority-1)
+		localRule.IifName = "lo"
+		rules = []*netlink.Rule{encRule, localRule, routeRule(cfg.Table, cfg.RulePriority)}
 	}
-	// Locally originated packets ("iif lo") go straight to the seg6
-	// routes: for them the kernel applies the route MTU itself. Forwarded
-	// and decapsulated packets take the detour (cfg.Table).
-	encRule := routeRule(cfg.Table+1, cfg.RulePriority-1)
-	encRule.IifName = k.detourPeer.Attrs().Name
-	localRule := routeRule(cfg.Table+1, cfg.RulePriority-1)
-	localRule.IifName = "lo"
-	for _, rule := range []*netlink.Rule{encRule, localRule, routeRule(cfg.Table, cfg.RulePriority)} {
+	for _, rule := range rules {
 		if err := k.h.RuleAdd(rule); err != nil && !errors.Is(err, unix.EEXIST) {
 			return nil, fmt.Errorf("kernel dataplane: rule pref %d lookup %d: %w", rule.Priority, rule.Table, err)
 		}
@@ -158,13 +169,20 @@ func (k *kernelDP) AddRoute(r Route) error {
 		encRt: rtRoute{table: k.cfg.Table + 1, dst: r.Dst, src: r.Src, oif: link.Attrs().Index,
 			encap: seg6EncapRed(r.Tunnel.Remote), mtu: mtu + seg6Headroom}}
 	prev, had := k.routes[r.Selector]
-	if k.encap != nil && k.leavesBy(r.Tunnel, link) {
-		if kr.tid, err = k.holdTunnel(r.Tunnel, link.Attrs().Index); err != nil {
+	if k.encap != nil {
+		bt, id, err := k.holdTunnel(r.Tunnel)
+		if err != nil {
 			return fmt.Errorf("route %v: %w", r.Selector, err)
 		}
-		kr.rt.gw = tunnelGateway(kr.tid)
+		// The program's headroom counts against the route MTU
+		// (lwtunnel_headroom), so the MTU seen is the inner one. The
+		// device is only a name here: the program re-routes every
+		// packet, and a device other than the incoming one keeps
+		// ip6_forward from sending Redirects.
+		kr.tid = id
+		kr.rt.gw, kr.rt.encap, kr.rt.mtu = netip.Addr{}, bt.encap, mtu+lwtHeadroom
 	}
-	// Encap route first, so the detour never leads nowhere.
+	// The seg6 route first: the other leads there (detour, fallback).
 	err = k.inNS(func() error { return replaceRoute(kr.encRt) })
 	if err == nil {
 		err = k.inNS(func() error { return replaceRoute(kr.rt) })
@@ -411,9 +429,13 @@ func (k *kernelDP) Close() error {
 			errs = append(errs, fmt.Errorf("delete rule: %w", err))
 		}
 	}
+	for id, bt := range k.tunnels {
+		bt.prog.Close() // the routes using it are gone
+		delete(k.tunnels, id)
+	}
 	if k.encap != nil {
 		if err := k.encap.close(); err != nil {
-			errs = append(errs, fmt.Errorf("BPF egress encapsulation: %w", err))
+			errs = append(errs, fmt.Errorf("BPF tunnel map: %w", err))
 		}
 	}
 	if k.detour != nil {

@@ -2,87 +2,219 @@ package dataplane
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"net"
-	"net/netip"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
+	"github.com/vishvananda/netlink/nl"
 )
 
-// egressEncap replaces the second half of the detour (see setupDetour)
-// with a tc egress program on the detour veth. Forwarded packets still
-// take the route in cfg.Table into the veth, so ip6_forward applies the
-// tunnel's inner MTU and sends Packet Too Big (RFC 4443 section 3.2, RFC
-// 2473 section 7.1); but instead of crossing the veth and being routed a
-// second time into a seg6 route, the program adds the outer header (RFC
-// 2473 section 3.1, next header 41) and hands the packet to the outgoing
-// interface's neighbour (bpf_redirect_neigh). This saves the veth crossing
-// and the second forwarding pass: 0-15% of a forwarded stream in paired
-// bench runs (the machine's noise is of the same size).
+// lwtEncap adds the outer header of every tunnel route in a lightweight
+// tunnel BPF program at the route's xmit hook, which the kernel runs in
+// ip6_finish_output2: after ip6_forward has checked the packet against the
+// route's MTU (locked to the tunnel's inner MTU plus the 40 octets the
+// program declares as headroom), so an oversize forwarded packet draws the
+// right Packet Too Big (RFC 4443 section 3.2, RFC 2473 section 7.1), and
+// after local sockets have sized their packets by the same MTU. The program
+// pushes the RFC 2473 header (section 3.1, next header 41) with
+// bpf_lwt_push_encap and returns BPF_LWT_REROUTE: the kernel routes the
+// outer packet like any locally sent one (policy rules, source routes,
+// IPsec policies), as a seg6 route does. Nothing else is on the path: no
+// second forwarding pass, no veth crossing, no nftables hook.
 //
-// Which tunnel? Every tunnel gets an ID; routes into it point at a
-// gateway address fe80::6d6e:0:<ID> on the detour, and a permanent
-// neighbour entry maps that gateway to the MAC address 02:6d:<ID>. The
-// program reads the tunnel ID from the destination MAC that the kernel's
-// neighbour output wrote, so the kernel's route selection (destination,
-// source prefix, rules; flow marks later) stays the only classifier.
+// One program per tunnel (outer source and destination): a route's
+// program cannot learn which route ran it, so the tunnel ID is a constant
+// of the program, which finds the addresses and its counters in the
+// tunnels map under that ID.
 //
-// Without BPF (no tcx, no CAP_BPF) the detour works as before: the far
-// end of the veth forwards into the seg6 routes of cfg.Table+1.
-type egressEncap struct {
-	tunnels *ebpf.Map // tunnelID -> tunnelValue
-	prog    *ebpf.Program
-	link    link.Link
+// What the program cannot encapsulate it marks with the fallback mark and
+// re-routes: a policy rule sends marked packets to the seg6 routes of
+// Table+1 (encap.red with the same addresses). That is a GSO packet that
+// is not TCP (bpf_lwt_push_encap handles only TCP GSO; a UDP GSO send is
+// the common case), or a tunnel whose map entry is gone.
+type lwtEncap struct {
+	tunnels *ebpf.Map // tunnel ID -> tunnelValue
+	mark    uint32
 }
 
 // tunnelValue is the map value; the program reads it at these offsets.
 //
 //	0  outer source (16)      16 outer destination (16)
-//	32 ifindex (4)            36 pad (4)
-//	40 packets (8)            48 inner bytes (8)    56 errors (8)
-//	64 sent across the veth instead (8)
+//	32 packets (8)            40 inner bytes (8)
+//	48 errors (8)             56 handed to the seg6 routes (8)
 const (
-	tvSrc, tvDst, tvIfindex             = 0, 16, 32
-	tvPackets, tvBytes, tvErrors        = 40, 48, 56
-	tvFallback                          = 64
-	tunnelValueLen                      = 72
-	ethHeaderLen                        = 14
-	tunnelMACPrefix              uint16 = 0x026d // locally administered, unicast
+	tvSrc, tvDst            = 0, 16
+	tvPackets, tvBytes      = 32, 40
+	tvErrors, tvFallback    = 48, 56
+	tunnelValueLen          = 64
+	lwtHeadroom             = ipv6HeaderLen
+	defaultFallbackMark     = 0x00200000
+	ipProtoTCP              = 6
+	maxTunnelPrograms       = 1 << 20
+	tunnelProgramNamePrefix = "monami_t"
 	// RFC 2473 section 6.3: the tunnel entry point sets the hop limit as
 	// a node originating a packet does; 64 is IANA's default.
 	outerHopLimit = 64
 )
 
-// skb field offsets in struct __sk_buff (uapi/linux/bpf.h).
+// Offsets in struct __sk_buff (uapi/linux/bpf.h).
 const (
 	skbLen     = 0
-	skbData    = 76
-	skbDataEnd = 80
+	skbMark    = 8
+	skbGSOSize = 176
 )
 
-// Return codes of a tcx program (uapi/linux/bpf.h enum tcx_action_base).
+// Return codes of an LWT program and bpf_lwt_push_encap's type
+// (uapi/linux/bpf.h).
 const (
-	tcxNext = -1
-	tcxDrop = 2
+	bpfOK          = 0
+	bpfDrop        = 2
+	bpfLWTReroute  = 128
+	bpfLWTEncapIP  = 2
+	lwtStackInner  = -8  // the inner header's first 8 octets
+	lwtStackHeader = -48 // the outer header being built
+	lwtStackKey    = -52 // u32 tunnel ID
 )
 
-// bpf_skb_adjust_room mode and flags (uapi/linux/bpf.h).
-const (
-	adjRoomMAC      = 1
-	adjRoomFixedGSO = 1 << 0
-	adjRoomEncapV6  = 1 << 2
-)
+// tunnelProgram is the xmit program of tunnel id.
+func tunnelProgram(tunnels *ebpf.Map, id uint32, mark uint32) asm.Instructions {
+	ins := asm.Instructions{
+		asm.Mov.Reg(asm.R6, asm.R1), // skb; data starts at the inner IPv6 header
+		asm.StoreImm(asm.RFP, lwtStackKey, int64(int32(id)), asm.Word),
+		asm.LoadMapPtr(asm.R1, tunnels.FD()),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, lwtStackKey),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "reroute"), // entry gone: a route raced its removal
+		asm.Mov.Reg(asm.R7, asm.R0),
+		// Version, traffic class, flow label, payload length, next
+		// header: skb_load_bytes also reads a non-linear head.
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.Mov.Imm(asm.R2, 0),
+		asm.Mov.Reg(asm.R3, asm.RFP),
+		asm.Add.Imm(asm.R3, lwtStackInner),
+		asm.Mov.Imm(asm.R4, 8),
+		asm.FnSkbLoadBytes.Call(),
+		asm.JNE.Imm(asm.R0, 0, "error"),
+		asm.LoadMem(asm.R9, asm.R6, skbLen, asm.Word),
+		// bpf_lwt_push_encap segments only TCP: another GSO packet (UDP
+		// GSO, or TCP behind extension headers) goes to the seg6 route.
+		asm.LoadMem(asm.R1, asm.R6, skbGSOSize, asm.Word),
+		asm.JEq.Imm(asm.R1, 0, "single"),
+		asm.LoadMem(asm.R1, asm.RFP, lwtStackInner+6, asm.Byte),
+		asm.JNE.Imm(asm.R1, ipProtoTCP, "fallback"),
+		// The inner traffic class and flow label, copied to the outer
+		// header (RFC 2473 sections 6.4 and 6.5 leave both to the entry
+		// point; copying keeps QoS and ECMP decisions on the path).
+		asm.LoadMem(asm.R8, asm.RFP, lwtStackInner, asm.Word).WithSymbol("single"),
+		// An unlabelled inner packet gets a flow label from the flow's
+		// hash (RFC 6438 section 3), so the path can still spread flows.
+		asm.Mov.Reg(asm.R1, asm.R8),
+		asm.And.Imm(asm.R1, int32(nativeBE32(0x000fffff))),
+		asm.JNE.Imm(asm.R1, 0, "labelled"),
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.FnGetHashRecalc.Call(),
+		asm.And.Imm(asm.R0, 0xfffff),
+		asm.HostTo(asm.BE, asm.R0, asm.Word),
+		asm.Or.Reg(asm.R8, asm.R0),
+		// The outer header (RFC 8200 section 3): payload length is the
+		// inner packet (a GSO packet's is rewritten per segment), next
+		// header 41.
+		asm.StoreMem(asm.RFP, lwtStackHeader, asm.R8, asm.Word).WithSymbol("labelled"),
+		asm.Mov.Reg(asm.R1, asm.R9),
+		asm.HostTo(asm.BE, asm.R1, asm.Half),
+		asm.StoreMem(asm.RFP, lwtStackHeader+4, asm.R1, asm.Half),
+		asm.StoreImm(asm.RFP, lwtStackHeader+6, protoIPv6, asm.Byte),
+		asm.StoreImm(asm.RFP, lwtStackHeader+7, outerHopLimit, asm.Byte),
+	}
+	for i := int16(0); i < 32; i += 8 {
+		ins = append(ins,
+			asm.LoadMem(asm.R1, asm.R7, tvSrc+i, asm.DWord),
+			asm.StoreMem(asm.RFP, lwtStackHeader+8+i, asm.R1, asm.DWord))
+	}
+	ins = append(ins,
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.Mov.Imm(asm.R2, bpfLWTEncapIP),
+		asm.Mov.Reg(asm.R3, asm.RFP),
+		asm.Add.Imm(asm.R3, lwtStackHeader),
+		asm.Mov.Imm(asm.R4, ipv6HeaderLen),
+		asm.FnLwtPushEncap.Call(),
+		asm.JNE.Imm(asm.R0, 0, "error"),
+		asm.Mov.Imm(asm.R1, 1),
+		asm.AddAtomic.Mem(asm.R7, asm.R1, asm.DWord, tvPackets),
+		asm.AddAtomic.Mem(asm.R7, asm.R9, asm.DWord, tvBytes),
+		asm.Mov.Imm(asm.R0, bpfLWTReroute),
+		asm.Return(),
 
-func tunnelMAC(id uint32) [6]byte {
-	var m [6]byte
-	binary.BigEndian.PutUint16(m[0:], tunnelMACPrefix)
-	binary.NativeEndian.PutUint32(m[2:], id) // the program loads it as a native u32 key
-	return m
+		asm.Mov.Imm(asm.R1, 1).WithSymbol("error"),
+		asm.AddAtomic.Mem(asm.R7, asm.R1, asm.DWord, tvErrors),
+		asm.Mov.Imm(asm.R0, bpfDrop),
+		asm.Return(),
+
+		// Counted here as sent: the seg6 route has no counter.
+		asm.Mov.Imm(asm.R1, 1).WithSymbol("fallback"),
+		asm.AddAtomic.Mem(asm.R7, asm.R1, asm.DWord, tvFallback),
+		asm.AddAtomic.Mem(asm.R7, asm.R1, asm.DWord, tvPackets),
+		asm.AddAtomic.Mem(asm.R7, asm.R9, asm.DWord, tvBytes),
+		asm.LoadMem(asm.R1, asm.R6, skbMark, asm.Word).WithSymbol("reroute"),
+		asm.Or.Imm(asm.R1, int32(mark)),
+		asm.StoreMem(asm.R6, skbMark, asm.R1, asm.Word),
+		asm.Mov.Imm(asm.R0, bpfLWTReroute),
+		asm.Return(),
+	)
+	return ins
+}
+
+// newLWTEncap creates the tunnels map and checks, by loading one, that
+// the kernel takes the tunnel programs (LWT BPF, bpf_lwt_push_encap).
+func newLWTEncap(mark uint32) (*lwtEncap, error) {
+	e := &lwtEncap{mark: mark}
+	var err error
+	e.tunnels, err = ebpf.NewMap(&ebpf.MapSpec{Name: "monami_tunnels", Type: ebpf.Hash,
+		KeySize: 4, ValueSize: tunnelValueLen, MaxEntries: maxTunnelPrograms, Flags: 1 /* BPF_F_NO_PREALLOC */})
+	if err != nil {
+		return nil, fmt.Errorf("tunnel map: %w", err)
+	}
+	p, err := e.program(0)
+	if err != nil {
+		e.close()
+		return nil, err
+	}
+	p.Close()
+	return e, nil
+}
+
+func (e *lwtEncap) program(id uint32) (*ebpf.Program, error) {
+	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: fmt.Sprintf("%s%d", tunnelProgramNamePrefix, id), Type: ebpf.LWTXmit,
+		Instructions: tunnelProgram(e.tunnels, id, e.mark), License: "Apache-2.0"})
+	if err != nil {
+		return nil, fmt.Errorf("tunnel encapsulation program: %w", err)
+	}
+	return p, nil
+}
+
+// routeEncap is the lightweight tunnel of a route into p.
+func routeEncap(p *ebpf.Program, id uint32) (netlink.Encap, error) {
+	e := &netlink.BpfEncap{}
+	if err := e.SetProg(nl.LWT_BPF_XMIT, p.FD(), fmt.Sprintf("%s%d", tunnelProgramNamePrefix, id)); err != nil {
+		return nil, err
+	}
+	if err := e.SetXmitHeadroom(lwtHeadroom); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *lwtEncap) put(id uint32, t Tunnel) error {
+	var v [tunnelValueLen]byte
+	src, dst := t.Local.As16(), t.Remote.As16()
+	copy(v[tvSrc:], src[:])
+	copy(v[tvDst:], dst[:])
+	if err := e.tunnels.Update(id, v[:], ebpf.UpdateNoExist); err != nil {
+		return fmt.Errorf("tunnel map: %w", err)
+	}
+	return nil
 }
 
 // nativeBE16 is what a host-order 16-bit load of the big-endian bytes of v
@@ -101,194 +233,9 @@ func nativeBE32(v uint32) uint32 {
 	return binary.NativeEndian.Uint32(b[:])
 }
 
-func tunnelGateway(id uint32) netip.Addr {
-	b := [16]byte{0: 0xfe, 1: 0x80, 8: 0x6d, 9: 0x6e}
-	binary.BigEndian.PutUint32(b[12:], id)
-	return netip.AddrFrom16(b)
-}
-
-// egressEncapProgram builds the program. What it cannot encapsulate (a
-// GSO type bpf_skb_adjust_room refuses, a tunnel ID no longer in the map)
-// it sends on across the veth with the far end's MAC address, to the seg6
-// routes: slower, not lost.
-func egressEncapProgram(tunnels *ebpf.Map, peerMAC [6]byte) asm.Instructions {
-	const (
-		keyOff = -4  // u32 tunnel ID
-		hdrOff = -48 // outer IPv6 header being built
-		macOff = -56 // the veth peer's MAC address
-	)
-	ins := asm.Instructions{
-		asm.Mov.Reg(asm.R6, asm.R1), // skb
-		asm.LoadMem(asm.R2, asm.R6, skbData, asm.Word),
-		asm.LoadMem(asm.R3, asm.R6, skbDataEnd, asm.Word),
-		asm.Mov.Reg(asm.R4, asm.R2),
-		asm.Add.Imm(asm.R4, ethHeaderLen+ipv6HeaderLen),
-		asm.JLE.Reg(asm.R4, asm.R3, "linear"),
-		// The headers are not all in the linear part: pull them there
-		// (rare), unless the frame is shorter than that.
-		asm.LoadMem(asm.R4, asm.R6, skbLen, asm.Word),
-		asm.JLT.Imm(asm.R4, ethHeaderLen+ipv6HeaderLen, "next"),
-		asm.Mov.Reg(asm.R1, asm.R6),
-		asm.Mov.Imm(asm.R2, ethHeaderLen+ipv6HeaderLen),
-		asm.FnSkbPullData.Call(),
-		asm.JNE.Imm(asm.R0, 0, "next"),
-		asm.LoadMem(asm.R2, asm.R6, skbData, asm.Word),
-		asm.LoadMem(asm.R3, asm.R6, skbDataEnd, asm.Word),
-		asm.Mov.Reg(asm.R4, asm.R2),
-		asm.Add.Imm(asm.R4, ethHeaderLen+ipv6HeaderLen),
-		asm.JGT.Reg(asm.R4, asm.R3, "next"),
-		// Ethertype IPv6 (loads are in host byte order).
-		asm.LoadMem(asm.R4, asm.R2, 12, asm.Half).WithSymbol("linear"),
-		asm.JNE.Imm(asm.R4, int32(nativeBE16(0x86dd)), "next"),
-		// Destination MAC 02:6d:<tunnel ID>.
-		asm.LoadMem(asm.R4, asm.R2, 0, asm.Half),
-		asm.JNE.Imm(asm.R4, int32(nativeBE16(tunnelMACPrefix)), "next"),
-		asm.LoadMem(asm.R4, asm.R2, 2, asm.Word),
-		asm.StoreMem(asm.RFP, keyOff, asm.R4, asm.Word),
-		// Inner version, traffic class and flow label, copied to the
-		// outer header (RFC 2473 sections 6.4 and 6.5 leave both to the
-		// entry point; copying keeps QoS and ECMP decisions on the path).
-		asm.LoadMem(asm.R8, asm.R2, ethHeaderLen, asm.Word),
-		asm.LoadMapPtr(asm.R1, tunnels.FD()),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, keyOff),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "detour"), // our MAC, unknown tunnel: a route raced its removal
-		asm.Mov.Reg(asm.R7, asm.R0),
-		// An unlabelled inner packet gets a flow label from the flow's
-		// hash (RFC 6438 section 3), so the path can still spread flows.
-		asm.Mov.Reg(asm.R1, asm.R8),
-		asm.And.Imm(asm.R1, int32(nativeBE32(0x000fffff))),
-		asm.JNE.Imm(asm.R1, 0, "labelled"),
-		asm.Mov.Reg(asm.R1, asm.R6),
-		asm.FnGetHashRecalc.Call(),
-		asm.And.Imm(asm.R0, 0xfffff),
-		asm.HostTo(asm.BE, asm.R0, asm.Word),
-		asm.Or.Reg(asm.R8, asm.R0),
-		asm.LoadMem(asm.R9, asm.R6, skbLen, asm.Word).WithSymbol("labelled"),
-		asm.Sub.Imm(asm.R9, ethHeaderLen), // inner packet length
-		// Room for the outer header between the MAC header and the
-		// inner packet; FIXED_GSO keeps the segment size, which the
-		// forwarding path already checked against the inner MTU.
-		asm.Mov.Reg(asm.R1, asm.R6),
-		asm.Mov.Imm(asm.R2, ipv6HeaderLen),
-		asm.Mov.Imm(asm.R3, adjRoomMAC),
-		asm.Mov.Imm(asm.R4, adjRoomFixedGSO|adjRoomEncapV6),
-		asm.FnSkbAdjustRoom.Call(),
-		asm.JNE.Imm(asm.R0, 0, "fallback"),
-		// The outer header (RFC 8200 section 3): payload length is the
-		// inner packet, next header 41.
-		asm.StoreMem(asm.RFP, hdrOff, asm.R8, asm.Word),
-		asm.Mov.Reg(asm.R1, asm.R9),
-		asm.HostTo(asm.BE, asm.R1, asm.Half),
-		asm.StoreMem(asm.RFP, hdrOff+4, asm.R1, asm.Half),
-		asm.StoreImm(asm.RFP, hdrOff+6, protoIPv6, asm.Byte),
-		asm.StoreImm(asm.RFP, hdrOff+7, outerHopLimit, asm.Byte),
-	}
-	for i := int16(0); i < 32; i += 8 {
-		ins = append(ins,
-			asm.LoadMem(asm.R1, asm.R7, tvSrc+i, asm.DWord),
-			asm.StoreMem(asm.RFP, hdrOff+8+i, asm.R1, asm.DWord))
-	}
-	ins = append(ins,
-		asm.Mov.Reg(asm.R1, asm.R6),
-		asm.Mov.Imm(asm.R2, ethHeaderLen),
-		asm.Mov.Reg(asm.R3, asm.RFP),
-		asm.Add.Imm(asm.R3, hdrOff),
-		asm.Mov.Imm(asm.R4, ipv6HeaderLen),
-		asm.Mov.Imm(asm.R5, 0),
-		asm.FnSkbStoreBytes.Call(),
-		asm.JNE.Imm(asm.R0, 0, "error"),
-		asm.Mov.Imm(asm.R1, 1),
-		asm.AddAtomic.Mem(asm.R7, asm.R1, asm.DWord, tvPackets),
-		asm.AddAtomic.Mem(asm.R7, asm.R9, asm.DWord, tvBytes),
-		// To the interface that holds the outer source; the kernel looks
-		// up the next hop toward the outer destination and its neighbour.
-		asm.LoadMem(asm.R1, asm.R7, tvIfindex, asm.Word),
-		asm.Mov.Imm(asm.R2, 0),
-		asm.Mov.Imm(asm.R3, 0),
-		asm.Mov.Imm(asm.R4, 0),
-		asm.FnRedirectNeigh.Call(),
-		asm.Return(),
-
-		asm.Mov.Imm(asm.R1, 1).WithSymbol("error"),
-		asm.AddAtomic.Mem(asm.R7, asm.R1, asm.DWord, tvErrors),
-		asm.Mov.Imm(asm.R0, tcxDrop),
-		asm.Return(),
-
-		asm.Mov.Imm(asm.R1, 1).WithSymbol("fallback"),
-		asm.AddAtomic.Mem(asm.R7, asm.R1, asm.DWord, tvFallback),
-		asm.StoreImm(asm.RFP, macOff, int64(int32(binary.NativeEndian.Uint32(peerMAC[0:4]))), asm.Word).WithSymbol("detour"),
-		asm.StoreImm(asm.RFP, macOff+4, int64(binary.NativeEndian.Uint16(peerMAC[4:6])), asm.Half),
-		asm.Mov.Reg(asm.R1, asm.R6),
-		asm.Mov.Imm(asm.R2, 0),
-		asm.Mov.Reg(asm.R3, asm.RFP),
-		asm.Add.Imm(asm.R3, macOff),
-		asm.Mov.Imm(asm.R4, 6),
-		asm.Mov.Imm(asm.R5, 0),
-		asm.FnSkbStoreBytes.Call(),
-		asm.Mov.Imm(asm.R0, tcxNext).WithSymbol("next"),
-		asm.Return(),
-	)
-	return ins
-}
-
-// newEgressEncap loads the program and attaches it to the detour veth's
-// egress; attach must run in the data plane's namespace (the ifindex is
-// resolved there).
-func newEgressEncap(ifindex int, peerMAC net.HardwareAddr, inNS func(func() error) error) (*egressEncap, error) {
-	if len(peerMAC) != 6 {
-		return nil, fmt.Errorf("detour peer MAC %v", peerMAC)
-	}
-	e := &egressEncap{}
-	var err error
-	e.tunnels, err = ebpf.NewMap(&ebpf.MapSpec{Name: "monami_tunnels", Type: ebpf.Hash,
-		KeySize: 4, ValueSize: tunnelValueLen, MaxEntries: 1 << 20, Flags: 1 /* BPF_F_NO_PREALLOC */})
-	if err != nil {
-		return nil, fmt.Errorf("tunnel map: %w", err)
-	}
-	e.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{Name: "monami_encap", Type: ebpf.SchedCLS,
-		Instructions: egressEncapProgram(e.tunnels, [6]byte(peerMAC)), License: "Apache-2.0"})
-	if err != nil {
-		e.close()
-		return nil, fmt.Errorf("encapsulation program: %w", err)
-	}
-	err = inNS(func() error {
-		e.link, err = link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: e.prog, Attach: ebpf.AttachTCXEgress})
-		return err
-	})
-	if err != nil {
-		e.close()
-		return nil, fmt.Errorf("attach tcx egress: %w", err)
-	}
-	return e, nil
-}
-
-func (e *egressEncap) put(id uint32, t Tunnel, ifindex int) error {
-	var v [tunnelValueLen]byte
-	src, dst := t.Local.As16(), t.Remote.As16()
-	copy(v[tvSrc:], src[:])
-	copy(v[tvDst:], dst[:])
-	binary.NativeEndian.PutUint32(v[tvIfindex:], uint32(ifindex))
-	// Keep the counters of an existing entry: only the addresses change.
-	if err := e.tunnels.Update(id, v[:], ebpf.UpdateNoExist); err == nil {
-		return nil
-	} else if !errors.Is(err, ebpf.ErrKeyExist) {
-		return fmt.Errorf("tunnel map: %w", err)
-	}
-	var old [tunnelValueLen]byte
-	if err := e.tunnels.Lookup(id, old[:]); err == nil {
-		copy(v[tvPackets:], old[tvPackets:])
-	}
-	if err := e.tunnels.Update(id, v[:], ebpf.UpdateExist); err != nil {
-		return fmt.Errorf("tunnel map: %w", err)
-	}
-	return nil
-}
-
-// bpfCounters are what the egress program counted for a tunnel: packets
-// and inner bytes it encapsulated, packets it dropped on an error after
-// growing the packet, and packets it sent across the veth instead.
+// bpfCounters are what the tunnel programs counted: packets and inner
+// bytes sent (including those handed to the seg6 routes), packets dropped
+// on an error, and packets handed to the seg6 routes.
 type bpfCounters struct{ packets, bytes, errors, fallback uint64 }
 
 func (c *bpfCounters) add(v []byte) {
@@ -299,7 +246,7 @@ func (c *bpfCounters) add(v []byte) {
 }
 
 // delete removes tunnel id and adds its counters to c.
-func (e *egressEncap) delete(id uint32, c *bpfCounters) {
+func (e *lwtEncap) delete(id uint32, c *bpfCounters) {
 	var v [tunnelValueLen]byte
 	if err := e.tunnels.Lookup(id, v[:]); err == nil {
 		c.add(v[:])
@@ -308,7 +255,7 @@ func (e *egressEncap) delete(id uint32, c *bpfCounters) {
 }
 
 // counters sums the counters of all tunnels.
-func (e *egressEncap) counters() (bpfCounters, error) {
+func (e *lwtEncap) counters() (bpfCounters, error) {
 	var c bpfCounters
 	var id uint32
 	var v []byte
@@ -319,83 +266,77 @@ func (e *egressEncap) counters() (bpfCounters, error) {
 	return c, it.Err()
 }
 
-func (e *egressEncap) close() error {
-	var errs []error
-	if e.link != nil {
-		errs = append(errs, e.link.Close())
-	}
-	if e.prog != nil {
-		errs = append(errs, e.prog.Close())
-	}
+func (e *lwtEncap) close() error {
 	if e.tunnels != nil {
-		errs = append(errs, e.tunnels.Close())
+		return e.tunnels.Close()
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
-// bpfTunnel is a tunnel numbered for the egress program.
+// bpfTunnel is a tunnel numbered for its program.
 type bpfTunnel struct {
-	key     tunnelKey
-	refs    int // routes into it
-	ifindex int // as last written to the map
+	key   tunnelKey
+	refs  int // routes into it
+	prog  *ebpf.Program
+	encap netlink.Encap
 }
 
-// holdTunnel numbers tunnel t for the egress program, once per (outer
-// source, outer destination): the map entry and the permanent neighbour
-// entry of its gateway. Called with k.mu held.
-func (k *kernelDP) holdTunnel(t Tunnel, ifindex int) (uint32, error) {
+// holdTunnel numbers tunnel t once per (outer source, outer destination),
+// with its map entry and program. Called with k.mu held.
+func (k *kernelDP) holdTunnel(t Tunnel) (*bpfTunnel, uint32, error) {
 	key := tunnelKey{t.Local, t.Remote}
-	id, ok := k.tunnelIDs[key]
-	if !ok {
-		for k.nextID++; k.nextID == 0 || k.tunnels[k.nextID] != nil; k.nextID++ {
-		}
-		id = k.nextID
+	if id, ok := k.tunnelIDs[key]; ok {
+		bt := k.tunnels[id]
+		bt.refs++
+		return bt, id, nil
 	}
-	// Rewriting an unchanged entry would race the program's counters.
-	if !ok || k.tunnels[id].ifindex != ifindex {
-		if err := k.encap.put(id, t, ifindex); err != nil {
-			return 0, err
-		}
+	if len(k.tunnels) >= maxTunnelPrograms {
+		return nil, 0, fmt.Errorf("tunnel %v: %d tunnels in use: %w", t, len(k.tunnels), ErrUnsupported)
 	}
-	if !ok {
-		mac := tunnelMAC(id)
-		n := &netlink.Neigh{LinkIndex: k.detour.Attrs().Index, Family: unix.AF_INET6, State: netlink.NUD_PERMANENT,
-			IP: tunnelGateway(id).AsSlice(), HardwareAddr: net.HardwareAddr(mac[:])}
-		if err := k.h.NeighSet(n); err != nil {
-			k.encap.delete(id, &k.bpfGone)
-			return 0, fmt.Errorf("tunnel %v: neighbour entry: %w", t, err)
-		}
-		k.tunnelIDs[key] = id
-		k.tunnels[id] = &bpfTunnel{key: key}
+	for k.nextID++; k.nextID == 0 || k.tunnels[k.nextID] != nil; k.nextID++ {
 	}
-	bt := k.tunnels[id]
-	bt.refs++
-	bt.ifindex = ifindex
-	return id, nil
+	id := k.nextID
+	if err := k.encap.put(id, t); err != nil {
+		return nil, 0, err
+	}
+	p, err := k.encap.program(id)
+	if err != nil {
+		k.encap.delete(id, &k.bpfGone)
+		return nil, 0, fmt.Errorf("tunnel %v: %w", t, err)
+	}
+	enc, err := routeEncap(p, id)
+	if err != nil {
+		p.Close()
+		k.encap.delete(id, &k.bpfGone)
+		return nil, 0, fmt.Errorf("tunnel %v: %w", t, err)
+	}
+	bt := &bpfTunnel{key: key, refs: 1, prog: p, encap: enc}
+	k.tunnelIDs[key] = id
+	k.tunnels[id] = bt
+	return bt, id, nil
 }
 
 // releaseTunnel drops one route's hold on tunnel id; the last one removes
-// its neighbour and map entries and keeps its counters. Called with k.mu
-// held.
+// its map entry (keeping its counters) and closes its program, which the
+// kernel frees with the last route using it. Called with k.mu held.
 func (k *kernelDP) releaseTunnel(id uint32) {
 	bt := k.tunnels[id]
 	if bt == nil {
-		return // 0: the route took the seg6 path
+		return // 0: no BPF
 	}
 	if bt.refs--; bt.refs > 0 {
 		return
 	}
 	delete(k.tunnels, id)
 	delete(k.tunnelIDs, bt.key)
-	n := &netlink.Neigh{LinkIndex: k.detour.Attrs().Index, Family: unix.AF_INET6, IP: tunnelGateway(id).AsSlice()}
-	if err := k.h.NeighDel(n); err != nil && !errors.Is(err, unix.ENOENT) {
-		k.log.Warn("delete tunnel neighbour entry", "id", id, "err", err)
-	}
 	k.encap.delete(id, &k.bpfGone)
+	if err := bt.prog.Close(); err != nil {
+		k.log.Warn("close tunnel program", "id", id, "err", err)
+	}
 }
 
-// addBPFCounters adds what the egress program counted (it bypasses the
-// nftables postrouting counter) to c.
+// addBPFCounters adds what the tunnel programs counted (there is no
+// nftables postrouting counter with BPF) to c.
 func (k *kernelDP) addBPFCounters(c *Counters) error {
 	if k.encap == nil {
 		return nil
@@ -415,23 +356,11 @@ func (k *kernelDP) addBPFCounters(c *Counters) error {
 	return nil
 }
 
-// leavesBy reports whether the kernel routes the tunnel's outer packets
-// out of link, the interface holding the outer source. Only then does the
-// egress program take the tunnel: bpf_redirect_neigh looks up the next hop
-// on the interface it is given, whereas the seg6 route re-routes the outer
-// packet freely (an outer source on lo, or a multihomed host whose route
-// to the peer leaves elsewhere, keeps the seg6 path). The check is made
-// when the route is added.
-func (k *kernelDP) leavesBy(t Tunnel, link netlink.Link) bool {
-	routes, err := k.h.RouteGetWithOptions(net.IP(t.Remote.AsSlice()), &netlink.RouteGetOptions{SrcAddr: net.IP(t.Local.AsSlice())})
-	if err != nil || len(routes) == 0 || routes[0].LinkIndex != link.Attrs().Index {
-		got := 0
-		if len(routes) > 0 {
-			got = routes[0].LinkIndex
-		}
-		k.log.Info("tunnel leaves by another interface than its source's; forwarded packets take the seg6 path",
-			"tunnel", t.String(), "source_if", link.Attrs().Index, "route_if", got, "err", err)
-		return false
-	}
-	return true
+// fallbackRule sends what the tunnel programs mark to the seg6 routes.
+func fallbackRule(table, pref int, mark uint32) *netlink.Rule {
+	r := routeRule(table, pref)
+	r.Mark = mark
+	m := mark
+	r.Mask = &m
+	return r
 }

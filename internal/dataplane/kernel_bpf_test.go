@@ -1,123 +1,178 @@
 package dataplane
 
 import (
-	"bytes"
 	"encoding/binary"
+	"errors"
+	"net"
 	"net/netip"
+	"syscall"
 	"testing"
+	"time"
 
-	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
-	"monami/internal/testenv"
+	"monami/internal/lab"
 )
 
-// The egress program run by the kernel on hand-made frames
-// (BPF_PROG_TEST_RUN): the exact outer header, counters, and what it leaves
-// alone.
-func TestEgressEncapProgram(t *testing.T) {
-	testenv.RequireRoot(t)
-	peerMAC := [6]byte{0x02, 0, 0, 0, 0, 0x99}
-	tunnels, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Hash, KeySize: 4, ValueSize: tunnelValueLen, MaxEntries: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tunnels.Close()
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.SchedCLS, Instructions: egressEncapProgram(tunnels, peerMAC), License: "Apache-2.0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prog.Close()
-	e := &egressEncap{tunnels: tunnels}
-	tun := Tunnel{Local: netip.MustParseAddr("2001:db8:1::1"), Remote: netip.MustParseAddr("2001:db8:2::2")}
-	if err := e.put(7, tun, 1); err != nil {
-		t.Fatal(err)
-	}
+// The tunnel programs are tested with real traffic in namespaces (from
+// TestTunnelIntegration): an LWT xmit program needs the route it runs on,
+// which BPF_PROG_TEST_RUN does not give it.
 
-	frame := func(dstMAC [6]byte, ethType uint16) []byte {
-		b := append([]byte{}, dstMAC[:]...)
-		b = append(b, 0x02, 0, 0, 0, 0, 0x01)
-		b = binary.BigEndian.AppendUint16(b, ethType)
-		// Inner IPv6: traffic class 0xb8, flow label 0x12345, UDP, 4 payload octets.
-		b = append(b, 0x6b, 0x81, 0x23, 0x45, 0, 12, 17, 63)
-		s, d := netip.MustParseAddr("2001:db8:5::2").As16(), netip.MustParseAddr("2001:db8:b::1").As16()
-		b = append(b, s[:]...)
-		b = append(b, d[:]...)
-		return append(b, 0x30, 0x39, 0x30, 0x39, 0, 12, 0, 0, 'p', 'i', 'n', 'g')
-	}
-	// (A frame shorter than its IPv6 header cannot be tested: the test
-	// run refuses it before the program sees it.)
-	run := func(t *testing.T, in []byte) (uint32, []byte) {
-		t.Helper()
-		out := make([]byte, len(in)+ipv6HeaderLen+64)
-		ret, err := prog.Run(&ebpf.RunOptions{Data: in, DataOut: out})
+// outerCapture reads IPv6-in-IPv6 packets arriving on ifname in node.
+type outerCapture struct{ fd int }
+
+func captureOuter(t *testing.T, node *lab.NodeNS, ifname string) *outerCapture {
+	t.Helper()
+	c := &outerCapture{fd: -1}
+	err := node.Do(func() error {
+		ifi, err := net.InterfaceByName(ifname)
 		if err != nil {
-			t.Fatalf("test run: %v", err)
+			return err
 		}
-		// DataOut is resliced to what the program left.
-		return ret, out
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, int(nativeBE16(unix.ETH_P_IPV6)))
+		if err != nil {
+			return err
+		}
+		c.fd = fd
+		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: nativeBE16(unix.ETH_P_IPV6), Ifindex: ifi.Index})
+	})
+	if err != nil {
+		t.Fatalf("capture on %s: %v", ifname, err)
 	}
-	const tcActRedirect = 7
+	t.Cleanup(func() { unix.Close(c.fd) })
+	return c
+}
 
-	t.Run("encapsulates", func(t *testing.T) {
-		in := frame(tunnelMAC(7), 0x86dd)
-		ret, out := run(t, in)
-		if ret != tcActRedirect {
-			t.Fatalf("return %d, want TC_ACT_REDIRECT", int32(ret))
+// next returns the next tunnelled packet whose inner packet is UDP to
+// port (outer and inner header and beyond), or fails.
+func (c *outerCapture) next(t *testing.T, port int) []byte {
+	t.Helper()
+	tv := unix.NsecToTimeval(int64(200 * time.Millisecond))
+	if err := unix.SetsockoptTimeval(c.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 65536)
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		n, _, err := unix.Recvfrom(c.fd, buf, 0)
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+			continue
 		}
-		outer := out[ethHeaderLen : ethHeaderLen+ipv6HeaderLen]
-		s, d := tun.Local.As16(), tun.Remote.As16()
-		want := append([]byte{0x6b, 0x81, 0x23, 0x45, 0, byte(len(in) - ethHeaderLen), protoIPv6, outerHopLimit}, s[:]...)
-		want = append(want, d[:]...)
-		if !bytes.Equal(outer, want) {
-			t.Errorf("outer header\n got %x\nwant %x", outer, want)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if !bytes.Equal(out[:ethHeaderLen], in[:ethHeaderLen]) {
-			t.Errorf("MAC header changed: %x", out[:ethHeaderLen])
+		p := buf[:n]
+		const inner = ipv6HeaderLen
+		if len(p) < 2*ipv6HeaderLen+udpHeaderLen || p[offNextHeader] != protoIPv6 || p[inner+offNextHeader] != unix.IPPROTO_UDP {
+			continue
 		}
-		if inner := out[ethHeaderLen+ipv6HeaderLen : len(in)+ipv6HeaderLen]; !bytes.Equal(inner, in[ethHeaderLen:]) {
-			t.Errorf("inner packet changed:\n got %x\nwant %x", inner, in[ethHeaderLen:])
+		if int(binary.BigEndian.Uint16(p[2*ipv6HeaderLen+2:])) == port {
+			return append([]byte(nil), p...)
 		}
-		c, err := e.counters()
-		if err != nil || c.packets != 1 || c.bytes != uint64(len(in)-ethHeaderLen) || c.errors != 0 || c.fallback != 0 {
-			t.Errorf("counters %+v, %v", c, err)
+	}
+	t.Fatalf("no tunnelled UDP packet to port %d", port)
+	return nil
+}
+
+// sendUDPWith sends one datagram from node with socket options set by opt.
+func sendUDPWith(t *testing.T, node *lab.NodeNS, from, to netip.Addr, port int, payload []byte, opt func(fd int) error) {
+	t.Helper()
+	err := node.Do(func() error {
+		c, err := net.ListenPacket("udp6", net.JoinHostPort(from.String(), "0"))
+		if err != nil {
+			return err
 		}
+		defer c.Close()
+		sc, err := c.(syscall.Conn).SyscallConn()
+		if err != nil {
+			return err
+		}
+		var oerr error
+		if err := sc.Control(func(fd uintptr) { oerr = opt(int(fd)) }); err != nil {
+			return err
+		}
+		if oerr != nil {
+			return oerr
+		}
+		_, err = c.WriteTo(payload, &net.UDPAddr{IP: to.AsSlice(), Port: port})
+		return err
 	})
-	t.Run("unlabelled-gets-flow-label", func(t *testing.T) {
-		// RFC 6438 section 3: an inner packet without a flow label gets
-		// one from the flow's hash; the traffic class is still copied.
-		in := frame(tunnelMAC(7), 0x86dd)
-		in[ethHeaderLen+1], in[ethHeaderLen+2], in[ethHeaderLen+3] = 0x80, 0, 0
-		ret, out := run(t, in)
-		if ret != tcActRedirect {
-			t.Fatalf("return %d, want TC_ACT_REDIRECT", int32(ret))
-		}
-		w := binary.BigEndian.Uint32(out[ethHeaderLen:])
-		if w>>20 != 0x6b8 || w&0xfffff == 0 {
-			t.Errorf("outer version/class/label %08x: want 6, b8 and a label", w)
-		}
+	if err != nil {
+		t.Fatalf("udp %v -> %v: %v", from, to, err)
+	}
+}
+
+// testOuterHeader: the header the program writes, seen on the wire at the
+// tunnel's far end (RFC 2473 section 3.1; traffic class and flow label
+// copied, section 6.4/6.5; a flow label from the flow hash when the inner
+// packet has none, RFC 6438 section 3; hop limit 64, section 6.3).
+func testOuterHeader(t *testing.T, n *testNet) {
+	ln := listenUDP(t, n.b, addrSvc)
+	c := captureOuter(t, n.b, "mdp1")
+	const tclass = 0xb8
+	sendUDPWith(t, n.s, addrS, addrSvc, ln.port, []byte("labelled"), func(fd int) error {
+		return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_TCLASS, tclass)
 	})
-	t.Run("unknown-tunnel-to-veth-peer", func(t *testing.T) {
-		in := frame(tunnelMAC(8), 0x86dd)
-		ret, out := run(t, in)
-		if int32(ret) != tcxNext {
-			t.Fatalf("return %d, want TCX_NEXT", int32(ret))
-		}
-		if !bytes.Equal(out[:6], peerMAC[:]) || !bytes.Equal(out[6:len(in)], in[6:]) {
-			t.Errorf("want only the destination MAC rewritten to the peer's: %x", out[:len(in)])
-		}
+	p := c.next(t, ln.port)
+	outer, inner := binary.BigEndian.Uint32(p), binary.BigEndian.Uint32(p[ipv6HeaderLen:])
+	if outer != inner || inner>>20 != 0x600|tclass || inner&0xfffff == 0 {
+		t.Errorf("outer version/class/label %08x, inner %08x: want equal, class %#x, a label", outer, inner, tclass)
+	}
+	if got, want := int(binary.BigEndian.Uint16(p[4:])), len(p)-ipv6HeaderLen; got != want {
+		t.Errorf("outer payload length %d, want %d", got, want)
+	}
+	if p[7] != outerHopLimit {
+		t.Errorf("outer hop limit %d, want %d", p[7], outerHopLimit)
+	}
+	if s, d := netip.AddrFrom16([16]byte(p[offSrc:])), netip.AddrFrom16([16]byte(p[offDst:])); s != addrA || d != addrB {
+		t.Errorf("outer %v -> %v, want %v -> %v", s, d, addrA, addrB)
+	}
+	// Without a flow label (IPV6_AUTOFLOWLABEL off) the outer header
+	// gets one.
+	sendUDPWith(t, n.s, addrS, addrSvc, ln.port, []byte("unlabelled"), func(fd int) error {
+		return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_AUTOFLOWLABEL, 0)
 	})
-	for _, c := range []struct {
-		name string
-		in   []byte
-	}{
-		{"other-mac", frame([6]byte{0x02, 0, 0, 0, 0, 7}, 0x86dd)},
-		{"ipv4", frame(tunnelMAC(7), 0x0800)},
-	} {
-		t.Run("ignores-"+c.name, func(t *testing.T) {
-			ret, out := run(t, c.in)
-			if int32(ret) != tcxNext || !bytes.Equal(out[:len(c.in)], c.in) {
-				t.Errorf("return %d, frame %x: want TCX_NEXT and no change", int32(ret), out[:len(c.in)])
-			}
-		})
+	p = c.next(t, ln.port)
+	outer, inner = binary.BigEndian.Uint32(p), binary.BigEndian.Uint32(p[ipv6HeaderLen:])
+	if inner&0xfffff != 0 || outer&0xfffff == 0 || outer>>20 != inner>>20 {
+		t.Errorf("outer version/class/label %08x, inner %08x: want a label outside only", outer, inner)
+	}
+	if got := ln.collect(300 * time.Millisecond); len(got) != 2 {
+		t.Errorf("delivered %q, want both datagrams", got)
+	}
+}
+
+// testGSOFallback: a UDP GSO send (one packet of several datagrams, which
+// bpf_lwt_push_encap refuses) goes to the seg6 route by the fallback mark
+// and arrives as separate datagrams.
+func testGSOFallback(t *testing.T, n *testNet, k *kernelDP) {
+	before, err := k.encap.counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := listenUDP(t, n.b, addrSvc)
+	const seg, segs = 1000, 4
+	payload := make([]byte, seg*segs)
+	for i := range payload {
+		payload[i] = byte('a' + i/seg)
+	}
+	sendUDPWith(t, n.a, addrAHome, addrSvc, ln.port, payload, func(fd int) error {
+		return unix.SetsockoptInt(fd, unix.IPPROTO_UDP, unix.UDP_SEGMENT, seg)
+	})
+	got := ln.collect(500 * time.Millisecond)
+	if len(got) != segs {
+		t.Fatalf("delivered %d datagrams, want %d", len(got), segs)
+	}
+	for i, d := range got {
+		if len(d) != seg || d[0] != byte('a'+i) {
+			t.Errorf("datagram %d: %d octets starting %q", i, len(d), d[:1])
+		}
+	}
+	after, err := k.encap.counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.fallback == before.fallback || after.errors != before.errors {
+		t.Errorf("BPF counters before %+v, after %+v: want a fallback and no error", before, after)
 	}
 }

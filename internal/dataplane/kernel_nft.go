@@ -41,7 +41,10 @@ type nftState struct {
 	internal  netip.Prefix
 }
 
-func newNFT(c *nftables.Conn, name string, internal netip.Prefix) (*nftState, error) {
+// newNFT creates the table; the postrouting counter chain only when
+// countOut (the BPF programs count otherwise, and a hook that every packet
+// passes costs even with no rule matching).
+func newNFT(c *nftables.Conn, name string, internal netip.Prefix, countOut bool) (*nftState, error) {
 	s := &nftState{conn: c, internal: internal}
 	s.table = &nftables.Table{Name: name, Family: nftables.TableFamilyIPv6}
 	// Start from a clean table of our own name: a crashed predecessor may
@@ -56,8 +59,10 @@ func newNFT(c *nftables.Conn, name string, internal netip.Prefix) (*nftState, er
 	// Priority raw: before conntrack, so dropped packets leave no state.
 	s.pre = c.AddChain(&nftables.Chain{Name: nftChainPre, Table: s.table, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRaw, Policy: &accept})
-	s.post = c.AddChain(&nftables.Chain{Name: nftChainPo, Table: s.table, Type: nftables.ChainTypeFilter,
-		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityFilter, Policy: &accept})
+	if countOut {
+		s.post = c.AddChain(&nftables.Chain{Name: nftChainPo, Table: s.table, Type: nftables.ChainTypeFilter,
+			Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityFilter, Policy: &accept})
+	}
 	for _, n := range nftCounterNames {
 		c.AddObj(&nftables.CounterObj{Table: s.table, Name: n})
 	}
@@ -116,16 +121,30 @@ func concat(parts ...[]expr.Any) []expr.Any {
 //
 // Prerouting, per local endpoint address L with internal decap address E:
 //
-//	ip6 daddr L nexthdr 41 saddr P [inner saddr in I] counter in, daddr set E, accept
-//	ip6 daddr L nexthdr 41 saddr P counter drop_inner_src drop   (when I is given)
-//	ip6 daddr L nexthdr 41 counter drop_outer_src drop
+//	ip6 nexthdr != 41 accept                                       (the common case, decided early)
 //	ip6 daddr <internal prefix> counter drop_internal drop
+//	ip6 daddr L saddr P [inner saddr in I] counter in, daddr set E, accept
+//	ip6 daddr L saddr P counter drop_inner_src drop   (when I is given)
+//	ip6 daddr L counter drop_outer_src drop
 //
-// Postrouting: ip6 saddr L daddr R nexthdr 41 counter out (per tunnel).
+// Postrouting, when there is that chain: ip6 saddr L daddr R nexthdr 41
+// counter out (per tunnel).
 func (s *nftState) rebuild(endpoints []Endpoint, decap map[netip.Addr]netip.Addr, tunnels []Tunnel) error {
 	c := s.conn
 	c.FlushChain(s.pre)
-	c.FlushChain(s.post)
+	if s.post != nil {
+		c.FlushChain(s.post)
+	}
+	// Most packets are not tunnelled: one octet decides. (Such a packet
+	// sent to an internal address finds a decapsulation route that drops
+	// it: End.DT6 takes only next header 41.)
+	c.AddRule(&nftables.Rule{Table: s.table, Chain: s.pre, Exprs: []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offNextHeader, Len: 1},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{protoIPv6}},
+		verdict(expr.VerdictAccept),
+	}})
+	c.AddRule(&nftables.Rule{Table: s.table, Chain: s.pre, Exprs: concat(cmpPrefix(offDst, s.internal),
+		[]expr.Any{counterRef(nftCounterDropInternal), verdict(expr.VerdictDrop)})})
 	locals := map[netip.Addr]bool{}
 	var localOrder []netip.Addr
 	for _, ep := range endpoints {
@@ -137,7 +156,7 @@ func (s *nftState) rebuild(endpoints []Endpoint, decap map[netip.Addr]netip.Addr
 			&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offDst, Len: 16},
 			verdict(expr.VerdictAccept),
 		}
-		head := concat(cmp16(offDst, ep.Local), nhIPv6(), cmp16(offSrc, ep.Peer))
+		head := concat(cmp16(offDst, ep.Local), cmp16(offSrc, ep.Peer)) // next header 41: see above
 		if len(ep.InnerSrc) == 0 {
 			c.AddRule(&nftables.Rule{Table: s.table, Chain: s.pre, Exprs: concat(head, rewrite)})
 		} else {
@@ -153,13 +172,14 @@ func (s *nftState) rebuild(endpoints []Endpoint, decap map[netip.Addr]netip.Addr
 		}
 	}
 	for _, l := range localOrder {
-		c.AddRule(&nftables.Rule{Table: s.table, Chain: s.pre, Exprs: concat(cmp16(offDst, l), nhIPv6(),
+		c.AddRule(&nftables.Rule{Table: s.table, Chain: s.pre, Exprs: concat(cmp16(offDst, l),
 			[]expr.Any{counterRef(nftCounterDropOuter), verdict(expr.VerdictDrop)})})
 	}
-	c.AddRule(&nftables.Rule{Table: s.table, Chain: s.pre, Exprs: concat(cmpPrefix(offDst, s.internal),
-		[]expr.Any{counterRef(nftCounterDropInternal), verdict(expr.VerdictDrop)})})
 	seen := map[[2]netip.Addr]bool{}
 	for _, t := range tunnels {
+		if s.post == nil {
+			break
+		}
 		k := [2]netip.Addr{t.Local, t.Remote}
 		if seen[k] {
 			continue

@@ -55,8 +55,14 @@ type Options struct {
 	Cases      []Case
 	Congestion string // iperf3 -C, empty for the default
 	Rounds     int    // times to measure every case (default 1)
-	Logger     *slog.Logger
-	Progress   io.Writer // one line per finished run, may be nil
+	// Pin puts the iperf3 client on CPU 0 and the server on CPU 1 (iperf3
+	// -A) on a machine with two or more CPUs. Left to the scheduler, the
+	// two sometimes share a CPU and sometimes not, and plain routing's
+	// rate jumps between two levels about 25% apart from run to run;
+	// pinned, every case runs with the same placement.
+	Pin      bool
+	Logger   *slog.Logger
+	Progress io.Writer // one line per finished run, may be nil
 }
 
 // Result is one iperf3 run, or (in Report.Results) the median of a case's
@@ -87,6 +93,7 @@ type Result struct {
 // Report is a whole bench run.
 type Report struct {
 	Start       time.Time `json:"start"`
+	Pinned      bool      `json:"iperf3_pinned"`
 	DurationSec float64   `json:"duration_per_run_s"`
 	LoadBefore  string    `json:"loadavg_before"`
 	LoadAfter   string    `json:"loadavg_after"`
@@ -207,9 +214,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer l.Down()
 	// One iperf3 server for the whole run; the lab's Down kills it too.
-	srv := l.MustNode("receiver").Command(ctx, "iperf3", "-s")
+	pin := o.Pin && cpus() >= 2
+	srvArgs := []string{"-s"}
+	if pin {
+		srvArgs = append(srvArgs, "-A", "1")
+	}
+	srv := l.MustNode("receiver").Command(ctx, "iperf3", srvArgs...)
 	var srvOut bytes.Buffer
 	srv.Stdout, srv.Stderr = &srvOut, &srvOut
+	rep.Pinned = pin
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("iperf3 server: %w", err)
 	}
@@ -242,7 +255,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				}
 				r := Result{Round: round, Case: c, Streams: s}
 				cpu0, host0, t0 := procCPU(), hostBusy(), time.Now()
-				r.Gbps, r.Retransmits, err = iperf(ctx, l, s, o.Duration, o.Congestion)
+				r.Gbps, r.Retransmits, err = iperf(ctx, l, s, o.Duration, o.Congestion, pin)
 				el := time.Since(t0).Seconds()
 				r.ProcCPU = (procCPU() - cpu0).Seconds() / el
 				if host1 := hostBusy(); host0 > 0 && host1 > host0 {
@@ -341,12 +354,15 @@ func setup(l *lab.Lab, c Case, log *slog.Logger) (func(), error) {
 
 // iperf runs one iperf3 test from sender to receiver and returns the
 // receiver's rate in Gbit/s.
-func iperf(ctx context.Context, l *lab.Lab, streams int, d time.Duration, cc string) (float64, int, error) {
+func iperf(ctx context.Context, l *lab.Lab, streams int, d time.Duration, cc string, pin bool) (float64, int, error) {
 	sctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
 	defer cancel()
 	args := []string{"-c", addrReceiver, "-t", fmt.Sprint(int(d.Round(time.Second) / time.Second)), "-P", fmt.Sprint(streams), "-J"}
 	if cc != "" {
 		args = append(args, "-C", cc)
+	}
+	if pin {
+		args = append(args, "-A", "0")
 	}
 	var out []byte
 	var err error
