@@ -10,20 +10,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The detour exists for the MTU. A seg6 route encapsulates forwarded
-// packets in its input handler, before ip6_forward's MTU check, so an inner
-// packet too big for the tunnel is encapsulated anyway, the outer packet is
-// too big for the link, and the Packet Too Big goes to the tunnel entry
-// itself: a black hole for the real sender (measured on 6.18). Sending
-// tunnelled traffic first through a veth pair with the tunnel's inner MTU
-// locked on the route makes ip6_forward (GSO-aware) send the right Packet
-// Too Big (RFC 4443 section 3.2, RFC 2473 section 7.1) and lets local
-// sockets see the same MTU; what comes out of the far end is encapsulated
-// by the seg6 route in cfg.Table+1. Locally originated packets skip the
-// detour (rule "iif lo"): the kernel checks them against the seg6 route's
-// MTU. Measured cost for forwarded traffic: about 8% of a forwarded iperf3
-// run (3 interleaved rounds, medians 9.8 vs 10.7 Gbit/s without it). With
-// BPF (kernel_bpf.go) forwarded packets leave at the veth's egress instead.
+// The detour exists for the MTU, on kernels without LWT BPF (or with
+// Config.NoBPF). A seg6 route encapsulates forwarded packets in its input
+// handler, before ip6_forward's MTU check, so an inner packet too big for
+// the tunnel is encapsulated anyway, the outer packet is too big for the
+// link, and the Packet Too Big goes to the tunnel entry itself: a black
+// hole for the real sender (measured on 6.18). Sending tunnelled traffic
+// first through a veth pair with the tunnel's inner MTU locked on the route
+// makes ip6_forward (GSO-aware) send the right Packet Too Big (RFC 4443
+// section 3.2, RFC 2473 section 7.1) and lets local sockets see the same
+// MTU; what comes out of the far end is encapsulated by the seg6 route in
+// cfg.Table+1. Locally originated packets skip the detour (rule "iif lo"):
+// the kernel checks them against the seg6 route's MTU. Measured cost for
+// forwarded traffic: about 8% of a forwarded iperf3 run (3 interleaved
+// rounds, medians 9.8 vs 10.7 Gbit/s without it). With BPF (kernel_bpf.go)
+// nothing crosses the veth: the tunnel routes only name it as their device.
 func (k *kernelDP) setupDetour() error {
 	name, peer := k.cfg.TunName, k.cfg.TunName+"x"
 	_ = k.deleteStaleLink(name)
