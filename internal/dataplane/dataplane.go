@@ -6,10 +6,10 @@
 // Two backends implement the same DataPlane interface:
 //
 //   - kernel: a plain RFC 2473 IPv6-in-IPv6 header (next header 41) added by
-//     a tc egress BPF program for forwarded packets and by SRv6 reduced
-//     encapsulation (seg6 encap.red) routes for local ones, seg6local End.DT6
-//     for receiving, an nftables table for the ingress check and the
-//     counters. Nothing is copied to userspace.
+//     a BPF program on each tunnel route (LWT xmit), with SRv6 reduced
+//     encapsulation (seg6 encap.red) routes for what it cannot take and for
+//     kernels without it, seg6local End.DT6 for receiving, an nftables table
+//     for the ingress check. Nothing is copied to userspace.
 //   - userspace: a TUN device with GSO/GRO offloads and batched raw (next
 //     header 41) or UDP port 4191 (RFC 5555 style) sockets.
 //
