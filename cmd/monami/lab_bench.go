@@ -35,7 +35,7 @@ func init() {
 		verbose bool
 		cpuProf string
 		rounds  int
-		noPin   bool
+		pin     bool
 	)
 	dp := &cobra.Command{
 		Use:   "dataplane",
@@ -55,7 +55,7 @@ interleaved, and the medians are reported. The machine's load average before and
 too: the figures only mean something on a quiet machine.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o := bench.Options{LabName: name, Duration: dur, Streams: streams, Congestion: cc, Rounds: rounds, Pin: !noPin}
+			o := bench.Options{LabName: name, Duration: dur, Streams: streams, Congestion: cc, Rounds: rounds, Pin: pin}
 			for _, c := range cases {
 				ok := false
 				for _, k := range append(bench.AllCases, bench.KernelDetour) {
@@ -141,7 +141,7 @@ too: the figures only mean something on a quiet machine.`,
 	dp.Flags().StringSliceVar(&cases, "cases", nil, "cases to run (default: plain,kernel,userspace-nh41,userspace-udp4191; also kernel-detour, the kernel backend without its BPF programs)")
 	dp.Flags().IntVar(&rounds, "rounds", 1, "measure every case this many times (interleaved) and report medians")
 	dp.Flags().BoolVar(&asJSON, "json", false, "print the results as JSON")
-	dp.Flags().BoolVar(&noPin, "no-pin", false, "let the scheduler place the iperf3 client and server (default: client on CPU 0, server on CPU 1)")
+	dp.Flags().BoolVar(&pin, "pin", false, "put the iperf3 client on CPU 0 and the server on CPU 1 (plain routing runs faster and more often at its upper level; the userspace forwarders, which then share both CPUs with iperf3, slower)")
 	dp.Flags().StringVar(&name, "name", "dpbench", "lab name (namespaces are <name>-<node>)")
 	dp.Flags().StringVar(&cc, "congestion", "", "TCP congestion control for iperf3 -C (e.g. bbr)")
 	dp.Flags().StringVar(&cpuProf, "cpuprofile", "", "write a Go CPU profile of the userspace data planes to this file")
