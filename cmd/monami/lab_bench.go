@@ -114,6 +114,9 @@ too: the figures only mean something on a quiet machine.`,
 			}
 			fmt.Fprintf(out, "iperf3 %s per run, %d round(s), medians; %d CPUs (%s), load average before %s, after %s\n",
 				dur, rep.Rounds, rep.CPUs, pinned, rep.LoadBefore, rep.LoadAfter)
+			if st := maxSteal(rep.Runs); st >= 0.05 {
+				fmt.Fprintf(out, "warning: the hypervisor took up to %.2f cores from this machine during a run (steal); the rates measure its neighbours too\n", st)
+			}
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintln(tw, "case\tstreams\tGbit/s\tretransmits\tratio to plain\tCPU s per Gbit\tcost ratio to plain\t")
 			for _, r := range rep.Results {
@@ -147,4 +150,13 @@ too: the figures only mean something on a quiet machine.`,
 	dp.Flags().StringVar(&cpuProf, "cpuprofile", "", "write a Go CPU profile of the userspace data planes to this file")
 	dp.Flags().BoolVarP(&verbose, "verbose", "v", false, "log data plane events to stderr")
 	labBenchCmd.AddCommand(dp)
+}
+
+// maxSteal is the largest steal (in cores) of the runs.
+func maxSteal(runs []bench.Result) float64 {
+	m := 0.0
+	for _, r := range runs {
+		m = max(m, r.Steal)
+	}
+	return m
 }

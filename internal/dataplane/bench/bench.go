@@ -82,7 +82,11 @@ type Result struct {
 	// (/proc/stat: iperf3, forwarding, tunnels and anything else), and
 	// CPUPerGbit that divided by the rate: the cost of a Gbit/s. On a
 	// machine whose rate moves with other load the cost moves less.
-	HostCPU    float64 `json:"host_cpu_cores,omitempty"`
+	HostCPU float64 `json:"host_cpu_cores,omitempty"`
+	// Steal is the CPU time the hypervisor gave to others while this
+	// machine wanted it, in cores (/proc/stat steal): above a few
+	// hundredths the rates measure the neighbours too.
+	Steal      float64 `json:"steal_cores,omitempty"`
 	CPUPerGbit float64 `json:"host_cpu_per_gbit,omitempty"`
 	// CostRatio is CPUPerGbit over plain routing's (same round and
 	// stream count): what the tunnel costs per bit relative to routing.
@@ -254,12 +258,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 					return rep, err
 				}
 				r := Result{Round: round, Case: c, Streams: s}
-				cpu0, host0, t0 := procCPU(), hostBusy(), time.Now()
+				cpu0, t0 := procCPU(), time.Now()
+				host0, steal0 := hostBusy()
 				r.Gbps, r.Retransmits, err = iperf(ctx, l, s, o.Duration, o.Congestion, pin)
 				el := time.Since(t0).Seconds()
 				r.ProcCPU = (procCPU() - cpu0).Seconds() / el
-				if host1 := hostBusy(); host0 > 0 && host1 > host0 {
+				if host1, steal1 := hostBusy(); host0 > 0 && host1 > host0 {
 					r.HostCPU = (host1 - host0).Seconds() / el
+					r.Steal = (steal1 - steal0).Seconds() / el
 				}
 				if err != nil {
 					r.Error = err.Error()
@@ -279,7 +285,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				}
 				rep.Runs = append(rep.Runs, r)
 				if o.Progress != nil {
-					fmt.Fprintf(o.Progress, "round %d %-18s %d stream(s): %6.2f Gbit/s (host CPU %.2f cores, process CPU %.2f cores) %s\n", round, c, s, r.Gbps, r.HostCPU, r.ProcCPU, r.Error)
+					fmt.Fprintf(o.Progress, "round %d %-18s %d stream(s): %6.2f Gbit/s (host CPU %.2f cores, process CPU %.2f cores, steal %.2f cores) %s\n", round, c, s, r.Gbps, r.HostCPU, r.ProcCPU, r.Steal, r.Error)
 				}
 			}
 			stop()
@@ -432,35 +438,40 @@ func waitListen(ctx context.Context, node *lab.NodeNS, port int) error {
 
 // hostBusy is the CPU time all CPUs have spent busy since boot (the
 // aggregate "cpu" line of /proc/stat minus idle and iowait), 0 if unknown.
-func hostBusy() time.Duration {
+func hostBusy() (busy, steal time.Duration) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0
+		return 0, 0
 	}
-	return parseHostBusy(string(b))
+	return parseHostStat(string(b))
 }
 
-func parseHostBusy(stat string) time.Duration {
+// parseHostStat reads the "cpu" line: busy is user, nice, system, irq and
+// softirq time (guest time is already in user); steal, the time the
+// hypervisor ran something else while this machine wanted the CPU, is
+// returned apart: it is not this machine's work, but a run with much of it
+// measured a machine that was not all there.
+func parseHostStat(stat string) (busy, steal time.Duration) {
 	line, _, _ := strings.Cut(stat, "\n")
 	f := strings.Fields(line)
 	if len(f) < 6 || f[0] != "cpu" {
-		return 0
+		return 0, 0
 	}
-	var busy uint64
+	var b, st uint64
 	for i, x := range f[1:] {
 		v, err := strconv.ParseUint(x, 10, 64)
 		if err != nil {
-			return 0
+			return 0, 0
 		}
-		if i == 3 || i == 4 { // idle, iowait
-			continue
+		switch {
+		case i == 3 || i == 4: // idle, iowait
+		case i == 7:
+			st = v
+		case i < 7:
+			b += v
 		}
-		if i >= 8 { // guest and guest_nice are already in user and nice
-			break
-		}
-		busy += v
 	}
-	return time.Duration(busy) * time.Second / clockTicks
+	return time.Duration(b) * time.Second / clockTicks, time.Duration(st) * time.Second / clockTicks
 }
 
 // clockTicks is USER_HZ, the unit of /proc/stat (100 on Linux).
