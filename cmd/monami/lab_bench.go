@@ -36,6 +36,7 @@ func init() {
 		cpuProf string
 		rounds  int
 		pin     bool
+		window  string
 	)
 	dp := &cobra.Command{
 		Use:   "dataplane",
@@ -55,7 +56,7 @@ interleaved, and the medians are reported. The machine's load average before and
 too: the figures only mean something on a quiet machine.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o := bench.Options{LabName: name, Duration: dur, Streams: streams, Congestion: cc, Rounds: rounds, Pin: pin}
+			o := bench.Options{LabName: name, Duration: dur, Streams: streams, Congestion: cc, Rounds: rounds, Pin: pin, Window: window}
 			for _, c := range cases {
 				ok := false
 				for _, k := range append(bench.AllCases, bench.KernelDetour) {
@@ -147,6 +148,7 @@ too: the figures only mean something on a quiet machine.`,
 	dp.Flags().BoolVar(&pin, "pin", false, "put the iperf3 client on CPU 0 and the server on CPU 1 (plain routing runs faster and more often at its upper level; the userspace forwarders, which then share both CPUs with iperf3, slower)")
 	dp.Flags().StringVar(&name, "name", "dpbench", "lab name (namespaces are <name>-<node>)")
 	dp.Flags().StringVar(&cc, "congestion", "", "TCP congestion control for iperf3 -C (e.g. bbr)")
+	dp.Flags().StringVar(&window, "window", "", "socket buffer size for iperf3 -w (e.g. 1M); default: the kernel's autotuning")
 	dp.Flags().StringVar(&cpuProf, "cpuprofile", "", "write a Go CPU profile of the userspace data planes to this file")
 	dp.Flags().BoolVarP(&verbose, "verbose", "v", false, "log data plane events to stderr")
 	labBenchCmd.AddCommand(dp)

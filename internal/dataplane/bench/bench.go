@@ -54,6 +54,7 @@ type Options struct {
 	Streams    []int         // parallel stream counts, e.g. 1 and 4
 	Cases      []Case
 	Congestion string // iperf3 -C, empty for the default
+	Window     string // iperf3 -w (socket buffer), empty for the default
 	Rounds     int    // times to measure every case (default 1)
 	// Pin puts the iperf3 client on CPU 0 and the server on CPU 1 (iperf3
 	// -A) on a machine with two or more CPUs. Left to the scheduler, the
@@ -260,7 +261,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				r := Result{Round: round, Case: c, Streams: s}
 				cpu0, t0 := procCPU(), time.Now()
 				host0, steal0 := hostBusy()
-				r.Gbps, r.Retransmits, err = iperf(ctx, l, s, o.Duration, o.Congestion, pin)
+				r.Gbps, r.Retransmits, err = iperf(ctx, l, s, o.Duration, o.Congestion, o.Window, pin)
 				el := time.Since(t0).Seconds()
 				r.ProcCPU = (procCPU() - cpu0).Seconds() / el
 				if host1, steal1 := hostBusy(); host0 > 0 && host1 > host0 {
@@ -360,7 +361,7 @@ func setup(l *lab.Lab, c Case, log *slog.Logger) (func(), error) {
 
 // iperf runs one iperf3 test from sender to receiver and returns the
 // receiver's rate in Gbit/s.
-func iperf(ctx context.Context, l *lab.Lab, streams int, d time.Duration, cc string, pin bool) (float64, int, error) {
+func iperf(ctx context.Context, l *lab.Lab, streams int, d time.Duration, cc, window string, pin bool) (float64, int, error) {
 	sctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
 	defer cancel()
 	args := []string{"-c", addrReceiver, "-t", fmt.Sprint(int(d.Round(time.Second) / time.Second)), "-P", fmt.Sprint(streams), "-J"}
@@ -369,6 +370,9 @@ func iperf(ctx context.Context, l *lab.Lab, streams int, d time.Duration, cc str
 	}
 	if pin {
 		args = append(args, "-A", "0")
+	}
+	if window != "" {
+		args = append(args, "-w", window)
 	}
 	var out []byte
 	var err error
