@@ -31,7 +31,14 @@ type Dataplane struct {
 	Backend string `yaml:"backend"`
 	// Table is the first policy-routing table number monami may use.
 	Table int `yaml:"table"`
+	// BPF lets the kernel backend add the outer header in a BPF program on
+	// each tunnel route (default true). false: seg6 routes behind a veth
+	// detour, slower, for kernels or policies without BPF.
+	BPF *bool `yaml:"bpf"`
 }
+
+// NoBPF reports whether bpf: false was configured.
+func (d *Dataplane) NoBPF() bool { return d.BPF != nil && !*d.BPF }
 
 func (d *Dataplane) validate(e *errs) {
 	switch d.Backend {

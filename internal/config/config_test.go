@@ -31,6 +31,16 @@ func TestExamplesLoad(t *testing.T) {
 	if len(mn.Interfaces) != 2 || mn.Interfaces[1].Transport != TransportUDP || mn.HomeAddresses[0].Prefix().String() != "2001:db8:1::10/64" {
 		t.Errorf("mn: %+v", mn)
 	}
+	if ha.Dataplane.NoBPF() || mn.Dataplane.NoBPF() {
+		t.Errorf("examples say bpf: true, NoBPF() is %v, %v", ha.Dataplane.NoBPF(), mn.Dataplane.NoBPF())
+	}
+}
+
+func TestDataplaneBPF(t *testing.T) {
+	f, no := false, (&Dataplane{}).NoBPF()
+	if no || !(&Dataplane{BPF: &f}).NoBPF() {
+		t.Errorf("unset: NoBPF %v (want false); bpf: false: want true", no)
+	}
 }
 
 func TestHomeAgentErrors(t *testing.T) {

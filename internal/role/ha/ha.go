@@ -164,6 +164,7 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 		h.dp, err = dataplane.New(dataplane.Config{
 			Backend:   dataplane.Backend(cfg.Dataplane.Backend),
 			Table:     cfg.Dataplane.Table,
+			NoBPF:     cfg.Dataplane.NoBPF(),
 			Logger:    h.log,
 			SharedUDP: shared,
 			NetNS:     opt.NetNS,

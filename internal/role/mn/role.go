@@ -201,7 +201,7 @@ func (m *MobileNode) openDataPlane() error {
 	}
 	dp, err := dataplane.New(dataplane.Config{
 		Backend: backend, Table: m.cfg.Dataplane.Table, RulePriority: dataplaneRulePriority,
-		NetNS: m.ns, TunName: m.cfg.HomeInterface, Logger: m.log,
+		NetNS: m.ns, TunName: m.cfg.HomeInterface, Logger: m.log, NoBPF: m.cfg.Dataplane.NoBPF(),
 	})
 	if err != nil {
 		return fmt.Errorf("data plane: %w", err)
