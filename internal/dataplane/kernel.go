@@ -125,7 +125,7 @@ func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
 		k.rules = append(k.rules, rule)
 	}
 	ok = true
-	k.log.Info("data plane up", "table", cfg.Table, "rule_priority", cfg.RulePriority, "nftables", cfg.NFTable)
+	k.log.Info("data plane up", "table", cfg.Table, "rule_priority", cfg.RulePriority, "nftables", cfg.NFTable, "bpf_encapsulation", k.encap != nil)
 	return k, nil
 }
 
