@@ -119,11 +119,14 @@ too: the figures only mean something on a quiet machine.`,
 				fmt.Fprintf(out, "warning: the hypervisor took up to %.2f cores from this machine during a run (steal); the rates measure its neighbours too\n", st)
 			}
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(tw, "case\tstreams\tGbit/s\tretransmits\tratio to plain\tCPU s per Gbit\tcost ratio to plain\t")
+			fmt.Fprintln(tw, "case\tstreams\tGbit/s\tretransmits\tratio to plain (rounds' range)\tCPU s per Gbit\tcost ratio to plain\t")
 			for _, r := range rep.Results {
 				ratio, costRatio, cost := "-", "-", "-"
 				if r.Ratio > 0 {
 					ratio = fmt.Sprintf("%.2f", r.Ratio)
+					if r.RatioMax > 0 && r.RatioMin != r.RatioMax {
+						ratio += fmt.Sprintf(" (%.2f-%.2f)", r.RatioMin, r.RatioMax)
+					}
 				}
 				if r.CostRatio > 0 {
 					costRatio = fmt.Sprintf("%.2f", r.CostRatio)

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -75,6 +76,11 @@ type Result struct {
 	Gbps        float64 `json:"gbit_per_s"`
 	Retransmits int     `json:"retransmits"`
 	Ratio       float64 `json:"ratio_to_plain"` // 0 when plain was not measured
+	// RatioMin and RatioMax (in Report.Results, with two rounds or more)
+	// are the lowest and highest per-round ratios: how far one run can
+	// be from the median on this machine.
+	RatioMin float64 `json:"ratio_min,omitempty"`
+	RatioMax float64 `json:"ratio_max,omitempty"`
 	// ProcCPU is the CPU time this process (the userspace data planes;
 	// not iperf3) used during the run, in cores; with Gbps it gives the
 	// forwarder's cost per Gbit/s, steadier on a busy machine than the rate.
@@ -139,6 +145,9 @@ func summarize(runs []Result, cases []Case, streams []int) []Result {
 			}
 			res := Result{Case: c, Streams: s, Gbps: median(rates), Ratio: median(ratios), Retransmits: int(median(retr)),
 				CPUPerGbit: median(costs), CostRatio: median(costRatios)}
+			if len(ratios) > 1 {
+				res.RatioMin, res.RatioMax = slices.Min(ratios), slices.Max(ratios)
+			}
 			if len(rates) == 0 {
 				res.Error = errText
 			}

@@ -36,4 +36,7 @@ func TestSummarizeCost(t *testing.T) {
 	if !near(k.Gbps, 10) || !near(k.CostRatio, 1.15) || !near(k.CPUPerGbit, 0.115) || k.Error != "" {
 		t.Errorf("kernel summary %+v", k)
 	}
+	if !near(k.RatioMin, 0.9) || !near(k.RatioMax, 11.0/12) {
+		t.Errorf("kernel ratio range %v-%v, want 0.9-0.917", k.RatioMin, k.RatioMax)
+	}
 }
