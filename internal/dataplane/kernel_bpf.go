@@ -8,6 +8,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
 )
 
 // lwtEncap adds the outer header of every tunnel route in a lightweight
@@ -20,8 +21,8 @@ import (
 // pushes the RFC 2473 header (section 3.1, next header 41) with
 // bpf_lwt_push_encap and returns BPF_LWT_REROUTE: the kernel routes the
 // outer packet like any locally sent one (policy rules, source routes,
-// IPsec policies), as a seg6 route does. Nothing else is on the path: no
-// second forwarding pass, no veth crossing, no nftables hook.
+// IPsec policies), as a seg6 route does. No second forwarding pass, no
+// veth crossing, and no postrouting nftables chain (the program counts).
 //
 // One program per tunnel (outer source and destination): a route's
 // program cannot learn which route ran it, so the tunnel ID is a constant
@@ -44,15 +45,13 @@ type lwtEncap struct {
 //	32 packets (8)            40 inner bytes (8)
 //	48 errors (8)             56 handed to the seg6 routes (8)
 const (
-	tvSrc, tvDst            = 0, 16
-	tvPackets, tvBytes      = 32, 40
-	tvErrors, tvFallback    = 48, 56
-	tunnelValueLen          = 64
-	lwtHeadroom             = ipv6HeaderLen
-	defaultFallbackMark     = 0x00200000
-	ipProtoTCP              = 6
-	maxTunnelPrograms       = 1 << 20
-	tunnelProgramNamePrefix = "monami_t"
+	tvSrc, tvDst         = 0, 16
+	tvPackets, tvBytes   = 32, 40
+	tvErrors, tvFallback = 48, 56
+	tunnelValueLen       = 64
+	lwtHeadroom          = ipv6HeaderLen
+	defaultFallbackMark  = 0x00200000
+	maxTunnelPrograms    = 1 << 20
 	// RFC 2473 section 6.3: the tunnel entry point sets the hop limit as
 	// a node originating a packet does; 64 is IANA's default.
 	outerHopLimit = 64
@@ -68,7 +67,6 @@ const (
 // Return codes of an LWT program and bpf_lwt_push_encap's type
 // (uapi/linux/bpf.h).
 const (
-	bpfOK          = 0
 	bpfDrop        = 2
 	bpfLWTReroute  = 128
 	bpfLWTEncapIP  = 2
@@ -103,7 +101,7 @@ func tunnelProgram(tunnels *ebpf.Map, id uint32, mark uint32) asm.Instructions {
 		asm.LoadMem(asm.R1, asm.R6, skbGSOSize, asm.Word),
 		asm.JEq.Imm(asm.R1, 0, "single"),
 		asm.LoadMem(asm.R1, asm.RFP, lwtStackInner+6, asm.Byte),
-		asm.JNE.Imm(asm.R1, ipProtoTCP, "fallback"),
+		asm.JNE.Imm(asm.R1, unix.IPPROTO_TCP, "fallback"),
 		// The inner traffic class and flow label, copied to the outer
 		// header (RFC 2473 sections 6.4 and 6.5 leave both to the entry
 		// point; copying keeps QoS and ECMP decisions on the path).
@@ -186,7 +184,7 @@ func newLWTEncap(mark uint32) (*lwtEncap, error) {
 }
 
 func (e *lwtEncap) program(id uint32) (*ebpf.Program, error) {
-	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: fmt.Sprintf("%s%d", tunnelProgramNamePrefix, id), Type: ebpf.LWTXmit,
+	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: tunnelProgramName(id), Type: ebpf.LWTXmit,
 		Instructions: tunnelProgram(e.tunnels, id, e.mark), License: "Apache-2.0"})
 	if err != nil {
 		return nil, fmt.Errorf("tunnel encapsulation program: %w", err)
@@ -194,10 +192,14 @@ func (e *lwtEncap) program(id uint32) (*ebpf.Program, error) {
 	return p, nil
 }
 
+// tunnelProgramName names tunnel id's program (in bpftool, and on the
+// route).
+func tunnelProgramName(id uint32) string { return fmt.Sprintf("monami_t%d", id) }
+
 // routeEncap is the lightweight tunnel of a route into p.
 func routeEncap(p *ebpf.Program, id uint32) (netlink.Encap, error) {
 	e := &netlink.BpfEncap{}
-	if err := e.SetProg(nl.LWT_BPF_XMIT, p.FD(), fmt.Sprintf("%s%d", tunnelProgramNamePrefix, id)); err != nil {
+	if err := e.SetProg(nl.LWT_BPF_XMIT, p.FD(), tunnelProgramName(id)); err != nil {
 		return nil, err
 	}
 	if err := e.SetXmitHeadroom(lwtHeadroom); err != nil {
@@ -215,22 +217,6 @@ func (e *lwtEncap) put(id uint32, t Tunnel) error {
 		return fmt.Errorf("tunnel map: %w", err)
 	}
 	return nil
-}
-
-// nativeBE16 is what a host-order 16-bit load of the big-endian bytes of v
-// gives (htons: for BPF loads and sockaddr_ll's protocol).
-func nativeBE16(v uint16) uint16 {
-	var b [2]byte
-	binary.BigEndian.PutUint16(b[:], v)
-	return binary.NativeEndian.Uint16(b[:])
-}
-
-// nativeBE32 is what a host-order 32-bit load of the big-endian bytes of
-// v gives.
-func nativeBE32(v uint32) uint32 {
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], v)
-	return binary.NativeEndian.Uint32(b[:])
 }
 
 // bpfCounters are what the tunnel programs counted: packets and inner

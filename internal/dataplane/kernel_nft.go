@@ -97,10 +97,11 @@ func cmpPrefix(off uint32, p netip.Prefix) []expr.Any {
 	}
 }
 
-func nhIPv6() []expr.Any {
+// nextHeader compares the (first) next header with 41, IPv6.
+func nextHeader(op expr.CmpOp) []expr.Any {
 	return []expr.Any{
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offNextHeader, Len: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{protoIPv6}},
+		&expr.Cmp{Op: op, Register: 1, Data: []byte{protoIPv6}},
 	}
 }
 
@@ -138,11 +139,7 @@ func (s *nftState) rebuild(endpoints []Endpoint, decap map[netip.Addr]netip.Addr
 	// Most packets are not tunnelled: one octet decides. (Such a packet
 	// sent to an internal address finds a decapsulation route that drops
 	// it: End.DT6 takes only next header 41.)
-	c.AddRule(&nftables.Rule{Table: s.table, Chain: s.pre, Exprs: []expr.Any{
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offNextHeader, Len: 1},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{protoIPv6}},
-		verdict(expr.VerdictAccept),
-	}})
+	c.AddRule(&nftables.Rule{Table: s.table, Chain: s.pre, Exprs: concat(nextHeader(expr.CmpOpNeq), []expr.Any{verdict(expr.VerdictAccept)})})
 	c.AddRule(&nftables.Rule{Table: s.table, Chain: s.pre, Exprs: concat(cmpPrefix(offDst, s.internal),
 		[]expr.Any{counterRef(nftCounterDropInternal), verdict(expr.VerdictDrop)})})
 	locals := map[netip.Addr]bool{}
@@ -175,18 +172,17 @@ func (s *nftState) rebuild(endpoints []Endpoint, decap map[netip.Addr]netip.Addr
 		c.AddRule(&nftables.Rule{Table: s.table, Chain: s.pre, Exprs: concat(cmp16(offDst, l),
 			[]expr.Any{counterRef(nftCounterDropOuter), verdict(expr.VerdictDrop)})})
 	}
-	seen := map[[2]netip.Addr]bool{}
-	for _, t := range tunnels {
-		if s.post == nil {
-			break
+	if s.post != nil {
+		seen := map[[2]netip.Addr]bool{}
+		for _, t := range tunnels {
+			k := [2]netip.Addr{t.Local, t.Remote}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			c.AddRule(&nftables.Rule{Table: s.table, Chain: s.post, Exprs: concat(cmp16(offSrc, t.Local), cmp16(offDst, t.Remote), nextHeader(expr.CmpOpEq),
+				[]expr.Any{counterRef(nftCounterOut)})})
 		}
-		k := [2]netip.Addr{t.Local, t.Remote}
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		c.AddRule(&nftables.Rule{Table: s.table, Chain: s.post, Exprs: concat(cmp16(offSrc, t.Local), cmp16(offDst, t.Remote), nhIPv6(),
-			[]expr.Any{counterRef(nftCounterOut)})})
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nftables: update rules: %w", err)

@@ -19,3 +19,19 @@ func ipv6Header(pkt []byte) (src, dst netip.Addr, next uint8, ok bool) {
 	dst = netip.AddrFrom16([16]byte(pkt[offDst : offDst+16]))
 	return src, dst, pkt[offNextHeader], true
 }
+
+// nativeBE16 is what a host-order 16-bit load of the big-endian bytes of v
+// gives (htons: for BPF loads and sockaddr_ll's protocol).
+func nativeBE16(v uint16) uint16 {
+	var b [2]byte
+	binary.BigEndian.PutUint16(b[:], v)
+	return binary.NativeEndian.Uint16(b[:])
+}
+
+// nativeBE32 is what a host-order 32-bit load of the big-endian bytes of
+// v gives.
+func nativeBE32(v uint32) uint32 {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], v)
+	return binary.NativeEndian.Uint32(b[:])
+}

@@ -40,7 +40,7 @@ const (
 	Kernel       Case = "kernel"
 	UserspaceNH  Case = "userspace-nh41"
 	UserspaceUDP Case = "userspace-udp4191"
-	// KernelDetour is the kernel backend without its BPF egress program:
+	// KernelDetour is the kernel backend without its BPF programs:
 	// forwarded packets cross the detour veth (not run by default).
 	KernelDetour Case = "kernel-detour"
 )
@@ -60,8 +60,10 @@ type Options struct {
 	// Pin puts the iperf3 client on CPU 0 and the server on CPU 1 (iperf3
 	// -A) on a machine with two or more CPUs. Left to the scheduler, the
 	// two sometimes share a CPU and sometimes not, and plain routing's
-	// rate jumps between two levels about 25% apart from run to run;
-	// pinned, every case runs with the same placement.
+	// rate moves between two levels about 25% apart from run to run.
+	// Pinned, it is faster and more often at the upper level, but the
+	// userspace forwarders, which must then share both CPUs with iperf3,
+	// are slower (next header 41: 1.6 instead of 1.9-2.0 Gbit/s).
 	Pin      bool
 	Logger   *slog.Logger
 	Progress io.Writer // one line per finished run, may be nil
@@ -449,8 +451,8 @@ func waitListen(ctx context.Context, node *lab.NodeNS, port int) error {
 	return fmt.Errorf("nothing listens on port %d after 10 s", port)
 }
 
-// hostBusy is the CPU time all CPUs have spent busy since boot (the
-// aggregate "cpu" line of /proc/stat minus idle and iowait), 0 if unknown.
+// hostBusy is the CPU time all CPUs have spent busy since boot, and the
+// time the hypervisor stole from them (see parseHostStat); 0 if unknown.
 func hostBusy() (busy, steal time.Duration) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
