@@ -17,10 +17,13 @@ type Config struct {
 	// encapsulation: a UDP tunnel on it returns ErrUnsupported.
 	Backend Backend
 	// Table is the routing table that holds the tunnel routes (required;
-	// the kernel backend also uses Table+1; neither may be a system table).
+	// the kernel backend without BPF also uses Table+1; neither may be a
+	// system table). The kernel backend with BPF needs neither a table nor
+	// a rule: its routes go in the local table (see kernelDP.routeTable).
 	Table int
 	// RulePriority is the priority of the policy rule "lookup Table"
-	// (default 1000, before main at 32766).
+	// (default 1000, before main at 32766; the kernel backend without BPF
+	// also uses one less).
 	RulePriority int
 	// NetNS is the network namespace to work in; a handle <= 0 means the
 	// caller's. The data plane duplicates the handle.
@@ -41,7 +44,8 @@ type Config struct {
 	// RFC 5555 section 4.1).
 	UDPPort int
 	// TunName is the userspace backend's TUN device and the kernel
-	// backend's MTU detour veth (plus TunName+"x" for its peer), default
+	// backend's MTU detour veth (plus TunName+"x" for its peer, and with
+	// BPF TunName+"s" and TunName+"r" for the segmentation veth), default
 	// "monami0"; at most 14 characters.
 	TunName string
 	// NoBPF keeps the kernel backend from adding the outer header in a BPF
@@ -50,10 +54,6 @@ type Config struct {
 	// nftables chain counts them. Without the privilege or kernel support
 	// for BPF the backend falls back to that by itself.
 	NoBPF bool
-	// FallbackMark is the fwmark bit the kernel backend's BPF programs set
-	// on packets they hand to the seg6 routes (a GSO packet that is not
-	// TCP); a policy rule at RulePriority-1 matches it. Default 0x200000.
-	FallbackMark uint32
 	// Logger, default slog.Default().
 	Logger *slog.Logger
 }
@@ -83,12 +83,6 @@ func (c *Config) setDefaults() error {
 	}
 	if c.RulePriority < 2 || c.RulePriority >= 32766 {
 		return fmt.Errorf("dataplane config: rule priority %d must be in 2..32765 (before main; the kernel backend also uses one less)", c.RulePriority)
-	}
-	if c.FallbackMark == 0 {
-		c.FallbackMark = defaultFallbackMark
-	}
-	if c.FallbackMark&(c.FallbackMark-1) != 0 {
-		return fmt.Errorf("dataplane config: fallback mark %#x must be a single bit", c.FallbackMark)
 	}
 	if c.NFTable == "" {
 		c.NFTable = "monami"

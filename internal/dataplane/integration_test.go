@@ -155,16 +155,21 @@ func setupTunnel(t *testing.T, n *testNet, bc backendCase) (dpA, dpB DataPlane) 
 	}
 	dpA, dpB = newDP(n.a), newDP(n.b)
 	if bc.backend == BackendKernel {
-		// The MTU detour's far end forwards even on a non-router.
+		// The far end of what packets cross (the MTU detour, or with BPF
+		// the segmentation veth) forwards even on a non-router.
+		far := testTun + "x"
+		if !bc.noBPF {
+			far = testTun + "r"
+		}
 		err := n.a.Do(func() error {
-			b, err := os.ReadFile("/proc/sys/net/ipv6/conf/" + testTun + "x/force_forwarding")
+			b, err := os.ReadFile("/proc/sys/net/ipv6/conf/" + far + "/force_forwarding")
 			if err == nil && strings.TrimSpace(string(b)) != "1" {
 				err = fmt.Errorf("force_forwarding is %q", b)
 			}
 			return err
 		})
 		if err != nil {
-			t.Fatalf("detour: %v", err)
+			t.Fatalf("forwarding veth end: %v", err)
 		}
 	}
 	must := func(err error) {
@@ -268,7 +273,7 @@ func TestTunnelIntegration(t *testing.T) {
 			}
 			if k, ok := dpA.(*kernelDP); ok && k.encap != nil {
 				// Packets took the BPF path, without errors; only the GSO
-				// test's went on to the seg6 route.
+				// test's was segmented first.
 				c, err := k.encap.counters()
 				if err != nil || c.packets == 0 || c.errors != 0 || c.fallback != 1 {
 					t.Errorf("BPF egress counters: %+v, %v", c, err)
@@ -303,6 +308,17 @@ func assertClean(t *testing.T, node *lab.NodeNS) {
 	if len(routes) != 0 {
 		t.Errorf("%s: %d routes left in table %d: %v", node.Name(), len(routes), testTable, routes)
 	}
+	// With BPF the routes go in the local table, where all else is the
+	// kernel's own.
+	local, err := h.RouteListFiltered(unix.AF_INET6, &netlink.Route{Table: unix.RT_TABLE_LOCAL}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range local {
+		if r.Protocol != unix.RTPROT_KERNEL {
+			t.Errorf("%s: route left in the local table: %v", node.Name(), r)
+		}
+	}
 	rules, err := h.RuleList(unix.AF_INET6)
 	if err != nil {
 		t.Fatal(err)
@@ -312,7 +328,7 @@ func assertClean(t *testing.T, node *lab.NodeNS) {
 			t.Errorf("%s: rule left: %v", node.Name(), r)
 		}
 	}
-	for _, name := range []string{testTun, testTun + "x"} {
+	for _, name := range []string{testTun, testTun + "x", testTun + "s", testTun + "r"} {
 		if _, err := h.LinkByName(name); err == nil {
 			t.Errorf("%s: interface %s left", node.Name(), name)
 		}

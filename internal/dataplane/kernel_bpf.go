@@ -29,28 +29,37 @@ import (
 // of the program, which finds the addresses and its counters in the
 // tunnels map under that ID.
 //
-// What the program cannot encapsulate it marks with the fallback mark and
-// re-routes: a policy rule sends marked packets to the seg6 routes of
-// Table+1 (encap.red with the same addresses). That is a GSO packet that
-// is not TCP (bpf_lwt_push_encap handles only TCP GSO; a UDP GSO send is
-// the common case), or a tunnel whose map entry is gone.
+// What the program cannot encapsulate, a GSO packet that is not TCP
+// (bpf_lwt_push_encap segments only TCP; a UDP GSO send is the common
+// case), it redirects into the segmentation veth (setupSegmenter), with an
+// Ethernet header for the far end pushed in front: the kernel cuts the
+// packet into single ones on the way out, and each comes back in, is
+// forwarded, and meets this program again. No policy rule is needed for
+// it, so the namespace keeps Linux's rule-less lookup (routeTable).
 type lwtEncap struct {
 	tunnels *ebpf.Map // tunnel ID -> tunnelValue
-	mark    uint32
+	seg     segmenterParams
+}
+
+// segmenterParams are the segmentation veth's numbers, constants of every
+// program.
+type segmenterParams struct {
+	ifindex, peerIfindex int
+	eth                  [ethHeaderLen]byte // to the far end, IPv6
 }
 
 // tunnelValue is the map value; the program reads it at these offsets.
 //
 //	0  outer source (16)      16 outer destination (16)
 //	32 packets (8)            40 inner bytes (8)
-//	48 errors (8)             56 handed to the seg6 routes (8)
+//	48 errors (8)             56 sent to be segmented (8)
 const (
 	tvSrc, tvDst         = 0, 16
 	tvPackets, tvBytes   = 32, 40
 	tvErrors, tvFallback = 48, 56
 	tunnelValueLen       = 64
 	lwtHeadroom          = ipv6HeaderLen
-	defaultFallbackMark  = 0x00200000
+	ethHeaderLen         = 14
 	maxTunnelPrograms    = 1 << 20
 	// RFC 2473 section 6.3: the tunnel entry point sets the hop limit as
 	// a node originating a packet does; 64 is IANA's default.
@@ -59,15 +68,16 @@ const (
 
 // Offsets in struct __sk_buff (uapi/linux/bpf.h).
 const (
-	skbLen     = 0
-	skbMark    = 8
-	skbGSOSize = 176
+	skbLen            = 0
+	skbIngressIfindex = 36
+	skbGSOSize        = 176
 )
 
 // Return codes of an LWT program and bpf_lwt_push_encap's type
 // (uapi/linux/bpf.h).
 const (
 	bpfDrop        = 2
+	bpfRedirect    = 7
 	bpfLWTReroute  = 128
 	bpfLWTEncapIP  = 2
 	lwtStackInner  = -8  // the inner header's first 8 octets
@@ -76,7 +86,7 @@ const (
 )
 
 // tunnelProgram is the xmit program of tunnel id.
-func tunnelProgram(tunnels *ebpf.Map, id uint32, mark uint32) asm.Instructions {
+func tunnelProgram(tunnels *ebpf.Map, id uint32, seg segmenterParams) asm.Instructions {
 	ins := asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1), // skb; data starts at the inner IPv6 header
 		asm.StoreImm(asm.RFP, lwtStackKey, int64(int32(id)), asm.Word),
@@ -84,7 +94,7 @@ func tunnelProgram(tunnels *ebpf.Map, id uint32, mark uint32) asm.Instructions {
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, lwtStackKey),
 		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "reroute"), // entry gone: a route raced its removal
+		asm.JEq.Imm(asm.R0, 0, "drop"), // entry gone: a route raced its removal
 		asm.Mov.Reg(asm.R7, asm.R0),
 		// Version, traffic class, flow label, payload length, next
 		// header: skb_load_bytes also reads a non-linear head.
@@ -97,7 +107,7 @@ func tunnelProgram(tunnels *ebpf.Map, id uint32, mark uint32) asm.Instructions {
 		asm.JNE.Imm(asm.R0, 0, "error"),
 		asm.LoadMem(asm.R9, asm.R6, skbLen, asm.Word),
 		// bpf_lwt_push_encap segments only TCP: another GSO packet (UDP
-		// GSO, or TCP behind extension headers) goes to the seg6 route.
+		// GSO, or TCP behind extension headers) is segmented first.
 		asm.LoadMem(asm.R1, asm.R6, skbGSOSize, asm.Word),
 		asm.JEq.Imm(asm.R1, 0, "single"),
 		asm.LoadMem(asm.R1, asm.RFP, lwtStackInner+6, asm.Byte),
@@ -150,15 +160,37 @@ func tunnelProgram(tunnels *ebpf.Map, id uint32, mark uint32) asm.Instructions {
 		asm.Mov.Imm(asm.R0, bpfDrop),
 		asm.Return(),
 
-		// Counted here as sent: the seg6 route has no counter.
-		asm.Mov.Imm(asm.R1, 1).WithSymbol("fallback"),
+		// To the segmentation veth, unless it comes from there: never
+		// loop. Its segments are counted as they come back.
+		asm.LoadMem(asm.R1, asm.R6, skbIngressIfindex, asm.Word).WithSymbol("fallback"),
+		asm.JEq.Imm(asm.R1, int32(seg.peerIfindex), "error"),
+		asm.Mov.Imm(asm.R1, 1),
 		asm.AddAtomic.Mem(asm.R7, asm.R1, asm.DWord, tvFallback),
-		asm.AddAtomic.Mem(asm.R7, asm.R1, asm.DWord, tvPackets),
-		asm.AddAtomic.Mem(asm.R7, asm.R9, asm.DWord, tvBytes),
-		asm.LoadMem(asm.R1, asm.R6, skbMark, asm.Word).WithSymbol("reroute"),
-		asm.Or.Imm(asm.R1, int32(mark)),
-		asm.StoreMem(asm.R6, skbMark, asm.R1, asm.Word),
-		asm.Mov.Imm(asm.R0, bpfLWTReroute),
+		// bpf_skb_change_head is for this: an L3 packet that needs an
+		// Ethernet header to be redirected into an L2 device; GSO stays.
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.Mov.Imm(asm.R2, ethHeaderLen),
+		asm.Mov.Imm(asm.R3, 0),
+		asm.FnSkbChangeHead.Call(),
+		asm.JNE.Imm(asm.R0, 0, "error"),
+		asm.LoadImm(asm.R1, int64(binary.NativeEndian.Uint64(seg.eth[0:8])), asm.DWord),
+		asm.StoreMem(asm.RFP, lwtStackHeader, asm.R1, asm.DWord),
+		asm.StoreImm(asm.RFP, lwtStackHeader+8, int64(int32(binary.NativeEndian.Uint32(seg.eth[8:12]))), asm.Word),
+		asm.StoreImm(asm.RFP, lwtStackHeader+12, int64(int16(binary.NativeEndian.Uint16(seg.eth[12:14]))), asm.Half),
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.Mov.Imm(asm.R2, 0),
+		asm.Mov.Reg(asm.R3, asm.RFP),
+		asm.Add.Imm(asm.R3, lwtStackHeader),
+		asm.Mov.Imm(asm.R4, ethHeaderLen),
+		asm.Mov.Imm(asm.R5, 0),
+		asm.FnSkbStoreBytes.Call(),
+		asm.JNE.Imm(asm.R0, 0, "error"),
+		asm.Mov.Imm(asm.R1, int32(seg.ifindex)),
+		asm.Mov.Imm(asm.R2, 0),
+		asm.FnRedirect.Call(), // bpfRedirect
+		asm.Return(),
+
+		asm.Mov.Imm(asm.R0, bpfDrop).WithSymbol("drop"),
 		asm.Return(),
 	)
 	return ins
@@ -166,8 +198,8 @@ func tunnelProgram(tunnels *ebpf.Map, id uint32, mark uint32) asm.Instructions {
 
 // newLWTEncap creates the tunnels map and checks, by loading one, that
 // the kernel takes the tunnel programs (LWT BPF, bpf_lwt_push_encap).
-func newLWTEncap(mark uint32) (*lwtEncap, error) {
-	e := &lwtEncap{mark: mark}
+func newLWTEncap() (*lwtEncap, error) {
+	e := &lwtEncap{}
 	var err error
 	e.tunnels, err = ebpf.NewMap(&ebpf.MapSpec{Name: "monami_tunnels", Type: ebpf.Hash,
 		KeySize: 4, ValueSize: tunnelValueLen, MaxEntries: maxTunnelPrograms, Flags: 1 /* BPF_F_NO_PREALLOC */})
@@ -185,7 +217,7 @@ func newLWTEncap(mark uint32) (*lwtEncap, error) {
 
 func (e *lwtEncap) program(id uint32) (*ebpf.Program, error) {
 	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: tunnelProgramName(id), Type: ebpf.LWTXmit,
-		Instructions: tunnelProgram(e.tunnels, id, e.mark), License: "Apache-2.0"})
+		Instructions: tunnelProgram(e.tunnels, id, e.seg), License: "Apache-2.0"})
 	if err != nil {
 		return nil, fmt.Errorf("tunnel encapsulation program: %w", err)
 	}
@@ -208,6 +240,20 @@ func routeEncap(p *ebpf.Program, id uint32) (netlink.Encap, error) {
 	return e, nil
 }
 
+// setSegmenter takes the segmentation veth's numbers for the programs
+// loaded from now on.
+func (e *lwtEncap) setSegmenter(near, far netlink.Link) error {
+	dst, src := far.Attrs().HardwareAddr, near.Attrs().HardwareAddr
+	if len(dst) != 6 || len(src) != 6 {
+		return fmt.Errorf("segmentation veth: no Ethernet addresses (%v, %v)", src, dst)
+	}
+	e.seg = segmenterParams{ifindex: near.Attrs().Index, peerIfindex: far.Attrs().Index}
+	copy(e.seg.eth[0:], dst)
+	copy(e.seg.eth[6:], src)
+	binary.BigEndian.PutUint16(e.seg.eth[12:], unix.ETH_P_IPV6)
+	return nil
+}
+
 func (e *lwtEncap) put(id uint32, t Tunnel) error {
 	var v [tunnelValueLen]byte
 	src, dst := t.Local.As16(), t.Remote.As16()
@@ -220,8 +266,8 @@ func (e *lwtEncap) put(id uint32, t Tunnel) error {
 }
 
 // bpfCounters are what the tunnel programs counted: packets and inner
-// bytes sent (including those handed to the seg6 routes), packets dropped
-// on an error, and packets handed to the seg6 routes.
+// bytes sent, packets dropped on an error, and packets sent to be
+// segmented (whose segments count as sent).
 type bpfCounters struct{ packets, bytes, errors, fallback uint64 }
 
 func (c *bpfCounters) add(v []byte) {
@@ -340,13 +386,4 @@ func (k *kernelDP) addBPFCounters(c *Counters) error {
 		c.Drops[DropIO] += n
 	}
 	return nil
-}
-
-// fallbackRule sends what the tunnel programs mark to the seg6 routes.
-func fallbackRule(table, pref int, mark uint32) *netlink.Rule {
-	r := routeRule(table, pref)
-	r.Mark = mark
-	m := mark
-	r.Mask = &m
-	return r
 }

@@ -110,7 +110,10 @@ func replaceRoute(r rtRoute) error {
 	return nil
 }
 
-// deleteRoute removes r; a route that is already gone is not an error.
+// deleteRoute removes r; a route that is already gone is not an error. The
+// message names protocol "static", so the kernel (ip6_route_del) never
+// takes one of its own routes (protocol "kernel") in the local table for
+// ours; replaceRoute cannot replace them either (metric 0, ours 1024).
 func deleteRoute(r rtRoute) error {
 	req := r.msg(unix.RTM_DELROUTE, 0)
 	if _, err := req.Execute(unix.NETLINK_ROUTE, 0); err != nil {
