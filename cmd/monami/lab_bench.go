@@ -52,7 +52,8 @@ iperf3 (TCP, sender to receiver) through
   userspace-udp4191  TUN + UDP port 4191 sockets
 with each stream count, and prints Gbit/s and the ratio to plain with the
 same stream count. With --rounds N every case is measured N times,
-interleaved, and the medians are reported. The machine's load average before and after is printed
+interleaved (every other round in reverse order, so that a drift favours no
+case), and the medians are reported. The machine's load average before and after is printed
 too: the figures only mean something on a quiet machine.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -252,11 +252,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Rounds < 1 {
 		o.Rounds = 1
 	}
-	// Each round measures every case once, plain first, so that a ratio
-	// compares runs minutes apart at most; the summary takes medians.
+	// Each round measures every case once, so that a ratio compares runs
+	// minutes apart at most; the summary takes medians. Every other round
+	// runs the cases in reverse order: a drift of the machine during a
+	// round (other load, caches, frequency) then favours no case.
 	for round := 1; round <= o.Rounds; round++ {
-		plain, plainCost := map[int]float64{}, map[int]float64{}
-		for _, c := range o.Cases {
+		first := len(rep.Runs)
+		order := slices.Clone(o.Cases)
+		if round%2 == 0 {
+			slices.Reverse(order)
+		}
+		for _, c := range order {
 			stop, err := setup(l, c, o.Logger)
 			if err != nil {
 				for _, s := range o.Streams {
@@ -285,16 +291,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				if r.Gbps > 0 && r.HostCPU > 0 {
 					r.CPUPerGbit = r.HostCPU / r.Gbps
 				}
-				if c == Plain {
-					plain[s] = r.Gbps
-					plainCost[s] = r.CPUPerGbit
-				}
-				if p := plain[s]; p > 0 && r.Error == "" {
-					r.Ratio = r.Gbps / p
-				}
-				if p := plainCost[s]; p > 0 && r.CPUPerGbit > 0 {
-					r.CostRatio = r.CPUPerGbit / p
-				}
 				rep.Runs = append(rep.Runs, r)
 				if o.Progress != nil {
 					fmt.Fprintf(o.Progress, "round %d %-18s %d stream(s): %6.2f Gbit/s (host CPU %.2f cores, process CPU %.2f cores, steal %.2f cores) %s\n", round, c, s, r.Gbps, r.HostCPU, r.ProcCPU, r.Steal, r.Error)
@@ -302,10 +298,31 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			}
 			stop()
 		}
+		ratiosToPlain(rep.Runs[first:])
 	}
 	rep.Results = summarize(rep.Runs, o.Cases, o.Streams)
 	rep.LoadAfter = loadavg()
 	return rep, nil
+}
+
+// ratiosToPlain sets the ratios of one round's runs to plain routing's run
+// with the same stream count.
+func ratiosToPlain(round []Result) {
+	plain, plainCost := map[int]float64{}, map[int]float64{}
+	for _, r := range round {
+		if r.Case == Plain && r.Error == "" {
+			plain[r.Streams], plainCost[r.Streams] = r.Gbps, r.CPUPerGbit
+		}
+	}
+	for i := range round {
+		r := &round[i]
+		if p := plain[r.Streams]; p > 0 && r.Error == "" {
+			r.Ratio = r.Gbps / p
+		}
+		if p := plainCost[r.Streams]; p > 0 && r.CPUPerGbit > 0 {
+			r.CostRatio = r.CPUPerGbit / p
+		}
+	}
 }
 
 // setup installs the tunnel for c and returns what removes it.

@@ -40,3 +40,20 @@ func TestSummarizeCost(t *testing.T) {
 		t.Errorf("kernel ratio range %v-%v, want 0.9-0.917", k.RatioMin, k.RatioMax)
 	}
 }
+
+// TestRatiosToPlain: a reversed round measures plain last; its ratios
+// still come from that round's plain run.
+func TestRatiosToPlain(t *testing.T) {
+	round := []Result{
+		{Case: Kernel, Streams: 1, Gbps: 9, CPUPerGbit: 0.12},
+		{Case: Kernel, Streams: 4, Gbps: 8, Error: "boom"},
+		{Case: Plain, Streams: 1, Gbps: 10, CPUPerGbit: 0.1},
+	}
+	ratiosToPlain(round)
+	if r := round[0]; r.Ratio != 0.9 || r.CostRatio < 1.19 || r.CostRatio > 1.21 {
+		t.Errorf("kernel: ratio %v, cost ratio %v; want 0.9, 1.2", r.Ratio, r.CostRatio)
+	}
+	if round[1].Ratio != 0 || round[2].Ratio != 1 {
+		t.Errorf("ratios %v (failed run), %v (plain); want 0 and 1", round[1].Ratio, round[2].Ratio)
+	}
+}
