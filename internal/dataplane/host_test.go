@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"monami/internal/lab"
@@ -13,9 +14,9 @@ import (
 )
 
 // TestKernelBackendOnHost: a mobile node does not forward
-// (net.ipv6.conf.all.forwarding=0); its own traffic goes straight into the
-// seg6 routes (rule iif lo) and must still reach the home network, with
-// the tunnel's MTU.
+// (net.ipv6.conf.all.forwarding=0); its own traffic must still reach the
+// home network, with the tunnel's MTU. Then a data plane that starts after
+// a killed one removes the decapsulation route it left.
 func TestKernelBackendOnHost(t *testing.T) {
 	testenv.RequireRoot(t)
 	name := "mdphost"
@@ -84,4 +85,30 @@ func TestKernelBackendOnHost(t *testing.T) {
 	if mtu != 1460 {
 		t.Errorf("local path MTU through the tunnel %d, want 1460", mtu)
 	}
+
+	// "Kill" b's data plane: its routes stay, as after SIGKILL (the
+	// handles it holds are only closed by the cleanup, which then finds
+	// nothing left to remove). Its successor starts clean.
+	b.(*kernelDP).mu.Lock()
+	decap := b.(*kernelDP).decap[addrB]
+	b.(*kernelDP).routes, b.(*kernelDP).decap, b.(*kernelDP).rules = map[Selector]kernelRoute{}, map[netip.Addr]netip.Addr{}, nil
+	b.(*kernelDP).mu.Unlock()
+	succ := newDP(n.b)
+	h, err := n.b.Netlink()
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := h.RouteListFiltered(unix.AF_INET6, &netlink.Route{Table: unix.RT_TABLE_LOCAL}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range local {
+		if r.Dst != nil && r.Dst.IP.Equal(decap.AsSlice()) {
+			t.Errorf("stale decapsulation route %v left after a restart", r)
+		}
+	}
+	if err := succ.Close(); err != nil {
+		t.Fatal(err)
+	}
+	assertClean(t, n.b)
 }

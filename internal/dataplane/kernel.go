@@ -116,6 +116,9 @@ func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
 	if err := k.setupDetour(); err != nil {
 		return nil, fmt.Errorf("kernel dataplane: %w", err)
 	}
+	if err := k.removeStaleDecap(); err != nil {
+		return nil, fmt.Errorf("kernel dataplane: %w", err)
+	}
 	var rules []*netlink.Rule
 	if k.encap != nil {
 		// No policy rule: see routeTable.
@@ -391,6 +394,29 @@ func (k *kernelDP) removeDecap(local netip.Addr) error {
 	delete(k.decap, local)
 	rt := rtRoute{table: k.routeTable(), dst: netip.PrefixFrom(a, 128)}
 	return k.inNS(func() error { return deleteRoute(rt) })
+}
+
+// removeStaleDecap deletes decapsulation routes a killed predecessor left
+// (the tunnel routes went with its detour veth).
+func (k *kernelDP) removeStaleDecap() error {
+	routes, err := k.h.RouteListFiltered(unix.AF_INET6, &netlink.Route{Table: k.routeTable()}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return fmt.Errorf("list routes: %w", err)
+	}
+	for _, rt := range routes {
+		if rt.Dst == nil || rt.Protocol != unix.RTPROT_STATIC {
+			continue
+		}
+		a, ok := netip.AddrFromSlice(rt.Dst.IP)
+		if ones, _ := rt.Dst.Mask.Size(); !ok || ones != 128 || !k.cfg.InternalPrefix.Contains(a.Unmap()) {
+			continue
+		}
+		if err := k.h.RouteDel(&rt); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("delete stale decapsulation route %v: %w", a, err)
+		}
+		k.log.Info("stale decapsulation route removed", "addr", a)
+	}
+	return nil
 }
 
 func (k *kernelDP) DelEndpoint(local, peer netip.Addr, encap Encapsulation) error {
