@@ -28,20 +28,9 @@ import (
 // (the "anchor"), and local sockets take their offload limits from it.
 func (k *kernelDP) setupDetour() error {
 	name, peer := k.cfg.TunName, k.cfg.TunName+"x"
-	_ = k.deleteStaleLink(name)
-	va := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name, MTU: 65535}, PeerName: peer}
-	if err := k.h.LinkAdd(va); err != nil {
-		return fmt.Errorf("detour veth %s: %w", name, err)
-	}
 	var err error
-	if k.detour, err = k.h.LinkByName(name); err != nil {
-		return fmt.Errorf("detour veth %s: %w", name, err)
-	}
-	if k.detourPeer, err = k.h.LinkByName(peer); err != nil {
-		return fmt.Errorf("detour veth %s: %w", peer, err)
-	}
-	if err := k.h.LinkSetMTU(k.detourPeer, 65535); err != nil {
-		return fmt.Errorf("detour veth %s mtu: %w", peer, err)
+	if k.detour, k.detourPeer, err = k.vethPair("detour", name, peer); err != nil {
+		return err
 	}
 	if k.encap == nil {
 		if err := k.forceForwarding(peer); err != nil {
@@ -52,12 +41,7 @@ func (k *kernelDP) setupDetour() error {
 	if err := k.h.AddrAdd(k.detourPeer, gw); err != nil {
 		return fmt.Errorf("detour %s address: %w", peer, err)
 	}
-	for _, l := range []netlink.Link{k.detour, k.detourPeer} {
-		if err := k.h.LinkSetUp(l); err != nil {
-			return fmt.Errorf("detour %s up: %w", l.Attrs().Name, err)
-		}
-	}
-	return nil
+	return k.linksUp("detour", k.detour, k.detourPeer)
 }
 
 // setupSegmenter creates the veth pair that cuts the packets a tunnel
@@ -70,20 +54,9 @@ func (k *kernelDP) setupDetour() error {
 // ip6_forward sends no Redirect.
 func (k *kernelDP) setupSegmenter() error {
 	name, peer := k.cfg.TunName+"s", k.cfg.TunName+"r"
-	_ = k.deleteStaleLink(name)
-	va := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name, MTU: 65535}, PeerName: peer}
-	if err := k.h.LinkAdd(va); err != nil {
-		return fmt.Errorf("segmentation veth %s: %w", name, err)
-	}
 	var err error
-	if k.segmenter, err = k.h.LinkByName(name); err != nil {
-		return fmt.Errorf("segmentation veth %s: %w", name, err)
-	}
-	if k.segmenterPeer, err = k.h.LinkByName(peer); err != nil {
-		return fmt.Errorf("segmentation veth %s: %w", peer, err)
-	}
-	if err := k.h.LinkSetMTU(k.segmenterPeer, 65535); err != nil {
-		return fmt.Errorf("segmentation veth %s mtu: %w", peer, err)
+	if k.segmenter, k.segmenterPeer, err = k.vethPair("segmentation", name, peer); err != nil {
+		return err
 	}
 	if err := k.h.LinkSetGSOMaxSegs(k.segmenter, 1); err != nil {
 		return fmt.Errorf("segmentation veth %s gso_max_segs: %w", name, err)
@@ -91,12 +64,7 @@ func (k *kernelDP) setupSegmenter() error {
 	if err := k.forceForwarding(peer); err != nil {
 		return err
 	}
-	for _, l := range []netlink.Link{k.segmenter, k.segmenterPeer} {
-		if err := k.h.LinkSetUp(l); err != nil {
-			return fmt.Errorf("segmentation veth %s up: %w", l.Attrs().Name, err)
-		}
-	}
-	return nil
+	return k.linksUp("segmentation", k.segmenter, k.segmenterPeer)
 }
 
 // forceForwarding makes the namespace forward what arrives on dev even on
@@ -115,6 +83,35 @@ func (k *kernelDP) forceForwarding(dev string) error {
 		return nil
 	case err != nil:
 		return fmt.Errorf("%s force_forwarding: %w", dev, err)
+	}
+	return nil
+}
+
+// vethPair creates the veth pair name-peer (replacing one a killed
+// predecessor left), both ends with the largest MTU.
+func (k *kernelDP) vethPair(what, name, peer string) (near, far netlink.Link, err error) {
+	_ = k.deleteStaleLink(name)
+	va := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name, MTU: 65535}, PeerName: peer}
+	if err := k.h.LinkAdd(va); err != nil {
+		return nil, nil, fmt.Errorf("%s veth %s: %w", what, name, err)
+	}
+	if near, err = k.h.LinkByName(name); err != nil {
+		return nil, nil, fmt.Errorf("%s veth %s: %w", what, name, err)
+	}
+	if far, err = k.h.LinkByName(peer); err != nil {
+		return near, nil, fmt.Errorf("%s veth %s: %w", what, peer, err)
+	}
+	if err := k.h.LinkSetMTU(far, 65535); err != nil {
+		return near, far, fmt.Errorf("%s veth %s mtu: %w", what, peer, err)
+	}
+	return near, far, nil
+}
+
+func (k *kernelDP) linksUp(what string, links ...netlink.Link) error {
+	for _, l := range links {
+		if err := k.h.LinkSetUp(l); err != nil {
+			return fmt.Errorf("%s veth %s up: %w", what, l.Attrs().Name, err)
+		}
 	}
 	return nil
 }
