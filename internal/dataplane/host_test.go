@@ -93,12 +93,19 @@ func TestKernelBackendOnHost(t *testing.T) {
 	decap := b.(*kernelDP).decap[addrB]
 	b.(*kernelDP).routes, b.(*kernelDP).decap, b.(*kernelDP).rules = map[Selector]kernelRoute{}, map[netip.Addr]netip.Addr{}, nil
 	b.(*kernelDP).mu.Unlock()
-	succ := newDP(n.b)
-	h, err := n.b.Netlink()
+	// ... and an older version's rules (table and the next, priority and
+	// the one before) are there too.
+	hb, err := n.b.Netlink()
 	if err != nil {
 		t.Fatal(err)
 	}
-	local, err := h.RouteListFiltered(unix.AF_INET6, &netlink.Route{Table: unix.RT_TABLE_LOCAL}, netlink.RT_FILTER_TABLE)
+	for _, r := range []*netlink.Rule{routeRule(testTable, testPref), routeRule(testTable+1, testPref-1)} {
+		if err := hb.RuleAdd(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	succ := newDP(n.b)
+	local, err := hb.RouteListFiltered(unix.AF_INET6, &netlink.Route{Table: unix.RT_TABLE_LOCAL}, netlink.RT_FILTER_TABLE)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -164,8 +164,6 @@ func tunnelProgram(tunnels *ebpf.Map, id uint32, seg segmenterParams) asm.Instru
 		// loop. Its segments are counted as they come back.
 		asm.LoadMem(asm.R1, asm.R6, skbIngressIfindex, asm.Word).WithSymbol("fallback"),
 		asm.JEq.Imm(asm.R1, int32(seg.peerIfindex), "error"),
-		asm.Mov.Imm(asm.R1, 1),
-		asm.AddAtomic.Mem(asm.R7, asm.R1, asm.DWord, tvFallback),
 		// bpf_skb_change_head is for this: an L3 packet that needs an
 		// Ethernet header to be redirected into an L2 device; GSO stays.
 		asm.Mov.Reg(asm.R1, asm.R6),
@@ -185,6 +183,8 @@ func tunnelProgram(tunnels *ebpf.Map, id uint32, seg segmenterParams) asm.Instru
 		asm.Mov.Imm(asm.R5, 0),
 		asm.FnSkbStoreBytes.Call(),
 		asm.JNE.Imm(asm.R0, 0, "error"),
+		asm.Mov.Imm(asm.R1, 1),
+		asm.AddAtomic.Mem(asm.R7, asm.R1, asm.DWord, tvFallback),
 		asm.Mov.Imm(asm.R1, int32(seg.ifindex)),
 		asm.Mov.Imm(asm.R2, 0),
 		asm.FnRedirect.Call(), // bpfRedirect

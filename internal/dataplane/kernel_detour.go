@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -88,10 +89,14 @@ func (k *kernelDP) forceForwarding(dev string) error {
 }
 
 // vethPair creates the veth pair name-peer (replacing one a killed
-// predecessor left), both ends with the largest MTU.
+// predecessor left), both ends with the largest MTU. The Ethernet
+// addresses are given, not left to the kernel: udev's MACAddressPolicy
+// rewrites random ones shortly after creation, and the tunnel programs
+// hold the segmentation veth's as constants.
 func (k *kernelDP) vethPair(what, name, peer string) (near, far netlink.Link, err error) {
 	_ = k.deleteStaleLink(name)
-	va := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name, MTU: 65535}, PeerName: peer}
+	va := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name, MTU: 65535, HardwareAddr: localMAC()},
+		PeerName: peer, PeerHardwareAddr: localMAC()}
 	if err := k.h.LinkAdd(va); err != nil {
 		return nil, nil, fmt.Errorf("%s veth %s: %w", what, name, err)
 	}
@@ -105,6 +110,14 @@ func (k *kernelDP) vethPair(what, name, peer string) (near, far netlink.Link, er
 		return near, far, fmt.Errorf("%s veth %s mtu: %w", what, peer, err)
 	}
 	return near, far, nil
+}
+
+// localMAC is a random locally administered unicast Ethernet address.
+func localMAC() net.HardwareAddr {
+	m := make(net.HardwareAddr, 6)
+	_, _ = rand.Read(m)
+	m[0] = m[0]&^1 | 2
+	return m
 }
 
 func (k *kernelDP) linksUp(what string, links ...netlink.Link) error {

@@ -32,7 +32,8 @@ import (
 )
 
 // Policy routing numbers: the data plane takes its table and the next
-// (kernel backend) with rules at dataplaneRulePriority and one less; the
+// (kernel backend without BPF) with rules at dataplaneRulePriority and one
+// less (the kernel backend with BPF uses the local table and no rule); the
 // mobile node's own table follows with its rule right after.
 const (
 	dataplaneRulePriority = 1000
