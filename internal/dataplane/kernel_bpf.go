@@ -35,7 +35,7 @@ import (
 // Ethernet header for the far end pushed in front: the kernel cuts the
 // packet into single ones on the way out, and each comes back in, is
 // forwarded, and meets this program again. No policy rule is needed for
-// it, so the namespace keeps Linux's rule-less lookup (routeTable).
+// it (see routeTable for why that matters).
 type lwtEncap struct {
 	tunnels *ebpf.Map // tunnel ID -> tunnelValue
 	seg     segmenterParams
@@ -77,7 +77,6 @@ const (
 // (uapi/linux/bpf.h).
 const (
 	bpfDrop        = 2
-	bpfRedirect    = 7
 	bpfLWTReroute  = 128
 	bpfLWTEncapIP  = 2
 	lwtStackInner  = -8  // the inner header's first 8 octets
@@ -187,7 +186,7 @@ func tunnelProgram(tunnels *ebpf.Map, id uint32, seg segmenterParams) asm.Instru
 		asm.AddAtomic.Mem(asm.R7, asm.R1, asm.DWord, tvFallback),
 		asm.Mov.Imm(asm.R1, int32(seg.ifindex)),
 		asm.Mov.Imm(asm.R2, 0),
-		asm.FnRedirect.Call(), // bpfRedirect
+		asm.FnRedirect.Call(), // BPF_REDIRECT (7)
 		asm.Return(),
 
 		asm.Mov.Imm(asm.R0, bpfDrop).WithSymbol("drop"),
