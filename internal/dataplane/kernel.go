@@ -28,7 +28,8 @@ type kernelDP struct {
 	closed    bool
 	routes    map[Selector]kernelRoute
 	endpoints map[endpointKey]Endpoint
-	epOrder   []endpointKey
+	links     *linkCache
+	rt        *routeSock
 	decap     map[netip.Addr]netip.Addr // local endpoint -> internal decap address
 	nextDecap uint64
 	rules     []*netlink.Rule
@@ -42,13 +43,10 @@ type kernelDP struct {
 	// encapsulate (setupSegmenter).
 	segmenter     netlink.Link
 	segmenterPeer netlink.Link
-	// encap, when BPF is available, adds the outer header in a program
-	// on each tunnel route (see lwtEncap); tunnels are numbered for it.
-	encap     *lwtEncap
-	tunnelIDs map[tunnelKey]uint32
-	tunnels   map[uint32]*bpfTunnel
-	nextID    uint32
-	// Counters of tunnels whose BPF map entries were deleted.
+	// encap, when BPF is available, adds the outer header in the
+	// program of every tunnel route (see lwtEncap).
+	encap *lwtEncap
+	// Counters of routes whose BPF map entries were deleted or replaced.
 	bpfGone bpfCounters
 
 	// Outer source: normally source address selection on the route's
@@ -62,14 +60,13 @@ type kernelRoute struct {
 	r     Route
 	rt    rtRoute // routeTable(): MTU-checked; BPF encapsulation or into the detour
 	encRt rtRoute // cfg.Table+1: seg6 encap.red; without BPF only
-	tid   uint32  // tunnel ID of the BPF program, 0 without it
 }
 
 // delete removes kr's kernel routes.
-func (kr kernelRoute) delete() error {
-	err := deleteRoute(kr.rt)
+func (kr kernelRoute) delete(s *routeSock) error {
+	err := s.delete(kr.rt)
 	if kr.encRt.table != 0 {
-		err = errors.Join(err, deleteRoute(kr.encRt))
+		err = errors.Join(err, s.delete(kr.encRt))
 	}
 	return err
 }
@@ -81,11 +78,14 @@ var detourGateway = netip.MustParseAddr("fe80::2")
 
 func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
 	k := &kernelDP{cfg: cfg, ns: ns, log: cfg.Logger.With("dataplane", "kernel"),
-		routes: map[Selector]kernelRoute{}, endpoints: map[endpointKey]Endpoint{}, decap: map[netip.Addr]netip.Addr{},
-		tunnelIDs: map[tunnelKey]uint32{}, tunnels: map[uint32]*bpfTunnel{}}
+		routes: map[Selector]kernelRoute{}, endpoints: map[endpointKey]Endpoint{}, decap: map[netip.Addr]netip.Addr{}}
 	var err error
 	if k.h, err = newHandle(ns); err != nil {
 		return nil, fmt.Errorf("kernel dataplane: netlink: %w", err)
+	}
+	k.links = newLinkCache(k.h)
+	if k.rt, err = openRouteSock(ns); err != nil {
+		return nil, fmt.Errorf("kernel dataplane: %w", err)
 	}
 	ok := false
 	defer func() {
@@ -98,7 +98,8 @@ func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
 			k.log.Warn("BPF encapsulation unavailable; forwarded packets cross the detour veth", "err", err)
 		}
 	}
-	var opts []nftables.ConnOption
+	// One lasting socket: a change is one small transaction on it.
+	opts := []nftables.ConnOption{nftables.AsLasting()}
 	if ns > 0 {
 		opts = append(opts, nftables.WithNetNSFd(int(ns)))
 	}
@@ -109,9 +110,6 @@ func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
 	// With BPF the programs count what leaves; without, a postrouting
 	// counter does.
 	if k.nft, err = newNFT(conn, cfg.NFTable, cfg.InternalPrefix, k.encap == nil); err != nil {
-		return nil, fmt.Errorf("kernel dataplane: %w", err)
-	}
-	if err := k.nft.rebuild(nil, nil, nil); err != nil {
 		return nil, fmt.Errorf("kernel dataplane: %w", err)
 	}
 	if err := k.setupDetour(); err != nil {
@@ -202,12 +200,9 @@ func (k *kernelDP) AddRoute(r Route) error {
 	if k.closed {
 		return ErrClosed
 	}
-	link, err := linkByAddr(k.h, r.Tunnel.Local)
+	link, err := k.links.byAddr(r.Tunnel.Local)
 	if err != nil {
 		return fmt.Errorf("route %v: tunnel source: %w", r.Selector, err)
-	}
-	if err := k.outerSource(r, link); err != nil {
-		return err
 	}
 	mtu := r.Tunnel.MTU
 	if mtu == 0 {
@@ -216,51 +211,81 @@ func (k *kernelDP) AddRoute(r Route) error {
 	if mtu < MinMTU {
 		return fmt.Errorf("route %v: inner MTU %d on %s is below %d", r.Selector, mtu, link.Attrs().Name, MinMTU)
 	}
-	kr := kernelRoute{r: r,
-		rt: rtRoute{table: k.routeTable(), dst: r.Dst, src: r.Src, oif: k.detour.Attrs().Index, gw: detourGateway, mtu: mtu}}
 	prev, had := k.routes[r.Selector]
+	var kr kernelRoute
 	if k.encap != nil {
-		bt, id, err := k.holdTunnel(r.Tunnel)
-		if err != nil {
-			return fmt.Errorf("route %v: %w", r.Selector, err)
-		}
-		// The program's headroom counts against the route MTU
-		// (lwtunnel_headroom), so the MTU seen is the inner one. The
-		// device is only a name here: the program re-routes or
-		// redirects every packet, and a device other than the incoming
-		// one keeps ip6_forward from sending Redirects.
-		kr.tid = id
-		kr.rt.encap, kr.rt.mtu = bt.encap, mtu+lwtHeadroom
+		kr, err = k.addBPFRoute(r, mtu, prev, had)
 	} else {
-		kr.encRt = rtRoute{table: k.cfg.Table + 1, dst: r.Dst, src: r.Src, oif: link.Attrs().Index,
-			encap: seg6EncapRed(r.Tunnel.Remote), mtu: mtu + seg6Headroom}
-		// The seg6 route first: the detour leads there.
-		err = k.inNS(func() error { return replaceRoute(kr.encRt) })
-	}
-	if err == nil {
-		err = k.inNS(func() error { return replaceRoute(kr.rt) })
+		kr, err = k.addSeg6Route(r, link, mtu, prev, had)
 	}
 	if err != nil {
-		k.releaseTunnel(kr.tid)
 		return err
-	}
-	if had {
-		k.releaseTunnel(prev.tid)
 	}
 	k.routes[r.Selector] = kr
-	if err := k.nft.rebuild(k.endpointList(), k.decap, k.tunnelList()); err != nil {
-		// The kernel routes stay (they work); only the counter rules lag.
-		return err
-	}
-	k.log.Info("tunnel route", "selector", r.Selector.String(), "tunnel", r.Tunnel.String(), "dev", link.Attrs().Name, "inner_mtu", mtu)
+	k.log.Debug("tunnel route", "selector", r.Selector.String(), "tunnel", r.Tunnel.String(), "dev", link.Attrs().Name, "inner_mtu", mtu)
 	return nil
 }
 
+// addBPFRoute points the route's map entry at the tunnel, then installs
+// the route into the program unless an equal one is there already (a
+// binding moving to another care-of address is one map update).
+func (k *kernelDP) addBPFRoute(r Route, mtu int, prev kernelRoute, had bool) (kernelRoute, error) {
+	// The program's headroom counts against the route MTU
+	// (lwtunnel_headroom), so the MTU seen is the inner one. The device
+	// is only a name here: the program re-routes or redirects every
+	// packet, and a device other than the incoming one keeps ip6_forward
+	// from sending Redirects.
+	kr := kernelRoute{r: r, rt: rtRoute{table: k.routeTable(), dst: r.Dst, src: r.Src, oif: k.detour.Attrs().Index,
+		gw: detourGateway, mtu: mtu + lwtHeadroom, encap: k.encap.encap}}
+	if err := k.encap.put(r.Selector, r.Tunnel, &k.bpfGone); err != nil {
+		return kr, err
+	}
+	if had && prev.rt.equal(kr.rt) {
+		return kr, nil
+	}
+	if err := k.rt.replace(kr.rt); err != nil {
+		if had {
+			_ = k.encap.put(r.Selector, prev.r.Tunnel, &k.bpfGone)
+		} else {
+			_ = k.encap.remove(r.Selector, &k.bpfGone)
+		}
+		return kr, fmt.Errorf("route %v: %w", r.Selector, err)
+	}
+	return kr, nil
+}
+
+// addSeg6Route is the route without BPF: into the detour, then seg6.
+func (k *kernelDP) addSeg6Route(r Route, link netlink.Link, mtu int, prev kernelRoute, had bool) (kernelRoute, error) {
+	kr := kernelRoute{r: r, rt: rtRoute{table: k.routeTable(), dst: r.Dst, src: r.Src, oif: k.detour.Attrs().Index, gw: detourGateway, mtu: mtu},
+		encRt: rtRoute{table: k.cfg.Table + 1, dst: r.Dst, src: r.Src, oif: link.Attrs().Index,
+			encap: seg6EncapRed(r.Tunnel.Remote), mtu: mtu + seg6Headroom}}
+	if err := k.outerSource(r); err != nil {
+		return kr, err
+	}
+	tk := tunnelKey{r.Tunnel.Local, r.Tunnel.Remote}
+	if err := k.nft.holdTunnel(tk); err != nil {
+		return kr, fmt.Errorf("route %v: %w", r.Selector, err)
+	}
+	// The seg6 route first: the detour leads there.
+	err := k.rt.replace(kr.encRt)
+	if err == nil {
+		err = k.rt.replace(kr.rt)
+	}
+	if err != nil {
+		_ = k.nft.releaseTunnel(tk)
+		return kr, fmt.Errorf("route %v: %w", r.Selector, err)
+	}
+	if had {
+		_ = k.nft.releaseTunnel(tunnelKey{prev.r.Tunnel.Local, prev.r.Tunnel.Remote})
+	}
+	return kr, nil
+}
+
 // outerSource makes sure the kernel will write r.Tunnel.Local as the outer
-// source. Linux 6.18 has no per-route seg6 source: it uses the namespace
-// tunsrc or, when that is ::, source address selection on the route's
-// device.
-func (k *kernelDP) outerSource(r Route, link netlink.Link) error {
+// source of a seg6 route. Linux 6.18 has no per-route seg6 source: it uses
+// the namespace tunsrc or, when that is ::, source address selection on
+// the route's device. (The BPF program writes the source itself.)
+func (k *kernelDP) outerSource(r Route) error {
 	want := r.Tunnel.Local
 	if k.forcedSrc.IsValid() {
 		if want != k.forcedSrc {
@@ -268,6 +293,10 @@ func (k *kernelDP) outerSource(r Route, link netlink.Link) error {
 				r.Selector, want, k.forcedSrc, ErrUnsupported)
 		}
 		return nil
+	}
+	link, err := k.links.byAddr(want)
+	if err != nil {
+		return err
 	}
 	got, err := k.selectedSource(r.Tunnel.Remote, link)
 	if err == nil && got == want {
@@ -319,13 +348,18 @@ func (k *kernelDP) DelRoute(s Selector) error {
 	if !ok {
 		return fmt.Errorf("route %v: %w", s, ErrNotFound)
 	}
-	if err := k.inNS(func() error { return kr.delete() }); err != nil {
+	if err := kr.delete(k.rt); err != nil {
 		return err
 	}
-	k.releaseTunnel(kr.tid)
 	delete(k.routes, s)
-	k.log.Info("tunnel route removed", "selector", s.String())
-	return k.nft.rebuild(k.endpointList(), k.decap, k.tunnelList())
+	var err error
+	if k.encap != nil {
+		err = k.encap.remove(s, &k.bpfGone)
+	} else {
+		err = k.nft.releaseTunnel(tunnelKey{kr.r.Tunnel.Local, kr.r.Tunnel.Remote})
+	}
+	k.log.Debug("tunnel route removed", "selector", s.String())
+	return err
 }
 
 func (k *kernelDP) AddEndpoint(e Endpoint) error {
@@ -340,59 +374,53 @@ func (k *kernelDP) AddEndpoint(e Endpoint) error {
 	if k.closed {
 		return ErrClosed
 	}
-	link, err := linkByAddr(k.h, e.Local)
-	if err != nil {
-		return fmt.Errorf("endpoint %v: %w", e, err)
-	}
 	e.InnerSrc = append([]netip.Prefix(nil), e.InnerSrc...)
-	newDecap := false
-	if _, ok := k.decap[e.Local]; !ok {
-		// One internal address per local endpoint; the nftables rule
-		// rewrites the outer destination to it so that the End.DT6 route
-		// (which cannot share the address with a local route) matches.
-		k.nextDecap++
-		a, err := nthAddr(k.cfg.InternalPrefix, k.nextDecap)
-		if err != nil {
-			return err
-		}
-		// The route's device is the endpoint's interface: with lo the
-		// kernel drops the packet before the seg6local action runs.
-		rt := rtRoute{table: k.routeTable(), dst: netip.PrefixFrom(a, 128), oif: link.Attrs().Index, encap: seg6LocalDT6()}
-		if err := k.inNS(func() error { return replaceRoute(rt) }); err != nil {
-			return fmt.Errorf("endpoint %v: decap route: %w", e, err)
-		}
-		k.decap[e.Local] = a
-		newDecap = true
+	decap, newDecap, err := k.holdDecap(e)
+	if err != nil {
+		return err
 	}
 	key := e.key()
-	prev, had := k.endpoints[key]
-	k.endpoints[key] = e
-	if !had {
-		k.epOrder = append(k.epOrder, key)
+	var prevp *Endpoint
+	if prev, had := k.endpoints[key]; had {
+		prevp = &prev
 	}
-	if err := k.nft.rebuild(k.endpointList(), k.decap, k.tunnelList()); err != nil {
-		if had {
-			k.endpoints[key] = prev
-		} else {
-			k.dropEndpoint(key)
-		}
+	if err := k.nft.putEndpoint(prevp, e, decap); err != nil {
 		if newDecap {
 			k.removeDecap(e.Local)
 		}
 		return err
 	}
-	k.log.Info("tunnel endpoint", "endpoint", e.String(), "inner_src", e.InnerSrc, "decap_addr", k.decap[e.Local])
+	k.endpoints[key] = e
+	k.log.Debug("tunnel endpoint", "endpoint", e.String(), "inner_src", e.InnerSrc, "decap_addr", decap)
 	return nil
 }
 
-func (k *kernelDP) dropEndpoint(key endpointKey) {
-	delete(k.endpoints, key)
-	for i, x := range k.epOrder {
-		if x == key {
-			k.epOrder = append(k.epOrder[:i], k.epOrder[i+1:]...)
-			break
-		}
+// holdDecap returns the internal address of e.Local, creating it and its
+// End.DT6 route for the first endpoint there.
+func (k *kernelDP) holdDecap(e Endpoint) (netip.Addr, bool, error) {
+	if a, ok := k.decap[e.Local]; ok {
+		return a, false, nil
 	}
+	link, err := k.links.byAddr(e.Local)
+	if err != nil {
+		return netip.Addr{}, false, fmt.Errorf("endpoint %v: %w", e, err)
+	}
+	// One internal address per local endpoint; the nftables rule
+	// rewrites the outer destination to it so that the End.DT6 route
+	// (which cannot share the address with a local route) matches.
+	k.nextDecap++
+	a, err := nthAddr(k.cfg.InternalPrefix, k.nextDecap)
+	if err != nil {
+		return a, false, err
+	}
+	// The route's device is the endpoint's interface: with lo the
+	// kernel drops the packet before the seg6local action runs.
+	rt := rtRoute{table: k.routeTable(), dst: netip.PrefixFrom(a, 128), oif: link.Attrs().Index, encap: seg6LocalDT6()}
+	if err := k.rt.replace(rt); err != nil {
+		return a, false, fmt.Errorf("endpoint %v: decap route: %w", e, err)
+	}
+	k.decap[e.Local] = a
+	return a, true, nil
 }
 
 func (k *kernelDP) removeDecap(local netip.Addr) error {
@@ -402,7 +430,7 @@ func (k *kernelDP) removeDecap(local netip.Addr) error {
 	}
 	delete(k.decap, local)
 	rt := rtRoute{table: k.routeTable(), dst: netip.PrefixFrom(a, 128)}
-	return k.inNS(func() error { return deleteRoute(rt) })
+	return k.rt.delete(rt)
 }
 
 // removeStaleRules deletes the rules a killed predecessor left (one
@@ -457,37 +485,20 @@ func (k *kernelDP) DelEndpoint(local, peer netip.Addr, encap Encapsulation) erro
 		return ErrClosed
 	}
 	key := endpointKey{local, peer, encap}
-	if _, ok := k.endpoints[key]; !ok {
+	e, ok := k.endpoints[key]
+	if !ok {
 		return fmt.Errorf("endpoint %v<-%v: %w", local, peer, ErrNotFound)
 	}
-	k.dropEndpoint(key)
-	// Rules first (no rule may point at a removed decap route), then the
-	// decap route when no peer uses the local address any more.
-	if err := k.nft.rebuild(k.endpointList(), k.decap, k.tunnelList()); err != nil {
+	// Set elements first (no element may point at a removed decap
+	// route), then the decap route when no peer uses the address any more.
+	if err := k.nft.delEndpoint(e); err != nil {
 		return err
 	}
-	for _, e := range k.endpoints {
-		if e.Local == local {
-			return nil
-		}
+	delete(k.endpoints, key)
+	if k.nft.localRefs[local] > 0 {
+		return nil
 	}
 	return k.removeDecap(local)
-}
-
-func (k *kernelDP) endpointList() []Endpoint {
-	out := make([]Endpoint, 0, len(k.epOrder))
-	for _, key := range k.epOrder {
-		out = append(out, k.endpoints[key])
-	}
-	return out
-}
-
-func (k *kernelDP) tunnelList() []Tunnel {
-	out := make([]Tunnel, 0, len(k.routes))
-	for _, r := range k.routes {
-		out = append(out, r.r.Tunnel)
-	}
-	return out
 }
 
 func (k *kernelDP) Counters() (Counters, error) {
@@ -511,12 +522,16 @@ func (k *kernelDP) Close() error {
 	}
 	k.closed = true
 	var errs []error
-	for s, kr := range k.routes {
-		if err := k.inNS(func() error { return kr.delete() }); err != nil {
-			errs = append(errs, err)
+	// With BPF every tunnel route leaves by the detour veth, and deleting
+	// the veth below takes them all with it: one call for any number.
+	if k.encap == nil {
+		for _, kr := range k.routes {
+			if err := kr.delete(k.rt); err != nil {
+				errs = append(errs, err)
+			}
 		}
-		delete(k.routes, s)
 	}
+	clear(k.routes)
 	for l := range k.decap {
 		if err := k.removeDecap(l); err != nil {
 			errs = append(errs, err)
@@ -527,13 +542,10 @@ func (k *kernelDP) Close() error {
 			errs = append(errs, fmt.Errorf("delete rule: %w", err))
 		}
 	}
-	for id, bt := range k.tunnels {
-		bt.prog.Close() // the routes using it are gone
-		delete(k.tunnels, id)
-	}
 	if k.encap != nil {
+		// The routes using the program are gone.
 		if err := k.encap.close(); err != nil {
-			errs = append(errs, fmt.Errorf("BPF tunnel map: %w", err))
+			errs = append(errs, fmt.Errorf("BPF tunnel program and maps: %w", err))
 		}
 	}
 	for _, l := range []netlink.Link{k.detour, k.segmenter} {
@@ -557,10 +569,12 @@ func (k *kernelDP) Close() error {
 		if err := k.nft.destroy(); err != nil {
 			errs = append(errs, err)
 		}
+		_ = k.nft.conn.CloseLasting()
 	}
 	if k.h != nil {
 		k.h.Close()
 	}
+	k.rt.close()
 	if k.ns > 0 {
 		k.ns.Close()
 	}

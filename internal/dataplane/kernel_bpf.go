@@ -2,7 +2,9 @@ package dataplane
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"net/netip"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -11,8 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lwtEncap adds the outer header of every tunnel route in a lightweight
-// tunnel BPF program at the route's xmit hook, which the kernel runs in
+// lwtEncap adds the outer header of every tunnel route in one lightweight
+// tunnel BPF program at the routes' xmit hook, which the kernel runs in
 // ip6_finish_output2: after ip6_forward has checked the packet against the
 // route's MTU (locked to the tunnel's inner MTU plus the 40 octets the
 // program declares as headroom), so an oversize forwarded packet draws the
@@ -24,10 +26,11 @@ import (
 // IPsec policies), as a seg6 route does. No second forwarding pass, no
 // veth crossing, and no postrouting nftables chain (the program counts).
 //
-// One program per tunnel (outer source and destination): a route's
-// program cannot learn which route ran it, so the tunnel ID is a constant
-// of the program, which finds the addresses and its counters in the
-// tunnels map under that ID.
+// A route's program cannot learn which route ran it, so every route shares
+// one program, which finds the route's tunnel again from the inner header
+// in hash and LPM maps keyed as the routes are (see routeKey): adding a
+// route is one map update and one route, whatever the number installed,
+// and a packet costs one to three map lookups.
 //
 // What the program cannot encapsulate, a GSO packet that is not TCP
 // (bpf_lwt_push_encap segments only TCP; a UDP GSO send is the common
@@ -37,11 +40,15 @@ import (
 // forwarded, and meets this program again. No policy rule is needed for
 // it (see routeTable for why that matters).
 type lwtEncap struct {
-	tunnels *ebpf.Map // tunnel ID -> tunnelValue
-	seg     segmenterParams
+	byDst    *ebpf.Map // inner destination (/128 routes) -> tunnelValue
+	byDstPfx *ebpf.Map // LPM on the inner destination (shorter prefixes)
+	bySrc    *ebpf.Map // LPM on the inner source (::/0 from a prefix)
+	prog     *ebpf.Program
+	encap    netlink.Encap // the routes' lightweight tunnel into prog
+	seg      segmenterParams
 }
 
-// segmenterParams are the segmentation veth's numbers, constants of every
+// segmenterParams are the segmentation veth's numbers, constants of the
 // program.
 type segmenterParams struct {
 	ifindex, peerIfindex int
@@ -58,12 +65,14 @@ const (
 	tvPackets, tvBytes   = 32, 40
 	tvErrors, tvFallback = 48, 56
 	tunnelValueLen       = 64
+	lpmKeyLen            = 4 + 16 // struct bpf_lpm_trie_key: prefix length, address
 	lwtHeadroom          = ipv6HeaderLen
 	ethHeaderLen         = 14
-	maxTunnelPrograms    = 1 << 20
+	maxTunnelRoutes      = 1 << 20
 	// RFC 2473 section 6.3: the tunnel entry point sets the hop limit as
 	// a node originating a packet does; 64 is IANA's default.
 	outerHopLimit = 64
+	programName   = "monami_tunnel"
 )
 
 // Offsets in struct __sk_buff (uapi/linux/bpf.h).
@@ -76,45 +85,48 @@ const (
 // Return codes of an LWT program and bpf_lwt_push_encap's type
 // (uapi/linux/bpf.h).
 const (
-	bpfDrop        = 2
-	bpfLWTReroute  = 128
-	bpfLWTEncapIP  = 2
-	lwtStackInner  = -8  // the inner header's first 8 octets
-	lwtStackHeader = -48 // the outer header being built
-	lwtStackKey    = -52 // u32 tunnel ID
+	bpfDrop       = 2
+	bpfLWTReroute = 128
+	bpfLWTEncapIP = 2
 )
 
-// tunnelProgram is the xmit program of tunnel id.
-func tunnelProgram(tunnels *ebpf.Map, id uint32, seg segmenterParams) asm.Instructions {
+// The program's stack: the inner header as read, an LPM key, the outer
+// header being built (or the Ethernet header of a redirect).
+const (
+	stackInner    = -40 // 40 octets
+	stackInnerSrc = stackInner + offSrc
+	stackInnerDst = stackInner + offDst
+	stackKey      = -64  // lpmKeyLen octets
+	stackHeader   = -104 // 40 octets
+)
+
+// tunnelProgram is the routes' xmit program.
+func tunnelProgram(m *lwtEncap) asm.Instructions {
 	ins := asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1), // skb; data starts at the inner IPv6 header
-		asm.StoreImm(asm.RFP, lwtStackKey, int64(int32(id)), asm.Word),
-		asm.LoadMapPtr(asm.R1, tunnels.FD()),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, lwtStackKey),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "drop"), // entry gone: a route raced its removal
-		asm.Mov.Reg(asm.R7, asm.R0),
-		// Version, traffic class, flow label, payload length, next
-		// header: skb_load_bytes also reads a non-linear head.
+		// The whole inner header: skb_load_bytes also reads a non-linear head.
 		asm.Mov.Reg(asm.R1, asm.R6),
 		asm.Mov.Imm(asm.R2, 0),
 		asm.Mov.Reg(asm.R3, asm.RFP),
-		asm.Add.Imm(asm.R3, lwtStackInner),
-		asm.Mov.Imm(asm.R4, 8),
+		asm.Add.Imm(asm.R3, stackInner),
+		asm.Mov.Imm(asm.R4, ipv6HeaderLen),
 		asm.FnSkbLoadBytes.Call(),
-		asm.JNE.Imm(asm.R0, 0, "error"),
+		asm.JNE.Imm(asm.R0, 0, "drop"),
+	}
+	ins = append(ins, lookupTunnel(m)...)
+	ins = append(ins,
+		asm.Mov.Reg(asm.R7, asm.R0),
 		asm.LoadMem(asm.R9, asm.R6, skbLen, asm.Word),
 		// bpf_lwt_push_encap segments only TCP: another GSO packet (UDP
 		// GSO, or TCP behind extension headers) is segmented first.
 		asm.LoadMem(asm.R1, asm.R6, skbGSOSize, asm.Word),
 		asm.JEq.Imm(asm.R1, 0, "single"),
-		asm.LoadMem(asm.R1, asm.RFP, lwtStackInner+6, asm.Byte),
+		asm.LoadMem(asm.R1, asm.RFP, stackInner+offNextHeader, asm.Byte),
 		asm.JNE.Imm(asm.R1, unix.IPPROTO_TCP, "fallback"),
 		// The inner traffic class and flow label, copied to the outer
 		// header (RFC 2473 sections 6.4 and 6.5 leave both to the entry
 		// point; copying keeps QoS and ECMP decisions on the path).
-		asm.LoadMem(asm.R8, asm.RFP, lwtStackInner, asm.Word).WithSymbol("single"),
+		asm.LoadMem(asm.R8, asm.RFP, stackInner, asm.Word).WithSymbol("single"),
 		// An unlabelled inner packet gets a flow label from the flow's
 		// hash (RFC 6438 section 3), so the path can still spread flows.
 		asm.Mov.Reg(asm.R1, asm.R8),
@@ -128,23 +140,23 @@ func tunnelProgram(tunnels *ebpf.Map, id uint32, seg segmenterParams) asm.Instru
 		// The outer header (RFC 8200 section 3): payload length is the
 		// inner packet (a GSO packet's is rewritten per segment), next
 		// header 41.
-		asm.StoreMem(asm.RFP, lwtStackHeader, asm.R8, asm.Word).WithSymbol("labelled"),
+		asm.StoreMem(asm.RFP, stackHeader, asm.R8, asm.Word).WithSymbol("labelled"),
 		asm.Mov.Reg(asm.R1, asm.R9),
 		asm.HostTo(asm.BE, asm.R1, asm.Half),
-		asm.StoreMem(asm.RFP, lwtStackHeader+4, asm.R1, asm.Half),
-		asm.StoreImm(asm.RFP, lwtStackHeader+6, protoIPv6, asm.Byte),
-		asm.StoreImm(asm.RFP, lwtStackHeader+7, outerHopLimit, asm.Byte),
-	}
+		asm.StoreMem(asm.RFP, stackHeader+4, asm.R1, asm.Half),
+		asm.StoreImm(asm.RFP, stackHeader+6, protoIPv6, asm.Byte),
+		asm.StoreImm(asm.RFP, stackHeader+7, outerHopLimit, asm.Byte),
+	)
 	for i := int16(0); i < 32; i += 8 {
 		ins = append(ins,
 			asm.LoadMem(asm.R1, asm.R7, tvSrc+i, asm.DWord),
-			asm.StoreMem(asm.RFP, lwtStackHeader+8+i, asm.R1, asm.DWord))
+			asm.StoreMem(asm.RFP, stackHeader+8+i, asm.R1, asm.DWord))
 	}
 	ins = append(ins,
 		asm.Mov.Reg(asm.R1, asm.R6),
 		asm.Mov.Imm(asm.R2, bpfLWTEncapIP),
 		asm.Mov.Reg(asm.R3, asm.RFP),
-		asm.Add.Imm(asm.R3, lwtStackHeader),
+		asm.Add.Imm(asm.R3, stackHeader),
 		asm.Mov.Imm(asm.R4, ipv6HeaderLen),
 		asm.FnLwtPushEncap.Call(),
 		asm.JNE.Imm(asm.R0, 0, "error"),
@@ -158,9 +170,63 @@ func tunnelProgram(tunnels *ebpf.Map, id uint32, seg segmenterParams) asm.Instru
 		asm.AddAtomic.Mem(asm.R7, asm.R1, asm.DWord, tvErrors),
 		asm.Mov.Imm(asm.R0, bpfDrop),
 		asm.Return(),
+	)
+	ins = append(ins, redirectToSegmenter(m.seg)...)
+	return append(ins,
+		asm.Mov.Imm(asm.R0, bpfDrop).WithSymbol("drop"),
+		asm.Return(),
+	)
+}
 
-		// To the segmentation veth, unless it comes from there: never
-		// loop. Its segments are counted as they come back.
+// lookupTunnel finds the route's value the way the kernel found the route
+// (see routeKey): the inner destination exactly, then by longest prefix,
+// then the inner source by longest prefix. It leaves the value in R0, or
+// jumps to "drop" (no entry: a route raced its removal).
+func lookupTunnel(m *lwtEncap) asm.Instructions {
+	ins := asm.Instructions{
+		asm.LoadMapPtr(asm.R1, m.byDst.FD()),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, stackInnerDst),
+		asm.FnMapLookupElem.Call(),
+		asm.JNE.Imm(asm.R0, 0, "found"),
+		asm.StoreImm(asm.RFP, stackKey, 128, asm.Word),
+	}
+	ins = append(ins, copyAddr(stackInnerDst, stackKey+4)...)
+	ins = append(ins,
+		asm.LoadMapPtr(asm.R1, m.byDstPfx.FD()),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, stackKey),
+		asm.FnMapLookupElem.Call(),
+		asm.JNE.Imm(asm.R0, 0, "found"),
+	)
+	ins = append(ins, copyAddr(stackInnerSrc, stackKey+4)...)
+	return append(ins,
+		asm.LoadMapPtr(asm.R1, m.bySrc.FD()),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, stackKey),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "drop"),
+		asm.Mov.Reg(asm.R0, asm.R0).WithSymbol("found"),
+	)
+}
+
+// copyAddr copies 16 octets on the stack, a word at a time (the LPM key's
+// address is only 4-aligned).
+func copyAddr(from, to int16) asm.Instructions {
+	var ins asm.Instructions
+	for i := int16(0); i < 16; i += 4 {
+		ins = append(ins,
+			asm.LoadMem(asm.R1, asm.RFP, from+i, asm.Word),
+			asm.StoreMem(asm.RFP, to+i, asm.R1, asm.Word))
+	}
+	return ins
+}
+
+// redirectToSegmenter sends the packet into the segmentation veth, unless
+// it comes from there: never loop. Its segments are counted as they come
+// back.
+func redirectToSegmenter(seg segmenterParams) asm.Instructions {
+	return asm.Instructions{
 		asm.LoadMem(asm.R1, asm.R6, skbIngressIfindex, asm.Word).WithSymbol("fallback"),
 		asm.JEq.Imm(asm.R1, int32(seg.peerIfindex), "error"),
 		// bpf_skb_change_head is for this: an L3 packet that needs an
@@ -171,13 +237,13 @@ func tunnelProgram(tunnels *ebpf.Map, id uint32, seg segmenterParams) asm.Instru
 		asm.FnSkbChangeHead.Call(),
 		asm.JNE.Imm(asm.R0, 0, "error"),
 		asm.LoadImm(asm.R1, int64(binary.NativeEndian.Uint64(seg.eth[0:8])), asm.DWord),
-		asm.StoreMem(asm.RFP, lwtStackHeader, asm.R1, asm.DWord),
-		asm.StoreImm(asm.RFP, lwtStackHeader+8, int64(int32(binary.NativeEndian.Uint32(seg.eth[8:12]))), asm.Word),
-		asm.StoreImm(asm.RFP, lwtStackHeader+12, int64(int16(binary.NativeEndian.Uint16(seg.eth[12:14]))), asm.Half),
+		asm.StoreMem(asm.RFP, stackHeader, asm.R1, asm.DWord),
+		asm.StoreImm(asm.RFP, stackHeader+8, int64(int32(binary.NativeEndian.Uint32(seg.eth[8:12]))), asm.Word),
+		asm.StoreImm(asm.RFP, stackHeader+12, int64(int16(binary.NativeEndian.Uint16(seg.eth[12:14]))), asm.Half),
 		asm.Mov.Reg(asm.R1, asm.R6),
 		asm.Mov.Imm(asm.R2, 0),
 		asm.Mov.Reg(asm.R3, asm.RFP),
-		asm.Add.Imm(asm.R3, lwtStackHeader),
+		asm.Add.Imm(asm.R3, stackHeader),
 		asm.Mov.Imm(asm.R4, ethHeaderLen),
 		asm.Mov.Imm(asm.R5, 0),
 		asm.FnSkbStoreBytes.Call(),
@@ -188,59 +254,63 @@ func tunnelProgram(tunnels *ebpf.Map, id uint32, seg segmenterParams) asm.Instru
 		asm.Mov.Imm(asm.R2, 0),
 		asm.FnRedirect.Call(), // BPF_REDIRECT (7)
 		asm.Return(),
-
-		asm.Mov.Imm(asm.R0, bpfDrop).WithSymbol("drop"),
-		asm.Return(),
-	)
-	return ins
+	}
 }
 
-// newLWTEncap creates the tunnels map and checks, by loading one, that
-// the kernel takes the tunnel programs (LWT BPF, bpf_lwt_push_encap).
+// newLWTEncap creates the maps and checks, by loading the program once,
+// that the kernel takes it (LWT BPF, bpf_lwt_push_encap).
 func newLWTEncap() (*lwtEncap, error) {
 	e := &lwtEncap{}
 	var err error
-	e.tunnels, err = ebpf.NewMap(&ebpf.MapSpec{Name: "monami_tunnels", Type: ebpf.Hash,
-		KeySize: 4, ValueSize: tunnelValueLen, MaxEntries: maxTunnelPrograms, Flags: 1 /* BPF_F_NO_PREALLOC */})
-	if err != nil {
+	// BPF_F_NO_PREALLOC: memory follows the routes installed, not the
+	// limit (an LPM trie requires it).
+	if e.byDst, err = ebpf.NewMap(&ebpf.MapSpec{Name: "monami_dst", Type: ebpf.Hash,
+		KeySize: 16, ValueSize: tunnelValueLen, MaxEntries: maxTunnelRoutes, Flags: unix.BPF_F_NO_PREALLOC}); err != nil {
 		return nil, fmt.Errorf("tunnel map: %w", err)
 	}
-	p, err := e.program(0)
-	if err != nil {
+	for _, m := range []struct {
+		p    **ebpf.Map
+		name string
+	}{{&e.byDstPfx, "monami_dst_pfx"}, {&e.bySrc, "monami_src"}} {
+		if *m.p, err = ebpf.NewMap(&ebpf.MapSpec{Name: m.name, Type: ebpf.LPMTrie,
+			KeySize: lpmKeyLen, ValueSize: tunnelValueLen, MaxEntries: maxTunnelRoutes, Flags: unix.BPF_F_NO_PREALLOC}); err != nil {
+			e.close()
+			return nil, fmt.Errorf("tunnel map: %w", err)
+		}
+	}
+	if err := e.load(); err != nil {
 		e.close()
 		return nil, err
 	}
-	p.Close()
 	return e, nil
 }
 
-func (e *lwtEncap) program(id uint32) (*ebpf.Program, error) {
-	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: tunnelProgramName(id), Type: ebpf.LWTXmit,
-		Instructions: tunnelProgram(e.tunnels, id, e.seg), License: "Apache-2.0"})
+// load (re)loads the program with the current segmenter's numbers; routes
+// installed afterwards use it.
+func (e *lwtEncap) load() error {
+	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: programName, Type: ebpf.LWTXmit,
+		Instructions: tunnelProgram(e), License: "Apache-2.0"})
 	if err != nil {
-		return nil, fmt.Errorf("tunnel encapsulation program: %w", err)
+		return fmt.Errorf("tunnel encapsulation program: %w", err)
 	}
-	return p, nil
+	enc := &netlink.BpfEncap{}
+	if err := enc.SetProg(nl.LWT_BPF_XMIT, p.FD(), programName); err != nil {
+		p.Close()
+		return err
+	}
+	if err := enc.SetXmitHeadroom(lwtHeadroom); err != nil {
+		p.Close()
+		return err
+	}
+	if e.prog != nil {
+		e.prog.Close()
+	}
+	e.prog, e.encap = p, enc
+	return nil
 }
 
-// tunnelProgramName names tunnel id's program (in bpftool, and on the
-// route).
-func tunnelProgramName(id uint32) string { return fmt.Sprintf("monami_t%d", id) }
-
-// routeEncap is the lightweight tunnel of a route into p.
-func routeEncap(p *ebpf.Program, id uint32) (netlink.Encap, error) {
-	e := &netlink.BpfEncap{}
-	if err := e.SetProg(nl.LWT_BPF_XMIT, p.FD(), tunnelProgramName(id)); err != nil {
-		return nil, err
-	}
-	if err := e.SetXmitHeadroom(lwtHeadroom); err != nil {
-		return nil, err
-	}
-	return e, nil
-}
-
-// setSegmenter takes the segmentation veth's numbers for the programs
-// loaded from now on.
+// setSegmenter takes the segmentation veth's numbers and reloads the
+// program with them.
 func (e *lwtEncap) setSegmenter(near, far netlink.Link) error {
 	dst, src := far.Attrs().HardwareAddr, near.Attrs().HardwareAddr
 	if len(dst) != 6 || len(src) != 6 {
@@ -250,23 +320,74 @@ func (e *lwtEncap) setSegmenter(near, far netlink.Link) error {
 	copy(e.seg.eth[0:], dst)
 	copy(e.seg.eth[6:], src)
 	binary.BigEndian.PutUint16(e.seg.eth[12:], unix.ETH_P_IPV6)
-	return nil
+	return e.load()
 }
 
-func (e *lwtEncap) put(id uint32, t Tunnel) error {
+// routeKey is where a route's tunnel sits in the maps. The program looks
+// in the order the kernel picks routes: longest destination first, and
+// the source only among routes to ::/0. A route with both a destination
+// prefix and a source prefix has no place (ErrUnsupported): no role
+// installs one.
+func (e *lwtEncap) routeKey(s Selector) (*ebpf.Map, []byte, error) {
+	switch {
+	case !s.Src.IsValid() && s.Dst.Bits() == 128:
+		a := s.Dst.Addr().As16()
+		return e.byDst, a[:], nil
+	case !s.Src.IsValid():
+		return e.byDstPfx, lpmKey(s.Dst), nil
+	case s.Dst.Bits() == 0:
+		return e.bySrc, lpmKey(s.Src), nil
+	}
+	return nil, nil, fmt.Errorf("route %v: a destination and a source prefix together: %w", s, ErrUnsupported)
+}
+
+func lpmKey(p netip.Prefix) []byte {
+	k := make([]byte, lpmKeyLen)
+	binary.NativeEndian.PutUint32(k, uint32(p.Bits()))
+	a := p.Masked().Addr().As16()
+	copy(k[4:], a[:])
+	return k
+}
+
+// put points the route at t, keeping what the old value counted in gone.
+func (e *lwtEncap) put(s Selector, t Tunnel, gone *bpfCounters) error {
+	m, k, err := e.routeKey(s)
+	if err != nil {
+		return err
+	}
 	var v [tunnelValueLen]byte
+	if m.Lookup(k, v[:]) == nil {
+		gone.add(v[:])
+	}
+	clear(v[:])
 	src, dst := t.Local.As16(), t.Remote.As16()
 	copy(v[tvSrc:], src[:])
 	copy(v[tvDst:], dst[:])
-	if err := e.tunnels.Update(id, v[:], ebpf.UpdateNoExist); err != nil {
-		return fmt.Errorf("tunnel map: %w", err)
+	if err := m.Update(k, v[:], ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("route %v: tunnel map: %w", s, err)
 	}
 	return nil
 }
 
-// bpfCounters are what the tunnel programs counted: packets and inner
-// bytes sent, packets dropped on an error, and packets sent to be
-// segmented (whose segments count as sent).
+// remove deletes the route's entry and adds its counters to gone.
+func (e *lwtEncap) remove(s Selector, gone *bpfCounters) error {
+	m, k, err := e.routeKey(s)
+	if err != nil {
+		return err
+	}
+	var v [tunnelValueLen]byte
+	if m.Lookup(k, v[:]) == nil {
+		gone.add(v[:])
+	}
+	if err := m.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("route %v: tunnel map: %w", s, err)
+	}
+	return nil
+}
+
+// bpfCounters are what the program counted: packets and inner bytes
+// sent, packets dropped on an error, and packets sent to be segmented
+// (whose segments count as sent).
 type bpfCounters struct{ packets, bytes, errors, fallback uint64 }
 
 func (c *bpfCounters) add(v []byte) {
@@ -276,98 +397,37 @@ func (c *bpfCounters) add(v []byte) {
 	c.fallback += binary.NativeEndian.Uint64(v[tvFallback:])
 }
 
-// delete removes tunnel id and adds its counters to c.
-func (e *lwtEncap) delete(id uint32, c *bpfCounters) {
-	var v [tunnelValueLen]byte
-	if err := e.tunnels.Lookup(id, v[:]); err == nil {
-		c.add(v[:])
-	}
-	_ = e.tunnels.Delete(id)
-}
-
-// counters sums the counters of all tunnels.
+// counters sums the counters of all routes.
 func (e *lwtEncap) counters() (bpfCounters, error) {
 	var c bpfCounters
-	var id uint32
-	var v []byte
-	it := e.tunnels.Iterate()
-	for it.Next(&id, &v) {
-		c.add(v)
+	for _, m := range []*ebpf.Map{e.byDst, e.byDstPfx, e.bySrc} {
+		var k, v []byte
+		it := m.Iterate()
+		for it.Next(&k, &v) {
+			c.add(v)
+		}
+		if err := it.Err(); err != nil {
+			return c, err
+		}
 	}
-	return c, it.Err()
+	return c, nil
 }
 
 func (e *lwtEncap) close() error {
-	if e.tunnels != nil {
-		return e.tunnels.Close()
+	var errs []error
+	if e.prog != nil {
+		errs = append(errs, e.prog.Close())
 	}
-	return nil
+	for _, m := range []*ebpf.Map{e.byDst, e.byDstPfx, e.bySrc} {
+		if m != nil {
+			errs = append(errs, m.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
 
-// bpfTunnel is a tunnel numbered for its program.
-type bpfTunnel struct {
-	key   tunnelKey
-	refs  int // routes into it
-	prog  *ebpf.Program
-	encap netlink.Encap
-}
-
-// holdTunnel numbers tunnel t once per (outer source, outer destination),
-// with its map entry and program. Called with k.mu held.
-func (k *kernelDP) holdTunnel(t Tunnel) (*bpfTunnel, uint32, error) {
-	key := tunnelKey{t.Local, t.Remote}
-	if id, ok := k.tunnelIDs[key]; ok {
-		bt := k.tunnels[id]
-		bt.refs++
-		return bt, id, nil
-	}
-	if len(k.tunnels) >= maxTunnelPrograms {
-		return nil, 0, fmt.Errorf("tunnel %v: %d tunnels in use: %w", t, len(k.tunnels), ErrUnsupported)
-	}
-	for k.nextID++; k.nextID == 0 || k.tunnels[k.nextID] != nil; k.nextID++ {
-	}
-	id := k.nextID
-	if err := k.encap.put(id, t); err != nil {
-		return nil, 0, err
-	}
-	p, err := k.encap.program(id)
-	if err != nil {
-		k.encap.delete(id, &k.bpfGone)
-		return nil, 0, fmt.Errorf("tunnel %v: %w", t, err)
-	}
-	enc, err := routeEncap(p, id)
-	if err != nil {
-		p.Close()
-		k.encap.delete(id, &k.bpfGone)
-		return nil, 0, fmt.Errorf("tunnel %v: %w", t, err)
-	}
-	bt := &bpfTunnel{key: key, refs: 1, prog: p, encap: enc}
-	k.tunnelIDs[key] = id
-	k.tunnels[id] = bt
-	return bt, id, nil
-}
-
-// releaseTunnel drops one route's hold on tunnel id; the last one removes
-// its map entry (keeping its counters) and closes its program, which the
-// kernel frees with the last route using it. Called with k.mu held.
-func (k *kernelDP) releaseTunnel(id uint32) {
-	bt := k.tunnels[id]
-	if bt == nil {
-		return // 0: no BPF
-	}
-	if bt.refs--; bt.refs > 0 {
-		return
-	}
-	delete(k.tunnels, id)
-	delete(k.tunnelIDs, bt.key)
-	k.encap.delete(id, &k.bpfGone)
-	if err := bt.prog.Close(); err != nil {
-		k.log.Warn("close tunnel program", "id", id, "err", err)
-	}
-}
-
-// addBPFCounters adds what the tunnel programs counted (there is no
-// nftables postrouting counter with BPF) to c.
+// addBPFCounters adds what the program counted (there is no nftables
+// postrouting counter with BPF) to c.
 func (k *kernelDP) addBPFCounters(c *Counters) error {
 	if k.encap == nil {
 		return nil

@@ -3,12 +3,9 @@ package dataplane
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"os"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -195,45 +192,4 @@ func testGSOFallback(t *testing.T, n *testNet, k *kernelDP) {
 	if after.fallback != before.fallback+1 || after.errors != before.errors || after.packets != before.packets+segs {
 		t.Errorf("BPF counters before %+v, after %+v: want one packet segmented, %d sent, no error", before, after, segs)
 	}
-}
-
-// BenchmarkTunnelProgram: what one tunnel's program costs to load and
-// keep (a home agent loads one per care-of address). Reports the kernel's
-// memlock accounting of the program (fdinfo) per tunnel.
-func BenchmarkTunnelProgram(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root")
-	}
-	e, err := newLWTEncap()
-	if err != nil {
-		b.Skip(err)
-	}
-	defer e.close()
-	var memlock int64
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		p, err := e.program(uint32(i + 1))
-		if err != nil {
-			b.Fatal(err)
-		}
-		if i == 0 {
-			memlock = fdinfoMemlock(p.FD())
-		}
-		p.Close()
-	}
-	b.ReportMetric(float64(memlock), "memlock-B/tunnel")
-}
-
-func fdinfoMemlock(fd int) int64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", fd))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(line, "memlock:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			return n
-		}
-	}
-	return 0
 }

@@ -34,18 +34,46 @@ const (
 
 var nftCounterNames = []string{nftCounterIn, nftCounterOut, nftCounterDropOuter, nftCounterDropInner, nftCounterDropInternal}
 
+// The ingress check's sets (RFC 6275 section 10.4.5: outer source is the
+// registered care-of address, inner source a home address bound to it).
+// Every endpoint is a few elements, so adding or removing one is one small
+// transaction whatever the number installed, and a packet costs hash
+// lookups, not a walk along a rule per endpoint.
+const (
+	setAllowed    = "allowed"     // local . peer . inner source (/128)
+	setAllowedPfx = "allowed_pfx" // local . peer . inner source range (prefixes)
+	setAnyInner   = "any_inner"   // local . peer, any inner source
+	setPeers      = "peers"       // local . peer, for drop_inner_src
+	setLocals     = "locals"      // local, for drop_outer_src
+	mapDecap      = "decap"       // local -> internal decapsulation address
+	setTunnels    = "tunnels"     // outer source . destination (postrouting counter)
+)
+
+// nftState is the kernel backend's nftables table. It keeps just enough
+// to know when a shared element (a local address, a tunnel) is first added
+// and last removed; the rest is computed from the endpoint being changed.
 type nftState struct {
 	conn      *nftables.Conn
 	table     *nftables.Table
 	pre, post *nftables.Chain
 	internal  netip.Prefix
+	sets      map[string]*nftables.Set
+
+	localRefs  map[netip.Addr]int
+	tunnelRefs map[tunnelKey]int
 }
 
-// newNFT creates the table; the postrouting counter chain only when
-// countOut (the BPF programs count otherwise, and a hook that every packet
-// passes costs even with no rule matching).
+var (
+	typeAddr2 = nftables.MustConcatSetType(nftables.TypeIP6Addr, nftables.TypeIP6Addr)
+	typeAddr3 = nftables.MustConcatSetType(nftables.TypeIP6Addr, nftables.TypeIP6Addr, nftables.TypeIP6Addr)
+)
+
+// newNFT creates the table, its sets and its fixed rules; the postrouting
+// counter chain only when countOut (the BPF program counts otherwise, and
+// a hook that every packet passes costs even with no rule matching).
 func newNFT(c *nftables.Conn, name string, internal netip.Prefix, countOut bool) (*nftState, error) {
-	s := &nftState{conn: c, internal: internal}
+	s := &nftState{conn: c, internal: internal, sets: map[string]*nftables.Set{},
+		localRefs: map[netip.Addr]int{}, tunnelRefs: map[tunnelKey]int{}}
 	s.table = &nftables.Table{Name: name, Family: nftables.TableFamilyIPv6}
 	// Start from a clean table of our own name: a crashed predecessor may
 	// have left one. AddTable then DelTable then AddTable in one batch is
@@ -53,18 +81,38 @@ func newNFT(c *nftables.Conn, name string, internal netip.Prefix, countOut bool)
 	c.AddTable(s.table)
 	c.DelTable(s.table)
 	c.AddTable(s.table)
+	for _, n := range nftCounterNames {
+		c.AddObj(&nftables.CounterObj{Table: s.table, Name: n})
+	}
+	for _, set := range []*nftables.Set{
+		{Name: setAllowed, KeyType: typeAddr3, Concatenation: true},
+		{Name: setAllowedPfx, KeyType: typeAddr3, Concatenation: true, Interval: true},
+		{Name: setAnyInner, KeyType: typeAddr2, Concatenation: true},
+		{Name: setPeers, KeyType: typeAddr2, Concatenation: true},
+		{Name: setLocals, KeyType: nftables.TypeIP6Addr},
+		{Name: mapDecap, KeyType: nftables.TypeIP6Addr, DataType: nftables.TypeIP6Addr, IsMap: true},
+		{Name: setTunnels, KeyType: typeAddr2, Concatenation: true},
+	} {
+		set.Table = s.table
+		if err := c.AddSet(set, nil); err != nil {
+			return nil, fmt.Errorf("nftables: set %s: %w", set.Name, err)
+		}
+		s.sets[set.Name] = set
+	}
 	accept := nftables.ChainPolicyAccept
 	// The ingress check must run before the routing decision (prerouting),
 	// because the rewritten destination selects the decapsulation route.
 	// Priority raw: before conntrack, so dropped packets leave no state.
 	s.pre = c.AddChain(&nftables.Chain{Name: nftChainPre, Table: s.table, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRaw, Policy: &accept})
+	for _, r := range s.preRules() {
+		c.AddRule(&nftables.Rule{Table: s.table, Chain: s.pre, Exprs: r})
+	}
 	if countOut {
 		s.post = c.AddChain(&nftables.Chain{Name: nftChainPo, Table: s.table, Type: nftables.ChainTypeFilter,
 			Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityFilter, Policy: &accept})
-	}
-	for _, n := range nftCounterNames {
-		c.AddObj(&nftables.CounterObj{Table: s.table, Name: n})
+		c.AddRule(&nftables.Rule{Table: s.table, Chain: s.post, Exprs: concat(nextHeader(expr.CmpOpEq),
+			load(offSrc, 1), load(offDst, 2), lookup(setTunnels), []expr.Any{counterRef(nftCounterOut)})})
 	}
 	if err := c.Flush(); err != nil {
 		return nil, fmt.Errorf("nftables: create table %s: %w", name, err)
@@ -72,19 +120,62 @@ func newNFT(c *nftables.Conn, name string, internal netip.Prefix, countOut bool)
 	return s, nil
 }
 
-func cmp16(off uint32, a netip.Addr) []expr.Any {
-	b := a.As16()
-	return []expr.Any{
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: 16},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: b[:]},
+// preRules is the ingress check, fixed whatever the number of endpoints:
+//
+//	ip6 nexthdr != 41 accept                         (the common case, decided early)
+//	ip6 daddr <internal prefix> counter drop_internal drop
+//	ip6 daddr . saddr . inner saddr @allowed     counter in, daddr set @decap[daddr], accept
+//	ip6 daddr . saddr . inner saddr @allowed_pfx counter in, (the same)
+//	ip6 daddr . saddr @any_inner                 counter in, (the same)
+//	ip6 daddr . saddr @peers counter drop_inner_src drop
+//	ip6 daddr @locals counter drop_outer_src drop
+//
+// The inner source is read at a fixed offset: the outer header has no
+// extension headers when its next header is 41.
+func (s *nftState) preRules() [][]expr.Any {
+	// Most packets are not tunnelled: one octet decides. (Such a packet
+	// sent to an internal address finds a decapsulation route that drops
+	// it: End.DT6 takes only next header 41.)
+	rules := [][]expr.Any{
+		concat(nextHeader(expr.CmpOpNeq), []expr.Any{verdict(expr.VerdictAccept)}),
+		concat(cmpPrefix(offDst, s.internal), []expr.Any{counterRef(nftCounterDropInternal), verdict(expr.VerdictDrop)}),
 	}
+	outer := concat(load(offDst, 1), load(offSrc, 2))
+	inner := concat(outer, load(offInnerSrc, 3))
+	rules = append(rules,
+		concat(inner, lookup(setAllowed), decapRewrite()),
+		concat(inner, lookup(setAllowedPfx), decapRewrite()),
+		concat(outer, lookup(setAnyInner), decapRewrite()),
+		concat(outer, lookup(setPeers), []expr.Any{counterRef(nftCounterDropInner), verdict(expr.VerdictDrop)}),
+		concat(load(offDst, 1), lookup(setLocals), []expr.Any{counterRef(nftCounterDropOuter), verdict(expr.VerdictDrop)}),
+	)
+	return rules
+}
+
+// decapRewrite counts an admitted packet and points its outer destination
+// at the internal address whose End.DT6 route decapsulates it (register 1
+// still holds the outer destination).
+func decapRewrite() []expr.Any {
+	return []expr.Any{
+		counterRef(nftCounterIn),
+		&expr.Lookup{SourceRegister: 1, SetName: mapDecap, DestRegister: 1, IsDestRegSet: true},
+		&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offDst, Len: 16},
+		verdict(expr.VerdictAccept),
+	}
+}
+
+// load puts the address at off into 16-octet register reg (1-3); a lookup
+// from register 1 reads the registers after it as one concatenated key.
+func load(off, reg uint32) []expr.Any {
+	return []expr.Any{&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: 16}}
+}
+
+func lookup(set string) []expr.Any {
+	return []expr.Any{&expr.Lookup{SourceRegister: 1, SetName: set}}
 }
 
 func cmpPrefix(off uint32, p netip.Prefix) []expr.Any {
 	p = p.Masked()
-	if p.Bits() == 128 {
-		return cmp16(off, p.Addr())
-	}
 	var mask [16]byte
 	for i := 0; i < p.Bits(); i++ {
 		mask[i/8] |= 0x80 >> (i % 8)
@@ -115,79 +206,6 @@ func concat(parts ...[]expr.Any) []expr.Any {
 		out = append(out, p...)
 	}
 	return out
-}
-
-// rebuild replaces the rules of both chains in one transaction, so there is
-// no moment without an ingress check.
-//
-// Prerouting, per local endpoint address L with internal decap address E:
-//
-//	ip6 nexthdr != 41 accept                                       (the common case, decided early)
-//	ip6 daddr <internal prefix> counter drop_internal drop
-//	ip6 daddr L saddr P [inner saddr in I] counter in, daddr set E, accept
-//	ip6 daddr L saddr P counter drop_inner_src drop   (when I is given)
-//	ip6 daddr L counter drop_outer_src drop
-//
-// Postrouting, when there is that chain: ip6 saddr L daddr R nexthdr 41
-// counter out (per tunnel).
-func (s *nftState) rebuild(endpoints []Endpoint, decap map[netip.Addr]netip.Addr, tunnels []Tunnel) error {
-	c := s.conn
-	c.FlushChain(s.pre)
-	if s.post != nil {
-		c.FlushChain(s.post)
-	}
-	// Most packets are not tunnelled: one octet decides. (Such a packet
-	// sent to an internal address finds a decapsulation route that drops
-	// it: End.DT6 takes only next header 41.)
-	c.AddRule(&nftables.Rule{Table: s.table, Chain: s.pre, Exprs: concat(nextHeader(expr.CmpOpNeq), []expr.Any{verdict(expr.VerdictAccept)})})
-	c.AddRule(&nftables.Rule{Table: s.table, Chain: s.pre, Exprs: concat(cmpPrefix(offDst, s.internal),
-		[]expr.Any{counterRef(nftCounterDropInternal), verdict(expr.VerdictDrop)})})
-	locals := map[netip.Addr]bool{}
-	var localOrder []netip.Addr
-	for _, ep := range endpoints {
-		e := decap[ep.Local]
-		eb := e.As16()
-		rewrite := []expr.Any{
-			counterRef(nftCounterIn),
-			&expr.Immediate{Register: 1, Data: eb[:]},
-			&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offDst, Len: 16},
-			verdict(expr.VerdictAccept),
-		}
-		head := concat(cmp16(offDst, ep.Local), cmp16(offSrc, ep.Peer)) // next header 41: see above
-		if len(ep.InnerSrc) == 0 {
-			c.AddRule(&nftables.Rule{Table: s.table, Chain: s.pre, Exprs: concat(head, rewrite)})
-		} else {
-			for _, p := range ep.InnerSrc {
-				c.AddRule(&nftables.Rule{Table: s.table, Chain: s.pre, Exprs: concat(head, cmpPrefix(offInnerSrc, p), rewrite)})
-			}
-			c.AddRule(&nftables.Rule{Table: s.table, Chain: s.pre, Exprs: concat(head,
-				[]expr.Any{counterRef(nftCounterDropInner), verdict(expr.VerdictDrop)})})
-		}
-		if !locals[ep.Local] {
-			locals[ep.Local] = true
-			localOrder = append(localOrder, ep.Local)
-		}
-	}
-	for _, l := range localOrder {
-		c.AddRule(&nftables.Rule{Table: s.table, Chain: s.pre, Exprs: concat(cmp16(offDst, l),
-			[]expr.Any{counterRef(nftCounterDropOuter), verdict(expr.VerdictDrop)})})
-	}
-	if s.post != nil {
-		seen := map[[2]netip.Addr]bool{}
-		for _, t := range tunnels {
-			k := [2]netip.Addr{t.Local, t.Remote}
-			if seen[k] {
-				continue
-			}
-			seen[k] = true
-			c.AddRule(&nftables.Rule{Table: s.table, Chain: s.post, Exprs: concat(cmp16(offSrc, t.Local), cmp16(offDst, t.Remote), nextHeader(expr.CmpOpEq),
-				[]expr.Any{counterRef(nftCounterOut)})})
-		}
-	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("nftables: update rules: %w", err)
-	}
-	return nil
 }
 
 func (s *nftState) counters() (Counters, error) {

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -96,33 +98,79 @@ func (r rtRoute) msg(cmd, flags int) *nl.NetlinkRequest {
 	return req
 }
 
-// replaceRoute installs r (replacing a route with the same dst/src/table).
-func replaceRoute(r rtRoute) error {
+// replaceRoute installs r (replacing a route with the same dst/src/table)
+// through a socket of its own in the calling thread's namespace.
+func replaceRoute(r rtRoute) error { return (*routeSock)(nil).replace(r) }
+
+// deleteRoute removes r, likewise.
+func deleteRoute(r rtRoute) error { return (*routeSock)(nil).delete(r) }
+
+// routeSock is a route netlink socket opened once in a data plane's
+// namespace: a route change through it costs one message and its
+// acknowledgement, with no namespace switch and no socket of its own.
+type routeSock struct{ sh *nl.SocketHandle }
+
+func openRouteSock(ns netns.NsHandle) (*routeSock, error) {
+	var s *nl.NetlinkSocket
+	err := inNetNS(ns, func() error {
+		var err error
+		s, err = nl.Subscribe(unix.NETLINK_ROUTE)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("route socket: %w", err)
+	}
+	if err := s.SetSendTimeout(&nl.SocketTimeoutTv); err == nil {
+		err = s.SetReceiveTimeout(&nl.SocketTimeoutTv)
+	}
+	return &routeSock{sh: &nl.SocketHandle{Socket: s}}, nil
+}
+
+func (s *routeSock) exec(req *nl.NetlinkRequest) error {
+	if s != nil {
+		req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: s.sh}
+	}
+	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
+	return err
+}
+
+// replace installs r, replacing a route with the same dst/src/table.
+func (s *routeSock) replace(r rtRoute) error {
 	if r.encap != nil {
 		if _, err := r.encap.Encode(); err != nil {
 			return fmt.Errorf("route %v: encode encap: %w", r, err)
 		}
 	}
-	req := r.msg(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE)
-	if _, err := req.Execute(unix.NETLINK_ROUTE, 0); err != nil {
+	if err := s.exec(r.msg(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE)); err != nil {
 		return fmt.Errorf("route replace %v: %w", r, err)
 	}
 	return nil
 }
 
-// deleteRoute removes r; a route that is already gone is not an error. The
+// delete removes r; a route that is already gone is not an error. The
 // message names protocol "static", so the kernel (ip6_route_del) never
 // takes one of its own routes (protocol "kernel") in the local table for
-// ours; replaceRoute cannot replace them either (metric 0, ours 1024).
-func deleteRoute(r rtRoute) error {
-	req := r.msg(unix.RTM_DELROUTE, 0)
-	if _, err := req.Execute(unix.NETLINK_ROUTE, 0); err != nil {
+// ours; replace cannot replace them either (metric 0, ours 1024).
+func (s *routeSock) delete(r rtRoute) error {
+	if err := s.exec(r.msg(unix.RTM_DELROUTE, 0)); err != nil {
 		if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) {
 			return nil
 		}
 		return fmt.Errorf("route delete %v: %w", r, err)
 	}
 	return nil
+}
+
+func (s *routeSock) close() {
+	if s != nil {
+		s.sh.Close()
+	}
+}
+
+// equal reports whether installing o over r would change nothing.
+func (r rtRoute) equal(o rtRoute) bool {
+	return r.table == o.table && r.dst == o.dst && r.src == o.src && r.oif == o.oif && r.gw == o.gw &&
+		r.mtu == o.mtu && r.encap == o.encap
 }
 
 // routeRule is the policy rule "from all lookup table" at priority pref.
@@ -146,6 +194,43 @@ func linkByAddr(h *netlink.Handle, addr netip.Addr) (netlink.Link, error) {
 		}
 	}
 	return nil, fmt.Errorf("address %v is not assigned to any interface: %w", addr, ErrNotFound)
+}
+
+// linkCache remembers linkByAddr's answers for a short while: a home
+// agent adds two routes or endpoints per registration, all from the same
+// few local addresses, and an address dump each would cost more than the
+// change itself. Callers serialise access (the data planes' mutex).
+type linkCache struct {
+	h   *netlink.Handle
+	m   map[netip.Addr]cachedLink
+	now func() time.Time
+}
+
+type cachedLink struct {
+	link netlink.Link
+	at   time.Time
+}
+
+// linkCacheTTL bounds how long a moved address or changed MTU goes
+// unnoticed by new routes.
+const linkCacheTTL = time.Second
+
+func newLinkCache(h *netlink.Handle) *linkCache {
+	return &linkCache{h: h, m: map[netip.Addr]cachedLink{}, now: time.Now}
+}
+
+func (c *linkCache) byAddr(a netip.Addr) (netlink.Link, error) {
+	now := c.now()
+	if e, ok := c.m[a]; ok && now.Sub(e.at) < linkCacheTTL {
+		return e.link, nil
+	}
+	l, err := linkByAddr(c.h, a)
+	if err != nil {
+		delete(c.m, a)
+		return nil, err
+	}
+	c.m[a] = cachedLink{l, now}
+	return l, nil
 }
 
 func netInterfaceByName(name string) (int, error) {
