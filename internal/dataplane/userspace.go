@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -46,8 +45,10 @@ type userDP struct {
 	socks     map[sockKey]*tunnelSock
 	rule      *netlink.Rule
 
-	table   atomic.Pointer[[]*userRoute]                 // fast-path route snapshot, most specific first
-	accept  atomic.Pointer[map[endpointKey]*acceptEntry] // fast-path ingress check snapshot
+	table   *routeTable  // fast-path route index
+	accept  *acceptTable // fast-path ingress check
+	links   *linkCache
+	rt      *routeSock
 	ctr     atomicCounters
 	limiter *errorLimiter
 	wg      sync.WaitGroup
@@ -77,11 +78,15 @@ func newUserspace(cfg Config, ns netns.NsHandle) (DataPlane, error) {
 	u := &userDP{cfg: cfg, ns: ns, log: cfg.Logger.With("dataplane", "userspace"),
 		routes: map[Selector]*userRoute{}, endpoints: map[endpointKey]Endpoint{}, socks: map[sockKey]*tunnelSock{},
 		limiter: newErrorLimiter(100, 100)}
-	u.table.Store(&[]*userRoute{})
-	u.accept.Store(&map[endpointKey]*acceptEntry{})
+	u.table = newRouteTable()
+	u.accept = &acceptTable{m: map[endpointKey]*acceptEntry{}}
 	var err error
 	if u.h, err = newHandle(ns); err != nil {
 		return nil, fmt.Errorf("userspace dataplane: netlink: %w", err)
+	}
+	u.links = newLinkCache(u.h)
+	if u.rt, err = openRouteSock(ns); err != nil {
+		return nil, fmt.Errorf("userspace dataplane: %w", err)
 	}
 	ok := false
 	defer func() {
@@ -150,7 +155,7 @@ func (u *userDP) AddRoute(r Route) error {
 	if u.closed {
 		return ErrClosed
 	}
-	link, err := linkByAddr(u.h, r.Tunnel.Local)
+	link, err := u.links.byAddr(r.Tunnel.Local)
 	if err != nil {
 		return fmt.Errorf("route %v: tunnel source: %w", r.Selector, err)
 	}
@@ -167,7 +172,7 @@ func (u *userDP) AddRoute(r Route) error {
 	}
 	ur := &userRoute{sel: r.Selector, tun: r.Tunnel, mtu: mtu, sock: sock, addr: sock.peerAddr(r.Tunnel.Remote),
 		rt: rtRoute{table: u.cfg.Table, dst: r.Dst, src: r.Src, oif: u.devIndex, mtu: mtu}}
-	if err := inNetNS(u.ns, func() error { return replaceRoute(ur.rt) }); err != nil {
+	if err := u.rt.replace(ur.rt); err != nil {
 		u.putSock(sock)
 		return err
 	}
@@ -187,8 +192,8 @@ func (u *userDP) AddRoute(r Route) error {
 		ur.setHop(st, u)
 	}
 	u.routes[r.Selector] = ur
-	u.publishRoutes()
-	u.log.Info("tunnel route", "selector", r.Selector.String(), "tunnel", r.Tunnel.String(), "inner_mtu", mtu)
+	u.table.put(ur)
+	u.log.Debug("tunnel route", "selector", r.Selector.String(), "tunnel", r.Tunnel.String(), "inner_mtu", mtu)
 	return nil
 }
 
@@ -202,39 +207,14 @@ func (u *userDP) DelRoute(s Selector) error {
 	if ur == nil {
 		return fmt.Errorf("route %v: %w", s, ErrNotFound)
 	}
-	if err := inNetNS(u.ns, func() error { return deleteRoute(ur.rt) }); err != nil {
+	if err := u.rt.delete(ur.rt); err != nil {
 		return err
 	}
 	delete(u.routes, s)
-	u.publishRoutes()
+	u.table.del(s)
 	u.putSock(ur.sock)
-	u.log.Info("tunnel route removed", "selector", s.String())
+	u.log.Debug("tunnel route removed", "selector", s.String())
 	return nil
-}
-
-// publishRoutes hands the send loop a new snapshot, most specific first
-// (longest destination, then longest source: the kernel's order for IPv6
-// subtree routes).
-func (u *userDP) publishRoutes() {
-	tbl := make([]*userRoute, 0, len(u.routes))
-	for _, r := range u.routes {
-		tbl = append(tbl, r)
-	}
-	sort.Slice(tbl, func(i, j int) bool {
-		a, b := tbl[i].sel, tbl[j].sel
-		if a.Dst.Bits() != b.Dst.Bits() {
-			return a.Dst.Bits() > b.Dst.Bits()
-		}
-		return srcBits(a) > srcBits(b)
-	})
-	u.table.Store(&tbl)
-}
-
-func srcBits(s Selector) int {
-	if !s.Src.IsValid() {
-		return -1
-	}
-	return s.Src.Bits()
 }
 
 func (u *userDP) AddEndpoint(e Endpoint) error {
@@ -246,7 +226,7 @@ func (u *userDP) AddEndpoint(e Endpoint) error {
 	if u.closed {
 		return ErrClosed
 	}
-	if _, err := linkByAddr(u.h, e.Local); err != nil {
+	if _, err := u.links.byAddr(e.Local); err != nil {
 		return fmt.Errorf("endpoint %v: %w", e, err)
 	}
 	key := e.key()
@@ -257,8 +237,8 @@ func (u *userDP) AddEndpoint(e Endpoint) error {
 	}
 	e.InnerSrc = append([]netip.Prefix(nil), e.InnerSrc...)
 	u.endpoints[key] = e
-	u.publishEndpoints()
-	u.log.Info("tunnel endpoint", "endpoint", e.String(), "inner_src", e.InnerSrc)
+	u.accept.put(key, &acceptEntry{innerSrc: e.InnerSrc})
+	u.log.Debug("tunnel endpoint", "endpoint", e.String(), "inner_src", e.InnerSrc)
 	return nil
 }
 
@@ -273,17 +253,9 @@ func (u *userDP) DelEndpoint(local, peer netip.Addr, encap Encapsulation) error 
 		return fmt.Errorf("endpoint %v<-%v: %w", local, peer, ErrNotFound)
 	}
 	delete(u.endpoints, key)
-	u.publishEndpoints()
+	u.accept.del(key)
 	u.putSock(u.socks[sockKey{local, encap}])
 	return nil
-}
-
-func (u *userDP) publishEndpoints() {
-	m := make(map[endpointKey]*acceptEntry, len(u.endpoints))
-	for k, e := range u.endpoints {
-		m[k] = &acceptEntry{innerSrc: e.InnerSrc}
-	}
-	u.accept.Store(&m)
 }
 
 // getSock returns the socket for key, opening it (and its receive loop) on
@@ -338,13 +310,9 @@ func (u *userDP) Close() error {
 	}
 	u.closed = true
 	var errs []error
-	for s, r := range u.routes {
-		if err := inNetNS(u.ns, func() error { return deleteRoute(r.rt) }); err != nil {
-			errs = append(errs, err)
-		}
-		delete(u.routes, s)
-	}
-	u.table.Store(&[]*userRoute{})
+	// Closing the TUN device below takes every route into it along.
+	clear(u.routes)
+	u.table.clear()
 	for k, s := range u.socks {
 		s.close()
 		delete(u.socks, k)
@@ -377,6 +345,7 @@ func (u *userDP) Close() error {
 		}
 		u.h.Close()
 	}
+	u.rt.close()
 	if u.ns > 0 {
 		u.ns.Close()
 	}

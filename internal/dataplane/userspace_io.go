@@ -135,7 +135,7 @@ func (u *userDP) sendLoop() {
 			u.ctr.drop(DropMalformed)
 			continue
 		}
-		tbl := *u.table.Load()
+		u.table.mu.RLock()
 		active = active[:0]
 		var probed *nextHop // this batch goes through the kernel for it
 		for i := 0; i < n; i++ {
@@ -145,7 +145,7 @@ func (u *userDP) sendLoop() {
 				u.ctr.drop(DropMalformed)
 				continue
 			}
-			r := lookupRoute(tbl, src, dst)
+			r := u.table.lookup(src, dst)
 			if r == nil {
 				// The kernel's own multicast on the TUN (MLD, router
 				// solicitations) is no one's loss; count the rest.
@@ -173,6 +173,7 @@ func (u *userDP) sendLoop() {
 			}
 			r.sock.pending = append(r.sock.pending, ipv6.Message{Buffers: [][]byte{pkt}, Addr: r.addr})
 		}
+		u.table.mu.RUnlock()
 		if u.pkt != nil && len(u.pkt.msgs) > 0 {
 			u.flushPkt(u.pkt)
 		}
@@ -184,15 +185,6 @@ func (u *userDP) sendLoop() {
 			}
 		}
 	}
-}
-
-func lookupRoute(tbl []*userRoute, src, dst netip.Addr) *userRoute {
-	for _, r := range tbl {
-		if r.sel.Dst.Contains(dst) && (!r.sel.Src.IsValid() || r.sel.Src.Contains(src)) {
-			return r
-		}
-	}
-	return nil
 }
 
 // flush sends s.pending with as few sendmmsg calls as the kernel allows.
@@ -291,7 +283,6 @@ func (u *userDP) receiveLoop(s *tunnelSock) {
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		acc := *u.accept.Load()
 		out = out[:0]
 		used := 0
 		for i := 0; i < n; i++ {
@@ -303,7 +294,7 @@ func (u *userDP) receiveLoop(s *tunnelSock) {
 				gso = groSize(m.OOB[:m.NN])
 				m.OOB = m.OOB[:cap(m.OOB)]
 			}
-			ep := acc[endpointKey{s.key.local, addrOf(m.Addr), s.key.encap}]
+			ep := u.accept.get(endpointKey{s.key.local, addrOf(m.Addr), s.key.encap})
 			if gso == 0 || gso >= len(data) {
 				if u.admit(ep, data) {
 					out = append(out, bufs[i][:tunOffset+len(data)])

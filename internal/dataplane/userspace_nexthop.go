@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"sync/atomic"
 	"time"
 
@@ -61,6 +62,46 @@ type hopStatus struct {
 // device itself (tunIndex) or through a lightweight tunnel, a device
 // without Ethernet addressing, an unresolved neighbour.
 func resolveNextHop(h *netlink.Handle, local, remote netip.Addr, tunIndex int, hopLimit func(link string) int) hopStatus {
+	return newHopPass(h).resolve(local, remote, tunIndex, hopLimit)
+}
+
+// hopPass is one round of resolutions: links and neighbour tables are
+// read once per round, so resolving the tunnels of many mobile nodes
+// costs one route lookup each, not three netlink dumps.
+type hopPass struct {
+	h      *netlink.Handle
+	links  map[int]netlink.Link
+	neighs map[int][]netlink.Neigh
+}
+
+func newHopPass(h *netlink.Handle) *hopPass {
+	return &hopPass{h: h, links: map[int]netlink.Link{}, neighs: map[int][]netlink.Neigh{}}
+}
+
+func (p *hopPass) link(i int) (netlink.Link, error) {
+	if l, ok := p.links[i]; ok {
+		return l, nil
+	}
+	l, err := p.h.LinkByIndex(i)
+	if err == nil {
+		p.links[i] = l
+	}
+	return l, err
+}
+
+func (p *hopPass) neighbours(i int) ([]netlink.Neigh, error) {
+	if n, ok := p.neighs[i]; ok {
+		return n, nil
+	}
+	n, err := p.h.NeighList(i, netlink.FAMILY_V6)
+	if err == nil {
+		p.neighs[i] = n
+	}
+	return n, err
+}
+
+func (p *hopPass) resolve(local, remote netip.Addr, tunIndex int, hopLimit func(link string) int) hopStatus {
+	h := p.h
 	routes, err := h.RouteGetWithOptions(remote.AsSlice(), &netlink.RouteGetOptions{SrcAddr: local.AsSlice()})
 	if err != nil {
 		return hopStatus{reason: "route: " + err.Error()}
@@ -81,7 +122,7 @@ func resolveNextHop(h *netlink.Handle, local, remote netip.Addr, tunIndex int, h
 	case len(rt.MultiPath) > 0:
 		return hopStatus{reason: "multipath route"}
 	}
-	link, err := h.LinkByIndex(rt.LinkIndex)
+	link, err := p.link(rt.LinkIndex)
 	if err != nil {
 		return hopStatus{reason: "link: " + err.Error()}
 	}
@@ -100,7 +141,7 @@ func resolveNextHop(h *netlink.Handle, local, remote netip.Addr, tunIndex int, h
 			gw = a.Unmap()
 		}
 	}
-	neighs, err := h.NeighList(rt.LinkIndex, netlink.FAMILY_V6)
+	neighs, err := p.neighbours(rt.LinkIndex)
 	if err != nil {
 		return hopStatus{reason: "neighbours: " + err.Error()}
 	}
@@ -201,12 +242,13 @@ func (u *userDP) resolveHops(h *netlink.Handle) {
 		return
 	}
 	done := map[hopKey]hopStatus{}
+	pass := newHopPass(h)
 	for _, r := range routes {
 		k := hopKey{r.tun.Local, r.tun.Remote}
 		st, ok := done[k]
 		if !ok {
 			_ = inNetNS(u.ns, func() error {
-				st = resolveNextHop(h, k.local, k.remote, u.devIndex, sysctlHopLimit)
+				st = pass.resolve(k.local, k.remote, u.devIndex, sysctlHopLimit)
 				return nil
 			})
 			done[k] = st
@@ -277,7 +319,7 @@ func (u *userDP) hopLoop(h *netlink.Handle, stop <-chan struct{}) {
 		_ = sock.SetReceiveTimeout(&tv)
 		go func() { <-stop; sock.Close() }()
 	}
-	last := time.Time{}
+	last, gap := time.Time{}, hopDebounce
 	for {
 		select {
 		case <-stop:
@@ -285,15 +327,19 @@ func (u *userDP) hopLoop(h *netlink.Handle, stop <-chan struct{}) {
 		case <-u.hopKick:
 		default:
 		}
-		if d := time.Since(last); d < hopDebounce {
+		if d := time.Since(last); d < gap {
 			select {
 			case <-stop:
 				return
-			case <-time.After(hopDebounce - d):
+			case <-time.After(gap - d):
 			}
 		}
+		start := time.Now()
 		u.resolveHops(h)
 		last = time.Now()
+		// A round over many tunnels takes a while: keep this loop to a
+		// fifth of a core at most.
+		gap = max(hopDebounce, 4*last.Sub(start))
 		if sock == nil {
 			select {
 			case <-stop:
@@ -303,15 +349,58 @@ func (u *userDP) hopLoop(h *netlink.Handle, stop <-chan struct{}) {
 			}
 			continue
 		}
-		if _, _, err := sock.Receive(); err != nil && !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.ENOBUFS) {
+		u.awaitHopChange(sock, stop)
+	}
+}
+
+// awaitHopChange returns when a notification may have changed a next hop,
+// after hopRefresh without one, or when stop closes. Changes to the data
+// plane's own routes (its table, into the TUN device) do not count: a
+// home agent adding thousands of them must not re-resolve every tunnel for
+// each.
+func (u *userDP) awaitHopChange(sock *nl.NetlinkSocket, stop <-chan struct{}) {
+	deadline := time.Now().Add(hopRefresh)
+	for time.Now().Before(deadline) {
+		msgs, _, err := sock.Receive()
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.ENOBUFS) {
+			return // timeout, or notifications lost: resolve
+		}
+		if err != nil {
 			u.log.Debug("next-hop notifications", "err", err)
 			select {
 			case <-stop:
-				return
 			case <-time.After(hopRefresh):
+			}
+			return
+		}
+		for _, m := range msgs {
+			if !u.ownRoute(m) {
+				return
 			}
 		}
 	}
+}
+
+// ownRoute reports whether m announces one of the data plane's routes.
+func (u *userDP) ownRoute(m syscall.NetlinkMessage) bool {
+	if m.Header.Type != unix.RTM_NEWROUTE && m.Header.Type != unix.RTM_DELROUTE {
+		return false
+	}
+	if len(m.Data) < unix.SizeofRtMsg {
+		return false
+	}
+	rt := nl.DeserializeRtMsg(m.Data)
+	table := int(rt.Table)
+	attrs, err := nl.ParseRouteAttr(m.Data[unix.SizeofRtMsg:])
+	if err != nil {
+		return false
+	}
+	for _, a := range attrs {
+		if a.Attr.Type == unix.RTA_TABLE && len(a.Value) == 4 {
+			table = int(binary.NativeEndian.Uint32(a.Value))
+		}
+	}
+	return table == u.cfg.Table
 }
 
 // kickHops asks hopLoop for a resolution soon (after a send error).

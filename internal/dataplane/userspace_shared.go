@@ -29,8 +29,7 @@ var tunBufPool = sync.Pool{New: func() any { b := make([]byte, tunOffset+65535);
 
 // DeliverUDP implements UDPDeliverer.
 func (u *userDP) DeliverUDP(pkt []byte, peer, local netip.AddrPort) {
-	acc := *u.accept.Load()
-	ep := acc[endpointKey{local.Addr().Unmap(), peer.Addr().Unmap(), EncapUDP}]
+	ep := u.accept.get(endpointKey{local.Addr().Unmap(), peer.Addr().Unmap(), EncapUDP})
 	if !u.admit(ep, pkt) || len(pkt) > 65535 {
 		return
 	}

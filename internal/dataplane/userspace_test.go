@@ -9,13 +9,13 @@ import (
 // kernel picked when it sent the packet into the TUN device: longest
 // destination first, then longest source (IPv6 subtrees).
 func TestLookupRouteOrder(t *testing.T) {
-	u := &userDP{routes: map[Selector]*userRoute{}}
+	tbl := newRouteTable()
 	mk := func(dst, src string) Selector {
 		s := Selector{Dst: netip.MustParsePrefix(dst)}
 		if src != "" {
 			s.Src = netip.MustParsePrefix(src)
 		}
-		u.routes[s] = &userRoute{sel: s}
+		tbl.put(&userRoute{sel: s})
 		return s
 	}
 	def := mk("::/0", "")
@@ -23,8 +23,8 @@ func TestLookupRouteOrder(t *testing.T) {
 	homeHost := mk("::/0", "2001:db8:a::1/128")
 	cn := mk("2001:db8:c::/48", "")
 	cnHost := mk("2001:db8:c::5/128", "")
-	u.publishRoutes()
-	tbl := *u.table.Load()
+	cnHostFromHome := mk("2001:db8:c::6/128", "2001:db8:a::1/128")
+	mk("2001:db8:c::6/128", "")
 	for _, tc := range []struct {
 		src, dst string
 		want     Selector
@@ -34,15 +34,16 @@ func TestLookupRouteOrder(t *testing.T) {
 		{"2001:db8:a::1", "2001:db8:9::1", homeHost},
 		{"2001:db8:a::1", "2001:db8:c::1", cn},
 		{"2001:db8:a::1", "2001:db8:c::5", cnHost},
+		{"2001:db8:a::1", "2001:db8:c::6", cnHostFromHome},
+		{"2001:db8:a::2", "2001:db8:c::6", Selector{Dst: netip.MustParsePrefix("2001:db8:c::6/128")}},
 	} {
-		r := lookupRoute(tbl, netip.MustParseAddr(tc.src), netip.MustParseAddr(tc.dst))
+		r := tbl.lookup(netip.MustParseAddr(tc.src), netip.MustParseAddr(tc.dst))
 		if r == nil || r.sel != tc.want {
 			t.Errorf("%s -> %s: got %v, want %v", tc.src, tc.dst, r, tc.want)
 		}
 	}
-	delete(u.routes, def)
-	u.publishRoutes()
-	if r := lookupRoute(*u.table.Load(), netip.MustParseAddr("2001:db8:5::1"), netip.MustParseAddr("2001:db8:9::1")); r != nil {
+	tbl.del(def)
+	if r := tbl.lookup(netip.MustParseAddr("2001:db8:5::1"), netip.MustParseAddr("2001:db8:9::1")); r != nil {
 		t.Errorf("no route expected, got %v", r.sel)
 	}
 }
