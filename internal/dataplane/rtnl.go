@@ -141,7 +141,15 @@ func (s *routeSock) replace(r rtRoute) error {
 			return fmt.Errorf("route %v: encode encap: %w", r, err)
 		}
 	}
-	if err := s.exec(r.msg(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE)); err != nil {
+	err := s.exec(r.msg(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE))
+	// A seg6 route's state comes from the kernel's atomic per-CPU pool,
+	// which a burst of additions empties before its worker refills it
+	// ("percpu: atomic alloc failed"): ENOMEM then passes in milliseconds.
+	for wait := time.Millisecond; errors.Is(err, unix.ENOMEM) && wait <= 64*time.Millisecond; wait *= 2 {
+		time.Sleep(wait)
+		err = s.exec(r.msg(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE))
+	}
+	if err != nil {
 		return fmt.Errorf("route replace %v: %w", r, err)
 	}
 	return nil
