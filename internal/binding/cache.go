@@ -181,6 +181,19 @@ func (c *BindingCache) view(i int32) Binding {
 	}
 }
 
+// AppendLookup appends the bindings of a home address to dst, in no
+// particular order, without allocating when dst has room.
+func (c *BindingCache) AppendLookup(dst []Binding, hoa netip.Addr) []Binding {
+	ni, ok := c.index[hoa.As16()]
+	if !ok {
+		return dst
+	}
+	for i := c.nodes[ni].first; i >= 0; i = c.entries[i].next {
+		dst = append(dst, c.view(i))
+	}
+	return dst
+}
+
 // Lookup returns the bindings of a home address, ordered best first.
 func (c *BindingCache) Lookup(hoa netip.Addr) []Binding {
 	ni, ok := c.index[hoa.As16()]
@@ -395,4 +408,33 @@ func (c *BindingCache) DefendHomeAddress(hoa netip.Addr) bool {
 		}
 	}
 	return true
+}
+
+// Restore puts back the bindings a home address had before a decision
+// (prev, as Lookup returned them), when the data plane could not follow
+// the decision: nothing that cannot forward stays acknowledged. It returns
+// the changes that take the data plane back. The last accepted sequence
+// number stays, so a replay of the failed update is still refused.
+func (c *BindingCache) Restore(hoa netip.Addr, prev []Binding) []Change {
+	h := hoa.As16()
+	ni, ok := c.index[h]
+	if !ok {
+		if len(prev) == 0 {
+			return nil
+		}
+		ni = c.newNode(h)
+	}
+	var out []Change
+	for i := c.nodes[ni].first; i >= 0; {
+		next := c.entries[i].next
+		out = append(out, Change{Kind: BindingRemoved, Cause: CauseDeregistration, Binding: c.view(i)})
+		c.removeEntry(i)
+		i = next
+	}
+	for _, b := range prev {
+		i := c.addEntry(ni, entry{coa: b.CoA.As16(), bid: b.BID, prio: b.Priority, flags: b.Flags,
+			registered: c.off(b.Registered), expiry: c.off(b.Expires)})
+		out = append(out, Change{Kind: BindingAdded, Cause: CauseRegistration, Binding: c.view(i)})
+	}
+	return c.settle(ni, CauseRegistration, out)
 }

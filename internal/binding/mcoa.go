@@ -277,6 +277,12 @@ func (c *BindingCache) decide(now time.Time, req *BindingUpdateRequest, d *Decis
 				c.heapFix(p.entry)
 				if changed {
 					d.Changes = append(d.Changes, Change{Kind: BindingUpdated, Cause: CauseRegistration, Binding: c.view(p.entry)})
+					if p.entry == c.nodes[ni].primary {
+						// The preferred binding moved (a new care-of
+						// address on the same interface): settle tells
+						// the data plane again, as if it were new.
+						c.nodes[ni].flags |= nodePrimaryGone
+					}
 				}
 			} else {
 				p.entry = c.addEntry(ni, entry{coa: p.coa, bid: p.bid, prio: p.prio, flags: f, registered: t, expiry: t + int64(granted)})

@@ -143,8 +143,8 @@ const (
 // Change is one data-plane change, not yet applied. Changes of one call
 // come in order: removals and additions/updates first, then at most one
 // PrimaryChanged per home address. PrimaryChanged is emitted when another
-// binding becomes preferred; a BindingUpdated of the current primary (new
-// CoA, same BID) moves the default tunnel too.
+// binding becomes preferred, and when the preferred binding itself changes
+// (new CoA, priority or flags, same BID): the default tunnel follows.
 type Change struct {
 	Kind    ChangeKind
 	Cause   Cause

@@ -18,20 +18,18 @@ import (
 //     preferred binding changes or goes away.
 //
 // The route of a home address moves first: it is what downstream traffic
-// waits for at failover; endpoint bookkeeping follows.
-func (h *HomeAgent) apply(changes []binding.Change) {
-	// Record where each binding lives, so a moved route knows its encapsulation.
-	for _, c := range changes {
-		if c.Kind == binding.BindingAdded || c.Kind == binding.BindingUpdated {
-			key := bindingKey{c.Binding.HoA, c.Binding.BID}
-			if _, ok := h.installed[key]; !ok {
-				h.installed[key] = endpointKey{encap: h.encapOf(c.Binding)}
-			}
-		}
-	}
+// waits for at failover; endpoint bookkeeping follows. apply stops at the
+// first installation that fails and returns its error, with the
+// bookkeeping matching what is installed: the caller then restores the
+// cache and applies the changes that undo the decision (see handle).
+// Removals that fail are logged and counted, never returned: what they
+// leave behind forwards nothing the cache does not hold.
+func (h *HomeAgent) apply(changes []binding.Change) error {
 	for _, c := range changes {
 		if c.Kind == binding.PrimaryChanged {
-			h.movePrimary(c)
+			if err := h.movePrimary(c); err != nil {
+				return err
+			}
 		}
 	}
 	for _, c := range changes {
@@ -39,14 +37,20 @@ func (h *HomeAgent) apply(changes []binding.Change) {
 		key := bindingKey{b.HoA, b.BID}
 		switch c.Kind {
 		case binding.BindingAdded, binding.BindingUpdated:
-			want := endpointKey{b.CoA, h.installed[key].encap}
-			if old := h.installed[key]; old.coa.IsValid() && old != want {
+			old, had := h.installed[key]
+			want := endpointKey{b.CoA, h.encapOf(b)}
+			if had {
+				want.encap = old.encap
+			}
+			if b.CoA.IsValid() && b.Flags&binding.FlagAtHome == 0 {
+				if err := h.holdEndpoint(want, b.HoA); err != nil {
+					return err
+				}
+			}
+			if had && old.coa.IsValid() && old != want {
 				h.releaseEndpoint(old, b.HoA)
 			}
 			h.installed[key] = want
-			if b.CoA.IsValid() && b.Flags&binding.FlagAtHome == 0 {
-				h.holdEndpoint(want, b.HoA)
-			}
 			h.log.Info("binding "+c.Kind.String(), "hoa", b.HoA, "bid", b.BID, "coa", b.CoA, "priority", b.Priority,
 				"expires", b.Expires.Format("15:04:05"), "cause", cause(c.Cause))
 		case binding.BindingRemoved:
@@ -57,11 +61,12 @@ func (h *HomeAgent) apply(changes []binding.Change) {
 			h.log.Info("binding removed", "hoa", b.HoA, "bid", b.BID, "coa", b.CoA, "cause", cause(c.Cause))
 		}
 	}
+	return nil
 }
 
 // movePrimary points a home address's traffic at its new preferred binding
 // (or removes it when none is left).
-func (h *HomeAgent) movePrimary(c binding.Change) {
+func (h *HomeAgent) movePrimary(c binding.Change) error {
 	b := c.Binding
 	sel := dataplane.Selector{Dst: netip.PrefixFrom(b.HoA, 128)}
 	if !b.CoA.IsValid() || b.Flags&binding.FlagAtHome != 0 {
@@ -69,15 +74,19 @@ func (h *HomeAgent) movePrimary(c binding.Change) {
 			h.dpError("removing home address route", err, "hoa", b.HoA)
 		}
 		h.log.Info("home address has no tunnel", "hoa", b.HoA, "cause", cause(c.Cause))
-		return
+		return nil
 	}
-	encap := h.installed[bindingKey{b.HoA, b.BID}].encap
+	encap := h.encapOf(b)
+	if k, ok := h.installed[bindingKey{b.HoA, b.BID}]; ok {
+		encap = k.encap
+	}
 	r := dataplane.Route{Selector: sel, Tunnel: dataplane.Tunnel{Local: h.addr, Remote: b.CoA, Encap: encap}}
 	if err := h.dp.AddRoute(r); err != nil {
 		h.dpError("tunnelling home address", err, "hoa", b.HoA, "coa", b.CoA)
-		return
+		return err
 	}
 	h.log.Info("home address tunnelled", "hoa", b.HoA, "bid", b.BID, "coa", b.CoA, "cause", cause(c.Cause))
+	return nil
 }
 
 // encapOf is the encapsulation for a binding made by the Binding Update
@@ -92,14 +101,17 @@ func (h *HomeAgent) encapOf(binding.Binding) dataplane.Encapsulation {
 // holdEndpoint adds hoa to the inner sources accepted from a care-of
 // address, creating the endpoint when it is the first. A care-of address
 // usually serves one home address, so the set is a short slice.
-func (h *HomeAgent) holdEndpoint(k endpointKey, hoa netip.Addr) {
+func (h *HomeAgent) holdEndpoint(k endpointKey, hoa netip.Addr) error {
 	set := h.endpoints[k]
 	if slices.Contains(set, hoa) {
-		return
+		return nil
 	}
-	set = append(set, hoa)
+	set = append(slices.Clip(set), hoa)
+	if err := h.programEndpoint(k, set); err != nil {
+		return err
+	}
 	h.endpoints[k] = set
-	h.programEndpoint(k, set)
+	return nil
 }
 
 func (h *HomeAgent) releaseEndpoint(k endpointKey, hoa netip.Addr) {
@@ -111,7 +123,7 @@ func (h *HomeAgent) releaseEndpoint(k endpointKey, hoa netip.Addr) {
 	set = slices.Delete(set, i, i+1)
 	if len(set) > 0 {
 		h.endpoints[k] = set
-		h.programEndpoint(k, set)
+		_ = h.programEndpoint(k, set) // logged; a narrower set cannot forward more
 		return
 	}
 	delete(h.endpoints, k)
@@ -120,14 +132,16 @@ func (h *HomeAgent) releaseEndpoint(k endpointKey, hoa netip.Addr) {
 	}
 }
 
-func (h *HomeAgent) programEndpoint(k endpointKey, set []netip.Addr) {
+func (h *HomeAgent) programEndpoint(k endpointKey, set []netip.Addr) error {
 	e := dataplane.Endpoint{Local: h.addr, Peer: k.coa, Encap: k.encap, InnerSrc: make([]netip.Prefix, len(set))}
 	for i, a := range set {
 		e.InnerSrc[i] = netip.PrefixFrom(a, 128)
 	}
 	if err := h.dp.AddEndpoint(e); err != nil {
 		h.dpError("accepting tunnelled packets", err, "coa", k.coa)
+		return err
 	}
+	return nil
 }
 
 func (h *HomeAgent) dpError(what string, err error, kv ...any) {

@@ -18,8 +18,11 @@ type counters struct {
 	acksSent         uint64
 	sendErrors       uint64
 	dataplaneErrors  uint64
-	queueFull        uint64
-	byStatus         map[wire.Status]uint64
+	// dataplaneRefusals: updates answered 130 because the data plane
+	// could not install them.
+	dataplaneRefusals uint64
+	queueFull         uint64
+	byStatus          map[wire.Status]uint64
 }
 
 func (c *counters) inc(p *uint64) {
@@ -47,6 +50,7 @@ type Counters struct {
 	AcksSent         uint64            `json:"acks_sent"`
 	SendErrors       uint64            `json:"send_errors"`
 	DataplaneErrors  uint64            `json:"dataplane_errors"`
+	DataplaneRefused uint64            `json:"dataplane_refusals"`
 	QueueFull        uint64            `json:"queue_full"`
 	AcksByStatus     map[string]uint64 `json:"acks_by_status"`
 }
@@ -55,7 +59,7 @@ func (c *counters) view() Counters {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v := Counters{c.bindingUpdates, c.malformed, c.notBindingUpdate, c.discarded, c.authFailures,
-		c.acksSent, c.sendErrors, c.dataplaneErrors, c.queueFull, map[string]uint64{}}
+		c.acksSent, c.sendErrors, c.dataplaneErrors, c.dataplaneRefusals, c.queueFull, map[string]uint64{}}
 	for s, n := range c.byStatus {
 		v.AcksByStatus[s.String()] = n
 	}

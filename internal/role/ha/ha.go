@@ -68,6 +68,9 @@ type HomeAgent struct {
 	// pendingEncap is the encapsulation for the bindings of the Binding
 	// Update being processed (see encapOf).
 	pendingEncap dataplane.Encapsulation
+	// prev holds the bindings of the home address being updated as they
+	// were before, to restore when the data plane fails (see undo).
+	prev []binding.Binding
 
 	// udpData takes the UDP-encapsulated data the UDP transport receives;
 	// set once the data plane exists (the transport starts reading first).

@@ -53,6 +53,9 @@ type recordingDP struct {
 	routes    map[dataplane.Selector]dataplane.Tunnel
 	endpoints map[netip.Addr]dataplane.Endpoint
 	closed    bool
+	// failRoute and failEndpoint make the next installations fail, as a
+	// full kernel table or a netlink error would.
+	failRoute, failEndpoint error
 }
 
 func newRecordingDP() *recordingDP {
@@ -63,6 +66,9 @@ func (d *recordingDP) Backend() dataplane.Backend { return "recording" }
 func (d *recordingDP) AddRoute(r dataplane.Route) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.failRoute != nil {
+		return d.failRoute
+	}
 	d.routes[r.Selector] = r.Tunnel
 	return nil
 }
@@ -78,13 +84,19 @@ func (d *recordingDP) DelRoute(s dataplane.Selector) error {
 func (d *recordingDP) AddEndpoint(e dataplane.Endpoint) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.failEndpoint != nil {
+		return d.failEndpoint
+	}
 	d.endpoints[e.Peer] = e
 	return nil
 }
-func (d *recordingDP) DelEndpoint(_, peer netip.Addr, _ dataplane.Encapsulation) error {
+func (d *recordingDP) DelEndpoint(_, peer netip.Addr, encap dataplane.Encapsulation) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	delete(d.endpoints, peer)
+	// Endpoints are keyed by peer and encapsulation, as in the real ones.
+	if e, ok := d.endpoints[peer]; ok && e.Encap == encap {
+		delete(d.endpoints, peer)
+	}
 	return nil
 }
 func (d *recordingDP) Counters() (dataplane.Counters, error) { return dataplane.Counters{}, nil }

@@ -44,13 +44,16 @@ func (h *HomeAgent) handle(ctx context.Context, r received) {
 
 	d := &h.dec
 	h.pendingEncap = encapFor(sig, h.bu.Flags)
+	h.prev = h.cache.AppendLookup(h.prev[:0], req.HoA)
 	h.cache.ProcessBindingUpdateTo(r.at, req, d)
 	if d.Discard {
 		h.cnt.inc(&h.cnt.discarded)
 		h.warn(r.at, "binding update discarded", "hoa", req.HoA, "coa", sig.Src, "seq", req.Sequence, "reason", d.Reason, "auth", why)
 		return
 	}
-	h.apply(d.Changes)
+	if err := h.apply(d.Changes); err != nil {
+		h.undo(r.at, req, d, err)
+	}
 	if d.Status.Accepted() {
 		h.reconcileEncap(req)
 	} else {
@@ -202,11 +205,13 @@ func (h *HomeAgent) reconcileEncap(req *binding.BindingUpdateRequest) {
 			continue
 		}
 		want := endpointKey{b.CoA, h.pendingEncap}
+		if err := h.holdEndpoint(want, b.HoA); err != nil {
+			continue // logged; the old encapsulation stays in place
+		}
 		h.releaseEndpoint(old, b.HoA)
 		h.installed[key] = want
-		h.holdEndpoint(want, b.HoA)
 		if best, ok := h.cache.Best(b.HoA); ok && best.BID == b.BID {
-			h.movePrimary(binding.Change{Kind: binding.PrimaryChanged, Cause: binding.CauseRegistration, Binding: best})
+			_ = h.movePrimary(binding.Change{Kind: binding.PrimaryChanged, Cause: binding.CauseRegistration, Binding: best}) // logged
 		}
 		h.log.Info("binding encapsulation changed", "hoa", b.HoA, "bid", b.BID, "coa", b.CoA, "encap", h.pendingEncap)
 	}
@@ -224,4 +229,24 @@ func refreshes(req *binding.BindingUpdateRequest, bid uint16) bool {
 		}
 	}
 	return false
+}
+
+// undo takes back a decision the data plane could not follow: the cache
+// gets the home address's previous bindings again, the data plane follows
+// them, and the answer is 130 (insufficient resources, RFC 6275 section
+// 6.1.8) for the update and each of its Binding Identifiers (RFC 5648
+// section 6.2), so that no binding is acknowledged that cannot forward.
+func (h *HomeAgent) undo(now time.Time, req *binding.BindingUpdateRequest, d *binding.Decision, err error) {
+	if rerr := h.apply(h.cache.Restore(req.HoA, h.prev)); rerr != nil {
+		h.log.Error("restoring the previous bindings after a data plane failure", "hoa", req.HoA, "err", rerr)
+	}
+	if !d.Status.Accepted() {
+		return // a rejection that changed something (none today) keeps its status
+	}
+	h.cnt.inc(&h.cnt.dataplaneRefusals)
+	d.Status, d.Lifetime, d.RefreshInterval = wire.StatusInsufficientResources, 0, 0
+	for i := range d.BIDs {
+		d.BIDs[i].Status = wire.StatusInsufficientResources
+	}
+	h.warn(now, "binding update refused: the data plane could not install it", "hoa", req.HoA, "seq", req.Sequence, "err", err)
 }
