@@ -3,10 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -37,6 +39,7 @@ func init() {
 		rounds  int
 		pin     bool
 		window  string
+		eps     int
 	)
 	dp := &cobra.Command{
 		Use:   "dataplane",
@@ -57,7 +60,10 @@ case), and the medians are reported. The machine's load average before and after
 too: the figures only mean something on a quiet machine.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o := bench.Options{LabName: name, Duration: dur, Streams: streams, Congestion: cc, Rounds: rounds, Pin: pin, Window: window}
+			o := bench.Options{LabName: name, Duration: dur, Streams: streams, Congestion: cc, Rounds: rounds, Pin: pin, Window: window, Endpoints: eps}
+			if eps < 0 || eps > 1_000_000 {
+				return fmt.Errorf("endpoints %d: want 0..1000000", eps)
+			}
 			for _, c := range cases {
 				ok := false
 				for _, k := range append(bench.AllCases, bench.KernelDetour) {
@@ -119,6 +125,7 @@ too: the figures only mean something on a quiet machine.`,
 			if st := maxSteal(rep.Runs); st >= 0.05 {
 				fmt.Fprintf(out, "warning: the hypervisor took up to %.2f cores from this machine during a run (steal); the rates measure its neighbours too\n", st)
 			}
+			printScale(out, rep.Scale)
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintln(tw, "case\tstreams\tGbit/s\tretransmits\tratio to plain (rounds' range)\tCPU s per Gbit\tcost ratio to plain\t")
 			for _, r := range rep.Results {
@@ -155,6 +162,7 @@ too: the figures only mean something on a quiet machine.`,
 	dp.Flags().StringVar(&window, "window", "", "socket buffer size for iperf3 -w (e.g. 1M); default: the kernel's autotuning")
 	dp.Flags().StringVar(&cpuProf, "cpuprofile", "", "write a Go CPU profile of the userspace data planes to this file")
 	dp.Flags().BoolVarP(&verbose, "verbose", "v", false, "log data plane events to stderr")
+	dp.Flags().IntVar(&eps, "endpoints", 0, "first install this many mobile nodes (an endpoint and a host route each, as a home agent does) on each tunnel end; the measured tunnel comes last; reports the install rate, the cost of a change at 1k, 10k and 100k installed, and the memory used")
 	labBenchCmd.AddCommand(dp)
 }
 
@@ -165,4 +173,28 @@ func maxSteal(runs []bench.Result) float64 {
 		m = max(m, r.Steal)
 	}
 	return m
+}
+
+// printScale prints what installing the mobile nodes cost, per case.
+func printScale(out io.Writer, sc []bench.Scale) {
+	if len(sc) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "case\tmobile nodes\tinstall/s\tadd us @installed\tremove us @installed\tmem used MiB\tslab MiB\tpercpu MiB\tprocess RSS MiB\t")
+	for _, s := range sc {
+		if s.Error != "" {
+			fmt.Fprintf(tw, "%s\t%d\terror: %s\t\t\t\t\t\t\t\n", s.Case, s.Endpoints, s.Error)
+			continue
+		}
+		var add, rm []string
+		for _, m := range s.At {
+			add = append(add, fmt.Sprintf("%.0f@%d", m.AddUS, m.Installed))
+			rm = append(rm, fmt.Sprintf("%.0f@%d", m.RemoveUS, m.Installed))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%.0f\t%.0f\t%.1f\t%.0f\t\n", s.Case, s.Endpoints, s.PerSecond,
+			strings.Join(add, " "), strings.Join(rm, " "), s.MemUsedMiB, s.SlabMiB, s.PercpuMiB, s.RSSMiB)
+	}
+	tw.Flush()
+	fmt.Fprintln(out, "(mobile nodes per data plane; memory for both tunnel ends together)")
 }

@@ -64,8 +64,13 @@ type Options struct {
 	// Pinned, it is faster and more often at the upper level, but the
 	// userspace forwarders, which must then share both CPUs with iperf3,
 	// are slower (next header 41: 1.6 instead of 1.9-2.0 Gbit/s).
-	Pin      bool
-	Logger   *slog.Logger
+	Pin bool
+	// Endpoints, when positive, installs that many mobile nodes' endpoints
+	// and routes on each tunnel end before the measured tunnel, whose
+	// routes are then host routes as a home agent's are: its packets meet
+	// full tables (see installMany).
+	Endpoints int
+	Logger    *slog.Logger
 	Progress io.Writer // one line per finished run, may be nil
 }
 
@@ -114,6 +119,7 @@ type Report struct {
 	Rounds      int       `json:"rounds"`
 	Results     []Result  `json:"results"` // medians per case and stream count
 	Runs        []Result  `json:"runs"`    // every run
+	Scale       []Scale   `json:"scale,omitempty"`
 }
 
 // summarize takes, per case and stream count, the median rate and the
@@ -175,6 +181,7 @@ var (
 	addrEntry    = netip.MustParseAddr("2001:db8:1::1")
 	addrExit     = netip.MustParseAddr("2001:db8:1::2")
 	addrReceiver = "2001:db8:7::2"
+	addrSender   = netip.MustParseAddr("2001:db8:5::2")
 	prefSender   = netip.MustParsePrefix("2001:db8:5::/64")
 	prefReceiver = netip.MustParsePrefix("2001:db8:7::/64")
 )
@@ -263,7 +270,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			slices.Reverse(order)
 		}
 		for _, c := range order {
-			stop, err := setup(l, c, o.Logger)
+			stop, sc, err := setup(l, c, o)
+			if sc != nil {
+				sc.Round, sc.Case = round, c
+				if err != nil {
+					sc.Error = err.Error()
+				}
+				rep.Scale = append(rep.Scale, *sc)
+			}
 			if err != nil {
 				for _, s := range o.Streams {
 					rep.Runs = append(rep.Runs, Result{Round: round, Case: c, Streams: s, Error: err.Error()})
@@ -325,10 +339,11 @@ func ratiosToPlain(round []Result) {
 	}
 }
 
-// setup installs the tunnel for c and returns what removes it.
-func setup(l *lab.Lab, c Case, log *slog.Logger) (func(), error) {
+// setup installs the tunnel for c (after o.Endpoints others) and returns
+// what removes it.
+func setup(l *lab.Lab, c Case, o Options) (func(), *Scale, error) {
 	if c == Plain {
-		return func() {}, nil
+		return func() {}, nil, nil
 	}
 	backend, encap, noBPF := dataplane.BackendKernel, dataplane.EncapIPv6, false
 	switch c {
@@ -340,7 +355,7 @@ func setup(l *lab.Lab, c Case, log *slog.Logger) (func(), error) {
 	case UserspaceUDP:
 		backend, encap = dataplane.BackendUserspace, dataplane.EncapUDP
 	default:
-		return nil, fmt.Errorf("unknown case %q", c)
+		return nil, nil, fmt.Errorf("unknown case %q", c)
 	}
 	var dps []dataplane.DataPlane
 	stop := func() {
@@ -355,7 +370,7 @@ func setup(l *lab.Lab, c Case, log *slog.Logger) (func(), error) {
 		}
 		defer ns.Close()
 		dp, err := dataplane.New(dataplane.Config{Backend: backend, Table: benchTable, RulePriority: benchPref,
-			NetNS: ns, NFTable: "mdpbench", TunName: "mdpbench0", Logger: log, NoBPF: noBPF})
+			NetNS: ns, NFTable: "mdpbench", TunName: "mdpbench0", Logger: o.Logger, NoBPF: noBPF})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", node, err)
 		}
@@ -365,26 +380,40 @@ func setup(l *lab.Lab, c Case, log *slog.Logger) (func(), error) {
 	entry, err := start("entry")
 	if err != nil {
 		stop()
-		return nil, err
+		return nil, nil, err
 	}
 	exit, err := start("exit")
 	if err != nil {
 		stop()
-		return nil, err
+		return nil, nil, err
+	}
+	toReceiver, toSender := prefReceiver, prefSender
+	var sc *Scale
+	if o.Endpoints > 0 {
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, "%s: installing %d mobile nodes on each tunnel end\n", c, o.Endpoints)
+		}
+		s, err := installMany([]dataplane.DataPlane{entry, exit}, []netip.Addr{addrEntry, addrExit}, encap, o.Endpoints, o.Progress)
+		sc = &s
+		if err != nil {
+			stop()
+			return nil, sc, err
+		}
+		toReceiver, toSender = netip.PrefixFrom(netip.MustParseAddr(addrReceiver), 128), netip.PrefixFrom(addrSender, 128)
 	}
 	err = errors.Join(
-		entry.AddRoute(dataplane.Route{Selector: dataplane.Selector{Dst: prefReceiver},
+		entry.AddRoute(dataplane.Route{Selector: dataplane.Selector{Dst: toReceiver},
 			Tunnel: dataplane.Tunnel{Local: addrEntry, Remote: addrExit, Encap: encap}}),
-		entry.AddEndpoint(dataplane.Endpoint{Local: addrEntry, Peer: addrExit, Encap: encap, InnerSrc: []netip.Prefix{prefReceiver}}),
-		exit.AddRoute(dataplane.Route{Selector: dataplane.Selector{Dst: prefSender},
+		entry.AddEndpoint(dataplane.Endpoint{Local: addrEntry, Peer: addrExit, Encap: encap, InnerSrc: []netip.Prefix{toReceiver}}),
+		exit.AddRoute(dataplane.Route{Selector: dataplane.Selector{Dst: toSender},
 			Tunnel: dataplane.Tunnel{Local: addrExit, Remote: addrEntry, Encap: encap}}),
-		exit.AddEndpoint(dataplane.Endpoint{Local: addrExit, Peer: addrEntry, Encap: encap, InnerSrc: []netip.Prefix{prefSender}}),
+		exit.AddEndpoint(dataplane.Endpoint{Local: addrExit, Peer: addrEntry, Encap: encap, InnerSrc: []netip.Prefix{toSender}}),
 	)
 	if err != nil {
 		stop()
-		return nil, err
+		return nil, sc, err
 	}
-	return stop, nil
+	return stop, sc, nil
 }
 
 // iperf runs one iperf3 test from sender to receiver and returns the
