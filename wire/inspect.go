@@ -62,8 +62,8 @@ func (p Problem) String() string {
 // ReservedField is a reserved field's value, shown so that every field of
 // a structure is printed; Inspect warns when one is not zero.
 type ReservedField struct {
-	Name   string
-	Offset int // from the start of the Mobility Header
+	Name   string // in the style of the Go field names, e.g. "SelectorReserved"
+	Offset int    // from the start of the Mobility Header
 	Value  uint32
 }
 

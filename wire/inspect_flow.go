@@ -54,7 +54,7 @@ func reservedField(ps *[]Problem, field string, off int, v uint32, what string) 
 // inspectFlowSubOptions walks the sub-options in b, which starts base
 // octets after the start of the Mobility Header (RFC 6089 section 4.1.1).
 func inspectFlowSubOptions(b []byte, base int) []InspectedSubOption {
-	var out []InspectedSubOption
+	out := []InspectedSubOption{} // not nil: the option has been walked
 	for i := 0; i < len(b); {
 		s := InspectedSubOption{Offset: base + i, Type: FlowSubOptionType(b[i]), Length: -1}
 		if s.Type == FlowSubOptPad1 {
@@ -109,10 +109,10 @@ func inspectFlowSubOption(s *InspectedSubOption, name string) {
 		if f := TSFormat(d[0]); (f == TSFormatIPv4Binary || f == TSFormatIPv6Binary) && len(d) >= 6 {
 			if f == TSFormatIPv4Binary {
 				// Flags A..N use 14 bits; the last two are reserved.
-				s.Reserved = append(s.Reserved, reservedField(&s.Problems, "Selector flag bits 14-15", at+3,
+				s.Reserved = append(s.Reserved, reservedField(&s.Problems, "SelectorReservedFlags", at+3,
 					uint32(binary.BigEndian.Uint16(d[2:])&0x3), name))
 			}
-			s.Reserved = append(s.Reserved, reservedField(&s.Problems, "Selector Reserved", at+4,
+			s.Reserved = append(s.Reserved, reservedField(&s.Problems, "SelectorReserved", at+4,
 				uint32(binary.BigEndian.Uint16(d[4:])), name))
 		}
 	case FlowSubOptFlowBindingAction:

@@ -121,8 +121,8 @@ var inspectCases = []struct {
 			{SeverityWarning, 18, "Reserved is 85, should be zero", nil},
 			{SeverityMalformed, 22, "Binding Reference sub-option (length 3, want a positive multiple of 2)", ErrBadLength},
 			{SeverityWarning, 28, "Traffic Selector sub-option (type 3): Reserved is 7", nil},
-			{SeverityWarning, 30, "Selector flag bits 14-15 is 3", nil},
-			{SeverityWarning, 31, "Selector Reserved is 257", nil},
+			{SeverityWarning, 30, "SelectorReservedFlags is 3", nil},
+			{SeverityWarning, 31, "SelectorReserved is 257", nil},
 		},
 		func(t *testing.T, m InspectedMessage) {
 			o := m.Options[0]

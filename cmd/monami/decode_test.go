@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,10 +98,35 @@ func frameText(t *testing.T, out string, frame string) string {
 	return "f" + rest
 }
 
+// frame10Text: the Binding Update whose Binding Identifier option runs
+// past the message end is shown up to there, the option as raw octets and
+// the problem under it, with its offset in the frame.
+var frame10Text = []string{
+	"Sequence: 1003",
+	"Flags: A|H (0xc000)",
+	"- Binding Identifier (option type 35)",
+	"Length: 60",
+	"Data (not decoded): 0001000120010db8000a00000000000000000100",
+	"[Malformed, offset 97: Binding Identifier option (type 35): Length 60 runs past the message end, 20 octets left]",
+}
+
+// wantStatus2 checks that decode flagged problems: exit status 2.
+func wantStatus2(t *testing.T, err error) {
+	t.Helper()
+	var st *exitStatus
+	if !errors.As(err, &st) || st.code != 2 {
+		t.Fatalf("error %v, want exit status 2", err)
+	}
+}
+
 func TestDecodeSampleText(t *testing.T) {
 	out, err := runDecode(t, sampleFile)
-	if err != nil {
-		t.Fatalf("decode: %v\n%s", err, out)
+	wantStatus2(t, err)
+	bad := frameText(t, out, "10")
+	for _, want := range frame10Text {
+		if !strings.Contains(bad, want) {
+			t.Errorf("frame 10 lacks %q:\n%s", want, bad)
+		}
 	}
 	bu := frameText(t, out, "2")
 	for _, want := range firstBUText {
@@ -123,8 +149,7 @@ func TestDecodeSampleText(t *testing.T) {
 		"Flags: A|H|P (0xc200)",
 		"UDP 5436 (RFC 5844)",
 		"Update Notification (MH Type 19)",
-		"frame 10: error at offset 97: Binding Update message: Binding Identifier option (length 60): option overruns message",
-		"10 frames, 8 Mobility Header messages, 1 undecodable",
+		"10 frames, 9 Mobility Header messages, 0 undecodable, 1 with problems (1 Malformed, 0 Error, 0 Warning)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
@@ -137,12 +162,10 @@ func TestDecodeSampleText(t *testing.T) {
 
 func TestDecodeSampleJSON(t *testing.T) {
 	out, err := runDecode(t, "--json", sampleFile)
-	if err != nil {
-		t.Fatalf("decode: %v\n%s", err, out)
-	}
+	wantStatus2(t, err)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 9 {
-		t.Fatalf("%d JSON lines, want 9 (8 messages, 1 error):\n%s", len(lines), out)
+		t.Fatalf("%d JSON lines, want 9 (9 messages, one malformed):\n%s", len(lines), out)
 	}
 	var bu map[string]any
 	if err := json.Unmarshal([]byte(lines[0]), &bu); err != nil {
@@ -176,19 +199,20 @@ func TestDecodeSampleJSON(t *testing.T) {
 		h       bool
 	}{{1, 1, "2001:db8:a::100", false}, {2, 5, "2001:db8:b::100", false}, {3, 9, "2001:db8:c::100", true}} {
 		eq("BID", opts[i], map[string]any{
-			"type": 35, "type_name": "Binding Identifier", "BindingID": want.id,
+			"type": 35, "type_name": "Binding Identifier", "length": 20, "BindingID": want.id,
 			"Status":                     map[string]any{"value": 0, "name": "Binding Update accepted"},
 			"SimultaneousHomeAndForeign": want.h, "Priority": want.pri, "CareOfAddress": want.coa,
 		})
 	}
-	eq("MNID", opts[3], map[string]any{"type": 8, "type_name": "Mobile Node Identifier",
+	eq("MNID", opts[3], map[string]any{"type": 8, "type_name": "Mobile Node Identifier", "length": 16,
 		"Subtype": map[string]any{"value": 1, "name": "NAI"}, "Identifier": "6d6e31406578616d706c652e6e6574"})
 	eq("Flow Identification", opts[4], map[string]any{
-		"type": 45, "type_name": "Flow Identification", "FID": 1, "Priority": 10,
-		"Status": map[string]any{"value": 0, "name": "Flow binding successful"},
+		"type": 45, "type_name": "Flow Identification", "length": 65, "FID": 1, "Priority": 10,
+		"Status":   map[string]any{"value": 0, "name": "Flow binding successful"},
+		"Reserved": 0,
 		"SubOptions": []any{
-			map[string]any{"type": 2, "type_name": "Binding Reference", "BIDs": []any{1, 2}},
-			map[string]any{"type": 3, "type_name": "Traffic Selector", "Selector": map[string]any{
+			map[string]any{"type": 2, "type_name": "Binding Reference", "length": 4, "BIDs": []any{1, 2}},
+			map[string]any{"type": 3, "type_name": "Traffic Selector", "length": 51, "Reserved": 0, "SelectorReserved": 0, "Selector": map[string]any{
 				"type": 2, "type_name": "IPv6 Binary Traffic Selector",
 				"Flags":              map[string]any{"value": 0xc332, "name": "A:StartSourceAddress|B:EndSourceAddress|G:StartFlowLabel|H:EndFlowLabel|K:StartDestinationPort|L:EndDestinationPort|O:StartNextHeader"},
 				"StartSourceAddress": "2001:db8:1::100", "EndSourceAddress": "2001:db8:1::1ff",
@@ -204,8 +228,11 @@ func TestDecodeSampleJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &bad); err != nil {
 		t.Fatal(err)
 	}
-	eq("error frame", bad["frame"], 10)
-	eq("error offset", bad["offset"], 97)
+	eq("malformed frame", bad["frame"], 10)
+	eq("problems", bad["problems"], []any{map[string]any{"severity": "Malformed", "offset": 97,
+		"text": "Binding Identifier option (type 35): Length 60 runs past the message end, 20 octets left"}})
+	eq("undecoded option", bad["message"].(map[string]any)["Options"], []any{map[string]any{
+		"type": 35, "type_name": "Binding Identifier", "length": 60, "data": "0001000120010db8000a00000000000000000100"}})
 }
 
 func TestDecodeHex(t *testing.T) {
@@ -216,10 +243,9 @@ func TestDecodeHex(t *testing.T) {
 		"20010db8000100000000000000000001" + "20010db8000100000000000000000100" +
 		"3b000000" + "0000" + "0000"
 	out, err := runDecode(t, "--hex", pkt)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	if !strings.Contains(out, "Binding Refresh Request (MH Type 0)") || !strings.Contains(out, "(bad, ") {
+	wantStatus2(t, err)
+	if !strings.Contains(out, "Binding Refresh Request (MH Type 0)") || !strings.Contains(out, "(bad, ") ||
+		!strings.Contains(out, "[Error, offset 44: checksum 0x0000 is wrong, 0x67fb expected") {
 		t.Errorf("unexpected output:\n%s", out)
 	}
 	out, err = runDecode(t, "--hex", "3b 00 00 00 00 00 00 00", "--mh")

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -427,13 +429,21 @@ func TestWalkMalformedMobilityHeader(t *testing.T) {
 	bad := append([]byte(nil), pkt...)
 	off := 40 + 24
 	bad[off+1]++
+	// The message is still shown, with the problem located in the frame.
 	recs := walkRaw(bad)
-	if len(recs) != 1 || recs[0].Err == nil {
+	if len(recs) != 1 || recs[0].Err != nil || recs[0].Message == nil || recs[0].Checksum != ChecksumNotVerified {
 		t.Fatalf("%+v", recs)
 	}
-	var fe *FrameError
-	if !errors.As(recs[0].Err, &fe) || fe.Offset < off {
-		t.Fatalf("error %v not located in the MH", recs[0].Err)
+	ps := recs[0].AllProblems()
+	if len(ps) != 1 || ps[0].Severity != wire.SeverityMalformed || recs[0].Offset+ps[0].Offset != off+1 {
+		t.Fatalf("problems %v", ps)
+	}
+	var text strings.Builder
+	if err := WriteText(&text, recs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("[Malformed, offset %d: Header Len 5 says 48 octets, the packet holds 40: the message is cut short]", off+1); !strings.Contains(text.String(), want) {
+		t.Errorf("text lacks %q:\n%s", want, text.String())
 	}
 	// An unknown MH type is shown, not an error.
 	mh := []byte{59, 0, 200, 0, 0, 0, 0, 0}
