@@ -284,3 +284,71 @@ func TestDecodeBadFiles(t *testing.T) {
 		t.Errorf("cut file: %v\n%s", err, out)
 	}
 }
+
+// Hand-built Mobility Headers given with --hex --mh (no pseudo-header, so
+// the checksum is not verified): what decode shows of each.
+func TestDecodeMalformedHex(t *testing.T) {
+	for _, tc := range []struct {
+		name, hex string
+		clean     bool // exit status 0
+		want      []string
+	}{
+		{"misaligned option", "3b 02 05 00 0000 | 0001 8000 0001 | 00 23 04 0001 0000 | 01 03 000000", false, []string{
+			"- Binding Identifier (option type 35)",
+			"BindingID: 1",
+			"[Warning, offset 13: Binding Identifier option (type 35) not aligned to 2n+0 as RFC 6275 section 6.2 asks]",
+		}},
+		{"Payload Proto not 59", "06 00 00 00 0000 | 0000", false, []string{
+			"Binding Refresh Request (MH Type 0)",
+			"[Error, offset 0: Payload Proto 6, RFC 6275 section 6.1.1 asks for 59 (no next header); receivers discard it]",
+		}},
+		{"PadN not zero and an unknown option", "3b 02 05 00 0000 | 0001 8000 0001 | c8 02 abcd | 01 06 00ff00000000", false, []string{
+			"- option type 200 (option type 200)",
+			"Data: abcd",
+			"- PadN (option type 1)",
+			"Data: 00ff00000000",
+			"[Warning, offset 18: PadN option carries non-zero octets, RFC 6275 section 6.2.3 asks for zeros]",
+		}},
+		{"Header Len too small for the type", "3b 00 05 00 0000 | 0001", false, []string{
+			"Message Data (not decoded): 0001",
+			"[Malformed, offset 1: Binding Update needs 6 octets of message data, Header Len 0 leaves 2 (RFC 6275 section 9.2)]",
+		}},
+		{"Flow Identification, every field", "3b 05 05 00 0000 | 0001 8000 0001 | 2c 02 0001 | " +
+			"2d 1a 0001 000a 00 00 | 02 02 0001 | 03 0e 01 00 3000 0000 c6336400 c63364ff | 01 02 0000", true, []string{
+			"- Flow Summary (option type 44)", "FIDs: [1]",
+			"- Flow Identification (option type 45)", "Length: 26", "FID: 1", "Priority: 10",
+			"Status: Flow binding successful (0)", "Reserved: 0",
+			"- Binding Reference (sub-option type 2)", "BIDs: [1]",
+			"- Traffic Selector (sub-option type 3)", "Length: 14",
+			"Selector: IPv4 Binary Traffic Selector (TS Format 1)",
+			"Flags: C:StartDestinationAddress|D:EndDestinationAddress (0x3000)",
+			"StartDestinationAddress: 198.51.100.0", "EndDestinationAddress: 198.51.100.255",
+			"SelectorReservedFlags: 0", "SelectorReserved: 0",
+		}},
+		{"Flow Identification with bad fields", "3b 05 05 00 0000 | 0001 8000 0001 | " +
+			"2d 1b 0000 000a 55 00 | 02 03 000100 | 03 0e 01 07 3003 0101 c6336400 c63364ff | 01 05 0000000000", false, []string{
+			"FID: 0", "Reserved: 85",
+			"[Error, offset 14: Flow Identification option (type 45): FID 0 is reserved (RFC 6089 section 4.1)]",
+			"[Warning, offset 18: Flow Identification option (type 45): Reserved is 85, should be zero]",
+			"- Binding Reference (sub-option type 2)", "Data (not decoded): 000100",
+			"[Malformed, offset 22: Binding Reference sub-option (length 3, want a positive multiple of 2): bad length]",
+			"StartDestinationAddress: 198.51.100.0", "SelectorReservedFlags: 3", "SelectorReserved: 257",
+			"[Warning, offset 28: Traffic Selector sub-option (type 3): Reserved is 7, should be zero]",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := runDecode(t, "--mh", "--hex", strings.ReplaceAll(tc.hex, "|", ""))
+			if tc.clean && err != nil {
+				t.Fatalf("clean message: %v\n%s", err, out)
+			}
+			if !tc.clean {
+				wantStatus2(t, err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}

@@ -75,7 +75,7 @@ func textOptions(b *strings.Builder, r Record, indent int) {
 		} else {
 			fmt.Fprintf(b, "%s- %s (option type %d)\n", pad(indent+2), o.Type, uint8(o.Type))
 		}
-		textItem(b, r, item{o.Length, o.Data, o.Option, o.Reserved, o.Problems, o.SubOptions != nil}, in)
+		textItem(b, r, item{o.Length, o.Data, o.Option, o.Reserved, o.Problems, o.SubOptions != nil, o.Padding()}, in)
 		if o.SubOptions != nil {
 			textSubOptions(b, r, o.SubOptions, in)
 		}
@@ -90,6 +90,7 @@ type item struct {
 	reserved []wire.ReservedField
 	problems []wire.Problem
 	hasSubs  bool // the sub-options are printed from the inspection
+	padding  bool // Pad1 or PadN, shown only with a problem
 }
 
 func textItem(b *strings.Builder, r Record, it item, indent int) {
@@ -101,7 +102,9 @@ func textItem(b *strings.Builder, r Record, it item, indent int) {
 		textFields(b, reflect.ValueOf(it.value), indent, "SubOptions")
 	case it.value != nil:
 		textValue(b, reflect.ValueOf(it.value), indent)
-	case it.length != 0:
+	case it.padding && it.length > 0:
+		fmt.Fprintf(b, "%sData: %s\n", pad(indent), hex.EncodeToString(it.data))
+	case it.length != 0 && !it.padding:
 		fmt.Fprintf(b, "%sData (not decoded): %s\n", pad(indent), hexOrEmpty(it.data))
 	}
 	for _, f := range it.reserved {
@@ -130,7 +133,7 @@ func textSubOptions(b *strings.Builder, r Record, subs []wire.InspectedSubOption
 		} else {
 			fmt.Fprintf(b, "%s- %s (sub-option type %d)\n", pad(indent+2), s.Type, uint8(s.Type))
 		}
-		textItem(b, r, item{s.Length, s.Data, subValue(s), s.Reserved, s.Problems, false}, indent+4)
+		textItem(b, r, item{s.Length, s.Data, subValue(s), s.Reserved, s.Problems, false, s.Padding()}, indent+4)
 	}
 }
 
@@ -178,7 +181,7 @@ func jsonOptions(r Record) []any {
 			v = o.Option
 		}
 		j := jsonItem(obj{{"type", uint8(o.Type)}, {"type_name", o.Type.String()}},
-			item{o.Length, o.Data, v, o.Reserved, nil, o.SubOptions != nil})
+			item{o.Length, o.Data, v, o.Reserved, nil, o.SubOptions != nil, o.Padding()})
 		if o.SubOptions != nil {
 			subs := []any{}
 			for _, s := range o.SubOptions {
@@ -186,7 +189,7 @@ func jsonOptions(r Record) []any {
 					continue
 				}
 				subs = append(subs, jsonItem(obj{{"type", uint8(s.Type)}, {"type_name", s.Type.String()}},
-					item{s.Length, s.Data, subValue(s), s.Reserved, nil, false}))
+					item{s.Length, s.Data, subValue(s), s.Reserved, nil, false, s.Padding()}))
 			}
 			j = append(j, kv{"SubOptions", subs})
 		}
