@@ -453,3 +453,28 @@ func TestWalkMalformedMobilityHeader(t *testing.T) {
 		t.Fatalf("unknown type: %+v", recs)
 	}
 }
+
+// Problems the walker finds outside the Mobility Header itself: the
+// checksum and octets the IPv6 payload carries after Header Len's end.
+func TestWalkFlagsChecksumAndTrailingOctets(t *testing.T) {
+	mh := []byte{59, 0, 0, 0, 0, 0, 0, 0} // Binding Refresh Request
+	wire.SetChecksum(mh, mnCoA, haAddr)
+	good := walkRaw(IPv6Packet(mnCoA, haAddr, 135, mh))
+	if len(good) != 1 || len(good[0].AllProblems()) != 0 || good[0].Checksum != ChecksumOK {
+		t.Fatalf("clean message: %+v", good)
+	}
+	bad := append([]byte(nil), mh...)
+	bad[5] ^= 1
+	recs := walkRaw(IPv6Packet(mnCoA, haAddr, 135, bad))
+	ps := recs[0].AllProblems()
+	if len(ps) != 1 || ps[0].Severity != wire.SeverityError || !errors.Is(ps[0].Err, wire.ErrBadChecksum) ||
+		recs[0].Offset+ps[0].Offset != 44 || recs[0].Message == nil || recs[0].Checksum != ChecksumBad {
+		t.Fatalf("bad checksum: %v %+v", ps, recs[0])
+	}
+	recs = walkRaw(IPv6Packet(mnCoA, haAddr, 135, append(append([]byte(nil), mh...), 1, 2, 3, 4)))
+	ps = recs[0].AllProblems()
+	if len(ps) != 1 || ps[0].Severity != wire.SeverityWarning || recs[0].Offset+ps[0].Offset != 48 ||
+		!strings.Contains(ps[0].Text, "4 octets follow") || recs[0].Checksum != ChecksumOK {
+		t.Fatalf("trailing octets: %v %+v", ps, recs[0])
+	}
+}
