@@ -98,18 +98,8 @@ func ParseFlowSubOptions(b []byte) ([]FlowSubOption, error) {
 		data := b[off+2 : off+2+n : off+2+n]
 		var s FlowSubOption
 		var err error
-		switch t {
-		case FlowSubOptPadN:
-		case FlowSubOptBindingReference:
-			s, err = DecodeBindingReferenceSubOption(data)
-		case FlowSubOptTrafficSelector:
-			s, err = DecodeTrafficSelectorSubOption(data)
-		case FlowSubOptFlowBindingAction:
-			s, err = DecodeFlowBindingActionSubOption(data)
-		case FlowSubOptTargetCareOfAddress:
-			s, err = DecodeTargetCareOfAddressSubOption(data)
-		default:
-			s = UnknownFlowSubOption{Type: t, Data: data}
+		if t != FlowSubOptPadN {
+			s, err = decodeFlowSubOption(t, data)
 		}
 		if err != nil {
 			if pe, ok := err.(*ParseError); ok {
@@ -124,6 +114,22 @@ func ParseFlowSubOptions(b []byte) ([]FlowSubOption, error) {
 		off += 2 + n
 	}
 	return subs, nil
+}
+
+// decodeFlowSubOption decodes the data of a sub-option other than
+// padding; an unknown type gives an UnknownFlowSubOption aliasing data.
+func decodeFlowSubOption(t FlowSubOptionType, data []byte) (FlowSubOption, error) {
+	switch t {
+	case FlowSubOptBindingReference:
+		return DecodeBindingReferenceSubOption(data)
+	case FlowSubOptTrafficSelector:
+		return DecodeTrafficSelectorSubOption(data)
+	case FlowSubOptFlowBindingAction:
+		return DecodeFlowBindingActionSubOption(data)
+	case FlowSubOptTargetCareOfAddress:
+		return DecodeTargetCareOfAddressSubOption(data)
+	}
+	return UnknownFlowSubOption{Type: t, Data: data}, nil
 }
 
 // UnknownFlowSubOption is a sub-option of a type this package does not

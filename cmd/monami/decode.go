@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"monami/internal/capture"
+	"monami/wire"
 )
 
 func init() {
@@ -37,10 +38,30 @@ IP-in-IP tunnels.
 apart by the version nibble), or with --mh the bare Mobility Header, whose checksum
 is verified when --src and --dst give the pseudo-header addresses.
 
-A packet that cannot be decoded gets one line "frame N: error at offset O: ..."
-and decoding goes on. The exit status is 0 unless the file cannot be opened or
-is not a capture file, or its structure is damaged (for example cut short),
-in which case the messages before the damage are printed and the status is 1.`,
+A Mobility Header that breaks the RFCs is shown as far as it goes, as
+Wireshark's expert info does: each problem is printed under the field or
+option it concerns, as "[Severity, offset O: what]" (offsets count from the
+start of the frame), an option or sub-option that cannot be decoded is shown
+as raw hex in its place, and decoding goes on with the next one while the
+lengths allow. Severities:
+  Malformed  a length does not fit (an option running past the message end,
+             Header Len longer than the packet or too short for the MH Type)
+  Error      a value breaks a MUST: bad checksum, Payload Proto not 59, a
+             reserved FID or TS Format; monami's daemons discard such messages
+  Warning    decodes, but not as the RFCs ask: an option not at its xn+y
+             alignment (RFC 6275 section 6.2), non-zero padding or reserved
+             fields, octets after Header Len's end
+Reserved fields of the flow binding options (RFC 6089, RFC 6088) are printed
+with the other fields. A packet whose IP headers cannot be walked gets one line
+"frame N: error at offset O: ..." and decoding goes on.
+
+Exit status: 0 when every message decoded without a problem; 2 when at least
+one problem was flagged or a frame could not be decoded (everything was still
+printed; the summary line, and a line on standard error, count them); 1 when
+the file cannot be opened or is not a capture file, or its structure is
+damaged (for example cut short): the messages before the damage are printed.
+With --json there is no summary line on standard output; each record with
+problems has a "problems" list.`,
 		Example: `  monami decode testdata/sample.pcapng
   monami decode --json capture.pcap | jq .message.type_name
   monami decode --hex 6000000000180...
@@ -98,7 +119,8 @@ func decodeFile(name string, stdin io.Reader, out io.Writer, emit func(capture.R
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	var frames, messages, failed int
+	var frames int
+	var t tally
 	for {
 		p, err := r.Next()
 		if err == io.EOF {
@@ -109,20 +131,56 @@ func decodeFile(name string, stdin io.Reader, out io.Writer, emit func(capture.R
 		}
 		frames++
 		for _, rec := range capture.Walk(p) {
-			if rec.Err != nil {
-				failed++
-			} else {
-				messages++
-			}
+			t.add(rec)
 			if err := emit(rec); err != nil {
 				return err
 			}
 		}
 	}
 	if !asJSON {
-		fmt.Fprintf(out, "%s (%s): %d frames, %d Mobility Header messages, %d undecodable\n", name, r.Format(), frames, messages, failed)
+		fmt.Fprintf(out, "%s (%s): %d frames, %s\n", name, r.Format(), frames, t)
 	}
-	return nil
+	return t.status(name)
+}
+
+// tally counts records for the summary line and the exit status.
+type tally struct {
+	messages, failed, flagged int
+	bySeverity                [wire.SeverityMalformed + 1]int
+}
+
+func (t *tally) add(r capture.Record) {
+	if r.Err != nil {
+		t.failed++
+		return
+	}
+	t.messages++
+	ps := r.AllProblems()
+	if len(ps) > 0 {
+		t.flagged++
+	}
+	for _, p := range ps {
+		if p.Severity <= wire.SeverityMalformed {
+			t.bySeverity[p.Severity]++
+		}
+	}
+}
+
+func (t tally) String() string {
+	s := fmt.Sprintf("%d Mobility Header messages, %d undecodable", t.messages, t.failed)
+	if t.flagged > 0 {
+		s += fmt.Sprintf(", %d with problems (%d Malformed, %d Error, %d Warning)", t.flagged,
+			t.bySeverity[wire.SeverityMalformed], t.bySeverity[wire.SeverityError], t.bySeverity[wire.SeverityWarning])
+	}
+	return s
+}
+
+// status is nil for a clean decode, else exit status 2 with the summary.
+func (t tally) status(name string) error {
+	if t.failed == 0 && t.flagged == 0 {
+		return nil
+	}
+	return &exitStatus{code: 2, msg: name + ": problems flagged: " + t.String()}
 }
 
 func decodeHex(s string, mhOnly bool, src, dst string, emit func(capture.Record) error) error {
@@ -145,7 +203,13 @@ func decodeHex(s string, mhOnly bool, src, dst string, emit func(capture.Record)
 				return fmt.Errorf("--dst: %w", err)
 			}
 		}
-		return emit(capture.DecodeMobilityHeader(b, sa, da))
+		rec := capture.DecodeMobilityHeader(b, sa, da)
+		var t tally
+		t.add(rec)
+		if err := emit(rec); err != nil {
+			return err
+		}
+		return t.status("--hex")
 	}
 	if src != "" || dst != "" {
 		return errors.New("--src and --dst go with --mh (an IP packet carries its own addresses)")
@@ -154,10 +218,12 @@ func decodeHex(s string, mhOnly bool, src, dst string, emit func(capture.Record)
 	if len(recs) == 0 {
 		return errors.New("--hex: the packet carries no Mobility Header")
 	}
+	var t tally
 	for _, r := range recs {
+		t.add(r)
 		if err := emit(r); err != nil {
 			return err
 		}
 	}
-	return nil
+	return t.status("--hex")
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,10 +98,35 @@ func frameText(t *testing.T, out string, frame string) string {
 	return "f" + rest
 }
 
+// frame10Text: the Binding Update whose Binding Identifier option runs
+// past the message end is shown up to there, the option as raw octets and
+// the problem under it, with its offset in the frame.
+var frame10Text = []string{
+	"Sequence: 1003",
+	"Flags: A|H (0xc000)",
+	"- Binding Identifier (option type 35)",
+	"Length: 60",
+	"Data (not decoded): 0001000120010db8000a00000000000000000100",
+	"[Malformed, offset 97: Binding Identifier option (type 35): Length 60 runs past the message end, 20 octets left]",
+}
+
+// wantStatus2 checks that decode flagged problems: exit status 2.
+func wantStatus2(t *testing.T, err error) {
+	t.Helper()
+	var st *exitStatus
+	if !errors.As(err, &st) || st.code != 2 {
+		t.Fatalf("error %v, want exit status 2", err)
+	}
+}
+
 func TestDecodeSampleText(t *testing.T) {
 	out, err := runDecode(t, sampleFile)
-	if err != nil {
-		t.Fatalf("decode: %v\n%s", err, out)
+	wantStatus2(t, err)
+	bad := frameText(t, out, "10")
+	for _, want := range frame10Text {
+		if !strings.Contains(bad, want) {
+			t.Errorf("frame 10 lacks %q:\n%s", want, bad)
+		}
 	}
 	bu := frameText(t, out, "2")
 	for _, want := range firstBUText {
@@ -123,8 +149,7 @@ func TestDecodeSampleText(t *testing.T) {
 		"Flags: A|H|P (0xc200)",
 		"UDP 5436 (RFC 5844)",
 		"Update Notification (MH Type 19)",
-		"frame 10: error at offset 97: Binding Update message: Binding Identifier option (length 60): option overruns message",
-		"10 frames, 8 Mobility Header messages, 1 undecodable",
+		"10 frames, 9 Mobility Header messages, 0 undecodable, 1 with problems (1 Malformed, 0 Error, 0 Warning)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
@@ -137,12 +162,10 @@ func TestDecodeSampleText(t *testing.T) {
 
 func TestDecodeSampleJSON(t *testing.T) {
 	out, err := runDecode(t, "--json", sampleFile)
-	if err != nil {
-		t.Fatalf("decode: %v\n%s", err, out)
-	}
+	wantStatus2(t, err)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 9 {
-		t.Fatalf("%d JSON lines, want 9 (8 messages, 1 error):\n%s", len(lines), out)
+		t.Fatalf("%d JSON lines, want 9 (9 messages, one malformed):\n%s", len(lines), out)
 	}
 	var bu map[string]any
 	if err := json.Unmarshal([]byte(lines[0]), &bu); err != nil {
@@ -176,19 +199,20 @@ func TestDecodeSampleJSON(t *testing.T) {
 		h       bool
 	}{{1, 1, "2001:db8:a::100", false}, {2, 5, "2001:db8:b::100", false}, {3, 9, "2001:db8:c::100", true}} {
 		eq("BID", opts[i], map[string]any{
-			"type": 35, "type_name": "Binding Identifier", "BindingID": want.id,
+			"type": 35, "type_name": "Binding Identifier", "length": 20, "BindingID": want.id,
 			"Status":                     map[string]any{"value": 0, "name": "Binding Update accepted"},
 			"SimultaneousHomeAndForeign": want.h, "Priority": want.pri, "CareOfAddress": want.coa,
 		})
 	}
-	eq("MNID", opts[3], map[string]any{"type": 8, "type_name": "Mobile Node Identifier",
+	eq("MNID", opts[3], map[string]any{"type": 8, "type_name": "Mobile Node Identifier", "length": 16,
 		"Subtype": map[string]any{"value": 1, "name": "NAI"}, "Identifier": "6d6e31406578616d706c652e6e6574"})
 	eq("Flow Identification", opts[4], map[string]any{
-		"type": 45, "type_name": "Flow Identification", "FID": 1, "Priority": 10,
-		"Status": map[string]any{"value": 0, "name": "Flow binding successful"},
+		"type": 45, "type_name": "Flow Identification", "length": 65, "FID": 1, "Priority": 10,
+		"Status":   map[string]any{"value": 0, "name": "Flow binding successful"},
+		"Reserved": 0,
 		"SubOptions": []any{
-			map[string]any{"type": 2, "type_name": "Binding Reference", "BIDs": []any{1, 2}},
-			map[string]any{"type": 3, "type_name": "Traffic Selector", "Selector": map[string]any{
+			map[string]any{"type": 2, "type_name": "Binding Reference", "length": 4, "BIDs": []any{1, 2}},
+			map[string]any{"type": 3, "type_name": "Traffic Selector", "length": 51, "Reserved": 0, "SelectorReserved": 0, "Selector": map[string]any{
 				"type": 2, "type_name": "IPv6 Binary Traffic Selector",
 				"Flags":              map[string]any{"value": 0xc332, "name": "A:StartSourceAddress|B:EndSourceAddress|G:StartFlowLabel|H:EndFlowLabel|K:StartDestinationPort|L:EndDestinationPort|O:StartNextHeader"},
 				"StartSourceAddress": "2001:db8:1::100", "EndSourceAddress": "2001:db8:1::1ff",
@@ -204,8 +228,11 @@ func TestDecodeSampleJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &bad); err != nil {
 		t.Fatal(err)
 	}
-	eq("error frame", bad["frame"], 10)
-	eq("error offset", bad["offset"], 97)
+	eq("malformed frame", bad["frame"], 10)
+	eq("problems", bad["problems"], []any{map[string]any{"severity": "Malformed", "offset": 97,
+		"text": "Binding Identifier option (type 35): Length 60 runs past the message end, 20 octets left"}})
+	eq("undecoded option", bad["message"].(map[string]any)["Options"], []any{map[string]any{
+		"type": 35, "type_name": "Binding Identifier", "length": 60, "data": "0001000120010db8000a00000000000000000100"}})
 }
 
 func TestDecodeHex(t *testing.T) {
@@ -216,10 +243,9 @@ func TestDecodeHex(t *testing.T) {
 		"20010db8000100000000000000000001" + "20010db8000100000000000000000100" +
 		"3b000000" + "0000" + "0000"
 	out, err := runDecode(t, "--hex", pkt)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	if !strings.Contains(out, "Binding Refresh Request (MH Type 0)") || !strings.Contains(out, "(bad, ") {
+	wantStatus2(t, err)
+	if !strings.Contains(out, "Binding Refresh Request (MH Type 0)") || !strings.Contains(out, "(bad, ") ||
+		!strings.Contains(out, "[Error, offset 44: checksum 0x0000 is wrong, 0x67fb expected") {
 		t.Errorf("unexpected output:\n%s", out)
 	}
 	out, err = runDecode(t, "--hex", "3b 00 00 00 00 00 00 00", "--mh")
@@ -256,5 +282,73 @@ func TestDecodeBadFiles(t *testing.T) {
 	out, err := runDecode(t, cut)
 	if err == nil || !strings.Contains(err.Error(), "damaged after frame 9") || !strings.Contains(out, "frame 9 ") {
 		t.Errorf("cut file: %v\n%s", err, out)
+	}
+}
+
+// Hand-built Mobility Headers given with --hex --mh (no pseudo-header, so
+// the checksum is not verified): what decode shows of each.
+func TestDecodeMalformedHex(t *testing.T) {
+	for _, tc := range []struct {
+		name, hex string
+		clean     bool // exit status 0
+		want      []string
+	}{
+		{"misaligned option", "3b 02 05 00 0000 | 0001 8000 0001 | 00 23 04 0001 0000 | 01 03 000000", false, []string{
+			"- Binding Identifier (option type 35)",
+			"BindingID: 1",
+			"[Warning, offset 13: Binding Identifier option (type 35) not aligned to 2n+0 as RFC 6275 section 6.2 asks]",
+		}},
+		{"Payload Proto not 59", "06 00 00 00 0000 | 0000", false, []string{
+			"Binding Refresh Request (MH Type 0)",
+			"[Error, offset 0: Payload Proto 6, RFC 6275 section 6.1.1 asks for 59 (no next header); receivers discard it]",
+		}},
+		{"PadN not zero and an unknown option", "3b 02 05 00 0000 | 0001 8000 0001 | c8 02 abcd | 01 06 00ff00000000", false, []string{
+			"- option type 200 (option type 200)",
+			"Data: abcd",
+			"- PadN (option type 1)",
+			"Data: 00ff00000000",
+			"[Warning, offset 18: PadN option carries non-zero octets, RFC 6275 section 6.2.3 asks for zeros]",
+		}},
+		{"Header Len too small for the type", "3b 00 05 00 0000 | 0001", false, []string{
+			"Message Data (not decoded): 0001",
+			"[Malformed, offset 1: Binding Update needs 6 octets of message data, Header Len 0 leaves 2 (RFC 6275 section 9.2)]",
+		}},
+		{"Flow Identification, every field", "3b 05 05 00 0000 | 0001 8000 0001 | 2c 02 0001 | " +
+			"2d 1a 0001 000a 00 00 | 02 02 0001 | 03 0e 01 00 3000 0000 c6336400 c63364ff | 01 02 0000", true, []string{
+			"- Flow Summary (option type 44)", "FIDs: [1]",
+			"- Flow Identification (option type 45)", "Length: 26", "FID: 1", "Priority: 10",
+			"Status: Flow binding successful (0)", "Reserved: 0",
+			"- Binding Reference (sub-option type 2)", "BIDs: [1]",
+			"- Traffic Selector (sub-option type 3)", "Length: 14",
+			"Selector: IPv4 Binary Traffic Selector (TS Format 1)",
+			"Flags: C:StartDestinationAddress|D:EndDestinationAddress (0x3000)",
+			"StartDestinationAddress: 198.51.100.0", "EndDestinationAddress: 198.51.100.255",
+			"SelectorReservedFlags: 0", "SelectorReserved: 0",
+		}},
+		{"Flow Identification with bad fields", "3b 05 05 00 0000 | 0001 8000 0001 | " +
+			"2d 1b 0000 000a 55 00 | 02 03 000100 | 03 0e 01 07 3003 0101 c6336400 c63364ff | 01 05 0000000000", false, []string{
+			"FID: 0", "Reserved: 85",
+			"[Error, offset 14: Flow Identification option (type 45): FID 0 is reserved (RFC 6089 section 4.1)]",
+			"[Warning, offset 18: Flow Identification option (type 45): Reserved is 85, should be zero]",
+			"- Binding Reference (sub-option type 2)", "Data (not decoded): 000100",
+			"[Malformed, offset 22: Binding Reference sub-option (length 3, want a positive multiple of 2): bad length]",
+			"StartDestinationAddress: 198.51.100.0", "SelectorReservedFlags: 3", "SelectorReserved: 257",
+			"[Warning, offset 28: Traffic Selector sub-option (type 3): Reserved is 7, should be zero]",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := runDecode(t, "--mh", "--hex", strings.ReplaceAll(tc.hex, "|", ""))
+			if tc.clean && err != nil {
+				t.Fatalf("clean message: %v\n%s", err, out)
+			}
+			if !tc.clean {
+				wantStatus2(t, err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -427,13 +429,21 @@ func TestWalkMalformedMobilityHeader(t *testing.T) {
 	bad := append([]byte(nil), pkt...)
 	off := 40 + 24
 	bad[off+1]++
+	// The message is still shown, with the problem located in the frame.
 	recs := walkRaw(bad)
-	if len(recs) != 1 || recs[0].Err == nil {
+	if len(recs) != 1 || recs[0].Err != nil || recs[0].Message == nil || recs[0].Checksum != ChecksumNotVerified {
 		t.Fatalf("%+v", recs)
 	}
-	var fe *FrameError
-	if !errors.As(recs[0].Err, &fe) || fe.Offset < off {
-		t.Fatalf("error %v not located in the MH", recs[0].Err)
+	ps := recs[0].AllProblems()
+	if len(ps) != 1 || ps[0].Severity != wire.SeverityMalformed || recs[0].Offset+ps[0].Offset != off+1 {
+		t.Fatalf("problems %v", ps)
+	}
+	var text strings.Builder
+	if err := WriteText(&text, recs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("[Malformed, offset %d: Header Len 5 says 48 octets, the packet holds 40: the message is cut short]", off+1); !strings.Contains(text.String(), want) {
+		t.Errorf("text lacks %q:\n%s", want, text.String())
 	}
 	// An unknown MH type is shown, not an error.
 	mh := []byte{59, 0, 200, 0, 0, 0, 0, 0}
@@ -441,5 +451,30 @@ func TestWalkMalformedMobilityHeader(t *testing.T) {
 	recs = walkRaw(IPv6Packet(mnCoA, haAddr, 135, mh))
 	if len(recs) != 1 || recs[0].Err != nil || !recs[0].Unknown || recs[0].Checksum != ChecksumOK {
 		t.Fatalf("unknown type: %+v", recs)
+	}
+}
+
+// Problems the walker finds outside the Mobility Header itself: the
+// checksum and octets the IPv6 payload carries after Header Len's end.
+func TestWalkFlagsChecksumAndTrailingOctets(t *testing.T) {
+	mh := []byte{59, 0, 0, 0, 0, 0, 0, 0} // Binding Refresh Request
+	wire.SetChecksum(mh, mnCoA, haAddr)
+	good := walkRaw(IPv6Packet(mnCoA, haAddr, 135, mh))
+	if len(good) != 1 || len(good[0].AllProblems()) != 0 || good[0].Checksum != ChecksumOK {
+		t.Fatalf("clean message: %+v", good)
+	}
+	bad := append([]byte(nil), mh...)
+	bad[5] ^= 1
+	recs := walkRaw(IPv6Packet(mnCoA, haAddr, 135, bad))
+	ps := recs[0].AllProblems()
+	if len(ps) != 1 || ps[0].Severity != wire.SeverityError || !errors.Is(ps[0].Err, wire.ErrBadChecksum) ||
+		recs[0].Offset+ps[0].Offset != 44 || recs[0].Message == nil || recs[0].Checksum != ChecksumBad {
+		t.Fatalf("bad checksum: %v %+v", ps, recs[0])
+	}
+	recs = walkRaw(IPv6Packet(mnCoA, haAddr, 135, append(append([]byte(nil), mh...), 1, 2, 3, 4)))
+	ps = recs[0].AllProblems()
+	if len(ps) != 1 || ps[0].Severity != wire.SeverityWarning || recs[0].Offset+ps[0].Offset != 48 ||
+		!strings.Contains(ps[0].Text, "4 octets follow") || recs[0].Checksum != ChecksumOK {
+		t.Fatalf("trailing octets: %v %+v", ps, recs[0])
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"testing"
+
+	"monami/wire"
 )
 
 func seedFrames(t testing.TB) [][]byte {
@@ -80,11 +82,16 @@ func checkRecords(t *testing.T, p Packet, recs []Record) {
 		if r.Offset < 0 || r.Offset > len(p.Data) {
 			t.Fatalf("offset %d outside a %d-octet frame: %+v", r.Offset, len(p.Data), r)
 		}
-		if r.Err == nil && !r.Unknown && r.Message == nil {
-			t.Fatalf("record without message, error or unknown flag: %+v", r)
+		if r.Err == nil && !r.Unknown && r.Message == nil && r.Worst() < wire.SeverityError {
+			t.Fatalf("record without message, error, unknown flag or problem: %+v", r)
 		}
-		if r.Err == nil && len(r.MH) != r.Header.Len() {
-			t.Fatalf("MH of %d octets, Header Len says %d", len(r.MH), r.Header.Len())
+		if r.Err == nil && len(r.MH) != r.Header.Len() && r.Worst() != wire.SeverityMalformed {
+			t.Fatalf("MH of %d octets, Header Len says %d, and no Malformed problem", len(r.MH), r.Header.Len())
+		}
+		for _, pr := range r.AllProblems() {
+			if at := r.Offset + pr.Offset; at < 0 || at > len(p.Data) || pr.Text == "" {
+				t.Fatalf("problem %+v at frame offset %d of %d", pr, at, len(p.Data))
+			}
 		}
 		// The printers must cope with whatever the decoders produce.
 		if err := WriteText(io.Discard, r); err != nil {

@@ -67,11 +67,19 @@ func WriteText(w io.Writer, r Record) error {
 		fmt.Fprintf(&b, ", pseudo-header %s > %s", r.ChecksumSrc, r.ChecksumDst)
 	}
 	b.WriteString(")\n")
+	for _, p := range r.Problems {
+		writeProblem(&b, r, p, 4)
+	}
 	switch {
 	case r.Unknown:
 		fmt.Fprintf(&b, "    Message Data (no decoder for this MH Type): %s\n", hex.EncodeToString(r.MH[wire.HeaderLen:]))
 	case r.Message != nil:
-		textValue(&b, reflect.ValueOf(r.Message), 4)
+		textMessage(&b, r, reflect.ValueOf(r.Message), 4)
+	default:
+		fmt.Fprintf(&b, "    Message Data (not decoded): %s\n", hexOrEmpty(r.Inspection.Fixed))
+		if len(r.Inspection.Options) > 0 {
+			textOptions(&b, r, 4)
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -87,6 +95,11 @@ var (
 
 // textValue writes the fields of struct v, one per line, at indent.
 func textValue(b *strings.Builder, v reflect.Value, indent int) {
+	textFields(b, v, indent, "")
+}
+
+// textFields is textValue without the field named skip.
+func textFields(b *strings.Builder, v reflect.Value, indent int, skip string) {
 	for v.Kind() == reflect.Interface || v.Kind() == reflect.Pointer {
 		if v.IsNil() {
 			return
@@ -101,7 +114,7 @@ func textValue(b *strings.Builder, v reflect.Value, indent int) {
 	t := v.Type()
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if !f.IsExported() || !present(f.Name) {
+		if !f.IsExported() || !present(f.Name) || f.Name == skip {
 			continue
 		}
 		fv := v.Field(i)
@@ -365,12 +378,15 @@ func MarshalRecordJSON(r Record) ([]byte, error) {
 	case r.Unknown:
 		o = append(o, kv{"message_data", hex.EncodeToString(r.MH[wire.HeaderLen:])})
 	case r.Message != nil:
-		m := reflect.ValueOf(r.Message)
-		msg := typeKeys(m)
-		if fields, ok := jsonValue(m).(obj); ok {
-			msg = append(msg, fields...)
+		o = append(o, kv{"message", jsonMessage(r)})
+	default:
+		o = append(o, kv{"message_data", hex.EncodeToString(r.Inspection.Fixed)})
+		if len(r.Inspection.Options) > 0 {
+			o = append(o, kv{"options", jsonOptions(r)})
 		}
-		o = append(o, kv{"message", msg})
+	}
+	if ps := jsonProblems(r); len(ps) > 0 {
+		o = append(o, kv{"problems", ps})
 	}
 	return json.Marshal(o)
 }

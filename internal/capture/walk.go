@@ -89,13 +89,45 @@ type Record struct {
 	Header   wire.Header
 	Checksum Checksum
 	// Message is the decoded message; nil for an MH Type without a
-	// decoder (Unknown is then true) or when Err is set.
+	// decoder (Unknown is then true), when the fixed message data could
+	// not be decoded, or when Err is set. Its Options are those that
+	// decoded; Inspection.Options lists them all.
 	Message wire.Message
 	Unknown bool
+	// Inspection is the lenient walk of the Mobility Header (wire.Inspect):
+	// every option and sub-option in wire order, decoded or as raw octets,
+	// with their problems.
+	Inspection wire.InspectedMessage
+	// Problems of the header and the message data (checksum, Payload
+	// Proto, Header Len, ...); offsets count from the start of the
+	// Mobility Header. AllProblems adds the options' problems.
+	Problems []wire.Problem
 
 	// Err is set when the frame could not be decoded; Offset then tells
 	// where in the frame (see FrameError).
 	Err error
+}
+
+// AllProblems returns the record's problems and those of its options and
+// sub-options, offsets counting from the start of the Mobility Header.
+func (r Record) AllProblems() []wire.Problem {
+	ps := append([]wire.Problem(nil), r.Problems...)
+	for _, o := range r.Inspection.Options {
+		ps = append(ps, o.Problems...)
+		for _, s := range o.SubOptions {
+			ps = append(ps, s.Problems...)
+		}
+	}
+	return ps
+}
+
+// Worst is the highest severity among the record's problems, 0 for none.
+func (r Record) Worst() wire.Severity {
+	var w wire.Severity
+	for _, p := range r.AllProblems() {
+		w = max(w, p.Severity)
+	}
+	return w
 }
 
 // FrameError is a decoding failure located in the frame.
@@ -349,41 +381,57 @@ func (w *walker) ipv6(b []byte, base, depth int, transport Transport) {
 
 // mh decodes the Mobility Header at frame offset off. src and dst are the
 // checksum pseudo-header addresses; both zero means no check (UDP 5436).
+// A message the strict decoder refuses is still shown: wire.Inspect
+// decodes what it can and the record carries the problems it found.
 func (w *walker) mh(r Record, b []byte, off int, src, dst netip.Addr) {
 	r.Offset = off
-	h, err := wire.ParseHeader(b)
-	if err != nil {
+	if len(b) < wire.MinMHLen {
+		_, err := wire.ParseHeader(b)
 		w.fail(off, "Mobility Header", err)
 		return
 	}
-	r.Header = h
-	r.MH = b[:h.Len()]
+	ins := wire.Inspect(b)
+	h := ins.Header
+	r.Header, r.Inspection = h, ins
+	r.MH = b[:ins.Len]
 	r.ChecksumSrc, r.ChecksumDst = src, dst
-	switch {
-	case !src.IsValid():
-		r.Checksum = ChecksumNotVerified
-	case wire.VerifyChecksum(r.MH, src, dst):
+	complete := ins.Len == h.Len()
+	r.Checksum = ChecksumNotVerified
+	if src.IsValid() && complete {
 		r.Checksum = ChecksumOK
-	default:
-		r.Checksum = ChecksumBad
-	}
-	// Decode whatever the checksum says, so a tool can show the fields;
-	// the Checksum field reports the outcome.
-	m, err := wire.Parser{ChecksumVerified: true}.Parse(r.MH, src, dst)
-	switch {
-	case err == nil:
-		r.Message = m
-	case errors.Is(err, wire.ErrUnknownMHType):
-		r.Unknown = true
-	default:
-		var pe *wire.ParseError
-		at := off
-		if errors.As(err, &pe) {
-			at += pe.Offset
+		if !wire.VerifyChecksum(r.MH, src, dst) {
+			r.Checksum = ChecksumBad
+			r.Problems = append(r.Problems, wire.Problem{Severity: wire.SeverityError, Offset: wire.ChecksumOffset,
+				Text: fmt.Sprintf("checksum 0x%04x is wrong, 0x%04x expected (RFC 6275 section 6.1.1); receivers discard the message",
+					h.Checksum, wire.Checksum(r.MH, src, dst)), Err: wire.ErrBadChecksum})
 		}
-		r.Err = &FrameError{Offset: at, What: h.Type.String() + " message", Err: err}
+	}
+	r.Problems = append(r.Problems, ins.Problems...)
+	r.Unknown = !ins.Known
+	r.Message = ins.Message
+	if complete && ins.Known {
+		// The strict decoder has the last word on the fields when it
+		// accepts the message (it is what the daemons use).
+		m, err := wire.Parser{ChecksumVerified: true, LaxAlignment: true}.Parse(r.MH, src, dst)
+		if err == nil {
+			r.Message = m
+		} else if ins.Worst() < wire.SeverityError {
+			r.Problems = append(r.Problems, strictProblem(err))
+		}
 	}
 	w.out = append(w.out, r)
+}
+
+// strictProblem reports an error of the strict decoder that Inspect did
+// not flag (FuzzInspect checks there is none; this keeps decode honest
+// should the two drift apart).
+func strictProblem(err error) wire.Problem {
+	p := wire.Problem{Severity: wire.SeverityError, Text: err.Error(), Err: err}
+	var pe *wire.ParseError
+	if errors.As(err, &pe) {
+		p.Offset, p.Text, p.Err = pe.Offset, pe.What+": "+pe.Err.Error(), pe.Err
+	}
+	return p
 }
 
 // DecodeMobilityHeader decodes a bare Mobility Header (no IP header), as

@@ -9,9 +9,11 @@ import (
 	"testing"
 
 	"monami/internal/capture"
+	"monami/wire"
 )
 
-// decodeAll reads a capture file and counts frames, messages and errors.
+// decodeAll reads a capture file and counts frames, messages and errors
+// (undecodable frames and messages with an Error or Malformed problem).
 func decodeAll(t *testing.T, name string) (frames, msgs, errs int) {
 	t.Helper()
 	f, err := os.Open(name)
@@ -33,7 +35,7 @@ func decodeAll(t *testing.T, name string) (frames, msgs, errs int) {
 		}
 		frames++
 		for _, rec := range capture.Walk(p) {
-			if rec.Err != nil {
+			if rec.Err != nil || rec.Worst() >= wire.SeverityError {
 				errs++
 			} else {
 				msgs++
