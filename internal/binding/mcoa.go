@@ -54,6 +54,15 @@ func (c *BindingCache) decide(now time.Time, req *BindingUpdateRequest, d *Decis
 			return
 		}
 		for i, o := range req.BIDs {
+			// RFC 5648 section 6.2, MCOA MALFORMED (164): "Registration
+			// failed because Binding Identifier mobility option is not
+			// formatted correctly." A care-of address field that is present
+			// but unspecified is read the same way: section 6.1 says to omit
+			// the field when the BID carries no care-of address.
+			if o.Malformed || (o.CoA.IsValid() && o.CoA.IsUnspecified()) {
+				d.reject(stMCoAMalformed, "Binding Identifier option not formatted correctly (RFC 5648 section 6.2)")
+				return
+			}
 			if o.BID == 0 {
 				d.reject(stMCoAMalformed, "BID 0 is reserved (RFC 5648 section 6.1)")
 				return

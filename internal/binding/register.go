@@ -50,6 +50,10 @@ type BIDOption struct {
 	// SimultaneousHomeForeign is the H flag: the mobile node is on the
 	// home link with this binding and keeps its other bindings.
 	SimultaneousHomeForeign bool
+	// Malformed: the option could not be decoded (a Length other than 4,
+	// 8 or 20). It still counts, so that the answer is MCOA MALFORMED
+	// (RFC 5648 section 6.2) rather than silence.
+	Malformed bool
 }
 
 // BindingUpdateRequest is what the home agent role extracts from a

@@ -115,6 +115,15 @@ func TestEveryStatus(t *testing.T) {
 		{name: "164 MCOA MALFORMED duplicate", req: func() *BindingUpdateRequest {
 			return bu(1, bid(1, coaA), bid(1, coaB))
 		}, want: stMCoAMalformed},
+		{name: "164 MCOA MALFORMED bad length", req: func() *BindingUpdateRequest {
+			return bu(1, bid(1, coaA), BIDOption{BID: 2, Malformed: true})
+		}, want: stMCoAMalformed},
+		{name: "164 MCOA MALFORMED unspecified IPv6 CoA", req: func() *BindingUpdateRequest {
+			return bu(1, bid(1, netip.IPv6Unspecified()))
+		}, want: stMCoAMalformed},
+		{name: "164 MCOA MALFORMED unspecified IPv4 CoA", req: func() *BindingUpdateRequest {
+			return bu(1, bid(1, netip.IPv4Unspecified()))
+		}, want: stMCoAMalformed},
 		{name: "165 MCOA NON-MCOA BINDING EXISTS", setup: func(c *BindingCache) { reg(c, bu(1)) },
 			req: func() *BindingUpdateRequest { return bu(2, bid(1, coaB)) }, want: stMCoANonMCoABindingExists},
 		{name: "166 MCOA PROHIBITED", cfg: func(c *Config) { c.MCoADisabled = true },

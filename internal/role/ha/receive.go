@@ -109,7 +109,14 @@ func (h *HomeAgent) decodeBindingUpdate(sig *transport.Signal) (*binding.Binding
 		switch it.Type() {
 		case wire.OptBindingIdentifier:
 			if err := bid.Decode(it.Data()); err != nil {
-				return nil, nil, fmt.Errorf("option at %d: %w", it.Offset(), err)
+				// RFC 5648 section 6.2: answered with MCOA MALFORMED, not
+				// dropped; the BID, when there is one, names it in logs.
+				o := binding.BIDOption{Malformed: true}
+				if d := it.Data(); len(d) >= 2 {
+					o.BID = uint16(d[0])<<8 | uint16(d[1])
+				}
+				req.BIDs = append(req.BIDs, o)
+				continue
 			}
 			req.BIDs = append(req.BIDs, binding.BIDOption{BID: bid.BindingID, Priority: bid.Priority,
 				CoA: bid.CareOfAddress, SimultaneousHomeForeign: bid.SimultaneousHomeAndForeign})
