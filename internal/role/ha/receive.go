@@ -23,9 +23,11 @@ func (h *HomeAgent) handle(ctx context.Context, r received) {
 		h.cnt.inc(&h.cnt.notBindingUpdate)
 		h.log.Debug("ignoring mobility message", "type", t, "from", sig.Src)
 		src, dst := sig.ChecksumAddrs()
-		if _, err := (wire.Parser{ChecksumVerified: true}).Parse(sig.MH, src, dst); errors.Is(err, wire.ErrUnknownMHType) {
+		_, err := (wire.Parser{ChecksumVerified: true}).Parse(sig.MH, src, dst)
+		if errors.Is(err, wire.ErrUnknownMHType) {
 			h.sendBindingError(ctx, &r, wire.BEUnrecognizedMHType)
 		}
+		h.sendParameterProblem(ctx, &r, err)
 		return
 	}
 	h.cnt.inc(&h.cnt.bindingUpdates)
@@ -33,6 +35,7 @@ func (h *HomeAgent) handle(ctx context.Context, r received) {
 	if err != nil {
 		h.cnt.inc(&h.cnt.malformed)
 		h.warn(r.at, "malformed binding update", "from", sig.Src, "via", sig.Via, "err", err)
+		h.sendParameterProblem(ctx, &r, err)
 		return
 	}
 	auth, sa, why := h.sec.authenticate(h.bu.Bytes(), bs, sig.Src, req.HoA)
@@ -190,6 +193,30 @@ func (h *HomeAgent) sendBindingError(ctx context.Context, r *received, status wi
 	if err := r.tp.Send(sctx, out); err != nil {
 		h.cnt.inc(&h.cnt.sendErrors)
 	}
+}
+
+// sendParameterProblem answers a Mobility Header whose Payload Proto is not
+// 59 or whose Header Len is too small for its type with ICMPv6 Parameter
+// Problem code 0 pointing at that field (RFC 6275 section 9.2, SHOULD), at
+// the bounded rate of answers to unauthenticated senders (RFC 4443 section
+// 2.4 (f)). Transports that cannot carry ICMPv6 (UDP) answer nothing.
+func (h *HomeAgent) sendParameterProblem(ctx context.Context, r *received, err error) {
+	off, ok := wire.ParameterProblemPointer(err)
+	if !ok {
+		return
+	}
+	pp, ok := r.tp.(transport.ParameterProblemSender)
+	if !ok || !h.answers.allow(r.at) {
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := pp.SendParameterProblem(sctx, r.sig, off); err != nil {
+		h.cnt.inc(&h.cnt.sendErrors)
+		h.warn(r.at, "sending ICMPv6 parameter problem", "to", r.sig.Src, "err", err)
+		return
+	}
+	h.cnt.inc(&h.cnt.parameterProblems)
 }
 
 // reconcileEncap follows a change of encapsulation alone (a mobile node now
