@@ -1,7 +1,6 @@
 package binding
 
 import (
-	"net/netip"
 	"time"
 )
 
@@ -281,6 +280,12 @@ func (c *BindingCache) decide(now time.Time, req *BindingUpdateRequest, d *Decis
 			if p.entry >= 0 {
 				e := &c.entries[p.entry]
 				changed := e.coa != p.coa || e.prio != p.prio || e.flags != f
+				if (e.coa != p.coa || e.flags != f) && p.entry == c.nodes[ni].primary {
+					// The preferred binding moved: its tunnel must follow, so
+					// settle reports it as PrimaryChanged (a plain Binding
+					// Update from a new care-of address, or an IPv4 one).
+					c.nodes[ni].flags |= nodePrimaryGone
+				}
 				e.coa, e.prio, e.flags = p.coa, p.prio, f
 				e.registered, e.expiry = t, t+int64(granted)
 				c.heapFix(p.entry)
@@ -378,7 +383,7 @@ func (c *BindingCache) settle(ni int32, cause Cause, out []Change) []Change {
 func (p *op) bidStatus() BIDStatus {
 	s := BIDStatus{BID: p.bid, Status: p.status, SimultaneousHomeForeign: p.h}
 	if p.kind == opRegister || p.kind == opHome {
-		s.CoA = netip.AddrFrom16(p.coa)
+		s.CoA = coaOf(p.coa)
 	}
 	return s
 }

@@ -35,35 +35,7 @@ links:
 // namespaces, the home agent's real native transport, and a raw ICMPv6
 // socket on the sender's side.
 func TestParameterProblemForBadMobilityHeader(t *testing.T) {
-	testenv.RequireRoot(t)
-	ctx := context.Background()
-	topo, err := lab.Parse([]byte(ppTopo))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = lab.Teardown("mhpp")
-	l, err := lab.Up(ctx, topo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Down() })
-	cfg, err := config.ParseHomeAgent("ha.yaml", []byte(haYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var h *HomeAgent
-	if err := l.MustNode("ha").Do(func() error {
-		h, err = New(cfg, Options{DataPlane: newRecordingDP(), NoControlSocket: true,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	hctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { h.Run(hctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-
+	l, h := upAgentLab(t, ppTopo)
 	var send *ipv6.PacketConn // header included: the test writes whole packets
 	var icmp *ipv6.PacketConn
 	if err := l.MustNode("mn").Do(func() error {
@@ -152,4 +124,40 @@ func TestParameterProblemForBadMobilityHeader(t *testing.T) {
 	if got := h.cnt.view().ParameterProblems; got != 4 {
 		t.Errorf("parameter_problems %d, want 4", got)
 	}
+}
+
+// upAgentLab builds the lab of topo and runs the home agent of haYAML in its
+// "ha" node with its real transports (native MH and UDP 4191) and a
+// recording data plane.
+func upAgentLab(t *testing.T, topo string) (*lab.Lab, *HomeAgent) {
+	t.Helper()
+	testenv.RequireRoot(t)
+	ctx := context.Background()
+	tp, err := lab.Parse([]byte(topo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = lab.Teardown(tp.Name)
+	l, err := lab.Up(ctx, tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Down() })
+	cfg, err := config.ParseHomeAgent("ha.yaml", []byte(haYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h *HomeAgent
+	if err := l.MustNode("ha").Do(func() error {
+		h, err = New(cfg, Options{DataPlane: newRecordingDP(), NoControlSocket: true,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	hctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { h.Run(hctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return l, h
 }

@@ -129,6 +129,17 @@ func (h *HomeAgent) decodeBindingUpdate(sig *transport.Signal) (*binding.Binding
 				return nil, nil, fmt.Errorf("option at %d: %w", it.Offset(), err)
 			}
 			req.AlternateCoA = a.CareOfAddress
+		case wire.OptIPv4CareOfAddress:
+			a, err := wire.DecodeIPv4CareOfAddress(it.Data())
+			if err != nil {
+				return nil, nil, fmt.Errorf("option at %d: %w", it.Offset(), err)
+			}
+			// RFC 5555 section 4.2: the option binds the home address to an
+			// IPv4 care-of address; only a BU that came over IPv4 (UDP,
+			// section 4.1) is from an IPv4 network the home agent can reach.
+			if sig.Via == transport.ViaUDP && sig.Peer.Addr().Unmap().Is4() {
+				req.IPv4CoA = a.Address
+			}
 		case wire.OptMobileNodeIdentifier:
 			m, err := wire.DecodeMobileNodeIdentifier(it.Data())
 			if err != nil {

@@ -172,3 +172,14 @@ func TestMalformedBindingIdentifierAnswered(t *testing.T) {
 		}
 	}
 }
+
+// A plain Binding Update from a new care-of address moves the one binding,
+// and the home address's tunnel follows it.
+func TestPlainBindingUpdateMovesTunnel(t *testing.T) {
+	x := start(t)
+	x.sendBU(coa1, 15, key)
+	x.sendBU(coa2, 15, key)
+	if tun, ok := x.route(); !ok || tun.Remote != coa2 {
+		t.Fatalf("home address tunnelled to %v after moving to %v", tun.Remote, coa2)
+	}
+}
