@@ -2,6 +2,7 @@ package wire
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 )
 
@@ -17,6 +18,10 @@ var (
 	// ErrHeaderLenTooSmall: Header Len is less than the MH type needs; RFC
 	// 6275 section 9.2 says to answer with ICMP Parameter Problem code 0.
 	ErrHeaderLenTooSmall = errors.New("header len too small for message type")
+	// ErrBadPayloadProto: the Payload Proto of a Mobility Header is not 59
+	// (IPPROTO_NONE); RFC 6275 section 9.2 says to answer with ICMP
+	// Parameter Problem code 0. It is also an ErrBadValue.
+	ErrBadPayloadProto = fmt.Errorf("payload proto not IPPROTO_NONE: %w", ErrBadValue)
 	// ErrBadChecksum: the Mobility Header checksum does not verify.
 	ErrBadChecksum = errors.New("bad checksum")
 	// ErrUnknownMHType: no decoder for this MH Type; RFC 6275 section 9.2

@@ -113,7 +113,7 @@ func (p Parser) check(mh []byte, src, dst netip.Addr) (Header, []byte, []byte, e
 	// (59 decimal)"; otherwise the node discards the message (and SHOULD
 	// send ICMP Parameter Problem code 0 pointing at this field, offset 0).
 	if h.PayloadProto != IPProtoNone {
-		return h, nil, nil, perr(0, "Mobility Header (Payload Proto "+itoa(int(h.PayloadProto))+", want 59)", ErrBadValue)
+		return h, nil, nil, perr(0, "Mobility Header (Payload Proto "+itoa(int(h.PayloadProto))+", want 59)", ErrBadPayloadProto)
 	}
 	data := mh[HeaderLen:]
 	if e.dataLen < 0 {

@@ -74,13 +74,20 @@ const maxSentTracked = 16
 // Update is outstanding, a registration change replaces it (the new BU
 // carries everything pending, so all BIDs changed at once travel in one
 // bulk registration); a deregistration waits for a registration BU to be
-// answered; without bulk registration everything waits its turn.
+// answered; without bulk registration everything waits its turn. A change
+// to a binding the outstanding BU carries always goes at once: that BU is
+// stale, and the home agent may have accepted it already. A link that
+// fails right after a registration sent through it loses the
+// acknowledgement, and the home agent keeps sending down the dead link
+// until it hears otherwise (issue 14: flapping). Only an entry that is
+// both dirty and in flight triggers this, and send clears that pair, so it
+// cannot spin.
 func (g *bulGroup) wantsNewTransaction() bool {
 	for _, e := range g.entries {
 		if !e.dirty {
 			continue
 		}
-		if !g.out {
+		if !g.out || e.inflight {
 			return true
 		}
 		if g.noBulk {

@@ -336,3 +336,76 @@ func TestBULKeepRetransmitting(t *testing.T) {
 		t.Fatalf("late answer %+v", a)
 	}
 }
+
+// Flapping (issue 14): a registration is outstanding on a link that goes
+// down before its acknowledgement arrives. The home agent may well have
+// accepted it and now sends down the dead link, so the deregistration must
+// go out at once through the other care-of address, not wait for the
+// retransmission timer. Nothing is sent twice at the same instant.
+func TestBULStateChangeWhileOutstandingGoesAtOnce(t *testing.T) {
+	l := NewBindingUpdateList(BULConfig{})
+	l.SetCareOfAddress(t0, cob(1, coaA))
+	l.SetCareOfAddress(t0, cob(2, coaB))
+	l.HandleBA(t0, ack(l.Next(t0)[0].BU, 50))
+	now := t0.Add(time.Second)
+	l.RemoveCareOfAddress(now, haAddr, hoa1, 1) // link A down
+	l.HandleBA(now, &BindingAck{HA: haAddr, HoA: hoa1, Sequence: l.Next(now)[0].BU.Sequence})
+
+	now = now.Add(200 * time.Millisecond)
+	l.SetCareOfAddress(now, cob(1, coaA)) // link A up: registration sent from A
+	reg := l.Next(now)
+	if len(reg) != 1 || reg[0].BU.Lifetime == 0 || reg[0].BU.Source != coaA {
+		t.Fatalf("registration %+v", reg)
+	}
+	now = now.Add(5 * time.Millisecond)
+	l.RemoveCareOfAddress(now, haAddr, hoa1, 1) // link A down again, the BA lost with it
+	if d, ok := l.Deadline(); !ok || d.After(now) {
+		t.Fatalf("deadline %v, want now (%v): the change waits for the retransmission timer", d, now)
+	}
+	a := l.Next(now)
+	if len(a) != 1 || a[0].Kind != SendBindingUpdate {
+		t.Fatalf("actions at the change %+v, want the deregistration at once", a)
+	}
+	b := a[0].BU
+	if b.Lifetime != 0 || len(b.BIDs) != 1 || b.BIDs[0].BID != 1 || b.Source != coaB || b.Sequence == reg[0].BU.Sequence {
+		t.Fatalf("deregistration %+v", b)
+	}
+	if again := l.Next(now); len(again) != 0 {
+		t.Fatalf("sent again at the same instant: %+v", again)
+	}
+	if d, _ := l.Deadline(); !d.After(now) {
+		t.Fatalf("deadline %v not after now: would spin", d)
+	}
+	a = l.HandleBA(now, &BindingAck{HA: haAddr, HoA: hoa1, Sequence: b.Sequence})
+	if len(a) != 1 || a[0].Kind != BindingDeregistered || a[0].Binding.BID != 1 {
+		t.Fatalf("actions %+v", a)
+	}
+}
+
+// The same with a bulk registration outstanding: the part still wanted is
+// sent again at once from the live care-of address, and the deregistration
+// follows its acknowledgement.
+func TestBULStateChangeWhileBulkOutstanding(t *testing.T) {
+	l := NewBindingUpdateList(BULConfig{})
+	l.SetCareOfAddress(t0, cob(1, coaA))
+	l.SetCareOfAddress(t0, cob(2, coaB))
+	reg := l.Next(t0)
+	now := t0.Add(5 * time.Millisecond)
+	l.RemoveCareOfAddress(now, haAddr, hoa1, 1)
+	a := l.Next(now)
+	if len(a) != 1 || a[0].BU.Lifetime == 0 || len(a[0].BU.BIDs) != 1 || a[0].BU.BIDs[0].BID != 2 || a[0].BU.Source != coaB {
+		t.Fatalf("actions at the change %+v (first BU %+v)", a, reg[0].BU)
+	}
+	if again := l.Next(now); len(again) != 0 {
+		t.Fatalf("sent again at the same instant: %+v", again)
+	}
+	var sends []Action
+	for _, x := range append(l.HandleBA(now, ack(a[0].BU, 50)), l.Next(now)...) {
+		if x.Kind == SendBindingUpdate {
+			sends = append(sends, x)
+		}
+	}
+	if a = sends; len(a) != 1 || a[0].BU.Lifetime != 0 || a[0].BU.BIDs[0].BID != 1 {
+		t.Fatalf("deregistration after the ack: %+v", a)
+	}
+}

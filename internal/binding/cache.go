@@ -105,7 +105,7 @@ type node struct {
 const (
 	nodeHasTS uint8 = 1 << iota
 	nodeLive
-	nodePrimaryGone // the primary entry was removed since the last settle
+	nodePrimaryGone // the primary entry was removed or moved since the last settle
 )
 
 // entry is one binding. Fixed size, no pointers: a million of them are one
@@ -172,7 +172,7 @@ func (c *BindingCache) view(i int32) Binding {
 	n := &c.nodes[e.node]
 	return Binding{
 		HoA:        netip.AddrFrom16(n.hoa),
-		CoA:        netip.AddrFrom16(e.coa),
+		CoA:        coaOf(e.coa),
 		BID:        e.bid,
 		Priority:   e.prio,
 		Flags:      e.flags,

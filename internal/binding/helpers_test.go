@@ -96,7 +96,7 @@ func checkInvariants(t testing.TB, c *BindingCache) {
 				t.Fatalf("duplicate BID %d for %v", e.bid, hoa)
 			}
 			bids[e.bid] = true
-			coa := netip.AddrFrom16(e.coa)
+			coa := coaOf(e.coa)
 			if e.flags&FlagAtHome == 0 && (!validCoA(coa) || coa == hoa) {
 				t.Fatalf("binding %v -> %v invalid", hoa, coa)
 			}

@@ -1,7 +1,6 @@
 package binding
 
 import (
-	"net/netip"
 	"time"
 )
 
@@ -54,6 +53,15 @@ func (c *BindingCache) decide(now time.Time, req *BindingUpdateRequest, d *Decis
 			return
 		}
 		for i, o := range req.BIDs {
+			// RFC 5648 section 6.2, MCOA MALFORMED (164): "Registration
+			// failed because Binding Identifier mobility option is not
+			// formatted correctly." A care-of address field that is present
+			// but unspecified is read the same way: section 6.1 says to omit
+			// the field when the BID carries no care-of address.
+			if o.Malformed || (o.CoA.IsValid() && o.CoA.IsUnspecified()) {
+				d.reject(stMCoAMalformed, "Binding Identifier option not formatted correctly (RFC 5648 section 6.2)")
+				return
+			}
 			if o.BID == 0 {
 				d.reject(stMCoAMalformed, "BID 0 is reserved (RFC 5648 section 6.1)")
 				return
@@ -272,17 +280,17 @@ func (c *BindingCache) decide(now time.Time, req *BindingUpdateRequest, d *Decis
 			if p.entry >= 0 {
 				e := &c.entries[p.entry]
 				changed := e.coa != p.coa || e.prio != p.prio || e.flags != f
+				if (e.coa != p.coa || e.flags != f) && p.entry == c.nodes[ni].primary {
+					// The preferred binding moved: its tunnel must follow, so
+					// settle reports it as PrimaryChanged (a plain Binding
+					// Update from a new care-of address, or an IPv4 one).
+					c.nodes[ni].flags |= nodePrimaryGone
+				}
 				e.coa, e.prio, e.flags = p.coa, p.prio, f
 				e.registered, e.expiry = t, t+int64(granted)
 				c.heapFix(p.entry)
 				if changed {
 					d.Changes = append(d.Changes, Change{Kind: BindingUpdated, Cause: CauseRegistration, Binding: c.view(p.entry)})
-					if p.entry == c.nodes[ni].primary {
-						// The preferred binding moved (a new care-of
-						// address on the same interface): settle tells
-						// the data plane again, as if it were new.
-						c.nodes[ni].flags |= nodePrimaryGone
-					}
 				}
 			} else {
 				p.entry = c.addEntry(ni, entry{coa: p.coa, bid: p.bid, prio: p.prio, flags: f, registered: t, expiry: t + int64(granted)})
@@ -375,7 +383,7 @@ func (c *BindingCache) settle(ni int32, cause Cause, out []Change) []Change {
 func (p *op) bidStatus() BIDStatus {
 	s := BIDStatus{BID: p.bid, Status: p.status, SimultaneousHomeForeign: p.h}
 	if p.kind == opRegister || p.kind == opHome {
-		s.CoA = netip.AddrFrom16(p.coa)
+		s.CoA = coaOf(p.coa)
 	}
 	return s
 }

@@ -50,6 +50,10 @@ type BIDOption struct {
 	// SimultaneousHomeForeign is the H flag: the mobile node is on the
 	// home link with this binding and keeps its other bindings.
 	SimultaneousHomeForeign bool
+	// Malformed: the option could not be decoded (a Length other than 4,
+	// 8 or 20). It still counts, so that the answer is MCOA MALFORMED
+	// (RFC 5648 section 6.2) rather than silence.
+	Malformed bool
 }
 
 // BindingUpdateRequest is what the home agent role extracts from a
@@ -57,7 +61,11 @@ type BIDOption struct {
 type BindingUpdateRequest struct {
 	Source       netip.Addr // IPv6 source address
 	AlternateCoA netip.Addr // Alternate Care-of Address option, if any (RFC 6275 6.2.5)
-	HoA          netip.Addr // Home Address destination option
+	// IPv4CoA is the IPv4 Care-of Address option of a Binding Update sent
+	// from an IPv4-only network over UDP (RFC 5555 sections 3.1.1, 4.2);
+	// the role sets it only for updates that arrived over IPv4.
+	IPv4CoA netip.Addr
+	HoA     netip.Addr // Home Address destination option
 
 	Sequence     uint16
 	Ack          bool   // A
@@ -83,9 +91,14 @@ type BindingUpdateRequest struct {
 }
 
 // CareOfAddress is the care-of address of the Binding Update itself: the
-// Alternate Care-of Address option if present, else the source address
-// (RFC 6275 section 9.5.1).
+// IPv4 Care-of Address option of RFC 5555 (section 4.2: the home agent
+// binds the home address to the IPv4 care-of address), else the Alternate
+// Care-of Address option if present, else the source address (RFC 6275
+// section 9.5.1).
 func (r *BindingUpdateRequest) CareOfAddress() netip.Addr {
+	if r.IPv4CoA.IsValid() {
+		return r.IPv4CoA
+	}
 	if r.AlternateCoA.IsValid() {
 		return r.AlternateCoA
 	}
@@ -143,8 +156,8 @@ const (
 // Change is one data-plane change, not yet applied. Changes of one call
 // come in order: removals and additions/updates first, then at most one
 // PrimaryChanged per home address. PrimaryChanged is emitted when another
-// binding becomes preferred, and when the preferred binding itself changes
-// (new CoA, priority or flags, same BID): the default tunnel follows.
+// binding becomes preferred, and when the preferred binding's care-of
+// address or flags change (same BID, new CoA: the default tunnel moves).
 type Change struct {
 	Kind    ChangeKind
 	Cause   Cause
@@ -329,10 +342,20 @@ func (c *BindingCache) onHomeLink(hoa netip.Addr, now time.Time) (time.Duration,
 }
 
 // validCoA: a care-of address must be a global unicast IPv6 address (RFC
-// 6275 sections 9.5.1 and 11.7.1; status 174 "Invalid Care-of Address").
+// 6275 sections 9.5.1 and 11.7.1; status 174 "Invalid Care-of Address"), or
+// a unicast IPv4 address (RFC 5555 IPv4 Care-of Address option, RFC 5648
+// section 6.1 BID option of Length 8). An IPv4 care-of address is kept as
+// its IPv4-mapped form, which no IPv6 care-of address can take, and handed
+// out unmapped (coaOf).
 func validCoA(a netip.Addr) bool {
+	if a.Is4() {
+		return a.IsGlobalUnicast() // not 0/8 unspecified, loopback, link-local, multicast or broadcast
+	}
 	return a.Is6() && !a.Is4In6() && a.Zone() == "" && a.IsGlobalUnicast()
 }
+
+// coaOf turns a stored care-of address back into an Addr (IPv4 unmapped).
+func coaOf(a [16]byte) netip.Addr { return netip.AddrFrom16(a).Unmap() }
 
 func (c *BindingCache) priorityFor(hoa [16]byte, bid uint16, optPri uint8) uint8 {
 	if p, ok := c.cfg.BIDPriority[netip.AddrFrom16(hoa)][bid]; ok && p != 0 {

@@ -115,6 +115,15 @@ func TestEveryStatus(t *testing.T) {
 		{name: "164 MCOA MALFORMED duplicate", req: func() *BindingUpdateRequest {
 			return bu(1, bid(1, coaA), bid(1, coaB))
 		}, want: stMCoAMalformed},
+		{name: "164 MCOA MALFORMED bad length", req: func() *BindingUpdateRequest {
+			return bu(1, bid(1, coaA), BIDOption{BID: 2, Malformed: true})
+		}, want: stMCoAMalformed},
+		{name: "164 MCOA MALFORMED unspecified IPv6 CoA", req: func() *BindingUpdateRequest {
+			return bu(1, bid(1, netip.IPv6Unspecified()))
+		}, want: stMCoAMalformed},
+		{name: "164 MCOA MALFORMED unspecified IPv4 CoA", req: func() *BindingUpdateRequest {
+			return bu(1, bid(1, netip.IPv4Unspecified()))
+		}, want: stMCoAMalformed},
 		{name: "165 MCOA NON-MCOA BINDING EXISTS", setup: func(c *BindingCache) { reg(c, bu(1)) },
 			req: func() *BindingUpdateRequest { return bu(2, bid(1, coaB)) }, want: stMCoANonMCoABindingExists},
 		{name: "166 MCOA PROHIBITED", cfg: func(c *Config) { c.MCoADisabled = true },
@@ -570,5 +579,38 @@ func TestDeregistrationAlwaysAcknowledged(t *testing.T) {
 	c := newTestCache(nil)
 	if d := c.ProcessBindingUpdate(t0, noAck(bu(1))); d.SendAck || !d.Status.Accepted() {
 		t.Fatalf("registration without A: %+v", d)
+	}
+}
+
+// RFC 5555 sections 4.2-4.3: a Binding Update from an IPv4-only network
+// binds the home address to the IPv4 Care-of Address option, not to its
+// inner IPv6 source (the home address itself, which would read as a return
+// home).
+func TestIPv4CareOfAddressRegisters(t *testing.T) {
+	c := newTestCache(nil)
+	v4 := netip.MustParseAddr("198.51.100.10")
+	r := bu(1)
+	r.Source, r.IPv4CoA = r.HoA, v4
+	d := mustAccept(t, c, t0, r)
+	bs := c.Lookup(r.HoA)
+	if d.Status != stAccepted || len(bs) != 1 || bs[0].CoA != v4 {
+		t.Fatalf("status %v bindings %+v", d.Status, bs)
+	}
+	// Moving to another IPv4 address, then back to IPv6, updates the one binding.
+	r = bu(2)
+	r.Source, r.IPv4CoA = r.HoA, netip.MustParseAddr("203.0.113.9")
+	mustAccept(t, c, t0, r)
+	if bs = c.Lookup(r.HoA); len(bs) != 1 || bs[0].CoA != r.IPv4CoA {
+		t.Fatalf("after the move %+v", bs)
+	}
+	mustAccept(t, c, t0, bu(3))
+	if bs = c.Lookup(r.HoA); len(bs) != 1 || !bs[0].CoA.Is6() {
+		t.Fatalf("back on IPv6 %+v", bs)
+	}
+	// A BID option may carry an IPv4 care-of address too (RFC 5648 section 6.1).
+	c = newTestCache(nil)
+	d = mustAccept(t, c, t0, bu(1, bid(1, v4)))
+	if bs = c.Lookup(hoa1); len(bs) != 1 || bs[0].CoA != v4 || len(d.BIDs) != 1 || d.BIDs[0].CoA != v4 {
+		t.Fatalf("BID with IPv4 CoA: %+v %+v", bs, d.BIDs)
 	}
 }

@@ -25,7 +25,7 @@ func FuzzParsePacket(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if checkMH(p.MH) != nil {
+		if checkReceivedMH(p.MH) != nil {
 			t.Fatalf("parser returned a badly framed MH")
 		}
 		if p.Ext != ExtNone && !p.HomeAddress.Is6() {
@@ -74,7 +74,7 @@ func FuzzDecodeUDP(f *testing.F) {
 			t.Fatalf("want exactly one of signal and data: %+v %d", sig, len(data))
 		}
 		if sig.MH != nil {
-			if sig.Via != ViaUDP || checkMH(sig.MH) != nil {
+			if sig.Via != ViaUDP || checkReceivedMH(sig.MH) != nil {
 				t.Fatalf("bad signal %+v", sig)
 			}
 			// What was decoded can be sent again, unless it carries

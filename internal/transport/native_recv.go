@@ -170,7 +170,7 @@ func (n *Native) readMH() {
 			s.IfIndex = cm.IfIndex
 			s.HopLimit = uint8(cm.HopLimit)
 		}
-		if err := checkMH(buf[:sz]); err != nil || !s.Src.Is6() || !s.Dst.Is6() {
+		if err := checkReceivedMH(buf[:sz]); err != nil || !s.Src.Is6() || !s.Dst.Is6() {
 			n.cnt.malformed.Add(1)
 			n.log.Debug("dropped malformed MH", "src", s.Src, "err", err)
 			continue

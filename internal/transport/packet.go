@@ -71,10 +71,25 @@ type packet struct {
 // Header Len counts 8-octet units excluding the first 8 octets and must
 // cover the message exactly.
 func checkMH(mh []byte) error {
+	if err := checkReceivedMH(mh); err != nil {
+		return err
+	}
+	if n := (int(mh[1]) + 1) * 8; n != len(mh) {
+		return fmt.Errorf("%w: Header Len says %d octets, have %d", errBadMH, n, len(mh))
+	}
+	return nil
+}
+
+// checkReceivedMH is checkMH for a received Mobility Header, which may be
+// followed by octets its Header Len does not count: RFC 8200 section 4.7
+// says to ignore octets after a header whose Next Header is 59, and RFC 6275
+// section 9.2 wants a Header Len too small for the message answered (ICMPv6
+// Parameter Problem), not dropped here unseen.
+func checkReceivedMH(mh []byte) error {
 	if len(mh) < 8 {
 		return fmt.Errorf("%w: %d octets, need at least 8", errBadMH, len(mh))
 	}
-	if n := (int(mh[1]) + 1) * 8; n != len(mh) {
+	if n := (int(mh[1]) + 1) * 8; n > len(mh) {
 		return fmt.Errorf("%w: Header Len says %d octets, have %d", errBadMH, n, len(mh))
 	}
 	return nil
@@ -141,7 +156,7 @@ func parsePacket(b []byte) (packet, error) {
 		switch next {
 		case ProtoMH:
 			p.MH = b[off:]
-			if err := checkMH(p.MH); err != nil {
+			if err := checkReceivedMH(p.MH); err != nil {
 				return p, perr(off, "Mobility Header", err)
 			}
 			return p, nil

@@ -71,7 +71,7 @@ type Options struct {
 	// full tables (see installMany).
 	Endpoints int
 	Logger    *slog.Logger
-	Progress io.Writer // one line per finished run, may be nil
+	Progress  io.Writer // one line per finished run, may be nil
 }
 
 // Result is one iperf3 run, or (in Report.Results) the median of a case's

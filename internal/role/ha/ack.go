@@ -38,13 +38,19 @@ func (h *HomeAgent) sendAck(ctx context.Context, r *received, req *binding.Bindi
 		// mobile node the answer is for.
 		ba.Options = append(ba.Options, wire.MobileNodeIdentifier{Subtype: wire.MNIDNAI, Identifier: nai})
 	}
+	if nat, ok := natDetection(sig, req, d); ok {
+		ba.Options = append(ba.Options, nat)
+	}
 	if d.HasTimestamp {
 		ba.Options = append(ba.Options, wire.MobilityMessageReplayProtection{Timestamp: d.Timestamp})
 	}
 
 	// From the address the BU was sent to (the mobile node matches the
 	// answer to its home agent by it), over the socket it came on (a NAT
-	// keeps its mapping), to the care-of address.
+	// keeps its mapping), to the care-of address. An update from an IPv4
+	// care-of address came with the home address as inner source: the
+	// answer goes to the home address inside UDP, to the IPv4 address and
+	// port the update came from (RFC 5555 section 4.2.2), via sig.Peer.
 	coa := sig.Src
 	out := transport.Signal{Via: sig.Via, Src: sig.Dst, Dst: coa, Ext: transport.ExtRH2, HomeAddress: req.HoA,
 		IfIndex: sig.IfIndex, Peer: sig.Peer, Local: sig.Local}
@@ -68,6 +74,21 @@ func (h *HomeAgent) sendAck(ctx context.Context, r *received, req *binding.Bindi
 }
 
 var netip0 netip.Addr
+
+// NATKeepaliveInterval is the Refresh Time the home agent puts in the NAT
+// Detection option: RFC 5555's default NATKATIMEOUT, 110 seconds.
+const NATKeepaliveInterval = 110
+
+// natDetection: RFC 5555 section 4.2.2, when the IPv4 care-of address in
+// the Binding Update differs from the IPv4 source address it arrived from,
+// a NAT is on the path: the acknowledgement carries the NAT Detection
+// option, F set (UDP encapsulation required), with the keepalive interval.
+func natDetection(sig *transport.Signal, req *binding.BindingUpdateRequest, d *binding.Decision) (wire.NATDetection, bool) {
+	if !req.IPv4CoA.IsValid() || !d.Status.Accepted() || sig.Peer.Addr().Unmap() == req.IPv4CoA {
+		return wire.NATDetection{}, false
+	}
+	return wire.NATDetection{UDPEncapsulationRequired: true, RefreshTime: NATKeepaliveInterval}, true
+}
 
 // requestedPriority is the BID-PRI the mobile node sent for bid.
 func requestedPriority(req *binding.BindingUpdateRequest, bid uint16) uint8 {

@@ -22,6 +22,8 @@ type counters struct {
 	// could not install them.
 	dataplaneRefusals uint64
 	queueFull         uint64
+	// parameterProblems: ICMPv6 Parameter Problems sent (RFC 6275 9.2)
+	parameterProblems uint64
 	byStatus          map[wire.Status]uint64
 }
 
@@ -42,24 +44,25 @@ func (c *counters) status(s wire.Status) {
 
 // Counters is the control API view.
 type Counters struct {
-	BindingUpdates   uint64            `json:"binding_updates"`
-	Malformed        uint64            `json:"malformed"`
-	NotBindingUpdate uint64            `json:"other_messages"`
-	Discarded        uint64            `json:"discarded"`
-	AuthFailures     uint64            `json:"auth_failures"`
-	AcksSent         uint64            `json:"acks_sent"`
-	SendErrors       uint64            `json:"send_errors"`
-	DataplaneErrors  uint64            `json:"dataplane_errors"`
-	DataplaneRefused uint64            `json:"dataplane_refusals"`
-	QueueFull        uint64            `json:"queue_full"`
-	AcksByStatus     map[string]uint64 `json:"acks_by_status"`
+	BindingUpdates    uint64            `json:"binding_updates"`
+	Malformed         uint64            `json:"malformed"`
+	NotBindingUpdate  uint64            `json:"other_messages"`
+	Discarded         uint64            `json:"discarded"`
+	AuthFailures      uint64            `json:"auth_failures"`
+	AcksSent          uint64            `json:"acks_sent"`
+	SendErrors        uint64            `json:"send_errors"`
+	DataplaneErrors   uint64            `json:"dataplane_errors"`
+	DataplaneRefused  uint64            `json:"dataplane_refusals"`
+	QueueFull         uint64            `json:"queue_full"`
+	ParameterProblems uint64            `json:"parameter_problems"`
+	AcksByStatus      map[string]uint64 `json:"acks_by_status"`
 }
 
 func (c *counters) view() Counters {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v := Counters{c.bindingUpdates, c.malformed, c.notBindingUpdate, c.discarded, c.authFailures,
-		c.acksSent, c.sendErrors, c.dataplaneErrors, c.dataplaneRefusals, c.queueFull, map[string]uint64{}}
+		c.acksSent, c.sendErrors, c.dataplaneErrors, c.dataplaneRefusals, c.queueFull, c.parameterProblems, map[string]uint64{}}
 	for s, n := range c.byStatus {
 		v.AcksByStatus[s.String()] = n
 	}

@@ -23,9 +23,11 @@ func (h *HomeAgent) handle(ctx context.Context, r received) {
 		h.cnt.inc(&h.cnt.notBindingUpdate)
 		h.log.Debug("ignoring mobility message", "type", t, "from", sig.Src)
 		src, dst := sig.ChecksumAddrs()
-		if _, err := (wire.Parser{ChecksumVerified: true}).Parse(sig.MH, src, dst); errors.Is(err, wire.ErrUnknownMHType) {
+		_, err := (wire.Parser{ChecksumVerified: true}).Parse(sig.MH, src, dst)
+		if errors.Is(err, wire.ErrUnknownMHType) {
 			h.sendBindingError(ctx, &r, wire.BEUnrecognizedMHType)
 		}
+		h.sendParameterProblem(ctx, &r, err)
 		return
 	}
 	h.cnt.inc(&h.cnt.bindingUpdates)
@@ -33,6 +35,7 @@ func (h *HomeAgent) handle(ctx context.Context, r received) {
 	if err != nil {
 		h.cnt.inc(&h.cnt.malformed)
 		h.warn(r.at, "malformed binding update", "from", sig.Src, "via", sig.Via, "err", err)
+		h.sendParameterProblem(ctx, &r, err)
 		return
 	}
 	auth, sa, why := h.sec.authenticate(h.bu.Bytes(), bs, sig.Src, req.HoA)
@@ -112,7 +115,14 @@ func (h *HomeAgent) decodeBindingUpdate(sig *transport.Signal) (*binding.Binding
 		switch it.Type() {
 		case wire.OptBindingIdentifier:
 			if err := bid.Decode(it.Data()); err != nil {
-				return nil, nil, fmt.Errorf("option at %d: %w", it.Offset(), err)
+				// RFC 5648 section 6.2: answered with MCOA MALFORMED, not
+				// dropped; the BID, when there is one, names it in logs.
+				o := binding.BIDOption{Malformed: true}
+				if d := it.Data(); len(d) >= 2 {
+					o.BID = uint16(d[0])<<8 | uint16(d[1])
+				}
+				req.BIDs = append(req.BIDs, o)
+				continue
 			}
 			req.BIDs = append(req.BIDs, binding.BIDOption{BID: bid.BindingID, Priority: bid.Priority,
 				CoA: bid.CareOfAddress, SimultaneousHomeForeign: bid.SimultaneousHomeAndForeign})
@@ -122,6 +132,17 @@ func (h *HomeAgent) decodeBindingUpdate(sig *transport.Signal) (*binding.Binding
 				return nil, nil, fmt.Errorf("option at %d: %w", it.Offset(), err)
 			}
 			req.AlternateCoA = a.CareOfAddress
+		case wire.OptIPv4CareOfAddress:
+			a, err := wire.DecodeIPv4CareOfAddress(it.Data())
+			if err != nil {
+				return nil, nil, fmt.Errorf("option at %d: %w", it.Offset(), err)
+			}
+			// RFC 5555 section 4.2: the option binds the home address to an
+			// IPv4 care-of address; only a BU that came over IPv4 (UDP,
+			// section 4.1) is from an IPv4 network the home agent can reach.
+			if sig.Via == transport.ViaUDP && sig.Peer.Addr().Unmap().Is4() {
+				req.IPv4CoA = a.Address
+			}
 		case wire.OptMobileNodeIdentifier:
 			m, err := wire.DecodeMobileNodeIdentifier(it.Data())
 			if err != nil {
@@ -186,6 +207,30 @@ func (h *HomeAgent) sendBindingError(ctx context.Context, r *received, status wi
 	if err := r.tp.Send(sctx, out); err != nil {
 		h.cnt.inc(&h.cnt.sendErrors)
 	}
+}
+
+// sendParameterProblem answers a Mobility Header whose Payload Proto is not
+// 59 or whose Header Len is too small for its type with ICMPv6 Parameter
+// Problem code 0 pointing at that field (RFC 6275 section 9.2, SHOULD), at
+// the bounded rate of answers to unauthenticated senders (RFC 4443 section
+// 2.4 (f)). Transports that cannot carry ICMPv6 (UDP) answer nothing.
+func (h *HomeAgent) sendParameterProblem(ctx context.Context, r *received, err error) {
+	off, ok := wire.ParameterProblemPointer(err)
+	if !ok {
+		return
+	}
+	pp, ok := r.tp.(transport.ParameterProblemSender)
+	if !ok || !h.answers.allow(r.at) {
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := pp.SendParameterProblem(sctx, r.sig, off); err != nil {
+		h.cnt.inc(&h.cnt.sendErrors)
+		h.warn(r.at, "sending ICMPv6 parameter problem", "to", r.sig.Src, "err", err)
+		return
+	}
+	h.cnt.inc(&h.cnt.parameterProblems)
 }
 
 // reconcileEncap follows a change of encapsulation alone (a mobile node now

@@ -146,3 +146,40 @@ func TestUnknownMobilityHeaderTypeGetsBindingError(t *testing.T) {
 		t.Fatalf("answer %T %+v to %v", m, m, ans.Dst)
 	}
 }
+
+// RFC 5648 section 6.2: a Binding Identifier option with a bad length, or
+// with an unspecified care-of address, is answered with MCOA MALFORMED
+// (164); nothing is registered.
+func TestMalformedBindingIdentifierAnswered(t *testing.T) {
+	x := start(t)
+	badLen := wire.UnknownOption{Type: wire.OptBindingIdentifier, Data: []byte{0, 1, 0, 0, 1, 2}}
+	for name, opt := range map[string]wire.Option{
+		"length 6":        badLen,
+		"unspecified CoA": wire.BindingIdentifier{BindingID: 1, CareOfAddress: netip.IPv6Unspecified()},
+	} {
+		x.seq++
+		bu := wire.BindingUpdate{Sequence: x.seq, Flags: wire.BUFlagA | wire.BUFlagH, Lifetime: 15,
+			Options: []wire.Option{opt, wire.NAI("mn1@example.org"),
+				wire.MobilityMessageReplayProtection{Timestamp: wire.NTPTimestamp(time.Now())}}}
+		mh, err := wire.NewAuthenticator(key).AppendMessage(nil, bu, 300, coa1, hoa, hoa, haAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ba := parseBA(t, x.exchange(transport.Signal{Via: transport.ViaMH, Src: coa1, Dst: haAddr,
+			Ext: transport.ExtHAO, HomeAddress: hoa, MH: mh}))
+		if ba.Status != wire.StatusMCoAMalformed || len(x.bindings()) != 0 {
+			t.Errorf("%s: status %v, bindings %v; want 164 MCOA MALFORMED and none", name, ba.Status, x.bindings())
+		}
+	}
+}
+
+// A plain Binding Update from a new care-of address moves the one binding,
+// and the home address's tunnel follows it.
+func TestPlainBindingUpdateMovesTunnel(t *testing.T) {
+	x := start(t)
+	x.sendBU(coa1, 15, key)
+	x.sendBU(coa2, 15, key)
+	if tun, ok := x.route(); !ok || tun.Remote != coa2 {
+		t.Fatalf("home address tunnelled to %v after moving to %v", tun.Remote, coa2)
+	}
+}
