@@ -28,10 +28,15 @@ See examples/ha.yaml for every configuration key.`,
 				return err
 			}
 			if check {
+				for _, n := range cfg.Notes() {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: note: %s\n", cfgPath, n)
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", cfgPath)
 				return nil
 			}
-			h, err := ha.New(cfg, ha.Options{Logger: newLogger(cfg.Log)})
+			log := newLogger(cfg.Log)
+			logNotes(log, cfgPath, cfg.Notes())
+			h, err := ha.New(cfg, ha.Options{Logger: log})
 			if err != nil {
 				return err
 			}

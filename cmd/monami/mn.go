@@ -31,10 +31,15 @@ See examples/mn.yaml for every configuration key.`,
 				return err
 			}
 			if check {
+				for _, n := range cfg.Notes() {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: note: %s\n", cfgPath, n)
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", cfgPath)
 				return nil
 			}
-			m, err := mn.New(cfg, mn.Options{Logger: newLogger(cfg.Log)})
+			log := newLogger(cfg.Log)
+			logNotes(log, cfgPath, cfg.Notes())
+			m, err := mn.New(cfg, mn.Options{Logger: log})
 			if err != nil {
 				return err
 			}
