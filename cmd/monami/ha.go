@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"monami/internal/config"
+	"monami/internal/metrics"
 	"monami/internal/role/ha"
 )
 
@@ -36,9 +37,21 @@ See examples/ha.yaml for every configuration key.`,
 			}
 			log := newLogger(cfg.Log)
 			logNotes(log, cfgPath, cfg.Notes())
+			var ms *metrics.Server
+			if cfg.Metrics.Listen != "" {
+				if ms, err = metrics.Listen(cfg.Metrics.Listen); err != nil {
+					return err
+				}
+				defer ms.Close()
+			}
 			h, err := ha.New(cfg, ha.Options{Logger: log})
 			if err != nil {
 				return err
+			}
+			if ms != nil {
+				if err := ms.Serve(h, log); err != nil {
+					return err
+				}
 			}
 			return h.Run(cmd.Context())
 		},

@@ -63,3 +63,22 @@ func TestKeyForms(t *testing.T) {
 		}
 	}
 }
+
+func TestMetricsListen(t *testing.T) {
+	const ha = "address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nsecurity: {insecure: true}\nmobile_nodes: [{id: a, home_addresses: [2001:db8::5]}]\n"
+	for _, tc := range []struct{ listen, want string }{
+		{`"[::1]:9190"`, ""},
+		{`":9190"`, ""},
+		{`9190`, "metrics.listen: \"9190\" is not host:port"},
+		{`"[::1]:99999"`, "metrics.listen: port \"99999\" is not 1..65535"},
+		{`"localhost:9190"`, "metrics.listen: host \"localhost\" is not an IP address"},
+	} {
+		c, err := ParseHomeAgent("ha.yaml", []byte(ha+"metrics: {listen: "+tc.listen+"}\n"))
+		switch {
+		case tc.want == "" && (err != nil || c.Metrics.Listen == ""):
+			t.Errorf("%s: %v", tc.listen, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: got %v, want %q", tc.listen, err, tc.want)
+		}
+	}
+}
