@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"monami/internal/config"
+	"monami/internal/metrics"
 	"monami/internal/role/ha"
 )
 
@@ -28,12 +29,29 @@ See examples/ha.yaml for every configuration key.`,
 				return err
 			}
 			if check {
+				for _, n := range cfg.Notes() {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: note: %s\n", cfgPath, n)
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", cfgPath)
 				return nil
 			}
-			h, err := ha.New(cfg, ha.Options{Logger: newLogger(cfg.Log)})
+			log := newLogger(cfg.Log)
+			logNotes(log, cfgPath, cfg.Notes())
+			var ms *metrics.Server
+			if cfg.Metrics.Listen != "" {
+				if ms, err = metrics.Listen(cfg.Metrics.Listen); err != nil {
+					return err
+				}
+				defer ms.Close()
+			}
+			h, err := ha.New(cfg, ha.Options{Logger: log})
 			if err != nil {
 				return err
+			}
+			if ms != nil {
+				if err := ms.Serve(h, log); err != nil {
+					return err
+				}
 			}
 			return h.Run(cmd.Context())
 		},

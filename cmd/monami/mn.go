@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"monami/internal/config"
+	"monami/internal/metrics"
 	"monami/internal/role/mn"
 )
 
@@ -31,12 +32,29 @@ See examples/mn.yaml for every configuration key.`,
 				return err
 			}
 			if check {
+				for _, n := range cfg.Notes() {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: note: %s\n", cfgPath, n)
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", cfgPath)
 				return nil
 			}
-			m, err := mn.New(cfg, mn.Options{Logger: newLogger(cfg.Log)})
+			log := newLogger(cfg.Log)
+			logNotes(log, cfgPath, cfg.Notes())
+			var ms *metrics.Server
+			if cfg.Metrics.Listen != "" {
+				if ms, err = metrics.Listen(cfg.Metrics.Listen); err != nil {
+					return err
+				}
+				defer ms.Close()
+			}
+			m, err := mn.New(cfg, mn.Options{Logger: log})
 			if err != nil {
 				return err
+			}
+			if ms != nil {
+				if err := ms.Serve(m, log); err != nil {
+					return err
+				}
 			}
 			return m.Run(cmd.Context())
 		},

@@ -31,3 +31,11 @@ func newLogger(c config.Log) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
+
+// logNotes logs at start what the daemon does differently from what the
+// configuration file says (e.g. a lifetime rounded to 4-second units).
+func logNotes(log *slog.Logger, path string, notes []string) {
+	for _, n := range notes {
+		log.Warn("configuration note", "file", path, "note", n)
+	}
+}

@@ -1,6 +1,11 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+)
 
 // Log selects the daemon's log output.
 type Log struct {
@@ -78,3 +83,29 @@ func (t *Transport) validate(where string, e *errs) {
 }
 
 func fieldf(format string, a ...any) string { return fmt.Sprintf(format, a...) }
+
+// Metrics configures the Prometheus endpoint (/metrics and /healthz).
+type Metrics struct {
+	// Listen is host:port for the HTTP endpoint, e.g. "[::1]:9190";
+	// empty turns it off.
+	Listen string `yaml:"listen"`
+}
+
+func (m *Metrics) validate(e *errs) {
+	if m.Listen == "" {
+		return
+	}
+	host, port, err := net.SplitHostPort(m.Listen)
+	if err != nil {
+		e.add("metrics.listen: %q is not host:port (e.g. \"[::1]:9190\" or \":9190\")", m.Listen)
+		return
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		e.add("metrics.listen: port %q is not 1..65535", port)
+	}
+	if host != "" {
+		if _, err := netip.ParseAddr(host); err != nil {
+			e.add("metrics.listen: host %q is not an IP address (names are not resolved)", host)
+		}
+	}
+}

@@ -50,8 +50,8 @@ func TestHomeAgentErrors(t *testing.T) {
 		{"address: fe80::1\nhome_prefixes: [2001:db8::/64]\nmobile_nodes: []", "global IPv6 unicast"},
 		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::1/64]", "host bits set"},
 		{"address: 2001:db8::1\nhome_prefixes: [10.0.0.0/8]", "not IPv6"},
-		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nmobile_nodes:\n - id: a\n   home_addresses: [2001:db9::1]\n   spi: 300\n   key: 0123456789abcdef", "in no home prefix"},
-		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nmobile_nodes:\n - id: a\n   home_addresses: [2001:db8::5]\n   spi: 3\n   key: 0123456789abcdef", "reserved (RFC 4285"},
+		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nmobile_nodes:\n - id: a\n   home_addresses: [2001:db9::1]\n   spi: 300\n   key: text:0123456789abcdef", "in no home prefix"},
+		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nmobile_nodes:\n - id: a\n   home_addresses: [2001:db8::5]\n   spi: 3\n   key: text:0123456789abcdef", "reserved (RFC 4285"},
 		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nmobile_nodes:\n - id: a\n   home_addresses: [2001:db8::5]\n   spi: 300", "key or key_file is required"},
 		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nmobile_nodes:\n - id: a\n   home_addresses: [2001:db8::5]\n   spi: 300\n   key: short", "use at least 16"},
 		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nsecurity: {insecure: true}\nmobile_nodes:\n - id: a\n   home_addresses: [2001:db8::5]\n - id: b\n   home_addresses: [2001:db8::5]", "also given to a"},
@@ -73,7 +73,7 @@ func TestHomeAgentErrors(t *testing.T) {
 }
 
 func TestMobileNodeErrors(t *testing.T) {
-	base := "id: mn\nhome_addresses:\n - address: 2001:db8::10\n   home_agent: 2001:db8::1\n   spi: 300\n   key: 0123456789abcdef\n"
+	base := "id: mn\nhome_addresses:\n - address: 2001:db8::10\n   home_agent: 2001:db8::1\n   spi: 300\n   key: text:0123456789abcdef\n"
 	for _, tc := range []struct{ yaml, want string }{
 		{base, "at least one access interface"},
 		{base + "interfaces:\n - name: eth0\n - name: eth0", "appears twice"},

@@ -21,6 +21,8 @@ type HomeAgent struct {
 	} `yaml:"signalling"`
 
 	Dataplane Dataplane `yaml:"dataplane"`
+	// Metrics is the Prometheus endpoint; off unless metrics.listen is set.
+	Metrics Metrics `yaml:"metrics"`
 
 	Binding struct {
 		// MaxLifetime caps granted lifetimes (RFC 6275 section 10.3.1).
@@ -122,6 +124,7 @@ func ParseHomeAgent(name string, data []byte) (*HomeAgent, error) {
 		e.add("signalling: both transports are off")
 	}
 	c.Dataplane.validate(&e)
+	c.Metrics.validate(&e)
 	if c.Binding.MaxLifetime == 0 {
 		c.Binding.MaxLifetime = Duration(5 * time.Minute)
 	}

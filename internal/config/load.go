@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -26,7 +27,7 @@ func decodeStrict(data []byte, v any) error {
 		if errors.Is(err, io.EOF) {
 			return errors.New("empty configuration")
 		}
-		return err
+		return errors.New(strings.Join(nameKeys(data, err), "\n  "))
 	}
 	return nil
 }
@@ -76,9 +77,12 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-// Key is shared secret material: "hex:..." or a plain string in the file,
-// or the contents of key_file.
+// Key is shared secret material, written "hex:00112233..." or
+// "text:a passphrase" in the file or in key_file.
 type Key []byte
+
+// looksHex matches a value a user most likely meant as hex digits.
+var looksHex = regexp.MustCompile(`^(0[xX])?[0-9a-fA-F]{16,}$`)
 
 func parseKey(s string) (Key, error) {
 	if h, ok := strings.CutPrefix(s, "hex:"); ok {
@@ -87,6 +91,16 @@ func parseKey(s string) (Key, error) {
 			return nil, fmt.Errorf("bad hex key: %w", err)
 		}
 		return b, nil
+	}
+	if t, ok := strings.CutPrefix(s, "text:"); ok {
+		return Key(t), nil
+	}
+	// A bare value used to be taken as text: 40 hex digits became a
+	// 40-octet ASCII key and a peer given the same digits as hex failed
+	// authentication with no hint. Refuse what looks like hex.
+	if looksHex.MatchString(s) {
+		return nil, fmt.Errorf("%d characters that look like hex digits: write hex:%s for %d octets, or text:%s to use the characters themselves",
+			len(s), strings.TrimPrefix(strings.TrimPrefix(s, "0x"), "0X"), len(strings.TrimPrefix(strings.TrimPrefix(s, "0x"), "0X"))/2, s)
 	}
 	return Key(s), nil
 }

@@ -21,7 +21,9 @@ type MobileNode struct {
 	HomeAddresses []HomeAddressEntry `yaml:"home_addresses"`
 	Interfaces    []InterfaceEntry   `yaml:"interfaces"`
 	Dataplane     Dataplane          `yaml:"dataplane"`
-	Security      struct {
+	// Metrics is the Prometheus endpoint; off unless metrics.listen is set.
+	Metrics  Metrics `yaml:"metrics"`
+	Security struct {
 		Insecure bool `yaml:"insecure"`
 	} `yaml:"security"`
 }
@@ -172,5 +174,6 @@ func ParseMobileNode(name string, data []byte) (*MobileNode, error) {
 		}
 	}
 	c.Dataplane.validate(&e)
+	c.Metrics.validate(&e)
 	return &c, e.err(name)
 }

@@ -66,6 +66,9 @@ func TestListenReplacesStaleSocket(t *testing.T) {
 func TestListenModes(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run", "monami")
 	path := filepath.Join(dir, "ha.sock")
+	if err := os.Mkdir(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	before := syscall.Umask(0o022)
 	syscall.Umask(before)
 	s, err := Listen(path, fakeRole{}, nil)
@@ -81,10 +84,50 @@ func TestListenModes(t *testing.T) {
 	if err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("socket mode %v (%v), want socket 0600", fi.Mode(), err)
 	}
-	for _, d := range []string{dir, filepath.Dir(dir)} {
-		fi, err := os.Stat(d)
-		if err != nil || fi.Mode().Perm() != 0o700 {
-			t.Errorf("created directory %s mode %v (%v), want 0700", d, fi.Mode().Perm(), err)
-		}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("created directory %s mode %v (%v), want 0700", dir, fi.Mode().Perm(), err)
+	}
+}
+
+// A missing socket directory is created (as /run/monami is after a boot),
+// private, and removed again at Close; a missing parent is an error and
+// creates nothing; an existing directory is left in place.
+func TestListenSocketDirectory(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "monami")
+	path := filepath.Join(dir, "ha.sock")
+	s, err := Listen(path, fakeRole{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("created directory: %v %v", fi, err)
+	}
+	if _, _, err := NewClient(path).Get(t.Context(), "topics"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("directory created by Listen left behind after Close: %v", err)
+	}
+
+	deep := filepath.Join(base, "rnu", "monami", "ha.sock")
+	if s, err := Listen(deep, fakeRole{}, nil); err == nil {
+		s.Close()
+		t.Fatal("Listen created a directory tree for a mistyped path")
+	} else if !strings.Contains(err.Error(), deep) || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("error does not name the path: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(base, "rnu")); !os.IsNotExist(err) {
+		t.Errorf("mistyped path left %s/rnu: %v", base, err)
+	}
+
+	s, err = Listen(filepath.Join(base, "ha.sock"), fakeRole{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := os.Stat(base); err != nil {
+		t.Errorf("existing directory removed: %v", err)
 	}
 }

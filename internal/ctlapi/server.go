@@ -55,6 +55,37 @@ type Server struct {
 	ln   net.Listener
 	srv  *http.Server
 	log  *slog.Logger
+	// madeDir is the socket's directory when Listen created it; Close
+	// removes it again.
+	madeDir string
+}
+
+// socketDir makes sure the socket's directory exists. Like a systemd
+// RuntimeDirectory, the last component (/run/monami on a fresh boot, /run
+// being a tmpfs) is created, mode 0700, logged, and removed at stop, so a
+// daemon leaves nothing behind. A missing parent is an error: a mistyped
+// control_socket must not grow a directory tree as root. It returns the
+// directory it created, or "".
+func socketDir(path string, log *slog.Logger) (string, error) {
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	if err == nil {
+		if !fi.IsDir() {
+			return "", fmt.Errorf("control socket %s: %s is not a directory", path, dir)
+		}
+		return "", nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("control socket %s: %w", path, err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("control socket %s: directory %s does not exist and neither does its parent (control_socket mistyped?)", path, dir)
+		}
+		return "", fmt.Errorf("control socket %s: %w", path, err)
+	}
+	log.Info("created control socket directory; removed at stop", "dir", dir)
+	return dir, nil
 }
 
 // Listen creates the socket (mode 0600: the API shows keys' SPIs and
@@ -66,12 +97,18 @@ func Listen(path string, p Provider, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	// Directories we create are private; an existing one keeps its mode.
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("control socket directory: %w", err)
+	madeDir, err := socketDir(path, log)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Server, error) {
+		if madeDir != "" {
+			os.Remove(madeDir)
+		}
+		return nil, err
 	}
 	if err := removeStaleSocket(path); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	// The umask makes the socket 0600 from its creation on, so there is no
 	// window in which another user can connect before the Chmod below.
@@ -80,13 +117,13 @@ func Listen(path string, p Provider, log *slog.Logger) (*Server, error) {
 	ln, err := net.Listen("unix", path)
 	syscall.Umask(old)
 	if err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
+		return fail(fmt.Errorf("control socket: %w", err))
 	}
 	if err := os.Chmod(path, 0o600); err != nil {
 		ln.Close()
-		return nil, fmt.Errorf("control socket: %w", err)
+		return fail(fmt.Errorf("control socket: %w", err))
 	}
-	s := &Server{path: path, ln: ln, log: log}
+	s := &Server{path: path, ln: ln, log: log, madeDir: madeDir}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /"+APIVersion+"/", func(w http.ResponseWriter, r *http.Request) {
 		s.serveTopic(w, r, p)
@@ -161,5 +198,9 @@ func (s *Server) Close() error {
 	defer cancel()
 	err := s.srv.Shutdown(ctx)
 	_ = os.Remove(s.path)
+	if s.madeDir != "" {
+		// Only if empty: another daemon may have put its socket there.
+		_ = os.Remove(s.madeDir)
+	}
 	return err
 }

@@ -36,11 +36,14 @@ const (
 	homePrefix  = "2001:db8:1::/64"
 	homeAddress = "2001:db8:1::10"
 	nai         = "mn@demo.monami.example"
-	spi         = 4096
-	streamPort  = 5001
-	probePort   = 5002
-	activeIf    = "wlan0"
-	backupIf    = "lte0"
+	// metricsListen is each daemon's Prometheus endpoint, inside its
+	// own namespace.
+	metricsListen = "[::1]:9190"
+	spi           = 4096
+	streamPort    = 5001
+	probePort     = 5002
+	activeIf      = "wlan0"
+	backupIf      = "lte0"
 )
 
 // Options tune a demo run; zero values take the defaults.
@@ -160,12 +163,13 @@ address: %s
 home_prefixes: [%s]
 dataplane: {backend: %s}
 binding: {max_lifetime: 600s}
+metrics: {listen: "%s"}
 mobile_nodes:
   - id: %s
     home_addresses: [%s]
     spi: %d
     key: %s
-`, s.path("ha.sock"), homeAgent, homePrefix, s.opt.Backend, nai, homeAddress, spi, key)
+`, s.path("ha.sock"), homeAgent, homePrefix, s.opt.Backend, metricsListen, nai, homeAddress, spi, key)
 	mnYAML := fmt.Sprintf(`log: {level: info}
 control_socket: %s
 id: %s
@@ -177,7 +181,8 @@ interfaces:
   - {name: %s, bid: 1, priority: 10, transport: %s}
   - {name: %s, bid: 2, priority: 20, transport: %s}
 dataplane: {backend: %s}
-`, s.path("mn.sock"), nai, s.opt.Lifetime, homeAddress, homeAgent, spi, mnKey, activeIf, s.opt.Transport, backupIf, s.opt.Transport, s.opt.Backend)
+metrics: {listen: "%s"}
+`, s.path("mn.sock"), nai, s.opt.Lifetime, homeAddress, homeAgent, spi, mnKey, activeIf, s.opt.Transport, backupIf, s.opt.Transport, s.opt.Backend, metricsListen)
 	if err := os.WriteFile(s.path("ha.yaml"), []byte(haYAML), 0o600); err != nil {
 		return err
 	}

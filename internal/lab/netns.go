@@ -95,8 +95,59 @@ func deleteNetns(name string) error {
 	if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("unmount %s: %w", p, err)
 	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+	err := os.Remove(p)
+	if errors.Is(err, unix.EBUSY) {
+		err = removeCoveredNetns(p)
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
+	}
+	return nil
+}
+
+// removeCoveredNetns removes a namespace file whose bind mount is hidden
+// under a later mount of /run/netns on itself (what `ip netns add` does
+// when /run/netns is not yet a mount point). Unmounting the path only
+// removes the copy in the upper mount and unlink fails with EBUSY, because
+// the file is still a mount point in the covered one, out of reach by
+// path. In a private mount namespace of our own the upper mount and the
+// copy of the covered one can be detached; the file is then no mount point
+// there and unlink succeeds, and the kernel detaches the mounts on the
+// unlinked file in every namespace (vfs_unlink, detach_mounts), which
+// frees the network namespace. The thread is never unlocked: the runtime
+// discards it with its mount namespace.
+func removeCoveredNetns(p string) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			errc <- fmt.Errorf("remove %s: unshare mount namespace: %w", p, err)
+			return
+		}
+		// Nothing done here may propagate back to the host.
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			errc <- fmt.Errorf("remove %s: private mounts: %w", p, err)
+			return
+		}
+		for range 16 {
+			err := unix.Unlink(p)
+			if !errors.Is(err, unix.EBUSY) {
+				errc <- err
+				return
+			}
+			// Peel one layer: the namespace file's own mount if the
+			// path shows one, else the mount of /run/netns above it.
+			if err := unix.Unmount(p, unix.MNT_DETACH); errors.Is(err, unix.EINVAL) {
+				if err := unix.Unmount(netnsDir, unix.MNT_DETACH); err != nil {
+					errc <- fmt.Errorf("remove %s: unmount %s in a private mount namespace: %w", p, netnsDir, err)
+					return
+				}
+			}
+		}
+		errc <- fmt.Errorf("remove %s: still busy after unmounting every layer", p)
+	}()
+	if err := <-errc; err != nil {
+		return &os.PathError{Op: "remove", Path: p, Err: err}
 	}
 	return nil
 }

@@ -58,6 +58,9 @@ type HomeAgent struct {
 	dp    dataplane.DataPlane
 	tps   []transport.Transport
 	ctl   *ctlapi.Server
+	// prefixes owns the home prefixes (unreachable routes) when the home
+	// agent runs its own data plane.
+	prefixes *homePrefixGuard
 
 	// endpoints: reverse-tunnel endpoints by peer care-of address, with the
 	// home addresses allowed as inner source (several home addresses may
@@ -174,6 +177,11 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 		})
 		if err != nil {
 			return nil, fmt.Errorf("data plane: %w", err)
+		}
+	}
+	if opt.DataPlane == nil {
+		if h.prefixes, err = guardHomePrefixes(cfg.Prefixes(), opt.NetNS, h.log); err != nil {
+			return nil, err
 		}
 	}
 	if d, ok := h.dp.(dataplane.UDPDeliverer); ok {
@@ -301,6 +309,7 @@ func (h *HomeAgent) close() {
 			h.log.Warn("closing signalling transport", "err", err)
 		}
 	}
+	h.prefixes.close()
 	if h.dp != nil {
 		if err := h.dp.Close(); err != nil {
 			h.log.Warn("closing data plane", "err", err)

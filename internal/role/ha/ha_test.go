@@ -118,7 +118,7 @@ mobile_nodes:
   - id: mn1@example.org
     home_addresses: [2001:db8:1::10]
     spi: 300
-    key: 0123456789abcdef0123
+    key: text:0123456789abcdef0123
 `
 
 type harness struct {
