@@ -1,0 +1,110 @@
+package forwarding
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// Table is a computed desired forwarding. It is immutable once built, so
+// a data path may read it while the next one is computed.
+type Table struct {
+	entries map[Key]*Entry
+	homes   map[netip.Addr]*homeTable
+	// next is the earliest time after the computation at which an input
+	// binding expires, zero if none.
+	next time.Time
+}
+
+// homeTable holds one home address's entries in precedence order, with a
+// classifier index: entries that match one destination port are bucketed
+// by it, so a lookup tests a few entries rather than all of them.
+type homeTable struct {
+	order     []*Entry
+	byDstPort map[uint16][]int32
+	generic   []int32
+}
+
+// Len is the number of entries.
+func (t *Table) Len() int { return len(t.entries) }
+
+// Get returns the entry of a key.
+func (t *Table) Get(k Key) (*Entry, bool) {
+	e, ok := t.entries[k]
+	return e, ok
+}
+
+// Entries returns a home address's entries in precedence order; the
+// slice must not be changed.
+func (t *Table) Entries(hoa netip.Addr) []*Entry {
+	if h := t.homes[hoa]; h != nil {
+		return h.order
+	}
+	return nil
+}
+
+// HomeAddresses returns the home addresses with entries, sorted.
+func (t *Table) HomeAddresses() []netip.Addr {
+	out := make([]netip.Addr, 0, len(t.homes))
+	for a := range t.homes {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
+}
+
+// NextChange is when the table would next change with no new input (a
+// binding expiring), zero if never: a reconcile loop recomputes then.
+func (t *Table) NextChange() time.Time { return t.next }
+
+// Lookup returns the live entry of highest precedence that matches a
+// packet of home address hoa, or nil.
+func (t *Table) Lookup(hoa netip.Addr, k *FlowKey) *Entry {
+	h := t.homes[hoa]
+	if h == nil {
+		return nil
+	}
+	var bucket []int32
+	if k.HasPorts {
+		bucket = h.byDstPort[k.DstPort]
+	}
+	// Merge the two ascending index lists; the first hit wins.
+	i, j := 0, 0
+	for i < len(bucket) || j < len(h.generic) {
+		var x int32
+		if j >= len(h.generic) || (i < len(bucket) && bucket[i] < h.generic[j]) {
+			x = bucket[i]
+			i++
+		} else {
+			x = h.generic[j]
+			j++
+		}
+		if e := h.order[x]; e.Selector.Matches(k) && e.Live() {
+			return e
+		}
+	}
+	return nil
+}
+
+// Route looks a packet up and picks its paths: Lookup then Pick. An empty
+// result means drop (by policy, or for want of a usable path).
+func (t *Table) Route(hoa netip.Addr, k *FlowKey, dst []PathID) []PathID {
+	e := t.Lookup(hoa, k)
+	if e == nil {
+		return dst
+	}
+	return AppendPick(dst, e, k)
+}
+
+func newHomeTable(es []*Entry) *homeTable {
+	slices.SortFunc(es, compareEntries)
+	h := &homeTable{order: es, byDstPort: map[uint16][]int32{}}
+	for i, e := range es {
+		if p := e.Selector.DstPort; p.Set && p.Lo == p.Hi {
+			h.byDstPort[p.Lo] = append(h.byDstPort[p.Lo], int32(i))
+		} else {
+			h.generic = append(h.generic, int32(i))
+		}
+	}
+	return h
+}
