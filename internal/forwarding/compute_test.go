@@ -155,6 +155,24 @@ func TestLookupOrderAcrossIndex(t *testing.T) {
 	mustRoute(t, tb, udpKey(1, 81), ids(1))
 	in.Rules[0].Priority = 9
 	mustRoute(t, Compute(t0, in), udpKey(1, 5060), ids(1))
+	// A range covering more segments than the index lists an entry in
+	// is tested for every packet, in its place.
+	in.Rules = nil
+	for i := range 200 {
+		in.Rules = append(in.Rules, Rule{Priority: uint16(10 + i), Selector: Match{DstPort: Exact(uint16(2 * i))},
+			Action: Action{Paths: []PathRef{{ID: 1}}}})
+	}
+	in.Rules = append(in.Rules, Rule{Priority: 100, Selector: Match{DstPort: Between[uint16](0, 1000)},
+		Action: Action{Paths: []PathRef{{ID: 2}}}})
+	tb = Compute(t0, in)
+	mustRoute(t, tb, udpKey(1, 2*89), ids(1))
+	mustRoute(t, tb, udpKey(1, 2*90), ids(1)) // equal priority: the exact port is more specific
+	mustRoute(t, tb, udpKey(1, 2*91), ids(2))
+	mustRoute(t, tb, udpKey(1, 2*90+1), ids(2))
+	mustRoute(t, tb, udpKey(1, 1001), ids(1)) // default
+	k := udpKey(1, 2)
+	k.HasPorts = false
+	mustRoute(t, tb, k, ids(1))
 }
 
 func TestComputeDeterministic(t *testing.T) {

@@ -17,13 +17,21 @@ type Table struct {
 }
 
 // homeTable holds one home address's entries in precedence order, with a
-// classifier index: entries that match one destination port are bucketed
-// by it, so a lookup tests a few entries rather than all of them.
+// classifier index on the destination port: the port space is cut into
+// segments at every rule's range ends, and each segment lists the entries
+// whose range covers it. A lookup binary-searches the packet's port and
+// tests those entries and the generic ones (no port, or a range covering
+// more than maxSegments segments, kept out to bound the index's size).
 type homeTable struct {
-	order     []*Entry
-	byDstPort map[uint16][]int32
-	generic   []int32
+	order []*Entry
+	// segStart[i] is the first port of segment i; segs[i] its entries.
+	segStart []uint16
+	segs     [][]int32
+	generic  []int32
 }
+
+// maxSegments bounds how many segments one entry is listed in.
+const maxSegments = 64
 
 // Len is the number of entries.
 func (t *Table) Len() int { return len(t.entries) }
@@ -65,8 +73,15 @@ func (t *Table) Lookup(hoa netip.Addr, k *FlowKey) *Entry {
 		return nil
 	}
 	var bucket []int32
-	if k.HasPorts {
-		bucket = h.byDstPort[k.DstPort]
+	if k.HasPorts && len(h.segStart) > 0 {
+		// The last segment starting at or before the port.
+		i, found := slices.BinarySearch(h.segStart, k.DstPort)
+		if !found {
+			i--
+		}
+		if i >= 0 {
+			bucket = h.segs[i]
+		}
 	}
 	// Merge the two ascending index lists; the first hit wins.
 	i, j := 0, 0
@@ -98,12 +113,38 @@ func (t *Table) Route(hoa netip.Addr, k *FlowKey, dst []PathID) []PathID {
 
 func newHomeTable(es []*Entry) *homeTable {
 	slices.SortFunc(es, compareEntries)
-	h := &homeTable{order: es, byDstPort: map[uint16][]int32{}}
+	h := &homeTable{order: es}
+	// Segment boundaries: every range start, and every port after a
+	// range end.
+	var cuts []uint16
+	for _, e := range es {
+		if p := e.Selector.DstPort; p.Set {
+			cuts = append(cuts, p.Lo)
+			if p.Hi != 0xffff {
+				cuts = append(cuts, p.Hi+1)
+			}
+		}
+	}
+	slices.Sort(cuts)
+	h.segStart = slices.Compact(cuts)
+	h.segs = make([][]int32, len(h.segStart))
 	for i, e := range es {
-		if p := e.Selector.DstPort; p.Set && p.Lo == p.Hi {
-			h.byDstPort[p.Lo] = append(h.byDstPort[p.Lo], int32(i))
-		} else {
+		p := e.Selector.DstPort
+		if !p.Set {
 			h.generic = append(h.generic, int32(i))
+			continue
+		}
+		lo, _ := slices.BinarySearch(h.segStart, p.Lo)
+		hi := len(h.segStart)
+		if p.Hi != 0xffff {
+			hi, _ = slices.BinarySearch(h.segStart, p.Hi+1)
+		}
+		if hi-lo > maxSegments {
+			h.generic = append(h.generic, int32(i))
+			continue
+		}
+		for s := lo; s < hi; s++ {
+			h.segs[s] = append(h.segs[s], int32(i))
 		}
 	}
 	return h
