@@ -144,3 +144,38 @@ func BenchmarkComputeAndDiff(b *testing.B) {
 	}
 	b.ReportMetric(float64(changes), "changes")
 }
+
+// BenchmarkWithAndDiff: one mobile node's path went down among 10,000
+// holding 100,000 flow bindings; With recomputes its home address only and
+// Diff skips the shared ones.
+func BenchmarkWithAndDiff(b *testing.B) {
+	in := flowBindingsInput(100000)
+	old := Compute(t0, in)
+	h := in.Bindings[0].HoA
+	one := Input{Bindings: in.Bindings[:2:2], FlowBindings: in.FlowBindings[:10:10]}
+	one.Bindings = setUsable(one.Bindings, 1, false)
+	var changes int
+	for b.Loop() {
+		changes = len(Diff(old, old.With(t0, h, one)))
+	}
+	b.ReportMetric(float64(changes), "changes")
+}
+
+// BenchmarkUpdate: the same change made in place with Update, which is
+// what a home agent's loop does per Binding Update.
+func BenchmarkUpdate(b *testing.B) {
+	in := flowBindingsInput(100000)
+	tb := Compute(t0, in)
+	h := in.Bindings[0].HoA
+	up := Input{Bindings: in.Bindings[:2:2], FlowBindings: in.FlowBindings[:10:10]}
+	down := Input{Bindings: setUsable(up.Bindings, 1, false), FlowBindings: up.FlowBindings}
+	var changes int
+	for i := 0; b.Loop(); i++ {
+		if i%2 == 0 {
+			changes = len(tb.Update(t0, h, down))
+		} else {
+			changes = len(tb.Update(t0, h, up))
+		}
+	}
+	b.ReportMetric(float64(changes), "changes")
+}

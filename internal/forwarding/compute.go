@@ -2,6 +2,7 @@ package forwarding
 
 import (
 	"cmp"
+	"maps"
 	"net/netip"
 	"slices"
 	"time"
@@ -12,6 +13,7 @@ type home struct {
 	hoa   netip.Addr
 	paths []Path
 	byID  map[PathID]int
+	next  time.Time
 }
 
 // Compute derives the desired forwarding at time now. It never fails:
@@ -19,47 +21,103 @@ type home struct {
 // unusable path for it, and entries of home addresses without bindings
 // are left out (there is nowhere to send their traffic).
 func Compute(now time.Time, in Input) *Table {
-	t := &Table{entries: map[Key]*Entry{}, homes: map[netip.Addr]*homeTable{}}
-	homes := groupBindings(now, in, t)
-	add := func(e *Entry) {
-		e.Selector = e.Selector.Canonical()
-		k := e.Key()
-		if old, ok := t.entries[k]; !ok || before(e, old) {
-			t.entries[k] = e
-		}
-	}
-	for _, h := range homes {
-		add(h.entry(FromDefault, in.Default))
-	}
-	for i := range in.Rules {
-		r := &in.Rules[i]
-		for _, h := range homes {
-			if r.HoA.IsValid() && r.HoA != h.hoa {
-				continue
-			}
-			e := h.entry(FromRule, &r.Action)
-			e.Selector, e.Priority, e.Rule = r.Selector, r.Priority, r.Name
-			add(e)
-		}
-	}
+	t := &Table{homes: map[netip.Addr]*homeTable{}}
+	fbs := map[netip.Addr][]*FlowBinding{}
 	for i := range in.FlowBindings {
 		fb := &in.FlowBindings[i]
-		h := homes[fb.HoA]
-		if h == nil {
+		fbs[fb.HoA] = append(fbs[fb.HoA], fb)
+	}
+	for _, h := range groupBindings(now, in) {
+		ht := h.table(in, fbs[h.hoa])
+		t.homes[h.hoa] = ht
+		t.n += len(ht.entries)
+		t.next = earliest(t.next, ht.next)
+	}
+	return t
+}
+
+// With returns a table equal to t except for home address hoa, which is
+// recomputed from in (whose bindings and flow bindings of other home
+// addresses are ignored). The other home addresses are shared, not
+// copied, so Diff(t, t.With(...)) reads hoa's entries only. It copies the
+// map of home addresses; a single owner that need not keep t uses Update.
+func (t *Table) With(now time.Time, hoa netip.Addr, in Input) *Table {
+	nt := &Table{homes: maps.Clone(t.homes), n: t.n, next: t.next, nextStale: t.nextStale}
+	nt.Update(now, hoa, in)
+	return nt
+}
+
+// Update recomputes home address hoa in place from in (ignoring other
+// home addresses' bindings and flow bindings) and returns the changes, in
+// the order Diff gives them: O(that home's entries), whatever the size of
+// the table. The table must not be read concurrently meanwhile; a home
+// agent's event loop calls it once per Binding Update and hands the
+// changes to the data plane.
+func (t *Table) Update(now time.Time, hoa netip.Addr, in Input) []Change {
+	old := t.homes[hoa]
+	var mine []*FlowBinding
+	for i := range in.FlowBindings {
+		if in.FlowBindings[i].HoA == hoa {
+			mine = append(mine, &in.FlowBindings[i])
+		}
+	}
+	in.Bindings = slices.DeleteFunc(slices.Clone(in.Bindings), func(b Binding) bool { return b.HoA != hoa })
+	var nh *homeTable
+	if h := groupBindings(now, in)[hoa]; h != nil {
+		nh = h.table(in, mine)
+	}
+	if old != nil {
+		t.n -= len(old.entries)
+		delete(t.homes, hoa)
+		if old.next.Equal(t.next) {
+			t.nextStale = true
+		}
+	}
+	if nh != nil {
+		t.homes[hoa] = nh
+		t.n += len(nh.entries)
+		if !t.nextStale {
+			t.next = earliest(t.next, nh.next)
+		}
+	}
+	out := diffHome(nil, old, nh)
+	sortChanges(out)
+	return out
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
+// table builds the entries of one home address.
+func (h *home) table(in Input, fbs []*FlowBinding) *homeTable {
+	ht := &homeTable{entries: make(map[Match]*Entry, 1+len(fbs)), next: h.next}
+	add := func(e *Entry) {
+		e.Selector = e.Selector.Canonical()
+		if old, ok := ht.entries[e.Selector]; !ok || before(e, old) {
+			ht.entries[e.Selector] = e
+		}
+	}
+	add(h.entry(FromDefault, in.Default))
+	for i := range in.Rules {
+		r := &in.Rules[i]
+		if r.HoA.IsValid() && r.HoA != h.hoa {
 			continue
 		}
+		e := h.entry(FromRule, &r.Action)
+		e.Selector, e.Priority, e.Rule = r.Selector, r.Priority, r.Name
+		add(e)
+	}
+	for _, fb := range fbs {
 		e := h.entry(FromFlowBinding, fb.action())
 		e.Selector, e.Priority, e.FID = fb.Selector, fb.Priority, fb.FID
 		add(e)
 	}
-	per := map[netip.Addr][]*Entry{}
-	for _, e := range t.entries {
-		per[e.HoA] = append(per[e.HoA], e)
-	}
-	for a, es := range per {
-		t.homes[a] = newHomeTable(es)
-	}
-	return t
+	ht.index()
+	return ht
 }
 
 func (fb *FlowBinding) action() *Action {
@@ -73,9 +131,8 @@ func (fb *FlowBinding) action() *Action {
 	return a
 }
 
-// groupBindings builds each home address's paths and records the next
-// expiry in t.
-func groupBindings(now time.Time, in Input, t *Table) map[netip.Addr]*home {
+// groupBindings builds each home address's paths, with its next expiry.
+func groupBindings(now time.Time, in Input) map[netip.Addr]*home {
 	homes := map[netip.Addr]*home{}
 	bs := make([]*Binding, len(in.Bindings))
 	for i := range in.Bindings {
@@ -92,8 +149,8 @@ func groupBindings(now time.Time, in Input, t *Table) map[netip.Addr]*home {
 			continue // one binding per BID (RFC 5648); the preferred one wins
 		}
 		usable := b.Usable && (b.Expires.IsZero() || now.Before(b.Expires)) && (in.MaxLoss <= 0 || b.Loss <= in.MaxLoss)
-		if b.Expires.After(now) && (t.next.IsZero() || b.Expires.Before(t.next)) {
-			t.next = b.Expires
+		if b.Expires.After(now) {
+			h.next = earliest(h.next, b.Expires)
 		}
 		h.byID[b.ID] = len(h.paths)
 		h.paths = append(h.paths, Path{ID: b.ID, CoA: b.CoA, Encap: b.Encap, Port: b.Port, Weight: max(b.Weight, 1), Usable: usable})

@@ -45,17 +45,57 @@ func (c Change) Entry() *Entry {
 // changed (Tailscale's router.Set does the same from a whole config).
 // Removals come first, then updates and additions, each in home address
 // and precedence order, so the result is deterministic. A nil table is
-// empty. It compares entries once each: O(entries) comparisons, and the
-// data plane's work is O(changes).
+// empty. Home addresses whose entries a table shares with the other
+// (see Table.With) are skipped unread, so diffing after With costs one
+// pointer comparison per home address plus the changed home's entries.
 func Diff(old, new *Table) []Change {
 	var out []Change
 	if old != nil {
-		for k, o := range old.entries {
-			if new == nil {
-				out = append(out, Change{Op: Remove, Old: o})
-				continue
+		for a, oh := range old.homes {
+			var nh *homeTable
+			if new != nil {
+				nh = new.homes[a]
 			}
-			if _, ok := new.entries[k]; !ok {
+			if nh != oh {
+				out = diffHome(out, oh, nh)
+			}
+		}
+	}
+	if new != nil {
+		for a, nh := range new.homes {
+			if old == nil || old.homes[a] == nil {
+				out = diffHome(out, nil, nh)
+			}
+		}
+	}
+	sortChanges(out)
+	return out
+}
+
+// sortChanges puts removals first, then the rest, each by home address
+// and precedence.
+func sortChanges(out []Change) {
+	slices.SortFunc(out, func(a, b Change) int {
+		if (a.Op == Remove) != (b.Op == Remove) {
+			if a.Op == Remove {
+				return -1
+			}
+			return 1
+		}
+		ea, eb := a.Entry(), b.Entry()
+		if c := ea.HoA.Compare(eb.HoA); c != 0 {
+			return c
+		}
+		return compareEntries(ea, eb)
+	})
+}
+
+// diffHome appends the changes of one home address; either side may be
+// nil.
+func diffHome(out []Change, old, new *homeTable) []Change {
+	if old != nil {
+		for k, o := range old.entries {
+			if new == nil || new.entries[k] == nil {
 				out = append(out, Change{Op: Remove, Old: o})
 			}
 		}
@@ -74,18 +114,5 @@ func Diff(old, new *Table) []Change {
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b Change) int {
-		if (a.Op == Remove) != (b.Op == Remove) {
-			if a.Op == Remove {
-				return -1
-			}
-			return 1
-		}
-		ea, eb := a.Entry(), b.Entry()
-		if c := ea.HoA.Compare(eb.HoA); c != 0 {
-			return c
-		}
-		return compareEntries(ea, eb)
-	})
 	return out
 }

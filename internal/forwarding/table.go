@@ -7,13 +7,16 @@ import (
 )
 
 // Table is a computed desired forwarding. It is immutable once built, so
-// a data path may read it while the next one is computed.
+// a data path may read it while the next one is computed, and tables
+// derived with With share the home addresses that did not change.
 type Table struct {
-	entries map[Key]*Entry
-	homes   map[netip.Addr]*homeTable
+	homes map[netip.Addr]*homeTable
+	n     int
 	// next is the earliest time after the computation at which an input
-	// binding expires, zero if none.
-	next time.Time
+	// binding expires, zero if none; nextStale says Update removed the
+	// home address that held it.
+	next      time.Time
+	nextStale bool
 }
 
 // homeTable holds one home address's entries in precedence order, with a
@@ -23,7 +26,9 @@ type Table struct {
 // tests those entries and the generic ones (no port, or a range covering
 // more than maxSegments segments, kept out to bound the index's size).
 type homeTable struct {
-	order []*Entry
+	entries map[Match]*Entry
+	next    time.Time
+	order   []*Entry
 	// segStart[i] is the first port of segment i; segs[i] its entries.
 	segStart []uint16
 	segs     [][]int32
@@ -34,12 +39,15 @@ type homeTable struct {
 const maxSegments = 64
 
 // Len is the number of entries.
-func (t *Table) Len() int { return len(t.entries) }
+func (t *Table) Len() int { return t.n }
 
 // Get returns the entry of a key.
 func (t *Table) Get(k Key) (*Entry, bool) {
-	e, ok := t.entries[k]
-	return e, ok
+	if h := t.homes[k.HoA]; h != nil {
+		e, ok := h.entries[k.Selector]
+		return e, ok
+	}
+	return nil, false
 }
 
 // Entries returns a home address's entries in precedence order; the
@@ -63,7 +71,17 @@ func (t *Table) HomeAddresses() []netip.Addr {
 
 // NextChange is when the table would next change with no new input (a
 // binding expiring), zero if never: a reconcile loop recomputes then.
-func (t *Table) NextChange() time.Time { return t.next }
+func (t *Table) NextChange() time.Time {
+	if t.nextStale {
+		// Not cached back: a Table may be read concurrently.
+		var n time.Time
+		for _, h := range t.homes {
+			n = earliest(n, h.next)
+		}
+		return n
+	}
+	return t.next
+}
 
 // Lookup returns the live entry of highest precedence that matches a
 // packet of home address hoa, or nil.
@@ -111,9 +129,13 @@ func (t *Table) Route(hoa netip.Addr, k *FlowKey, dst []PathID) []PathID {
 	return AppendPick(dst, e, k)
 }
 
-func newHomeTable(es []*Entry) *homeTable {
+func (h *homeTable) index() {
+	es := make([]*Entry, 0, len(h.entries))
+	for _, e := range h.entries {
+		es = append(es, e)
+	}
 	slices.SortFunc(es, compareEntries)
-	h := &homeTable{order: es}
+	h.order = es
 	// Segment boundaries: every range start, and every port after a
 	// range end.
 	var cuts []uint16
@@ -147,5 +169,4 @@ func newHomeTable(es []*Entry) *homeTable {
 			h.segs[s] = append(h.segs[s], int32(i))
 		}
 	}
-	return h
 }
