@@ -31,6 +31,10 @@ func TestExamplesLoad(t *testing.T) {
 	if len(mn.Interfaces) != 2 || mn.Interfaces[1].Transport != TransportUDP || mn.HomeAddresses[0].Prefix().String() != "2001:db8:1::10/64" {
 		t.Errorf("mn: %+v", mn)
 	}
+	if rules, def := mn.Policy.Forwarding(); len(rules) != 3 || rules[0].Name != "voice" || rules[0].Action.Paths[0].ID != 2 ||
+		def.Mode.String() != "share" || def.Paths[0].Weight != 2 {
+		t.Errorf("mn policy: rules %+v, default %+v", rules, def)
+	}
 	if ha.Dataplane.NoBPF() || mn.Dataplane.NoBPF() {
 		t.Errorf("examples say bpf: true, NoBPF() is %v, %v", ha.Dataplane.NoBPF(), mn.Dataplane.NoBPF())
 	}
@@ -87,6 +91,10 @@ func TestMobileNodeErrors(t *testing.T) {
 		{base + "interfaces:\n - name: eth0\n   gateway: ff02::2", "must be an IPv6 unicast address"},
 		{base + "interfaces:\n - name: eth0\n   gateway: 10.0.0.1", "must be an IPv6 unicast address"},
 		{base + "interfaces:\n - name: eth0\n   transport: udp\ndataplane: {backend: kernel}", "backend kernel cannot do"},
+		{base + "interfaces:\n - name: eth0\npolicy:\n  rules:\n   - {match: {dst_port: 1}, drop: true}\n   - {match: {dst_port: 2}, drop: true}\n   - {match: {dst_port: 70000}, drop: true}", `policy.rules[2].match.dst_port: "70000" is not a port`},
+		{base + "interfaces:\n - name: eth0\npolicy:\n  default: {interfaces: [wlan0]}", `policy.default.interfaces[0]: "wlan0" is not one of the interfaces: section`},
+		{base + "interfaces:\n - name: eth0\npolicy:\n  rules: [{match: {dst_port: 1}, drop: true, bicast: [eth0]}]", "policy.rules[0]: give one of"},
+		{base + "interfaces:\n - name: eth0\npolicy:\n  rulez: []", "field rulez not found"},
 	} {
 		_, err := ParseMobileNode("mn.yaml", []byte(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

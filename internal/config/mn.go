@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"regexp"
 	"time"
+
+	"monami/internal/policy"
 )
 
 // MobileNode is the configuration of `monami mn`.
@@ -22,7 +24,9 @@ type MobileNode struct {
 	Interfaces    []InterfaceEntry   `yaml:"interfaces"`
 	Dataplane     Dataplane          `yaml:"dataplane"`
 	// Metrics is the Prometheus endpoint; off unless metrics.listen is set.
-	Metrics  Metrics `yaml:"metrics"`
+	Metrics Metrics `yaml:"metrics"`
+	// Policy says which flows use which interfaces (see examples/mn.yaml).
+	Policy   policy.Policy `yaml:"policy"`
 	Security struct {
 		Insecure bool `yaml:"insecure"`
 	} `yaml:"security"`
@@ -175,5 +179,12 @@ func ParseMobileNode(name string, data []byte) (*MobileNode, error) {
 	}
 	c.Dataplane.validate(&e)
 	c.Metrics.validate(&e)
+	links := make([]policy.Link, len(c.Interfaces))
+	for i, f := range c.Interfaces {
+		links[i] = policy.Link{Name: f.Name, BID: f.BID, Priority: f.Priority}
+	}
+	for _, p := range c.Policy.Validate("policy", links) {
+		e.add("%s", p)
+	}
 	return &c, e.err(name)
 }
