@@ -181,7 +181,7 @@ func tsharkProblem(pcap string) error {
 		if err != nil {
 			return nil, fmt.Errorf("tshark -Y %q: %v", filter, err)
 		}
-		return strings.Split(strings.TrimSpace(string(out)), "\n"), nil
+		return strings.FieldsFunc(string(out), func(r rune) bool { return r == '\n' }), nil
 	}
 	frames, err := run("mipv6")
 	if err != nil {
@@ -204,7 +204,7 @@ func tsharkProblem(pcap string) error {
 	// signalling is judged: over UDP 4191 the capture also holds tunnelled
 	// TCP, whose D-SACKs tshark marks as warnings.
 	const bad = "mipv6 and (_ws.malformed or _ws.expert.severity >= 0x00600000)"
-	if flagged, err := run(bad); err != nil || len(flagged) > 0 && flagged[0] != "" {
+	if flagged, err := run(bad); err != nil || len(flagged) > 0 {
 		out, _ := exec.Command("tshark", "-r", pcap, "-d", "udp.port==4191,ipv6", "-V", "-Y", bad).Output()
 		return fmt.Errorf("tshark flags frames %v (%v):\n%s", flagged, err, out)
 	}
