@@ -1,8 +1,10 @@
 package demo
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -416,4 +418,81 @@ func TestDeregistrationAndExpiry(t *testing.T) {
 	if r := s.haRoutes(t); len(r) != 0 {
 		t.Fatalf("routes left after expiry: %v", r)
 	}
+}
+
+// TestLabDemoCommand runs `monami lab demo` as a user does: exit status 0
+// and a JSON summary when the connection survives, a non-zero status when
+// the run breaks after the lab is up, and no namespace or state left
+// behind in either case.
+func TestLabDemoCommand(t *testing.T) {
+	testenv.RequireRoot(t)
+	const name = "mdc"
+	_ = lab.Teardown(name)
+	labGone := func(when string) {
+		t.Helper()
+		out, err := exec.Command("ip", "netns", "list").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(l, lab.NsName(name, "")) {
+				t.Errorf("%s: namespace %q left behind", when, l)
+			}
+		}
+		if _, err := os.Stat(lab.StateDir(name)); !os.IsNotExist(err) {
+			t.Errorf("%s: state directory %s left behind (%v)", when, lab.StateDir(name), err)
+		}
+	}
+
+	// Short phases keep the run to a few seconds.
+	cmd := exec.Command(monamiBin, "lab", "--lab", name, "demo", "--json", "--backend", "kernel",
+		"--fail-at", "1s", "--restore-at", "2s", "--duration", "3s")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("monami lab demo: %v\n%s", err, stderr.String())
+	}
+	var sum struct {
+		FailoverGapMs float64   `json:"failover_gap_ms"`
+		BindingsSeen  []string  `json:"bindings_seen"`
+		TCP           TCPResult `json:"tcp"`
+	}
+	if err := json.Unmarshal(out, &sum); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, out)
+	}
+	if !sum.TCP.Intact || sum.TCP.Received == 0 || len(sum.BindingsSeen) != 2 || sum.FailoverGapMs < failoverFloorMs {
+		t.Errorf("summary: %s", out)
+	}
+	labGone("after a run that succeeded")
+
+	// Interrupted (Ctrl-C) mid-stream, with the lab and daemons up: a
+	// non-zero exit status and the same cleanup.
+	cmd = exec.Command(monamiBin, "lab", "--lab", name, "demo", "--json", "--backend", "kernel")
+	progress, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	guard := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
+	defer guard.Stop()
+	sc := bufio.NewScanner(progress)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "TCP stream") {
+			cmd.Process.Signal(os.Interrupt)
+		}
+	}
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() <= 0 {
+		t.Fatalf("monami lab demo interrupted: %v, want a non-zero exit status", err)
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("a summary printed for an interrupted run: %s", stdout.String())
+	}
+	labGone("after a run that failed")
 }
