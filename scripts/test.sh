@@ -24,6 +24,9 @@ echo "== go test"
 # binaries one at a time keeps them from competing for the 2 cores.
 MONAMI_REQUIRE_ROOT_TESTS=1 go test -p 1 -count=1 -timeout 25m ./...
 
+echo "== benchmark smoke run (ratios against baselines of the same run)"
+./scripts/bench-smoke.sh
+
 echo "== short fuzz runs"
 # A count, not a duration: with a time limit Go's fuzzer sometimes ends a
 # short run with "context deadline exceeded" while minimising.

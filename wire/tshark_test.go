@@ -21,6 +21,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"monami/internal/testenv"
 )
 
 // Expert severities as tshark prints them in _ws.expert.severity
@@ -162,16 +164,14 @@ func parsePDML(r io.Reader) ([]pdmlPacket, error) {
 	return pkts, nil
 }
 
-// requireTshark returns the tshark path, skipping the test when tshark is
-// missing unless MONAMI_REQUIRE_ROOT_TESTS=1 (CI), where that is a failure.
+// requireTshark returns the tshark path; testenv skips the test without
+// tshark, or fails it when MONAMI_REQUIRE_ROOT_TESTS is set (CI).
 func requireTshark(t *testing.T) string {
 	t.Helper()
+	testenv.RequireTool(t, "tshark")
 	path, err := exec.LookPath("tshark")
 	if err != nil {
-		if os.Getenv("MONAMI_REQUIRE_ROOT_TESTS") == "1" {
-			t.Fatalf("tshark not found and MONAMI_REQUIRE_ROOT_TESTS=1: %v", err)
-		}
-		t.Skipf("tshark not found: %v", err)
+		t.Fatal(err)
 	}
 	return path
 }

@@ -39,8 +39,9 @@ type nextHop struct {
 }
 
 // hopRefresh bounds how long a changed next hop can go unnoticed when no
-// netlink notification arrives.
-const hopRefresh = time.Second
+// netlink notification arrives. A variable only so that a test can push
+// the refresh out of its window and see the notification path alone.
+var hopRefresh = time.Second
 
 // hopDebounce is the least time between two resolutions: a burst of
 // notifications (a link flap, a busy neighbour table) resolves once.

@@ -33,3 +33,29 @@ func TestLongestGap(t *testing.T) {
 		}
 	}
 }
+
+// TestJudgeGap: only a gap shorter than the sender's own pause excuses
+// another attempt; a gap under the physical floor is a broken measurement.
+func TestJudgeGap(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		gap, stall float64
+		want       Verdict
+	}{
+		{"within the bound", 92, 3, Pass},
+		{"at the bound", 100, 3, Pass},
+		{"at the floor", 80, 0, Pass},
+		{"below the floor", 79.9, 0, Fail},
+		{"no gap at all", 0, 500, Fail},
+		// The old rule retried any gap over 100 ms once the sender paused
+		// more than 20 ms, which made the bound "pass once in three".
+		{"400 ms gap, 25 ms pause", 400, 25, Fail},
+		{"over the bound, sender steady", 101, 1, Fail},
+		{"gap equal to the pause", 150, 150, Fail},
+		{"gap below the pause", 150, 200, Unresolved},
+	} {
+		if got, why := judgeGap(tc.gap, tc.stall, failoverFloorMs, failoverBoundMs); got != tc.want {
+			t.Errorf("%s: %v (%s), want %v", tc.name, got, why, tc.want)
+		}
+	}
+}

@@ -1,8 +1,10 @@
 package demo
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -46,6 +48,15 @@ func TestMain(m *testing.M) {
 // removed when the test ends, whatever happened.
 func newScenario(t *testing.T, name string, opt Options) *scenario {
 	t.Helper()
+	s, closeLab := openScenario(t, name, opt)
+	t.Cleanup(closeLab)
+	return s
+}
+
+// openScenario builds the demo lab; closeLab stops the daemons and removes
+// the lab (logging the daemons' logs when t failed).
+func openScenario(t *testing.T, name string, opt Options) (s *scenario, closeLab func()) {
+	t.Helper()
 	opt.Binary, opt.Name = monamiBin, name
 	opt.Progress = testWriter{t}
 	if err := opt.defaults(); err != nil {
@@ -61,8 +72,8 @@ func newScenario(t *testing.T, name string, opt Options) *scenario {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &scenario{opt: opt, lab: l, say: func(f string, a ...any) { t.Logf(f, a...) }, dir: l.StateDir()}
-	t.Cleanup(func() {
+	s = &scenario{opt: opt, lab: l, say: func(f string, a ...any) { t.Logf(f, a...) }, dir: l.StateDir()}
+	return s, func() {
 		s.stopDaemons()
 		if t.Failed() {
 			t.Logf("-- ha.log --\n%s\n-- mn.log --\n%s", s.logTail("ha"), s.logTail("mn"))
@@ -70,8 +81,7 @@ func newScenario(t *testing.T, name string, opt Options) *scenario {
 		if err := l.Down(); err != nil {
 			t.Errorf("lab down: %v", err)
 		}
-	})
-	return s
+	}
 }
 
 type testWriter struct{ t *testing.T }
@@ -152,38 +162,152 @@ func (s *scenario) capture(t *testing.T) (path string, stop func()) {
 	}
 }
 
-// checkTshark asserts tshark decodes Mobility Header messages in the capture
-// and reports nothing malformed and no expert entry of warning or worse.
+// checkTshark asserts that tshark decodes, in the capture, the Binding
+// Updates and Acknowledgements of one failover run, each BU answered, and
+// reports nothing malformed and no expert entry of warning or worse.
 func checkTshark(t *testing.T, pcap string) {
 	t.Helper()
 	testenv.RequireTool(t, "tshark")
-	run := func(filter string) []string {
+	if err := tsharkProblem(pcap); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The MH types of RFC 6275 section 6.1.7 and 6.1.8.
+const mhBindingUpdate, mhBindingAck = "5", "6"
+
+func tsharkProblem(pcap string) error {
+	run := func(filter string) ([]string, error) {
 		out, err := exec.Command("tshark", "-r", pcap, "-d", "udp.port==4191,ipv6", "-Y", filter,
 			"-T", "fields", "-e", "frame.number", "-e", "mip6.mhtype").Output()
 		if err != nil {
-			t.Fatalf("tshark -Y %q: %v", filter, err)
+			return nil, fmt.Errorf("tshark -Y %q: %v", filter, err)
 		}
-		return strings.Fields(strings.TrimSpace(string(out)))
+		return strings.FieldsFunc(string(out), func(r rune) bool { return r == '\n' }), nil
 	}
-	if got := run("mipv6"); len(got) < 4 {
-		t.Fatalf("tshark found %d Mobility Header fields in the capture, want BUs and BAs", len(got))
+	frames, err := run("mipv6")
+	if err != nil {
+		return err
+	}
+	types := map[string]int{}
+	for _, f := range frames {
+		if fs := strings.Fields(f); len(fs) == 2 {
+			types[fs[1]]++
+		}
+	}
+	// Registration of both care-of addresses, the failover's
+	// deregistration of BID 1 and its registration again on restore: at
+	// least three Binding Updates, every one acknowledged, nothing else.
+	bu, ba := types[mhBindingUpdate], types[mhBindingAck]
+	if bu < 3 || ba != bu || bu+ba != len(frames) {
+		return fmt.Errorf("tshark decoded %d Mobility Header frames, MH types %v: want at least 3 Binding Updates (type 5), each with its Acknowledgement (type 6), and nothing else", len(frames), types)
 	}
 	// PI_WARN is 0x00600000 in Wireshark's expert severities. Only the
 	// signalling is judged: over UDP 4191 the capture also holds tunnelled
 	// TCP, whose D-SACKs tshark marks as warnings.
 	const bad = "mipv6 and (_ws.malformed or _ws.expert.severity >= 0x00600000)"
-	if bad := run(bad); len(bad) > 0 {
-		out, _ := exec.Command("tshark", "-r", pcap, "-d", "udp.port==4191,ipv6", "-V", "-Y",
-			"mipv6 and (_ws.malformed or _ws.expert.severity >= 0x00600000)").Output()
-		t.Fatalf("tshark flags frames %v:\n%s", bad, out)
+	if flagged, err := run(bad); err != nil || len(flagged) > 0 {
+		out, _ := exec.Command("tshark", "-r", pcap, "-d", "udp.port==4191,ipv6", "-V", "-Y", bad).Output()
+		return fmt.Errorf("tshark flags frames %v (%v):\n%s", flagged, err, out)
 	}
+	return nil
+}
+
+// Bounds of the failover test. The floor of the failover gap is one
+// signalling trip up the 40 ms lte link and one data trip down it
+// (README, failover_gap_ms); the restore has no floor (lte carries the
+// stream until the home agent switches back). The TCP stall adds TCP's
+// own recovery (a retransmission timeout of at least 200 ms) to the
+// interruption, which data read just as the link went down shortens by at
+// most the 10 ms wlan trip.
+const (
+	failoverFloorMs = 2 * 40
+	failoverBoundMs = 100
+	restoreBoundMs  = 250
+	tcpStallFloorMs = failoverFloorMs - 10
+	tcpStallBoundMs = 1500
+	maxAttempts     = 3
+)
+
+// checkAttempt lists what is wrong with one run besides its gaps, and
+// judges the gaps: the verdict is the worst of the two.
+func checkAttempt(sum *Summary) (problems []string, v Verdict, why []string) {
+	if !sum.TCP.Intact || sum.TCP.Received == 0 {
+		problems = append(problems, fmt.Sprintf("TCP: %+v", sum.TCP))
+	}
+	if len(sum.BindingsSeen) != 2 {
+		problems = append(problems, fmt.Sprintf("bindings seen %v, want BID 1 and BID 2", sum.BindingsSeen))
+	}
+	if sum.BytesPerLink[activeIf] == 0 || sum.BytesPerLink[backupIf] == 0 {
+		problems = append(problems, fmt.Sprintf("bytes per link %v: both links must have carried the stream", sum.BytesPerLink))
+	}
+	if sum.Probe.Sent == 0 || sum.Probe.Received < sum.Probe.Sent*9/10 {
+		problems = append(problems, fmt.Sprintf("probe: %+v, want at least 90%% received", sum.Probe))
+	}
+	if sum.AppStallMs < tcpStallFloorMs || sum.AppStallMs > tcpStallBoundMs {
+		problems = append(problems, fmt.Sprintf("tcp_stall_ms %.1f, want %d..%d", sum.AppStallMs, tcpStallFloorMs, tcpStallBoundMs))
+	}
+	for _, g := range []struct {
+		name                  string
+		gap, floorMs, boundMs float64
+	}{
+		{"failover", sum.FailoverGapMs, failoverFloorMs, failoverBoundMs},
+		{"restore", sum.RestoreGapMs, 0, restoreBoundMs},
+	} {
+		gv, w := judgeGap(g.gap, sum.Probe.SenderStallMs, g.floorMs, g.boundMs)
+		if gv != Pass {
+			why = append(why, g.name+": "+w)
+		}
+		v = max(v, gv)
+	}
+	return problems, v, why
+}
+
+// failoverAttempt runs the demo once on a fresh lab and fresh daemons and
+// checks all of it; it returns whether the gaps were left unresolved.
+func failoverAttempt(t *testing.T, name string, opt Options) (unresolved bool) {
+	t.Helper()
+	s, closeLab := openScenario(t, name, opt)
+	defer closeLab()
+	if err := s.writeConfigs(); err != nil {
+		t.Fatal(err)
+	}
+	pcap, stopCapture := s.capture(t)
+	s.start(t, "ha", "mn")
+	if err := s.waitBindings(context.Background(), 2, 20*time.Second); err != nil {
+		stopCapture()
+		t.Fatal(err)
+	}
+	sum, err := s.failover(context.Background())
+	stopCapture()
+	if sum != nil {
+		var b strings.Builder
+		sum.WriteReport(&b)
+		t.Log(b.String())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems, v, why := checkAttempt(sum)
+	for _, p := range problems {
+		t.Error(p)
+	}
+	checkTshark(t, pcap)
+	switch v {
+	case Fail:
+		t.Errorf("%s", strings.Join(why, "; "))
+	case Unresolved:
+		t.Logf("not resolved: %s", strings.Join(why, "; "))
+	}
+	return v == Unresolved
 }
 
 // TestFailoverKeepsTCP is the demo as a test, for both data plane backends
 // and both signalling transports: two care-of addresses registered, a TCP
 // transfer to the home address, the active interface down mid-transfer,
-// the same connection completing, the path interruption at most 100 ms,
-// and all signalling decoded by tshark without warnings.
+// the same connection completing, the path interruption between its
+// physical floor and 100 ms, and all signalling decoded by tshark without
+// warnings.
 func TestFailoverKeepsTCP(t *testing.T) {
 	testenv.RequireRoot(t)
 	for _, tc := range []struct{ backend, transport string }{
@@ -192,53 +316,21 @@ func TestFailoverKeepsTCP(t *testing.T) {
 		{"kernel", "native"}, {"userspace", "native"}, {"userspace", "udp"},
 	} {
 		t.Run(tc.backend+"-"+tc.transport, func(t *testing.T) {
-			s := newScenario(t, "mdf"+tc.backend[:1]+tc.transport[:1], Options{Backend: tc.backend, Transport: tc.transport})
-			if err := s.writeConfigs(); err != nil {
-				t.Fatal(err)
-			}
-			pcap, stopCapture := s.capture(t)
-			s.start(t, "ha", "mn")
-			if err := s.waitBindings(context.Background(), 2, 20*time.Second); err != nil {
-				t.Fatal(err)
-			}
-			// A busy machine can pause the probe sender itself; a gap is only
-			// resolved when the sender kept sending. Such an attempt is
-			// re-run (at most 3); the bound holds for every resolved one.
-			var sum *Summary
+			name := "mdf" + tc.backend[:1] + tc.transport[:1]
+			opt := Options{Backend: tc.backend, Transport: tc.transport}
+			// Each attempt is checked in full on its own lab and daemons;
+			// only a gap shorter than the probe sender's own pause (a busy
+			// machine) is left unresolved and earns another attempt.
 			for attempt := 1; ; attempt++ {
-				var err error
-				sum, err = s.failover(context.Background())
-				if sum != nil {
-					var b strings.Builder
-					sum.WriteReport(&b)
-					t.Log(b.String())
+				unresolved := failoverAttempt(t, name, opt)
+				if t.Failed() || !unresolved {
+					return
 				}
-				if err != nil {
-					stopCapture()
-					t.Fatal(err)
+				if attempt == maxAttempts {
+					t.Fatalf("gaps unresolved in all %d attempts: the machine is too busy to measure", maxAttempts)
 				}
-				if sum.FailoverGapMs <= 100 || sum.Probe.SenderStallMs <= 20 || attempt == 3 {
-					break
-				}
-				t.Logf("attempt %d: the probe sender paused %.1f ms (busy machine): gap not resolved, again", attempt, sum.Probe.SenderStallMs)
+				t.Logf("attempt %d unresolved, again on fresh daemons", attempt)
 			}
-			stopCapture()
-			if !sum.TCP.Intact || sum.TCP.Received == 0 {
-				t.Fatalf("TCP: %+v", sum.TCP)
-			}
-			if len(sum.BindingsSeen) != 2 {
-				t.Errorf("bindings seen %v, want BID 1 and BID 2", sum.BindingsSeen)
-			}
-			if sum.BytesPerLink[activeIf] == 0 || sum.BytesPerLink[backupIf] == 0 {
-				t.Errorf("bytes per link %v: both links must have carried the stream", sum.BytesPerLink)
-			}
-			if sum.FailoverGapMs > 100 {
-				t.Errorf("failover gap %.1f ms, want at most 100 ms", sum.FailoverGapMs)
-			}
-			if sum.Probe.Sent == 0 || sum.Probe.Received < sum.Probe.Sent*9/10 {
-				t.Errorf("probe: %+v", sum.Probe)
-			}
-			checkTshark(t, pcap)
 		})
 	}
 }
@@ -326,4 +418,81 @@ func TestDeregistrationAndExpiry(t *testing.T) {
 	if r := s.haRoutes(t); len(r) != 0 {
 		t.Fatalf("routes left after expiry: %v", r)
 	}
+}
+
+// TestLabDemoCommand runs `monami lab demo` as a user does: exit status 0
+// and a JSON summary when the connection survives, a non-zero status when
+// the run breaks after the lab is up, and no namespace or state left
+// behind in either case.
+func TestLabDemoCommand(t *testing.T) {
+	testenv.RequireRoot(t)
+	const name = "mdc"
+	_ = lab.Teardown(name)
+	labGone := func(when string) {
+		t.Helper()
+		out, err := exec.Command("ip", "netns", "list").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(l, lab.NsName(name, "")) {
+				t.Errorf("%s: namespace %q left behind", when, l)
+			}
+		}
+		if _, err := os.Stat(lab.StateDir(name)); !os.IsNotExist(err) {
+			t.Errorf("%s: state directory %s left behind (%v)", when, lab.StateDir(name), err)
+		}
+	}
+
+	// Short phases keep the run to a few seconds.
+	cmd := exec.Command(monamiBin, "lab", "--lab", name, "demo", "--json", "--backend", "kernel",
+		"--fail-at", "1s", "--restore-at", "2s", "--duration", "3s")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("monami lab demo: %v\n%s", err, stderr.String())
+	}
+	var sum struct {
+		FailoverGapMs float64   `json:"failover_gap_ms"`
+		BindingsSeen  []string  `json:"bindings_seen"`
+		TCP           TCPResult `json:"tcp"`
+	}
+	if err := json.Unmarshal(out, &sum); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, out)
+	}
+	if !sum.TCP.Intact || sum.TCP.Received == 0 || len(sum.BindingsSeen) != 2 || sum.FailoverGapMs < failoverFloorMs {
+		t.Errorf("summary: %s", out)
+	}
+	labGone("after a run that succeeded")
+
+	// Interrupted (Ctrl-C) mid-stream, with the lab and daemons up: a
+	// non-zero exit status and the same cleanup.
+	cmd = exec.Command(monamiBin, "lab", "--lab", name, "demo", "--json", "--backend", "kernel")
+	progress, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	guard := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
+	defer guard.Stop()
+	sc := bufio.NewScanner(progress)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "TCP stream") {
+			cmd.Process.Signal(os.Interrupt)
+		}
+	}
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() <= 0 {
+		t.Fatalf("monami lab demo interrupted: %v, want a non-zero exit status", err)
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("a summary printed for an interrupted run: %s", stdout.String())
+	}
+	labGone("after a run that failed")
 }

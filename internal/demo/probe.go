@@ -2,9 +2,13 @@ package demo
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net"
+	"sort"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The probe is a constant-rate UDP stream from the correspondent to the
@@ -22,10 +26,14 @@ type probeReceiver struct {
 	mu   sync.Mutex
 	log  []arrival
 	seqs map[uint64]bool
+	err  error // why the receiver stopped early
 	done chan struct{}
 }
 
-// listenProbe must run inside the mobile node's namespace.
+// listenProbe must run inside the mobile node's namespace. Arrival times
+// are the kernel's receive timestamps (SO_TIMESTAMPNS), not the moment a
+// goroutine got to read the datagram: a busy machine delays the reader,
+// not the stamp.
 func listenProbe(addr string) (*probeReceiver, error) {
 	ua, err := net.ResolveUDPAddr("udp6", addr)
 	if err != nil {
@@ -35,35 +43,77 @@ func listenProbe(addr string) (*probeReceiver, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := setTimestampNS(c); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("probe receiver: SO_TIMESTAMPNS: %w", err)
+	}
 	p := &probeReceiver{c: c, seqs: map[uint64]bool{}, done: make(chan struct{})}
 	go p.run()
 	return p, nil
 }
 
+func setTimestampNS(c *net.UDPConn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// kernelTime finds the SCM_TIMESTAMPNS control message (a struct
+// timespec) among a datagram's ancillary data.
+func kernelTime(oob []byte) (time.Time, bool) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, m := range msgs {
+		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= 16 {
+			sec := int64(binary.NativeEndian.Uint64(m.Data[0:8]))
+			nsec := int64(binary.NativeEndian.Uint64(m.Data[8:16]))
+			return time.Unix(sec, nsec), true
+		}
+	}
+	return time.Time{}, false
+}
+
 func (p *probeReceiver) run() {
 	defer close(p.done)
 	buf := make([]byte, 1500)
+	oob := make([]byte, 128)
 	for {
-		n, err := p.c.Read(buf)
+		n, oobn, _, _, err := p.c.ReadMsgUDP(buf, oob)
 		if err != nil {
 			return
 		}
 		if n < 8 {
 			continue
 		}
-		now := time.Now()
+		at, ok := kernelTime(oob[:oobn])
+		if !ok {
+			p.err = fmt.Errorf("probe datagram without a kernel timestamp (control data %x)", oob[:oobn])
+			return
+		}
 		p.mu.Lock()
-		p.log = append(p.log, arrival{now, n})
+		p.log = append(p.log, arrival{at, n})
 		p.seqs[binary.BigEndian.Uint64(buf)] = true
 		p.mu.Unlock()
 	}
 }
 
-// stop returns the arrivals in time order and how many distinct probes came.
-func (p *probeReceiver) stop() ([]arrival, int) {
+// stop returns the arrivals in time order and how many distinct probes
+// came, or why the receiver could not time them.
+func (p *probeReceiver) stop() ([]arrival, int, error) {
 	p.c.Close()
 	<-p.done
-	return p.log, len(p.seqs)
+	sort.Slice(p.log, func(i, j int) bool { return p.log[i].at.Before(p.log[j].at) })
+	return p.log, len(p.seqs), p.err
 }
 
 // senderStall is the longest gap between two probes the sender sent in

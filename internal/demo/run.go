@@ -173,7 +173,10 @@ func (s *scenario) failover(ctx context.Context) (*Summary, error) {
 	<-tx.done
 	<-ptx.done
 	time.Sleep(100 * time.Millisecond) // the last probes in flight
-	probes, probesGot := prx.stop()
+	probes, probesGot, err := prx.stop()
+	if err != nil {
+		return nil, err
+	}
 	select {
 	case <-rx.done:
 	case <-time.After(15 * time.Second):

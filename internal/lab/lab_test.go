@@ -118,8 +118,13 @@ func TestUpDownLinkToggle(t *testing.T) {
 
 	// A second lab with another name runs at the same time.
 	l2 := upLab(t, strings.NewReplacer("if: h0", "if: h1", "conf.h0.", "conf.h1.", "2001:db8:c::", "2001:db8:cc::").Replace(fmt.Sprintf(upDownYAML, "mltud2")))
-	if got := probeRTT(t, l2.MustNode("a"), "[2001:db8:a::1]:9", 1, 0, 0); got != nil {
-		_ = got // port 9 is closed: only checks that the namespace works
+	udpEcho(t, l2.MustNode("b"), 7000)
+	if got := probeRTT(t, l2.MustNode("a"), "[2001:db8:b::2]:7000", 3, 10*time.Millisecond, 200*time.Millisecond); len(got) != 3 {
+		t.Fatalf("second lab a->b: %d of 3 answered", len(got))
+	}
+	// Both labs route at the same time, each in its own namespaces.
+	if got := probeRTT(t, a, "[2001:db8:b::2]:7000", 3, 10*time.Millisecond, 200*time.Millisecond); len(got) != 3 {
+		t.Fatalf("first lab a->b with the second one up: %d of 3 answered", len(got))
 	}
 	if _, err := l2.MustNode("b").Exec(context.Background(), "true"); err != nil {
 		t.Fatal(err)

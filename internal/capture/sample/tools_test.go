@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"monami/internal/capture"
+	"monami/internal/testenv"
 	"monami/wire"
 )
 
@@ -50,12 +51,7 @@ func decodeAll(t *testing.T, name string) (frames, msgs, errs int) {
 // nanosecond timestamps from tshark.
 func TestFilesWrittenByWireshark(t *testing.T) {
 	for _, tool := range []string{"editcap", "tshark"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("MONAMI_REQUIRE_ROOT_TESTS") == "1" {
-				t.Fatalf("%s not installed and MONAMI_REQUIRE_ROOT_TESTS=1", tool)
-			}
-			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
-		}
+		testenv.RequireTool(t, tool)
 	}
 	b, err := Build()
 	if err != nil {

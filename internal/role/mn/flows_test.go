@@ -129,7 +129,10 @@ func (d *downstream) firstAfter(t time.Time) time.Time {
 	return time.Time{}
 }
 
-// gapAfter is the longest time without a datagram in [from, to].
+// gapAfter is the longest time without a datagram in [from, to], counted
+// from the event at from (not from the last arrival before it), and up to
+// to when nothing came after the last arrival: the demo's definition
+// (internal/demo longestGap). n counts the arrivals in the window.
 func (d *downstream) gapAfter(from, to time.Time) (time.Duration, int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -138,7 +141,6 @@ func (d *downstream) gapAfter(from, to time.Time) (time.Duration, int) {
 	n := 0
 	for _, a := range d.arrived {
 		if a.Before(from) {
-			prev = a
 			continue
 		}
 		if a.After(to) {
@@ -148,7 +150,7 @@ func (d *downstream) gapAfter(from, to time.Time) (time.Duration, int) {
 		gap = max(gap, a.Sub(prev))
 		prev = a
 	}
-	return gap, n
+	return max(gap, to.Sub(prev)), n
 }
 
 // failoverFigures are the timings of one failover.

@@ -1,0 +1,40 @@
+package demo
+
+import "fmt"
+
+// Verdict is what one measured interruption says about a run.
+type Verdict int
+
+const (
+	// Pass: the gap lies between its physical floor and its bound.
+	Pass Verdict = iota
+	// Unresolved: the gap exceeds its bound but is shorter than the probe
+	// sender's own longest pause, so the busy machine, not the network,
+	// may have made it; only such a gap excuses another attempt.
+	Unresolved
+	// Fail: the gap exceeds its bound although the sender kept sending, or
+	// it is below the floor, which no working path can beat (the
+	// measurement is broken).
+	Fail
+)
+
+func (v Verdict) String() string {
+	return [...]string{"pass", "unresolved", "fail"}[v]
+}
+
+// judgeGap applies the README's rule to an interruption of gapMs: gaps
+// below the sender's pause (stallMs) are not resolved. floorMs is what
+// physics allows at best: for the failover, one signalling trip up the slow
+// link and one data trip down it.
+func judgeGap(gapMs, stallMs, floorMs, boundMs float64) (Verdict, string) {
+	switch {
+	case gapMs < floorMs:
+		return Fail, fmt.Sprintf("gap %.1f ms below its physical floor %.0f ms: the measurement is broken", gapMs, floorMs)
+	case gapMs <= boundMs:
+		return Pass, ""
+	case gapMs < stallMs:
+		return Unresolved, fmt.Sprintf("gap %.1f ms above %.0f ms but below the probe sender's pause %.1f ms (busy machine)", gapMs, boundMs, stallMs)
+	default:
+		return Fail, fmt.Sprintf("gap %.1f ms above %.0f ms while the probe sender paused at most %.1f ms", gapMs, boundMs, stallMs)
+	}
+}
