@@ -414,8 +414,14 @@ func (k *kernelDP) holdDecap(e Endpoint) (netip.Addr, bool, error) {
 		return a, false, err
 	}
 	// The route's device is the endpoint's interface: with lo the
-	// kernel drops the packet before the seg6local action runs.
-	rt := rtRoute{table: k.routeTable(), dst: netip.PrefixFrom(a, 128), oif: link.Attrs().Index, encap: seg6LocalDT6()}
+	// kernel drops the packet before the seg6local action runs, so an
+	// address on a loopback (an anycast home agent address, say) gets
+	// the detour veth, which is always up.
+	oif := link.Attrs().Index
+	if link.Attrs().Flags&net.FlagLoopback != 0 {
+		oif = k.detour.Attrs().Index
+	}
+	rt := rtRoute{table: k.routeTable(), dst: netip.PrefixFrom(a, 128), oif: oif, encap: seg6LocalDT6()}
 	if err := k.rt.replace(rt); err != nil {
 		return a, false, fmt.Errorf("endpoint %v: decap route: %w", e, err)
 	}

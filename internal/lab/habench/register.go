@@ -1,0 +1,215 @@
+package habench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"monami/internal/lab"
+	"monami/internal/transport"
+	"monami/wire"
+)
+
+// Retransmission as a mobile node does it (RFC 6275 section 11.8: an
+// initial timeout, then up to a few more tries).
+const (
+	retransmitAfter = time.Second
+	maxTries        = 4
+	// lifetime is 600 s in units of 4 s (RFC 6275 section 6.1.7).
+	lifetime = 150
+)
+
+type outstanding struct {
+	first time.Time
+	tries int
+	seq   uint16
+}
+
+// registrar sends every mobile node's first Binding Update over one native
+// transport, keeping at most Window outstanding, and collects the
+// acknowledgements.
+type registrar struct {
+	tp    *transport.Native
+	mns   []mobileNode
+	index map[netip.Addr]int // home address -> mobile node
+	rep   *Report
+
+	mu      sync.Mutex
+	pending map[int]*outstanding
+	lat     []time.Duration
+	done    int
+	slots   chan struct{}
+	all     chan struct{}
+	once    sync.Once
+}
+
+// finish says every mobile node has its answer (or gave up).
+func (r *registrar) finish() { r.once.Do(func() { close(r.all) }) }
+
+func register(ctx context.Context, node *lab.NodeNS, o Options, mns []mobileNode, rep *Report) error {
+	var tp *transport.Native
+	if err := node.Do(func() error {
+		var err error
+		tp, err = transport.OpenNative(transport.NativeConfig{NFTTable: "habench", QueueLen: 4 * o.Window,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		return err
+	}); err != nil {
+		return fmt.Errorf("mobile nodes' transport: %w", err)
+	}
+	defer tp.Close()
+	r := &registrar{tp: tp, mns: mns, index: make(map[netip.Addr]int, len(mns)), rep: rep,
+		pending: map[int]*outstanding{}, lat: make([]time.Duration, 0, len(mns)),
+		slots: make(chan struct{}, o.Window), all: make(chan struct{})}
+	for i, m := range mns {
+		r.index[m.hoa] = i
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go r.receive(rctx, o)
+	go r.retransmit(rctx)
+	start := time.Now()
+	for i := range mns {
+		select {
+		case r.slots <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		r.mu.Lock()
+		p := &outstanding{first: time.Now(), tries: 1, seq: 1}
+		r.pending[i] = p
+		r.mu.Unlock()
+		if err := r.send(ctx, i, p.seq); err != nil {
+			return err
+		}
+	}
+	select {
+	case <-r.all:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Duration(maxTries+1) * retransmitAfter * 2):
+		return fmt.Errorf("%d of %d Binding Updates unanswered: %w", len(mns)-r.answered(), len(mns), errTimeout)
+	}
+	el := time.Since(start)
+	rep.Seconds = el.Seconds()
+	rep.PerSecond = float64(rep.Accepted) / el.Seconds()
+	rep.LatencyMS = percentiles(r.lat)
+	return nil
+}
+
+func (r *registrar) answered() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.done
+}
+
+// send builds and sends mobile node i's authenticated Binding Update
+// (RFC 6275 section 6.1.7, from the care-of address with a Home Address
+// option; a BID option, RFC 5648; RFC 4283 NAI; RFC 4285 timestamp and
+// authentication).
+func (r *registrar) send(ctx context.Context, i int, seq uint16) error {
+	m := &r.mns[i]
+	bu := wire.BindingUpdate{Sequence: seq, Flags: wire.BUFlagA | wire.BUFlagH, Lifetime: lifetime,
+		Options: []wire.Option{wire.BindingIdentifier{BindingID: 1, Priority: 10}, wire.NAI(m.id),
+			wire.MobilityMessageReplayProtection{Timestamp: wire.NTPTimestamp(time.Now())}}}
+	mh, err := wire.NewAuthenticator(m.key).AppendMessage(nil, bu, m.spi, m.coa, m.hoa, m.hoa, haAddr)
+	if err != nil {
+		return err
+	}
+	return r.tp.Send(ctx, transport.Signal{Via: transport.ViaMH, Src: m.coa, Dst: haAddr, Ext: transport.ExtHAO, HomeAddress: m.hoa, MH: mh})
+}
+
+func (r *registrar) receive(ctx context.Context, o Options) {
+	next := 1000
+	for {
+		sig, err := r.tp.Recv(ctx)
+		if err != nil {
+			return
+		}
+		at := time.Now()
+		src, dst := sig.ChecksumAddrs()
+		msg, err := wire.Parser{ChecksumVerified: true}.Parse(sig.MH, src, dst)
+		if err != nil {
+			continue
+		}
+		ba, ok := msg.(wire.BindingAcknowledgement)
+		i, known := r.index[sig.HomeAddress]
+		if !ok || !known {
+			continue
+		}
+		r.mu.Lock()
+		p := r.pending[i]
+		if p == nil || ba.Sequence != p.seq {
+			r.mu.Unlock()
+			continue
+		}
+		delete(r.pending, i)
+		r.lat = append(r.lat, at.Sub(p.first))
+		if ba.Status == wire.StatusAccepted {
+			r.rep.Accepted++
+		} else {
+			r.rep.Rejected[ba.Status.String()]++
+		}
+		r.done++
+		done := r.done
+		r.mu.Unlock()
+		<-r.slots
+		if done >= next {
+			say(o, "  %d registered (%d accepted)", done, r.rep.Accepted)
+			next += 1000
+		}
+		if done == len(r.mns) {
+			r.finish()
+			return
+		}
+	}
+}
+
+// retransmit resends what went unanswered, with a new sequence number
+// (RFC 6275 section 11.8), and gives up after maxTries.
+func (r *registrar) retransmit(ctx context.Context) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		r.mu.Lock()
+		var again []int
+		for i, p := range r.pending {
+			if now.Sub(p.first) < time.Duration(p.tries)*retransmitAfter {
+				continue
+			}
+			if p.tries == maxTries {
+				delete(r.pending, i)
+				r.rep.Rejected["no answer"]++
+				r.done++
+				<-r.slots
+				continue
+			}
+			p.tries++
+			p.seq++
+			r.rep.Retransmits++
+			again = append(again, i)
+		}
+		seqs := make([]uint16, len(again))
+		for k, i := range again {
+			seqs[k] = r.pending[i].seq
+		}
+		finished := r.done == len(r.mns)
+		r.mu.Unlock()
+		for k, i := range again {
+			_ = r.send(ctx, i, seqs[k])
+		}
+		if finished {
+			r.finish()
+			return
+		}
+	}
+}
