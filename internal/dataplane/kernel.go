@@ -103,13 +103,9 @@ func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
 	if ns > 0 {
 		opts = append(opts, nftables.WithNetNSFd(int(ns)))
 	}
-	conn, err := nftables.New(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("kernel dataplane: nftables: %w", err)
-	}
 	// With BPF the programs count what leaves; without, a postrouting
 	// counter does.
-	if k.nft, err = newNFT(conn, cfg.NFTable, cfg.InternalPrefix, k.encap == nil); err != nil {
+	if k.nft, err = newNFT(opts, cfg.NFTable, cfg.InternalPrefix, k.encap == nil); err != nil {
 		return nil, fmt.Errorf("kernel dataplane: %w", err)
 	}
 	if err := k.setupDetour(); err != nil {
@@ -186,72 +182,39 @@ func (k *kernelDP) routeTable() int {
 func (k *kernelDP) inNS(f func() error) error { return inNetNS(k.ns, f) }
 
 func (k *kernelDP) AddRoute(r Route) error {
-	if err := r.Selector.validate(); err != nil {
-		return err
-	}
-	if err := r.Tunnel.validate(); err != nil {
-		return err
-	}
-	if r.Tunnel.Encap != EncapIPv6 {
-		return fmt.Errorf("route %v: %s encapsulation: %w", r.Selector, r.Tunnel.Encap, ErrUnsupported)
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.closed {
-		return ErrClosed
-	}
+	return k.apply([]Op{{Kind: OpAddRoute, Route: r}}, true)
+}
+
+func (k *kernelDP) DelRoute(s Selector) error {
+	return k.apply([]Op{{Kind: OpDelRoute, Selector: s}}, true)
+}
+
+func (k *kernelDP) AddEndpoint(e Endpoint) error {
+	return k.apply([]Op{{Kind: OpAddEndpoint, Endpoint: e}}, true)
+}
+
+func (k *kernelDP) DelEndpoint(local, peer netip.Addr, encap Encapsulation) error {
+	return k.apply([]Op{{Kind: OpDelEndpoint, Endpoint: Endpoint{Local: local, Peer: peer, Encap: encap}}}, true)
+}
+
+// Apply implements Batcher.
+func (k *kernelDP) Apply(ops []Op) error { return k.apply(ops, false) }
+
+// routeMTU is the interface a route's tunnel leaves by and its inner MTU.
+// Called with k.mu held.
+func (k *kernelDP) routeMTU(r Route) (netlink.Link, int, error) {
 	link, err := k.links.byAddr(r.Tunnel.Local)
 	if err != nil {
-		return fmt.Errorf("route %v: tunnel source: %w", r.Selector, err)
+		return nil, 0, fmt.Errorf("route %v: tunnel source: %w", r.Selector, err)
 	}
 	mtu := r.Tunnel.MTU
 	if mtu == 0 {
 		mtu = link.Attrs().MTU - r.Tunnel.Encap.Overhead()
 	}
 	if mtu < MinMTU {
-		return fmt.Errorf("route %v: inner MTU %d on %s is below %d", r.Selector, mtu, link.Attrs().Name, MinMTU)
+		return nil, 0, fmt.Errorf("route %v: inner MTU %d on %s is below %d", r.Selector, mtu, link.Attrs().Name, MinMTU)
 	}
-	prev, had := k.routes[r.Selector]
-	var kr kernelRoute
-	if k.encap != nil {
-		kr, err = k.addBPFRoute(r, mtu, prev, had)
-	} else {
-		kr, err = k.addSeg6Route(r, link, mtu, prev, had)
-	}
-	if err != nil {
-		return err
-	}
-	k.routes[r.Selector] = kr
-	k.log.Debug("tunnel route", "selector", r.Selector.String(), "tunnel", r.Tunnel.String(), "dev", link.Attrs().Name, "inner_mtu", mtu)
-	return nil
-}
-
-// addBPFRoute points the route's map entry at the tunnel, then installs
-// the route into the program unless an equal one is there already (a
-// binding moving to another care-of address is one map update).
-func (k *kernelDP) addBPFRoute(r Route, mtu int, prev kernelRoute, had bool) (kernelRoute, error) {
-	// The program's headroom counts against the route MTU
-	// (lwtunnel_headroom), so the MTU seen is the inner one. The device
-	// is only a name here: the program re-routes or redirects every
-	// packet, and a device other than the incoming one keeps ip6_forward
-	// from sending Redirects.
-	kr := kernelRoute{r: r, rt: rtRoute{table: k.routeTable(), dst: r.Dst, src: r.Src, oif: k.detour.Attrs().Index,
-		gw: detourGateway, mtu: mtu + lwtHeadroom, encap: k.encap.encap}}
-	if err := k.encap.put(r.Selector, r.Tunnel, &k.bpfGone); err != nil {
-		return kr, err
-	}
-	if had && prev.rt.equal(kr.rt) {
-		return kr, nil
-	}
-	if err := k.rt.replace(kr.rt); err != nil {
-		if had {
-			_ = k.encap.put(r.Selector, prev.r.Tunnel, &k.bpfGone)
-		} else {
-			_ = k.encap.remove(r.Selector, &k.bpfGone)
-		}
-		return kr, fmt.Errorf("route %v: %w", r.Selector, err)
-	}
-	return kr, nil
+	return link, mtu, nil
 }
 
 // addSeg6Route is the route without BPF: into the detour, then seg6.
@@ -336,63 +299,6 @@ func (k *kernelDP) selectedSource(dst netip.Addr, link netlink.Link) (netip.Addr
 		}
 	}
 	return netip.Addr{}, errors.New("no source selected")
-}
-
-func (k *kernelDP) DelRoute(s Selector) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.closed {
-		return ErrClosed
-	}
-	kr, ok := k.routes[s]
-	if !ok {
-		return fmt.Errorf("route %v: %w", s, ErrNotFound)
-	}
-	if err := kr.delete(k.rt); err != nil {
-		return err
-	}
-	delete(k.routes, s)
-	var err error
-	if k.encap != nil {
-		err = k.encap.remove(s, &k.bpfGone)
-	} else {
-		err = k.nft.releaseTunnel(tunnelKey{kr.r.Tunnel.Local, kr.r.Tunnel.Remote})
-	}
-	k.log.Debug("tunnel route removed", "selector", s.String())
-	return err
-}
-
-func (k *kernelDP) AddEndpoint(e Endpoint) error {
-	if err := e.validate(); err != nil {
-		return err
-	}
-	if e.Encap != EncapIPv6 {
-		return fmt.Errorf("endpoint %v: %w", e, ErrUnsupported)
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.closed {
-		return ErrClosed
-	}
-	e.InnerSrc = append([]netip.Prefix(nil), e.InnerSrc...)
-	decap, newDecap, err := k.holdDecap(e)
-	if err != nil {
-		return err
-	}
-	key := e.key()
-	var prevp *Endpoint
-	if prev, had := k.endpoints[key]; had {
-		prevp = &prev
-	}
-	if err := k.nft.putEndpoint(prevp, e, decap); err != nil {
-		if newDecap {
-			k.removeDecap(e.Local)
-		}
-		return err
-	}
-	k.endpoints[key] = e
-	k.log.Debug("tunnel endpoint", "endpoint", e.String(), "inner_src", e.InnerSrc, "decap_addr", decap)
-	return nil
 }
 
 // holdDecap returns the internal address of e.Local, creating it and its
@@ -482,29 +388,6 @@ func (k *kernelDP) removeStaleDecap() error {
 		k.log.Info("stale decapsulation route removed", "addr", a)
 	}
 	return nil
-}
-
-func (k *kernelDP) DelEndpoint(local, peer netip.Addr, encap Encapsulation) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.closed {
-		return ErrClosed
-	}
-	key := endpointKey{local, peer, encap}
-	e, ok := k.endpoints[key]
-	if !ok {
-		return fmt.Errorf("endpoint %v<-%v: %w", local, peer, ErrNotFound)
-	}
-	// Set elements first (no element may point at a removed decap
-	// route), then the decap route when no peer uses the address any more.
-	if err := k.nft.delEndpoint(e); err != nil {
-		return err
-	}
-	delete(k.endpoints, key)
-	if k.nft.localRefs[local] > 0 {
-		return nil
-	}
-	return k.removeDecap(local)
 }
 
 func (k *kernelDP) Counters() (Counters, error) {

@@ -54,6 +54,7 @@ const (
 // and last removed; the rest is computed from the endpoint being changed.
 type nftState struct {
 	conn      *nftables.Conn
+	opts      []nftables.ConnOption // to open conn again
 	table     *nftables.Table
 	pre, post *nftables.Chain
 	internal  netip.Prefix
@@ -71,8 +72,12 @@ var (
 // newNFT creates the table, its sets and its fixed rules; the postrouting
 // counter chain only when countOut (the BPF program counts otherwise, and
 // a hook that every packet passes costs even with no rule matching).
-func newNFT(c *nftables.Conn, name string, internal netip.Prefix, countOut bool) (*nftState, error) {
-	s := &nftState{conn: c, internal: internal, sets: map[string]*nftables.Set{},
+func newNFT(opts []nftables.ConnOption, name string, internal netip.Prefix, countOut bool) (*nftState, error) {
+	c, err := nftables.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	s := &nftState{conn: c, opts: opts, internal: internal, sets: map[string]*nftables.Set{},
 		localRefs: map[netip.Addr]int{}, tunnelRefs: map[tunnelKey]int{}}
 	s.table = &nftables.Table{Name: name, Family: nftables.TableFamilyIPv6}
 	// Start from a clean table of our own name: a crashed predecessor may
@@ -240,6 +245,18 @@ func setDrop(m map[DropReason]uint64, r DropReason, n uint64) {
 	if n != 0 {
 		m[r] = n
 	}
+}
+
+// reopen replaces the connection after a failed transaction: its socket
+// may still hold answers to the failed messages, which the next
+// transaction would take for its own.
+func (s *nftState) reopen() {
+	c, err := nftables.New(s.opts...)
+	if err != nil {
+		return // keep the old one; the next transaction tells
+	}
+	_ = s.conn.CloseLasting()
+	s.conn = c
 }
 
 func (s *nftState) destroy() error {

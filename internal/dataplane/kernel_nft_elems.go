@@ -3,39 +3,123 @@ package dataplane
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/google/nftables"
 )
 
-// nftTx collects the set element changes of one transaction: the kernel
-// applies all of them or none, so the ingress check is never half updated.
+// nftTx collects set element changes, in order, for one transaction: the
+// kernel applies all of them or none, so the ingress check is never half
+// updated.
 type nftTx struct {
-	s        *nftState
-	add, del map[string][]nftables.SetElement
+	s     *nftState
+	steps []nftStep
 }
 
-func (s *nftState) tx() *nftTx {
-	return &nftTx{s: s, add: map[string][]nftables.SetElement{}, del: map[string][]nftables.SetElement{}}
+type nftStep struct {
+	set  string
+	add  bool
+	elem []nftables.SetElement
 }
+
+func (s *nftState) tx() *nftTx { return &nftTx{s: s} }
+
+func (t *nftTx) add(set string, els ...nftables.SetElement) {
+	if len(els) > 0 {
+		t.steps = append(t.steps, nftStep{set, true, els})
+	}
+}
+
+func (t *nftTx) del(set string, els ...nftables.SetElement) {
+	if len(els) > 0 {
+		t.steps = append(t.steps, nftStep{set, false, els})
+	}
+}
+
+func (t *nftTx) empty() bool { return len(t.steps) == 0 }
+
+// maxElemsPerMessage keeps each netlink message, and the acknowledgements
+// of a transaction, well within what one socket buffer holds.
+const maxElemsPerMessage = 256
 
 // commit sends the transaction; on error the kernel has applied nothing.
-// Deletions go first so that a replaced element may be added back.
+// The staged steps are reduced to their net effect (an element added and
+// removed again in the batch is left alone), then sent as one deletion
+// and one addition message per set, in chunks.
 func (t *nftTx) commit() error {
 	c := t.s.conn
-	for name, els := range t.del {
-		if err := c.SetDeleteElements(t.s.sets[name], els); err != nil {
-			return err
-		}
-	}
-	for name, els := range t.add {
-		if err := c.SetAddElements(t.s.sets[name], els); err != nil {
-			return err
+	dels, adds := t.net()
+	for _, m := range []struct {
+		els map[string][]nftables.SetElement
+		add bool
+	}{{dels, false}, {adds, true}} {
+		for _, set := range allSets {
+			els := m.els[set]
+			for len(els) > 0 {
+				n := min(len(els), maxElemsPerMessage)
+				var err error
+				if m.add {
+					err = c.SetAddElements(t.s.sets[set], els[:n])
+				} else {
+					err = c.SetDeleteElements(t.s.sets[set], els[:n])
+				}
+				if err != nil {
+					return err
+				}
+				els = els[n:]
+			}
 		}
 	}
 	if err := c.Flush(); err != nil {
+		t.s.reopen()
 		return fmt.Errorf("nftables: update sets: %w", err)
 	}
 	return nil
+}
+
+// net is what the steps change: an element's first step says whether it
+// was there before the batch, its last whether it is there after.
+func (t *nftTx) net() (dels, adds map[string][]nftables.SetElement) {
+	type fate struct {
+		first, last bool // added?
+		e           nftables.SetElement
+		order       int
+	}
+	fates := map[string]map[string]*fate{}
+	n := 0
+	for _, st := range t.steps {
+		m := fates[st.set]
+		if m == nil {
+			m = map[string]*fate{}
+			fates[st.set] = m
+		}
+		for _, e := range st.elem {
+			id := elemID(e)
+			if f := m[id]; f != nil {
+				f.last, f.e = st.add, e
+				continue
+			}
+			m[id] = &fate{first: st.add, last: st.add, e: e, order: n}
+			n++
+		}
+	}
+	dels, adds = map[string][]nftables.SetElement{}, map[string][]nftables.SetElement{}
+	for set, m := range fates {
+		fs := make([]*fate, 0, len(m))
+		for _, f := range m {
+			fs = append(fs, f)
+		}
+		slices.SortFunc(fs, func(a, b *fate) int { return a.order - b.order })
+		for _, f := range fs {
+			switch {
+			case f.first && f.last:
+				adds[set] = append(adds[set], f.e)
+			case !f.first && !f.last:
+				dels[set] = append(dels[set], f.e)
+			}
+		}
+	}
+	return dels, adds
 }
 
 func key(addrs ...netip.Addr) []byte {
@@ -95,49 +179,44 @@ func minus(a, b map[string][]nftables.SetElement) map[string][]nftables.SetEleme
 	return out
 }
 
-// putEndpoint admits e (replacing prev, when there was one, in the same
-// transaction). decap is the internal address of e.Local.
-func (s *nftState) putEndpoint(prev *Endpoint, e Endpoint, decap netip.Addr) error {
-	t := s.tx()
-	want := endpointElems(e)
+// Sets in a fixed order, so that a transaction is the same every time.
+var (
+	endpointSets = []string{setPeers, setAnyInner, setAllowed, setAllowedPfx}
+	allSets      = append([]string{setLocals, mapDecap, setTunnels}, endpointSets...)
+)
+
+// putEndpoint stages admitting e (replacing prev, when there was one);
+// newLocal adds e.Local and its internal decapsulation address decap.
+func (t *nftTx) putEndpoint(prev *Endpoint, e Endpoint, decap netip.Addr, newLocal bool) {
+	want, had := endpointElems(e), map[string][]nftables.SetElement{}
 	if prev != nil {
-		t.del = minus(endpointElems(*prev), want)
+		had = endpointElems(*prev)
+		gone := minus(had, want)
+		for _, set := range endpointSets {
+			t.del(set, gone[set]...)
+		}
 	}
-	for name, els := range want {
-		t.add[name] = els
-	}
-	newLocal := prev == nil && s.localRefs[e.Local] == 0
 	if newLocal {
-		t.add[setLocals] = []nftables.SetElement{{Key: key(e.Local)}}
-		t.add[mapDecap] = []nftables.SetElement{{Key: key(e.Local), Val: key(decap)}}
+		t.add(setLocals, nftables.SetElement{Key: key(e.Local)})
+		t.add(mapDecap, nftables.SetElement{Key: key(e.Local), Val: key(decap)})
 	}
-	if err := t.commit(); err != nil {
-		return fmt.Errorf("endpoint %v: %w", e, err)
+	added := minus(want, had)
+	for _, set := range endpointSets {
+		t.add(set, added[set]...)
 	}
-	if prev == nil {
-		s.localRefs[e.Local]++
-	}
-	return nil
 }
 
-// delEndpoint stops admitting what e accepted.
-func (s *nftState) delEndpoint(e Endpoint) error {
-	t := s.tx()
-	t.del = endpointElems(e)
-	lastLocal := s.localRefs[e.Local] == 1
-	if lastLocal {
-		t.del[setLocals] = []nftables.SetElement{{Key: key(e.Local)}}
-		t.del[mapDecap] = []nftables.SetElement{{Key: key(e.Local)}}
-	}
-	if err := t.commit(); err != nil {
-		return fmt.Errorf("endpoint %v: %w", e, err)
+// delEndpoint stages no longer admitting what e accepted; lastLocal
+// removes e.Local too.
+func (t *nftTx) delEndpoint(e Endpoint, lastLocal bool) {
+	els := endpointElems(e)
+	for _, set := range endpointSets {
+		t.del(set, els[set]...)
 	}
 	if lastLocal {
-		delete(s.localRefs, e.Local)
-	} else {
-		s.localRefs[e.Local]--
+		t.del(setLocals, nftables.SetElement{Key: key(e.Local)})
+		t.del(mapDecap, nftables.SetElement{Key: key(e.Local)})
 	}
-	return nil
 }
 
 // holdTunnel and releaseTunnel keep the postrouting counter's set (only
@@ -148,7 +227,7 @@ func (s *nftState) holdTunnel(k tunnelKey) error {
 	}
 	if s.tunnelRefs[k] == 0 {
 		t := s.tx()
-		t.add[setTunnels] = []nftables.SetElement{{Key: key(k.local, k.remote)}}
+		t.add(setTunnels, nftables.SetElement{Key: key(k.local, k.remote)})
 		if err := t.commit(); err != nil {
 			return err
 		}
@@ -166,7 +245,7 @@ func (s *nftState) releaseTunnel(k tunnelKey) error {
 		return nil
 	}
 	t := s.tx()
-	t.del[setTunnels] = []nftables.SetElement{{Key: key(k.local, k.remote)}}
+	t.del(setTunnels, nftables.SetElement{Key: key(k.local, k.remote)})
 	if err := t.commit(); err != nil {
 		return err
 	}

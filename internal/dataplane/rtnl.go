@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -247,4 +249,69 @@ func netInterfaceByName(name string) (int, error) {
 		return 0, err
 	}
 	return l.Attrs().Index, nil
+}
+
+// execBatch sends reqs in one sendmsg and returns each one's error (nil
+// when acknowledged): the kernel handles the messages in order, and the
+// batch costs one system call and one wake-up instead of one each.
+func (s *routeSock) execBatch(reqs []*nl.NetlinkRequest) []error {
+	errs := make([]error, 0, len(reqs))
+	for len(reqs) > 0 {
+		n := min(len(reqs), maxBatchMessages)
+		errs = append(errs, s.execChunk(reqs[:n])...)
+		reqs = reqs[n:]
+	}
+	return errs
+}
+
+// maxBatchMessages keeps a chunk's acknowledgements well within the
+// socket's receive buffer.
+const maxBatchMessages = 128
+
+func (s *routeSock) execChunk(reqs []*nl.NetlinkRequest) []error {
+	errs := make([]error, len(reqs))
+	if s == nil {
+		for i, r := range reqs {
+			_, errs[i] = r.Execute(unix.NETLINK_ROUTE, 0)
+		}
+		return errs
+	}
+	sock := s.sh.Socket
+	sock.Lock()
+	defer sock.Unlock()
+	bySeq := make(map[uint32]int, len(reqs))
+	var buf []byte
+	for i, r := range reqs {
+		r.Seq = atomic.AddUint32(&s.sh.Seq, 1)
+		bySeq[r.Seq] = i
+		buf = append(buf, r.Serialize()...)
+	}
+	if err := unix.Sendto(sock.GetFd(), buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		for i := range errs {
+			errs[i] = fmt.Errorf("netlink send: %w", err)
+		}
+		return errs
+	}
+	for left := len(reqs); left > 0; {
+		msgs, _, err := sock.Receive()
+		if err != nil {
+			for seq, i := range bySeq {
+				errs[i] = fmt.Errorf("netlink receive: %w", err)
+				delete(bySeq, seq)
+			}
+			return errs
+		}
+		for _, m := range msgs {
+			i, ok := bySeq[m.Header.Seq]
+			if !ok || m.Header.Type != unix.NLMSG_ERROR || len(m.Data) < 4 {
+				continue
+			}
+			if errno := int32(binary.NativeEndian.Uint32(m.Data[:4])); errno != 0 {
+				errs[i] = syscall.Errno(-errno)
+			}
+			delete(bySeq, m.Header.Seq)
+			left--
+		}
+	}
+	return errs
 }
