@@ -54,6 +54,7 @@ func TestHomeAgentErrors(t *testing.T) {
 		{"address: fe80::1\nhome_prefixes: [2001:db8::/64]\nmobile_nodes: []", "global IPv6 unicast"},
 		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::1/64]", "host bits set"},
 		{"address: 2001:db8::1\nhome_prefixes: [10.0.0.0/8]", "not IPv6"},
+		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nhome_link: \"eth 0\"", "home_link: \"eth 0\" is not a valid interface name"},
 		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nmobile_nodes:\n - id: a\n   home_addresses: [2001:db9::1]\n   spi: 300\n   key: text:0123456789abcdef", "in no home prefix"},
 		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nmobile_nodes:\n - id: a\n   home_addresses: [2001:db8::5]\n   spi: 3\n   key: text:0123456789abcdef", "reserved (RFC 4285"},
 		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nmobile_nodes:\n - id: a\n   home_addresses: [2001:db8::5]\n   spi: 300", "key or key_file is required"},
