@@ -13,6 +13,7 @@ import (
 	"monami/internal/config"
 	"monami/internal/dataplane"
 	"monami/internal/transport"
+	"monami/wire"
 )
 
 // Draft-ietf-monami6-mipv6-analysis section 6.3.2: the care_of rule of
@@ -63,5 +64,33 @@ func TestCareOfRuleBindsToRightHomeAddress(t *testing.T) {
 		if e.HoA == hoa && e.BID == 1 {
 			t.Fatalf("hoa got wlan0's new care-of address: %+v", e)
 		}
+	}
+}
+
+// RFC 6275 section 11.7.4: a Binding Refresh Request from the home agent
+// gets a refreshing Binding Update at once; one from elsewhere gets none.
+func TestBindingRefreshRequestRefreshes(t *testing.T) {
+	m, _, sink := pathNode(t)
+	// pathNode hands the BA to the list directly; receive would also
+	// have closed the outstanding update.
+	delete(m.outstanding, groupKey{haIP, hoa})
+	brr := func(from netip.Addr) transport.Signal {
+		mh, err := wire.Marshal(wire.BindingRefreshRequest{}, from, hoa)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return transport.Signal{Via: transport.ViaMH, Src: from, Dst: coa1, Ext: transport.ExtRH2, HomeAddress: hoa, MH: mh}
+	}
+	n := len(sink.sent)
+	m.receive(received{sig: brr(netip.MustParseAddr("2001:db8:66::1")), at: m.now()})
+	if len(sink.sent) != n {
+		t.Fatalf("a refresh request from a stranger was answered: %d BUs", len(sink.sent)-n)
+	}
+	m.receive(received{sig: brr(haIP), at: m.now()})
+	if len(sink.sent) != n+1 {
+		t.Fatalf("no Binding Update after the home agent's refresh request")
+	}
+	if mh := sink.sent[n].MH; wire.MHType(mh[2]) != wire.MHBindingUpdate || mh[10]|mh[11] == 0 {
+		t.Fatalf("answer is not a refreshing Binding Update: % x", mh[:12])
 	}
 }
