@@ -343,3 +343,23 @@ func (l *BindingUpdateList) Deadline() (t time.Time, ok bool) {
 	}
 	return t, ok
 }
+
+// RefreshRequested handles a Binding Refresh Request from home agent ha for
+// hoa (RFC 6275 section 11.7.4): every registered binding of that home
+// address is refreshed in the next Binding Update, as if its refresh time
+// had come. It reports whether anything was due; a request for a home
+// address with nothing registered there is ignored.
+func (l *BindingUpdateList) RefreshRequested(now time.Time, ha, hoa netip.Addr) bool {
+	g := l.group(ha, hoa, false)
+	if g == nil {
+		return false
+	}
+	any := false
+	for _, e := range g.entries {
+		if e.state == StateRegistered && !e.dereg {
+			e.refreshAt = now
+			any = true
+		}
+	}
+	return any
+}

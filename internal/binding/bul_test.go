@@ -409,3 +409,29 @@ func TestBULStateChangeWhileBulkOutstanding(t *testing.T) {
 		t.Fatalf("deregistration after the ack: %+v", a)
 	}
 }
+
+// RFC 6275 section 11.7.4: a Binding Refresh Request makes the mobile node
+// refresh at once, long before its own refresh time.
+func TestBindingRefreshRequest(t *testing.T) {
+	l := NewBindingUpdateList(BULConfig{Lifetime: 600 * time.Second})
+	l.SetCareOfAddress(t0, CareOfBinding{HA: haAddr, HoA: hoa1, BID: 1, CoA: coaA})
+	acts := l.Next(t0)
+	if len(acts) != 1 || acts[0].Kind != SendBindingUpdate {
+		t.Fatalf("first registration: %+v", acts)
+	}
+	l.HandleBA(t0, &BindingAck{HA: haAddr, HoA: hoa1, Sequence: acts[0].BU.Sequence, Lifetime: 150})
+	later := t0.Add(10 * time.Second)
+	if acts := l.Next(later); len(acts) != 0 {
+		t.Fatalf("nothing due 10 s in: %+v", acts)
+	}
+	if l.RefreshRequested(later, haAddr, hoa2) {
+		t.Fatal("a request for a home address not registered there refreshes nothing")
+	}
+	if !l.RefreshRequested(later, haAddr, hoa1) {
+		t.Fatal("refresh request ignored")
+	}
+	acts = l.Next(later)
+	if len(acts) != 1 || acts[0].Kind != SendBindingUpdate || acts[0].BU.Lifetime == 0 || acts[0].BU.HoA != hoa1 {
+		t.Fatalf("refresh after the request: %+v", acts[0].BU)
+	}
+}

@@ -188,11 +188,15 @@ func (c *BindingCache) decide(now time.Time, req *BindingUpdateRequest, d *Decis
 	if accepted == 0 {
 		if circOnly && len(ops) == 1 && !c.cfg.AnswerCircularReference {
 			// RFC 6275 section 9.5.1: "silently discarded".
-			d.discard("care-of address creates a circular reference")
+			d.discard(c.circularChain(h16, ops[0].coa).Error())
 			d.Status = stAdministrativelyProhib
 			return
 		}
-		d.reject(firstErr, "no binding accepted")
+		why := "no binding accepted"
+		if circOnly {
+			why = c.circularChain(h16, ops[0].coa).Error()
+		}
+		d.reject(firstErr, why)
 		if bulk {
 			for i := range ops {
 				d.BIDs = append(d.BIDs, ops[i].bidStatus())

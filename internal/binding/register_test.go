@@ -245,6 +245,10 @@ func TestCircularReferenceSeedExample(t *testing.T) {
 	if !d.Discard || d.SendAck {
 		t.Fatalf("want silent discard, got %+v", d)
 	}
+	// The refusal names the loop, addr1 -> addr2 -> addr3 -> addr1.
+	if want := "2001:db8:1::1 -> 2001:db8:1::2 -> 2001:db8:1::3 -> 2001:db8:1::1 (refused: home address 2001:db8:1::1 with care-of address 2001:db8:1::2)"; !strings.HasSuffix(d.Reason, want) {
+		t.Fatalf("reason %q, want it to end with %q", d.Reason, want)
+	}
 	if _, ok := c.Best(hoa1); ok {
 		t.Fatal("circular binding installed")
 	}

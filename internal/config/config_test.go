@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,6 +55,7 @@ func TestHomeAgentErrors(t *testing.T) {
 		{"address: fe80::1\nhome_prefixes: [2001:db8::/64]\nmobile_nodes: []", "global IPv6 unicast"},
 		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::1/64]", "host bits set"},
 		{"address: 2001:db8::1\nhome_prefixes: [10.0.0.0/8]", "not IPv6"},
+		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nhome_link: \"eth 0\"", "home_link: \"eth 0\" is not a valid interface name"},
 		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nmobile_nodes:\n - id: a\n   home_addresses: [2001:db9::1]\n   spi: 300\n   key: text:0123456789abcdef", "in no home prefix"},
 		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nmobile_nodes:\n - id: a\n   home_addresses: [2001:db8::5]\n   spi: 3\n   key: text:0123456789abcdef", "reserved (RFC 4285"},
 		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nmobile_nodes:\n - id: a\n   home_addresses: [2001:db8::5]\n   spi: 300", "key or key_file is required"},
@@ -88,6 +90,11 @@ func TestMobileNodeErrors(t *testing.T) {
 		{strings.Replace(base, "2001:db8::1\n", "ff02::1\n", 1) + "interfaces:\n - name: eth0", "global IPv6 unicast"},
 		{base + "interfaces:\n - name: eth0\n   gateway: nowhere", "not an IP address"},
 		{base + "interfaces:\n - name: eth0\n   priority: 128", "7-bit BID-PRI"},
+		{strings.Replace(base, "   spi: 300", "   care_of: {interfaces: [lte0]}\n   spi: 300", 1) + "interfaces:\n - name: eth0",
+			`home_addresses[0].care_of.interfaces[0]: "lte0" is not one of the access interfaces`},
+		{strings.Replace(base, "   spi: 300", "   care_of: {prefixes: [2001:db8:a::1/48]}\n   spi: 300", 1) + "interfaces:\n - name: eth0",
+			"home_addresses[0].care_of.prefixes[0]: 2001:db8:a::1/48 has host bits set"},
+		{strings.Replace(base, "   spi: 300", "   care_of: {ifaces: [eth0]}\n   spi: 300", 1) + "interfaces:\n - name: eth0", "field ifaces not found"},
 		{base + "interfaces:\n - name: eth0\n   gateway: ff02::2", "must be an IPv6 unicast address"},
 		{base + "interfaces:\n - name: eth0\n   gateway: 10.0.0.1", "must be an IPv6 unicast address"},
 		{base + "interfaces:\n - name: eth0\n   transport: udp\ndataplane: {backend: kernel}", "backend kernel cannot do"},
@@ -119,5 +126,35 @@ func TestKeyFile(t *testing.T) {
 	}
 	if _, err := ParseMobileNode("mn.yaml", []byte(strings.Replace(y, kf, kf+"-missing", 1))); err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("missing key file: %v", err)
+	}
+}
+
+// Draft-ietf-monami6-mipv6-analysis section 6.3.2: which care-of addresses
+// a home address takes.
+func TestCareOfRule(t *testing.T) {
+	y := "id: mn\nhome_addresses:\n - address: 2001:db8::10\n   home_agent: 2001:db8::1\n   spi: 300\n   key: text:0123456789abcdef\n" +
+		"   care_of: {interfaces: [wlan0, eth0], prefixes: [2001:db8:a::/48, 192.0.2.0/24]}\n" +
+		" - address: 2001:db8:2::10\n   home_agent: 2001:db8:2::1\n   spi: 301\n   key: text:0123456789abcdef\n" +
+		"interfaces:\n - name: wlan0\n - name: eth0\n - name: lte0\n"
+	c, err := ParseMobileNode("mn.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, any := c.HomeAddresses[0].CareOf, c.HomeAddresses[1].CareOf
+	for _, tc := range []struct {
+		ifn, coa string
+		want     bool
+	}{
+		{"wlan0", "2001:db8:a:1::5", true},
+		{"eth0", "192.0.2.7", true},
+		{"lte0", "2001:db8:a:1::5", false}, // interface not listed
+		{"wlan0", "2001:db8:b::5", false},  // prefix not listed
+	} {
+		if got := r.Allows(tc.ifn, netip.MustParseAddr(tc.coa)); got != tc.want {
+			t.Errorf("rule allows %s on %s: %v, want %v", tc.coa, tc.ifn, got, tc.want)
+		}
+	}
+	if !any.Allows("lte0", netip.MustParseAddr("2001:db8:b::5")) {
+		t.Error("no rule must allow every care-of address")
 	}
 }

@@ -14,6 +14,11 @@ type HomeAgent struct {
 	// HomePrefixes are the prefixes of the home links this agent serves
 	// (RFC 6275 section 10.3.1: a home address outside them gets status 132).
 	HomePrefixes []string `yaml:"home_prefixes"`
+	// HomeLink is the interface on the home link. When set, the home agent
+	// defends the home addresses of away mobile nodes there with proxy
+	// Neighbor Discovery (RFC 6275 section 10.4.1). Empty: no proxy ND (the
+	// home prefix is routed to the home agent, no host shares the link).
+	HomeLink string `yaml:"home_link"`
 
 	Signalling struct {
 		Native  *bool   `yaml:"native"`   // Mobility Header, next header 135 (default true)
@@ -122,6 +127,9 @@ func ParseHomeAgent(name string, data []byte) (*HomeAgent, error) {
 	}
 	if *c.Signalling.UDPPort == 0 && !c.NativeSignalling() {
 		e.add("signalling: both transports are off")
+	}
+	if c.HomeLink != "" && !ifName.MatchString(c.HomeLink) {
+		e.add("home_link: %q is not a valid interface name", c.HomeLink)
 	}
 	c.Dataplane.validate(&e)
 	c.Metrics.validate(&e)

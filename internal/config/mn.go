@@ -3,6 +3,7 @@ package config
 import (
 	"net/netip"
 	"regexp"
+	"slices"
 	"time"
 
 	"monami/internal/policy"
@@ -38,8 +39,47 @@ type HomeAddressEntry struct {
 	PrefixLen int                 `yaml:"prefix_len"`
 	HomeAgent string              `yaml:"home_agent"`
 	Security  SecurityAssociation `yaml:",inline"`
+	// CareOf says which new care-of addresses are bound to this home
+	// address (draft-ietf-monami6-mipv6-analysis section 6.3.2); empty:
+	// every interface's.
+	CareOf CareOfRule `yaml:"care_of"`
 
 	addr, ha netip.Addr
+}
+
+// CareOfRule restricts the care-of addresses registered for one home
+// address: an address qualifies when its interface is in Interfaces (if
+// any are given) and it lies in one of Prefixes (if any are given).
+type CareOfRule struct {
+	Interfaces []string `yaml:"interfaces"`
+	Prefixes   []string `yaml:"prefixes"`
+
+	prefixes []netip.Prefix
+}
+
+// Allows reports whether a care-of address on interface ifname may serve
+// the home address.
+func (r CareOfRule) Allows(ifname string, coa netip.Addr) bool {
+	if len(r.Interfaces) > 0 && !slices.Contains(r.Interfaces, ifname) {
+		return false
+	}
+	if len(r.prefixes) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(r.prefixes, func(p netip.Prefix) bool { return p.Contains(coa.Unmap()) })
+}
+
+func (r *CareOfRule) validate(where string, ifs []InterfaceEntry, e *errs) {
+	for i, n := range r.Interfaces {
+		if !slices.ContainsFunc(ifs, func(f InterfaceEntry) bool { return f.Name == n }) {
+			e.add("%s.care_of.interfaces[%d]: %q is not one of the access interfaces", where, i, n)
+		}
+	}
+	for i, s := range r.Prefixes {
+		if p := parsePrefix(fieldf("%s.care_of.prefixes[%d]", where, i), s, e); p.IsValid() {
+			r.prefixes = append(r.prefixes, p)
+		}
+	}
 }
 
 // Addr returns the parsed home address.
@@ -176,6 +216,9 @@ func ParseMobileNode(name string, data []byte) (*MobileNode, error) {
 		if f.Transport == TransportUDP && c.Dataplane.Backend == "kernel" {
 			e.add("%s.transport: udp needs UDP encapsulation, which dataplane.backend kernel cannot do (use auto or userspace)", where)
 		}
+	}
+	for i := range c.HomeAddresses {
+		c.HomeAddresses[i].CareOf.validate(fieldf("home_addresses[%d]", i), c.Interfaces, &e)
 	}
 	c.Dataplane.validate(&e)
 	c.Metrics.validate(&e)

@@ -141,6 +141,8 @@ type scenario struct {
 	say     func(string, ...any)
 	dir     string
 	daemons []*exec.Cmd
+	// haExtra is appended to ha.yaml (top-level keys; tests).
+	haExtra string
 }
 
 func (s *scenario) path(name string) string { return filepath.Join(s.dir, name) }
@@ -169,7 +171,7 @@ mobile_nodes:
     home_addresses: [%s]
     spi: %d
     key: %s
-`, s.path("ha.sock"), homeAgent, homePrefix, s.opt.Backend, metricsListen, nai, homeAddress, spi, key)
+`, s.path("ha.sock"), homeAgent, homePrefix, s.opt.Backend, metricsListen, nai, homeAddress, spi, key) + s.haExtra
 	mnYAML := fmt.Sprintf(`log: {level: info}
 control_socket: %s
 id: %s

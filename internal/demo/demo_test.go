@@ -57,12 +57,18 @@ func newScenario(t *testing.T, name string, opt Options) *scenario {
 // the lab (logging the daemons' logs when t failed).
 func openScenario(t *testing.T, name string, opt Options) (s *scenario, closeLab func()) {
 	t.Helper()
+	return openScenarioOn(t, name, opt, topologyYAML)
+}
+
+// openScenarioOn is openScenario on another network than the demo's.
+func openScenarioOn(t *testing.T, name string, opt Options, topoYAML []byte) (s *scenario, closeLab func()) {
+	t.Helper()
 	opt.Binary, opt.Name = monamiBin, name
 	opt.Progress = testWriter{t}
 	if err := opt.defaults(); err != nil {
 		t.Fatal(err)
 	}
-	topo, err := lab.Parse(topologyYAML)
+	topo, err := lab.Parse(topoYAML)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -445,6 +445,11 @@ func (l *Lab) addLink(lk *Link) error {
 		if err := l.configureEnd(e); err != nil {
 			return fmt.Errorf("%s:%s: %w", e.Node, e.If, err)
 		}
+		if e.IngressFilter {
+			if err := l.addIngressFilter(lk, e); err != nil {
+				return fmt.Errorf("%s:%s: ingress filter: %w", e.Node, e.If, err)
+			}
+		}
 	}
 	if lk.needsRelay() {
 		if err := l.startRelay(lk); err != nil {

@@ -77,6 +77,9 @@ type End struct {
 	Addrs []string `yaml:"addrs,omitempty" json:"addrs,omitempty"`
 	// Down leaves the interface administratively down after Up.
 	Down bool `yaml:"down,omitempty" json:"down,omitempty"`
+	// IngressFilter drops IPv6 packets arriving here whose source is not on
+	// the link's prefixes (BCP 38 at an access router), counting them.
+	IngressFilter bool `yaml:"ingress_filter,omitempty" json:"ingress_filter,omitempty"`
 }
 
 // Impairment is applied to both directions of a link independently: each

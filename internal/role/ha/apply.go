@@ -25,6 +25,7 @@ import (
 // Removals that fail are logged and counted, never returned: what they
 // leave behind forwards nothing the cache does not hold.
 func (h *HomeAgent) apply(changes []binding.Change) error {
+	defer h.defendHomeAddresses(changes)
 	for _, c := range changes {
 		if c.Kind == binding.PrimaryChanged {
 			if err := h.movePrimary(c); err != nil {
@@ -163,4 +164,39 @@ func cause(c binding.Cause) string {
 		return "expired"
 	}
 	return "unknown"
+}
+
+// defendHomeAddresses starts or stops proxy Neighbor Discovery for the home
+// addresses the changes touch, as the binding cache says (RFC 6275 section
+// 10.4.1; RFC 5648 section 5.6: not while one interface is at home).
+func (h *HomeAgent) defendHomeAddresses(changes []binding.Change) {
+	if h.proxy == nil {
+		return
+	}
+	for i, c := range changes {
+		hoa := c.Binding.HoA
+		if !hoa.IsValid() || slices.ContainsFunc(changes[:i], func(p binding.Change) bool { return p.Binding.HoA == hoa }) {
+			continue
+		}
+		want := h.cache.DefendHomeAddress(hoa)
+		if want == h.defended[hoa] {
+			continue
+		}
+		var err error
+		if want {
+			err = h.proxy.Defend(hoa)
+		} else {
+			err = h.proxy.Release(hoa)
+		}
+		if err != nil {
+			h.log.Error("proxy neighbor discovery", "hoa", hoa, "defend", want, "err", err)
+			continue
+		}
+		if want {
+			h.defended[hoa] = true
+		} else {
+			delete(h.defended, hoa)
+		}
+		h.log.Info("home address on the home link", "hoa", hoa, "proxy_nd", want)
+	}
 }

@@ -45,6 +45,9 @@ type Options struct {
 	// its namespace and leaves it unset. Transports are opened in the
 	// calling thread's namespace.
 	NetNS netns.NsHandle
+
+	// proxy, when set, replaces the proxy ND of the home_link (tests).
+	proxy neighborProxy
 }
 
 // HomeAgent is a running home agent.
@@ -61,6 +64,10 @@ type HomeAgent struct {
 	// prefixes owns the home prefixes (unreachable routes) when the home
 	// agent runs its own data plane.
 	prefixes *homePrefixGuard
+	// proxy defends away mobile nodes' home addresses on the home link
+	// (nil without home_link); defended is what it was told to defend.
+	proxy    neighborProxy
+	defended map[netip.Addr]bool
 
 	// endpoints: reverse-tunnel endpoints by peer care-of address, with the
 	// home addresses allowed as inner source (several home addresses may
@@ -117,6 +124,7 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 		cfg: cfg, log: opt.Logger, now: opt.Now, addr: cfg.Addr(),
 		endpoints: map[endpointKey][]netip.Addr{},
 		installed: map[bindingKey]endpointKey{},
+		defended:  map[netip.Addr]bool{},
 		in:        make(chan received, 1024),
 		snaps:     make(chan snapshotReq),
 		warnings:  newLimiter(10, 20),
@@ -183,6 +191,14 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 		if h.prefixes, err = guardHomePrefixes(cfg.Prefixes(), opt.NetNS, h.log); err != nil {
 			return nil, err
 		}
+	}
+	h.proxy = opt.proxy
+	if h.proxy == nil && cfg.HomeLink != "" {
+		p, err := openNeighborProxy(cfg.HomeLink, opt.NetNS, h.log)
+		if err != nil {
+			return nil, err
+		}
+		h.proxy = p
 	}
 	if d, ok := h.dp.(dataplane.UDPDeliverer); ok {
 		h.udpData.Store(&d)
@@ -310,6 +326,11 @@ func (h *HomeAgent) close() {
 		}
 	}
 	h.prefixes.close()
+	if h.proxy != nil {
+		if err := h.proxy.Close(); err != nil {
+			h.log.Warn("closing proxy neighbor discovery", "err", err)
+		}
+	}
 	if h.dp != nil {
 		if err := h.dp.Close(); err != nil {
 			h.log.Warn("closing data plane", "err", err)

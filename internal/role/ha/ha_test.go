@@ -129,14 +129,21 @@ type harness struct {
 	seq uint16
 }
 
-func start(t *testing.T) *harness {
+func start(t *testing.T) *harness { t.Helper(); return startWith(t, nil) }
+
+// startWith lets a test change the options (fakes) before New.
+func startWith(t *testing.T, change func(*Options)) *harness {
 	t.Helper()
 	cfg, err := config.ParseHomeAgent("ha.yaml", []byte(haYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
 	x := &harness{t: t, tp: newMemTransport(), dp: newRecordingDP(), seq: 100}
-	x.h, err = New(cfg, Options{Transports: []transport.Transport{x.tp}, DataPlane: x.dp, NoControlSocket: true})
+	opt := Options{Transports: []transport.Transport{x.tp}, DataPlane: x.dp, NoControlSocket: true}
+	if change != nil {
+		change(&opt)
+	}
+	x.h, err = New(cfg, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

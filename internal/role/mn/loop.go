@@ -145,6 +145,9 @@ func (m *MobileNode) receive(r received) {
 	}
 	switch t := wire.MHType(sig.MH[2]); t {
 	case wire.MHBindingAcknowledgement:
+	case wire.MHBindingRefreshRequest:
+		m.refreshRequested(sig)
+		return
 	case wire.MHBindingError:
 		m.cnt.bindingErrors++
 		m.log.Warn("binding error from home agent", "from", sig.Src, "to", sig.Dst)
@@ -381,4 +384,32 @@ func (m *MobileNode) reconcile(usable map[string][]netip.Addr) {
 			}
 		}
 	}
+}
+
+// refreshRequested answers a Binding Refresh Request from a home agent (RFC
+// 6275 section 11.7.4) with a Binding Update refreshing the bindings of the
+// home address it was sent to (the type 2 routing header's, else every home
+// address that home agent serves). Only a registered home agent's request
+// counts, and one already being answered (an update outstanding) is not
+// answered twice: a forged request costs at most one Binding Update per
+// round trip, which the home agent authenticates.
+func (m *MobileNode) refreshRequested(sig *transport.Signal) {
+	src, dst := sig.ChecksumAddrs()
+	if _, err := (wire.Parser{ChecksumVerified: true, LaxAlignment: true}).Parse(sig.MH, src, dst); err != nil {
+		m.cnt.malformed++
+		m.log.Warn("binding refresh request malformed", "from", sig.Src, "err", err)
+		return
+	}
+	for _, h := range m.homes {
+		if h.ha != sig.Src || (sig.HomeAddress.IsValid() && sig.HomeAddress != h.hoa) {
+			continue
+		}
+		if _, busy := m.outstanding[groupKey{h.ha, h.hoa}]; busy {
+			continue
+		}
+		if m.bul.RefreshRequested(m.now(), h.ha, h.hoa) {
+			m.log.Info("binding refresh request", "from", sig.Src, "hoa", h.hoa)
+		}
+	}
+	m.pump(m.now(), false)
 }

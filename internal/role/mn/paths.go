@@ -26,11 +26,15 @@ type accessInterface struct {
 	// interface's current care-of address.
 	registered map[netip.Addr]bool
 	endpoints  map[netip.Addr]bool // home agents we accept tunnelled packets from at coa
-	changed    time.Time
+	// serves: home addresses with a Binding Update List entry for this
+	// interface's Binding ID (the care_of rule may leave some out).
+	serves  map[netip.Addr]bool
+	changed time.Time
 }
 
 func newAccessInterface(f config.InterfaceEntry) *accessInterface {
-	return &accessInterface{cfg: f, usable: map[netip.Addr]bool{}, registered: map[netip.Addr]bool{}, endpoints: map[netip.Addr]bool{}}
+	return &accessInterface{cfg: f, usable: map[netip.Addr]bool{}, registered: map[netip.Addr]bool{}, endpoints: map[netip.Addr]bool{},
+		serves: map[netip.Addr]bool{}}
 }
 
 func (f *accessInterface) encap() dataplane.Encapsulation {
@@ -112,6 +116,7 @@ func (m *MobileNode) careOfAddressDown(ev linkmon.Event) {
 	for _, h := range m.homes {
 		m.bul.RemoveCareOfAddress(now, h.ha, h.hoa, f.cfg.BID)
 	}
+	f.serves = map[netip.Addr]bool{}
 	// The deregistration goes out first: its round trip gates how soon the
 	// home agent stops sending down this path.
 	m.pump(now, false)
@@ -151,9 +156,25 @@ func (m *MobileNode) attach(f *accessInterface, coa netip.Addr, reason string) {
 		} else {
 			f.endpoints[h.ha] = true
 		}
-		m.bul.SetCareOfAddress(now, binding.CareOfBinding{HA: h.ha, HoA: h.hoa, BID: f.cfg.BID, CoA: coa, Priority: f.cfg.Priority})
+		m.bindCareOf(now, h, f)
 	}
 	m.selectTunnels()
+}
+
+// bindCareOf registers the interface's care-of address for h when the
+// care_of rule of h allows it, and withdraws an earlier one of this Binding
+// ID when it does not (draft-ietf-monami6-mipv6-analysis section 6.3.2).
+func (m *MobileNode) bindCareOf(now time.Time, h *homeRegistration, f *accessInterface) {
+	if h.careOf.Allows(f.cfg.Name, f.coa) {
+		m.bul.SetCareOfAddress(now, binding.CareOfBinding{HA: h.ha, HoA: h.hoa, BID: f.cfg.BID, CoA: f.coa, Priority: f.cfg.Priority})
+		f.serves[h.hoa] = true
+		return
+	}
+	m.log.Info("care-of address not bound to this home address (care_of rule)", "hoa", h.hoa, "interface", f.cfg.Name, "coa", f.coa)
+	if f.serves[h.hoa] {
+		m.bul.RemoveCareOfAddress(now, h.ha, h.hoa, f.cfg.BID)
+		delete(f.serves, h.hoa)
+	}
 }
 
 // detach forgets the interface's care-of address and removes what attach
@@ -206,7 +227,7 @@ func (m *MobileNode) selectTunnels() {
 	for _, h := range m.homes {
 		var best *accessInterface
 		for _, f := range m.ifs {
-			if f.coa.IsValid() && better(h, f, best) {
+			if f.coa.IsValid() && h.careOf.Allows(f.cfg.Name, f.coa) && better(h, f, best) {
 				best = f
 			}
 		}

@@ -100,7 +100,10 @@ type groupKey struct{ ha, hoa netip.Addr }
 type homeRegistration struct {
 	hoa, ha netip.Addr
 	spi     uint32
-	auth    *wire.Authenticator // nil with security.insecure
+	// careOf is the mn.yaml rule of the care-of addresses this home address
+	// takes (draft-ietf-monami6-mipv6-analysis section 6.3.2).
+	careOf config.CareOfRule
+	auth   *wire.Authenticator // nil with security.insecure
 	// active is the interface whose care-of address carries the reverse
 	// tunnel now (nil: none).
 	active    *accessInterface
@@ -150,7 +153,7 @@ func New(cfg *config.MobileNode, opt Options) (_ *MobileNode, err error) {
 		return nil, fmt.Errorf("netlink: %w", err)
 	}
 	for _, h := range cfg.HomeAddresses {
-		hr := &homeRegistration{hoa: h.Addr(), ha: h.HomeAgentAddr(), spi: h.Security.SPI}
+		hr := &homeRegistration{hoa: h.Addr(), ha: h.HomeAgentAddr(), spi: h.Security.SPI, careOf: h.CareOf}
 		if !cfg.Security.Insecure {
 			hr.auth = wire.NewAuthenticator(h.Security.Secret())
 		}
