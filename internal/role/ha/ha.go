@@ -78,9 +78,10 @@ type HomeAgent struct {
 	// pendingEncap is the encapsulation for the bindings of the Binding
 	// Update being processed (see encapOf).
 	pendingEncap dataplane.Encapsulation
-	// prev holds the bindings of the home address being updated as they
-	// were before, to restore when the data plane fails (see undo).
-	prev []binding.Binding
+	// batch is handleQueued's scratch; singleUntil, when in the future,
+	// turns batching off after a failed batch.
+	batch       []received
+	singleUntil time.Time
 
 	// udpData takes the UDP-encapsulated data the UDP transport receives;
 	// set once the data plane exists (the transport starts reading first).
@@ -267,7 +268,7 @@ func (h *HomeAgent) Run(ctx context.Context) error {
 			h.log.Info("home agent stopping", "bindings", h.cache.Len())
 			return nil
 		case r := <-h.in:
-			h.handle(ctx, r)
+			h.handleQueued(ctx, r)
 		case <-timer.C:
 			h.expire()
 		case q := <-h.snaps:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"monami/internal/binding"
@@ -12,12 +13,33 @@ import (
 	"monami/wire"
 )
 
-// handle processes one received Mobility Header message.
+// handle processes one received Mobility Header message alone.
 func (h *HomeAgent) handle(ctx context.Context, r received) {
+	if p := h.process(ctx, r); p != nil && p.ack {
+		h.answer(ctx, p)
+	}
+}
+
+// decided is a Binding Update the cache has decided, whose data plane
+// changes are applied (or queued, in a batch), with what its answer needs.
+type decided struct {
+	r    received
+	req  binding.BindingUpdateRequest
+	d    binding.Decision
+	sa   *securityAssociation
+	nai  []byte
+	prev []binding.Binding // the home address's bindings before
+	ack  bool              // send an acknowledgement
+}
+
+// process decodes, authenticates and decides one message and applies its
+// data plane changes; it returns the decision of a Binding Update the
+// cache took (nil for anything else).
+func (h *HomeAgent) process(ctx context.Context, r received) *decided {
 	sig := &r.sig
 	if len(sig.MH) < wire.HeaderLen {
 		h.cnt.inc(&h.cnt.malformed)
-		return
+		return nil
 	}
 	if t := wire.MHType(sig.MH[2]); t != wire.MHBindingUpdate {
 		h.cnt.inc(&h.cnt.notBindingUpdate)
@@ -28,7 +50,7 @@ func (h *HomeAgent) handle(ctx context.Context, r received) {
 			h.sendBindingError(ctx, &r, wire.BEUnrecognizedMHType)
 		}
 		h.sendParameterProblem(ctx, &r, err)
-		return
+		return nil
 	}
 	h.cnt.inc(&h.cnt.bindingUpdates)
 	req, bs, err := h.decodeBindingUpdate(sig)
@@ -36,7 +58,7 @@ func (h *HomeAgent) handle(ctx context.Context, r received) {
 		h.cnt.inc(&h.cnt.malformed)
 		h.warn(r.at, "malformed binding update", "from", sig.Src, "via", sig.Via, "err", err)
 		h.sendParameterProblem(ctx, &r, err)
-		return
+		return nil
 	}
 	auth, sa, why := h.sec.authenticate(h.bu.Bytes(), bs, sig.Src, req.HoA)
 	req.Auth = auth
@@ -47,36 +69,39 @@ func (h *HomeAgent) handle(ctx context.Context, r received) {
 
 	d := &h.dec
 	h.pendingEncap = encapFor(sig, h.bu.Flags)
-	h.prev = h.cache.AppendLookup(h.prev[:0], req.HoA)
+	prev := h.cache.AppendLookup(nil, req.HoA)
 	h.cache.ProcessBindingUpdateTo(r.at, req, d)
 	if d.Discard {
 		h.cnt.inc(&h.cnt.discarded)
 		h.warn(r.at, "binding update discarded", "hoa", req.HoA, "coa", sig.Src, "seq", req.Sequence, "reason", d.Reason, "auth", why)
-		return
+		return nil
 	}
+	p := &decided{r: r, req: *req, d: *d, sa: sa, nai: bs.nai, prev: prev}
+	p.req.BIDs = slices.Clone(req.BIDs)
+	p.d.BIDs, p.d.Changes = slices.Clone(d.BIDs), nil
 	if err := h.apply(d.Changes); err != nil {
-		h.undo(r.at, req, d, err)
+		h.undo(p, err)
 	}
-	if d.Status.Accepted() {
-		h.reconcileEncap(req)
+	if p.d.Status.Accepted() {
+		h.reconcileEncap(&p.req)
 	} else {
 		h.warn(r.at, "binding update rejected", "hoa", req.HoA, "coa", sig.Src, "seq", req.Sequence,
-			"status", d.Status, "reason", d.Reason)
+			"status", p.d.Status, "reason", d.Reason)
 	}
-	if !d.SendAck {
-		return
-	}
-	if sa == nil && !h.sec.insecure && !h.answers.allow(r.at) {
-		// Unauthenticated senders get answers at a bounded rate.
-		return
-	}
-	if err := h.sendAck(ctx, &r, req, d, sa, bs.nai); err != nil {
+	// Unauthenticated senders get answers at a bounded rate.
+	p.ack = p.d.SendAck && (sa != nil || h.sec.insecure || h.answers.allow(r.at))
+	return p
+}
+
+// answer sends the acknowledgement of a decided Binding Update.
+func (h *HomeAgent) answer(ctx context.Context, p *decided) {
+	if err := h.sendAck(ctx, &p.r, &p.req, &p.d, p.sa, p.nai); err != nil {
 		h.cnt.inc(&h.cnt.sendErrors)
-		h.log.Error("sending binding acknowledgement", "to", sig.Src, "hoa", req.HoA, "err", err)
+		h.log.Error("sending binding acknowledgement", "to", p.r.sig.Src, "hoa", p.req.HoA, "err", err)
 		return
 	}
 	h.cnt.inc(&h.cnt.acksSent)
-	h.cnt.status(d.Status)
+	h.cnt.status(p.d.Status)
 }
 
 // decodeBindingUpdate walks the message once, without allocating for the
@@ -281,17 +306,17 @@ func refreshes(req *binding.BindingUpdateRequest, bid uint16) bool {
 // them, and the answer is 130 (insufficient resources, RFC 6275 section
 // 6.1.8) for the update and each of its Binding Identifiers (RFC 5648
 // section 6.2), so that no binding is acknowledged that cannot forward.
-func (h *HomeAgent) undo(now time.Time, req *binding.BindingUpdateRequest, d *binding.Decision, err error) {
-	if rerr := h.apply(h.cache.Restore(req.HoA, h.prev)); rerr != nil {
-		h.log.Error("restoring the previous bindings after a data plane failure", "hoa", req.HoA, "err", rerr)
+func (h *HomeAgent) undo(p *decided, err error) {
+	if rerr := h.apply(h.cache.Restore(p.req.HoA, p.prev)); rerr != nil {
+		h.log.Error("restoring the previous bindings after a data plane failure", "hoa", p.req.HoA, "err", rerr)
 	}
-	if !d.Status.Accepted() {
+	if !p.d.Status.Accepted() {
 		return // a rejection that changed something (none today) keeps its status
 	}
 	h.cnt.inc(&h.cnt.dataplaneRefusals)
-	d.Status, d.Lifetime, d.RefreshInterval = wire.StatusInsufficientResources, 0, 0
-	for i := range d.BIDs {
-		d.BIDs[i].Status = wire.StatusInsufficientResources
+	p.d.Status, p.d.Lifetime, p.d.RefreshInterval = wire.StatusInsufficientResources, 0, 0
+	for i := range p.d.BIDs {
+		p.d.BIDs[i].Status = wire.StatusInsufficientResources
 	}
-	h.warn(now, "binding update refused: the data plane could not install it", "hoa", req.HoA, "seq", req.Sequence, "err", err)
+	h.warn(p.r.at, "binding update refused: the data plane could not install it", "hoa", p.req.HoA, "seq", p.req.Sequence, "err", err)
 }

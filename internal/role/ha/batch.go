@@ -1,0 +1,93 @@
+package ha
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"monami/internal/dataplane"
+)
+
+// maxBatch bounds how many queued messages share one data plane commit.
+const maxBatch = 64
+
+// singleAfterFailure is how long the home agent takes messages one at a
+// time after a batch failed, so that one update the data plane cannot
+// install is refused alone, not with the updates queued beside it.
+const singleAfterFailure = time.Second
+
+// handleQueued processes first and whatever else waits in the queue, up to
+// maxBatch: every update is decided in turn with its data plane changes
+// queued, the changes are committed at once, and only then are the
+// acknowledgements sent (a batch costs one nftables transaction and one
+// netlink send where the updates would cost one each). Nothing waits for
+// a batch to fill: a lone update goes alone.
+func (h *HomeAgent) handleQueued(ctx context.Context, first received) {
+	batch := append(h.batch[:0], first)
+fill:
+	for len(batch) < maxBatch {
+		select {
+		case r := <-h.in:
+			batch = append(batch, r)
+		default:
+			break fill
+		}
+	}
+	h.batch = batch[:0]
+	if len(batch) == 1 || h.now().Before(h.singleUntil) {
+		for _, r := range batch {
+			h.handle(ctx, r)
+		}
+		return
+	}
+	q := &queueDP{DataPlane: h.dp}
+	h.dp = q
+	decided := make([]*decided, 0, len(batch))
+	for _, r := range batch {
+		if p := h.process(ctx, r); p != nil {
+			decided = append(decided, p)
+		}
+	}
+	h.dp = q.DataPlane
+	if err := dataplane.Apply(h.dp, q.ops); err != nil {
+		h.dpError("applying a batch of changes", err, "updates", len(decided), "changes", len(q.ops))
+		// Newest first: each update restores what the one before it
+		// left.
+		for i := len(decided) - 1; i >= 0; i-- {
+			h.undo(decided[i], err)
+		}
+		h.singleUntil = h.now().Add(singleAfterFailure)
+	}
+	for _, p := range decided {
+		if p.ack {
+			h.answer(ctx, p)
+		}
+	}
+}
+
+// queueDP stands in for the data plane while a batch is decided: changes
+// are queued for one Apply; everything else goes to the data plane.
+type queueDP struct {
+	dataplane.DataPlane
+	ops []dataplane.Op
+}
+
+func (q *queueDP) AddRoute(r dataplane.Route) error {
+	q.ops = append(q.ops, dataplane.Op{Kind: dataplane.OpAddRoute, Route: r})
+	return nil
+}
+
+func (q *queueDP) DelRoute(s dataplane.Selector) error {
+	q.ops = append(q.ops, dataplane.Op{Kind: dataplane.OpDelRoute, Selector: s})
+	return nil
+}
+
+func (q *queueDP) AddEndpoint(e dataplane.Endpoint) error {
+	q.ops = append(q.ops, dataplane.Op{Kind: dataplane.OpAddEndpoint, Endpoint: e})
+	return nil
+}
+
+func (q *queueDP) DelEndpoint(local, peer netip.Addr, encap dataplane.Encapsulation) error {
+	q.ops = append(q.ops, dataplane.Op{Kind: dataplane.OpDelEndpoint, Endpoint: dataplane.Endpoint{Local: local, Peer: peer, Encap: encap}})
+	return nil
+}
