@@ -158,11 +158,11 @@ func (k *kernelDP) applyBPFRoutes(ops []Op, strict bool) []error {
 			}
 			kr := kernelRoute{r: r, rt: rtRoute{table: k.routeTable(), dst: r.Dst, src: r.Src, oif: k.detour.Attrs().Index,
 				gw: detourGateway, mtu: mtu + lwtHeadroom, encap: k.encap.encap}}
-			if err := k.encap.put(r.Selector, r.Tunnel, &k.bpfGone); err != nil {
+			prev, had := cur(r.Selector)
+			if err := k.encap.put(r.Selector, r.Tunnel, had, &k.bpfGone); err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			prev, had := cur(r.Selector)
 			view[r.Selector] = &kr
 			if had && prev.rt.equal(kr.rt) {
 				continue
@@ -221,7 +221,7 @@ func (k *kernelDP) applyBPFRoutes(ops []Op, strict bool) []error {
 // installed for s, after its route change failed.
 func (k *kernelDP) restoreMapEntry(s Selector) {
 	if r, ok := k.routes[s]; ok {
-		_ = k.encap.put(s, r.r.Tunnel, &k.bpfGone)
+		_ = k.encap.put(s, r.r.Tunnel, true, &k.bpfGone)
 		return
 	}
 	_ = k.encap.remove(s, &k.bpfGone)

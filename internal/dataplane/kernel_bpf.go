@@ -349,17 +349,18 @@ func lpmKey(p netip.Prefix) []byte {
 	return k
 }
 
-// put points the route at t, keeping what the old value counted in gone.
-func (e *lwtEncap) put(s Selector, t Tunnel, gone *bpfCounters) error {
+// put points the route at t, keeping what an old value counted in gone
+// (replacing says there may be one).
+func (e *lwtEncap) put(s Selector, t Tunnel, replacing bool, gone *bpfCounters) error {
 	m, k, err := e.routeKey(s)
 	if err != nil {
 		return err
 	}
 	var v [tunnelValueLen]byte
-	if m.Lookup(k, v[:]) == nil {
+	if replacing && m.Lookup(k, v[:]) == nil {
 		gone.add(v[:])
+		clear(v[:])
 	}
-	clear(v[:])
 	src, dst := t.Local.As16(), t.Remote.As16()
 	copy(v[tvSrc:], src[:])
 	copy(v[tvDst:], dst[:])
