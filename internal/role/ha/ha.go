@@ -23,6 +23,7 @@ import (
 	"monami/internal/config"
 	"monami/internal/ctlapi"
 	"monami/internal/dataplane"
+	"monami/internal/store"
 	"monami/internal/transport"
 	"monami/wire"
 )
@@ -36,6 +37,9 @@ type Options struct {
 	Transports []transport.Transport
 	// DataPlane, when set, is used instead of dataplane.New. Closed on exit.
 	DataPlane dataplane.DataPlane
+	// Store, when set, is used instead of the configured store. Closed on
+	// exit.
+	Store store.Store
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// NoControlSocket skips the control API.
@@ -56,6 +60,7 @@ type HomeAgent struct {
 	cache *binding.BindingCache
 	sec   *securityAssociations
 	dp    dataplane.DataPlane
+	store store.Store
 	tps   []transport.Transport
 	ctl   *ctlapi.Server
 	// prefixes owns the home prefixes (unreachable routes) when the home
@@ -74,6 +79,9 @@ type HomeAgent struct {
 	// prev holds the bindings of the home address being updated as they
 	// were before, to restore when the data plane fails (see undo).
 	prev []binding.Binding
+	// cur and batch are persist's scratch.
+	cur   []binding.Binding
+	batch store.Batch
 
 	// udpData takes the UDP-encapsulated data the UDP transport receives;
 	// set once the data plane exists (the transport starts reading first).
@@ -183,6 +191,15 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 		if h.prefixes, err = guardHomePrefixes(cfg.Prefixes(), opt.NetNS, h.log); err != nil {
 			return nil, err
 		}
+	}
+	if h.store = opt.Store; h.store == nil {
+		if h.store, err = openStore(cfg.Store); err != nil {
+			return nil, err
+		}
+	}
+	// Before the first Binding Update is read (Run starts the readers).
+	if err := h.restore(); err != nil {
+		return nil, err
 	}
 	if d, ok := h.dp.(dataplane.UDPDeliverer); ok {
 		h.udpData.Store(&d)
@@ -298,6 +315,7 @@ func (h *HomeAgent) armExpiry(t *time.Timer) {
 func (h *HomeAgent) expire() {
 	changes := h.cache.Expire(h.now())
 	h.apply(changes)
+	h.forget(changes)
 }
 
 func (h *HomeAgent) close() {
@@ -310,6 +328,11 @@ func (h *HomeAgent) close() {
 		}
 	}
 	h.prefixes.close()
+	if h.store != nil {
+		if err := h.store.Close(); err != nil {
+			h.log.Warn("closing the store", "err", err)
+		}
+	}
 	if h.dp != nil {
 		if err := h.dp.Close(); err != nil {
 			h.log.Warn("closing data plane", "err", err)

@@ -10,6 +10,7 @@ import (
 
 	"monami/internal/config"
 	"monami/internal/dataplane"
+	"monami/internal/store"
 	"monami/internal/transport"
 	"monami/wire"
 )
@@ -114,6 +115,7 @@ const haYAML = `
 address: 2001:db8:1::1
 home_prefixes: [2001:db8:1::/64]
 binding: {max_lifetime: 60s}
+store: {backend: memory}
 mobile_nodes:
   - id: mn1@example.org
     home_addresses: [2001:db8:1::10]
@@ -127,25 +129,36 @@ type harness struct {
 	dp  *recordingDP
 	h   *HomeAgent
 	seq uint16
+	// stop ends the home agent and waits for it; idempotent.
+	stop func()
 }
 
 func start(t *testing.T) *harness {
+	t.Helper()
+	return startWith(t, store.NewMemory(), newRecordingDP())
+}
+
+// startWith runs a home agent on st and dp (a restart reuses a store).
+func startWith(t *testing.T, st store.Store, dp *recordingDP) *harness {
 	t.Helper()
 	cfg, err := config.ParseHomeAgent("ha.yaml", []byte(haYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := &harness{t: t, tp: newMemTransport(), dp: newRecordingDP(), seq: 100}
-	x.h, err = New(cfg, Options{Transports: []transport.Transport{x.tp}, DataPlane: x.dp, NoControlSocket: true})
+	x := &harness{t: t, tp: newMemTransport(), dp: dp, seq: 100}
+	x.h, err = New(cfg, Options{Transports: []transport.Transport{x.tp}, DataPlane: x.dp, NoControlSocket: true, Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { x.h.Run(ctx); close(done) }()
-	t.Cleanup(func() {
+	x.stop = func() {
 		cancel()
 		<-done
+	}
+	t.Cleanup(func() {
+		x.stop()
 		if !x.dp.closed {
 			t.Error("data plane not closed on shutdown")
 		}

@@ -54,8 +54,16 @@ func (h *HomeAgent) handle(ctx context.Context, r received) {
 		h.warn(r.at, "binding update discarded", "hoa", req.HoA, "coa", sig.Src, "seq", req.Sequence, "reason", d.Reason, "auth", why)
 		return
 	}
+	// Decide, program the data plane, persist, then acknowledge: an
+	// acknowledged binding forwards and survives a restart (issue 13).
 	if err := h.apply(d.Changes); err != nil {
-		h.undo(r.at, req, d, err)
+		h.undo(r.at, req, d, err, &h.cnt.dataplaneRefusals, "the data plane could not install it")
+	} else if d.Status.Accepted() {
+		if err := h.persist(req); err != nil {
+			h.cnt.inc(&h.cnt.storeErrors)
+			h.log.Error("storing bindings", "hoa", req.HoA, "err", err)
+			h.undo(r.at, req, d, err, &h.cnt.storeRefusals, "the store could not keep it")
+		}
 	}
 	if d.Status.Accepted() {
 		h.reconcileEncap(req)
@@ -276,22 +284,23 @@ func refreshes(req *binding.BindingUpdateRequest, bid uint16) bool {
 	return false
 }
 
-// undo takes back a decision the data plane could not follow: the cache
+// undo takes back a decision the data plane could not follow or the store
+// could not keep (why; refused counts it): the cache
 // gets the home address's previous bindings again, the data plane follows
 // them, and the answer is 130 (insufficient resources, RFC 6275 section
 // 6.1.8) for the update and each of its Binding Identifiers (RFC 5648
 // section 6.2), so that no binding is acknowledged that cannot forward.
-func (h *HomeAgent) undo(now time.Time, req *binding.BindingUpdateRequest, d *binding.Decision, err error) {
+func (h *HomeAgent) undo(now time.Time, req *binding.BindingUpdateRequest, d *binding.Decision, err error, refused *uint64, why string) {
 	if rerr := h.apply(h.cache.Restore(req.HoA, h.prev)); rerr != nil {
 		h.log.Error("restoring the previous bindings after a data plane failure", "hoa", req.HoA, "err", rerr)
 	}
 	if !d.Status.Accepted() {
 		return // a rejection that changed something (none today) keeps its status
 	}
-	h.cnt.inc(&h.cnt.dataplaneRefusals)
+	h.cnt.inc(refused)
 	d.Status, d.Lifetime, d.RefreshInterval = wire.StatusInsufficientResources, 0, 0
 	for i := range d.BIDs {
 		d.BIDs[i].Status = wire.StatusInsufficientResources
 	}
-	h.warn(now, "binding update refused: the data plane could not install it", "hoa", req.HoA, "seq", req.Sequence, "err", err)
+	h.warn(now, "binding update refused: "+why, "hoa", req.HoA, "seq", req.Sequence, "err", err)
 }
