@@ -57,6 +57,7 @@ node was accepted and every sampled tunnel carried traffic both ways.`,
 	f.IntVar(&o.Window, "window", 256, "Binding Updates outstanding at most")
 	f.IntVar(&o.Sample, "sample", 100, "home addresses probed both ways after registration")
 	f.StringVar(&o.Backend, "backend", "kernel", "the home agent's data plane: kernel or userspace")
+	f.StringVar(&o.Store, "store", "bolt", "the home agent's binding store: bolt (a file in the lab's state directory) or memory")
 	f.StringVar(&o.LabName, "name", "habench", "lab name (namespaces are <name>-<node>)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	labBenchCmd.AddCommand(cmd)
@@ -64,8 +65,8 @@ node was accepted and every sampled tunnel carried traffic both ways.`,
 
 func printHABench(cmd *cobra.Command, r *habench.Report) {
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "home agent (%s data plane): %d mobile nodes, %d accepted in %.2f s: %.0f registrations/s (window %d, %d retransmitted)\n",
-		r.Backend, r.MobileNodes, r.Accepted, r.Seconds, r.PerSecond, r.Window, r.Retransmits)
+	fmt.Fprintf(out, "home agent (%s data plane, %s store): %d mobile nodes, %d accepted in %.2f s: %.0f registrations/s (window %d, %d retransmitted)\n",
+		r.Backend, r.Store, r.MobileNodes, r.Accepted, r.Seconds, r.PerSecond, r.Window, r.Retransmits)
 	if len(r.Rejected) > 0 {
 		keys := make([]string, 0, len(r.Rejected))
 		for k := range r.Rejected {

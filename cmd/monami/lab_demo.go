@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 func init() {
 	var opt demo.Options
 	var asJSON, topology bool
+	var scenario string
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the failover demo: a TCP stream to a mobile node survives the failure of its active link",
@@ -20,7 +22,13 @@ func init() {
 an access router, a home agent and a correspondent), starts monami ha and monami mn,
 streams TCP from the correspondent to the mobile node's home address, takes the
 active link's interface down and up again, and prints a timeline and a summary.
-It exits 0 when the TCP connection survived, and cleans up in every case.`,
+It exits 0 when the TCP connection survived, and cleans up in every case.
+
+--scenario restart instead registers the mobile node, runs the 1 kHz probe to its
+home address, kills the home agent (SIGKILL) and starts it again on the same store,
+then stops it (SIGTERM) and starts it again, and reports for each restart the probe
+gap from the new process's start, whether ctl bindings shows the same bindings, and
+how many Binding Updates the new process needed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if topology {
@@ -32,6 +40,13 @@ It exits 0 when the TCP connection survived, and cleans up in every case.`,
 			}
 			var progress io.Writer = cmd.ErrOrStderr()
 			opt.Progress = progress
+			switch scenario {
+			case "failover":
+			case "restart":
+				return runRestart(cmd, opt, asJSON)
+			default:
+				return fmt.Errorf("--scenario: %q is not failover or restart", scenario)
+			}
 			sum, err := demo.Run(cmd.Context(), opt)
 			if sum != nil {
 				if asJSON {
@@ -49,6 +64,7 @@ It exits 0 when the TCP connection survived, and cleans up in every case.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
+	f.StringVar(&scenario, "scenario", "failover", "failover (the active link fails and comes back) or restart (the home agent is killed and restarted)")
 	f.BoolVar(&topology, "topology", false, "print the demo's lab topology and exit")
 	f.StringVar(&opt.Backend, "backend", "auto", "data plane backend of both daemons: auto, kernel or userspace")
 	f.StringVar(&opt.Transport, "transport", "native", "mobile node signalling: native (MH) or udp (RFC 5555)")
@@ -57,4 +73,31 @@ It exits 0 when the TCP connection survived, and cleans up in every case.`,
 	f.DurationVar(&opt.Duration, "duration", 9*time.Second, "length of the TCP stream")
 	f.StringVar(&opt.Binary, "binary", "", "monami executable for the daemons (default: this one)")
 	labCmd.AddCommand(cmd)
+}
+
+// runRestart runs the restart scenario; it fails when a restart lost a
+// binding or needed a Binding Update.
+func runRestart(cmd *cobra.Command, opt demo.Options, asJSON bool) error {
+	sum, err := demo.RunRestart(cmd.Context(), opt)
+	if sum == nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		if jerr := enc.Encode(sum); jerr != nil {
+			return jerr
+		}
+	} else {
+		sum.WriteReport(cmd.OutOrStdout())
+	}
+	if err != nil {
+		return err
+	}
+	for _, r := range sum.Restarts {
+		if !r.BindingsKept || r.BindingUpdates != 0 {
+			return fmt.Errorf("%s: bindings kept %v, Binding Updates needed %d", r.Signal, r.BindingsKept, r.BindingUpdates)
+		}
+	}
+	return nil
 }

@@ -2,6 +2,8 @@ package config
 
 import (
 	"net/netip"
+	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -28,6 +30,8 @@ type HomeAgent struct {
 	Dataplane Dataplane `yaml:"dataplane"`
 	// Metrics is the Prometheus endpoint; off unless metrics.listen is set.
 	Metrics Metrics `yaml:"metrics"`
+	// Store keeps the bindings across restarts.
+	Store Store `yaml:"store"`
 
 	Binding struct {
 		// MaxLifetime caps granted lifetimes (RFC 6275 section 10.3.1).
@@ -133,6 +137,7 @@ func ParseHomeAgent(name string, data []byte) (*HomeAgent, error) {
 	}
 	c.Dataplane.validate(&e)
 	c.Metrics.validate(&e)
+	c.Store.validate(&e)
 	if c.Binding.MaxLifetime == 0 {
 		c.Binding.MaxLifetime = Duration(5 * time.Minute)
 	}
@@ -207,4 +212,38 @@ func inAny(a netip.Addr, ps []netip.Prefix) bool {
 		}
 	}
 	return false
+}
+
+// Store chooses where the home agent keeps its bindings.
+type Store struct {
+	// Backend is bolt (a file, the default) or memory (nothing survives a
+	// restart).
+	Backend string `yaml:"backend"`
+	// Path is the bolt file (default /var/lib/monami/ha.db); its directory
+	// is created (0700) when missing.
+	Path string `yaml:"path"`
+}
+
+// DefaultStorePath is store.path when none is given.
+const DefaultStorePath = "/var/lib/monami/ha.db"
+
+func (s *Store) validate(e *errs) {
+	switch s.Backend {
+	case "":
+		s.Backend = "bolt"
+	case "bolt", "memory":
+	default:
+		e.add("store.backend: %q is not bolt or memory", s.Backend)
+		return
+	}
+	switch {
+	case s.Backend == "memory" && s.Path != "":
+		e.add("store.path: %q is for backend bolt; backend memory keeps nothing on disk", s.Path)
+	case s.Backend == "bolt" && s.Path == "":
+		s.Path = DefaultStorePath
+	case s.Backend == "bolt" && !filepath.IsAbs(s.Path):
+		e.add("store.path: %q is not an absolute path", s.Path)
+	case s.Backend == "bolt" && strings.HasSuffix(s.Path, "/"):
+		e.add("store.path: %q names a directory, not a file", s.Path)
+	}
 }

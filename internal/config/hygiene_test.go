@@ -82,3 +82,32 @@ func TestMetricsListen(t *testing.T) {
 		}
 	}
 }
+
+func TestStore(t *testing.T) {
+	const ha = "address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nsecurity: {insecure: true}\nmobile_nodes: [{id: a, home_addresses: [2001:db8::5]}]\n"
+	for _, tc := range []struct{ store, backend, path, want string }{
+		{"", "bolt", DefaultStorePath, ""},
+		{"{backend: bolt}", "bolt", DefaultStorePath, ""},
+		{"{path: /srv/ha.db}", "bolt", "/srv/ha.db", ""},
+		{"{backend: memory}", "memory", "", ""},
+		{"{backend: etcd}", "", "", `store.backend: "etcd" is not bolt or memory`},
+		{"{backend: memory, path: /srv/ha.db}", "", "", `store.path: "/srv/ha.db" is for backend bolt`},
+		{"{path: ha.db}", "", "", `store.path: "ha.db" is not an absolute path`},
+		{"{path: /srv/}", "", "", `store.path: "/srv/" names a directory`},
+		{"{paht: /srv/ha.db}", "", "", "paht"},
+	} {
+		y := ha
+		if tc.store != "" {
+			y += "store: " + tc.store + "\n"
+		}
+		c, err := ParseHomeAgent("ha.yaml", []byte(y))
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.store, err)
+		case tc.want == "" && (c.Store.Backend != tc.backend || c.Store.Path != tc.path):
+			t.Errorf("%s: backend %q path %q, want %q %q", tc.store, c.Store.Backend, c.Store.Path, tc.backend, tc.path)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: got %v, want %q", tc.store, err, tc.want)
+		}
+	}
+}

@@ -140,9 +140,15 @@ type scenario struct {
 	lab     *lab.Lab
 	say     func(string, ...any)
 	dir     string
-	daemons []*exec.Cmd
+	daemons []*execCmd
 	// haExtra is appended to ha.yaml (top-level keys; tests).
 	haExtra string
+}
+
+// execCmd is a running daemon and its role.
+type execCmd struct {
+	*exec.Cmd
+	role string
 }
 
 func (s *scenario) path(name string) string { return filepath.Join(s.dir, name) }
@@ -165,13 +171,14 @@ address: %s
 home_prefixes: [%s]
 dataplane: {backend: %s}
 binding: {max_lifetime: 600s}
+store: {backend: bolt, path: %s}
 metrics: {listen: "%s"}
 mobile_nodes:
   - id: %s
     home_addresses: [%s]
     spi: %d
     key: %s
-`, s.path("ha.sock"), homeAgent, homePrefix, s.opt.Backend, metricsListen, nai, homeAddress, spi, key) + s.haExtra
+`, s.path("ha.sock"), homeAgent, homePrefix, s.opt.Backend, s.path("ha.db"), metricsListen, nai, homeAddress, spi, key) + s.haExtra
 	mnYAML := fmt.Sprintf(`log: {level: info}
 control_socket: %s
 id: %s
@@ -197,7 +204,8 @@ func (s *scenario) startDaemon(ctx context.Context, node, role string) error {
 	if err != nil {
 		return err
 	}
-	logf, err := os.Create(s.path(role + ".log"))
+	// Appended to: a restarted daemon's log follows its predecessor's.
+	logf, err := os.OpenFile(s.path(role+".log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
@@ -208,7 +216,7 @@ func (s *scenario) startDaemon(ctx context.Context, node, role string) error {
 		return fmt.Errorf("starting monami %s: %w", role, err)
 	}
 	logf.Close()
-	s.daemons = append(s.daemons, cmd)
+	s.daemons = append(s.daemons, &execCmd{Cmd: cmd, role: role})
 	return nil
 }
 

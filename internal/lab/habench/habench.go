@@ -39,6 +39,7 @@ type Options struct {
 	Window   int
 	Sample   int    // tunnels probed both ways after registration (default 100)
 	Backend  string // home agent data plane: kernel (default) or userspace
+	Store    string // home agent store: bolt (default, in the lab's state directory) or memory
 	Progress io.Writer
 }
 
@@ -68,6 +69,12 @@ func (o *Options) defaults() error {
 	if o.Backend != "kernel" && o.Backend != "userspace" {
 		return fmt.Errorf("backend %q: want kernel or userspace", o.Backend)
 	}
+	if o.Store == "" {
+		o.Store = "bolt"
+	}
+	if o.Store != "bolt" && o.Store != "memory" {
+		return fmt.Errorf("store %q: want bolt or memory", o.Store)
+	}
 	if o.Binary == "" {
 		exe, err := os.Executable()
 		if err != nil {
@@ -82,6 +89,7 @@ func (o *Options) defaults() error {
 type Report struct {
 	Start       time.Time `json:"start"`
 	Backend     string    `json:"backend"`
+	Store       string    `json:"store"`
 	MobileNodes int       `json:"mobile_nodes"`
 	Window      int       `json:"window"`
 	// Accepted are first registrations acknowledged with status 0, each
@@ -194,9 +202,10 @@ address: %s
 home_prefixes: [2001:db8:1::/64]
 signalling: {native: true, udp_port: 0}
 dataplane: {backend: %s}
+store: {backend: %s, path: %s}
 binding: {max_lifetime: 600s}
 mobile_nodes:
-`, filepath.Join(dir, "ha.sock"), haAddr, o.Backend)
+`, filepath.Join(dir, "ha.sock"), haAddr, o.Backend, o.Store, filepath.Join(dir, "ha.db"))
 	for _, m := range mns {
 		fmt.Fprintf(&b, "  - {id: %s, home_addresses: [%s], spi: %d, key: \"hex:%s\"}\n", m.id, m.hoa, m.spi, hex.EncodeToString(m.key))
 	}
@@ -209,7 +218,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	rep := &Report{Start: time.Now().UTC(), Backend: o.Backend, MobileNodes: o.MobileNodes, Window: o.Window,
+	rep := &Report{Start: time.Now().UTC(), Backend: o.Backend, Store: o.Store, MobileNodes: o.MobileNodes, Window: o.Window,
 		Rejected: map[string]int{}, LoadBefore: loadavg()}
 	mns, err := mobileNodes(o.MobileNodes)
 	if err != nil {

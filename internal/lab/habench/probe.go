@@ -30,7 +30,10 @@ func probeSample(ctx context.Context, l *lab.Lab, o Options, mns []mobileNode, r
 		return fmt.Errorf("tunnel socket: %w", err)
 	}
 	defer tun.Close()
-	if err := cn.Do(func() (err error) { udp, err = net.ListenPacket("udp6", net.JoinHostPort(cnAddr.String(), "0")); return err }); err != nil {
+	if err := cn.Do(func() (err error) {
+		udp, err = net.ListenPacket("udp6", net.JoinHostPort(cnAddr.String(), "0"))
+		return err
+	}); err != nil {
 		return fmt.Errorf("correspondent socket: %w", err)
 	}
 	defer udp.Close()

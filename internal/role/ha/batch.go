@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"monami/internal/dataplane"
+	"monami/internal/store"
 )
 
 // maxBatch bounds how many queued messages share one data plane commit.
@@ -23,7 +24,7 @@ const singleAfterFailure = time.Second
 // netlink send where the updates would cost one each). Nothing waits for
 // a batch to fill: a lone update goes alone.
 func (h *HomeAgent) handleQueued(ctx context.Context, first received) {
-	batch := append(h.batch[:0], first)
+	batch := append(h.queued[:0], first)
 fill:
 	for len(batch) < maxBatch {
 		select {
@@ -33,7 +34,7 @@ fill:
 			break fill
 		}
 	}
-	h.batch = batch[:0]
+	h.queued = batch[:0]
 	if len(batch) == 1 || h.now().Before(h.singleUntil) {
 		for _, r := range batch {
 			h.handle(ctx, r)
@@ -41,22 +42,21 @@ fill:
 		return
 	}
 	q := &queueDP{DataPlane: h.dp}
-	h.dp = q
+	h.dp, h.batching = q, true
 	decided := make([]*decided, 0, len(batch))
 	for _, r := range batch {
 		if p := h.process(ctx, r); p != nil {
 			decided = append(decided, p)
 		}
 	}
-	h.dp = q.DataPlane
+	h.dp, h.batching = q.DataPlane, false
 	if err := dataplane.Apply(h.dp, q.ops); err != nil {
 		h.dpError("applying a batch of changes", err, "updates", len(decided), "changes", len(q.ops))
-		// Newest first: each update restores what the one before it
-		// left.
-		for i := len(decided) - 1; i >= 0; i-- {
-			h.undo(decided[i], err)
-		}
-		h.singleUntil = h.now().Add(singleAfterFailure)
+		h.undoAll(decided, err, &h.cnt.dataplaneRefusals, "the data plane could not install it")
+	} else if err := h.persistAll(decided); err != nil {
+		h.cnt.inc(&h.cnt.storeErrors)
+		h.log.Error("storing a batch of bindings", "updates", len(decided), "err", err)
+		h.undoAll(decided, err, &h.cnt.storeRefusals, "the store could not keep it")
 	}
 	for _, p := range decided {
 		if p.ack {
@@ -90,4 +90,29 @@ func (q *queueDP) AddEndpoint(e dataplane.Endpoint) error {
 func (q *queueDP) DelEndpoint(local, peer netip.Addr, encap dataplane.Encapsulation) error {
 	q.ops = append(q.ops, dataplane.Op{Kind: dataplane.OpDelEndpoint, Endpoint: dataplane.Endpoint{Local: local, Peer: peer, Encap: encap}})
 	return nil
+}
+
+// undoAll takes back a whole batch, newest first (each update restores
+// what the one before it left), and turns batching off for a while.
+func (h *HomeAgent) undoAll(ds []*decided, err error, refused *uint64, why string) {
+	for i := len(ds) - 1; i >= 0; i-- {
+		h.undo(ds[i], err, refused, why)
+	}
+	h.singleUntil = h.now().Add(singleAfterFailure)
+}
+
+// persistAll stores what the batch's accepted updates left, in one
+// transaction.
+func (h *HomeAgent) persistAll(ds []*decided) error {
+	b := store.Batch{Put: h.batch.Put[:0], Delete: h.batch.Delete[:0]}
+	for _, p := range ds {
+		if p.d.Status.Accepted() {
+			h.appendRecords(&b, p)
+		}
+	}
+	h.batch = b
+	if b.Empty() {
+		return nil
+	}
+	return h.store.Apply(b)
 }

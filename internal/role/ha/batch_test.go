@@ -8,6 +8,7 @@ import (
 
 	"monami/internal/config"
 	"monami/internal/dataplane"
+	"monami/internal/store"
 	"monami/internal/transport"
 	"monami/wire"
 )
@@ -39,7 +40,7 @@ func idle(t *testing.T) (*harness, *batchingDP) {
 	}
 	x := &harness{t: t, tp: newMemTransport(), dp: newRecordingDP(), seq: 100}
 	bdp := &batchingDP{recordingDP: x.dp}
-	x.h, err = New(cfg, Options{Transports: []transport.Transport{x.tp}, DataPlane: bdp, NoControlSocket: true})
+	x.h, err = New(cfg, Options{Transports: []transport.Transport{x.tp}, DataPlane: bdp, NoControlSocket: true, Store: store.NewMemory()})
 	if err != nil {
 		t.Fatal(err)
 	}

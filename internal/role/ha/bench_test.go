@@ -44,7 +44,7 @@ func (*stubDP) DelEndpoint(_, _ netip.Addr, _ dataplane.Encapsulation) error { r
 func benchAgent(b *testing.B, nodes int) *HomeAgent {
 	b.Helper()
 	var y strings.Builder
-	y.WriteString("address: 2001:db8:1::1\nhome_prefixes: [2001:db8:1::/64]\nbinding: {max_lifetime: 1h}\nmobile_nodes:\n")
+	y.WriteString("address: 2001:db8:1::1\nhome_prefixes: [2001:db8:1::/64]\nbinding: {max_lifetime: 1h}\nstore: {backend: memory}\nmobile_nodes:\n")
 	for i := 0; i < nodes; i++ {
 		fmt.Fprintf(&y, "  - {id: mn%d@bench, home_addresses: [\"%s\"], spi: %d, key: \"text:0123456789abcdef%04x\"}\n",
 			i, benchHoA(i), 256+i, i&0xffff)

@@ -22,6 +22,10 @@ type counters struct {
 	// could not install them.
 	dataplaneRefusals uint64
 	queueFull         uint64
+	// storeErrors: store writes that failed; storeRefusals: updates
+	// answered 130 because the store could not keep them.
+	storeErrors   uint64
+	storeRefusals uint64
 	// parameterProblems: ICMPv6 Parameter Problems sent (RFC 6275 9.2)
 	parameterProblems uint64
 	byStatus          map[wire.Status]uint64
@@ -56,13 +60,16 @@ type Counters struct {
 	QueueFull         uint64            `json:"queue_full"`
 	ParameterProblems uint64            `json:"parameter_problems"`
 	AcksByStatus      map[string]uint64 `json:"acks_by_status"`
+	StoreErrors       uint64            `json:"store_errors"`
+	StoreRefused      uint64            `json:"store_refusals"`
 }
 
 func (c *counters) view() Counters {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v := Counters{c.bindingUpdates, c.malformed, c.notBindingUpdate, c.discarded, c.authFailures,
-		c.acksSent, c.sendErrors, c.dataplaneErrors, c.dataplaneRefusals, c.queueFull, c.parameterProblems, map[string]uint64{}}
+		c.acksSent, c.sendErrors, c.dataplaneErrors, c.dataplaneRefusals, c.queueFull, c.parameterProblems, map[string]uint64{},
+		c.storeErrors, c.storeRefusals}
 	for s, n := range c.byStatus {
 		v.AcksByStatus[s.String()] = n
 	}

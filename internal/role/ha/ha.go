@@ -23,6 +23,7 @@ import (
 	"monami/internal/config"
 	"monami/internal/ctlapi"
 	"monami/internal/dataplane"
+	"monami/internal/store"
 	"monami/internal/transport"
 	"monami/wire"
 )
@@ -45,6 +46,9 @@ type Options struct {
 	// its namespace and leaves it unset. Transports are opened in the
 	// calling thread's namespace.
 	NetNS netns.NsHandle
+	// Store, when set, is used instead of the configured store. Closed on
+	// exit.
+	Store store.Store
 
 	// proxy, when set, replaces the proxy ND of the home_link (tests).
 	proxy neighborProxy
@@ -78,10 +82,17 @@ type HomeAgent struct {
 	// pendingEncap is the encapsulation for the bindings of the Binding
 	// Update being processed (see encapOf).
 	pendingEncap dataplane.Encapsulation
-	// batch is handleQueued's scratch; singleUntil, when in the future,
-	// turns batching off after a failed batch.
-	batch       []received
+	// queued is handleQueued's scratch; singleUntil, when in the future,
+	// turns batching off after a failed batch; batching says process
+	// leaves persisting to the batch.
+	queued      []received
 	singleUntil time.Time
+	batching    bool
+	// store keeps accepted bindings across restarts (persist.go); cur and
+	// batch are persist's scratch.
+	store store.Store
+	cur   []binding.Binding
+	batch store.Batch
 
 	// udpData takes the UDP-encapsulated data the UDP transport receives;
 	// set once the data plane exists (the transport starts reading first).
@@ -193,6 +204,11 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 			return nil, err
 		}
 	}
+	if h.store = opt.Store; h.store == nil {
+		if h.store, err = openStore(cfg.Store); err != nil {
+			return nil, err
+		}
+	}
 	h.proxy = opt.proxy
 	if h.proxy == nil && cfg.HomeLink != "" {
 		p, err := openNeighborProxy(cfg.HomeLink, opt.NetNS, h.log)
@@ -200,6 +216,10 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 			return nil, err
 		}
 		h.proxy = p
+	}
+	// Before the first Binding Update is read (Run starts the readers).
+	if err := h.restore(); err != nil {
+		return nil, err
 	}
 	if d, ok := h.dp.(dataplane.UDPDeliverer); ok {
 		h.udpData.Store(&d)
@@ -315,6 +335,7 @@ func (h *HomeAgent) armExpiry(t *time.Timer) {
 func (h *HomeAgent) expire() {
 	changes := h.cache.Expire(h.now())
 	h.apply(changes)
+	h.forget(changes)
 }
 
 func (h *HomeAgent) close() {
@@ -330,6 +351,11 @@ func (h *HomeAgent) close() {
 	if h.proxy != nil {
 		if err := h.proxy.Close(); err != nil {
 			h.log.Warn("closing proxy neighbor discovery", "err", err)
+		}
+	}
+	if h.store != nil {
+		if err := h.store.Close(); err != nil {
+			h.log.Warn("closing the store", "err", err)
 		}
 	}
 	if h.dp != nil {

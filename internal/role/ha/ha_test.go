@@ -10,6 +10,7 @@ import (
 
 	"monami/internal/config"
 	"monami/internal/dataplane"
+	"monami/internal/store"
 	"monami/internal/transport"
 	"monami/wire"
 )
@@ -114,6 +115,7 @@ const haYAML = `
 address: 2001:db8:1::1
 home_prefixes: [2001:db8:1::/64]
 binding: {max_lifetime: 60s}
+store: {backend: memory}
 mobile_nodes:
   - id: mn1@example.org
     home_addresses: [2001:db8:1::10]
@@ -127,22 +129,32 @@ type harness struct {
 	dp  *recordingDP
 	h   *HomeAgent
 	seq uint16
+	// stop ends the home agent and waits for it; idempotent.
+	stop func()
 }
 
 func start(t *testing.T) *harness { t.Helper(); return startWith(t, nil) }
 
-// startWith lets a test change the options (fakes) before New.
+// startOn runs a home agent on st and dp (a restart reuses a store).
+func startOn(t *testing.T, st store.Store, dp *recordingDP) *harness {
+	t.Helper()
+	return startWith(t, func(o *Options) { o.Store, o.DataPlane = st, dp })
+}
+
+// startWith lets a test change the options (fakes) before New; the
+// defaults are a memory store and a recording data plane.
 func startWith(t *testing.T, change func(*Options)) *harness {
 	t.Helper()
 	cfg, err := config.ParseHomeAgent("ha.yaml", []byte(haYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := &harness{t: t, tp: newMemTransport(), dp: newRecordingDP(), seq: 100}
-	opt := Options{Transports: []transport.Transport{x.tp}, DataPlane: x.dp, NoControlSocket: true}
+	x := &harness{t: t, tp: newMemTransport(), seq: 100}
+	opt := Options{Transports: []transport.Transport{x.tp}, DataPlane: newRecordingDP(), NoControlSocket: true, Store: store.NewMemory()}
 	if change != nil {
 		change(&opt)
 	}
+	x.dp = opt.DataPlane.(*recordingDP)
 	x.h, err = New(cfg, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -150,9 +162,15 @@ func startWith(t *testing.T, change func(*Options)) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { x.h.Run(ctx); close(done) }()
+	var once sync.Once
+	x.stop = func() {
+		once.Do(func() {
+			cancel()
+			<-done
+		})
+	}
 	t.Cleanup(func() {
-		cancel()
-		<-done
+		x.stop()
 		if !x.dp.closed {
 			t.Error("data plane not closed on shutdown")
 		}

@@ -42,6 +42,7 @@ links:
 const loopHA = `
 address: 2001:db8:f::2
 home_prefixes: [2001:db8:1::/64]
+store: {backend: memory}
 mobile_nodes:
   - {id: mn@loop, home_addresses: [2001:db8:1::10], spi: 256, key: "hex:000102030405060708090a0b0c0d0e0f"}
 `

@@ -23,13 +23,14 @@ func (h *HomeAgent) handle(ctx context.Context, r received) {
 // decided is a Binding Update the cache has decided, whose data plane
 // changes are applied (or queued, in a batch), with what its answer needs.
 type decided struct {
-	r    received
-	req  binding.BindingUpdateRequest
-	d    binding.Decision
-	sa   *securityAssociation
-	nai  []byte
-	prev []binding.Binding // the home address's bindings before
-	ack  bool              // send an acknowledgement
+	r     received
+	req   binding.BindingUpdateRequest
+	d     binding.Decision
+	sa    *securityAssociation
+	nai   []byte
+	prev  []binding.Binding // the home address's bindings before
+	encap dataplane.Encapsulation
+	ack   bool // send an acknowledgement
 }
 
 // process decodes, authenticates and decides one message and applies its
@@ -76,11 +77,20 @@ func (h *HomeAgent) process(ctx context.Context, r received) *decided {
 		h.warn(r.at, "binding update discarded", "hoa", req.HoA, "coa", sig.Src, "seq", req.Sequence, "reason", d.Reason, "auth", why)
 		return nil
 	}
-	p := &decided{r: r, req: *req, d: *d, sa: sa, nai: bs.nai, prev: prev}
+	p := &decided{r: r, req: *req, d: *d, sa: sa, nai: bs.nai, prev: prev, encap: h.pendingEncap}
 	p.req.BIDs = slices.Clone(req.BIDs)
 	p.d.BIDs, p.d.Changes = slices.Clone(d.BIDs), nil
+	// Decide, program the data plane, persist, then acknowledge: an
+	// acknowledged binding forwards and survives a restart. In a batch
+	// both happen for the whole batch (handleQueued).
 	if err := h.apply(d.Changes); err != nil {
-		h.undo(p, err)
+		h.undo(p, err, &h.cnt.dataplaneRefusals, "the data plane could not install it")
+	} else if !h.batching && p.d.Status.Accepted() {
+		if err := h.persistAll([]*decided{p}); err != nil {
+			h.cnt.inc(&h.cnt.storeErrors)
+			h.log.Error("storing bindings", "hoa", req.HoA, "err", err)
+			h.undo(p, err, &h.cnt.storeRefusals, "the store could not keep it")
+		}
 	}
 	if p.d.Status.Accepted() {
 		h.reconcileEncap(&p.req)
@@ -301,22 +311,23 @@ func refreshes(req *binding.BindingUpdateRequest, bid uint16) bool {
 	return false
 }
 
-// undo takes back a decision the data plane could not follow: the cache
-// gets the home address's previous bindings again, the data plane follows
-// them, and the answer is 130 (insufficient resources, RFC 6275 section
-// 6.1.8) for the update and each of its Binding Identifiers (RFC 5648
-// section 6.2), so that no binding is acknowledged that cannot forward.
-func (h *HomeAgent) undo(p *decided, err error) {
+// undo takes back a decision the data plane or the store could not
+// follow: the cache gets the home address's previous bindings again, the
+// data plane follows them, and the answer is 130 (insufficient resources,
+// RFC 6275 section 6.1.8) for the update and each of its Binding
+// Identifiers (RFC 5648 section 6.2), so that no binding is acknowledged
+// that cannot forward or would not survive a restart.
+func (h *HomeAgent) undo(p *decided, err error, refused *uint64, why string) {
 	if rerr := h.apply(h.cache.Restore(p.req.HoA, p.prev)); rerr != nil {
-		h.log.Error("restoring the previous bindings after a data plane failure", "hoa", p.req.HoA, "err", rerr)
+		h.log.Error("restoring the previous bindings after a failure", "hoa", p.req.HoA, "err", rerr)
 	}
 	if !p.d.Status.Accepted() {
 		return // a rejection that changed something (none today) keeps its status
 	}
-	h.cnt.inc(&h.cnt.dataplaneRefusals)
+	h.cnt.inc(refused)
 	p.d.Status, p.d.Lifetime, p.d.RefreshInterval = wire.StatusInsufficientResources, 0, 0
 	for i := range p.d.BIDs {
 		p.d.BIDs[i].Status = wire.StatusInsufficientResources
 	}
-	h.warn(p.r.at, "binding update refused: the data plane could not install it", "hoa", p.req.HoA, "seq", p.req.Sequence, "err", err)
+	h.warn(p.r.at, "binding update refused: "+why, "hoa", p.req.HoA, "seq", p.req.Sequence, "err", err)
 }

@@ -68,6 +68,7 @@ address: 2001:db8:c::2
 home_prefixes: [2001:db8:1::/64]
 dataplane: {backend: %s, table: 4190}
 binding: {max_lifetime: 5m, refresh_fraction: 0.8}
+store: {backend: memory}
 mobile_nodes:
   - id: mn1@example.org
     home_addresses: [2001:db8:1::10]

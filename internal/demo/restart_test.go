@@ -1,0 +1,54 @@
+package demo
+
+import (
+	"context"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"monami/internal/testenv"
+)
+
+// TestRestartKeepsTraffic is issue 13's Restart acceptance with the real
+// daemons in the demo lab: the home agent is killed (SIGKILL), started
+// again on the same bolt store, then stopped (SIGTERM) and started again.
+// Each time the probe to the registered mobile node's home address must be
+// back within 1 s of the new process's start, `ctl bindings` must show the
+// same bindings, and the new process must not have needed a Binding
+// Update.
+func TestRestartKeepsTraffic(t *testing.T) {
+	testenv.RequireRoot(t)
+	s := newScenario(t, "rst", Options{})
+	if err := s.writeConfigs(); err != nil {
+		t.Fatal(err)
+	}
+	s.start(t, "ha", "mn")
+	ctx := context.Background()
+	if err := s.waitBindings(ctx, 2, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := s.restarts(ctx, syscall.SIGKILL, syscall.SIGTERM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var report strings.Builder
+	sum.WriteReport(&report)
+	t.Log(report.String())
+	for _, r := range sum.Restarts {
+		if !r.BindingsKept {
+			t.Errorf("%s: bindings before %q, after %q", r.Signal, r.Before, r.After)
+		}
+		if r.BindingUpdates != 0 {
+			t.Errorf("%s: the new home agent needed %d Binding Updates", r.Signal, r.BindingUpdates)
+		}
+		if r.GapFromStartMs >= 1000 {
+			t.Errorf("%s: probe gap %.1f ms from the new process's start, target under 1 s", r.Signal, r.GapFromStartMs)
+		}
+	}
+	if t.Failed() {
+		b, _ := os.ReadFile(s.path("ha.log"))
+		t.Logf("-- ha.log --\n%s", b)
+	}
+}

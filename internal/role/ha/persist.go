@@ -1,0 +1,154 @@
+package ha
+
+import (
+	"fmt"
+	"slices"
+
+	"monami/internal/binding"
+	"monami/internal/config"
+	"monami/internal/dataplane"
+	"monami/internal/store"
+	"monami/internal/store/bolt"
+)
+
+// openStore opens the configured store (issue 13: bolt by default).
+func openStore(cfg config.Store) (store.Store, error) {
+	switch cfg.Backend {
+	case "memory":
+		return store.NewMemory(), nil
+	case "bolt", "":
+		return bolt.Open(cfg.Path)
+	}
+	return nil, fmt.Errorf("store.backend: %q is not bolt or memory", cfg.Backend)
+}
+
+// appendRecords adds to b what an accepted Binding Update left of its
+// home address: every binding it holds now, with the encapsulation the
+// update asks for and the replay state (one record per binding, all with
+// the same replay state), and deletions of the bindings it held before
+// that are gone. It runs before the acknowledgement: a binding the store
+// does not hold is never acknowledged.
+func (h *HomeAgent) appendRecords(b *store.Batch, p *decided) {
+	h.cur = h.cache.AppendLookup(h.cur[:0], p.req.HoA)
+	replay, _ := h.cache.Replay(p.req.HoA)
+	for _, x := range h.cur {
+		encap := h.installed[bindingKey{x.HoA, x.BID}].encap
+		if p.req.Lifetime > 0 && refreshes(&p.req, x.BID) {
+			encap = p.encap // what reconcileEncap installs next
+		}
+		b.Put = append(b.Put, store.Record{Binding: x, Encap: uint8(encap), Replay: replay})
+	}
+	for _, old := range p.prev {
+		if !slices.ContainsFunc(h.cur, func(x binding.Binding) bool { return x.BID == old.BID }) {
+			b.Delete = append(b.Delete, store.Key{HoA: old.HoA, BID: old.BID})
+		}
+	}
+}
+
+// forget deletes the records of bindings that went away without a Binding
+// Update (expiry). A failure leaves records that restore drops as expired,
+// so it is logged and counted, not returned.
+func (h *HomeAgent) forget(changes []binding.Change) {
+	var b store.Batch
+	for _, c := range changes {
+		if c.Kind == binding.BindingRemoved {
+			b.Delete = append(b.Delete, store.Key{HoA: c.Binding.HoA, BID: c.Binding.BID})
+		}
+	}
+	if b.Empty() {
+		return
+	}
+	if err := h.store.Apply(b); err != nil {
+		h.cnt.inc(&h.cnt.storeErrors)
+		h.log.Error("deleting expired bindings from the store", "err", err)
+	}
+}
+
+// restore reads the store at start, before the home agent answers anything:
+// expired records are dropped (and deleted), the others go back into the
+// binding cache with their times and replay state, and the data plane gets
+// their routes and endpoints again (AddRoute and AddEndpoint replace what a
+// killed predecessor left). A record the cache refuses (its home address is
+// no longer served) is deleted, with a warning.
+func (h *HomeAgent) restore() error {
+	now := h.now()
+	type node struct {
+		bs     []binding.Binding
+		encap  map[uint16]dataplane.Encapsulation
+		replay binding.ReplayState
+	}
+	nodes := map[[16]byte]*node{}
+	var order [][16]byte
+	var drop store.Batch
+	var bad int
+	for r, err := range h.store.Load() {
+		if err != nil {
+			bad++
+			h.log.Warn("store: unreadable record skipped", "err", err)
+			continue
+		}
+		b := r.Binding
+		if !b.Expires.After(now) {
+			drop.Delete = append(drop.Delete, r.Key())
+			continue
+		}
+		k := b.HoA.As16()
+		n := nodes[k]
+		if n == nil {
+			n = &node{encap: map[uint16]dataplane.Encapsulation{}, replay: r.Replay}
+			nodes[k] = n
+			order = append(order, k)
+		}
+		n.bs = append(n.bs, b)
+		n.encap[b.BID] = dataplane.Encapsulation(r.Encap)
+	}
+	for _, k := range order {
+		n := nodes[k]
+		hoa := n.bs[0].HoA
+		changes, err := h.cache.Reinstate(now, hoa, n.bs, n.replay)
+		if err != nil {
+			h.log.Warn("store: bindings not restored", "hoa", hoa, "err", err)
+			for _, b := range n.bs {
+				drop.Delete = append(drop.Delete, store.Key{HoA: hoa, BID: b.BID})
+			}
+			continue
+		}
+		if err := h.applyRestored(changes, n.encap); err != nil {
+			// The mobile node's next refresh registers it again.
+			h.log.Error("store: bindings not restored: the data plane refused them", "hoa", hoa, "err", err)
+			_ = h.apply(h.cache.Remove(hoa)) // logged
+		}
+	}
+	h.pendingEncap = 0
+	if !drop.Empty() {
+		if err := h.store.Apply(drop); err != nil {
+			return fmt.Errorf("store: deleting expired records: %w", err)
+		}
+	}
+	h.log.Info("bindings restored from the store", "bindings", h.cache.Len(), "home_addresses", h.cache.NodeCount(),
+		"dropped", len(drop.Delete), "unreadable", bad)
+	return nil
+}
+
+// applyRestored programs reinstated bindings: endpoints first, each with
+// its stored encapsulation (apply takes it from pendingEncap, the update
+// being processed: here one binding at a time), then the route.
+func (h *HomeAgent) applyRestored(changes []binding.Change, encap map[uint16]dataplane.Encapsulation) error {
+	defer func() { h.pendingEncap = 0 }()
+	for i := range changes {
+		if changes[i].Kind == binding.BindingAdded {
+			h.pendingEncap = encap[changes[i].Binding.BID]
+			if err := h.apply(changes[i : i+1]); err != nil {
+				return err
+			}
+		}
+	}
+	for i := range changes {
+		if changes[i].Kind == binding.PrimaryChanged {
+			if err := h.apply(changes[i : i+1]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,91 @@
+package store_test
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"monami/internal/binding"
+	"monami/internal/store"
+	"monami/internal/store/storetest"
+)
+
+func TestMemory(t *testing.T) {
+	storetest.Run(t, store.NewMemory(), nil)
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 5, time.UTC)
+	for _, r := range []store.Record{
+		storetest.Record("2001:db8:1::10", "2001:db8:a::10", 1, 65535, t0, time.Minute),
+		storetest.Record("2001:db8:1::10", "192.0.2.1", 7, 0, t0, 4*time.Second),
+		// No care-of address, no timestamp, no registration time.
+		{Binding: binding.Binding{HoA: netip.MustParseAddr("2001:db8:1::10"), Expires: t0}},
+	} {
+		v, err := store.AppendRecord(nil, &r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := store.DecodeRecord(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !storetest.Equal(got, r) || got.Binding.Registered.IsZero() != r.Binding.Registered.IsZero() {
+			t.Fatalf("round trip: %+v, want %+v", got, r)
+		}
+	}
+}
+
+func TestDecodeRecordErrors(t *testing.T) {
+	r := storetest.Record("2001:db8:1::10", "2001:db8:a::10", 1, 3, time.Now(), time.Minute)
+	good, err := store.AppendRecord(nil, &r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := func(f func(v []byte) []byte) []byte { return f(append([]byte(nil), good...)) }
+	for _, c := range []struct {
+		name, want string
+		v          []byte
+	}{
+		{"empty", "empty", nil},
+		{"version", "version 2", mod(func(v []byte) []byte { v[0] = 2; return v })},
+		{"short", "64 octets", good[:64]},
+		{"flags", "record flags", mod(func(v []byte) []byte { v[2] |= 0x80; return v })},
+		{"coa without flag", "care-of address", mod(func(v []byte) []byte { v[2] &^= 1; return v })},
+		{"extension header", "extension header at offset 65", append(append([]byte(nil), good...), 1, 0)},
+		{"extension length", "overruns", append(append([]byte(nil), good...), 1, 0, 5, 0)},
+	} {
+		_, err := store.DecodeRecord(c.v)
+		if !errors.Is(err, store.ErrRecord) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err %v, want ErrRecord mentioning %q", c.name, err, c.want)
+		}
+	}
+	// A later version's extensions are skipped.
+	if _, err := store.DecodeRecord(append(append([]byte(nil), good...), 9, 0, 2, 0xaa, 0xbb)); err != nil {
+		t.Errorf("unknown extension: %v", err)
+	}
+}
+
+func FuzzDecodeRecord(f *testing.F) {
+	r := storetest.Record("2001:db8:1::10", "2001:db8:a::10", 1, 3, time.Unix(1, 0), time.Minute)
+	good, _ := store.AppendRecord(nil, &r)
+	f.Add(good)
+	f.Add(append(append([]byte(nil), good...), 9, 0, 1, 0))
+	f.Add([]byte{1})
+	f.Fuzz(func(t *testing.T, v []byte) {
+		r, err := store.DecodeRecord(v)
+		if err != nil {
+			return
+		}
+		again, err := store.AppendRecord(nil, &r)
+		if err != nil {
+			t.Fatalf("a decoded record does not encode: %v", err)
+		}
+		r2, err := store.DecodeRecord(again)
+		if err != nil || !storetest.Equal(r, r2) {
+			t.Fatalf("re-encoding changed the record: %+v -> %+v (%v)", r, r2, err)
+		}
+	})
+}
