@@ -64,7 +64,10 @@ func collectDataplane(ch chan<- prometheus.Metric, role string, c *dataplaneCoun
 // haCollector reads the home agent's bindings, status and counters topics.
 type haCollector struct{ p ctlapi.Provider }
 
-func (c *haCollector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(c, ch) }
+// Describe sends nothing: an unchecked collector. DescribeByCollect
+// would take a snapshot at registration, before the role's event loop
+// runs, and hold up the daemon's start until that snapshot times out.
+func (c *haCollector) Describe(chan<- *prometheus.Desc) {}
 
 func (c *haCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx := context.Background()
@@ -121,7 +124,10 @@ func (c *haCollector) Collect(ch chan<- prometheus.Metric) {
 // mnCollector reads the mobile node's bul, status and counters topics.
 type mnCollector struct{ p ctlapi.Provider }
 
-func (c *mnCollector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(c, ch) }
+// Describe sends nothing: an unchecked collector. DescribeByCollect
+// would take a snapshot at registration, before the role's event loop
+// runs, and hold up the daemon's start until that snapshot times out.
+func (c *mnCollector) Describe(chan<- *prometheus.Desc) {}
 
 func (c *mnCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx := context.Background()
