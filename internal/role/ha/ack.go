@@ -30,6 +30,8 @@ func (h *HomeAgent) sendAck(ctx context.Context, r *received, req *binding.Bindi
 		ba.Options = append(ba.Options, wire.BindingIdentifier{BindingID: b.BID, Status: b.Status,
 			SimultaneousHomeAndForeign: b.SimultaneousHomeForeign, CareOfAddress: b.CoA, Priority: requestedPriority(req, b.BID)})
 	}
+	// RFC 6089 section 4.1: each flow of the update answered with its status.
+	ba.Options = append(ba.Options, flowOptions(h.flowResults)...)
 	if d.RefreshInterval > 0 {
 		ba.Options = append(ba.Options, wire.BindingRefreshAdvice{RefreshInterval: d.RefreshInterval})
 	}

@@ -23,6 +23,7 @@ import (
 	"monami/internal/config"
 	"monami/internal/ctlapi"
 	"monami/internal/dataplane"
+	"monami/internal/forwarding"
 	"monami/internal/transport"
 	"monami/wire"
 )
@@ -54,6 +55,12 @@ type HomeAgent struct {
 	now   func() time.Time
 	addr  netip.Addr
 	cache *binding.BindingCache
+	// flows is the flow binding list of every home address (RFC 6089),
+	// kept in step with cache (see flows.go).
+	flows *binding.FlowTable
+	// operatorFlows are the operator rules of ha.yaml that refuse
+	// overlapping flow bindings of mobile nodes.
+	operatorFlows []forwarding.Match
 	sec   *securityAssociations
 	dp    dataplane.DataPlane
 	tps   []transport.Transport
@@ -92,6 +99,10 @@ type HomeAgent struct {
 	bu   wire.BindingUpdateView
 	dec  binding.Decision
 	out  []byte
+	// flowReq and flowResults: the flow options of the Binding Update
+	// being processed and their answers.
+	flowReq     binding.FlowRequest
+	flowResults []binding.FlowResult
 }
 
 type endpointKey struct {
@@ -135,6 +146,12 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 		return nil, err
 	}
 	h.cache = binding.NewBindingCache(cacheConfig(cfg), h.now())
+	for _, r := range cfg.FlowBindings.Rules {
+		if r.RefuseMobileNodeFlows {
+			h.operatorFlows = append(h.operatorFlows, r.Selector())
+		}
+	}
+	h.flows = binding.NewFlowTable(flowConfig(h))
 	defer func() {
 		if err != nil {
 			h.close()
@@ -298,6 +315,7 @@ func (h *HomeAgent) armExpiry(t *time.Timer) {
 func (h *HomeAgent) expire() {
 	changes := h.cache.Expire(h.now())
 	h.apply(changes)
+	h.bindingsGone(changes)
 }
 
 func (h *HomeAgent) close() {

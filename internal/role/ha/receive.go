@@ -57,6 +57,7 @@ func (h *HomeAgent) handle(ctx context.Context, r received) {
 	if err := h.apply(d.Changes); err != nil {
 		h.undo(r.at, req, d, err)
 	}
+	h.decideFlows(r.at, req, d)
 	if d.Status.Accepted() {
 		h.reconcileEncap(req)
 	} else {
@@ -96,6 +97,7 @@ func (h *HomeAgent) decodeBindingUpdate(sig *transport.Signal) (*binding.Binding
 	}
 	req := &h.view
 	*req = binding.BindingUpdateRequest{BIDs: req.BIDs[:0]}
+	h.flowReq = binding.FlowRequest{Options: h.flowReq.Options[:0], Summary: h.flowReq.Summary[:0]}
 	req.Source, req.HoA = sig.Src, hoa
 	req.Sequence, req.Lifetime = h.bu.Sequence, h.bu.Lifetime
 	f := h.bu.Flags
@@ -157,6 +159,12 @@ func (h *HomeAgent) decodeBindingUpdate(sig *transport.Signal) (*binding.Binding
 				return nil, nil, fmt.Errorf("option at %d: %w", it.Offset(), err)
 			}
 			req.Timestamp, req.HasTimestamp = r.Timestamp, true
+		case wire.OptFlowIdentification:
+			h.decodeFlowIdentification(it.Data())
+		case wire.OptFlowSummary:
+			if err := h.decodeFlowSummary(it.Data(), it.Offset()); err != nil {
+				return nil, nil, err
+			}
 		case wire.OptMobilityMessageAuthentication:
 			bs.authOpt, bs.hasAuth = it.Option(), true
 		}
