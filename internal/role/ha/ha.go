@@ -61,10 +61,10 @@ type HomeAgent struct {
 	// operatorFlows are the operator rules of ha.yaml that refuse
 	// overlapping flow bindings of mobile nodes.
 	operatorFlows []forwarding.Match
-	sec   *securityAssociations
-	dp    dataplane.DataPlane
-	tps   []transport.Transport
-	ctl   *ctlapi.Server
+	sec           *securityAssociations
+	dp            dataplane.DataPlane
+	tps           []transport.Transport
+	ctl           *ctlapi.Server
 	// prefixes owns the home prefixes (unreachable routes) when the home
 	// agent runs its own data plane.
 	prefixes *homePrefixGuard
