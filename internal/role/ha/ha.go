@@ -55,19 +55,20 @@ type HomeAgent struct {
 	now   func() time.Time
 	addr  netip.Addr
 	cache *binding.BindingCache
+	sec   *securityAssociations
+	dp    dataplane.DataPlane
+	tps   []transport.Transport
+	ctl   *ctlapi.Server
+	// prefixes owns the home prefixes (unreachable routes) when the home
+	// agent runs its own data plane.
+	prefixes *homePrefixGuard
+
 	// flows is the flow binding list of every home address (RFC 6089),
 	// kept in step with cache (see flows.go).
 	flows *binding.FlowTable
 	// operatorFlows are the operator rules of ha.yaml that refuse
 	// overlapping flow bindings of mobile nodes.
 	operatorFlows []forwarding.Match
-	sec           *securityAssociations
-	dp            dataplane.DataPlane
-	tps           []transport.Transport
-	ctl           *ctlapi.Server
-	// prefixes owns the home prefixes (unreachable routes) when the home
-	// agent runs its own data plane.
-	prefixes *homePrefixGuard
 
 	// endpoints: reverse-tunnel endpoints by peer care-of address, with the
 	// home addresses allowed as inner source (several home addresses may
