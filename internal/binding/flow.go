@@ -155,6 +155,7 @@ type FlowTable struct {
 	cfg   FlowConfig
 	nodes map[netip.Addr][]*FlowBinding // sorted by FID
 	n     int
+	seen  map[uint16]bool // scratch for Process
 }
 
 // NewFlowTable returns an empty table.

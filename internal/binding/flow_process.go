@@ -40,7 +40,11 @@ func (t *FlowTable) Process(now time.Time, hoa netip.Addr, req *FlowRequest, has
 		return d
 	}
 	d.Changes = t.removeOmitted(hoa, req, d.Changes)
-	seen := make(map[uint16]bool, len(req.Options))
+	if t.seen == nil {
+		t.seen = map[uint16]bool{}
+	}
+	clear(t.seen)
+	seen := t.seen
 	for i := range req.Options {
 		o := &req.Options[i]
 		r := FlowResult{FID: o.FID, Priority: o.Priority}
@@ -77,10 +81,16 @@ func (t *FlowTable) Process(now time.Time, hoa netip.Addr, req *FlowRequest, has
 // removal by omission). It runs first, so that a flow taking over the
 // FID-PRI of a removed one is not refused.
 func (t *FlowTable) removeOmitted(hoa netip.Addr, req *FlowRequest, out []FlowChange) []FlowChange {
-	for _, f := range slices.Clone(t.nodes[hoa]) {
-		named := slices.Contains(req.Summary, f.FID) || slices.ContainsFunc(req.Options,
+	named := func(f *FlowBinding) bool {
+		return slices.Contains(req.Summary, f.FID) || slices.ContainsFunc(req.Options,
 			func(o FlowOption) bool { return o.FID == f.FID })
-		if named {
+	}
+	fs := t.nodes[hoa]
+	if !slices.ContainsFunc(fs, func(f *FlowBinding) bool { return !named(f) }) {
+		return out // the common refresh: every flow named
+	}
+	for _, f := range slices.Clone(fs) {
+		if named(f) {
 			continue
 		}
 		t.remove(hoa, f.FID)
@@ -107,8 +117,10 @@ func (t *FlowTable) decide(now time.Time, hoa netip.Addr, o *FlowOption, has fun
 	if old == nil && o.BIDs == nil {
 		return wire.FIDStatusMalformed, "a new flow needs a BID Reference sub-option", nil
 	}
-	if s, why := t.checkSelector(o.Selector); s != wire.FIDStatusSuccess {
-		return s, why, nil
+	if old == nil || !sameSelector(o.Selector, old.Selector) {
+		if s, why := t.checkSelector(o.Selector); s != wire.FIDStatusSuccess {
+			return s, why, nil
+		}
 	}
 	for _, b := range o.BIDs {
 		if !has(b) {
@@ -179,13 +191,20 @@ func (t *FlowTable) priorityHolder(hoa netip.Addr, prio uint16) *FlowBinding {
 	return nil
 }
 
+// sameSelector compares two selectors. The binary formats are comparable
+// structs; anything else is never stored (it is answered 133).
 func sameSelector(a, b wire.TrafficSelector) bool {
-	if a == nil || b == nil {
-		return a == b
+	switch x := a.(type) {
+	case nil:
+		return b == nil
+	case wire.IPv6TrafficSelector:
+		y, ok := b.(wire.IPv6TrafficSelector)
+		return ok && x == y
+	case wire.IPv4TrafficSelector:
+		y, ok := b.(wire.IPv4TrafficSelector)
+		return ok && x == y
 	}
-	ea, erra := a.AppendSelector(nil)
-	eb, errb := b.AppendSelector(nil)
-	return erra == nil && errb == nil && a.TSFormat() == b.TSFormat() && string(ea) == string(eb)
+	return false
 }
 
 func activeBIDs(bids []uint16, has func(uint16) bool) []uint16 {

@@ -103,7 +103,8 @@ func (h *HomeAgent) decodeFlowSummary(data []byte, at int) error {
 func (h *HomeAgent) decideFlows(now time.Time, req *binding.BindingUpdateRequest, d *binding.Decision) {
 	h.flowResults = h.flowResults[:0]
 	var changes []binding.FlowChange
-	bs := h.cache.Lookup(req.HoA)
+	h.flowBS = h.cache.AppendLookup(h.flowBS[:0], req.HoA)
+	bs := h.flowBS
 	has := func(bid uint16) bool {
 		for _, b := range bs {
 			if b.BID == bid {

@@ -104,6 +104,7 @@ type HomeAgent struct {
 	// being processed and their answers.
 	flowReq     binding.FlowRequest
 	flowResults []binding.FlowResult
+	flowBS      []binding.Binding
 }
 
 type endpointKey struct {
