@@ -232,3 +232,34 @@ flow_bindings:
 		})
 	}
 }
+
+// Flows go with the bindings when they expire, not only on deregistration
+// (binding.FlowTable.BindingsChanged from the expiry path). The agent's
+// clock is a fake one and the event loop is driven by hand.
+func TestHomeAgentFlowsExpireWithBindings(t *testing.T) {
+	cfg, err := config.ParseHomeAgent("ha.yaml", []byte(haYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tp := newMemTransport()
+	h, err := New(cfg, Options{Transports: []transport.Transport{tp}, DataPlane: newRecordingDP(), NoControlSocket: true,
+		Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mh, err := wire.NewAuthenticator(key).AppendMessage(nil, flowBU(1, 2, fid(1, 10, []uint16{1}, bulkTS)), 300, coa1, hoa, hoa, haAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.handle(context.Background(), received{sig: transport.Signal{Via: transport.ViaMH, Src: coa1, Dst: haAddr,
+		Ext: transport.ExtHAO, HomeAddress: hoa, MH: mh}, tp: tp, at: now})
+	if h.flows.Len() != 1 {
+		t.Fatalf("flows %+v", h.Flows())
+	}
+	now = now.Add(9 * time.Second) // lifetime 2 units of 4 s
+	h.expire()
+	if h.cache.Len() != 0 || h.flows.Len() != 0 {
+		t.Fatalf("after expiry: %d bindings, flows %+v", h.cache.Len(), h.Flows())
+	}
+}
