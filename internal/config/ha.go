@@ -54,6 +54,9 @@ type HomeAgent struct {
 
 	MobileNodes []MobileNodeEntry `yaml:"mobile_nodes"`
 
+	// FlowBindings is the flow binding policy (see ha_flows.go).
+	FlowBindings FlowBindings `yaml:"flow_bindings"`
+
 	// parsed
 	address      netip.Addr
 	homePrefixes []netip.Prefix
@@ -161,6 +164,7 @@ func ParseHomeAgent(name string, data []byte) (*HomeAgent, error) {
 		// RFC 4285 section 6: the tolerance should exceed 3 seconds.
 		e.add("security.replay_window: %s is below 3s (RFC 4285 section 6)", w)
 	}
+	c.FlowBindings.validate(&e)
 	if len(c.MobileNodes) == 0 {
 		e.add("mobile_nodes: at least one mobile node is required")
 	}

@@ -15,7 +15,7 @@ import (
 // routing header, over the transport it came on. A BU that passed RFC 4285
 // authentication gets an authenticated answer (RFC 4285 section 5.1).
 func (h *HomeAgent) sendAck(ctx context.Context, r *received, req *binding.BindingUpdateRequest,
-	d *binding.Decision, sa *securityAssociation, nai []byte) error {
+	d *binding.Decision, flows []binding.FlowResult, sa *securityAssociation, nai []byte) error {
 	sig := &r.sig
 	ba := wire.BindingAcknowledgement{Status: d.Status, Sequence: d.Sequence, Lifetime: d.Lifetime}
 	if d.KeyMgmt {
@@ -30,6 +30,8 @@ func (h *HomeAgent) sendAck(ctx context.Context, r *received, req *binding.Bindi
 		ba.Options = append(ba.Options, wire.BindingIdentifier{BindingID: b.BID, Status: b.Status,
 			SimultaneousHomeAndForeign: b.SimultaneousHomeForeign, CareOfAddress: b.CoA, Priority: requestedPriority(req, b.BID)})
 	}
+	// RFC 6089 section 4.1: each flow of the update answered with its status.
+	ba.Options = append(ba.Options, flowOptions(flows)...)
 	if d.RefreshInterval > 0 {
 		ba.Options = append(ba.Options, wire.BindingRefreshAdvice{RefreshInterval: d.RefreshInterval})
 	}

@@ -25,7 +25,7 @@ type snapshotResp struct {
 func (h *HomeAgent) Role() string { return "ha" }
 
 // Topics implements ctlapi.Provider.
-func (h *HomeAgent) Topics() []string { return []string{"bindings", "counters", "status"} }
+func (h *HomeAgent) Topics() []string { return []string{"bindings", "counters", "flows", "status"} }
 
 // Snapshot implements ctlapi.Provider: the request is answered by the event
 // loop, which owns the state.
@@ -64,6 +64,8 @@ func (h *HomeAgent) snapshot(topic string) snapshotResp {
 	switch topic {
 	case "bindings":
 		return snapshotResp{data: h.Bindings(now)}
+	case "flows":
+		return snapshotResp{data: h.Flows()}
 	case "counters":
 		v := struct {
 			Signalling Counters `json:"signalling"`
@@ -76,7 +78,7 @@ func (h *HomeAgent) snapshot(topic string) snapshotResp {
 	case "status":
 		return snapshotResp{data: map[string]any{
 			"address": h.addr.String(), "home_prefixes": h.cfg.HomePrefixes, "backend": h.dp.Backend(),
-			"bindings": h.cache.Len(), "mobile_nodes_registered": h.cache.NodeCount(),
+			"bindings": h.cache.Len(), "flow_bindings": h.flows.Len(), "mobile_nodes_registered": h.cache.NodeCount(),
 		}}
 	}
 	return snapshotResp{err: ctlapi.ErrUnknownTopic}

@@ -18,7 +18,7 @@ import (
 // agent (secure and insecure). Nothing may panic, and every answer the
 // agent sends must decode.
 func FuzzHomeAgentHandle(f *testing.F) {
-	valid := func(lifetime uint16, nai string, k []byte, bids ...wire.BindingIdentifier) []byte {
+	valid := func(lifetime uint16, nai string, k []byte, bids ...wire.Option) []byte {
 		bu := wire.BindingUpdate{Sequence: 7, Flags: wire.BUFlagA | wire.BUFlagH, Lifetime: lifetime}
 		for _, b := range bids {
 			bu.Options = append(bu.Options, b)
@@ -37,6 +37,9 @@ func FuzzHomeAgentHandle(f *testing.F) {
 	f.Add(valid(0, "mn1@example.org", key), true, false, true)
 	f.Add(valid(15, "", key, wire.BindingIdentifier{BindingID: 2, CareOfAddress: coa2, Priority: 3}), false, true, false)
 	f.Add(valid(15, "nobody", []byte("wrong key, wrong key"), wire.BindingIdentifier{BindingID: 1}), true, true, true)
+	// RFC 6089 flow options: an add, a Flow Summary, an unknown BID.
+	f.Add(valid(15, "mn1@example.org", key, wire.BindingIdentifier{BindingID: 1, CareOfAddress: coa1},
+		fid(1, 10, []uint16{1}, voiceTS), fid(2, 20, []uint16{9}, bulkTS), wire.FlowSummary{FIDs: []uint16{3}}), true, false, true)
 	f.Add([]byte{59, 0, 200, 0, 0, 0, 0, 0}, false, false, false)
 	f.Add([]byte{59, 1, 5, 0, 0, 0, 0, 1, 0xc0, 0, 0, 1, 1, 0, 0, 0}, true, false, false)
 

@@ -23,6 +23,7 @@ import (
 	"monami/internal/config"
 	"monami/internal/ctlapi"
 	"monami/internal/dataplane"
+	"monami/internal/forwarding"
 	"monami/internal/store"
 	"monami/internal/transport"
 	"monami/wire"
@@ -73,6 +74,13 @@ type HomeAgent struct {
 	proxy    neighborProxy
 	defended map[netip.Addr]bool
 
+	// flows is the flow binding list of every home address (RFC 6089),
+	// kept in step with cache (see flows.go).
+	flows *binding.FlowTable
+	// operatorFlows are the operator rules of ha.yaml that refuse
+	// overlapping flow bindings of mobile nodes.
+	operatorFlows []forwarding.Match
+
 	// endpoints: reverse-tunnel endpoints by peer care-of address, with the
 	// home addresses allowed as inner source (several home addresses may
 	// share one care-of address: the (n,1) case of the seed analysis).
@@ -111,6 +119,11 @@ type HomeAgent struct {
 	bu   wire.BindingUpdateView
 	dec  binding.Decision
 	out  []byte
+	// flowReq and flowResults: the flow options of the Binding Update
+	// being processed and their answers.
+	flowReq     binding.FlowRequest
+	flowResults []binding.FlowResult
+	flowBS      []binding.Binding
 }
 
 type endpointKey struct {
@@ -155,6 +168,12 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 		return nil, err
 	}
 	h.cache = binding.NewBindingCache(cacheConfig(cfg), h.now())
+	for _, r := range cfg.FlowBindings.Rules {
+		if r.RefuseMobileNodeFlows {
+			h.operatorFlows = append(h.operatorFlows, r.Selector())
+		}
+	}
+	h.flows = binding.NewFlowTable(flowConfig(h))
 	defer func() {
 		if err != nil {
 			h.close()
@@ -336,6 +355,7 @@ func (h *HomeAgent) expire() {
 	changes := h.cache.Expire(h.now())
 	h.apply(changes)
 	h.forget(changes)
+	h.bindingsGone(changes)
 }
 
 func (h *HomeAgent) close() {

@@ -145,7 +145,12 @@ func startOn(t *testing.T, st store.Store, dp *recordingDP) *harness {
 // defaults are a memory store and a recording data plane.
 func startWith(t *testing.T, change func(*Options)) *harness {
 	t.Helper()
-	cfg, err := config.ParseHomeAgent("ha.yaml", []byte(haYAML))
+	return startConfig(t, haYAML, change)
+}
+
+func startConfig(t *testing.T, yaml string, change func(*Options)) *harness {
+	t.Helper()
+	cfg, err := config.ParseHomeAgent("ha.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}

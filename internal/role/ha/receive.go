@@ -30,7 +30,8 @@ type decided struct {
 	nai   []byte
 	prev  []binding.Binding // the home address's bindings before
 	encap dataplane.Encapsulation
-	ack   bool // send an acknowledgement
+	flows []binding.FlowResult // the answer for each flow (RFC 6089)
+	ack   bool                 // send an acknowledgement
 }
 
 // process decodes, authenticates and decides one message and applies its
@@ -92,6 +93,9 @@ func (h *HomeAgent) process(ctx context.Context, r received) *decided {
 			h.undo(p, err, &h.cnt.storeRefusals, "the store could not keep it")
 		}
 	}
+	d.Status = p.d.Status // after an undo, the flows are refused too
+	h.decideFlows(r.at, &p.req, d)
+	p.flows = slices.Clone(h.flowResults)
 	if p.d.Status.Accepted() {
 		h.reconcileEncap(&p.req)
 	} else {
@@ -105,7 +109,7 @@ func (h *HomeAgent) process(ctx context.Context, r received) *decided {
 
 // answer sends the acknowledgement of a decided Binding Update.
 func (h *HomeAgent) answer(ctx context.Context, p *decided) {
-	if err := h.sendAck(ctx, &p.r, &p.req, &p.d, p.sa, p.nai); err != nil {
+	if err := h.sendAck(ctx, &p.r, &p.req, &p.d, p.flows, p.sa, p.nai); err != nil {
 		h.cnt.inc(&h.cnt.sendErrors)
 		h.log.Error("sending binding acknowledgement", "to", p.r.sig.Src, "hoa", p.req.HoA, "err", err)
 		return
@@ -131,6 +135,7 @@ func (h *HomeAgent) decodeBindingUpdate(sig *transport.Signal) (*binding.Binding
 	}
 	req := &h.view
 	*req = binding.BindingUpdateRequest{BIDs: req.BIDs[:0]}
+	h.flowReq = binding.FlowRequest{Options: h.flowReq.Options[:0], Summary: h.flowReq.Summary[:0]}
 	req.Source, req.HoA = sig.Src, hoa
 	req.Sequence, req.Lifetime = h.bu.Sequence, h.bu.Lifetime
 	f := h.bu.Flags
@@ -192,6 +197,12 @@ func (h *HomeAgent) decodeBindingUpdate(sig *transport.Signal) (*binding.Binding
 				return nil, nil, fmt.Errorf("option at %d: %w", it.Offset(), err)
 			}
 			req.Timestamp, req.HasTimestamp = r.Timestamp, true
+		case wire.OptFlowIdentification:
+			h.decodeFlowIdentification(it.Data())
+		case wire.OptFlowSummary:
+			if err := h.decodeFlowSummary(it.Data(), it.Offset()); err != nil {
+				return nil, nil, err
+			}
 		case wire.OptMobilityMessageAuthentication:
 			bs.authOpt, bs.hasAuth = it.Option(), true
 		}
@@ -318,9 +329,11 @@ func refreshes(req *binding.BindingUpdateRequest, bid uint16) bool {
 // Identifiers (RFC 5648 section 6.2), so that no binding is acknowledged
 // that cannot forward or would not survive a restart.
 func (h *HomeAgent) undo(p *decided, err error, refused *uint64, why string) {
-	if rerr := h.apply(h.cache.Restore(p.req.HoA, p.prev)); rerr != nil {
+	changes := h.cache.Restore(p.req.HoA, p.prev)
+	if rerr := h.apply(changes); rerr != nil {
 		h.log.Error("restoring the previous bindings after a failure", "hoa", p.req.HoA, "err", rerr)
 	}
+	h.bindingsGone(changes) // flows follow the bindings restored
 	if !p.d.Status.Accepted() {
 		return // a rejection that changed something (none today) keeps its status
 	}

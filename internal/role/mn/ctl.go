@@ -37,7 +37,7 @@ type snapshotResp struct {
 	err  error
 }
 
-var topics = []string{"status", "bul", "paths", "interfaces", "counters"}
+var topics = []string{"status", "bul", "paths", "interfaces", "counters", "flow_bindings"}
 
 // Role implements ctlapi.Provider.
 func (m *MobileNode) Role() string { return "mn" }
@@ -134,6 +134,8 @@ func (m *MobileNode) snapshot(topic string) snapshotResp {
 		return snapshotResp{data: out}
 	case "paths", "interfaces":
 		return snapshotResp{data: m.paths()}
+	case "flow_bindings":
+		return snapshotResp{data: m.flowBindings()}
 	case "counters":
 		c := map[string]any{
 			"binding_updates_sent": m.cnt.bindingUpdates, "retransmissions": m.cnt.retransmissions,

@@ -92,6 +92,10 @@ type MobileNode struct {
 	// answer, for counting retransmissions.
 	outstanding map[groupKey]uint16
 	buf         []byte
+
+	// flows are the flow bindings signalled with every registration
+	// (flowsig.go).
+	flows []signalledFlow
 }
 
 type groupKey struct{ ha, hoa netip.Addr }
@@ -109,6 +113,8 @@ type homeRegistration struct {
 	active    *accessInterface
 	activeCoA netip.Addr
 	since     time.Time
+	// flowStatus is the home agent's last answer per FID (RFC 6089).
+	flowStatus map[uint16]wire.FIDStatus
 }
 
 type received struct {
@@ -131,6 +137,12 @@ func New(cfg *config.MobileNode, opt Options) (_ *MobileNode, err error) {
 		m.log = slog.Default()
 	}
 	m.log = m.log.With("role", "mn")
+	rules, _ := cfg.Policy.Forwarding()
+	var skipped map[string]string
+	m.flows, skipped = flowsFromPolicy(rules)
+	for rule, why := range skipped {
+		m.log.Debug("policy rule not signalled as a flow binding", "rule", rule, "reason", why)
+	}
 	if m.now == nil {
 		m.now = time.Now
 	}

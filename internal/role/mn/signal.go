@@ -89,6 +89,9 @@ func (m *MobileNode) encodeBindingUpdate(b []byte, h *homeRegistration, bu *bind
 		msg.Options = append(msg.Options, wire.BindingIdentifier{BindingID: o.BID, Priority: o.Priority,
 			CareOfAddress: o.CoA, SimultaneousHomeAndForeign: o.SimultaneousHomeForeign})
 	}
+	if bu.Lifetime > 0 {
+		msg.Options = append(msg.Options, m.flowOptions()...)
+	}
 	if h.auth != nil {
 		// RFC 4285 section 5: the MN Identifier (RFC 4283, NAI) names the
 		// mobility security association.
@@ -147,6 +150,7 @@ func (m *MobileNode) decodeBindingAck(sig *transport.Signal) (*binding.BindingAc
 	}
 	out := &binding.BindingAck{HA: sig.Src, HoA: hoa, Status: ba.Status, Sequence: ba.Sequence, Lifetime: ba.Lifetime,
 		KeyMgmt: ba.Flags.Has(wire.BAFlagK)}
+	var fids []wire.FlowIdentification
 	for _, o := range ba.Options {
 		switch o := o.(type) {
 		case wire.BindingIdentifier:
@@ -156,6 +160,8 @@ func (m *MobileNode) decodeBindingAck(sig *transport.Signal) (*binding.BindingAc
 			out.RefreshInterval = o.RefreshInterval
 		case wire.MobilityMessageReplayProtection:
 			out.Timestamp, out.HasTimestamp = o.Timestamp, true
+		case wire.FlowIdentification:
+			fids = append(fids, o)
 		}
 	}
 	if h.auth != nil {
@@ -163,6 +169,7 @@ func (m *MobileNode) decodeBindingAck(sig *transport.Signal) (*binding.BindingAc
 			return out, h, err
 		}
 	}
+	m.noteFlowStatuses(h, fids)
 	return out, h, nil
 }
 

@@ -1,0 +1,176 @@
+package ha
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"monami/internal/binding"
+	"monami/internal/forwarding"
+	"monami/wire"
+)
+
+// Flow bindings (RFC 6089) on the home agent's receive path: the Flow
+// Identification and Flow Summary options of a Binding Update are decoded
+// here, decided by the pure binding.FlowTable after the binding cache has
+// decided on the same update, and answered per flow in the Binding
+// Acknowledgement.
+
+// flowConfig is the flow table policy from ha.yaml.
+func flowConfig(h *HomeAgent) binding.FlowConfig {
+	fc := h.cfg.FlowBindings
+	return binding.FlowConfig{
+		Disabled:        fc.Disabled(),
+		MaxFlowsPerNode: fc.MaxPerHomeAddress,
+		CheckSelector: func(ts wire.TrafficSelector) error {
+			_, err := forwarding.FromTrafficSelector(ts)
+			return err
+		},
+		Prohibited: h.flowProhibited,
+	}
+}
+
+// flowProhibited is operator policy: a flow whose selector may match
+// traffic an operator rule governs is the operator's, not the mobile
+// node's (RFC 6089 section 4.1, status 128).
+func (h *HomeAgent) flowProhibited(_ netip.Addr, o *binding.FlowOption) bool {
+	if len(h.operatorFlows) == 0 || o.Selector == nil {
+		return false
+	}
+	m, err := forwarding.FromTrafficSelector(o.Selector)
+	if err != nil {
+		return false
+	}
+	for _, r := range h.operatorFlows {
+		if r.Overlaps(m) {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeFlowIdentification adds one Flow Identification option (RFC 6089
+// section 4.1) to h.flowReq. An option that cannot be used is kept with
+// the reason, so that its flow is answered 130 rather than dropped
+// silently; without a readable FID there is nothing to answer.
+func (h *HomeAgent) decodeFlowIdentification(data []byte) {
+	o, err := wire.DecodeFlowIdentification(data)
+	if err != nil {
+		if len(data) < 4 || binary.BigEndian.Uint16(data) == 0 {
+			return
+		}
+		// FID-PRI 0 is reserved and cannot be sent back: the answer then
+		// names priority 1.
+		h.flowReq.Options = append(h.flowReq.Options, binding.FlowOption{FID: binary.BigEndian.Uint16(data),
+			Priority: max(binary.BigEndian.Uint16(data[2:]), 1), Malformed: err.Error()})
+		return
+	}
+	fo := binding.FlowOption{FID: o.FID, Priority: o.Priority}
+	var refs, sels int
+	for _, s := range o.SubOptions {
+		switch s := s.(type) {
+		case wire.BindingReferenceSubOption:
+			fo.BIDs, refs = s.BIDs, refs+1
+		case wire.TrafficSelectorSubOption:
+			fo.Selector, sels = s.Selector, sels+1
+		}
+	}
+	// RFC 6089 section 4.1.1: at most one of each; which of two would
+	// count is not said, so neither does.
+	if refs > 1 || sels > 1 {
+		fo.Malformed = "more than one BID Reference or Traffic Selector sub-option"
+	}
+	h.flowReq.Options = append(h.flowReq.Options, fo)
+}
+
+// decodeFlowSummary adds the FIDs of a Flow Summary option (RFC 6089
+// section 4.2). Its FIDs cannot be answered one by one when it does not
+// decode: the Binding Update is malformed.
+func (h *HomeAgent) decodeFlowSummary(data []byte, at int) error {
+	s, err := wire.DecodeFlowSummary(data)
+	if err != nil {
+		return fmt.Errorf("option at %d: %w", at, err)
+	}
+	h.flowReq.Summary = append(h.flowReq.Summary, s.FIDs...)
+	return nil
+}
+
+// decideFlows runs after the binding cache and the data plane have settled
+// a Binding Update: flows follow the bindings the update changed, then the
+// update's own flow options are decided. A rejected update changes no
+// flow. The answers are left in h.flowResults for the caller to keep.
+func (h *HomeAgent) decideFlows(now time.Time, req *binding.BindingUpdateRequest, d *binding.Decision) {
+	h.flowResults = h.flowResults[:0]
+	var changes []binding.FlowChange
+	h.flowBS = h.cache.AppendLookup(h.flowBS[:0], req.HoA)
+	bs := h.flowBS
+	has := func(bid uint16) bool {
+		for _, b := range bs {
+			if b.BID == bid {
+				return true
+			}
+		}
+		return false
+	}
+	if len(d.Changes) > 0 {
+		changes = h.flows.BindingsChanged(req.HoA, has, len(bs) > 0)
+	}
+	if !d.Status.Accepted() {
+		h.flowResults = h.flows.Reject(&h.flowReq)
+	} else {
+		fd := h.flows.Process(now, req.HoA, &h.flowReq, has)
+		h.flowResults, changes = fd.Results, append(changes, fd.Changes...)
+	}
+	for _, r := range h.flowResults {
+		if !r.Status.Accepted() {
+			h.warn(now, "flow binding refused", "hoa", req.HoA, "fid", r.FID, "status", r.Status, "reason", r.Reason)
+		}
+	}
+	h.flowChanged(changes)
+}
+
+// bindingsGone follows bindings that went without a Binding Update (expiry).
+func (h *HomeAgent) bindingsGone(changes []binding.Change) {
+	var out []binding.FlowChange
+	done := map[netip.Addr]bool{}
+	for _, c := range changes {
+		hoa := c.Binding.HoA
+		if done[hoa] {
+			continue
+		}
+		done[hoa] = true
+		bs := h.cache.Lookup(hoa)
+		out = append(out, h.flows.BindingsChanged(hoa, func(bid uint16) bool {
+			for _, b := range bs {
+				if b.BID == bid {
+					return true
+				}
+			}
+			return false
+		}, len(bs) > 0)...)
+	}
+	h.flowChanged(out)
+}
+
+// flowChanged logs each flow change and hands them to the data plane hook.
+func (h *HomeAgent) flowChanged(changes []binding.FlowChange) {
+	for _, c := range changes {
+		f := &c.Flow
+		h.log.Info("flow binding "+c.Kind.String(), "hoa", f.HoA, "fid", f.FID, "fid_pri", f.Priority,
+			"bids", f.BIDs, "active", f.Active, "cause", c.Cause)
+	}
+	if len(changes) > 0 {
+		h.applyFlows(changes)
+	}
+}
+
+// flowOptions are the Flow Identification options of the Binding
+// Acknowledgement: one per flow, with its status (RFC 6089 section 4.1).
+func flowOptions(rs []binding.FlowResult) []wire.Option {
+	var out []wire.Option
+	for _, r := range rs {
+		out = append(out, wire.FlowIdentification{FID: r.FID, Priority: r.Priority, Status: r.Status})
+	}
+	return out
+}
