@@ -4,6 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Namespaces, routes and raw sockets need root: ask sudo for it (keeping the
+# PATH that finds go), or say so on a machine without sudo.
+if [ "$(id -u)" -ne 0 ]; then
+	if ! command -v sudo >/dev/null 2>&1; then
+		echo "scripts/test.sh needs root (network namespaces, apt-get): run it as root" >&2
+		exit 1
+	fi
+	exec sudo env "PATH=$PATH" "$PWD/scripts/test.sh" "$@"
+fi
+
 need=()
 for p in tshark:tshark iperf3:iperf3 nft:nftables ethtool:ethtool ip:iproute2 tcpdump:tcpdump; do
 	command -v "${p%%:*}" >/dev/null 2>&1 || need+=("${p#*:}")

@@ -53,7 +53,7 @@ Without TOPIC it lists the topics the daemon offers. The socket is --socket, or
 	cmd.Flags().StringVar(&socket, "socket", "", "control socket path")
 	cmd.Flags().StringVar(&role, "role", "", "role whose default socket to use (ha, mn, cn, lma, mag)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the data as JSON")
-	root.AddCommand(cmd)
+	root.AddCommand(markRoot(cmd))
 }
 
 func findSocket(socket, role string) (string, error) {

@@ -58,5 +58,5 @@ See examples/ha.yaml for every configuration key.`,
 	}
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "/etc/monami/ha.yaml", "configuration file")
 	cmd.Flags().BoolVar(&check, "check", false, "validate the configuration and exit")
-	root.AddCommand(cmd)
+	root.AddCommand(markRoot(cmd))
 }

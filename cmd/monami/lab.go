@@ -30,7 +30,7 @@ State lives in /run/monami/lab/<name>/, so "lab down" cleans up even after a cra
 var labName string
 
 func init() {
-	root.AddCommand(labCmd)
+	root.AddCommand(markRoot(labCmd))
 	labCmd.PersistentFlags().StringVar(&labName, "lab", "", "lab name (default: the only lab that is up)")
 
 	var upName string

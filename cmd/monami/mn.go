@@ -61,5 +61,5 @@ See examples/mn.yaml for every configuration key.`,
 	}
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "/etc/monami/mn.yaml", "configuration file")
 	cmd.Flags().BoolVar(&check, "check", false, "validate the configuration and exit")
-	root.AddCommand(cmd)
+	root.AddCommand(markRoot(cmd))
 }
