@@ -59,6 +59,9 @@ type Options struct {
 	// FailAt, RestoreAt and Duration are measured from the start of the TCP
 	// stream (defaults 3 s, 6 s, 9 s).
 	FailAt, RestoreAt, Duration time.Duration
+	// Congestion is the TCP sender's congestion control: cubic, bbr, or ""
+	// for the namespace's default (inherited from the machine's).
+	Congestion string
 	// Lifetime is the binding lifetime the mobile node asks for (default 120 s).
 	Lifetime time.Duration
 	// Progress receives human-readable progress (nil: discarded).
@@ -94,6 +97,9 @@ func (o *Options) defaults() error {
 	}
 	if !(o.FailAt < o.RestoreAt && o.RestoreAt < o.Duration) {
 		return fmt.Errorf("demo: want fail (%s) < restore (%s) < duration (%s)", o.FailAt, o.RestoreAt, o.Duration)
+	}
+	if err := CheckCongestion(o.Congestion); err != nil {
+		return err
 	}
 	if o.Lifetime == 0 {
 		o.Lifetime = 120 * time.Second

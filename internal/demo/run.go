@@ -106,7 +106,7 @@ func (s *scenario) failover(ctx context.Context) (*Summary, error) {
 		if ptx, err = dialProbe(net.JoinHostPort(homeAddress, strconv.Itoa(probePort))); err != nil {
 			return err
 		}
-		tx, err = dial(net.JoinHostPort(homeAddress, strconv.Itoa(streamPort)))
+		tx, err = dial(net.JoinHostPort(homeAddress, strconv.Itoa(streamPort)), s.opt.Congestion)
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("%w: correspondent cannot connect to the home address: %v\n-- ha.log --\n%s\n-- mn.log --\n%s",
