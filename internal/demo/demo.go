@@ -60,7 +60,8 @@ type Options struct {
 	// stream (defaults 3 s, 6 s, 9 s).
 	FailAt, RestoreAt, Duration time.Duration
 	// Congestion is the TCP sender's congestion control: cubic, bbr, or ""
-	// for the namespace's default (inherited from the machine's).
+	// for the namespace's default (inherited from the machine's). Run also
+	// takes "both": the failover twice, CUBIC then BBR, in the same lab.
 	Congestion string
 	// Lifetime is the binding lifetime the mobile node asks for (default 120 s).
 	Lifetime time.Duration
@@ -98,8 +99,10 @@ func (o *Options) defaults() error {
 	if !(o.FailAt < o.RestoreAt && o.RestoreAt < o.Duration) {
 		return fmt.Errorf("demo: want fail (%s) < restore (%s) < duration (%s)", o.FailAt, o.RestoreAt, o.Duration)
 	}
-	if err := CheckCongestion(o.Congestion); err != nil {
-		return err
+	for _, cc := range o.congestions() {
+		if err := CheckCongestion(cc); err != nil {
+			return err
+		}
 	}
 	if o.Lifetime == 0 {
 		o.Lifetime = 120 * time.Second
@@ -113,8 +116,23 @@ func (o *Options) defaults() error {
 	return nil
 }
 
+// Both, as Options.Congestion, runs the failover with each algorithm.
+const Both = "both"
+
+func (o *Options) congestions() []string {
+	if o.Congestion == Both {
+		return []string{CUBIC, BBR}
+	}
+	return []string{o.Congestion}
+}
+
+// Report is a demo run: one failover per congestion control asked for.
+type Report struct {
+	Runs []*Summary `json:"runs"`
+}
+
 // Run builds the network, runs the scenario and tears everything down.
-func Run(ctx context.Context, opt Options) (*Summary, error) {
+func Run(ctx context.Context, opt Options) (*Report, error) {
 	if err := opt.defaults(); err != nil {
 		return nil, err
 	}
@@ -147,6 +165,9 @@ type scenario struct {
 	say     func(string, ...any)
 	dir     string
 	daemons []*exec.Cmd
+	// linkMbps is the backup link's goodput alone per congestion control
+	// (calibrate), the reference of the goodput after failover.
+	linkMbps map[string]float64
 }
 
 func (s *scenario) path(name string) string { return filepath.Join(s.dir, name) }
