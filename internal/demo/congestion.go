@@ -18,8 +18,8 @@ const (
 )
 
 // availablePath lists the algorithms the kernel has registered (loaded
-// modules and built-ins), space-separated.
-const availablePath = "/proc/sys/net/ipv4/tcp_available_congestion_control"
+// modules and built-ins), space-separated. A variable for tests.
+var availablePath = "/proc/sys/net/ipv4/tcp_available_congestion_control"
 
 // CheckCongestion accepts "" (the namespace's default) and an algorithm the
 // kernel already has. It never loads a module: setting TCP_CONGESTION to an
