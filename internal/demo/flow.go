@@ -175,14 +175,29 @@ func measureFlow(ctx context.Context, l *lab.Lab, f flowSpec) (FlowResult, error
 	stop := make(chan struct{})
 	t0 := time.Now()
 	go s.run(stop)
-	var counted int64
+	// The goodput counts what the transport delivered in order between
+	// two samples, each taken right after a read: the bytes read so far
+	// plus those still queued (SIOCINQ). A reader the busy machine delays
+	// thus moves the samples, not the count.
+	var d0, d1 delivery
 	readErr := make(chan error, 1)
 	go func() {
 		buf := make([]byte, 256<<10)
+		var total int64
 		for {
 			n, err := rx.Read(buf)
-			if time.Since(t0) >= f.warmup && time.Since(t0) < f.duration {
-				counted += int64(n)
+			total += int64(n)
+			if now := time.Since(t0); d1.at == 0 && (d0.at == 0 && now >= f.warmup || now >= f.duration) {
+				q, qerr := unreadBytes(rx.(*net.TCPConn))
+				if qerr != nil {
+					readErr <- qerr
+					return
+				}
+				if d0.at == 0 {
+					d0 = delivery{now, total + q}
+				} else {
+					d1 = delivery{now, total + q}
+				}
 			}
 			if err != nil {
 				if errors.Is(err, io.EOF) {
@@ -223,8 +238,36 @@ func measureFlow(ctx context.Context, l *lab.Lab, f flowSpec) (FlowResult, error
 	for k, v := range after {
 		res.BytesPerLink[k] = v - before[k]
 	}
-	res.Mbps = float64(counted) * 8 / (f.duration - f.warmup).Seconds() / 1e6
+	if d0.at == 0 || d1.at <= d0.at {
+		return res, fmt.Errorf("no read after the warm-up (%s) and after the end (%s)", f.warmup, f.duration)
+	}
+	res.Mbps = float64(d1.bytes-d0.bytes) * 8 / (d1.at - d0.at).Seconds() / 1e6
 	return res, nil
+}
+
+// delivery is how many bytes the transport had delivered in order at a
+// time since the start of a transfer.
+type delivery struct {
+	at    time.Duration
+	bytes int64
+}
+
+// unreadBytes is the socket's receive queue not read yet (SIOCINQ; MPTCP
+// sockets answer it too).
+func unreadBytes(c *net.TCPConn) (int64, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var q int
+	var qerr error
+	if err := rc.Control(func(fd uintptr) { q, qerr = unix.IoctlGetInt(int(fd), unix.SIOCINQ) }); err != nil {
+		return 0, err
+	}
+	if qerr != nil {
+		return 0, fmt.Errorf("SIOCINQ: %w", qerr)
+	}
+	return int64(q), nil
 }
 
 // setCongestionConn sets TCP_CONGESTION on a connected socket.
