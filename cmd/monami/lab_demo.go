@@ -64,7 +64,7 @@ up in every case.`,
 	f.StringVar(&opt.Backend, "backend", "auto", "data plane backend of both daemons: auto, kernel or userspace")
 	f.StringVar(&opt.Transport, "transport", "native", "mobile node signalling: native (MH) or udp (RFC 5555)")
 	f.DurationVar(&opt.FailAt, "fail-at", 3*time.Second, "when the active link goes down")
-	// A BBR sender needs 8 to 13 s on lte to reach 80% of it, its stale
+	// A BBR sender needs 8 to 10 s on lte to reach 80% of it, its stale
 	// min_rtt expiring first (docs/failover-goodput.md): the lte phase is
 	// long enough to show it.
 	f.DurationVar(&opt.RestoreAt, "restore-at", 20*time.Second, "when it comes back")
