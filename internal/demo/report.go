@@ -38,8 +38,8 @@ func (s *Summary) WriteReport(w io.Writer) {
 	fmt.Fprintf(w, "restore gap:                                         %.1f ms\n", s.RestoreGapMs)
 	fmt.Fprintf(w, "TCP stall at failover (adds TCP loss recovery):      %.1f ms\n", s.AppStallMs)
 	if g := s.Goodput; g != nil {
-		fmt.Fprintf(w, "goodput after failover (%s):                        %s\n", g.Congestion, g.reached())
-		fmt.Fprintf(w, "  per second after the failure, %% of %.1f Mbit/s:    %s\n", g.LinkMbps, percents(g.PercentBySecond))
+		fmt.Fprintf(w, "%-53s%s\n", "goodput after failover ("+g.Congestion+"):", g.reached())
+		fmt.Fprintf(w, "%-53s%s\n", fmt.Sprintf("  per second after it, %% of %.1f Mbit/s:", g.LinkMbps), percents(g.PercentBySecond))
 	}
 	fmt.Fprintf(w, "probes received: %d of %d (longest sender pause %.1f ms)\n", s.Probe.Received, s.Probe.Sent, s.Probe.SenderStallMs)
 	for _, l := range links {
