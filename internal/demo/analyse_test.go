@@ -59,3 +59,56 @@ func TestJudgeGap(t *testing.T) {
 		}
 	}
 }
+
+// TestFailoverGoodput: the time to 80% of the new link is when the
+// goodput reaches the mark and holds it, not a first good window followed
+// by a collapse (a BBR sender with a stale min_rtt).
+func TestFailoverGoodput(t *testing.T) {
+	fail := time.Unix(1000, 0)
+	restore := fail.Add(12 * time.Second)
+	// rate gives the Mbit/s at each 10 ms after the failure.
+	stream := func(rate func(at time.Duration) float64) []arrival {
+		var as []arrival
+		for d := time.Duration(0); d < 12*time.Second; d += 10 * time.Millisecond {
+			as = append(as, arrival{at: fail.Add(d), bytes: int(rate(d) * 1e6 / 8 / 100)})
+		}
+		return as
+	}
+	const link = 20.0
+	for _, tc := range []struct {
+		name string
+		rate func(time.Duration) float64
+		want float64 // ms, -1 for not reached
+	}{
+		{"full at once after a 300 ms stall", func(d time.Duration) float64 {
+			if d < 300*time.Millisecond {
+				return 0
+			}
+			return 19
+		}, 300},
+		{"full for 2.5 s, 20% until 8 s, then full", func(d time.Duration) float64 {
+			switch {
+			case d < 2500*time.Millisecond:
+				return 19
+			case d < 8*time.Second:
+				return 4
+			}
+			return 19
+		}, 8000},
+		{"never above 70%", func(time.Duration) float64 { return 14 }, -1},
+	} {
+		g := failoverGoodput(stream(tc.rate), fail, restore, link)
+		got := -1.0
+		if g.TimeTo80Ms != nil {
+			got = *g.TimeTo80Ms
+		}
+		// One search step (50 ms) of slack: a slot straddling the change
+		// may just reach the mark.
+		if (got < 0) != (tc.want < 0) || got < tc.want-50 || got > tc.want {
+			t.Errorf("%s: time to 80%% %v ms, want %v (-50)", tc.name, got, tc.want)
+		}
+		if len(g.PercentBySecond) != 12 || g.LinkMbps != link || g.WindowMs != 2000 {
+			t.Errorf("%s: %+v", tc.name, g)
+		}
+	}
+}

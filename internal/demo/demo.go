@@ -59,6 +59,10 @@ type Options struct {
 	// FailAt, RestoreAt and Duration are measured from the start of the TCP
 	// stream (defaults 3 s, 6 s, 9 s).
 	FailAt, RestoreAt, Duration time.Duration
+	// Congestion is the TCP sender's congestion control: cubic, bbr, or ""
+	// for the namespace's default (inherited from the machine's). Run also
+	// takes "both": the failover twice, CUBIC then BBR, in the same lab.
+	Congestion string
 	// Lifetime is the binding lifetime the mobile node asks for (default 120 s).
 	Lifetime time.Duration
 	// Progress receives human-readable progress (nil: discarded).
@@ -95,6 +99,11 @@ func (o *Options) defaults() error {
 	if !(o.FailAt < o.RestoreAt && o.RestoreAt < o.Duration) {
 		return fmt.Errorf("demo: want fail (%s) < restore (%s) < duration (%s)", o.FailAt, o.RestoreAt, o.Duration)
 	}
+	for _, cc := range o.congestions() {
+		if err := CheckCongestion(cc); err != nil {
+			return err
+		}
+	}
 	if o.Lifetime == 0 {
 		o.Lifetime = 120 * time.Second
 	}
@@ -107,8 +116,23 @@ func (o *Options) defaults() error {
 	return nil
 }
 
+// Both, as Options.Congestion, runs the failover with each algorithm.
+const Both = "both"
+
+func (o *Options) congestions() []string {
+	if o.Congestion == Both {
+		return []string{CUBIC, BBR}
+	}
+	return []string{o.Congestion}
+}
+
+// Report is a demo run: one failover per congestion control asked for.
+type Report struct {
+	Runs []*Summary `json:"runs"`
+}
+
 // Run builds the network, runs the scenario and tears everything down.
-func Run(ctx context.Context, opt Options) (*Summary, error) {
+func Run(ctx context.Context, opt Options) (*Report, error) {
 	if err := opt.defaults(); err != nil {
 		return nil, err
 	}
@@ -143,12 +167,18 @@ type scenario struct {
 	daemons []*execCmd
 	// haExtra is appended to ha.yaml (top-level keys; tests).
 	haExtra string
+	// linkMbps is the backup link's goodput alone per congestion control
+	// (calibrate), the reference of the goodput after failover.
+	linkMbps map[string]float64
 }
 
 // execCmd is a running daemon and its role.
 type execCmd struct {
 	*exec.Cmd
 	role string
+	// linkMbps is the backup link's goodput alone per congestion control
+	// (calibrate), the reference of the goodput after failover.
+	linkMbps map[string]float64
 }
 
 func (s *scenario) path(name string) string { return filepath.Join(s.dir, name) }

@@ -33,9 +33,14 @@ func (s *Summary) WriteReport(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  %5.1f\n", smp.AppBps)
 	}
-	fmt.Fprintf(w, "\nfailover gap (1 kHz UDP probe to the home address): %.1f ms\n", s.FailoverGapMs)
+	fmt.Fprintf(w, "\nTCP congestion control (read from the sender's socket): %s\n", s.Congestion)
+	fmt.Fprintf(w, "failover gap (1 kHz UDP probe to the home address): %.1f ms\n", s.FailoverGapMs)
 	fmt.Fprintf(w, "restore gap:                                         %.1f ms\n", s.RestoreGapMs)
 	fmt.Fprintf(w, "TCP stall at failover (adds TCP loss recovery):      %.1f ms\n", s.AppStallMs)
+	if g := s.Goodput; g != nil {
+		fmt.Fprintf(w, "%-53s%s\n", "goodput after failover ("+g.Congestion+"):", g.reached())
+		fmt.Fprintf(w, "%-53s%s\n", fmt.Sprintf("  per second after it, %% of %.1f Mbit/s:", g.LinkMbps), percents(g.PercentBySecond))
+	}
 	fmt.Fprintf(w, "probes received: %d of %d (longest sender pause %.1f ms)\n", s.Probe.Received, s.Probe.Sent, s.Probe.SenderStallMs)
 	for _, l := range links {
 		fmt.Fprintf(w, "bytes received on %-6s %12d\n", l+":", s.BytesPerLink[l])
@@ -52,4 +57,42 @@ func (s *Summary) WriteReport(w io.Writer) {
 func bar(v float64) string {
 	n := int(v/2.5 + 0.5)
 	return strings.Repeat("#", min(max(n, 0), 16))
+}
+
+// reached says when the goodput reached 80% of the new link's.
+func (g *FailoverGoodput) reached() string {
+	if g.TimeTo80Ms == nil {
+		return fmt.Sprintf("80%% of %.1f Mbit/s NOT reached in the %.1f s on the new link (mean %.1f Mbit/s)",
+			g.LinkMbps, g.PhaseMs/1000, g.MeanMbps)
+	}
+	return fmt.Sprintf("80%% of %.1f Mbit/s reached %.0f ms after the failure (mean %.1f Mbit/s over %.1f s)",
+		g.LinkMbps, *g.TimeTo80Ms, g.MeanMbps, g.PhaseMs/1000)
+}
+
+func percents(ps []float64) string {
+	var b strings.Builder
+	for i, p := range ps {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(&b, "%.0f%%", p)
+	}
+	return b.String()
+}
+
+// WriteReport prints each run, then the goodput after failover side by side.
+func (r *Report) WriteReport(w io.Writer) {
+	for _, s := range r.Runs {
+		fmt.Fprintf(w, "\n== failover with TCP congestion control %s\n", s.Congestion)
+		s.WriteReport(w)
+	}
+	if len(r.Runs) < 2 {
+		return
+	}
+	fmt.Fprintf(w, "\n== goodput after failover from %s to %s, by congestion control\n", activeIf, backupIf)
+	for _, s := range r.Runs {
+		if s.Goodput != nil {
+			fmt.Fprintf(w, "%-6s %s\n", s.Congestion+":", s.Goodput.reached())
+		}
+	}
 }

@@ -12,8 +12,11 @@ import (
 	"monami/internal/role/ha"
 )
 
-func (s *scenario) run(ctx context.Context) (*Summary, error) {
+func (s *scenario) run(ctx context.Context) (*Report, error) {
 	if err := s.writeConfigs(); err != nil {
+		return nil, err
+	}
+	if err := s.calibrate(ctx); err != nil {
 		return nil, err
 	}
 	s.say("== starting monami ha (backend %s) and monami mn (signalling %s)", s.opt.Backend, s.opt.Transport)
@@ -28,7 +31,57 @@ func (s *scenario) run(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	s.say("== both care-of addresses registered after %s", time.Since(start).Round(time.Millisecond))
-	return s.failover(ctx)
+	rep := &Report{}
+	for i, cc := range s.opt.congestions() {
+		if i > 0 {
+			// The previous run restored wlan: wait until both care-of
+			// addresses are registered again and the stream has drained.
+			if err := s.waitBindings(ctx, 2, 20*time.Second); err != nil {
+				return rep, err
+			}
+			time.Sleep(time.Second)
+		}
+		s.opt.Congestion = cc
+		s.say("== failover run %d: TCP congestion control %s", i+1, ccName(cc))
+		sum, err := s.failover(ctx)
+		if sum != nil {
+			rep.Runs = append(rep.Runs, sum)
+		}
+		if err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// calibrate measures, before the daemons start, the goodput of one TCP
+// connection per congestion control over the backup link alone: the
+// reference of the goodput after failover.
+func (s *scenario) calibrate(ctx context.Context) error {
+	lte, _ := linkByName(backupIf)
+	undo, err := sourceRouting(ctx, s.lab)
+	if err != nil {
+		return err
+	}
+	defer undo()
+	s.linkMbps = map[string]float64{}
+	for _, cc := range s.opt.congestions() {
+		r, err := measureFlow(ctx, s.lab, flowSpec{local: lte.addr, down: true, congestion: cc,
+			duration: calibrationDuration, warmup: calibrationWarmup})
+		if err != nil {
+			return fmt.Errorf("measuring %s alone: %w", backupIf, err)
+		}
+		s.say("== %s alone, single TCP (%s) without monami: %.1f Mbit/s", backupIf, r.Congestion, r.Mbps)
+		s.linkMbps[cc] = r.Mbps
+	}
+	return nil
+}
+
+func ccName(cc string) string {
+	if cc == "" {
+		return "default"
+	}
+	return cc
 }
 
 // bindings asks the home agent's control API for its binding cache.
@@ -106,7 +159,7 @@ func (s *scenario) failover(ctx context.Context) (*Summary, error) {
 		if ptx, err = dialProbe(net.JoinHostPort(homeAddress, strconv.Itoa(probePort))); err != nil {
 			return err
 		}
-		tx, err = dial(net.JoinHostPort(homeAddress, strconv.Itoa(streamPort)))
+		tx, err = dial(net.JoinHostPort(homeAddress, strconv.Itoa(streamPort)), s.opt.Congestion)
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("%w: correspondent cannot connect to the home address: %v\n-- ha.log --\n%s\n-- mn.log --\n%s",
@@ -183,6 +236,12 @@ func (s *scenario) failover(ctx context.Context) (*Summary, error) {
 	}
 	reads, total := rx.snapshot()
 	sum := analyse(t0, failAt, restoreAt, s.opt, meters, reads)
+	sum.Congestion = tx.congestion
+	if ref, ok := s.linkMbps[s.opt.Congestion]; ok {
+		g := failoverGoodput(reads, failAt, restoreAt, ref)
+		g.Congestion = tx.congestion
+		sum.Goodput = &g
+	}
 	end := t0.Add(s.opt.Duration)
 	sum.Probe = ProbeResult{IntervalMs: ms(probeInterval), Sent: ptx.sent, Received: uint64(probesGot),
 		SenderStallMs: ms(senderStall(ptx.times, failAt, earlier(failAt.Add(3*time.Second), restoreAt)))}

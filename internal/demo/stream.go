@@ -2,6 +2,7 @@ package demo
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -67,19 +68,33 @@ func (r *receiver) snapshot() ([]arrival, int64) {
 // sender is the correspondent's application: it writes as fast as TCP lets
 // it until stopped.
 type sender struct {
-	c     *net.TCPConn
-	total int64
+	c *net.TCPConn
+	// congestion is the algorithm read back from the socket.
+	congestion string
+	total      int64
 	err   error
 	done  chan struct{}
 }
 
-// dial must run inside the correspondent's namespace.
-func dial(addr string) (*sender, error) {
-	c, err := net.DialTimeout("tcp6", addr, 5*time.Second)
+// dial must run inside the correspondent's namespace. cc is the congestion
+// control to ask for ("" for the namespace's default).
+func dial(addr, cc string) (*sender, error) {
+	d := net.Dialer{Timeout: 5 * time.Second, Control: setCongestion(cc)}
+	c, err := d.Dial("tcp6", addr)
 	if err != nil {
 		return nil, err
 	}
-	return &sender{c: c.(*net.TCPConn), done: make(chan struct{})}, nil
+	tc := c.(*net.TCPConn)
+	got, err := congestionOf(tc)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	if cc != "" && got != cc {
+		c.Close()
+		return nil, fmt.Errorf("asked for congestion control %s, the socket uses %s", cc, got)
+	}
+	return &sender{c: tc, congestion: got, done: make(chan struct{})}, nil
 }
 
 func (s *sender) run(stop <-chan struct{}) {
