@@ -202,10 +202,10 @@ address: %s
 home_prefixes: [2001:db8:1::/64]
 signalling: {native: true, udp_port: 0}
 dataplane: {backend: %s}
-store: {backend: %s, path: %s}
+store: %s
 binding: {max_lifetime: 600s}
 mobile_nodes:
-`, filepath.Join(dir, "ha.sock"), haAddr, o.Backend, o.Store, filepath.Join(dir, "ha.db"))
+`, filepath.Join(dir, "ha.sock"), haAddr, o.Backend, storeConfig(o, dir))
 	for _, m := range mns {
 		fmt.Fprintf(&b, "  - {id: %s, home_addresses: [%s], spi: %d, key: \"hex:%s\"}\n", m.id, m.hoa, m.spi, hex.EncodeToString(m.key))
 	}
@@ -267,4 +267,13 @@ func say(o Options, f string, a ...any) {
 	if o.Progress != nil {
 		fmt.Fprintf(o.Progress, f+"\n", a...)
 	}
+}
+
+// storeConfig is the home agent's store key: bolt in the lab's state
+// directory, or memory.
+func storeConfig(o Options, dir string) string {
+	if o.Store == "memory" {
+		return "{backend: memory}"
+	}
+	return fmt.Sprintf("{backend: bolt, path: %s}", filepath.Join(dir, "ha.db"))
 }

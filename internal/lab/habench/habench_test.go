@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"monami/internal/config"
 	"monami/internal/testenv"
 )
 
@@ -60,5 +61,22 @@ func TestSampleIncludesTheLast(t *testing.T) {
 	s := sampleOf(1000, 7)
 	if len(s) != 7 || s[6] != 999 || s[0] < 0 {
 		t.Fatalf("sample %v", s)
+	}
+}
+
+// Both stores give a configuration the home agent takes.
+func TestStoreConfigs(t *testing.T) {
+	for _, st := range []string{"bolt", "memory"} {
+		o := Options{Store: st, MobileNodes: 2}
+		if err := o.defaults(); err != nil {
+			t.Fatal(err)
+		}
+		mns, err := mobileNodes(2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := config.ParseHomeAgent("ha.yaml", []byte(haConfig(o, t.TempDir(), mns))); err != nil {
+			t.Errorf("store %s: %v", st, err)
+		}
 	}
 }
