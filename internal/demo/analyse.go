@@ -54,20 +54,20 @@ type ProbeResult struct {
 // reads, which adds TCP's own loss recovery.
 type Summary struct {
 	// Congestion is the TCP sender's congestion control, read from its socket.
-	Congestion    string           `json:"congestion_control"`
-	FailoverGapMs float64          `json:"failover_gap_ms"`
-	RestoreGapMs  float64          `json:"restore_gap_ms"`
-	AppStallMs    float64          `json:"tcp_stall_ms"`
+	Congestion    string  `json:"congestion_control"`
+	FailoverGapMs float64 `json:"failover_gap_ms"`
+	RestoreGapMs  float64 `json:"restore_gap_ms"`
+	AppStallMs    float64 `json:"tcp_stall_ms"`
 	// Goodput is the stream's goodput on the new link after the failure,
 	// when the run measured that link's goodput as its reference.
-	Goodput       *FailoverGoodput `json:"failover_goodput,omitempty"`
-	Probe         ProbeResult      `json:"probe"`
-	BytesPerLink  map[string]int64 `json:"bytes_per_link"`
-	BindingsSeen  []string         `json:"bindings_seen"`
-	TCP           TCPResult        `json:"tcp"`
-	Events        []Event          `json:"events"`
-	Timeline      []Sample         `json:"timeline"`
-	SlotMs        float64          `json:"timeline_slot_ms"`
+	Goodput      *FailoverGoodput `json:"failover_goodput,omitempty"`
+	Probe        ProbeResult      `json:"probe"`
+	BytesPerLink map[string]int64 `json:"bytes_per_link"`
+	BindingsSeen []string         `json:"bindings_seen"`
+	TCP          TCPResult        `json:"tcp"`
+	Events       []Event          `json:"events"`
+	Timeline     []Sample         `json:"timeline"`
+	SlotMs       float64          `json:"timeline_slot_ms"`
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -72,8 +72,8 @@ type sender struct {
 	// congestion is the algorithm read back from the socket.
 	congestion string
 	total      int64
-	err   error
-	done  chan struct{}
+	err        error
+	done       chan struct{}
 }
 
 // dial must run inside the correspondent's namespace. cc is the congestion
