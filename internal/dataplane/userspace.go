@@ -53,9 +53,13 @@ type userDP struct {
 	limiter *errorLimiter
 	wg      sync.WaitGroup
 
-	pkt     *pktSender    // next-header-41 fast path, nil when unavailable
-	hopKick chan struct{} // asks hopLoop to resolve next hops now
-	hopStop chan struct{}
+	pkt *pktSender // next-header-41 fast path, nil when unavailable
+	// outerRoutes caches the kernel's route of each tunnel's outer
+	// flow for hopLoop (its goroutine only); nil after a change.
+	outerRoutes map[hopKey]netlink.Route
+	hopRounds   int
+	hopKick     chan struct{} // asks hopLoop to resolve next hops now
+	hopStop     chan struct{}
 }
 
 type userRoute struct {

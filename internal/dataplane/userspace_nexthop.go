@@ -43,6 +43,9 @@ type nextHop struct {
 // the refresh out of its window and see the notification path alone.
 var hopRefresh = time.Second
 
+// outerRouteRounds is how many rounds a cached outer route lasts at most.
+const outerRouteRounds = 30
+
 // hopDebounce is the least time between two resolutions: a burst of
 // notifications (a link flap, a busy neighbour table) resolves once.
 const hopDebounce = 50 * time.Millisecond
@@ -73,10 +76,33 @@ type hopPass struct {
 	h      *netlink.Handle
 	links  map[int]netlink.Link
 	neighs map[int][]netlink.Neigh
+	// routes, when set, keeps the kernel's route for each outer flow
+	// from round to round until a route or link changes (hopLoop): a
+	// round then reads the neighbour tables, not 100,000 routes.
+	routes map[hopKey]netlink.Route
 }
 
 func newHopPass(h *netlink.Handle) *hopPass {
 	return &hopPass{h: h, links: map[int]netlink.Link{}, neighs: map[int][]netlink.Neigh{}}
+}
+
+// route is the kernel's route for an outer packet from local to remote.
+func (p *hopPass) route(local, remote netip.Addr) (netlink.Route, string) {
+	k := hopKey{local, remote}
+	if rt, ok := p.routes[k]; ok {
+		return rt, ""
+	}
+	routes, err := p.h.RouteGetWithOptions(remote.AsSlice(), &netlink.RouteGetOptions{SrcAddr: local.AsSlice()})
+	if err != nil {
+		return netlink.Route{}, "route: " + err.Error()
+	}
+	if len(routes) == 0 {
+		return netlink.Route{}, "no route"
+	}
+	if p.routes != nil {
+		p.routes[k] = routes[0]
+	}
+	return routes[0], ""
 }
 
 func (p *hopPass) link(i int) (netlink.Link, error) {
@@ -102,15 +128,10 @@ func (p *hopPass) neighbours(i int) ([]netlink.Neigh, error) {
 }
 
 func (p *hopPass) resolve(local, remote netip.Addr, tunIndex int, hopLimit func(link string) int) hopStatus {
-	h := p.h
-	routes, err := h.RouteGetWithOptions(remote.AsSlice(), &netlink.RouteGetOptions{SrcAddr: local.AsSlice()})
-	if err != nil {
-		return hopStatus{reason: "route: " + err.Error()}
+	rt, why := p.route(local, remote)
+	if why != "" {
+		return hopStatus{reason: why}
 	}
-	if len(routes) == 0 {
-		return hopStatus{reason: "no route"}
-	}
-	rt := routes[0]
 	switch {
 	case rt.Type != 0 && rt.Type != unix.RTN_UNICAST:
 		return hopStatus{reason: fmt.Sprintf("route type %d", rt.Type)}
@@ -244,6 +265,12 @@ func (u *userDP) resolveHops(h *netlink.Handle) {
 	}
 	done := map[hopKey]hopStatus{}
 	pass := newHopPass(h)
+	// Learned path MTUs change routes without a notification: look them
+	// all up again now and then.
+	if u.hopRounds++; u.outerRoutes == nil || u.hopRounds%outerRouteRounds == 0 {
+		u.outerRoutes = map[hopKey]netlink.Route{}
+	}
+	pass.routes = u.outerRoutes
 	for _, r := range routes {
 		k := hopKey{r.tun.Local, r.tun.Remote}
 		st, ok := done[k]
@@ -358,26 +385,39 @@ func (u *userDP) hopLoop(h *netlink.Handle, stop <-chan struct{}) {
 // after hopRefresh without one, or when stop closes. Changes to the data
 // plane's own routes (its table, into the TUN device) do not count: a
 // home agent adding thousands of them must not re-resolve every tunnel for
-// each.
+// each. A change of another route or of a link drops the cached outer
+// routes; a neighbour change only makes the next round read the
+// neighbour tables again.
 func (u *userDP) awaitHopChange(sock *nl.NetlinkSocket, stop <-chan struct{}) {
 	deadline := time.Now().Add(hopRefresh)
 	for time.Now().Before(deadline) {
 		msgs, _, err := sock.Receive()
-		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.ENOBUFS) {
-			return // timeout, or notifications lost: resolve
+		if errors.Is(err, unix.EAGAIN) {
+			return // timeout: refresh the neighbours
 		}
 		if err != nil {
-			u.log.Debug("next-hop notifications", "err", err)
-			select {
-			case <-stop:
-			case <-time.After(hopRefresh):
+			u.outerRoutes = nil // notifications lost, or the socket failed
+			if !errors.Is(err, unix.ENOBUFS) {
+				u.log.Debug("next-hop notifications", "err", err)
+				select {
+				case <-stop:
+				case <-time.After(hopRefresh):
+				}
 			}
 			return
 		}
+		changed := false
 		for _, m := range msgs {
-			if !u.ownRoute(m) {
-				return
+			if u.ownRoute(m) {
+				continue
 			}
+			changed = true
+			if m.Header.Type != unix.RTM_NEWNEIGH && m.Header.Type != unix.RTM_DELNEIGH {
+				u.outerRoutes = nil
+			}
+		}
+		if changed {
+			return
 		}
 	}
 }
