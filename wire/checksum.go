@@ -46,11 +46,30 @@ func addrSum(s uint64, a netip.Addr) uint64 {
 // pseudoSum is the IPv6 pseudo-header sum (RFC 8200 section 8.1) for
 // Next Header 135, as RFC 6275 section 6.1.1 requires.
 func pseudoSum(src, dst netip.Addr, length int) uint64 {
+	return pseudoSumProto(src, dst, length, IPProtoMH)
+}
+
+func pseudoSumProto(src, dst netip.Addr, length int, proto uint8) uint64 {
 	s := addrSum(0, src)
 	s = addrSum(s, dst)
 	s += uint64(uint32(length))
-	s += IPProtoMH
+	s += uint64(proto)
 	return s
+}
+
+// UpperLayerChecksum is the checksum of an upper-layer message (UDP, TCP,
+// ICMPv6: RFC 8200 section 8.1) from src to dst with next header proto,
+// taking the two octets at csumOff as zero. A UDP sender puts 0xffff for
+// a result of 0 (RFC 8200 section 8.1).
+func UpperLayerChecksum(msg []byte, src, dst netip.Addr, proto uint8, csumOff int) uint16 {
+	s := pseudoSumProto(src, dst, len(msg), proto)
+	if csumOff >= 0 && len(msg) >= csumOff+2 {
+		s = sum16(s, msg[:csumOff])
+		s = sum16(s, msg[csumOff+2:])
+	} else {
+		s = sum16(s, msg)
+	}
+	return ^fold(s)
 }
 
 // Checksum computes the Mobility Header checksum of mh (RFC 6275 section

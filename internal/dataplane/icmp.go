@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"encoding/binary"
+	"monami/wire"
 	"net/netip"
 	"sync"
 	"time"
@@ -55,30 +56,7 @@ func icmpv6Checksum(src, dst [16]byte, msg []byte) uint16 {
 // section 8.1 pseudo-header, computed as if the two checksum octets at
 // csumOff in msg were zero.
 func pseudoHeaderChecksum(src, dst [16]byte, proto uint8, msg []byte, csumOff int) uint16 {
-	var sum uint32
-	add := func(b []byte) {
-		for len(b) >= 2 {
-			sum += uint32(binary.BigEndian.Uint16(b))
-			b = b[2:]
-		}
-		if len(b) == 1 {
-			sum += uint32(b[0]) << 8
-		}
-	}
-	add(src[:])
-	add(dst[:])
-	var l [8]byte
-	binary.BigEndian.PutUint32(l[:4], uint32(len(msg)))
-	l[7] = proto
-	add(l[:])
-	c2, c3 := msg[csumOff], msg[csumOff+1]
-	msg[csumOff], msg[csumOff+1] = 0, 0
-	add(msg)
-	msg[csumOff], msg[csumOff+1] = c2, c3
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
+	return wire.UpperLayerChecksum(msg, netip.AddrFrom16(src), netip.AddrFrom16(dst), proto, csumOff)
 }
 
 // errorLimiter is the token bucket RFC 4443 section 2.4 (f) asks for.

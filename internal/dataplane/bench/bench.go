@@ -229,7 +229,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Rounds < 1 {
 		o.Rounds = 1
 	}
-	rep := &Report{Start: time.Now().UTC(), DurationSec: o.Duration.Seconds(), LoadBefore: loadavg(), CPUs: cpus(), Rounds: o.Rounds}
+	rep := &Report{Start: time.Now().UTC(), DurationSec: o.Duration.Seconds(), LoadBefore: lab.LoadAvg(), CPUs: cpus(), Rounds: o.Rounds}
 	_ = lab.Teardown(o.LabName) // leftovers of a crashed run
 	l, err := lab.Up(ctx, topology(o.LabName))
 	if err != nil {
@@ -315,7 +315,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		ratiosToPlain(rep.Runs[first:])
 	}
 	rep.Results = summarize(rep.Runs, o.Cases, o.Streams)
-	rep.LoadAfter = loadavg()
+	rep.LoadAfter = lab.LoadAvg()
 	return rep, nil
 }
 
@@ -545,18 +545,6 @@ func procCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return ""
-	}
-	return strings.Join(f[:3], " ")
 }
 
 func cpus() int {

@@ -4,12 +4,10 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"monami/internal/dataplane"
+	"monami/internal/lab"
 )
 
 // Scale is what installing many mobile nodes cost one case: each mobile
@@ -61,7 +59,7 @@ func mobileNode(i int) (coa, hoa netip.Addr) {
 // local tunnel address locals[i]) and measures as it goes.
 func installMany(dps []dataplane.DataPlane, locals []netip.Addr, encap dataplane.Encapsulation, n int, progress io.Writer) (Scale, error) {
 	s := Scale{Endpoints: n}
-	mem0, rss0 := readMeminfo(), readRSS()
+	mem0, rss0 := lab.Meminfo(), lab.RSS(0)
 	start := time.Now()
 	var spent time.Duration // install time, without the milestone probes
 	next := 0
@@ -90,7 +88,7 @@ func installMany(dps []dataplane.DataPlane, locals []netip.Addr, encap dataplane
 	}
 	s.InstallSec = spent.Seconds()
 	s.PerSecond = float64(n) / spent.Seconds()
-	mem1, rss1 := readMeminfo(), readRSS()
+	mem1, rss1 := lab.Meminfo(), lab.RSS(0)
 	s.MemUsedMiB = (mem1["used"] - mem0["used"]) / 1024
 	s.SlabMiB = (mem1["Slab"] - mem0["Slab"]) / 1024
 	s.PercpuMiB = (mem1["Percpu"] - mem0["Percpu"]) / 1024
@@ -137,47 +135,4 @@ func probeChanges(dps []dataplane.DataPlane, locals []netip.Addr, encap dataplan
 		add = append(add, float64(time.Since(t0).Microseconds()))
 	}
 	return Milestone{Installed: installed, AddUS: median(add), RemoveUS: median(rm)}, nil
-}
-
-// readMeminfo returns /proc/meminfo's values in KiB, with "used" as
-// MemTotal - MemAvailable.
-func readMeminfo() map[string]float64 {
-	m := map[string]float64{}
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return m
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(v)
-		if len(f) == 0 {
-			continue
-		}
-		if x, err := strconv.ParseFloat(f[0], 64); err == nil {
-			m[k] = x
-		}
-	}
-	m["used"] = m["MemTotal"] - m["MemAvailable"]
-	return m
-}
-
-// readRSS is this process's resident set in KiB.
-func readRSS() float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(v)
-			if len(f) > 0 {
-				x, _ := strconv.ParseFloat(f[0], 64)
-				return x
-			}
-		}
-	}
-	return 0
 }

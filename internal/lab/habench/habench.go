@@ -219,7 +219,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{Start: time.Now().UTC(), Backend: o.Backend, Store: o.Store, MobileNodes: o.MobileNodes, Window: o.Window,
-		Rejected: map[string]int{}, LoadBefore: loadavg()}
+		Rejected: map[string]int{}, LoadBefore: lab.LoadAvg()}
 	mns, err := mobileNodes(o.MobileNodes)
 	if err != nil {
 		return nil, err
@@ -237,7 +237,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := addLocal(l.MustNode("ha"), haAddr); err != nil {
 		return nil, err
 	}
-	used0 := memUsed()
+	used0 := lab.Meminfo()["used"]
 	ha, err := startHA(ctx, l, o, mns)
 	if err != nil {
 		return nil, err
@@ -248,12 +248,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return rep, fmt.Errorf("%w\n-- ha.log --\n%s", err, ha.logTail())
 	}
 	rep.HARSSMiB = ha.rssMiB()
-	rep.MemUsedMiB = (memUsed() - used0) / 1024
+	rep.MemUsedMiB = (lab.Meminfo()["used"] - used0) / 1024
 	say(o, "probing %d tunnels both ways", o.Sample)
 	if err := probeSample(ctx, l, o, mns, rep); err != nil {
 		return rep, fmt.Errorf("%w\n-- ha.log --\n%s", err, ha.logTail())
 	}
-	rep.LoadAfter = loadavg()
+	rep.LoadAfter = lab.LoadAvg()
 	if rep.Accepted != len(mns) || rep.Downlink != rep.Sample || rep.Uplink != rep.Sample {
 		return rep, fmt.Errorf("%d of %d registrations accepted, %d of %d tunnels carried traffic down, %d up\n-- ha.log --\n%s",
 			rep.Accepted, len(mns), rep.Downlink, rep.Sample, rep.Uplink, ha.logTail())

@@ -8,8 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -111,40 +109,4 @@ func (p *haProcess) logTail() string {
 }
 
 // rssMiB is the home agent's resident set.
-func (p *haProcess) rssMiB() float64 {
-	return statusKiB(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid), "VmRSS:") / 1024
-}
-
-func statusKiB(path, key string) float64 {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, key); ok {
-			f := strings.Fields(v)
-			if len(f) > 0 {
-				x, _ := strconv.ParseFloat(f[0], 64)
-				return x
-			}
-		}
-	}
-	return 0
-}
-
-// memUsed is MemTotal - MemAvailable in KiB.
-func memUsed() float64 {
-	return statusKiB("/proc/meminfo", "MemTotal:") - statusKiB("/proc/meminfo", "MemAvailable:")
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return ""
-	}
-	return strings.Join(f[:3], " ")
-}
+func (p *haProcess) rssMiB() float64 { return lab.RSS(p.cmd.Process.Pid) / 1024 }

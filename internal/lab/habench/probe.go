@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"monami/internal/lab"
+	"monami/wire"
 )
 
 const probePort = 7777
@@ -145,24 +146,7 @@ func udp6(src, dst netip.Addr, sport, dport uint16, payload []byte) []byte {
 	binary.BigEndian.PutUint16(u[2:], dport)
 	binary.BigEndian.PutUint16(u[4:], uint16(8+len(payload)))
 	copy(u[8:], payload)
-	var sum uint32
-	add := func(b []byte) {
-		for len(b) >= 2 {
-			sum += uint32(binary.BigEndian.Uint16(b))
-			b = b[2:]
-		}
-		if len(b) == 1 {
-			sum += uint32(b[0]) << 8
-		}
-	}
-	add(s[:])
-	add(d[:])
-	sum += uint32(len(u)) + 17
-	add(u)
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	c := ^uint16(sum)
+	c := wire.UpperLayerChecksum(u, src, dst, 17, 6)
 	if c == 0 {
 		c = 0xffff
 	}
