@@ -122,8 +122,15 @@ func openRouteSock(ns netns.NsHandle) (*routeSock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("route socket: %w", err)
 	}
-	if err := s.SetSendTimeout(&nl.SocketTimeoutTv); err == nil {
+	// Bounded waits: a kernel that stops answering fails the change
+	// instead of hanging the daemon.
+	err = s.SetSendTimeout(&nl.SocketTimeoutTv)
+	if err == nil {
 		err = s.SetReceiveTimeout(&nl.SocketTimeoutTv)
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("route socket timeouts: %w", err)
 	}
 	return &routeSock{sh: &nl.SocketHandle{Socket: s}}, nil
 }
