@@ -72,7 +72,13 @@ func TestMetricsDuringDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, after := s.scrape(t, "ha", "/metrics")
+	// The home agent holds both bindings once it has sent its answers;
+	// the mobile node counts them once they have arrived.
 	_, mn := s.scrape(t, "mn", "/metrics")
+	for deadline := time.Now().Add(5 * time.Second); metric(mn, `monami_mn_binding_update_list_entries{state="registered"}`) < 2 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		_, mn = s.scrape(t, "mn", "/metrics")
+	}
 	for _, c := range []struct {
 		text, series string
 		min          float64
