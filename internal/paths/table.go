@@ -104,7 +104,9 @@ func (t *Table) Received(now time.Time, k Key, total uint64) []Action {
 		p.counted, p.rx = true, total
 		return nil
 	}
-	if total == p.rx {
+	if total <= p.rx {
+		// A counter that went back (an endpoint reinstalled) is no proof.
+		p.rx = total
 		return nil
 	}
 	p.rx = total
