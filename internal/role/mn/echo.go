@@ -1,0 +1,116 @@
+package mn
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv6"
+)
+
+// pathEcho sends the path liveness probes: ICMPv6 Echo Requests (RFC 4443
+// section 4.1) from a care-of address to its home agent, outside the tunnel,
+// so the home agent's kernel answers to the care-of address and the reply
+// comes back over the same access path (docs/paths.md). The identifier and
+// an 8-octet token drawn at start tie replies to this mobile node: an
+// off-path sender cannot make a dead path look alive without them, and a
+// reply to no outstanding sequence number is ignored (internal/paths).
+type pathEcho struct {
+	pc    *ipv6.PacketConn
+	id    int
+	token [8]byte
+}
+
+type echoReply struct {
+	local, peer netip.Addr
+	seq         uint16
+	at          time.Time
+}
+
+func openPathEcho() (*pathEcho, error) {
+	c, err := net.ListenPacket("ip6:ipv6-icmp", "::")
+	if err != nil {
+		return nil, fmt.Errorf("ICMPv6 socket (path probes): %w", err)
+	}
+	pc := ipv6.NewPacketConn(c)
+	var f ipv6.ICMPFilter
+	f.SetAll(true)
+	f.Accept(ipv6.ICMPTypeEchoReply)
+	if err := pc.SetICMPFilter(&f); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("ICMPv6 filter: %w", err)
+	}
+	if err := pc.SetControlMessage(ipv6.FlagDst, true); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("ICMPv6 control messages: %w", err)
+	}
+	e := &pathEcho{pc: pc}
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		c.Close()
+		return nil, err
+	}
+	e.id = int(binary.BigEndian.Uint16(b[:2]))
+	copy(e.token[:], b[2:])
+	return e, nil
+}
+
+// send sends probe seq from local (a care-of address) to peer.
+func (e *pathEcho) send(local, peer netip.Addr, ifindex int, seq uint16) error {
+	msg := icmp.Message{Type: ipv6.ICMPTypeEchoRequest, Body: &icmp.Echo{ID: e.id, Seq: int(seq), Data: e.token[:]}}
+	b, err := msg.Marshal(nil) // the kernel fills the checksum
+	if err != nil {
+		return err
+	}
+	to := &net.IPAddr{IP: peer.AsSlice()}
+	if peer.IsLinkLocalUnicast() {
+		to.Zone = strconv.Itoa(ifindex)
+	}
+	_, err = e.pc.WriteTo(b, &ipv6.ControlMessage{Src: local.AsSlice()}, to)
+	return err
+}
+
+// read delivers the replies that carry this mobile node's identifier and
+// token until the socket closes.
+func (e *pathEcho) read(ctx context.Context, now func() time.Time, out chan<- echoReply) {
+	buf := make([]byte, 1500)
+	for {
+		n, cm, src, err := e.pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		m, err := icmp.ParseMessage(58, buf[:n])
+		if err != nil || m.Type != ipv6.ICMPTypeEchoReply || cm == nil {
+			continue
+		}
+		echo, ok := m.Body.(*icmp.Echo)
+		if !ok || echo.ID != e.id || !bytes.Equal(echo.Data, e.token[:]) {
+			continue
+		}
+		ia, _ := src.(*net.IPAddr)
+		if ia == nil {
+			continue
+		}
+		peer, _ := netip.AddrFromSlice(ia.IP)
+		local, _ := netip.AddrFromSlice(cm.Dst)
+		select {
+		case out <- echoReply{local: local.Unmap(), peer: peer.Unmap(), seq: uint16(echo.Seq), at: now()}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (e *pathEcho) Close() error {
+	if e == nil {
+		return nil
+	}
+	return e.pc.Close()
+}
