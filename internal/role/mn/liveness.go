@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"monami/internal/dataplane"
+	"monami/internal/pathprobe"
 	"monami/internal/paths"
 )
 
@@ -20,12 +21,18 @@ func pathConfig() paths.Config { return paths.Config{ProbeUp: true, ProbeDown: t
 // watchPaths starts judging the paths of f's care-of address to every home
 // agent.
 func (m *MobileNode) watchPaths(f *accessInterface) {
+	if m.live == nil {
+		return // tests that build a MobileNode by hand
+	}
 	for _, h := range m.homes {
 		m.live.Add(m.now(), paths.Key{Local: f.coa, Peer: h.ha})
 	}
 }
 
 func (m *MobileNode) unwatchPaths(coa netip.Addr) {
+	if m.live == nil {
+		return
+	}
 	for _, h := range m.homes {
 		m.live.Remove(paths.Key{Local: coa, Peer: h.ha})
 	}
@@ -54,8 +61,8 @@ func (m *MobileNode) pathsTick() {
 	m.pathActions(acts)
 }
 
-func (m *MobileNode) echoReply(r echoReply) {
-	m.pathActions(m.live.ProbeReply(r.at, paths.Key{Local: r.local, Peer: r.peer}, r.seq))
+func (m *MobileNode) echoReply(r pathprobe.Reply) {
+	m.pathActions(m.live.ProbeReply(r.At, paths.Key{Local: r.Local, Peer: r.Peer}, r.Seq))
 }
 
 func (m *MobileNode) pathActions(acts []paths.Action) {
@@ -67,7 +74,7 @@ func (m *MobileNode) pathActions(acts []paths.Action) {
 			if f == nil || m.echo == nil {
 				continue
 			}
-			if err := m.echo.send(a.Key.Local, a.Key.Peer, f.index, a.Seq); err != nil {
+			if err := m.echo.Send(a.Key.Local, a.Key.Peer, f.index, a.Seq); err != nil {
 				m.log.Debug("path probe", "coa", a.Key.Local, "ha", a.Key.Peer, "err", err)
 			}
 		case paths.StateChanged:

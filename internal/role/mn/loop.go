@@ -39,7 +39,7 @@ func (m *MobileNode) loop(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m.echo.read(rctx, m.now, m.echoes)
+			m.echo.Read(rctx, m.now, m.echoes)
 		}()
 	}
 	m.log.Info("mobile node running", "id", m.cfg.ID, "home_addresses", len(m.homes), "interfaces", names,

@@ -27,6 +27,7 @@ import (
 	"monami/internal/config"
 	"monami/internal/ctlapi"
 	"monami/internal/dataplane"
+	"monami/internal/pathprobe"
 	"monami/internal/paths"
 	"monami/internal/transport"
 	"monami/wire"
@@ -82,8 +83,8 @@ type MobileNode struct {
 	// live judges each (care-of address, home agent) path; echo sends its
 	// probes and echoes brings the replies (liveness.go, echo.go).
 	live   *paths.Table
-	echo   *pathEcho
-	echoes chan echoReply
+	echo   *pathprobe.Echo
+	echoes chan pathprobe.Reply
 	home   int // index of the home interface
 	// homeGw is the next hop into the home interface (kernel backend).
 	homeGw netip.Addr
@@ -139,7 +140,7 @@ func New(cfg *config.MobileNode, opt Options) (_ *MobileNode, err error) {
 		snaps:       make(chan snapshotReq),
 		outstanding: map[groupKey]uint16{},
 		live:        paths.New(pathConfig()),
-		echoes:      make(chan echoReply, 64),
+		echoes:      make(chan pathprobe.Reply, 64),
 	}
 	if m.log == nil {
 		m.log = slog.Default()
@@ -240,7 +241,7 @@ func (m *MobileNode) openTransports() error {
 		if m.nbr, err = openNeighbourProbe(); err != nil {
 			return err
 		}
-		if m.echo, err = openPathEcho(); err != nil {
+		if m.echo, err = pathprobe.Open(); err != nil {
 			return err
 		}
 		for _, f := range m.cfg.Interfaces {

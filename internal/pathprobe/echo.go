@@ -1,4 +1,7 @@
-package mn
+// Package pathprobe sends and receives the path liveness probes of
+// internal/paths: ICMPv6 Echo Requests (RFC 4443 section 4.1) between the
+// outer addresses of a tunnel, answered by the peer's kernel.
+package pathprobe
 
 import (
 	"bytes"
@@ -15,26 +18,28 @@ import (
 	"golang.org/x/net/ipv6"
 )
 
-// pathEcho sends the path liveness probes: ICMPv6 Echo Requests (RFC 4443
-// section 4.1) from a care-of address to its home agent, outside the tunnel,
-// so the home agent's kernel answers to the care-of address and the reply
-// comes back over the same access path (docs/paths.md). The identifier and
-// an 8-octet token drawn at start tie replies to this mobile node: an
+// Echo sends the probes from a local outer address (care-of address, or
+// home agent address) to the peer, outside the tunnel, so the peer's
+// kernel answers to the local address and the reply comes back over the
+// same access path (docs/paths.md). The identifier and
+// an 8-octet token drawn at start tie replies to this sender: an
 // off-path sender cannot make a dead path look alive without them, and a
 // reply to no outstanding sequence number is ignored (internal/paths).
-type pathEcho struct {
+type Echo struct {
 	pc    *ipv6.PacketConn
 	id    int
 	token [8]byte
 }
 
-type echoReply struct {
-	local, peer netip.Addr
-	seq         uint16
-	at          time.Time
+// Reply is an Echo Reply to one of this Echo's requests.
+type Reply struct {
+	Local, Peer netip.Addr
+	Seq         uint16
+	At          time.Time
 }
 
-func openPathEcho() (*pathEcho, error) {
+// Open opens the raw ICMPv6 socket in the calling thread's namespace.
+func Open() (*Echo, error) {
 	c, err := net.ListenPacket("ip6:ipv6-icmp", "::")
 	if err != nil {
 		return nil, fmt.Errorf("ICMPv6 socket (path probes): %w", err)
@@ -51,7 +56,7 @@ func openPathEcho() (*pathEcho, error) {
 		c.Close()
 		return nil, fmt.Errorf("ICMPv6 control messages: %w", err)
 	}
-	e := &pathEcho{pc: pc}
+	e := &Echo{pc: pc}
 	var b [10]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		c.Close()
@@ -62,8 +67,8 @@ func openPathEcho() (*pathEcho, error) {
 	return e, nil
 }
 
-// send sends probe seq from local (a care-of address) to peer.
-func (e *pathEcho) send(local, peer netip.Addr, ifindex int, seq uint16) error {
+// Send sends probe seq from local to peer.
+func (e *Echo) Send(local, peer netip.Addr, ifindex int, seq uint16) error {
 	msg := icmp.Message{Type: ipv6.ICMPTypeEchoRequest, Body: &icmp.Echo{ID: e.id, Seq: int(seq), Data: e.token[:]}}
 	b, err := msg.Marshal(nil) // the kernel fills the checksum
 	if err != nil {
@@ -77,9 +82,9 @@ func (e *pathEcho) send(local, peer netip.Addr, ifindex int, seq uint16) error {
 	return err
 }
 
-// read delivers the replies that carry this mobile node's identifier and
-// token until the socket closes.
-func (e *pathEcho) read(ctx context.Context, now func() time.Time, out chan<- echoReply) {
+// Read delivers the replies that carry this Echo's identifier and token
+// until the socket closes or ctx ends.
+func (e *Echo) Read(ctx context.Context, now func() time.Time, out chan<- Reply) {
 	buf := make([]byte, 1500)
 	for {
 		n, cm, src, err := e.pc.ReadFrom(buf)
@@ -101,14 +106,15 @@ func (e *pathEcho) read(ctx context.Context, now func() time.Time, out chan<- ec
 		peer, _ := netip.AddrFromSlice(ia.IP)
 		local, _ := netip.AddrFromSlice(cm.Dst)
 		select {
-		case out <- echoReply{local: local.Unmap(), peer: peer.Unmap(), seq: uint16(echo.Seq), at: now()}:
+		case out <- Reply{Local: local.Unmap(), Peer: peer.Unmap(), Seq: uint16(echo.Seq), At: now()}:
 		case <-ctx.Done():
 			return
 		}
 	}
 }
 
-func (e *pathEcho) Close() error {
+// Close closes the socket (Read returns).
+func (e *Echo) Close() error {
 	if e == nil {
 		return nil
 	}
