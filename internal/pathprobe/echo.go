@@ -85,6 +85,9 @@ func (e *Echo) Send(local, peer netip.Addr, ifindex int, seq uint16) error {
 // Read delivers the replies that carry this Echo's identifier and token
 // until the socket closes or ctx ends.
 func (e *Echo) Read(ctx context.Context, now func() time.Time, out chan<- Reply) {
+	// Unblock the read when ctx ends; Close stays the owner's.
+	stop := context.AfterFunc(ctx, func() { e.pc.SetReadDeadline(time.Now()) })
+	defer stop()
 	buf := make([]byte, 1500)
 	for {
 		n, cm, src, err := e.pc.ReadFrom(buf)

@@ -183,7 +183,9 @@ func (t *Table) tick(now time.Time, k Key, p *path) []Action {
 
 // quiet says why an up path is suspect, or "".
 func (t *Table) quiet(now time.Time, p *path) string {
-	if !p.lastData.IsZero() && now.Sub(p.lastData) < t.cfg.ActiveWindow+t.cfg.SuspectAfter &&
+	// Data since the path last became up: a flow that stopped and whose
+	// path a probe then found alive is not suspected again until it resumes.
+	if p.lastData.After(p.since) && now.Sub(p.lastData) < t.cfg.ActiveWindow+t.cfg.SuspectAfter &&
 		now.Sub(p.lastAny) >= t.cfg.SuspectAfter {
 		return "traffic stopped"
 	}
@@ -228,7 +230,7 @@ func (t *Table) Deadline() time.Time {
 		}
 		switch p.state {
 		case Up:
-			if !p.lastData.IsZero() {
+			if p.lastData.After(p.since) {
 				earlier(p.lastAny.Add(t.cfg.SuspectAfter))
 			}
 			if old, ok := p.oldest(); ok {

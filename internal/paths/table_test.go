@@ -220,3 +220,21 @@ func TestDeadlineCoversTheNextStep(t *testing.T) {
 		t.Errorf("next deadline after %v, want the probe timeout", d.Sub(t0))
 	}
 }
+
+// A flow that stops on a live path costs one suspect episode, not one per
+// SuspectAfter while it is still within the active window.
+func TestStoppedFlowSuspectedOnce(t *testing.T) {
+	s := newSim(t, Config{}, kA)
+	s.run(time.Second, kA)
+	s.states = nil
+	s.run(2 * time.Second)
+	suspects := 0
+	for _, a := range s.states {
+		if a.State == Suspect {
+			suspects++
+		}
+	}
+	if suspects != 1 || s.tb.State(kA) != Up {
+		t.Errorf("%d suspect episodes after the flow stopped (state %v), want 1: %+v", suspects, s.tb.State(kA), s.states)
+	}
+}

@@ -231,6 +231,7 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 			return nil, err
 		}
 	}
+	h.openPaths(opt.NetNS)
 	h.proxy = opt.proxy
 	if h.proxy == nil && cfg.HomeLink != "" {
 		p, err := openNeighborProxy(cfg.HomeLink, opt.NetNS, h.log)
@@ -377,6 +378,7 @@ func (h *HomeAgent) close() {
 		}
 	}
 	h.prefixes.close()
+	h.pw.close()
 	if h.proxy != nil {
 		if err := h.proxy.Close(); err != nil {
 			h.log.Warn("closing proxy neighbor discovery", "err", err)

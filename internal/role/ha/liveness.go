@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vishvananda/netns"
+
 	"monami/internal/binding"
 	"monami/internal/dataplane"
 	"monami/internal/pathprobe"
@@ -34,24 +36,43 @@ type pathWatch struct {
 	steered map[netip.Addr]netip.Addr
 }
 
-// startPaths opens the probe socket and starts its reader; the event loop
-// then selects on the returned ticker and h.pw.replies.
-func (h *HomeAgent) startPaths(ctx context.Context, wg *sync.WaitGroup) *time.Ticker {
+// openPaths opens the probe socket in the data plane's namespace (ns; the
+// caller's when not open). Without it, a suspect path is judged by silence
+// alone.
+func (h *HomeAgent) openPaths(ns netns.NsHandle) {
 	h.pw = &pathWatch{live: paths.New(paths.Config{}), replies: make(chan pathprobe.Reply, 64),
 		watched: map[netip.Addr]bool{}, steered: map[netip.Addr]netip.Addr{}}
-	e, err := pathprobe.Open()
+	err := inNamespace(ns, func() error {
+		var err error
+		h.pw.echo, err = pathprobe.Open()
+		return err
+	})
 	if err != nil {
+		h.pw.echo = nil
 		h.log.Warn("path probes off; silent paths are judged by silence alone", "err", err)
-	} else {
-		h.pw.echo = e
+	}
+}
+
+// startPaths starts the probe reader; the event loop then selects on the
+// returned ticker and h.pw.replies.
+func (h *HomeAgent) startPaths(ctx context.Context, wg *sync.WaitGroup) *time.Ticker {
+	if h.pw == nil {
+		h.openPaths(netns.None())
+	}
+	if e := h.pw.echo; e != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			e.Read(ctx, h.now, h.pw.replies)
 		}()
-		context.AfterFunc(ctx, func() { e.Close() })
 	}
 	return time.NewTicker(pathPoll)
+}
+
+func (pw *pathWatch) close() {
+	if pw != nil && pw.echo != nil {
+		pw.echo.Close()
+	}
 }
 
 func (h *HomeAgent) pathKey(coa netip.Addr) paths.Key { return paths.Key{Local: h.addr, Peer: coa} }
