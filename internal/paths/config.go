@@ -17,16 +17,16 @@ type Config struct {
 	// (default 1 s).
 	ActiveWindow time.Duration
 	// SuspectAfter: silence on an active path before it is suspect
-	// (default 100 ms, a few packets of any interactive or bulk flow).
+	// (default 75 ms, a few packets of any interactive or bulk flow).
 	SuspectAfter time.Duration
 	// ProbeTimeout: an unanswered probe of a quiet path makes it suspect
 	// (default 500 ms).
 	ProbeTimeout time.Duration
 	// SuspectProbeInterval is the probe period of a suspect path (default
-	// 50 ms).
+	// 25 ms).
 	SuspectProbeInterval time.Duration
 	// DownAfter: a suspect path with nothing arriving for this long is down
-	// (default 150 ms, three suspect probes; at least 3 smoothed RTTs).
+	// (default 125 ms, five suspect probes; at least 3 smoothed RTTs).
 	DownAfter time.Duration
 	// LossTimeout: a probe unanswered this long counts as lost (default 1 s).
 	LossTimeout time.Duration
@@ -36,15 +36,16 @@ type Config struct {
 }
 
 // Defaults: a silent failure of a path carrying traffic is declared after
-// SuspectAfter + DownAfter = 250 ms, within the 300 ms failover bound; an
-// idle path costs one probe and one reply per second.
+// SuspectAfter + DownAfter = 200 ms, which leaves the other path's one-way
+// delay (40 ms in the lab's lte) and the roles' polling within the 300 ms
+// failover bound; an idle path costs one probe and one reply per second.
 const (
 	DefaultProbeInterval        = time.Second
 	DefaultActiveWindow         = time.Second
-	DefaultSuspectAfter         = 100 * time.Millisecond
+	DefaultSuspectAfter         = 75 * time.Millisecond
 	DefaultProbeTimeout         = 500 * time.Millisecond
-	DefaultSuspectProbeInterval = 50 * time.Millisecond
-	DefaultDownAfter            = 150 * time.Millisecond
+	DefaultSuspectProbeInterval = 25 * time.Millisecond
+	DefaultDownAfter            = 125 * time.Millisecond
 	DefaultLossTimeout          = time.Second
 	DefaultLossWindow           = 20
 )
