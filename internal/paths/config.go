@@ -26,7 +26,8 @@ type Config struct {
 	// 25 ms).
 	SuspectProbeInterval time.Duration
 	// DownAfter: a suspect path with nothing arriving for this long is down
-	// (default 125 ms, five suspect probes; at least 3 smoothed RTTs).
+	// (default 125 ms, five suspect probes; at least 3 times the lowest
+	// recent RTT).
 	DownAfter time.Duration
 	// LossTimeout: a probe unanswered this long counts as lost (default 1 s).
 	LossTimeout time.Duration

@@ -21,13 +21,23 @@ type path struct {
 	// srtt and rttvar as in RFC 6298 section 2 (alpha 1/8, beta 1/4).
 	srtt, rttvar time.Duration
 	lastRTT      time.Duration
+	// rtts: the last samples (a ring), for the minimum: the propagation
+	// delay, without the queueing that a loaded path adds to srtt.
+	rtts    []time.Duration
+	rttNext int
 	// outcomes: the last probes, true when answered (a ring).
 	outcomes []bool
 	next     int
 }
 
-func (p *path) rtt(r time.Duration) {
+func (p *path) rtt(r time.Duration, window int) {
 	p.lastRTT = r
+	if len(p.rtts) < window {
+		p.rtts = append(p.rtts, r)
+	} else {
+		p.rtts[p.rttNext] = r
+		p.rttNext = (p.rttNext + 1) % window
+	}
 	if p.srtt == 0 {
 		p.srtt, p.rttvar = r, r/2
 		return
@@ -38,6 +48,17 @@ func (p *path) rtt(r time.Duration) {
 	}
 	p.rttvar = (3*p.rttvar + d) / 4
 	p.srtt = (7*p.srtt + r) / 8
+}
+
+// minRTT is the lowest of the last samples (0: none).
+func (p *path) minRTT() time.Duration {
+	var m time.Duration
+	for i, r := range p.rtts {
+		if i == 0 || r < m {
+			m = r
+		}
+	}
+	return m
 }
 
 func (p *path) outcome(ok bool, window int) {

@@ -126,7 +126,7 @@ func (t *Table) ProbeReply(now time.Time, k Key, seq uint16) []Action {
 		return nil
 	}
 	delete(p.outstanding, seq)
-	p.rtt(now.Sub(sent))
+	p.rtt(now.Sub(sent), t.cfg.LossWindow)
 	p.outcome(true, t.cfg.LossWindow)
 	p.lastAny = now
 	return t.alive(now, k, p, "probe reply")
@@ -195,8 +195,12 @@ func (t *Table) quiet(now time.Time, p *path) string {
 	return ""
 }
 
+// downAfter leaves a path whose round trip is long (a satellite, a
+// cellular bearer) three of them to answer. It takes the lowest recent
+// round trip, not srtt: the queueing of a loaded path inflates srtt, and a
+// loaded path that still delivers never turns suspect anyway.
 func (t *Table) downAfter(p *path) time.Duration {
-	return max(t.cfg.DownAfter, 3*p.srtt)
+	return max(t.cfg.DownAfter, 3*p.minRTT())
 }
 
 func (t *Table) probing(p *path) bool {

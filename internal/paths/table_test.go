@@ -238,3 +238,28 @@ func TestStoppedFlowSuspectedOnce(t *testing.T) {
 		t.Errorf("%d suspect episodes after the flow stopped (state %v), want 1: %+v", suspects, s.tb.State(kA), s.states)
 	}
 }
+
+// A long round trip stretches the time to down (three round trips), but
+// queueing on a loaded path, which raises srtt, does not.
+func TestDownAfterFollowsTheLowestRoundTrip(t *testing.T) {
+	s := newSim(t, Config{ProbeUp: true}, kA)
+	s.rtt = 100 * time.Millisecond
+	s.run(3 * time.Second)
+	s.answer[kA] = false
+	s.run(2 * time.Second)
+	if st, _ := s.tb.Status(kA); st.State != Down {
+		t.Fatalf("state %v", st.State)
+	}
+	if d := s.tb.downAfter(s.tb.paths[kA]); d != 300*time.Millisecond {
+		t.Errorf("down after %v with a 100 ms round trip, want 300 ms", d)
+	}
+	// Queueing: a few slow samples among fast ones leave the minimum.
+	p := s.tb.paths[kA]
+	for _, r := range []time.Duration{20, 90, 120, 150} {
+		p.rtt(r*time.Millisecond, DefaultLossWindow)
+	}
+	p.rtts = p.rtts[len(p.rtts)-4:]
+	if d := s.tb.downAfter(p); d != DefaultDownAfter {
+		t.Errorf("down after %v with a 20 ms lowest round trip and srtt %v, want %v", d, p.srtt, DefaultDownAfter)
+	}
+}
