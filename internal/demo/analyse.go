@@ -53,16 +53,20 @@ type ProbeResult struct {
 // interruption of the path. AppStallMs is the same for the TCP stream's
 // reads, which adds TCP's own loss recovery.
 type Summary struct {
-	FailoverGapMs float64          `json:"failover_gap_ms"`
-	RestoreGapMs  float64          `json:"restore_gap_ms"`
-	AppStallMs    float64          `json:"tcp_stall_ms"`
-	Probe         ProbeResult      `json:"probe"`
-	BytesPerLink  map[string]int64 `json:"bytes_per_link"`
-	BindingsSeen  []string         `json:"bindings_seen"`
-	TCP           TCPResult        `json:"tcp"`
-	Events        []Event          `json:"events"`
-	Timeline      []Sample         `json:"timeline"`
-	SlotMs        float64          `json:"timeline_slot_ms"`
+	FailoverGapMs float64 `json:"failover_gap_ms"`
+	RestoreGapMs  float64 `json:"restore_gap_ms"`
+	// UplinkFailoverGapMs is the failover gap of the same probe sent the
+	// other way, from the home address to the correspondent (UplinkProbe).
+	UplinkFailoverGapMs float64          `json:"uplink_failover_gap_ms"`
+	UplinkProbe         ProbeResult      `json:"uplink_probe"`
+	AppStallMs          float64          `json:"tcp_stall_ms"`
+	Probe               ProbeResult      `json:"probe"`
+	BytesPerLink        map[string]int64 `json:"bytes_per_link"`
+	BindingsSeen        []string         `json:"bindings_seen"`
+	TCP                 TCPResult        `json:"tcp"`
+	Events              []Event          `json:"events"`
+	Timeline            []Sample         `json:"timeline"`
+	SlotMs              float64          `json:"timeline_slot_ms"`
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

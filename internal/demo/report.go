@@ -34,9 +34,11 @@ func (s *Summary) WriteReport(w io.Writer) {
 		fmt.Fprintf(w, "  %5.1f\n", smp.AppBps)
 	}
 	fmt.Fprintf(w, "\nfailover gap (1 kHz UDP probe to the home address): %.1f ms\n", s.FailoverGapMs)
+	fmt.Fprintf(w, "uplink failover gap (home address to cn):            %.1f ms\n", s.UplinkFailoverGapMs)
 	fmt.Fprintf(w, "restore gap:                                         %.1f ms\n", s.RestoreGapMs)
 	fmt.Fprintf(w, "TCP stall at failover (adds TCP loss recovery):      %.1f ms\n", s.AppStallMs)
 	fmt.Fprintf(w, "probes received: %d of %d (longest sender pause %.1f ms)\n", s.Probe.Received, s.Probe.Sent, s.Probe.SenderStallMs)
+	fmt.Fprintf(w, "uplink probes received: %d of %d (longest sender pause %.1f ms)\n", s.UplinkProbe.Received, s.UplinkProbe.Sent, s.UplinkProbe.SenderStallMs)
 	for _, l := range links {
 		fmt.Fprintf(w, "bytes received on %-6s %12d\n", l+":", s.BytesPerLink[l])
 	}

@@ -17,7 +17,7 @@ type Config struct {
 	// (default 1 s).
 	ActiveWindow time.Duration
 	// SuspectAfter: silence on an active path before it is suspect
-	// (default 75 ms, a few packets of any interactive or bulk flow).
+	// (default 50 ms, a few packets of any interactive or bulk flow).
 	SuspectAfter time.Duration
 	// ProbeTimeout: an unanswered probe of a quiet path makes it suspect
 	// (default 500 ms).
@@ -26,7 +26,7 @@ type Config struct {
 	// 25 ms).
 	SuspectProbeInterval time.Duration
 	// DownAfter: a suspect path with nothing arriving for this long is down
-	// (default 125 ms, five suspect probes; at least 3 times the lowest
+	// (default 100 ms, four suspect probes; at least 3 times the lowest
 	// recent RTT).
 	DownAfter time.Duration
 	// LossTimeout: a probe unanswered this long counts as lost (default 1 s).
@@ -37,16 +37,16 @@ type Config struct {
 }
 
 // Defaults: a silent failure of a path carrying traffic is declared after
-// SuspectAfter + DownAfter = 200 ms, which leaves the other path's one-way
+// SuspectAfter + DownAfter = 150 ms, which leaves the other path's one-way
 // delay (40 ms in the lab's lte) and the roles' polling within the 300 ms
 // failover bound; an idle path costs one probe and one reply per second.
 const (
 	DefaultProbeInterval        = time.Second
 	DefaultActiveWindow         = time.Second
-	DefaultSuspectAfter         = 75 * time.Millisecond
+	DefaultSuspectAfter         = 50 * time.Millisecond
 	DefaultProbeTimeout         = 500 * time.Millisecond
 	DefaultSuspectProbeInterval = 25 * time.Millisecond
-	DefaultDownAfter            = 125 * time.Millisecond
+	DefaultDownAfter            = 100 * time.Millisecond
 	DefaultLossTimeout          = time.Second
 	DefaultLossWindow           = 20
 )

@@ -110,8 +110,8 @@ func TestSilentFailureOfABusyPathIsDownWithin300ms(t *testing.T) {
 		t.Fatal("silent failure not detected within 400 ms")
 	}
 	gap := downAt.Sub(fail)
-	if gap > 210*time.Millisecond || gap < 190*time.Millisecond {
-		t.Errorf("declared down %v after the failure, want 200 ms (75 ms quiet + 125 ms suspect)", gap)
+	if gap > 160*time.Millisecond || gap < 140*time.Millisecond {
+		t.Errorf("declared down %v after the failure, want 150 ms (50 ms quiet + 100 ms suspect)", gap)
 	}
 	if s.tb.State(kB) != Up {
 		t.Errorf("the other path is %v", s.tb.State(kB))

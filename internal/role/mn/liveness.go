@@ -10,7 +10,7 @@ import (
 )
 
 // pathPoll is how often the mobile node reads its per-endpoint receive
-// counters and runs the path state machines: a small share of the 75 ms
+// counters and runs the path state machines: a small share of the 50 ms
 // after which a path that carried traffic turns suspect (internal/paths).
 const pathPoll = 10 * time.Millisecond
 
