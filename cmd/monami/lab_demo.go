@@ -69,6 +69,7 @@ how many Binding Updates the new process needed.`,
 	f.StringVar(&opt.Backend, "backend", "auto", "data plane backend of both daemons: auto, kernel or userspace")
 	f.StringVar(&opt.Transport, "transport", "native", "mobile node signalling: native (MH) or udp (RFC 5555)")
 	f.DurationVar(&opt.FailAt, "fail-at", 3*time.Second, "when the active link goes down")
+	f.BoolVar(&opt.Silent, "silent", false, "fail the active access network silently: the access router drops its traffic, the link stays up")
 	f.DurationVar(&opt.RestoreAt, "restore-at", 6*time.Second, "when it comes back")
 	f.DurationVar(&opt.Duration, "duration", 9*time.Second, "length of the TCP stream")
 	f.StringVar(&opt.Binary, "binary", "", "monami executable for the daemons (default: this one)")
