@@ -32,8 +32,16 @@ type pathWatch struct {
 	replies chan pathprobe.Reply
 	watched map[netip.Addr]bool // care-of addresses with an endpoint
 	// steered: home addresses whose downlink left the cache's preferred
-	// binding for a live path, to the care-of address it went to.
-	steered map[netip.Addr]netip.Addr
+	// binding for a live path.
+	steered map[netip.Addr]steering
+}
+
+// steering is where a home address's downlink went (to), and the sequence
+// number of the last Binding Update then: a later one may have moved the
+// route again (apply.go), so the home address is steered anew.
+type steering struct {
+	to  netip.Addr
+	seq uint16
 }
 
 // openPaths opens the probe socket in the data plane's namespace (ns; the
@@ -41,7 +49,7 @@ type pathWatch struct {
 // alone.
 func (h *HomeAgent) openPaths(ns netns.NsHandle) {
 	h.pw = &pathWatch{live: paths.New(paths.Config{}), replies: make(chan pathprobe.Reply, 64),
-		watched: map[netip.Addr]bool{}, steered: map[netip.Addr]netip.Addr{}}
+		watched: map[netip.Addr]bool{}, steered: map[netip.Addr]steering{}}
 	err := inNamespace(ns, func() error {
 		var err error
 		h.pw.echo, err = pathprobe.Open()
@@ -106,6 +114,21 @@ func (h *HomeAgent) pathsTick() {
 		}
 	}
 	h.pathActions(append(acts, pw.live.Tick(now)...))
+	h.resteer()
+}
+
+// resteer keeps the home addresses of down paths off them: a Binding
+// Update may have pointed one back at its preferred binding meanwhile.
+// Only down paths are visited, so the cost follows the failures.
+func (h *HomeAgent) resteer() {
+	for k, hoas := range h.endpoints {
+		if h.pw.live.State(h.pathKey(k.coa)) != paths.Down {
+			continue
+		}
+		for _, hoa := range hoas {
+			h.steer(hoa)
+		}
+	}
 }
 
 func (h *HomeAgent) pathReply(r pathprobe.Reply) {
@@ -155,8 +178,9 @@ func (h *HomeAgent) steer(hoa netip.Addr) {
 			break
 		}
 	}
+	seq, _ := h.cache.LastSequence(hoa)
 	cur, steered := h.pw.steered[hoa]
-	if choice.CoA == bs[0].CoA && !steered || steered && cur == choice.CoA {
+	if choice.CoA == bs[0].CoA && !steered || steered && cur == (steering{choice.CoA, seq}) {
 		return
 	}
 	r := dataplane.Route{Selector: dataplane.Selector{Dst: netip.PrefixFrom(hoa, 128)},
@@ -170,7 +194,7 @@ func (h *HomeAgent) steer(hoa netip.Addr) {
 		h.log.Info("home address tunnelled to its preferred binding again", "hoa", hoa, "bid", choice.BID, "coa", choice.CoA)
 		return
 	}
-	h.pw.steered[hoa] = choice.CoA
+	h.pw.steered[hoa] = steering{choice.CoA, seq}
 	h.log.Warn("home address tunnelled off a dead path", "hoa", hoa, "bid", choice.BID, "coa", choice.CoA, "preferred", bs[0].CoA)
 }
 

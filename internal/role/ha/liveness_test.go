@@ -84,6 +84,15 @@ func TestDownlinkLeavesASilentPath(t *testing.T) {
 	if len(views) != 2 || views[0].CareOfAddress != coa1 || views[0].State != "down" {
 		t.Errorf("paths topic %+v, want coa1 down", views)
 	}
+	// Binding Updates move the preferred binding away from the dead path
+	// and back to it: the route does not stay on the dead path.
+	x.sendBU(coa2, 60, key, bid{1, coa1, 30}, bid{2, coa2, 20})
+	x.sendBU(coa2, 60, key, bid{1, coa1, 10}, bid{2, coa2, 20})
+	waitRoute("preferred binding of a dead path registered again", coa2)
+	time.Sleep(100 * time.Millisecond)
+	if tun, _ := x.route(); tun.Remote != coa2 {
+		t.Errorf("route went back to %v, a dead path", tun.Remote)
+	}
 	flowing.Store(true)
 	waitRoute("traffic back on the preferred path", coa1)
 }
