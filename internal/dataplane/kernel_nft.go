@@ -90,9 +90,11 @@ func newNFT(opts []nftables.ConnOption, name string, internal netip.Prefix, coun
 		c.AddObj(&nftables.CounterObj{Table: s.table, Name: n})
 	}
 	for _, set := range []*nftables.Set{
-		{Name: setAllowed, KeyType: typeAddr3, Concatenation: true},
-		{Name: setAllowedPfx, KeyType: typeAddr3, Concatenation: true, Interval: true},
-		{Name: setAnyInner, KeyType: typeAddr2, Concatenation: true},
+		// The accepting sets count per element: per endpoint arrivals
+		// (endpoint_counters.go), read by the path liveness of the roles.
+		{Name: setAllowed, KeyType: typeAddr3, Concatenation: true, Counter: true},
+		{Name: setAllowedPfx, KeyType: typeAddr3, Concatenation: true, Interval: true, Counter: true},
+		{Name: setAnyInner, KeyType: typeAddr2, Concatenation: true, Counter: true},
 		{Name: setPeers, KeyType: typeAddr2, Concatenation: true},
 		{Name: setLocals, KeyType: nftables.TypeIP6Addr},
 		{Name: mapDecap, KeyType: nftables.TypeIP6Addr, DataType: nftables.TypeIP6Addr, IsMap: true},

@@ -76,6 +76,9 @@ type userRoute struct {
 
 type acceptEntry struct {
 	innerSrc []netip.Prefix
+	// arrivals counts admitted packets (EndpointCounters); shared by the
+	// entries that replace this one.
+	arrivals *atomic.Uint64
 }
 
 func newUserspace(cfg Config, ns netns.NsHandle) (DataPlane, error) {
@@ -241,7 +244,7 @@ func (u *userDP) AddEndpoint(e Endpoint) error {
 	}
 	e.InnerSrc = append([]netip.Prefix(nil), e.InnerSrc...)
 	u.endpoints[key] = e
-	u.accept.put(key, &acceptEntry{innerSrc: e.InnerSrc})
+	u.accept.put(key, &acceptEntry{innerSrc: e.InnerSrc, arrivals: u.accept.arrivals(key)})
 	u.log.Debug("tunnel endpoint", "endpoint", e.String(), "inner_src", e.InnerSrc)
 	return nil
 }

@@ -339,6 +339,7 @@ func (u *userDP) admit(ep *acceptEntry, pkt []byte) bool {
 	}
 	u.ctr.packetsIn.Add(1)
 	u.ctr.bytesIn.Add(uint64(len(pkt)))
+	ep.arrivals.Add(1)
 	return true
 }
 

@@ -57,7 +57,11 @@ type Summary struct {
 	Congestion    string  `json:"congestion_control"`
 	FailoverGapMs float64 `json:"failover_gap_ms"`
 	RestoreGapMs  float64 `json:"restore_gap_ms"`
-	AppStallMs    float64 `json:"tcp_stall_ms"`
+	// UplinkFailoverGapMs is the failover gap of the same probe sent the
+	// other way, from the home address to the correspondent (UplinkProbe).
+	UplinkFailoverGapMs float64     `json:"uplink_failover_gap_ms"`
+	UplinkProbe         ProbeResult `json:"uplink_probe"`
+	AppStallMs          float64     `json:"tcp_stall_ms"`
 	// Goodput is the stream's goodput on the new link after the failure,
 	// when the run measured that link's goodput as its reference.
 	Goodput      *FailoverGoodput `json:"failover_goodput,omitempty"`

@@ -42,8 +42,11 @@ const (
 	spi           = 4096
 	streamPort    = 5001
 	probePort     = 5002
-	activeIf      = "wlan0"
-	backupIf      = "lte0"
+	// uplinkProbePort receives the mobile node's uplink probe at cn.
+	uplinkProbePort = 5003
+	correspondent   = "2001:db8:c::10"
+	activeIf        = "wlan0"
+	backupIf        = "lte0"
 )
 
 // Options tune a demo run; zero values take the defaults.
@@ -65,6 +68,10 @@ type Options struct {
 	Congestion string
 	// Lifetime is the binding lifetime the mobile node asks for (default 120 s).
 	Lifetime time.Duration
+	// Silent fails the active access network silently instead of taking
+	// the interface down: the access router drops everything it forwards
+	// from or to it, the link stays up (lab.SetBlackhole).
+	Silent bool
 	// Progress receives human-readable progress (nil: discarded).
 	Progress io.Writer
 	Logger   *slog.Logger

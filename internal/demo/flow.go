@@ -18,8 +18,7 @@ import (
 // Addresses of the demo network without monami (topology.yaml): the mobile
 // node's care-of addresses, their access router, and the correspondent.
 const (
-	correspondent = "2001:db8:c::10"
-	flowPort      = 5003
+	flowPort = 5004 // the baseline's TCP flows (5003 is the uplink probe)
 )
 
 // accessLink is one of the mobile node's access links.

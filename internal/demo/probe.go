@@ -137,12 +137,16 @@ type probeSender struct {
 }
 
 // dialProbe must run inside the correspondent's namespace.
-func dialProbe(addr string) (*probeSender, error) {
+func dialProbe(addr string) (*probeSender, error) { return dialProbeFrom(nil, addr) }
+
+// dialProbeFrom sends from local (nil: the kernel's choice); it must run
+// inside the sender's namespace.
+func dialProbeFrom(local *net.UDPAddr, addr string) (*probeSender, error) {
 	ua, err := net.ResolveUDPAddr("udp6", addr)
 	if err != nil {
 		return nil, err
 	}
-	c, err := net.DialUDP("udp6", nil, ua)
+	c, err := net.DialUDP("udp6", local, ua)
 	if err != nil {
 		return nil, err
 	}

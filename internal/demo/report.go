@@ -35,6 +35,7 @@ func (s *Summary) WriteReport(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nTCP congestion control (read from the sender's socket): %s\n", s.Congestion)
 	fmt.Fprintf(w, "failover gap (1 kHz UDP probe to the home address): %.1f ms\n", s.FailoverGapMs)
+	fmt.Fprintf(w, "uplink failover gap (home address to cn):            %.1f ms\n", s.UplinkFailoverGapMs)
 	fmt.Fprintf(w, "restore gap:                                         %.1f ms\n", s.RestoreGapMs)
 	fmt.Fprintf(w, "TCP stall at failover (adds TCP loss recovery):      %.1f ms\n", s.AppStallMs)
 	if g := s.Goodput; g != nil {
@@ -42,6 +43,7 @@ func (s *Summary) WriteReport(w io.Writer) {
 		fmt.Fprintf(w, "%-53s%s\n", fmt.Sprintf("  per second after it, %% of %.1f Mbit/s:", g.LinkMbps), percents(g.PercentBySecond))
 	}
 	fmt.Fprintf(w, "probes received: %d of %d (longest sender pause %.1f ms)\n", s.Probe.Received, s.Probe.Sent, s.Probe.SenderStallMs)
+	fmt.Fprintf(w, "uplink probes received: %d of %d (longest sender pause %.1f ms)\n", s.UplinkProbe.Received, s.UplinkProbe.Sent, s.UplinkProbe.SenderStallMs)
 	for _, l := range links {
 		fmt.Fprintf(w, "bytes received on %-6s %12d\n", l+":", s.BytesPerLink[l])
 	}

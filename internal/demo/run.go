@@ -153,9 +153,15 @@ func (s *scenario) failover(ctx context.Context) (*Summary, error) {
 		}
 	}()
 	var tx *sender
-	var ptx *probeSender
+	var ptx, uptx *probeSender
+	var uprx *probeReceiver
 	if err := cn.Do(func() error {
 		var err error
+		// The uplink probe: the same 1 kHz stream from the home address
+		// to the correspondent, for the gap of the other direction.
+		if uprx, err = listenProbe(net.JoinHostPort(correspondent, strconv.Itoa(uplinkProbePort))); err != nil {
+			return err
+		}
 		if ptx, err = dialProbe(net.JoinHostPort(homeAddress, strconv.Itoa(probePort))); err != nil {
 			return err
 		}
@@ -166,11 +172,20 @@ func (s *scenario) failover(ctx context.Context) (*Summary, error) {
 			errBroken, err, s.logTail("ha"), s.logTail("mn"))
 	}
 
+	if err := mn.Do(func() error {
+		var err error
+		// Bound to the home address, as the stream's own socket is.
+		uptx, err = dialProbeFrom(&net.UDPAddr{IP: net.ParseIP(homeAddress)}, net.JoinHostPort(correspondent, strconv.Itoa(uplinkProbePort)))
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("mobile node uplink probe: %w", err)
+	}
 	t0 := time.Now()
 	s.say("== TCP stream cn -> [%s]:%d started; %s fails at +%s, comes back at +%s", homeAddress, streamPort, activeIf, s.opt.FailAt, s.opt.RestoreAt)
 	stopTx := make(chan struct{})
 	go tx.run(stopTx)
 	go ptx.run(stopTx)
+	go uptx.run(stopTx)
 
 	// Watch the binding cache while the stream runs.
 	var events []Event
@@ -186,16 +201,14 @@ func (s *scenario) failover(ctx context.Context) (*Summary, error) {
 		if !failed && now >= s.opt.FailAt {
 			failed = true
 			failAt = time.Now()
-			events = append(events, Event{At: time.Since(t0), What: "link " + activeIf + " down (mobile node interface)"})
-			if err := s.lab.SetLink("mn", activeIf, false); err != nil {
+			if err := s.fail(&events, t0); err != nil {
 				return nil, err
 			}
 		}
 		if !restored && now >= s.opt.RestoreAt {
 			restored = true
 			restoreAt = time.Now()
-			events = append(events, Event{At: time.Since(t0), What: "link " + activeIf + " up"})
-			if err := s.lab.SetLink("mn", activeIf, true); err != nil {
+			if err := s.restore(&events, t0); err != nil {
 				return nil, err
 			}
 		}
@@ -225,8 +238,13 @@ func (s *scenario) failover(ctx context.Context) (*Summary, error) {
 	close(stopTx)
 	<-tx.done
 	<-ptx.done
+	<-uptx.done
 	time.Sleep(100 * time.Millisecond) // the last probes in flight
 	probes, probesGot, err := prx.stop()
+	if err != nil {
+		return nil, err
+	}
+	upProbes, upGot, err := uprx.stop()
 	if err != nil {
 		return nil, err
 	}
@@ -247,6 +265,9 @@ func (s *scenario) failover(ctx context.Context) (*Summary, error) {
 		SenderStallMs: ms(senderStall(ptx.times, failAt, earlier(failAt.Add(3*time.Second), restoreAt)))}
 	sum.FailoverGapMs = ms(longestGap(probes, failAt, earlier(failAt.Add(3*time.Second), restoreAt)))
 	sum.RestoreGapMs = ms(longestGap(probes, restoreAt, earlier(restoreAt.Add(3*time.Second), end)))
+	sum.UplinkFailoverGapMs = ms(longestGap(upProbes, failAt, earlier(failAt.Add(3*time.Second), restoreAt)))
+	sum.UplinkProbe = ProbeResult{IntervalMs: ms(probeInterval), Sent: uptx.sent, Received: uint64(upGot),
+		SenderStallMs: ms(senderStall(uptx.times, failAt, earlier(failAt.Add(3*time.Second), restoreAt)))}
 	sum.Events, sum.BindingsSeen = events, bindingsSeen
 	sum.TCP = TCPResult{Sent: tx.total, Received: total, Intact: tx.err == nil && rx.err == nil && tx.total == total}
 	if tx.err != nil {

@@ -25,7 +25,9 @@ type snapshotResp struct {
 func (h *HomeAgent) Role() string { return "ha" }
 
 // Topics implements ctlapi.Provider.
-func (h *HomeAgent) Topics() []string { return []string{"bindings", "counters", "flows", "status"} }
+func (h *HomeAgent) Topics() []string {
+	return []string{"bindings", "counters", "flows", "paths", "status"}
+}
 
 // Snapshot implements ctlapi.Provider: the request is answered by the event
 // loop, which owns the state.
@@ -66,6 +68,8 @@ func (h *HomeAgent) snapshot(topic string) snapshotResp {
 		return snapshotResp{data: h.Bindings(now)}
 	case "flows":
 		return snapshotResp{data: h.Flows()}
+	case "paths":
+		return snapshotResp{data: h.pathViews()}
 	case "counters":
 		v := struct {
 			Signalling Counters `json:"signalling"`

@@ -106,6 +106,9 @@ type HomeAgent struct {
 	// set once the data plane exists (the transport starts reading first).
 	udpData atomic.Pointer[dataplane.UDPDeliverer]
 
+	// pw judges the path to each care-of address (liveness.go).
+	pw *pathWatch
+
 	warnings *limiter // log lines caused by remote packets
 	answers  *limiter // answers to unauthenticated senders
 	done     chan struct{}
@@ -228,6 +231,7 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 			return nil, err
 		}
 	}
+	h.openPaths(opt.NetNS)
 	h.proxy = opt.proxy
 	if h.proxy == nil && cfg.HomeLink != "" {
 		p, err := openNeighborProxy(cfg.HomeLink, opt.NetNS, h.log)
@@ -300,6 +304,8 @@ func (h *HomeAgent) Run(ctx context.Context) error {
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	pathTick := h.startPaths(rctx, &wg)
+	defer pathTick.Stop()
 	for {
 		h.armExpiry(timer)
 		select {
@@ -312,6 +318,10 @@ func (h *HomeAgent) Run(ctx context.Context) error {
 			h.expire()
 		case q := <-h.snaps:
 			q.reply <- h.snapshot(q.topic)
+		case <-pathTick.C:
+			h.pathsTick()
+		case r := <-h.pw.replies:
+			h.pathReply(r)
 		}
 	}
 }
@@ -368,6 +378,7 @@ func (h *HomeAgent) close() {
 		}
 	}
 	h.prefixes.close()
+	h.pw.close()
 	if h.proxy != nil {
 		if err := h.proxy.Close(); err != nil {
 			h.log.Warn("closing proxy neighbor discovery", "err", err)

@@ -18,6 +18,7 @@ type counters struct {
 	unauthenticated, malformed, bindingErrors   uint64
 	registered, failed, expired                 uint64
 	linkEvents, tunnelMoves                     uint64
+	pathChanges                                 uint64
 }
 
 func (c *counters) ba(s binding.Status) {
@@ -89,6 +90,8 @@ type Path struct {
 	Registered    []netip.Addr `json:"registered_for,omitempty"`
 	Active        []netip.Addr `json:"active_for,omitempty"`
 	Since         time.Time    `json:"since,omitzero"`
+	// Liveness is the path to each home agent as internal/paths judges it.
+	Liveness []PathLiveness `json:"liveness,omitempty"`
 }
 
 // Status is the "status" topic.
@@ -142,6 +145,7 @@ func (m *MobileNode) snapshot(topic string) snapshotResp {
 			"send_errors": m.cnt.sendErrors, "binding_acks": m.cnt.acks, "unauthenticated_acks": m.cnt.unauthenticated,
 			"malformed": m.cnt.malformed, "binding_errors": m.cnt.bindingErrors, "registered": m.cnt.registered,
 			"failed": m.cnt.failed, "expired": m.cnt.expired, "link_events": m.cnt.linkEvents, "tunnel_moves": m.cnt.tunnelMoves,
+			"path_state_changes": m.cnt.pathChanges,
 		}
 		if dc, err := m.dp.Counters(); err == nil {
 			c["dataplane"] = dc
@@ -190,6 +194,7 @@ func (m *MobileNode) paths() []Path {
 				p.Active = append(p.Active, h.hoa)
 			}
 		}
+		p.Liveness = m.liveness(f)
 		out = append(out, p)
 	}
 	return out

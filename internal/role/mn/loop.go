@@ -35,6 +35,13 @@ func (m *MobileNode) loop(ctx context.Context) error {
 			m.readLoop(rctx, via, tp)
 		}()
 	}
+	if m.echo != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.echo.Read(rctx, m.now, m.echoes)
+		}()
+	}
 	m.log.Info("mobile node running", "id", m.cfg.ID, "home_addresses", len(m.homes), "interfaces", names,
 		"home_interface", m.cfg.HomeInterface, "backend", m.dp.Backend(), "table", m.rt.table)
 
@@ -42,6 +49,8 @@ func (m *MobileNode) loop(ctx context.Context) error {
 	defer timer.Stop()
 	keepalive := time.NewTicker(neighbourKeepalive)
 	defer keepalive.Stop()
+	pathTick := time.NewTicker(pathPoll)
+	defer pathTick.Stop()
 	resync := time.NewTimer(time.Hour)
 	resync.Stop()
 	defer resync.Stop()
@@ -88,6 +97,10 @@ func (m *MobileNode) loop(ctx context.Context) error {
 			m.pump(m.now(), true)
 		case <-keepalive.C:
 			m.keepalive()
+		case <-pathTick.C:
+			m.pathsTick()
+		case r := <-m.echoes:
+			m.echoReply(r)
 		case req := <-m.snaps:
 			req.reply <- m.snapshot(req.topic)
 		}

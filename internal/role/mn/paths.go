@@ -147,6 +147,7 @@ func (m *MobileNode) attach(f *accessInterface, coa netip.Addr, reason string) {
 	m.log.Info("care-of address up", "interface", f.cfg.Name, "coa", coa, "bid", f.cfg.BID, "gateway", f.gw, "reason", reason)
 	m.installCoARoutes(f)
 	m.probeGateway(f)
+	m.watchPaths(f)
 	for _, h := range m.homes {
 		// Accept what the home agent tunnels to this care-of address before
 		// asking it to (RFC 6275 section 11.3.1 decapsulation).
@@ -184,6 +185,7 @@ func (m *MobileNode) detach(f *accessInterface, reason string, reselect bool) {
 	f.coa, f.changed = netip.Addr{}, m.now()
 	f.registered = map[netip.Addr]bool{}
 	m.log.Info("care-of address down", "interface", f.cfg.Name, "coa", coa, "bid", f.cfg.BID, "reason", reason)
+	m.unwatchPaths(coa)
 	if reselect {
 		m.selectTunnels()
 	}
@@ -204,14 +206,18 @@ func (m *MobileNode) detach(f *accessInterface, reason string, reselect bool) {
 }
 
 // better orders candidate interfaces for the reverse tunnel of h: a
-// registered binding first, then BID-PRI (lower preferred, 0 = none given,
-// last), then the Binding ID.
-func better(h *homeRegistration, a, b *accessInterface) bool {
+// registered binding first, then one whose path is not judged down
+// (internal/paths), then BID-PRI (lower preferred, 0 = none given, last),
+// then the Binding ID.
+func (m *MobileNode) better(h *homeRegistration, a, b *accessInterface) bool {
 	if b == nil {
 		return true
 	}
 	if ra, rb := a.registered[h.hoa], b.registered[h.hoa]; ra != rb {
 		return ra
+	}
+	if la, lb := m.pathAlive(h, a), m.pathAlive(h, b); la != lb {
+		return la
 	}
 	pa, pb := a.cfg.Priority, b.cfg.Priority
 	if pa != pb {
@@ -227,7 +233,7 @@ func (m *MobileNode) selectTunnels() {
 	for _, h := range m.homes {
 		var best *accessInterface
 		for _, f := range m.ifs {
-			if f.coa.IsValid() && h.careOf.Allows(f.cfg.Name, f.coa) && better(h, f, best) {
+			if f.coa.IsValid() && h.careOf.Allows(f.cfg.Name, f.coa) && m.better(h, f, best) {
 				best = f
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"monami/internal/config"
 	"monami/internal/dataplane"
 	"monami/internal/linkmon"
+	"monami/internal/paths"
 	"monami/internal/transport"
 )
 
@@ -145,20 +146,54 @@ func TestReconcileDropsVanishedCareOfAddress(t *testing.T) {
 // registering; among equals the lower BID-PRI wins.
 func TestBetterPrefersRegistered(t *testing.T) {
 	h := &homeRegistration{hoa: hoa}
+	m := &MobileNode{}
 	a := newAccessInterface(config.InterfaceEntry{BID: 1, Priority: 1})
 	b := newAccessInterface(config.InterfaceEntry{BID: 2, Priority: 2})
 	b.registered[hoa] = true
-	if better(h, a, b) || !better(h, b, a) {
+	if m.better(h, a, b) || !m.better(h, b, a) {
 		t.Error("registered binding not preferred")
 	}
 	a.registered[hoa] = true
-	if !better(h, a, b) {
+	if !m.better(h, a, b) {
 		t.Error("lower priority value not preferred")
 	}
 	z := newAccessInterface(config.InterfaceEntry{BID: 0, Priority: 0})
 	z.registered[hoa] = true
-	if better(h, z, b) {
+	if m.better(h, z, b) {
 		t.Error("priority 0 (none given) preferred over a given one")
+	}
+}
+
+// A registered binding whose path is judged down (internal/paths) loses
+// to one whose path is alive, whatever their priorities.
+func TestBetterAvoidsADeadPath(t *testing.T) {
+	ha := netip.MustParseAddr("2001:db8:1::ffff")
+	h := &homeRegistration{hoa: hoa, ha: ha}
+	a := newAccessInterface(config.InterfaceEntry{BID: 1, Priority: 1})
+	b := newAccessInterface(config.InterfaceEntry{BID: 2, Priority: 2})
+	a.coa, b.coa = netip.MustParseAddr("2001:db8:a::1"), netip.MustParseAddr("2001:db8:b::1")
+	a.registered[hoa], b.registered[hoa] = true, true
+	m := &MobileNode{live: paths.New(pathConfig())}
+	t0 := time.Unix(1000, 0)
+	for _, f := range []*accessInterface{a, b} {
+		m.live.Add(t0, paths.Key{Local: f.coa, Peer: ha})
+	}
+	if !m.better(h, a, b) {
+		t.Fatal("lower priority value not preferred while both paths are up")
+	}
+	// Probes of a go unanswered, b's are answered: a goes down.
+	for now := t0; now.Before(t0.Add(2 * time.Second)); now = now.Add(10 * time.Millisecond) {
+		for _, act := range m.live.Tick(now) {
+			if act.Kind == paths.SendProbe && act.Key.Local == b.coa {
+				m.live.ProbeReply(now, act.Key, act.Seq)
+			}
+		}
+	}
+	if st := m.live.State(paths.Key{Local: a.coa, Peer: ha}); st != paths.Down {
+		t.Fatalf("unanswered path is %v", st)
+	}
+	if m.better(h, a, b) || !m.better(h, b, a) {
+		t.Error("a registered binding on a dead path preferred")
 	}
 }
 

@@ -27,6 +27,8 @@ import (
 	"monami/internal/config"
 	"monami/internal/ctlapi"
 	"monami/internal/dataplane"
+	"monami/internal/pathprobe"
+	"monami/internal/paths"
 	"monami/internal/transport"
 	"monami/wire"
 )
@@ -67,18 +69,23 @@ type Options struct {
 
 // MobileNode is a running mobile node.
 type MobileNode struct {
-	cfg  *config.MobileNode
-	log  *slog.Logger
-	now  func() time.Time
-	ns   netns.NsHandle
-	nl   *netlink.Handle
-	dp   dataplane.DataPlane
-	rt   *router
-	bul  *binding.BindingUpdateList
-	ctl  *ctlapi.Server
-	tps  map[config.Transport]transport.Transport
-	nbr  *neighbourProbe
-	home int // index of the home interface
+	cfg *config.MobileNode
+	log *slog.Logger
+	now func() time.Time
+	ns  netns.NsHandle
+	nl  *netlink.Handle
+	dp  dataplane.DataPlane
+	rt  *router
+	bul *binding.BindingUpdateList
+	ctl *ctlapi.Server
+	tps map[config.Transport]transport.Transport
+	nbr *neighbourProbe
+	// live judges each (care-of address, home agent) path; echo sends its
+	// probes and echoes brings the replies (liveness.go, echo.go).
+	live   *paths.Table
+	echo   *pathprobe.Echo
+	echoes chan pathprobe.Reply
+	home   int // index of the home interface
 	// homeGw is the next hop into the home interface (kernel backend).
 	homeGw netip.Addr
 
@@ -132,6 +139,8 @@ func New(cfg *config.MobileNode, opt Options) (_ *MobileNode, err error) {
 		in:          make(chan received, 256),
 		snaps:       make(chan snapshotReq),
 		outstanding: map[groupKey]uint16{},
+		live:        paths.New(pathConfig()),
+		echoes:      make(chan pathprobe.Reply, 64),
 	}
 	if m.log == nil {
 		m.log = slog.Default()
@@ -232,6 +241,9 @@ func (m *MobileNode) openTransports() error {
 		if m.nbr, err = openNeighbourProbe(); err != nil {
 			return err
 		}
+		if m.echo, err = pathprobe.Open(); err != nil {
+			return err
+		}
 		for _, f := range m.cfg.Interfaces {
 			if m.tps[f.Transport] != nil {
 				continue
@@ -301,7 +313,7 @@ func (m *MobileNode) close() error {
 	for _, tp := range m.tps {
 		errs = append(errs, tp.Close())
 	}
-	errs = append(errs, m.nbr.Close())
+	errs = append(errs, m.nbr.Close(), m.echo.Close())
 	if m.nl != nil {
 		m.nl.Close()
 	}

@@ -1,0 +1,262 @@
+package paths
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"time"
+)
+
+// Key names a path: the local and the peer outer address (care-of address
+// and home agent at the mobile node, the reverse at the home agent).
+type Key struct{ Local, Peer netip.Addr }
+
+func (k Key) String() string { return fmt.Sprintf("%s-%s", k.Local, k.Peer) }
+
+// State of a path: Up -> Suspect -> Down -> Up.
+type State uint8
+
+const (
+	Up State = iota
+	Suspect
+	Down
+)
+
+func (s State) String() string {
+	switch s {
+	case Up:
+		return "up"
+	case Suspect:
+		return "suspect"
+	case Down:
+		return "down"
+	}
+	return fmt.Sprintf("state(%d)", uint8(s))
+}
+
+// ActionKind says what Tick asks for.
+type ActionKind uint8
+
+const (
+	// SendProbe: send an Echo Request with Seq on the path.
+	SendProbe ActionKind = iota
+	// StateChanged: the path's state is now State (was Was).
+	StateChanged
+)
+
+// Action is one thing for the role to do.
+type Action struct {
+	Kind       ActionKind
+	Key        Key
+	Seq        uint16
+	State, Was State
+	Reason     string
+}
+
+// Table holds the paths.
+type Table struct {
+	cfg   Config
+	paths map[Key]*path
+	seq   uint16
+}
+
+// New returns an empty table.
+func New(cfg Config) *Table {
+	return &Table{cfg: cfg.withDefaults(), paths: map[Key]*path{}}
+}
+
+// Config returns the timings in force.
+func (t *Table) Config() Config { return t.cfg }
+
+// Add starts judging k as up (an address that just came is given the
+// benefit of the doubt; a probe goes at the next Tick). Adding a known
+// path does nothing.
+func (t *Table) Add(now time.Time, k Key) {
+	if t.paths[k] != nil {
+		return
+	}
+	t.paths[k] = &path{since: now, lastAny: now, nextProbe: now, outstanding: map[uint16]time.Time{}}
+}
+
+// Remove forgets k.
+func (t *Table) Remove(k Key) { delete(t.paths, k) }
+
+// Has reports whether k is judged.
+func (t *Table) Has(k Key) bool { return t.paths[k] != nil }
+
+// State returns k's state; an unknown path counts as up.
+func (t *Table) State(k Key) State {
+	if p := t.paths[k]; p != nil {
+		return p.state
+	}
+	return Up
+}
+
+// Received records the receive counter of k (packets that came out of
+// the tunnel from the peer, after the ingress check). An increase since the
+// last call is proof of life.
+func (t *Table) Received(now time.Time, k Key, total uint64) []Action {
+	p := t.paths[k]
+	if p == nil {
+		return nil
+	}
+	if !p.counted {
+		p.counted, p.rx = true, total
+		return nil
+	}
+	if total <= p.rx {
+		// A counter that went back (an endpoint reinstalled) is no proof.
+		p.rx = total
+		return nil
+	}
+	p.rx = total
+	p.lastData, p.lastAny = now, now
+	return t.alive(now, k, p, "traffic")
+}
+
+// ProbeReply records an Echo Reply for seq on k. A reply to no
+// outstanding probe is ignored (a late or forged one).
+func (t *Table) ProbeReply(now time.Time, k Key, seq uint16) []Action {
+	p := t.paths[k]
+	if p == nil {
+		return nil
+	}
+	sent, ok := p.outstanding[seq]
+	if !ok {
+		return nil
+	}
+	delete(p.outstanding, seq)
+	p.rtt(now.Sub(sent), t.cfg.LossWindow)
+	p.outcome(true, t.cfg.LossWindow)
+	p.lastAny = now
+	return t.alive(now, k, p, "probe reply")
+}
+
+func (t *Table) alive(now time.Time, k Key, p *path, why string) []Action {
+	if p.state == Up {
+		return nil
+	}
+	return []Action{t.set(now, k, p, Up, why)}
+}
+
+func (t *Table) set(now time.Time, k Key, p *path, s State, why string) Action {
+	a := Action{Kind: StateChanged, Key: k, State: s, Was: p.state, Reason: why}
+	p.state, p.since = s, now
+	if s == Suspect {
+		p.nextProbe = now // at once
+	}
+	return a
+}
+
+// Tick moves the state machines on and says which probes to send. Call
+// it at Deadline (or more often).
+func (t *Table) Tick(now time.Time) []Action {
+	var acts []Action
+	for _, k := range t.keys() {
+		acts = append(acts, t.tick(now, k, t.paths[k])...)
+	}
+	return acts
+}
+
+func (t *Table) tick(now time.Time, k Key, p *path) []Action {
+	var acts []Action
+	p.expire(now, t.cfg.LossTimeout, t.cfg.LossWindow)
+	switch p.state {
+	case Up:
+		if why := t.quiet(now, p); why != "" {
+			acts = append(acts, t.set(now, k, p, Suspect, why))
+		}
+	case Suspect:
+		if now.Sub(later(p.lastAny, p.since)) >= t.downAfter(p) {
+			acts = append(acts, t.set(now, k, p, Down, "nothing arrived"))
+		}
+	}
+	if t.probing(p) && !now.Before(p.nextProbe) {
+		t.seq++
+		p.outstanding[t.seq] = now
+		p.sent++
+		p.nextProbe = now.Add(t.interval(p))
+		acts = append(acts, Action{Kind: SendProbe, Key: k, Seq: t.seq})
+	}
+	return acts
+}
+
+// quiet says why an up path is suspect, or "".
+func (t *Table) quiet(now time.Time, p *path) string {
+	// Data since the path last became up: a flow that stopped and whose
+	// path a probe then found alive is not suspected again until it resumes.
+	if p.lastData.After(p.since) && now.Sub(p.lastData) < t.cfg.ActiveWindow+t.cfg.SuspectAfter &&
+		now.Sub(p.lastAny) >= t.cfg.SuspectAfter {
+		return "traffic stopped"
+	}
+	if old, ok := p.oldest(); ok && old.After(p.lastAny) && now.Sub(old) >= t.cfg.ProbeTimeout {
+		return "probe unanswered"
+	}
+	return ""
+}
+
+// downAfter leaves a path whose round trip is long (a satellite, a
+// cellular bearer) three of them to answer. It takes the lowest recent
+// round trip, not srtt: the queueing of a loaded path inflates srtt, and a
+// loaded path that still delivers never turns suspect anyway.
+func (t *Table) downAfter(p *path) time.Duration {
+	return max(t.cfg.DownAfter, 3*p.minRTT())
+}
+
+func (t *Table) probing(p *path) bool {
+	switch p.state {
+	case Up:
+		return t.cfg.ProbeUp
+	case Down:
+		return t.cfg.ProbeDown
+	}
+	return true
+}
+
+func (t *Table) interval(p *path) time.Duration {
+	if p.state == Suspect {
+		return t.cfg.SuspectProbeInterval
+	}
+	return t.cfg.ProbeInterval
+}
+
+// Deadline is when Tick has something to do next (the zero time: no path).
+func (t *Table) Deadline() time.Time {
+	var d time.Time
+	earlier := func(x time.Time) {
+		if d.IsZero() || x.Before(d) {
+			d = x
+		}
+	}
+	for _, p := range t.paths {
+		if t.probing(p) {
+			earlier(p.nextProbe)
+		}
+		switch p.state {
+		case Up:
+			if p.lastData.After(p.since) {
+				earlier(p.lastAny.Add(t.cfg.SuspectAfter))
+			}
+			if old, ok := p.oldest(); ok {
+				earlier(old.Add(t.cfg.ProbeTimeout))
+			}
+		case Suspect:
+			earlier(later(p.lastAny, p.since).Add(t.downAfter(p)))
+		}
+	}
+	return d
+}
+
+func (t *Table) keys() []Key {
+	ks := make([]Key, 0, len(t.paths))
+	for k := range t.paths {
+		ks = append(ks, k)
+	}
+	sort.Slice(ks, func(i, j int) bool {
+		if ks[i].Local != ks[j].Local {
+			return ks[i].Local.Less(ks[j].Local)
+		}
+		return ks[i].Peer.Less(ks[j].Peer)
+	})
+	return ks
+}
