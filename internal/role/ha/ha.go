@@ -319,7 +319,7 @@ func (h *HomeAgent) Run(ctx context.Context) error {
 		case q := <-h.snaps:
 			q.reply <- h.snapshot(q.topic)
 		case <-pathTick.C:
-			h.pathsTick()
+			h.pathsTickBounded()
 		case r := <-h.pw.replies:
 			h.pathReply(r)
 		}

@@ -34,6 +34,8 @@ type pathWatch struct {
 	// steered: home addresses whose downlink left the cache's preferred
 	// binding for a live path.
 	steered map[netip.Addr]steering
+	// nextRound: no path round before it (pathsTickBounded).
+	nextRound time.Time
 }
 
 // steering is where a home address's downlink went (to), and the sequence
@@ -84,6 +86,25 @@ func (pw *pathWatch) close() {
 }
 
 func (h *HomeAgent) pathKey(coa netip.Addr) paths.Key { return paths.Key{Local: h.addr, Peer: coa} }
+
+// pathShare bounds the event loop's time in path rounds: a round reads
+// every endpoint's counter, which at thousands of mobile nodes takes
+// milliseconds, and the next one waits long enough that rounds take at
+// most this share of the loop. Detection then slows with the number of
+// endpoints (docs/paths.md) instead of starving the Binding Updates.
+const pathShare = 0.1
+
+// pathsTickBounded runs pathsTick unless the last round's cost says to
+// wait.
+func (h *HomeAgent) pathsTickBounded() {
+	start := time.Now()
+	if start.Before(h.pw.nextRound) {
+		return
+	}
+	h.pathsTick()
+	spent := time.Since(start)
+	h.pw.nextRound = start.Add(time.Duration(float64(spent) / pathShare))
+}
 
 // pathsTick follows the endpoints installed, feeds the arrivals, and acts
 // on the state machines.
