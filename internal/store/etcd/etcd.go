@@ -17,8 +17,9 @@ import (
 	"sync"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"monami/internal/store"
 )
@@ -74,7 +75,7 @@ func Open(cfg Config) (*Store, error) {
 		s.timeout = DefaultTimeout
 	}
 	if s.c == nil {
-		c, err := clientv3.New(clientv3.Config{Endpoints: cfg.Endpoints, DialTimeout: s.timeout})
+		c, err := clientv3.New(clientv3.Config{Endpoints: cfg.Endpoints, DialTimeout: s.timeout, Logger: zap.NewNop()})
 		if err != nil {
 			return nil, fmt.Errorf("etcd %v: %w", cfg.Endpoints, err)
 		}

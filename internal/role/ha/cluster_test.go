@@ -1,0 +1,146 @@
+package ha
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"monami/internal/store/etcd/etcdtest"
+	"monami/internal/transport"
+	"monami/wire"
+)
+
+// clusterYAML is haYAML as a node of cluster ha1 on the given etcd.
+func clusterYAML(endpoints []string) string {
+	y := strings.Replace(haYAML, "store: {backend: memory}", "store: {backend: etcd}", 1)
+	return y + "cluster: {etcd: ['" + strings.Join(endpoints, "', '") + "'], election: ha1, ttl: 2s}\n"
+}
+
+// waitLeading waits until x serves as the cluster's leader.
+func waitLeading(t *testing.T, x *harness, within time.Duration) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if since, ok := x.h.cluster.Leading(); ok {
+			return since
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not leading after %s", within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// buSignal is the authenticated Binding Update sendBU sends, as a signal
+// (to deliver again: a replay).
+func (x *harness) buSignal(src netip.Addr, lifetime uint16, bids ...bid) transport.Signal {
+	x.t.Helper()
+	mh := x.signedBU(src, lifetime, 0, "mn1@example.org", bids...)
+	return transport.Signal{Via: transport.ViaMH, Src: src, Dst: haAddr, Ext: transport.ExtHAO, HomeAddress: hoa, MH: mh}
+}
+
+// deliver hands x a signal and returns its acknowledgement, if one comes
+// within wait.
+func (x *harness) deliver(s transport.Signal, wait time.Duration) (wire.BindingAcknowledgement, bool) {
+	x.t.Helper()
+	x.tp.in <- s
+	select {
+	case <-x.tp.cond:
+	case <-time.After(wait):
+		return wire.BindingAcknowledgement{}, false
+	}
+	x.tp.mu.Lock()
+	sent := x.tp.sent[len(x.tp.sent)-1]
+	x.tp.mu.Unlock()
+	m, err := wire.Parser{ChecksumVerified: true}.Parse(sent.MH, haAddr, hoa)
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	return m.(wire.BindingAcknowledgement), true
+}
+
+func (x *harness) notLeader() uint64 {
+	x.h.cnt.mu.Lock()
+	defer x.h.cnt.mu.Unlock()
+	return x.h.cnt.notLeader
+}
+
+// Two home agent nodes on one real 3-member etcd cluster: only the leader
+// answers and forwards; when the leader is cut off from etcd, it stops
+// before the other takes over, within the session TTL, with the bindings
+// and their replay state loaded from etcd; a Binding Update replayed to
+// the new leader is refused.
+func TestClusterTakeover(t *testing.T) {
+	c := etcdtest.Start(t, 3)
+	y := clusterYAML(c.Endpoints)
+	a := startConfig(t, y, nil)
+	waitLeading(t, a, 10*time.Second)
+	b := startConfig(t, y, nil)
+	b.seq = 1000 // b plays the same mobile node; only a's numbers count
+
+	accepted := a.buSignal(coa1, 15, bid{1, coa1, 10}, bid{2, coa2, 20})
+	if ba, ok := a.deliver(accepted, 5*time.Second); !ok || ba.Status != wire.StatusAccepted {
+		t.Fatalf("leader: BA %+v %v", ba, ok)
+	}
+	before := a.bindings()
+	// The standby neither answers nor installs anything.
+	if ba, ok := b.deliver(b.buSignal(coa1, 15, bid{1, coa1, 10}), 500*time.Millisecond); ok {
+		t.Fatalf("standby answered %+v", ba)
+	}
+	if n := b.notLeader(); n != 1 {
+		t.Fatalf("standby dropped %d messages, want 1", n)
+	}
+	if _, ok := b.route(); ok || len(b.bindings()) != 0 {
+		t.Fatalf("standby forwards: route %v, bindings %+v", ok, b.bindings())
+	}
+
+	// Cut the leader off from etcd (its session can no longer be renewed).
+	cut := time.Now()
+	a.h.cluster.node.Client().Close()
+	since := waitLeading(t, b, 5*time.Second)
+	takeover := since.Sub(cut)
+	down := time.Unix(0, a.h.cluster.down.Load())
+	t.Logf("takeover %s after the cut; old leader stopped %s after the cut", takeover.Round(time.Millisecond), down.Sub(cut).Round(time.Millisecond))
+	if takeover > 3*time.Second {
+		t.Fatalf("takeover took %s, want under 3 s (TTL 2 s)", takeover)
+	}
+	// No split brain: the old leader had stopped before the new one began.
+	if a.h.cluster.down.Load() == 0 || !down.Before(since) {
+		t.Fatalf("old leader stopped at %v, new leader started at %v", down, since)
+	}
+	if _, ok := a.route(); ok {
+		t.Fatal("old leader still forwards")
+	}
+
+	// The new leader forwards from what etcd holds, without a Binding Update.
+	if tun, ok := b.route(); !ok || tun.Remote != coa1 {
+		t.Fatalf("new leader route %+v %v, want to %v", tun, ok, coa1)
+	}
+	after := b.bindings()
+	if len(after) != len(before) {
+		t.Fatalf("bindings before %+v, after %+v", before, after)
+	}
+	for i := range before {
+		if !sameBinding(before[i], after[i]) {
+			t.Fatalf("binding %d before %+v, after %+v", i, before[i], after[i])
+		}
+	}
+	// RFC 4285 section 6: the update a accepted, replayed byte for byte to
+	// b, fails the timestamp check against the stored one: 145.
+	if ba, ok := b.deliver(accepted, 5*time.Second); !ok || ba.Status != wire.StatusMIPv6MesgIDRequired {
+		t.Fatalf("replayed update at the new leader: BA %+v %v, want 145", ba, ok)
+	}
+	// The same sequence number with a fresh timestamp: 135 with a's last.
+	b.seq = a.seq - 1
+	if ba, ok := b.deliver(b.buSignal(coa2, 15, bid{1, coa2, 10}), 5*time.Second); !ok || ba.Status != wire.StatusSequenceNumberOutOfWindow || ba.Sequence != a.seq {
+		t.Fatalf("old sequence number at the new leader: BA %+v %v, want 135 and %d", ba, ok, a.seq)
+	}
+	// The mobile node's next update is taken.
+	if ba, ok := b.deliver(b.buSignal(coa2, 15, bid{1, coa2, 10}), 5*time.Second); !ok || ba.Status != wire.StatusAccepted {
+		t.Fatalf("next sequence number at the new leader: BA %+v %v", ba, ok)
+	}
+	if tun, _ := b.route(); tun.Remote != coa2 {
+		t.Fatalf("new leader route to %v, want %v", tun.Remote, coa2)
+	}
+}
