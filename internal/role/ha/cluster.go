@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 
 	"monami/internal/binding"
 	"monami/internal/config"
 	etcdstore "monami/internal/store/etcd"
+	"monami/internal/transport"
 )
 
 // clusterNode makes the home agent one node of an active/standby cluster
@@ -26,6 +28,23 @@ type clusterNode struct {
 	// since is when the node started leading (Unix ns, 0: standby), and
 	// down when it last stopped: written by the loop, read by anyone.
 	since, down atomic.Int64
+	// serving is term while it serves, for the transports' senders.
+	serving atomic.Pointer[etcdstore.Term]
+}
+
+// answers reports whether this node may send anything: it leads, and its
+// term is not lost (the watchdog may end it while the loop is busy).
+func (c *clusterNode) answers() bool {
+	t := c.serving.Load()
+	if t == nil {
+		return false
+	}
+	select {
+	case <-t.Lost():
+		return false
+	default:
+		return true
+	}
 }
 
 // Leading reports whether this node leads and since when.
@@ -126,6 +145,7 @@ func (h *HomeAgent) onClusterEvent(ev clusterEvent) {
 		ev.term.End(err)
 		return
 	}
+	h.cluster.serving.Store(ev.term)
 	h.cluster.since.Store(time.Now().UnixNano())
 	h.log.Info("cluster: leading", "key", ev.term.Key(), "bindings", h.cache.Len(), "took", time.Since(start))
 }
@@ -138,6 +158,7 @@ func (h *HomeAgent) stepDown(t *etcdstore.Term) {
 		return
 	}
 	h.cluster.term = nil
+	h.cluster.serving.Store(nil)
 	h.cluster.since.Store(0)
 	defer h.cluster.down.Store(time.Now().UnixNano()) // once the state is gone
 	hoas := map[netip.Addr]bool{}
@@ -149,4 +170,50 @@ func (h *HomeAgent) stepDown(t *etcdstore.Term) {
 		h.bindingsGone(changes)
 	}
 	h.log.Warn("cluster: no longer leading; forwarding state removed", "bindings", n, "why", t.Why)
+}
+
+// leaderOnly wraps a signalling transport of a cluster node: nothing is
+// sent unless the node serves. A term can end while the loop processes a
+// Binding Update (a store write cut short); the answer is then dropped, so
+// the side that lost the election says nothing, not even a refusal.
+type leaderOnly struct {
+	transport.Transport
+	c   *clusterNode
+	cnt *counters
+}
+
+func (l *leaderOnly) Send(ctx context.Context, s transport.Signal) error {
+	if !l.c.answers() {
+		l.cnt.inc(&l.cnt.notLeader)
+		return nil
+	}
+	return l.Transport.Send(ctx, s)
+}
+
+// leaderOnlyICMP keeps the Parameter Problem sender of the transports that
+// have one (the native one), under the same rule.
+type leaderOnlyICMP struct {
+	*leaderOnly
+	pp transport.ParameterProblemSender
+}
+
+func (l *leaderOnlyICMP) SendParameterProblem(ctx context.Context, s transport.Signal, off int) error {
+	if !l.c.answers() {
+		l.cnt.inc(&l.cnt.notLeader)
+		return nil
+	}
+	return l.pp.SendParameterProblem(ctx, s, off)
+}
+
+// gateTransports wraps every transport in leaderOnly.
+func (h *HomeAgent) gateTransports() {
+	h.tps = slices.Clone(h.tps) // the caller's slice stays as it was
+	for i, tp := range h.tps {
+		l := &leaderOnly{Transport: tp, c: h.cluster, cnt: &h.cnt}
+		if pp, ok := tp.(transport.ParameterProblemSender); ok {
+			h.tps[i] = &leaderOnlyICMP{leaderOnly: l, pp: pp}
+		} else {
+			h.tps[i] = l
+		}
+	}
 }

@@ -144,3 +144,44 @@ func TestClusterTakeover(t *testing.T) {
 		t.Fatalf("new leader route to %v, want %v", tun.Remote, coa2)
 	}
 }
+
+// The leader partitioned from etcd (its connections open, every packet
+// dropped): it stops answering and forwarding before its lease can expire
+// in etcd, so before the other node can be elected; a Binding Update it
+// receives meanwhile gets no answer (its store write cannot commit); the
+// other node takes over within the TTL bound.
+func TestClusterPartitionNoSplitBrain(t *testing.T) {
+	c := etcdtest.Start(t, 3)
+	via := c.Via(t)
+	a := startConfig(t, clusterYAML(via.Endpoints), nil)
+	waitLeading(t, a, 10*time.Second)
+	b := startConfig(t, clusterYAML(c.Endpoints), nil)
+	if ba, ok := a.deliver(a.buSignal(coa1, 15, bid{1, coa1, 10}), 5*time.Second); !ok || ba.Status != wire.StatusAccepted {
+		t.Fatalf("leader: BA %+v %v", ba, ok)
+	}
+
+	cut := time.Now()
+	via.Cut()
+	// Sent to the cut-off leader: nothing may be acknowledged, or answered.
+	if ba, ok := a.deliver(a.buSignal(coa2, 15, bid{1, coa2, 10}), 4*time.Second); ok {
+		t.Fatalf("partitioned leader answered %+v", ba)
+	}
+	since := waitLeading(t, b, 5*time.Second)
+	down := a.h.cluster.down.Load()
+	t.Logf("old leader stopped %s after the cut, new leader serves %s after it",
+		time.Unix(0, down).Sub(cut).Round(time.Millisecond), since.Sub(cut).Round(time.Millisecond))
+	if down == 0 || !time.Unix(0, down).Before(since) {
+		t.Fatalf("old leader stopped at %d, new leader started at %v: both served at once", down, since)
+	}
+	if d := since.Sub(cut); d > 3*time.Second {
+		t.Fatalf("takeover took %s, want under 3 s (TTL 2 s)", d)
+	}
+	if _, ok := a.route(); ok {
+		t.Fatal("partitioned leader still forwards")
+	}
+	// The new leader has the binding a acknowledged, not the one it could
+	// not store.
+	if tun, ok := b.route(); !ok || tun.Remote != coa1 {
+		t.Fatalf("new leader route %+v %v, want to %v", tun, ok, coa1)
+	}
+}

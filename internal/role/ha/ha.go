@@ -230,6 +230,7 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 			return nil, err
 		}
 		h.store = h.cluster.node.Store
+		h.gateTransports()
 	} else if h.store = opt.Store; h.store == nil {
 		if h.store, err = openStore(cfg.Store); err != nil {
 			return nil, err

@@ -90,7 +90,12 @@ type Term struct {
 func (n *Node) Campaign(ctx context.Context) (*Term, error) {
 	// The session lives on its own context: ending the campaign's ctx must
 	// not keep End from revoking the lease (a graceful stop hands over now).
-	sess, err := concurrency.NewSession(n.c, concurrency.WithTTL(int(n.ttl/time.Second)))
+	// The grant itself follows ctx (it would wait forever in a partition).
+	l, err := n.c.Grant(ctx, int64(n.ttl/time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("etcd session lease: %w", err)
+	}
+	sess, err := concurrency.NewSession(n.c, concurrency.WithTTL(int(n.ttl/time.Second)), concurrency.WithLease(l.ID))
 	if err != nil {
 		return nil, fmt.Errorf("etcd session: %w", err)
 	}
@@ -106,7 +111,7 @@ func (n *Node) Campaign(ctx context.Context) (*Term, error) {
 		t.End(err)
 		return nil, fmt.Errorf("etcd election %s: lease lost on winning: %w", n.prefix, err)
 	}
-	n.Store.Fence(elec.Key(), elec.Rev())
+	n.Store.fenceIn(wctx, elec.Key(), elec.Rev())
 	go t.watch(wctx, valid)
 	return t, nil
 }

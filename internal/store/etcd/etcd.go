@@ -48,8 +48,11 @@ type Store struct {
 	timeout time.Duration
 	now     func() time.Time
 
-	mu     sync.Mutex
-	fence  []clientv3.Cmp
+	mu    sync.Mutex
+	fence []clientv3.Cmp
+	// term bounds every request: a term that ends cancels the writes in
+	// flight, so a node cut off from etcd does not wait out Timeout.
+	term   context.Context
 	leases map[int64]clientv3.LeaseID // by lease end, Unix seconds
 }
 
@@ -69,7 +72,7 @@ type Config struct {
 
 // Open connects to etcd (unless given a client).
 func Open(cfg Config) (*Store, error) {
-	s := &Store{c: cfg.Client, prefix: cfg.Prefix + "bindings/", timeout: cfg.Timeout, now: time.Now,
+	s := &Store{c: cfg.Client, prefix: cfg.Prefix + "bindings/", timeout: cfg.Timeout, now: time.Now, term: context.Background(),
 		leases: map[int64]clientv3.LeaseID{}}
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
@@ -87,10 +90,13 @@ func Open(cfg Config) (*Store, error) {
 // Fence makes every later Apply conditional on the key created at revision
 // rev still existing unchanged (the election key of concurrency.Election:
 // Key and Rev). Fence("", 0) lifts it.
-func (s *Store) Fence(key string, rev int64) {
+func (s *Store) Fence(key string, rev int64) { s.fenceIn(context.Background(), key, rev) }
+
+// fenceIn is Fence for a term that lasts as long as ctx.
+func (s *Store) fenceIn(ctx context.Context, key string, rev int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.fence = nil
+	s.fence, s.term = nil, ctx
 	if key != "" {
 		s.fence = []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", rev)}
 	}
@@ -114,7 +120,10 @@ func (s *Store) Apply(b store.Batch) error {
 }
 
 func (s *Store) apply(b store.Batch) error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	s.mu.Lock()
+	fence, term := s.fence, s.term
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(term, s.timeout)
 	defer cancel()
 	ops := make([]clientv3.Op, 0, len(b.Put)+len(b.Delete))
 	for _, k := range b.Delete {
@@ -136,10 +145,10 @@ func (s *Store) apply(b store.Batch) error {
 		}
 		ops = append(ops, clientv3.OpPut(s.key(r.Key()), string(v), opts...))
 	}
-	s.mu.Lock()
-	fence := s.fence
-	s.mu.Unlock()
 	resp, err := s.c.Txn(ctx).If(fence...).Then(ops...).Commit()
+	if err != nil && term.Err() != nil {
+		return fmt.Errorf("%w (the term ended during the transaction)", ErrNotLeader)
+	}
 	if err != nil {
 		return fmt.Errorf("etcd transaction of %d operations: %w", len(ops), err)
 	}

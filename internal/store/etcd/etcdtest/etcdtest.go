@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/pkg/v3/proxy"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 )
@@ -94,4 +95,45 @@ func freeURL(t testing.TB) url.URL {
 	}
 	defer l.Close()
 	return url.URL{Scheme: "http", Host: l.Addr().String()}
+}
+
+// Partitionable is a way to the cluster that a test can cut: one TCP proxy
+// per member (go.etcd.io/etcd/pkg/v3/proxy, as etcd's own partition tests
+// use).
+type Partitionable struct {
+	// Endpoints are the proxies' client URLs.
+	Endpoints []string
+	proxies   []proxy.Server
+}
+
+// Via returns proxies to every member; they close at the end of the test.
+func (c *Cluster) Via(t testing.TB) *Partitionable {
+	t.Helper()
+	p := &Partitionable{}
+	for _, e := range c.Endpoints {
+		to, err := url.Parse(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		from := freeURL(t)
+		s := proxy.NewServer(proxy.ServerConfig{Logger: zap.NewNop(), From: from, To: *to})
+		select {
+		case <-s.Ready():
+		case err := <-s.Error():
+			t.Fatalf("proxy to %s: %v", e, err)
+		}
+		t.Cleanup(func() { s.Close() })
+		p.proxies = append(p.proxies, s)
+		p.Endpoints = append(p.Endpoints, from.String())
+	}
+	return p
+}
+
+// Cut drops everything both ways on every proxy: whoever uses them is
+// partitioned from the cluster, with its connections still open.
+func (p *Partitionable) Cut() {
+	for _, s := range p.proxies {
+		s.BlackholeTx()
+		s.BlackholeRx()
+	}
 }
