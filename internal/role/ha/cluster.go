@@ -169,6 +169,9 @@ func (h *HomeAgent) stepDown(t *etcdstore.Term) {
 		_ = h.apply(changes) // removals are logged, never returned
 		h.bindingsGone(changes)
 	}
+	// A fresh cache: a later term starts from etcd alone, not from replay
+	// state this node kept while another node served.
+	h.cache = binding.NewBindingCache(cacheConfig(h.cfg), h.now())
 	h.log.Warn("cluster: no longer leading; forwarding state removed", "bindings", n, "why", t.Why)
 }
 
