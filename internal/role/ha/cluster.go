@@ -30,6 +30,9 @@ type clusterNode struct {
 	since, down atomic.Int64
 	// serving is term while it serves, for the transports' senders.
 	serving atomic.Pointer[etcdstore.Term]
+	// addr moves the home agent address with the leadership (nil without
+	// home_link: routing to the leader is then the operator's).
+	addr addressOwner
 }
 
 // answers reports whether this node may send anything: it leads, and its
@@ -145,6 +148,14 @@ func (h *HomeAgent) onClusterEvent(ev clusterEvent) {
 		ev.term.End(err)
 		return
 	}
+	if a := h.cluster.addr; a != nil {
+		if err := a.Claim(); err != nil {
+			h.log.Error("cluster: cannot take the home agent address; giving the leadership up", "err", err)
+			h.stepDown(ev.term)
+			ev.term.End(err)
+			return
+		}
+	}
 	h.cluster.serving.Store(ev.term)
 	h.cluster.since.Store(time.Now().UnixNano())
 	h.log.Info("cluster: leading", "key", ev.term.Key(), "bindings", h.cache.Len(), "took", time.Since(start))
@@ -168,6 +179,11 @@ func (h *HomeAgent) stepDown(t *etcdstore.Term) {
 		changes := h.cache.Remove(hoa)
 		_ = h.apply(changes) // removals are logged, never returned
 		h.bindingsGone(changes)
+	}
+	if a := h.cluster.addr; a != nil {
+		if err := a.Yield(); err != nil {
+			h.log.Error("cluster: home agent address not removed", "err", err)
+		}
 	}
 	// A fresh cache: a later term starts from etcd alone, not from replay
 	// state this node kept while another node served.
@@ -218,5 +234,37 @@ func (h *HomeAgent) gateTransports() {
 		} else {
 			h.tps[i] = l
 		}
+	}
+}
+
+// ownAddress sets up the home agent address owner: with a home_link, the
+// leader holds the address there. It starts as a standby: without it.
+func (c *clusterNode) ownAddress(cfg *config.HomeAgent, opt Options, proxy neighborProxy) error {
+	c.addr = opt.clusterAddr
+	if c.addr == nil && cfg.HomeLink != "" {
+		l, err := newLinkAddress(cfg.HomeLink, cfg.Addr(), opt.NetNS, proxy)
+		if err != nil {
+			return err
+		}
+		c.addr = l
+	}
+	if c.addr != nil {
+		if err := c.addr.Yield(); err != nil {
+			return fmt.Errorf("cluster: %w", err)
+		}
+	}
+	return nil
+}
+
+// close gives the address up on the way out (the loop has stopped).
+func (c *clusterNode) close(h *HomeAgent) {
+	if c.addr == nil {
+		return
+	}
+	if err := c.addr.Yield(); err != nil {
+		h.log.Warn("cluster: home agent address not removed", "err", err)
+	}
+	if l, ok := c.addr.(*linkAddress); ok {
+		l.Close()
 	}
 }

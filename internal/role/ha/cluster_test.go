@@ -3,6 +3,7 @@ package ha
 import (
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,6 +61,39 @@ func (x *harness) deliver(s transport.Signal, wait time.Duration) (wire.BindingA
 	return m.(wire.BindingAcknowledgement), true
 }
 
+// fakeAddr records when a node holds the home agent address.
+type fakeAddr struct {
+	mu     sync.Mutex
+	held   bool
+	claims int
+	since  time.Time // of the last claim
+	gone   time.Time // of the last yield
+}
+
+func (f *fakeAddr) Claim() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.held, f.since = true, time.Now()
+	f.claims++
+	return nil
+}
+
+func (f *fakeAddr) Yield() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.held {
+		f.gone = time.Now()
+	}
+	f.held = false
+	return nil
+}
+
+func (f *fakeAddr) state() (held bool, claims int, since, gone time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.held, f.claims, f.since, f.gone
+}
+
 func (x *harness) notLeader() uint64 {
 	x.h.cnt.mu.Lock()
 	defer x.h.cnt.mu.Unlock()
@@ -74,10 +108,14 @@ func (x *harness) notLeader() uint64 {
 func TestClusterTakeover(t *testing.T) {
 	c := etcdtest.Start(t, 3)
 	y := clusterYAML(c.Endpoints)
-	a := startConfig(t, y, nil)
+	aAddr, bAddr := &fakeAddr{}, &fakeAddr{}
+	a := startConfig(t, y, func(o *Options) { o.clusterAddr = aAddr })
 	waitLeading(t, a, 10*time.Second)
-	b := startConfig(t, y, nil)
+	b := startConfig(t, y, func(o *Options) { o.clusterAddr = bAddr })
 	b.seq = 1000 // b plays the same mobile node; only a's numbers count
+	if held, _, _, _ := aAddr.state(); !held {
+		t.Fatal("the leader does not hold the home agent address")
+	}
 
 	accepted := a.buSignal(coa1, 15, bid{1, coa1, 10}, bid{2, coa2, 20})
 	if ba, ok := a.deliver(accepted, 5*time.Second); !ok || ba.Status != wire.StatusAccepted {
@@ -111,6 +149,13 @@ func TestClusterTakeover(t *testing.T) {
 	}
 	if _, ok := a.route(); ok {
 		t.Fatal("old leader still forwards")
+	}
+	// The home agent address moved: off the old leader before the new one
+	// took it.
+	aHeld, _, _, aGone := aAddr.state()
+	bHeld, bClaims, bSince, _ := bAddr.state()
+	if aHeld || !bHeld || bClaims != 1 || !aGone.Before(bSince) {
+		t.Fatalf("home agent address: old leader holds it %v (gone %v), new leader %v (%d claims, since %v)", aHeld, aGone, bHeld, bClaims, bSince)
 	}
 
 	// The new leader forwards from what etcd holds, without a Binding Update.

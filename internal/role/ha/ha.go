@@ -53,6 +53,9 @@ type Options struct {
 
 	// proxy, when set, replaces the proxy ND of the home_link (tests).
 	proxy neighborProxy
+	// clusterAddr, when set, replaces the cluster's home agent address
+	// owner (tests).
+	clusterAddr addressOwner
 }
 
 // HomeAgent is a running home agent.
@@ -244,6 +247,11 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 		}
 		h.proxy = p
 	}
+	if h.cluster != nil {
+		if err := h.cluster.ownAddress(cfg, opt, h.proxy); err != nil {
+			return nil, err
+		}
+	}
 	// Before the first Binding Update is read (Run starts the readers); a
 	// cluster node restores when it wins the election.
 	if h.cluster == nil {
@@ -403,6 +411,7 @@ func (h *HomeAgent) close() {
 		}
 	}
 	if h.cluster != nil {
+		h.cluster.close(h)
 		if err := h.cluster.node.Close(); err != nil {
 			h.log.Warn("closing the etcd client", "err", err)
 		}
