@@ -3,6 +3,7 @@ package ha
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"slices"
@@ -239,10 +240,10 @@ func (h *HomeAgent) gateTransports() {
 
 // ownAddress sets up the home agent address owner: with a home_link, the
 // leader holds the address there. It starts as a standby: without it.
-func (c *clusterNode) ownAddress(cfg *config.HomeAgent, opt Options, proxy neighborProxy) error {
+func (c *clusterNode) ownAddress(cfg *config.HomeAgent, opt Options, proxy neighborProxy, log *slog.Logger) error {
 	c.addr = opt.clusterAddr
 	if c.addr == nil && cfg.HomeLink != "" {
-		l, err := newLinkAddress(cfg.HomeLink, cfg.Addr(), opt.NetNS, proxy)
+		l, err := newLinkAddress(cfg.HomeLink, cfg.Addr(), opt.NetNS, proxy, log)
 		if err != nil {
 			return err
 		}

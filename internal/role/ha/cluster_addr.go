@@ -3,6 +3,7 @@ package ha
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 
@@ -26,9 +27,11 @@ type linkAddress struct {
 	ifn   string
 	addr  netip.Addr
 	proxy neighborProxy
+	log   *slog.Logger
+	ns    netns.NsHandle
 }
 
-func newLinkAddress(ifname string, addr netip.Addr, ns netns.NsHandle, proxy neighborProxy) (*linkAddress, error) {
+func newLinkAddress(ifname string, addr netip.Addr, ns netns.NsHandle, proxy neighborProxy, log *slog.Logger) (*linkAddress, error) {
 	var h *netlink.Handle
 	var err error
 	if ns > 0 {
@@ -39,7 +42,7 @@ func newLinkAddress(ifname string, addr netip.Addr, ns netns.NsHandle, proxy nei
 	if err != nil {
 		return nil, fmt.Errorf("home_link %s: netlink: %w", ifname, err)
 	}
-	return &linkAddress{h: h, ifn: ifname, addr: addr, proxy: proxy}, nil
+	return &linkAddress{h: h, ifn: ifname, addr: addr, proxy: proxy, log: log, ns: ns}, nil
 }
 
 func (l *linkAddress) nladdr() (netlink.Link, *netlink.Addr, error) {
@@ -59,7 +62,8 @@ func (l *linkAddress) nladdr() (netlink.Link, *netlink.Addr, error) {
 // with Override to all nodes (RFC 4861 section 7.2.6), so the routers on
 // the home link send the address's packets to this node's link-layer
 // address at once, not after their cache entry for the old leader times
-// out.
+// out. A failed announcement is only logged: the address is there, and
+// the routers learn it when their entry for the old leader fails.
 func (l *linkAddress) Claim() error {
 	link, a, err := l.nladdr()
 	if err != nil {
@@ -69,8 +73,10 @@ func (l *linkAddress) Claim() error {
 		return fmt.Errorf("home_link %s: adding %s: %w", l.ifn, l.addr, err)
 	}
 	if p, ok := l.proxy.(*ndpProxy); ok {
-		if err := p.advertise(l.addr, allNodes, false, true); err != nil {
-			return fmt.Errorf("home_link %s: announcing %s: %w", l.ifn, l.addr, err)
+		// In the namespace: the socket layer resolves the destination's zone
+		// (the interface name) in the calling thread's namespace.
+		if err := inNamespace(l.ns, func() error { return p.advertise(l.addr, allNodes, false, true) }); err != nil {
+			l.log.Warn("cluster: home agent address not announced", "interface", l.ifn, "address", l.addr, "err", err)
 		}
 	}
 	return nil

@@ -248,7 +248,7 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 		h.proxy = p
 	}
 	if h.cluster != nil {
-		if err := h.cluster.ownAddress(cfg, opt, h.proxy); err != nil {
+		if err := h.cluster.ownAddress(cfg, opt, h.proxy, h.log); err != nil {
 			return nil, err
 		}
 	}
