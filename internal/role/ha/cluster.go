@@ -269,3 +269,15 @@ func (c *clusterNode) close(h *HomeAgent) {
 		l.Close()
 	}
 }
+
+// ClusterStatus is the cluster part of the status topic.
+type ClusterStatus struct {
+	Election string    `json:"election"`
+	Leading  bool      `json:"leading"`
+	Since    time.Time `json:"since,omitzero"`
+}
+
+func (c *clusterNode) status(election string) ClusterStatus {
+	since, ok := c.Leading()
+	return ClusterStatus{Election: election, Leading: ok, Since: since}
+}

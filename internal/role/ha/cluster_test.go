@@ -158,6 +158,18 @@ func TestClusterTakeover(t *testing.T) {
 		t.Fatalf("home agent address: old leader holds it %v (gone %v), new leader %v (%d claims, since %v)", aHeld, aGone, bHeld, bClaims, bSince)
 	}
 
+	for _, n := range []struct {
+		x    *harness
+		lead bool
+	}{{a, false}, {b, true}} {
+		v, err := n.x.h.Snapshot(t.Context(), "status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cs := v.(map[string]any)["cluster"].(ClusterStatus); cs.Leading != n.lead || cs.Election != "ha1" {
+			t.Fatalf("status %+v, want leading %v", cs, n.lead)
+		}
+	}
 	// The new leader forwards from what etcd holds, without a Binding Update.
 	if tun, ok := b.route(); !ok || tun.Remote != coa1 {
 		t.Fatalf("new leader route %+v %v, want to %v", tun, ok, coa1)
