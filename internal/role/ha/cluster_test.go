@@ -241,4 +241,31 @@ func TestClusterPartitionNoSplitBrain(t *testing.T) {
 	if tun, ok := b.route(); !ok || tun.Remote != coa1 {
 		t.Fatalf("new leader route %+v %v, want to %v", tun, ok, coa1)
 	}
+
+	// The partition heals: a is a standby now. b registers the mobile node
+	// elsewhere, then stops gracefully: a leads again at once (b revokes
+	// its lease), from etcd alone, with what b accepted.
+	via.Heal()
+	b.seq = a.seq
+	if ba, ok := b.deliver(b.buSignal(coa2, 15, bid{1, coa2, 10}), 5*time.Second); !ok || ba.Status != wire.StatusAccepted {
+		t.Fatalf("new leader: BA %+v %v", ba, ok)
+	}
+	time.Sleep(3 * time.Second) // a's client reconnects and campaigns
+	if _, ok := a.h.cluster.Leading(); ok {
+		t.Fatal("a leads beside b after the partition healed")
+	}
+	stop := time.Now()
+	b.stop()
+	again := waitLeading(t, a, 5*time.Second)
+	t.Logf("after a graceful stop of the leader, the standby serves %s later", again.Sub(stop).Round(time.Millisecond))
+	if d := again.Sub(stop); d > time.Second {
+		t.Fatalf("graceful handover took %s", d)
+	}
+	if tun, ok := a.route(); !ok || tun.Remote != coa2 {
+		t.Fatalf("route after a leads again %+v %v, want to %v (b's registration)", tun, ok, coa2)
+	}
+	a.seq = b.seq - 1
+	if ba, ok := a.deliver(a.buSignal(coa1, 15, bid{1, coa1, 10}), 5*time.Second); !ok || ba.Status != wire.StatusSequenceNumberOutOfWindow {
+		t.Fatalf("b's last sequence number at a: BA %+v %v, want 135", ba, ok)
+	}
 }

@@ -91,7 +91,9 @@ func (n *Node) Campaign(ctx context.Context) (*Term, error) {
 	// The session lives on its own context: ending the campaign's ctx must
 	// not keep End from revoking the lease (a graceful stop hands over now).
 	// The grant itself follows ctx (it would wait forever in a partition).
-	l, err := n.c.Grant(ctx, int64(n.ttl/time.Second))
+	gctx, gcancel := context.WithTimeout(ctx, n.ttl)
+	l, err := n.c.Grant(gctx, int64(n.ttl/time.Second))
+	gcancel()
 	if err != nil {
 		return nil, fmt.Errorf("etcd session lease: %w", err)
 	}
@@ -100,7 +102,20 @@ func (n *Node) Campaign(ctx context.Context) (*Term, error) {
 		return nil, fmt.Errorf("etcd session: %w", err)
 	}
 	elec := concurrency.NewElection(sess, n.prefix+"election")
-	if err := elec.Campaign(ctx, n.id); err != nil {
+	// A standby waits in Campaign on a watch. If its connection dies, the
+	// watch may never tell; its session does (keep-alives fail), and ends
+	// the wait, so the node campaigns again on a fresh connection.
+	cctx, ccancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-sess.Done():
+			ccancel()
+		case <-cctx.Done():
+		}
+	}()
+	err = elec.Campaign(cctx, n.id)
+	ccancel()
+	if err != nil {
 		sess.Close()
 		return nil, fmt.Errorf("etcd election %s: %w", n.prefix, err)
 	}

@@ -137,3 +137,11 @@ func (p *Partitionable) Cut() {
 		s.BlackholeRx()
 	}
 }
+
+// Heal ends the partition.
+func (p *Partitionable) Heal() {
+	for _, s := range p.proxies {
+		s.UnblackholeTx()
+		s.UnblackholeRx()
+	}
+}
