@@ -32,6 +32,8 @@ type HomeAgent struct {
 	Metrics Metrics `yaml:"metrics"`
 	// Store keeps the bindings across restarts.
 	Store Store `yaml:"store"`
+	// Cluster, when set, makes this home agent a node of an etcd cluster.
+	Cluster Cluster `yaml:"cluster"`
 
 	Binding struct {
 		// MaxLifetime caps granted lifetimes (RFC 6275 section 10.3.1).
@@ -141,6 +143,7 @@ func ParseHomeAgent(name string, data []byte) (*HomeAgent, error) {
 	c.Dataplane.validate(&e)
 	c.Metrics.validate(&e)
 	c.Store.validate(&e)
+	c.Cluster.validate(c.Store.Backend, &e)
 	if c.Binding.MaxLifetime == 0 {
 		c.Binding.MaxLifetime = Duration(5 * time.Minute)
 	}
@@ -220,8 +223,8 @@ func inAny(a netip.Addr, ps []netip.Prefix) bool {
 
 // Store chooses where the home agent keeps its bindings.
 type Store struct {
-	// Backend is bolt (a file, the default) or memory (nothing survives a
-	// restart).
+	// Backend is bolt (a file, the default), memory (nothing survives a
+	// restart) or etcd (the cluster's etcd, see Cluster).
 	Backend string `yaml:"backend"`
 	// Path is the bolt file (default /var/lib/monami/ha.db); its directory
 	// is created (0700) when missing.
@@ -235,14 +238,16 @@ func (s *Store) validate(e *errs) {
 	switch s.Backend {
 	case "":
 		s.Backend = "bolt"
-	case "bolt", "memory":
+	case "bolt", "memory", "etcd":
 	default:
-		e.add("store.backend: %q is not bolt or memory", s.Backend)
+		e.add("store.backend: %q is not bolt, memory or etcd", s.Backend)
 		return
 	}
 	switch {
 	case s.Backend == "memory" && s.Path != "":
 		e.add("store.path: %q is for backend bolt; backend memory keeps nothing on disk", s.Path)
+	case s.Backend == "etcd" && s.Path != "":
+		e.add("store.path: %q is for backend bolt; backend etcd keeps the bindings in cluster.etcd", s.Path)
 	case s.Backend == "bolt" && s.Path == "":
 		s.Path = DefaultStorePath
 	case s.Backend == "bolt" && !filepath.IsAbs(s.Path):

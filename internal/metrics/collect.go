@@ -28,6 +28,7 @@ var (
 	descNodes      = prometheus.NewDesc("monami_ha_mobile_nodes_registered", "Mobile nodes with at least one binding.", nil, nil)
 	descBURecv     = prometheus.NewDesc("monami_ha_binding_updates_received_total", "Binding Updates received (before authentication).", nil, nil)
 	descBAByStatus = prometheus.NewDesc("monami_binding_acks_total", "Binding Acknowledgements by status (RFC 6275 section 6.1.8), sent by a home agent, received by a mobile node.", []string{"role", "code", "status"}, nil)
+	descLeader     = prometheus.NewDesc("monami_ha_cluster_leader", "1 while this home agent leads its etcd cluster and serves, 0 as a standby (absent without a cluster).", nil, nil)
 	descHAEvents   = prometheus.NewDesc("monami_ha_signalling_events_total", "Signalling events of the home agent by kind.", []string{"event"}, nil)
 
 	descBUSent   = prometheus.NewDesc("monami_mn_binding_updates_sent_total", "Binding Updates sent, retransmissions included.", nil, nil)
@@ -75,7 +76,10 @@ func (c *haCollector) Collect(ch chan<- prometheus.Metric) {
 		HomeAddress string `json:"home_address"`
 	}
 	var status struct {
-		Nodes int `json:"mobile_nodes_registered"`
+		Nodes   int `json:"mobile_nodes_registered"`
+		Cluster *struct {
+			Leading bool `json:"leading"`
+		} `json:"cluster"`
 	}
 	var cnt struct {
 		Signalling struct {
@@ -88,6 +92,7 @@ func (c *haCollector) Collect(ch chan<- prometheus.Metric) {
 			SendErrors       uint64            `json:"send_errors"`
 			DataplaneErrors  uint64            `json:"dataplane_errors"`
 			QueueFull        uint64            `json:"queue_full"`
+			NotLeader        uint64            `json:"not_leader"`
 			AcksByStatus     map[string]uint64 `json:"acks_by_status"`
 		} `json:"signalling"`
 		Dataplane *dataplaneCounters `json:"dataplane"`
@@ -105,6 +110,9 @@ func (c *haCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(ch, descBindings, len(bindings))
 	gauge(ch, descPrimary, len(hoas))
 	gauge(ch, descNodes, status.Nodes)
+	if c := status.Cluster; c != nil {
+		gauge(ch, descLeader, map[bool]int{true: 1}[c.Leading])
+	}
 	s := cnt.Signalling
 	counter(ch, descBURecv, s.BindingUpdates)
 	for st, n := range s.AcksByStatus {
@@ -114,7 +122,7 @@ func (c *haCollector) Collect(ch chan<- prometheus.Metric) {
 	for ev, n := range map[string]uint64{
 		"malformed": s.Malformed, "other_message": s.NotBindingUpdate, "discarded": s.Discarded,
 		"auth_failure": s.AuthFailures, "ack_sent": s.AcksSent, "send_error": s.SendErrors,
-		"dataplane_error": s.DataplaneErrors, "queue_full": s.QueueFull,
+		"dataplane_error": s.DataplaneErrors, "queue_full": s.QueueFull, "not_leader": s.NotLeader,
 	} {
 		counter(ch, descHAEvents, n, ev)
 	}

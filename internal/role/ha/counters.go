@@ -28,7 +28,9 @@ type counters struct {
 	storeRefusals uint64
 	// parameterProblems: ICMPv6 Parameter Problems sent (RFC 6275 9.2)
 	parameterProblems uint64
-	byStatus          map[wire.Status]uint64
+	// notLeader: messages dropped because this cluster node does not lead.
+	notLeader uint64
+	byStatus  map[wire.Status]uint64
 }
 
 func (c *counters) inc(p *uint64) {
@@ -62,6 +64,7 @@ type Counters struct {
 	AcksByStatus      map[string]uint64 `json:"acks_by_status"`
 	StoreErrors       uint64            `json:"store_errors"`
 	StoreRefused      uint64            `json:"store_refusals"`
+	NotLeader         uint64            `json:"not_leader"`
 }
 
 func (c *counters) view() Counters {
@@ -69,7 +72,7 @@ func (c *counters) view() Counters {
 	defer c.mu.Unlock()
 	v := Counters{c.bindingUpdates, c.malformed, c.notBindingUpdate, c.discarded, c.authFailures,
 		c.acksSent, c.sendErrors, c.dataplaneErrors, c.dataplaneRefusals, c.queueFull, c.parameterProblems, map[string]uint64{},
-		c.storeErrors, c.storeRefusals}
+		c.storeErrors, c.storeRefusals, c.notLeader}
 	for s, n := range c.byStatus {
 		v.AcksByStatus[s.String()] = n
 	}

@@ -80,10 +80,14 @@ func (h *HomeAgent) snapshot(topic string) snapshotResp {
 		}
 		return snapshotResp{data: v}
 	case "status":
-		return snapshotResp{data: map[string]any{
+		st := map[string]any{
 			"address": h.addr.String(), "home_prefixes": h.cfg.HomePrefixes, "backend": h.dp.Backend(),
 			"bindings": h.cache.Len(), "flow_bindings": h.flows.Len(), "mobile_nodes_registered": h.cache.NodeCount(),
-		}}
+		}
+		if h.cluster != nil {
+			st["cluster"] = h.cluster.status(h.cfg.Cluster.Election)
+		}
+		return snapshotResp{data: st}
 	}
 	return snapshotResp{err: ctlapi.ErrUnknownTopic}
 }

@@ -53,6 +53,9 @@ type Options struct {
 
 	// proxy, when set, replaces the proxy ND of the home_link (tests).
 	proxy neighborProxy
+	// clusterAddr, when set, replaces the cluster's home agent address
+	// owner (tests).
+	clusterAddr addressOwner
 }
 
 // HomeAgent is a running home agent.
@@ -99,8 +102,10 @@ type HomeAgent struct {
 	// store keeps accepted bindings across restarts (persist.go); cur and
 	// batch are persist's scratch.
 	store store.Store
-	cur   []binding.Binding
-	batch store.Batch
+	// cluster, when set, makes this an active/standby node (cluster.go).
+	cluster *clusterNode
+	cur     []binding.Binding
+	batch   store.Batch
 
 	// udpData takes the UDP-encapsulated data the UDP transport receives;
 	// set once the data plane exists (the transport starts reading first).
@@ -226,7 +231,13 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 			return nil, err
 		}
 	}
-	if h.store = opt.Store; h.store == nil {
+	if cfg.Cluster.Enabled() {
+		if h.cluster, err = joinCluster(cfg); err != nil {
+			return nil, err
+		}
+		h.store = h.cluster.node.Store
+		h.gateTransports()
+	} else if h.store = opt.Store; h.store == nil {
 		if h.store, err = openStore(cfg.Store); err != nil {
 			return nil, err
 		}
@@ -240,9 +251,17 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 		}
 		h.proxy = p
 	}
-	// Before the first Binding Update is read (Run starts the readers).
-	if err := h.restore(); err != nil {
-		return nil, err
+	if h.cluster != nil {
+		if err := h.cluster.ownAddress(cfg, opt, h.proxy, h.log); err != nil {
+			return nil, err
+		}
+	}
+	// Before the first Binding Update is read (Run starts the readers); a
+	// cluster node restores when it wins the election.
+	if h.cluster == nil {
+		if err := h.restore(); err != nil {
+			return nil, err
+		}
 	}
 	if d, ok := h.dp.(dataplane.UDPDeliverer); ok {
 		h.udpData.Store(&d)
@@ -292,6 +311,13 @@ func (h *HomeAgent) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	rctx, stop := context.WithCancel(ctx)
 	defer func() { stop(); wg.Wait() }()
+	if h.cluster != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h.cluster.campaign(rctx, h)
+		}()
+	}
 	for _, tp := range h.tps {
 		wg.Add(1)
 		go func(tp transport.Transport) {
@@ -313,7 +339,13 @@ func (h *HomeAgent) Run(ctx context.Context) error {
 			h.log.Info("home agent stopping", "bindings", h.cache.Len())
 			return nil
 		case r := <-h.in:
+			if h.standby() {
+				h.cnt.inc(&h.cnt.notLeader) // the leader answers (docs/ha-cluster.md)
+				continue
+			}
 			h.handleQueued(ctx, r)
+		case ev := <-h.clusterEvents():
+			h.onClusterEvent(ev)
 		case <-timer.C:
 			h.expire()
 		case q := <-h.snaps:
@@ -387,6 +419,12 @@ func (h *HomeAgent) close() {
 	if h.store != nil {
 		if err := h.store.Close(); err != nil {
 			h.log.Warn("closing the store", "err", err)
+		}
+	}
+	if h.cluster != nil {
+		h.cluster.close(h)
+		if err := h.cluster.node.Close(); err != nil {
+			h.log.Warn("closing the etcd client", "err", err)
 		}
 	}
 	if h.dp != nil {

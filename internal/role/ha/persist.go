@@ -1,6 +1,7 @@
 package ha
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -18,8 +19,10 @@ func openStore(cfg config.Store) (store.Store, error) {
 		return store.NewMemory(), nil
 	case "bolt", "":
 		return bolt.Open(cfg.Path)
+	case "etcd":
+		return nil, fmt.Errorf("store.backend: etcd needs the cluster section")
 	}
-	return nil, fmt.Errorf("store.backend: %q is not bolt or memory", cfg.Backend)
+	return nil, fmt.Errorf("store.backend: %q is not bolt, memory or etcd", cfg.Backend)
 }
 
 // appendRecords adds to b what an accepted Binding Update left of its
@@ -82,6 +85,11 @@ func (h *HomeAgent) restore() error {
 	var drop store.Batch
 	var bad int
 	for r, err := range h.store.Load() {
+		if err != nil && !errors.Is(err, store.ErrRecord) {
+			// The store itself cannot be read (etcd out of reach): serving
+			// without the bindings would forget replay state.
+			return fmt.Errorf("store: loading bindings: %w", err)
+		}
 		if err != nil {
 			bad++
 			h.log.Warn("store: unreadable record skipped", "err", err)
