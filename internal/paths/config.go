@@ -43,7 +43,7 @@ type Config struct {
 const (
 	DefaultProbeInterval        = time.Second
 	DefaultActiveWindow         = time.Second
-	DefaultSuspectAfter         = 50 * time.Millisecond
+	DefaultSuspectAfter         = 40 * time.Millisecond
 	DefaultProbeTimeout         = 500 * time.Millisecond
 	DefaultSuspectProbeInterval = 25 * time.Millisecond
 	DefaultDownAfter            = 100 * time.Millisecond

@@ -16,7 +16,7 @@ import (
 
 // pathPoll is how often the home agent reads its per-endpoint receive
 // counters and runs the path state machines (internal/paths).
-const pathPoll = 10 * time.Millisecond
+const pathPoll = 20 * time.Millisecond
 
 // pathWatch is the home agent's own judgement of the path to each care-of
 // address: a path that carried traffic and went silent is probed at once

@@ -12,7 +12,7 @@ import (
 // pathPoll is how often the mobile node reads its per-endpoint receive
 // counters and runs the path state machines: a small share of the 50 ms
 // after which a path that carried traffic turns suspect (internal/paths).
-const pathPoll = 10 * time.Millisecond
+const pathPoll = 20 * time.Millisecond
 
 // pathConfig: the mobile node probes every path it registers once a second
 // (the idle cost) and a quiet one at the suspect interval.
