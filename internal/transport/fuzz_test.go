@@ -78,10 +78,12 @@ func FuzzDecodeUDP(f *testing.F) {
 				t.Fatalf("bad signal %+v", sig)
 			}
 			// What was decoded can be sent again, unless it carries
-			// IPv4-mapped addresses, which Send refuses.
+			// IPv4-mapped addresses, which Send refuses, or octets after
+			// its Header Len, which a receiver takes (RFC 8200 section
+			// 4.7) and a sender does not make.
 			_, err := appendPacket(nil, &sig)
-			mapped := sig.Src.Is4In6() || sig.Dst.Is4In6() || sig.HomeAddress.Is4In6()
-			if mapped != (err != nil) {
+			refused := sig.Src.Is4In6() || sig.Dst.Is4In6() || sig.HomeAddress.Is4In6() || checkMH(sig.MH) != nil
+			if refused != (err != nil) {
 				t.Fatalf("re-encoding decoded signal %+v: %v", sig, err)
 			}
 		}
