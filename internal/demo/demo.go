@@ -140,12 +140,24 @@ type Report struct {
 
 // Run builds the network, runs the scenario and tears everything down.
 func Run(ctx context.Context, opt Options) (*Report, error) {
+	var rep *Report
+	err := inLab(ctx, opt, func(s *scenario) error {
+		var err error
+		rep, err = s.run(ctx)
+		return err
+	})
+	return rep, err
+}
+
+// inLab builds the demo network, runs f on a scenario in it, and removes
+// the daemons and the network whatever happened.
+func inLab(ctx context.Context, opt Options, f func(*scenario) error) error {
 	if err := opt.defaults(); err != nil {
-		return nil, err
+		return err
 	}
 	topo, err := lab.Parse(topologyYAML)
 	if err != nil {
-		return nil, fmt.Errorf("demo topology: %w", err)
+		return fmt.Errorf("demo topology: %w", err)
 	}
 	topo.Name = opt.Name
 	say := func(format string, a ...any) { fmt.Fprintf(opt.Progress, format+"\n", a...) }
@@ -153,7 +165,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	say("== building the lab %q (mn with wlan0 10 ms and lte0 40 ms, ar, ha, cn)", opt.Name)
 	l, err := lab.Up(ctx, topo)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer func() {
 		if derr := l.Down(); derr != nil {
@@ -163,7 +175,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 
 	s := &scenario{opt: opt, lab: l, say: say, dir: l.StateDir()}
 	defer s.stopDaemons()
-	return s.run(ctx)
+	return f(s)
 }
 
 type scenario struct {

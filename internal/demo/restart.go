@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"monami/internal/ctlapi"
-	"monami/internal/lab"
 	"monami/internal/role/ha"
 )
 
@@ -59,27 +58,16 @@ type RestartSummary struct {
 // the home agent twice (SIGKILL, then SIGTERM) under the probe, and tears
 // everything down.
 func RunRestart(ctx context.Context, opt Options) (*RestartSummary, error) {
-	if err := opt.defaults(); err != nil {
-		return nil, err
-	}
-	topo, err := lab.Parse(topologyYAML)
-	if err != nil {
-		return nil, fmt.Errorf("demo topology: %w", err)
-	}
-	topo.Name = opt.Name
-	say := func(format string, a ...any) { fmt.Fprintf(opt.Progress, format+"\n", a...) }
-	say("== building the lab %q (mn with wlan0 10 ms and lte0 40 ms, ar, ha, cn)", opt.Name)
-	l, err := lab.Up(ctx, topo)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if derr := l.Down(); derr != nil {
-			say("lab down: %v", derr)
-		}
-	}()
-	s := &scenario{opt: opt, lab: l, say: say, dir: l.StateDir()}
-	defer s.stopDaemons()
+	var sum *RestartSummary
+	err := inLab(ctx, opt, func(s *scenario) error {
+		var err error
+		sum, err = s.restartScenario(ctx)
+		return err
+	})
+	return sum, err
+}
+
+func (s *scenario) restartScenario(ctx context.Context) (*RestartSummary, error) {
 	if err := s.writeConfigs(); err != nil {
 		return nil, err
 	}
