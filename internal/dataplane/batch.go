@@ -13,6 +13,10 @@ const (
 	OpDelRoute
 	OpAddEndpoint
 	OpDelEndpoint
+	// OpAddDedup and OpDelDedup (Dedup; delete by its Match) exist only
+	// in batches: a data plane without Batcher cannot drop duplicates.
+	OpAddDedup
+	OpDelDedup
 )
 
 // Op is one change of a batch: what AddRoute, DelRoute, AddEndpoint or
@@ -24,6 +28,7 @@ type Op struct {
 	// Endpoint: OpAddEndpoint; OpDelEndpoint uses its Local, Peer and
 	// Encap.
 	Endpoint Endpoint
+	Dedup    Dedup // OpAddDedup, OpDelDedup
 }
 
 func (o Op) String() string {
@@ -36,6 +41,10 @@ func (o Op) String() string {
 		return "add endpoint " + o.Endpoint.String()
 	case OpDelEndpoint:
 		return "delete endpoint " + o.Endpoint.String()
+	case OpAddDedup:
+		return "add dedup" + o.Dedup.Match.Key()
+	case OpDelDedup:
+		return "delete dedup" + o.Dedup.Match.Key()
 	}
 	return fmt.Sprintf("op(%d)", o.Kind)
 }
@@ -67,6 +76,8 @@ func ApplyEach(dp DataPlane, ops []Op) error {
 			err = dp.AddEndpoint(o.Endpoint)
 		case OpDelEndpoint:
 			err = dp.DelEndpoint(o.Endpoint.Local, o.Endpoint.Peer, o.Endpoint.Encap)
+		case OpAddDedup, OpDelDedup:
+			err = fmt.Errorf("%v: %w", o, ErrUnsupported)
 		default:
 			err = fmt.Errorf("%v: unknown operation", o)
 		}
@@ -89,12 +100,11 @@ func Apply(dp DataPlane, ops []Op) error {
 func (o Op) validate() error {
 	switch o.Kind {
 	case OpAddRoute:
-		if err := o.Route.Selector.validate(); err != nil {
-			return err
-		}
-		return o.Route.Tunnel.validate()
-	case OpDelRoute, OpDelEndpoint:
+		return o.Route.validate()
+	case OpDelRoute, OpDelEndpoint, OpDelDedup:
 		return nil
+	case OpAddDedup:
+		return o.Dedup.validate()
 	case OpAddEndpoint:
 		return o.Endpoint.validate()
 	}

@@ -21,6 +21,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+
+	"monami/internal/forwarding"
 )
 
 // Encapsulation is how an inner IPv6 packet travels to the peer.
@@ -87,25 +89,36 @@ func (t Tunnel) String() string {
 	return fmt.Sprintf("%s->%s/%s", t.Local, t.Remote, t.Encap)
 }
 
-// Selector says which packets a route catches. Today: destination and an
+// Selector says which packets a route catches: a destination and an
 // optional source prefix (a mobile node reverse-tunnels only what leaves
-// from its home address, RFC 6275 section 11.3.1). A flow selector (fwmark
-// set by an RFC 6089 flow binding classifier) is the planned extension: it
-// will become a field here and an extra match in each backend.
+// from its home address, RFC 6275 section 11.3.1), narrowed by an optional
+// flow match (RFC 6088 fields, the selector of an RFC 6089 flow binding or
+// of a policy rule). Routes with the same Dst and Src but different Flow
+// share one kernel route; the backend classifies among them (see Route).
 type Selector struct {
 	// Dst is the destination address or prefix (a home address /128, a
 	// mobile network prefix, or ::/0).
 	Dst netip.Prefix
 	// Src, when valid, limits the route to packets from this source prefix.
 	Src netip.Prefix
+	// Flow, when not zero, limits the route to packets it matches.
+	Flow forwarding.Match
 }
 
 func (s Selector) String() string {
+	out := s.Dst.String()
 	if s.Src.IsValid() {
-		return s.Dst.String() + " from " + s.Src.String()
+		out += " from " + s.Src.String()
 	}
-	return s.Dst.String()
+	if !s.Flow.IsZero() {
+		out += " flow" + s.Flow.Key()
+	}
+	return out
 }
+
+// parent is the selector without its flow match: the kernel route that
+// carries every flow route of a (Dst, Src).
+func (s Selector) parent() Selector { return Selector{Dst: s.Dst, Src: s.Src} }
 
 func (s Selector) validate() error {
 	if !s.Dst.IsValid() || !s.Dst.Addr().Is6() || s.Dst.Addr().Is4In6() {
@@ -114,13 +127,72 @@ func (s Selector) validate() error {
 	if s.Src.IsValid() && (!s.Src.Addr().Is6() || s.Src.Addr().Is4In6()) {
 		return fmt.Errorf("selector %v: source must be an IPv6 prefix", s)
 	}
+	if err := s.Flow.Validate(); err != nil {
+		return fmt.Errorf("selector %v: flow: %w", s, err)
+	}
+	if s.Flow.Family == 4 {
+		return fmt.Errorf("selector %v: flow: an IPv4 match never matches the IPv6 packets a tunnel carries", s)
+	}
 	return nil
 }
 
-// Route sends the packets a Selector catches into a Tunnel.
+// Route sends the packets a Selector catches into a Tunnel, or, with
+// Paths, into a set of tunnels by Mode.
+//
+// Among the routes of one (Dst, Src), a packet takes the first whose Flow
+// matches: lower Order first, then the more specific Flow
+// (forwarding.Match.Specificity), then Flow's canonical key. A (Dst, Src)
+// whose flow routes match nothing of a packet and that has no route with
+// a zero Flow drops it.
 type Route struct {
 	Selector
+	// Tunnel is the one path of a plain route (Paths empty).
 	Tunnel Tunnel
+	// Mode says how Paths are used. ModeSingle with no Paths is Tunnel.
+	Mode Mode
+	// Paths, when not empty, replaces Tunnel: the usable paths in
+	// preference order (the role leaves out those it knows to be down).
+	Paths []Path
+	// Order ranks the routes of one (Dst, Src); lower first.
+	Order uint32
+}
+
+// PathList returns the route's paths: Paths, or Tunnel alone.
+func (r *Route) PathList() []Path {
+	if len(r.Paths) > 0 || r.Mode == ModeDrop {
+		return r.Paths
+	}
+	return []Path{{Tunnel: r.Tunnel, Weight: 1}}
+}
+
+// Plain reports whether the route is one tunnel for a whole (Dst, Src),
+// what every backend has always installed.
+func (r *Route) Plain() bool {
+	return r.Flow.IsZero() && r.Mode == ModeSingle && len(r.Paths) <= 1
+}
+
+func (r *Route) validate() error {
+	if err := r.Selector.validate(); err != nil {
+		return err
+	}
+	if r.Mode > ModeDrop {
+		return fmt.Errorf("route %v: unknown mode %d", r.Selector, r.Mode)
+	}
+	if r.Mode == ModeDrop {
+		if len(r.Paths) > 0 {
+			return fmt.Errorf("route %v: a drop route has no paths", r.Selector)
+		}
+		return nil
+	}
+	if len(r.Paths) > MaxPaths {
+		return fmt.Errorf("route %v: %d paths, at most %d", r.Selector, len(r.Paths), MaxPaths)
+	}
+	for i, p := range r.PathList() {
+		if err := p.Tunnel.validate(); err != nil {
+			return fmt.Errorf("route %v: path %d: %w", r.Selector, i, err)
+		}
+	}
+	return nil
 }
 
 // Endpoint is a local tunnel endpoint and the one peer allowed to send to it.

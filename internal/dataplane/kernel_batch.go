@@ -19,6 +19,9 @@ func (k *kernelDP) apply(ops []Op, strict bool) error {
 		if err := o.validate(); err != nil {
 			return err
 		}
+		if o.Kind == OpAddRoute && !o.Route.Plain() || o.Kind == OpAddDedup || o.Kind == OpDelDedup {
+			return fmt.Errorf("%v: flow routes: %w", o, ErrUnsupported)
+		}
 		if o.Kind == OpAddRoute && o.Route.Tunnel.Encap != EncapIPv6 {
 			return fmt.Errorf("route %v: %s encapsulation: %w", o.Route.Selector, o.Route.Tunnel.Encap, ErrUnsupported)
 		}

@@ -154,6 +154,9 @@ func (u *userDP) AddRoute(r Route) error {
 	if err := r.Selector.validate(); err != nil {
 		return err
 	}
+	if !r.Plain() {
+		return fmt.Errorf("route %v: flow routes: %w", r.Selector, ErrUnsupported)
+	}
 	if err := r.Tunnel.validate(); err != nil {
 		return err
 	}
