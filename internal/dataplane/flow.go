@@ -106,7 +106,7 @@ type RouteCounter struct {
 
 // PathCounter counts one path of a route.
 type PathCounter struct {
-	Tunnel           Tunnel
+	Tunnel          Tunnel
 	Packets, Octets uint64
 }
 
