@@ -115,3 +115,16 @@ type PathCounter struct {
 type FlowCounterReader interface {
 	RouteCounters() ([]RouteCounter, error)
 }
+
+// routeBefore orders the routes of one (Dst, Src) as a packet tries them
+// (see Route): lower Order, then the more specific Flow, then the key.
+// Both backends classify in this order.
+func routeBefore(a, b *Route) bool {
+	if a.Order != b.Order {
+		return a.Order < b.Order
+	}
+	if sa, sb := a.Flow.Specificity(), b.Flow.Specificity(); sa != sb {
+		return sa > sb
+	}
+	return a.Flow.Key() < b.Flow.Key()
+}
