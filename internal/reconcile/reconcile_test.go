@@ -81,7 +81,9 @@ func TestFailedSetIsRetried(t *testing.T) {
 	}
 }
 
-type mapper struct{ coas map[forwarding.PathID]netip.Addr }
+type mapper struct {
+	coas map[forwarding.PathID]netip.Addr
+}
 
 func (m mapper) Parent(hoa netip.Addr) dataplane.Selector {
 	return dataplane.Selector{Dst: netip.PrefixFrom(hoa, 128)}

@@ -58,7 +58,7 @@ func (f *Fake) DelEndpoint(local, peer netip.Addr, encap dataplane.Encapsulation
 }
 
 func (f *Fake) Counters() (dataplane.Counters, error) { return dataplane.Counters{}, nil }
-func (f *Fake) Close() error                         { return nil }
+func (f *Fake) Close() error                          { return nil }
 
 // Apply applies ops in order, going on after a failure as the backends
 // do, and joins the errors.
