@@ -65,7 +65,7 @@ func (o *Override) Name() string {
 		return o.Rule
 	}
 	sel, _ := o.Match.Selector("match")
-	return "moved" + sel.Key()
+	return "moved{" + sel.Key() + "}"
 }
 
 func (o *Override) action() Action {

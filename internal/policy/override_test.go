@@ -48,7 +48,7 @@ func TestWithOverrides(t *testing.T) {
 		t.Fatal(err)
 	}
 	rules, _ := q.Forwarding()
-	if len(rules) != 6 || rules[0].Name != "moved"+rules[0].Selector.Key() || rules[0].Action.Paths[0].ID != 2 ||
+	if len(rules) != 6 || rules[0].Name != "moved{"+rules[0].Selector.Key()+"}" || rules[0].Action.Paths[0].ID != 2 ||
 		rules[0].Priority != 1 {
 		t.Fatalf("override rule %+v", rules[0])
 	}
