@@ -275,9 +275,9 @@ func TestFlowMoveAndClear(t *testing.T) {
 	sent = len(sink.sent)
 	for req, want := range map[*FlowMove]string{
 		{Match: "{next_header: tcp, dport: 5201}", To: []string{"wwan0"}}: "match.dport: unknown key",
-		{Match: "{dst_port: 5201}", To: []string{"eth9"}}:                  `to[0]: "eth9" is not one of the interfaces`,
-		{Rule: "nope", To: []string{"wlan0"}}:                              `rule: no rule named "nope"`,
-		{Rule: "voice", To: []string{"wlan0"}, Mode: "spray"}:              `mode: "spray"`,
+		{Match: "{dst_port: 5201}", To: []string{"eth9"}}:                 `to[0]: "eth9" is not one of the interfaces`,
+		{Rule: "nope", To: []string{"wlan0"}}:                             `rule: no rule named "nope"`,
+		{Rule: "voice", To: []string{"wlan0"}, Mode: "spray"}:             `mode: "spray"`,
 	} {
 		if _, err := m.moveFlow(*req); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%+v: %v, want %q", req, err, want)
