@@ -353,3 +353,24 @@ rules:
 		}
 	}
 }
+
+// A data plane without flow routes (ErrUnsupported) still gets each home
+// address's default as one plain tunnel, even for a shared default.
+func TestPolicyOnPlainDataPlane(t *testing.T) {
+	dp := dptest.New()
+	dp.Fail = func(o dataplane.Op) error {
+		if o.Kind == dataplane.OpAddRoute && !o.Route.Plain() || o.Kind == dataplane.OpAddDedup {
+			return dataplane.ErrUnsupported
+		}
+		return nil
+	}
+	m, _, _ := policyNode(t, uplinkPolicy+"default:\n  share: [wwan0, wlan0]\n")
+	m.dp, m.rec = dp, nil
+	m.forward()
+	if r := uplink(t, dp); r.Tunnel.Local != coa2 {
+		t.Errorf("default %+v, want the shared default's first interface", r)
+	}
+	if n, eps, _ := dp.Len(); n != 1 || eps != 2 || m.fwdFailed {
+		t.Errorf("%d routes %d endpoints (failed %v), want the default and both endpoints", n, eps, m.fwdFailed)
+	}
+}

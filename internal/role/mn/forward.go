@@ -1,6 +1,7 @@
 package mn
 
 import (
+	"errors"
 	"net/netip"
 
 	"monami/internal/dataplane"
@@ -39,7 +40,19 @@ func (m *MobileNode) forward() {
 		routes, dedups := reconcile.Routes(h.hoa, h.entries, mnMapper{m: m, h: h})
 		want[h.hoa] = reconcile.Home{Routes: routes, Dedups: dedups, Endpoints: m.endpointsOf(h)}
 	}
-	if err := m.rec.Set(want); err != nil {
+	err := m.rec.Set(want)
+	if errors.Is(err, dataplane.ErrUnsupported) {
+		// A data plane without flow routes still carries each home
+		// address's default, as before policies existed.
+		if !m.plainOnly {
+			m.log.Warn("the data plane cannot install the policy's flow routes; every flow takes the default", "err", err)
+		}
+		m.plainOnly = true
+		err = m.rec.Set(plainOnly(want))
+	} else if err == nil {
+		m.plainOnly = false
+	}
+	if err != nil {
 		// Set again with the next change: the reconciler re-sends what
 		// may be missing.
 		m.fwdFailed = true
@@ -190,4 +203,25 @@ func (m *MobileNode) noteTunnel(h *homeRegistration) {
 		"registered", f.registered[h.hoa], "was", h.activeCoA)
 	h.active, h.activeCoA, h.since = f, f.coa, m.now()
 	m.cnt.tunnelMoves++
+}
+
+// plainOnly keeps the routes every backend takes: each home address's
+// default, as one tunnel.
+func plainOnly(want map[netip.Addr]reconcile.Home) map[netip.Addr]reconcile.Home {
+	out := make(map[netip.Addr]reconcile.Home, len(want))
+	for hoa, h := range want {
+		var rs []dataplane.Route
+		for _, r := range h.Routes {
+			if !r.Flow.IsZero() || r.Mode == dataplane.ModeDrop {
+				continue
+			}
+			if !r.Plain() {
+				// A shared or bicast default: its first path.
+				r = dataplane.Route{Selector: r.Selector, Tunnel: r.Paths[0].Tunnel, Order: r.Order}
+			}
+			rs = append(rs, r)
+		}
+		out[hoa] = reconcile.Home{Routes: rs, Endpoints: h.Endpoints}
+	}
+	return out
 }

@@ -117,6 +117,9 @@ type MobileNode struct {
 	// failed.
 	rec       *reconcile.Reconciler
 	fwdFailed bool
+	// plainOnly: the data plane refused flow routes (ErrUnsupported), so
+	// only each home address's default is installed.
+	plainOnly bool
 	// calls are control API commands for the event loop.
 	calls chan func()
 }
