@@ -233,6 +233,9 @@ func (m *MobileNode) installCoARoutes(f *accessInterface) {
 // keepalive probes every gateway, and picks up a gateway that appeared
 // since the care-of address came up without one.
 func (m *MobileNode) keepalive() {
+	if m.fwdFailed {
+		m.forward() // the reconciler re-sends what the failed batch may have missed
+	}
 	for _, f := range m.ifs {
 		if !f.coa.IsValid() {
 			continue
