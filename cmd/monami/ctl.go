@@ -15,19 +15,23 @@ import (
 // defaultSocketDir holds one control socket per running role.
 const defaultSocketDir = "/run/monami"
 
+// The flags of ctl, which its subcommands (flow) share.
+var (
+	ctlSocket, ctlRole string
+	ctlJSON            bool
+)
+
 func init() {
-	var socket, role string
-	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "ctl [TOPIC]",
 		Short: "Inspect a running monami daemon (bindings, binding update list, counters...)",
 		Long: `ctl reads a running daemon's control API on its unix socket.
 Without TOPIC it lists the topics the daemon offers. The socket is --socket, or
 /run/monami/ROLE.sock for --role, or the only socket in /run/monami.`,
-		Example: "  monami ctl --role ha bindings\n  monami ctl bul --json",
+		Example: "  monami ctl --role ha bindings\n  monami ctl bul --json\n  monami ctl --role mn flows",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path, err := findSocket(socket, role)
+			path, err := findSocket(ctlSocket, ctlRole)
 			if err != nil {
 				return err
 			}
@@ -41,19 +45,26 @@ Without TOPIC it lists the topics the daemon offers. The socket is --socket, or
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				_, err = fmt.Fprintln(out, string(data))
-				return err
-			}
-			fmt.Fprintf(out, "%s %s at %s\n", resp.Role, resp.Topic, resp.Time.Format(time.RFC3339))
-			return ctlapi.Render(out, data)
+			return printAnswer(cmd, resp, data)
 		},
 	}
-	cmd.Flags().StringVar(&socket, "socket", "", "control socket path")
-	cmd.Flags().StringVar(&role, "role", "", "role whose default socket to use (ha, mn, cn, lma, mag)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the data as JSON")
+	cmd.PersistentFlags().StringVar(&ctlSocket, "socket", "", "control socket path")
+	cmd.PersistentFlags().StringVar(&ctlRole, "role", "", "role whose default socket to use (ha, mn, cn, lma, mag)")
+	cmd.PersistentFlags().BoolVar(&ctlJSON, "json", false, "print the data as JSON")
+	cmd.AddCommand(flowCommand())
 	root.AddCommand(markRoot(cmd))
+}
+
+// printAnswer prints a control API answer: its data as JSON with --json,
+// else a header line and the data rendered.
+func printAnswer(cmd *cobra.Command, resp ctlapi.Response, data []byte) error {
+	out := cmd.OutOrStdout()
+	if ctlJSON {
+		_, err := fmt.Fprintln(out, string(data))
+		return err
+	}
+	fmt.Fprintf(out, "%s %s at %s\n", resp.Role, resp.Topic, resp.Time.Format(time.RFC3339))
+	return ctlapi.Render(out, data)
 }
 
 func findSocket(socket, role string) (string, error) {

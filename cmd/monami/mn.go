@@ -1,7 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,6 +30,8 @@ Update signed with RFC 4285. The home addresses sit on the home interface
 traffic is reverse-tunnelled through the best registered care-of address and
 moves at once when an interface goes down. SIGINT or SIGTERM deregisters every
 binding and removes every route, rule, address and interface it installed.
+SIGHUP reloads the policy: section of the file (validated first; an invalid
+file is logged and the running policy kept), without touching the bindings.
 See examples/mn.yaml for every configuration key.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -56,10 +64,48 @@ See examples/mn.yaml for every configuration key.`,
 					return err
 				}
 			}
+			stop := reloadOnHangup(cmd.Context(), cfgPath, m, log)
+			defer stop()
 			return m.Run(cmd.Context())
 		},
 	}
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "/etc/monami/mn.yaml", "configuration file")
 	cmd.Flags().BoolVar(&check, "check", false, "validate the configuration and exit")
 	root.AddCommand(markRoot(cmd))
+}
+
+// reloadOnHangup reloads the policy: section of the configuration file on
+// every SIGHUP until ctx ends or stop is called. SIGHUP would otherwise
+// end the daemon without deregistering.
+func reloadOnHangup(ctx context.Context, path string, m *mn.MobileNode, log *slog.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				reloadPolicy(ctx, path, m, log)
+			case <-ctx.Done():
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(hup); close(done) }
+}
+
+func reloadPolicy(ctx context.Context, path string, m *mn.MobileNode, log *slog.Logger) {
+	cfg, err := config.LoadMobileNode(path)
+	if err == nil {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = m.ReloadPolicy(rctx, cfg)
+		cancel()
+	}
+	if err != nil {
+		log.Error("SIGHUP: policy not reloaded; the running policy stays", "file", path, "err", err)
+		return
+	}
+	log.Info("SIGHUP: policy reloaded (only the policy: section; restart for the rest)", "file", path)
 }

@@ -363,3 +363,24 @@ func (l *BindingUpdateList) RefreshRequested(now time.Time, ha, hoa netip.Addr) 
 	}
 	return any
 }
+
+// Resignal puts every binding of hoa at home agent ha that is registered
+// or registering into a new Binding Update at once, e.g. because the flow
+// binding options every registration carries changed (RFC 6089 section
+// 5: a Binding Update with flow options replaces the flow bindings the
+// home agent holds). A Binding Update already outstanding is stale then
+// and is replaced. It reports whether anything goes out.
+func (l *BindingUpdateList) Resignal(now time.Time, ha, hoa netip.Addr) bool {
+	g := l.group(ha, hoa, false)
+	if g == nil {
+		return false
+	}
+	any := false
+	for _, e := range g.entries {
+		if !e.dereg && !e.standby && (e.state == StateRegistered || e.state == StateRegistering) {
+			g.markDirty(e, now)
+			any = true
+		}
+	}
+	return any
+}

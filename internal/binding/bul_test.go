@@ -435,3 +435,34 @@ func TestBindingRefreshRequest(t *testing.T) {
 		t.Fatalf("refresh after the request: %+v", acts[0].BU)
 	}
 }
+
+// Resignal sends a new Binding Update at once for a registered binding,
+// and replaces an outstanding one (its flow options are stale).
+func TestResignal(t *testing.T) {
+	l := NewBindingUpdateList(BULConfig{Lifetime: 600 * time.Second})
+	if l.Resignal(t0, haAddr, hoa1) {
+		t.Fatal("resignal with nothing registered")
+	}
+	l.SetCareOfAddress(t0, CareOfBinding{HA: haAddr, HoA: hoa1, BID: 1, CoA: coaA})
+	acts := l.Next(t0)
+	// Outstanding: a resignal replaces it with a new sequence number.
+	later := t0.Add(10 * time.Millisecond)
+	if !l.Resignal(later, haAddr, hoa1) {
+		t.Fatal("registering binding not resignalled")
+	}
+	again := l.Next(later)
+	if len(again) != 1 || again[0].Kind != SendBindingUpdate || again[0].BU.Sequence == acts[0].BU.Sequence {
+		t.Fatalf("resignal of an outstanding BU: %+v", again)
+	}
+	l.HandleBA(later, &BindingAck{HA: haAddr, HoA: hoa1, Sequence: again[0].BU.Sequence, Lifetime: 150})
+	later = later.Add(time.Second)
+	if acts := l.Next(later); len(acts) != 0 {
+		t.Fatalf("nothing due: %+v", acts)
+	}
+	if !l.Resignal(later, haAddr, hoa1) {
+		t.Fatal("registered binding not resignalled")
+	}
+	if acts := l.Next(later); len(acts) != 1 || acts[0].Kind != SendBindingUpdate || acts[0].BU.Lifetime == 0 {
+		t.Fatalf("resignal: %+v", acts)
+	}
+}

@@ -34,6 +34,10 @@ func (c *Client) Get(ctx context.Context, topic string) (Response, json.RawMessa
 	if err != nil {
 		return Response{}, nil, err
 	}
+	return c.roundTrip(req, topic)
+}
+
+func (c *Client) roundTrip(req *http.Request, topic string) (Response, json.RawMessage, error) {
 	res, err := c.http.Do(req)
 	if err != nil {
 		return Response{}, nil, fmt.Errorf("control socket %s: %w (is the daemon running?)", c.path, err)

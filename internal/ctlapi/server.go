@@ -128,6 +128,9 @@ func Listen(path string, p Provider, log *slog.Logger) (*Server, error) {
 	mux.HandleFunc("GET /"+APIVersion+"/", func(w http.ResponseWriter, r *http.Request) {
 		s.serveTopic(w, r, p)
 	})
+	mux.HandleFunc("POST /"+APIVersion+"/", func(w http.ResponseWriter, r *http.Request) {
+		s.serveCommand(w, r, p)
+	})
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -30,8 +30,8 @@ func (r *Reconciler) plan(want map[netip.Addr]Home) ([]dataplane.Op, map[netip.A
 		r.contribute(hoa, old, in, touched)
 	}
 	for k := range touched {
-		if set := r.union(k); len(set) > 0 {
-			e := dataplane.Endpoint{Local: k.local, Peer: k.peer, Encap: k.encap, InnerSrc: set}
+		if len(r.contrib[k]) > 0 {
+			e := dataplane.Endpoint{Local: k.local, Peer: k.peer, Encap: k.encap, InnerSrc: r.union(k)}
 			adds = append(adds, dataplane.Op{Kind: dataplane.OpAddEndpoint, Endpoint: e})
 		} else {
 			e := dataplane.Endpoint{Local: k.local, Peer: k.peer, Encap: k.encap}
@@ -109,10 +109,15 @@ func (r *Reconciler) contribute(hoa netip.Addr, old, in *installed, touched map[
 	}
 }
 
-// union is the sorted, deduplicated inner sources of an endpoint.
+// union is the sorted, deduplicated inner sources of an endpoint; nil
+// (any inner source) when a home that uses it names none: a mobile node
+// takes tunnelled packets from any correspondent.
 func (r *Reconciler) union(k epKey) []netip.Prefix {
 	var out []netip.Prefix
 	for _, p := range r.contrib[k] {
+		if len(p) == 0 {
+			return nil
+		}
 		out = append(out, p...)
 	}
 	slices.SortFunc(out, func(a, b netip.Prefix) int {

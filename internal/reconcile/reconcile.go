@@ -15,7 +15,7 @@ type Home struct {
 	// Endpoints are the tunnel endpoints its bindings need, InnerSrc
 	// holding this home's prefixes only: endpoints shared by several home
 	// addresses (one care-of address serving two) are installed with the
-	// union.
+	// union. An endpoint without InnerSrc accepts any inner source.
 	Endpoints []dataplane.Endpoint
 	Dedups    []dataplane.Dedup
 }

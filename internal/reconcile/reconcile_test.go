@@ -128,3 +128,25 @@ func TestRoutesFromEntries(t *testing.T) {
 		t.Errorf("dedups %+v, want the mirrored voice selector from the home address", dedups)
 	}
 }
+
+// A home that names no inner sources for an endpoint (a mobile node, which
+// takes packets from any correspondent) gets an endpoint accepting any;
+// it is removed when no home wants it.
+func TestEndpointWithoutInnerSources(t *testing.T) {
+	f := dptest.New()
+	r := New(f)
+	any := Home{Endpoints: []dataplane.Endpoint{{Local: coaA, Peer: ha}}}
+	if err := r.Set(map[netip.Addr]Home{hoa1: any, hoa2: home(hoa2, coaA)}); err != nil {
+		t.Fatal(err)
+	}
+	ep, ok := f.Endpoints[dptest.EndpointKey{Local: coaA, Peer: ha}]
+	if !ok || len(ep.InnerSrc) != 0 {
+		t.Fatalf("endpoint %+v (installed %v), want one accepting any inner source", ep, ok)
+	}
+	if err := r.Set(map[netip.Addr]Home{hoa1: {}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.Endpoints[dptest.EndpointKey{Local: coaA, Peer: ha}]; ok {
+		t.Fatal("endpoint kept after its only home let it go")
+	}
+}

@@ -51,7 +51,7 @@ func TestCareOfRuleBindsToRightHomeAddress(t *testing.T) {
 	if len(got[hoa]) != 1 || got[hoa][0] != coa2 || len(got[hoa2]) != 2 {
 		t.Fatalf("binding update list %v: want %v only %v, %v both", got, hoa, coa2, hoa2)
 	}
-	m.selectTunnels()
+	m.forward()
 	for h, want := range map[netip.Addr]netip.Addr{hoa: coa2, hoa2: coa1} {
 		if tun := dp.routes[dataplane.Selector{Dst: defaultRoute, Src: netip.PrefixFrom(h, 128)}]; tun.Local != want {
 			t.Errorf("reverse tunnel of %v from %v, want %v", h, tun.Local, want)

@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -77,6 +79,11 @@ func TestMonamiMNCommand(t *testing.T) {
 		t.Errorf("correspondent saw %v", p)
 	}
 
+	ctlFlowsAndReload(t, bin, sock, cfgFile, cmd.Process, out)
+	if hb := haBindings(t, x.ha); len(hb) != 2 {
+		t.Errorf("home agent bindings after flow moves and reloads: %+v", hb)
+	}
+
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -95,4 +102,69 @@ func TestMonamiMNCommand(t *testing.T) {
 		t.Error("control socket left behind")
 	}
 	assertClean(t, x.mnNode)
+}
+
+// ctlFlowsAndReload moves a flow with monami ctl, then reloads mn.yaml
+// with SIGHUP: an invalid policy is logged naming the key and the running
+// one stays; a valid one replaces it, the override kept.
+func ctlFlowsAndReload(t *testing.T, bin, sock, cfgFile string, p *os.Process, out *lockedBuffer) {
+	t.Helper()
+	ctl := func(args ...string) string {
+		t.Helper()
+		b, err := exec.Command(bin, append([]string{"ctl", "--socket", sock}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("monami ctl %v: %v\n%s", args, err, b)
+		}
+		return string(b)
+	}
+	flows := func() []FlowView {
+		var v []FlowView
+		if err := json.Unmarshal([]byte(ctl("flows", "--json")), &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	rules := func(v []FlowView) string {
+		var s []string
+		for _, f := range v {
+			s = append(s, f.Rule+"="+strings.Join(f.Interfaces, ","))
+		}
+		return strings.Join(s, " ")
+	}
+	ctl("flow", "move", "--match", "{next_header: tcp, dst_port: 5201}", "--to", "lte0")
+	if got := rules(flows()); got != "moved{nh=6 dport=5201}=lte0 default=wlan0" {
+		t.Errorf("flows after the move: %s", got)
+	}
+	cfg, err := os.ReadFile(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reload := func(policy, logged string) {
+		t.Helper()
+		if err := os.WriteFile(cfgFile, append(slices.Clone(cfg), policy...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 5*time.Second, "log: "+logged, func() error {
+			if !strings.Contains(out.String(), logged) {
+				return fmt.Errorf("not logged yet")
+			}
+			return nil
+		})
+	}
+	reload("policy:\n  rules:\n    - {name: web, match: {dst_port: 443}, interfaces: [eth9]}\n",
+		`policy.rules[0].interfaces[0]: \"eth9\" is not one of the interfaces: section`)
+	if got := rules(flows()); got != "moved{nh=6 dport=5201}=lte0 default=wlan0" {
+		t.Errorf("flows after an invalid reload: %s", got)
+	}
+	reload("policy:\n  rules:\n    - {name: web, match: {dst_port: 443}, interfaces: [lte0]}\n", "SIGHUP: policy reloaded")
+	if got := rules(flows()); got != "moved{nh=6 dport=5201}=lte0 web=lte0 default=wlan0" {
+		t.Errorf("flows after the reload: %s", got)
+	}
+	ctl("flow", "clear")
+	if got := rules(flows()); got != "web=lte0 default=wlan0" {
+		t.Errorf("flows after clear: %s", got)
+	}
 }

@@ -38,7 +38,7 @@ type snapshotResp struct {
 	err  error
 }
 
-var topics = []string{"status", "bul", "paths", "interfaces", "counters", "flow_bindings"}
+var topics = []string{"status", "bul", "paths", "interfaces", "counters", "flow_bindings", "flows"}
 
 // Role implements ctlapi.Provider.
 func (m *MobileNode) Role() string { return "mn" }
@@ -139,6 +139,8 @@ func (m *MobileNode) snapshot(topic string) snapshotResp {
 		return snapshotResp{data: m.paths()}
 	case "flow_bindings":
 		return snapshotResp{data: m.flowBindings()}
+	case "flows":
+		return snapshotResp{data: m.flowViews()}
 	case "counters":
 		c := map[string]any{
 			"binding_updates_sent": m.cnt.bindingUpdates, "retransmissions": m.cnt.retransmissions,

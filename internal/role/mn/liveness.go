@@ -88,7 +88,7 @@ func (m *MobileNode) pathActions(acts []paths.Action) {
 		}
 	}
 	if reselect {
-		m.selectTunnels()
+		m.forward()
 	}
 }
 

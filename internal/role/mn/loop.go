@@ -103,6 +103,8 @@ func (m *MobileNode) loop(ctx context.Context) error {
 			m.echoReply(r)
 		case req := <-m.snaps:
 			req.reply <- m.snapshot(req.topic)
+		case f := <-m.calls:
+			f()
 		}
 	}
 }
@@ -248,7 +250,7 @@ func (m *MobileNode) do(acts []binding.Action) {
 		}
 	}
 	if reselect {
-		m.selectTunnels()
+		m.forward()
 	}
 }
 

@@ -25,7 +25,6 @@ type accessInterface struct {
 	// registered: the home agent of that home address accepted this
 	// interface's current care-of address.
 	registered map[netip.Addr]bool
-	endpoints  map[netip.Addr]bool // home agents we accept tunnelled packets from at coa
 	// serves: home addresses with a Binding Update List entry for this
 	// interface's Binding ID (the care_of rule may leave some out).
 	serves  map[netip.Addr]bool
@@ -33,8 +32,7 @@ type accessInterface struct {
 }
 
 func newAccessInterface(f config.InterfaceEntry) *accessInterface {
-	return &accessInterface{cfg: f, usable: map[netip.Addr]bool{}, registered: map[netip.Addr]bool{}, endpoints: map[netip.Addr]bool{},
-		serves: map[netip.Addr]bool{}}
+	return &accessInterface{cfg: f, usable: map[netip.Addr]bool{}, registered: map[netip.Addr]bool{}, serves: map[netip.Addr]bool{}}
 }
 
 func (f *accessInterface) encap() dataplane.Encapsulation {
@@ -137,8 +135,9 @@ func (f *accessInterface) spare() (netip.Addr, bool) {
 	return as[0], true
 }
 
-// attach makes coa the interface's care-of address: route, decapsulation
-// endpoints, and a binding per home address.
+// attach makes coa the interface's care-of address: its routes, a binding
+// per home address, and the forwarding (decapsulation endpoints first:
+// what the home agent tunnels there is accepted before it is asked to).
 func (m *MobileNode) attach(f *accessInterface, coa netip.Addr, reason string) {
 	now := m.now()
 	f.coa, f.changed = coa, now
@@ -149,17 +148,9 @@ func (m *MobileNode) attach(f *accessInterface, coa netip.Addr, reason string) {
 	m.probeGateway(f)
 	m.watchPaths(f)
 	for _, h := range m.homes {
-		// Accept what the home agent tunnels to this care-of address before
-		// asking it to (RFC 6275 section 11.3.1 decapsulation).
-		ep := dataplane.Endpoint{Local: coa, Peer: h.ha, Encap: f.encap()}
-		if err := m.dp.AddEndpoint(ep); err != nil {
-			m.log.Error("tunnel endpoint", "endpoint", ep.String(), "err", err)
-		} else {
-			f.endpoints[h.ha] = true
-		}
 		m.bindCareOf(now, h, f)
 	}
-	m.selectTunnels()
+	m.forward()
 }
 
 // bindCareOf registers the interface's care-of address for h when the
@@ -179,7 +170,8 @@ func (m *MobileNode) bindCareOf(now time.Time, h *homeRegistration, f *accessInt
 }
 
 // detach forgets the interface's care-of address and removes what attach
-// installed. With reselect the reverse tunnels move first.
+// installed. With reselect the forwarding moves off it at once (without,
+// the attach that follows does).
 func (m *MobileNode) detach(f *accessInterface, reason string, reselect bool) {
 	coa := f.coa
 	f.coa, f.changed = netip.Addr{}, m.now()
@@ -187,13 +179,7 @@ func (m *MobileNode) detach(f *accessInterface, reason string, reselect bool) {
 	m.log.Info("care-of address down", "interface", f.cfg.Name, "coa", coa, "bid", f.cfg.BID, "reason", reason)
 	m.unwatchPaths(coa)
 	if reselect {
-		m.selectTunnels()
-	}
-	for ha := range f.endpoints {
-		if err := m.dp.DelEndpoint(coa, ha, f.encap()); err != nil {
-			m.log.Warn("remove tunnel endpoint", "coa", coa, "ha", ha, "err", err)
-		}
-		delete(f.endpoints, ha)
+		m.forward()
 	}
 	for _, k := range []routeKey{
 		{dst: defaultRoute, src: netip.PrefixFrom(coa, 128), metric: metricCoA},
@@ -203,70 +189,6 @@ func (m *MobileNode) detach(f *accessInterface, reason string, reselect bool) {
 			m.log.Warn("remove route", "interface", f.cfg.Name, "err", err)
 		}
 	}
-}
-
-// better orders candidate interfaces for the reverse tunnel of h: a
-// registered binding first, then one whose path is not judged down
-// (internal/paths), then BID-PRI (lower preferred, 0 = none given, last),
-// then the Binding ID.
-func (m *MobileNode) better(h *homeRegistration, a, b *accessInterface) bool {
-	if b == nil {
-		return true
-	}
-	if ra, rb := a.registered[h.hoa], b.registered[h.hoa]; ra != rb {
-		return ra
-	}
-	if la, lb := m.pathAlive(h, a), m.pathAlive(h, b); la != lb {
-		return la
-	}
-	pa, pb := a.cfg.Priority, b.cfg.Priority
-	if pa != pb {
-		return pa != 0 && (pb == 0 || pa < pb)
-	}
-	return a.cfg.BID < b.cfg.BID
-}
-
-// selectTunnels points each home address's reverse tunnel at its best
-// care-of address: a registered one if any (the home agent's ingress check
-// drops the rest), else the best one still registering.
-func (m *MobileNode) selectTunnels() {
-	for _, h := range m.homes {
-		var best *accessInterface
-		for _, f := range m.ifs {
-			if f.coa.IsValid() && h.careOf.Allows(f.cfg.Name, f.coa) && m.better(h, f, best) {
-				best = f
-			}
-		}
-		m.setTunnel(h, best)
-	}
-}
-
-func (m *MobileNode) setTunnel(h *homeRegistration, f *accessInterface) {
-	sel := dataplane.Selector{Dst: defaultRoute, Src: netip.PrefixFrom(h.hoa, 128)}
-	if f == nil {
-		if h.active == nil {
-			return
-		}
-		if err := m.dp.DelRoute(sel); err != nil {
-			m.log.Warn("remove reverse tunnel", "hoa", h.hoa, "err", err)
-		}
-		m.log.Warn("reverse tunnel down: no care-of address", "hoa", h.hoa, "was", h.activeCoA)
-		h.active, h.activeCoA, h.since = nil, netip.Addr{}, m.now()
-		m.cnt.tunnelMoves++
-		return
-	}
-	if h.active == f && h.activeCoA == f.coa {
-		return
-	}
-	r := dataplane.Route{Selector: sel, Tunnel: dataplane.Tunnel{Local: f.coa, Remote: h.ha, Encap: f.encap()}}
-	if err := m.dp.AddRoute(r); err != nil {
-		m.log.Error("reverse tunnel", "hoa", h.hoa, "tunnel", r.Tunnel.String(), "err", err)
-		return
-	}
-	m.log.Info("reverse tunnel", "hoa", h.hoa, "coa", f.coa, "interface", f.cfg.Name, "bid", f.cfg.BID,
-		"registered", f.registered[h.hoa], "was", h.activeCoA)
-	h.active, h.activeCoA, h.since = f, f.coa, m.now()
-	m.cnt.tunnelMoves++
 }
 
 func (m *MobileNode) probeGateway(f *accessInterface) {
@@ -311,6 +233,9 @@ func (m *MobileNode) installCoARoutes(f *accessInterface) {
 // keepalive probes every gateway, and picks up a gateway that appeared
 // since the care-of address came up without one.
 func (m *MobileNode) keepalive() {
+	if m.fwdFailed {
+		m.forward() // the reconciler re-sends what the failed batch may have missed
+	}
 	for _, f := range m.ifs {
 		if !f.coa.IsValid() {
 			continue

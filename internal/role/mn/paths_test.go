@@ -13,6 +13,7 @@ import (
 	"monami/internal/binding"
 	"monami/internal/config"
 	"monami/internal/dataplane"
+	"monami/internal/dataplane/dptest"
 	"monami/internal/linkmon"
 	"monami/internal/paths"
 	"monami/internal/transport"
@@ -142,43 +143,84 @@ func TestReconcileDropsVanishedCareOfAddress(t *testing.T) {
 	}
 }
 
+// fwdNode is a mobile node without kernel state on a fake data plane, its
+// interfaces with care-of addresses but not registered, and no policy.
+func fwdNode(names ...string) (*MobileNode, *dptest.Fake) {
+	dp := dptest.New()
+	m := &MobileNode{
+		cfg: &config.MobileNode{ID: "mn1@example.org"}, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		now: time.Now, ns: netns.None(), dp: dp, tps: map[config.Transport]transport.Transport{config.TransportNative: &sinkTransport{}},
+		bul:         binding.NewBindingUpdateList(binding.BULConfig{}),
+		homes:       []*homeRegistration{{hoa: hoa, ha: haIP}},
+		outstanding: map[groupKey]uint16{},
+	}
+	for i, n := range names {
+		f := newAccessInterface(config.InterfaceEntry{Name: n, BID: uint16(i + 1), Priority: uint8(i + 1), Transport: config.TransportNative})
+		f.coa = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0xa0 + byte(i), 15: 1})
+		m.ifs = append(m.ifs, f)
+	}
+	return m, dp
+}
+
+// uplink is the plain reverse tunnel route of hoa.
+func uplink(t *testing.T, dp *dptest.Fake) dataplane.Route {
+	t.Helper()
+	r, ok := dp.Route(dataplane.Selector{Dst: defaultRoute, Src: netip.PrefixFrom(hoa, 128)})
+	if !ok {
+		t.Fatalf("no reverse tunnel route; routes %v", dp.Routes)
+	}
+	if !r.Plain() {
+		t.Fatalf("reverse tunnel %+v is not a plain route", r)
+	}
+	return r
+}
+
 // A registered binding is preferred over a better priority still
-// registering; among equals the lower BID-PRI wins.
-func TestBetterPrefersRegistered(t *testing.T) {
-	h := &homeRegistration{hoa: hoa}
-	m := &MobileNode{}
-	a := newAccessInterface(config.InterfaceEntry{BID: 1, Priority: 1})
-	b := newAccessInterface(config.InterfaceEntry{BID: 2, Priority: 2})
+// registering; among equals the lower BID-PRI wins, and an unset one (0)
+// comes last.
+func TestForwardPrefersRegistered(t *testing.T) {
+	m, dp := fwdNode("a0", "b0", "z0")
+	a, b, z := m.ifs[0], m.ifs[1], m.ifs[2]
+	z.cfg.Priority = 0
+	m.forward()
+	if r := uplink(t, dp); r.Tunnel.Local != a.coa {
+		t.Errorf("nothing registered: tunnel from %v, want the best priority %v", r.Tunnel.Local, a.coa)
+	}
 	b.registered[hoa] = true
-	if m.better(h, a, b) || !m.better(h, b, a) {
-		t.Error("registered binding not preferred")
+	m.forward()
+	if r := uplink(t, dp); r.Tunnel.Local != b.coa {
+		t.Errorf("tunnel from %v, want the registered %v", r.Tunnel.Local, b.coa)
 	}
-	a.registered[hoa] = true
-	if !m.better(h, a, b) {
-		t.Error("lower priority value not preferred")
+	a.registered[hoa], z.registered[hoa] = true, true
+	m.forward()
+	if r := uplink(t, dp); r.Tunnel.Local != a.coa {
+		t.Errorf("tunnel from %v, want the lower priority value %v", r.Tunnel.Local, a.coa)
 	}
-	z := newAccessInterface(config.InterfaceEntry{BID: 0, Priority: 0})
-	z.registered[hoa] = true
-	if m.better(h, z, b) {
-		t.Error("priority 0 (none given) preferred over a given one")
+	a.registered[hoa], b.registered[hoa] = false, false
+	z.cfg.Priority, b.cfg.Priority = 0, 100
+	b.registered[hoa] = true
+	m.forward()
+	if r := uplink(t, dp); r.Tunnel.Local != b.coa {
+		t.Errorf("tunnel from %v: priority 0 (none given) preferred over a given one", r.Tunnel.Local)
+	}
+	if n, eps, dd := dp.Len(); n != 1 || eps != 3 || dd != 0 {
+		t.Errorf("%d routes, %d endpoints, %d dedups; want 1 plain route and an endpoint per care-of address", n, eps, dd)
 	}
 }
 
 // A registered binding whose path is judged down (internal/paths) loses
 // to one whose path is alive, whatever their priorities.
-func TestBetterAvoidsADeadPath(t *testing.T) {
-	ha := netip.MustParseAddr("2001:db8:1::ffff")
-	h := &homeRegistration{hoa: hoa, ha: ha}
-	a := newAccessInterface(config.InterfaceEntry{BID: 1, Priority: 1})
-	b := newAccessInterface(config.InterfaceEntry{BID: 2, Priority: 2})
-	a.coa, b.coa = netip.MustParseAddr("2001:db8:a::1"), netip.MustParseAddr("2001:db8:b::1")
+func TestForwardAvoidsADeadPath(t *testing.T) {
+	m, dp := fwdNode("a0", "b0")
+	a, b := m.ifs[0], m.ifs[1]
 	a.registered[hoa], b.registered[hoa] = true, true
-	m := &MobileNode{live: paths.New(pathConfig())}
+	m.live = paths.New(pathConfig())
 	t0 := time.Unix(1000, 0)
 	for _, f := range []*accessInterface{a, b} {
-		m.live.Add(t0, paths.Key{Local: f.coa, Peer: ha})
+		m.live.Add(t0, paths.Key{Local: f.coa, Peer: haIP})
 	}
-	if !m.better(h, a, b) {
+	m.forward()
+	if r := uplink(t, dp); r.Tunnel.Local != a.coa {
 		t.Fatal("lower priority value not preferred while both paths are up")
 	}
 	// Probes of a go unanswered, b's are answered: a goes down.
@@ -189,10 +231,11 @@ func TestBetterAvoidsADeadPath(t *testing.T) {
 			}
 		}
 	}
-	if st := m.live.State(paths.Key{Local: a.coa, Peer: ha}); st != paths.Down {
+	if st := m.live.State(paths.Key{Local: a.coa, Peer: haIP}); st != paths.Down {
 		t.Fatalf("unanswered path is %v", st)
 	}
-	if m.better(h, a, b) || !m.better(h, b, a) {
+	m.forward()
+	if r := uplink(t, dp); r.Tunnel.Local != b.coa {
 		t.Error("a registered binding on a dead path preferred")
 	}
 }

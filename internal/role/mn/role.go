@@ -27,8 +27,11 @@ import (
 	"monami/internal/config"
 	"monami/internal/ctlapi"
 	"monami/internal/dataplane"
+	"monami/internal/forwarding"
 	"monami/internal/pathprobe"
 	"monami/internal/paths"
+	"monami/internal/policy"
+	"monami/internal/reconcile"
 	"monami/internal/transport"
 	"monami/wire"
 )
@@ -103,6 +106,22 @@ type MobileNode struct {
 	// flows are the flow bindings signalled with every registration
 	// (flowsig.go).
 	flows []signalledFlow
+
+	// The running policy (flowpolicy.go): mn.yaml's, the overrides of
+	// monami ctl flow move, and the forwarding rules they make.
+	pol       *policy.Policy
+	overrides []policy.Override
+	rules     []forwarding.Rule
+	def       *forwarding.Action
+	// rec installs the forwarding (forward.go); fwdFailed: its last Set
+	// failed.
+	rec       *reconcile.Reconciler
+	fwdFailed bool
+	// plainOnly: the data plane refused flow routes (ErrUnsupported), so
+	// only each home address's default is installed.
+	plainOnly bool
+	// calls are control API commands for the event loop.
+	calls chan func()
 }
 
 type groupKey struct{ ha, hoa netip.Addr }
@@ -122,6 +141,8 @@ type homeRegistration struct {
 	since     time.Time
 	// flowStatus is the home agent's last answer per FID (RFC 6089).
 	flowStatus map[uint16]wire.FIDStatus
+	// entries are its forwarding entries as last computed (forward.go).
+	entries []*forwarding.Entry
 }
 
 type received struct {
@@ -138,6 +159,7 @@ func New(cfg *config.MobileNode, opt Options) (_ *MobileNode, err error) {
 		tps:         map[config.Transport]transport.Transport{},
 		in:          make(chan received, 256),
 		snaps:       make(chan snapshotReq),
+		calls:       make(chan func()),
 		outstanding: map[groupKey]uint16{},
 		live:        paths.New(pathConfig()),
 		echoes:      make(chan pathprobe.Reply, 64),
@@ -146,12 +168,6 @@ func New(cfg *config.MobileNode, opt Options) (_ *MobileNode, err error) {
 		m.log = slog.Default()
 	}
 	m.log = m.log.With("role", "mn")
-	rules, _ := cfg.Policy.Forwarding()
-	var skipped map[string]string
-	m.flows, skipped = flowsFromPolicy(rules)
-	for rule, why := range skipped {
-		m.log.Debug("policy rule not signalled as a flow binding", "rule", rule, "reason", why)
-	}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -183,6 +199,10 @@ func New(cfg *config.MobileNode, opt Options) (_ *MobileNode, err error) {
 	for _, f := range cfg.Interfaces {
 		m.ifs = append(m.ifs, newAccessInterface(f))
 	}
+	pol := cfg.Policy
+	if _, err := m.setPolicy(&pol, nil); err != nil {
+		return nil, err
+	}
 	m.bul = binding.NewBindingUpdateList(binding.BULConfig{
 		Lifetime:          cfg.Lifetime.D(),
 		Timestamps:        !cfg.Security.Insecure, // RFC 4285 section 6 replay protection
@@ -192,6 +212,7 @@ func New(cfg *config.MobileNode, opt Options) (_ *MobileNode, err error) {
 	if err := m.openDataPlane(); err != nil {
 		return nil, err
 	}
+	m.rec = reconcile.New(m.dp)
 	if err := m.openTransports(); err != nil {
 		return nil, err
 	}
