@@ -34,6 +34,8 @@ type clusterNode struct {
 	// addr moves the home agent address with the leadership (nil without
 	// home_link: routing to the leader is then the operator's).
 	addr addressOwner
+	// health is the node's way to etcd (cluster_health.go).
+	health etcdHealth
 }
 
 // answers reports whether this node may send anything: it leads, and its
@@ -73,7 +75,9 @@ func joinCluster(cfg *config.HomeAgent) (*clusterNode, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster.etcd: %w", err)
 	}
-	return &clusterNode{node: n, events: make(chan clusterEvent)}, nil
+	c := &clusterNode{node: n, events: make(chan clusterEvent)}
+	go c.watchEtcd(n.Client().Ctx(), cfg.Cluster.TTL.D())
+	return c, nil
 }
 
 // campaign runs beside the event loop until ctx ends: win, tell the loop,
@@ -275,9 +279,19 @@ type ClusterStatus struct {
 	Election string    `json:"election"`
 	Leading  bool      `json:"leading"`
 	Since    time.Time `json:"since,omitzero"`
+	// Stopped is when the node last stopped serving (its forwarding state
+	// removed); Terms counts the terms it won; Etcd is "ok", "unknown" or
+	// why it cannot reach an etcd quorum (cluster_health.go).
+	Stopped time.Time `json:"stopped,omitzero"`
+	Terms   uint64    `json:"terms"`
+	Etcd    string    `json:"etcd"`
 }
 
 func (c *clusterNode) status(election string) ClusterStatus {
 	since, ok := c.Leading()
-	return ClusterStatus{Election: election, Leading: ok, Since: since}
+	st := ClusterStatus{Election: election, Leading: ok, Since: since, Terms: c.node.Terms(), Etcd: c.etcdStatus()}
+	if ns := c.down.Load(); ns != 0 {
+		st.Stopped = time.Unix(0, ns)
+	}
+	return st
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -24,6 +25,8 @@ type Node struct {
 	prefix string
 	ttl    time.Duration
 	id     string
+	// terms counts the terms won (Terms).
+	terms atomic.Uint64
 	// Store holds the cluster's bindings, fenced by the term in force.
 	Store *Store
 }
@@ -127,6 +130,7 @@ func (n *Node) Campaign(ctx context.Context) (*Term, error) {
 		return nil, fmt.Errorf("etcd election %s: lease lost on winning: %w", n.prefix, err)
 	}
 	n.Store.fenceIn(wctx, elec.Key(), elec.Rev())
+	n.terms.Add(1)
 	go t.watch(wctx, valid)
 	return t, nil
 }
