@@ -17,7 +17,7 @@ import (
 // package installed: the home agent cluster scenario starts three.
 func init() {
 	var name, dir, peer, client, initial, token, logLevel string
-	var maxTxnOps uint
+	var maxTxnOps, heartbeat, election uint
 	cmd := &cobra.Command{
 		Use:    "etcd",
 		Short:  "Run one etcd member (for lab scenarios)",
@@ -41,6 +41,7 @@ func init() {
 			// transaction (docs/ha-cluster.md).
 			cfg.MaxTxnOps = maxTxnOps
 			cfg.LogLevel = logLevel
+			cfg.TickMs, cfg.ElectionMs = heartbeat, election
 			if err := cfg.Validate(); err != nil {
 				return fmt.Errorf("etcd member %s: %w", name, err)
 			}
@@ -77,6 +78,8 @@ func init() {
 	f.StringVar(&initial, "initial-cluster", "", "every member as name=peer-url, comma separated")
 	f.StringVar(&token, "initial-cluster-token", "monami-lab", "cluster token")
 	f.UintVar(&maxTxnOps, "max-txn-ops", 4096, "largest transaction, in operations")
+	f.UintVar(&heartbeat, "heartbeat-interval", 100, "raft heartbeat interval, ms")
+	f.UintVar(&election, "election-timeout", 1000, "raft election timeout, ms: a raft leader's loss leaves the cluster without a leader for 1 to 2 times this")
 	f.StringVar(&logLevel, "log-level", "warn", "etcd log level: debug, info, warn, error")
 	_ = cmd.MarkFlagRequired("data-dir")
 	_ = cmd.MarkFlagRequired("peer-url")

@@ -147,12 +147,8 @@ func (h *HomeAgent) onClusterEvent(ev clusterEvent) {
 	}
 	start := time.Now()
 	h.cluster.term = ev.term
-	if err := h.restore(); err != nil {
-		h.log.Error("cluster: bindings not loaded from etcd; giving the leadership up", "err", err)
-		h.stepDown(ev.term)
-		ev.term.End(err)
-		return
-	}
+	// The address first: the kernel data plane installs a tunnel endpoint
+	// only from an address the node holds, so restore needs it.
 	if a := h.cluster.addr; a != nil {
 		if err := a.Claim(); err != nil {
 			h.log.Error("cluster: cannot take the home agent address; giving the leadership up", "err", err)
@@ -160,6 +156,12 @@ func (h *HomeAgent) onClusterEvent(ev clusterEvent) {
 			ev.term.End(err)
 			return
 		}
+	}
+	if err := h.restore(); err != nil {
+		h.log.Error("cluster: bindings not loaded from etcd; giving the leadership up", "err", err)
+		h.stepDown(ev.term)
+		ev.term.End(err)
+		return
 	}
 	h.cluster.serving.Store(ev.term)
 	h.cluster.since.Store(time.Now().UnixNano())
