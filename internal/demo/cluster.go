@@ -556,6 +556,12 @@ func (s *scenario) clusterFailures(ctx context.Context) (*ClusterSummary, error)
 	if marks.kill, err = s.kill(leader); err != nil {
 		return nil, err
 	}
+	// The node dies, not only its process: a killed process's routes,
+	// tunnels and address stay in its namespace and keep forwarding what
+	// the router still sends there, which would hide the takeover.
+	if err := s.lab.SetPartition(leader, "eth0", true); err != nil {
+		return nil, err
+	}
 	rest := slices.DeleteFunc(slices.Clone(haNodes), func(n string) bool { return n == leader })
 	if newLeader, err = s.waitLeader(ctx, rest, marks.kill, 10*time.Second); err != nil {
 		return nil, err

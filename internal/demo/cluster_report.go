@@ -9,7 +9,7 @@ import (
 func (c *ClusterSummary) WriteReport(w io.Writer) {
 	t, e, p := c.Takeover, c.EtcdLoss, c.Partition
 	fmt.Fprintf(w, "\nfirst leader: %s; longest probe gap in the quiet second before the first failure: %.1f ms\n", c.FirstLeader, c.QuietGapMs)
-	fmt.Fprintf(w, "\n1. SIGKILL of the serving node %s at +%.0f ms\n", t.Killed, t.KilledMs)
+	fmt.Fprintf(w, "\n1. SIGKILL of the serving node %s at +%.0f ms (and its home link cut: the node is gone)\n", t.Killed, t.KilledMs)
 	fmt.Fprintf(w, "  %s serves %.0f ms after the kill; bindings kept: %v\n", t.NewLeader, t.ServingMs, t.BindingsKept)
 	fmt.Fprintf(w, "  longest probe gap from the kill on: %.1f ms (target under 3000 ms; sender pause %.1f ms)\n", t.GapMs, t.SenderStallMs)
 	fmt.Fprintf(w, "\n2. SIGKILL of etcd member %s (raft leader: %v) at +%.0f ms\n", e.Member, e.WasRaftLeader, e.KilledMs)

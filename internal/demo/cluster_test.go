@@ -36,7 +36,7 @@ func TestClusterAcceptance(t *testing.T) {
 		t.Fatal(err)
 	}
 	// clusterScenario fails on sum.Failures(); the figures, once more:
-	if sum.Takeover.GapMs >= 3000 || sum.EtcdLoss.GapMs >= 100 || sum.Partition.SplitBrain || !sum.TCP.Intact {
+	if sum.Takeover.GapMs >= 3000 || sum.EtcdLoss.GapMs >= etcdLossGapLimit || sum.Partition.SplitBrain || !sum.TCP.Intact {
 		t.Errorf("acceptance: %+v", sum)
 	}
 	if !strings.HasPrefix(sum.Partition.HealthOld, "503") || sum.Partition.HealthNew != "200 serving" || sum.Partition.HealthStandbyFirst != "200 standby" {
