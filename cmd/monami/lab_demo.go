@@ -34,7 +34,14 @@ its socket and printed.
 home address, kills the home agent (SIGKILL) and starts it again on the same store,
 then stops it (SIGTERM) and starts it again, and reports for each restart the probe
 gap from the new process's start, whether ctl bindings shows the same bindings, and
-how many Binding Updates the new process needed.`,
+how many Binding Updates the new process needed.
+
+--scenario cluster builds another lab: 3 monami ha nodes and the router on one home
+link (a bridge), 3 etcd members, a mobile node and a correspondent; it streams TCP
+and the probe to the home address, then SIGKILLs the serving node, SIGKILLs the etcd
+raft leader, and cuts the serving node off from etcd (nftables), and reports the
+gaps, the takeover times and whether two nodes ever served at once
+(docs/ha-cluster.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if topology {
@@ -50,8 +57,10 @@ how many Binding Updates the new process needed.`,
 			case "failover":
 			case "restart":
 				return runRestart(cmd, opt, asJSON)
+			case "cluster":
+				return runCluster(cmd, opt, asJSON)
 			default:
-				return fmt.Errorf("--scenario: %q is not failover or restart", scenario)
+				return fmt.Errorf("--scenario: %q is not failover, restart or cluster", scenario)
 			}
 			switch opt.Congestion {
 			case demo.CUBIC, demo.BBR, demo.Both:
@@ -75,7 +84,7 @@ how many Binding Updates the new process needed.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
-	f.StringVar(&scenario, "scenario", "failover", "failover (the active link fails and comes back) or restart (the home agent is killed and restarted)")
+	f.StringVar(&scenario, "scenario", "failover", "failover (the active link fails and comes back), restart (the home agent is killed and restarted) or cluster (3 home agents on etcd)")
 	f.BoolVar(&topology, "topology", false, "print the demo's lab topology and exit")
 	f.StringVar(&opt.Backend, "backend", "auto", "data plane backend of both daemons: auto, kernel or userspace")
 	f.StringVar(&opt.Transport, "transport", "native", "mobile node signalling: native (MH) or udp (RFC 5555)")

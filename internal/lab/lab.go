@@ -166,6 +166,14 @@ func (l *Lab) build(ctx context.Context) error {
 			return fmt.Errorf("link %s: %w", t.Links[i].Name, err)
 		}
 	}
+	for i := range t.Switches {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := l.addSwitch(&t.Switches[i]); err != nil {
+			return fmt.Errorf("switch %s: %w", t.Switches[i].Name, err)
+		}
+	}
 	// 3. Routes and per-interface sysctls.
 	for _, n := range t.Nodes {
 		if err := l.setSysctls(n, false); err != nil {

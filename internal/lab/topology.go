@@ -19,9 +19,11 @@ import (
 type Topology struct {
 	// Name prefixes every namespace and host-side object of the lab, so two
 	// labs with different names can run at the same time.
-	Name      string    `yaml:"name" json:"name"`
-	Nodes     []Node    `yaml:"nodes" json:"nodes"`
-	Links     []Link    `yaml:"links" json:"links"`
+	Name  string `yaml:"name" json:"name"`
+	Nodes []Node `yaml:"nodes" json:"nodes"`
+	Links []Link `yaml:"links" json:"links"`
+	// Switches are shared links with more than two ends (switch.go).
+	Switches  []Switch  `yaml:"switches,omitempty" json:"switches,omitempty"`
 	Processes []Process `yaml:"processes,omitempty" json:"processes,omitempty"`
 
 	// File is where the topology was loaded from (for error messages).
@@ -521,6 +523,7 @@ func (t *Topology) Validate() error {
 			}
 		}
 	}
+	t.validateSwitches(nodes, ifs, used, onLink, links, add)
 	for i := range t.Nodes {
 		n := &t.Nodes[i]
 		for j, r := range n.Routes {

@@ -29,6 +29,7 @@ var (
 	descBURecv     = prometheus.NewDesc("monami_ha_binding_updates_received_total", "Binding Updates received (before authentication).", nil, nil)
 	descBAByStatus = prometheus.NewDesc("monami_binding_acks_total", "Binding Acknowledgements by status (RFC 6275 section 6.1.8), sent by a home agent, received by a mobile node.", []string{"role", "code", "status"}, nil)
 	descLeader     = prometheus.NewDesc("monami_ha_cluster_leader", "1 while this home agent leads its etcd cluster and serves, 0 as a standby (absent without a cluster).", nil, nil)
+	descTerms      = prometheus.NewDesc("monami_ha_cluster_terms_total", "Terms this home agent has won in its etcd cluster's election (absent without a cluster).", nil, nil)
 	descHAEvents   = prometheus.NewDesc("monami_ha_signalling_events_total", "Signalling events of the home agent by kind.", []string{"event"}, nil)
 
 	descBUSent   = prometheus.NewDesc("monami_mn_binding_updates_sent_total", "Binding Updates sent, retransmissions included.", nil, nil)
@@ -78,7 +79,8 @@ func (c *haCollector) Collect(ch chan<- prometheus.Metric) {
 	var status struct {
 		Nodes   int `json:"mobile_nodes_registered"`
 		Cluster *struct {
-			Leading bool `json:"leading"`
+			Leading bool   `json:"leading"`
+			Terms   uint64 `json:"terms"`
 		} `json:"cluster"`
 	}
 	var cnt struct {
@@ -112,6 +114,7 @@ func (c *haCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(ch, descNodes, status.Nodes)
 	if c := status.Cluster; c != nil {
 		gauge(ch, descLeader, map[bool]int{true: 1}[c.Leading])
+		counter(ch, descTerms, c.Terms)
 	}
 	s := cnt.Signalling
 	counter(ch, descBURecv, s.BindingUpdates)

@@ -30,7 +30,7 @@ func TestHACollectorCluster(t *testing.T) {
 		want   string
 	}{
 		{map[string]any{"cluster": map[string]any{"leading": false}}, "monami_ha_cluster_leader 0"},
-		{map[string]any{"cluster": map[string]any{"leading": true}}, "monami_ha_cluster_leader 1"},
+		{map[string]any{"cluster": map[string]any{"leading": true, "terms": 3}}, "monami_ha_cluster_leader 1"},
 		{map[string]any{}, ""},
 	} {
 		reg := prometheus.NewPedanticRegistry()
@@ -41,11 +41,14 @@ func TestHACollectorCluster(t *testing.T) {
 		}
 		var leader string
 		var dropped bool
+		terms := -1.0
 		for _, mf := range mfs {
 			for _, m := range mf.GetMetric() {
 				switch mf.GetName() {
 				case "monami_ha_cluster_leader":
 					leader = "monami_ha_cluster_leader " + map[float64]string{0: "0", 1: "1"}[m.GetGauge().GetValue()]
+				case "monami_ha_cluster_terms_total":
+					terms = m.GetCounter().GetValue()
 				case "monami_ha_signalling_events_total":
 					for _, l := range m.GetLabel() {
 						if l.GetValue() == "not_leader" && m.GetCounter().GetValue() == 7 {
@@ -54,6 +57,10 @@ func TestHACollectorCluster(t *testing.T) {
 					}
 				}
 			}
+		}
+		wantTerms := map[string]float64{"": -1, "monami_ha_cluster_leader 0": 0, "monami_ha_cluster_leader 1": 3}[tc.want]
+		if terms != wantTerms {
+			t.Errorf("status %v: terms_total %v, want %v (-1: absent)", tc.status, terms, wantTerms)
 		}
 		if leader != tc.want || !dropped {
 			t.Errorf("status %v: leader %q (want %q), not_leader counted %v", tc.status, leader, tc.want, dropped)

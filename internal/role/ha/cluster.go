@@ -34,6 +34,8 @@ type clusterNode struct {
 	// addr moves the home agent address with the leadership (nil without
 	// home_link: routing to the leader is then the operator's).
 	addr addressOwner
+	// health is the node's way to etcd (cluster_health.go).
+	health etcdHealth
 }
 
 // answers reports whether this node may send anything: it leads, and its
@@ -73,7 +75,9 @@ func joinCluster(cfg *config.HomeAgent) (*clusterNode, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster.etcd: %w", err)
 	}
-	return &clusterNode{node: n, events: make(chan clusterEvent)}, nil
+	c := &clusterNode{node: n, events: make(chan clusterEvent)}
+	go c.watchEtcd(n.Client().Ctx(), cfg.Cluster.TTL.D())
+	return c, nil
 }
 
 // campaign runs beside the event loop until ctx ends: win, tell the loop,
@@ -143,12 +147,8 @@ func (h *HomeAgent) onClusterEvent(ev clusterEvent) {
 	}
 	start := time.Now()
 	h.cluster.term = ev.term
-	if err := h.restore(); err != nil {
-		h.log.Error("cluster: bindings not loaded from etcd; giving the leadership up", "err", err)
-		h.stepDown(ev.term)
-		ev.term.End(err)
-		return
-	}
+	// The address first: the kernel data plane installs a tunnel endpoint
+	// only from an address the node holds, so restore needs it.
 	if a := h.cluster.addr; a != nil {
 		if err := a.Claim(); err != nil {
 			h.log.Error("cluster: cannot take the home agent address; giving the leadership up", "err", err)
@@ -156,6 +156,12 @@ func (h *HomeAgent) onClusterEvent(ev clusterEvent) {
 			ev.term.End(err)
 			return
 		}
+	}
+	if err := h.restore(); err != nil {
+		h.log.Error("cluster: bindings not loaded from etcd; giving the leadership up", "err", err)
+		h.stepDown(ev.term)
+		ev.term.End(err)
+		return
 	}
 	h.cluster.serving.Store(ev.term)
 	h.cluster.since.Store(time.Now().UnixNano())
@@ -275,9 +281,19 @@ type ClusterStatus struct {
 	Election string    `json:"election"`
 	Leading  bool      `json:"leading"`
 	Since    time.Time `json:"since,omitzero"`
+	// Stopped is when the node last stopped serving (its forwarding state
+	// removed); Terms counts the terms it won; Etcd is "ok", "unknown" or
+	// why it cannot reach an etcd quorum (cluster_health.go).
+	Stopped time.Time `json:"stopped,omitzero"`
+	Terms   uint64    `json:"terms"`
+	Etcd    string    `json:"etcd"`
 }
 
 func (c *clusterNode) status(election string) ClusterStatus {
 	since, ok := c.Leading()
-	return ClusterStatus{Election: election, Leading: ok, Since: since}
+	st := ClusterStatus{Election: election, Leading: ok, Since: since, Terms: c.node.Terms(), Etcd: c.etcdStatus()}
+	if ns := c.down.Load(); ns != 0 {
+		st.Stopped = time.Unix(0, ns)
+	}
+	return st
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -24,6 +25,8 @@ type Node struct {
 	prefix string
 	ttl    time.Duration
 	id     string
+	// terms counts the terms won (Terms).
+	terms atomic.Uint64
 	// Store holds the cluster's bindings, fenced by the term in force.
 	Store *Store
 }
@@ -127,6 +130,7 @@ func (n *Node) Campaign(ctx context.Context) (*Term, error) {
 		return nil, fmt.Errorf("etcd election %s: lease lost on winning: %w", n.prefix, err)
 	}
 	n.Store.fenceIn(wctx, elec.Key(), elec.Rev())
+	n.terms.Add(1)
 	go t.watch(wctx, valid)
 	return t, nil
 }
@@ -171,6 +175,7 @@ func (t *Term) watch(ctx context.Context, valid time.Time) {
 	defer tick.Stop()
 	deadline := time.NewTimer(time.Until(valid))
 	defer deadline.Stop()
+	renewed := make(chan renewal)
 	for {
 		select {
 		case <-ctx.Done():
@@ -182,17 +187,32 @@ func (t *Term) watch(ctx context.Context, valid time.Time) {
 			t.End(fmt.Errorf("no lease renewal confirmed by etcd within %s", t.node.ttl))
 			return
 		case <-tick.C:
-			v, err := t.renew(ctx, valid)
-			if errors.Is(err, rpctypes.ErrLeaseNotFound) {
-				t.End(fmt.Errorf("etcd session lease expired: %w", err))
+			// Renewals run side by side: one that hangs while etcd elects a
+			// new raft leader must not hold back the next, which reaches
+			// the new leader (each ends by the validity it was sent under).
+			go func(valid time.Time) {
+				v, err := t.renew(ctx, valid)
+				select {
+				case renewed <- renewal{v, err}:
+				case <-ctx.Done():
+				}
+			}(valid)
+		case r := <-renewed:
+			if errors.Is(r.err, rpctypes.ErrLeaseNotFound) {
+				t.End(fmt.Errorf("etcd session lease expired: %w", r.err))
 				return
 			}
-			if err == nil && v.After(valid) {
-				valid = v
+			if r.err == nil && r.valid.After(valid) {
+				valid = r.valid
 				deadline.Reset(time.Until(valid))
 			}
 		}
 	}
+}
+
+type renewal struct {
+	valid time.Time
+	err   error
 }
 
 // renew sends one keep-alive; on success the lease is valid until the send

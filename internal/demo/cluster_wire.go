@@ -1,0 +1,137 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"monami/internal/lab"
+)
+
+// baSniffer records the Binding Acknowledgements the home agent nodes send
+// onto the home link, as the access router's interface receives them, with
+// the sender's link-layer address: the wire's own account of which node
+// answered when (the split-brain check does not trust the nodes' word).
+type baSniffer struct {
+	fd   int
+	mu   sync.Mutex
+	acks []wireAck
+	done chan struct{}
+}
+
+type wireAck struct {
+	at  time.Time
+	mac string
+}
+
+// openBASniffer must run inside the router's namespace.
+func openBASniffer(ifname string) (*baSniffer, error) {
+	m, err := openMeter(ifname) // the same AF_PACKET socket, bound to ifname
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.SetsockoptInt(m.fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+		unix.Close(m.fd)
+		return nil, err
+	}
+	return &baSniffer{fd: m.fd, done: make(chan struct{})}, nil
+}
+
+func (b *baSniffer) run(stop <-chan struct{}) {
+	defer close(b.done)
+	buf := make([]byte, 256)
+	oob := make([]byte, 128)
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		n, oobn, _, from, err := unix.Recvmsg(b.fd, buf, oob, unix.MSG_TRUNC)
+		if err != nil {
+			continue // timeout: look at stop again
+		}
+		ll, ok := from.(*unix.SockaddrLinklayer)
+		if !ok || ll.Pkttype == unix.PACKET_OUTGOING || mhType(buf[:min(n, len(buf))]) != mhTypeBindingAck {
+			continue
+		}
+		at, ok := kernelTime(oob[:oobn])
+		if !ok {
+			at = time.Now()
+		}
+		b.mu.Lock()
+		b.acks = append(b.acks, wireAck{at, net.HardwareAddr(ll.Addr[:ll.Halen]).String()})
+		b.mu.Unlock()
+	}
+}
+
+func (b *baSniffer) stop() []wireAck {
+	<-b.done
+	unix.Close(b.fd)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]wireAck(nil), b.acks...)
+}
+
+const mhTypeBindingAck = 6 // RFC 6275 section 6.1.8
+
+// mhType walks an IPv6 packet's extension headers (hop-by-hop, routing,
+// destination options) to a Mobility Header (next header 135, RFC 6275
+// section 6.1) and returns its MH Type, or -1.
+func mhType(p []byte) int {
+	if len(p) < 40 || p[0]>>4 != 6 {
+		return -1
+	}
+	nh, off := p[6], 40
+	for {
+		switch nh {
+		case 135:
+			if len(p) < off+3 {
+				return -1
+			}
+			return int(p[off+2])
+		case 0, 43, 60:
+			if len(p) < off+2 {
+				return -1
+			}
+			nh, off = p[off], off+(int(p[off+1])+1)*8
+		default:
+			return -1
+		}
+	}
+}
+
+// httpIn does one HTTP request from inside a lab node: the connection is
+// opened in the node's namespace (the socket stays there), the rest runs
+// anywhere.
+func httpIn(ctx context.Context, n *lab.NodeNS, method, url, body string) (int, string, error) {
+	tr := &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var c net.Conn
+		err := n.Do(func() (err error) {
+			c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+			return err
+		})
+		return c, err
+	}}
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return 0, "", fmt.Errorf("%s: %s %s: %w", n.Name(), method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b)), err
+}
