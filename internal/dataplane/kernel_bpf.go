@@ -45,10 +45,10 @@ type lwtEncap struct {
 	bySrc    *ebpf.Map // LPM on the inner source (::/0 from a prefix)
 	// byMark: tunnel index (the low bits of a flow route's skb mark,
 	// kernel_flow.go) -> tunnelValue.
-	byMark   *ebpf.Map
-	prog     *ebpf.Program
-	encap    netlink.Encap // the routes' lightweight tunnel into prog
-	seg      segmenterParams
+	byMark *ebpf.Map
+	prog   *ebpf.Program
+	encap  netlink.Encap // the routes' lightweight tunnel into prog
+	seg    segmenterParams
 }
 
 // segmenterParams are the segmentation veth's numbers, constants of the

@@ -702,4 +702,3 @@ func (k *kernelDP) dedupDrops(m forwarding.Match) (uint64, error) {
 	}
 	return co.Packets, nil
 }
-
