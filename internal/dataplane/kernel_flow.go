@@ -42,6 +42,8 @@ type flowParent struct {
 	routes map[forwarding.Match]*flowRoute // the routes that are not plain
 	rt     rtRoute                         // installed kernel route
 	shares []uint32                        // ids of the routes with a share chain
+	groups []*flowGroup                    // the chain's group maps
+	gen    uint32                          // names new group maps apart from old
 }
 
 type flowRoute struct {
@@ -49,6 +51,9 @@ type flowRoute struct {
 	id        uint32
 	idx       []uint32 // tunnel index per path
 	installed bool     // its counters exist
+	// base is what group maps that were replaced counted for it
+	// (packets, octets): a rebuilt map starts from zero.
+	base [2]uint64
 }
 
 type flowTunnel struct {
@@ -324,6 +329,10 @@ func (k *kernelDP) syncParent(ps Selector, p *flowParent, gone *flowRoute) error
 		return err
 	}
 	created := !p.rt.equal(want) && p.rt.table == 0
+	carried, err := k.groupCounts(p)
+	if err != nil {
+		return err
+	}
 	c := k.nft.conn
 	if !k.flow.base {
 		k.nft.addFlowBase()
@@ -339,18 +348,40 @@ func (k *kernelDP) syncParent(ps Selector, p *flowParent, gone *flowRoute) error
 	if gone != nil {
 		k.delCounters(gone)
 	}
+	// Every route's counters, also of routes the order makes unreachable
+	// (after a catch-all): their deletion expects them.
+	for _, fr := range p.routes {
+		if !fr.installed {
+			k.addCounters(fr)
+		}
+	}
 	var shares []uint32
 	rules := [][]expr.Any{markedAccept()}
 	ordered := k.orderedRoutes(ps, p)
 	catchAll := false
-	for _, fr := range ordered {
+	p.gen++
+	var groups []*flowGroup
+	for i := 0; i < len(ordered); i++ {
+		fr := ordered[i]
+		if sh := shapeOf(fr); fr != nil && sh != 0 && i+1 < len(ordered) && ordered[i+1] != nil && shapeOf(ordered[i+1]) == sh {
+			g := &flowGroup{name: fmt.Sprintf("fg%d_%d_%d", p.id, p.gen, len(groups)), shape: sh}
+			for ; i < len(ordered) && ordered[i] != nil && shapeOf(ordered[i]) == sh; i++ {
+				g.routes = append(g.routes, ordered[i])
+			}
+			i--
+			rule, err := k.addGroup(g)
+			if err != nil {
+				k.nft.reopen() // drops the staged messages
+				return err
+			}
+			rules = append(rules, rule)
+			groups = append(groups, g)
+			continue
+		}
 		if fr == nil { // the plain route: what is left leaves by it
 			rules = append(rules, []expr.Any{verdict(expr.VerdictAccept)})
 			catchAll = true
 			break
-		}
-		if !fr.installed {
-			k.addCounters(fr)
 		}
 		if fr.r.Mode == ModeShare && len(fr.idx) > 1 {
 			sc := c.AddChain(k.nft.chain(shareChainName(fr.id)))
@@ -372,8 +403,11 @@ func (k *kernelDP) syncParent(ps Selector, p *flowParent, gone *flowRoute) error
 	for _, e := range rules {
 		c.AddRule(&nftables.Rule{Table: k.nft.table, Chain: ch, Exprs: e})
 	}
-	// Share chains of routes that went or changed mode, after the rules
-	// that jumped to them.
+	// Old group maps and the share chains of routes that went or changed
+	// mode, after the rules that used them.
+	for _, g := range p.groups {
+		c.DelSet(&nftables.Set{Table: k.nft.table, Name: g.name})
+	}
 	for _, id := range p.shares {
 		if !slices.Contains(shares, id) {
 			sc := k.nft.chain(shareChainName(id))
@@ -386,7 +420,12 @@ func (k *kernelDP) syncParent(ps Selector, p *flowParent, gone *flowRoute) error
 		return fmt.Errorf("route %v: nftables: flow chain: %w", ps, err)
 	}
 	k.flow.base = true
-	p.shares = shares
+	p.shares, p.groups = shares, groups
+	for _, fr := range p.routes {
+		c := carried[fr.id]
+		fr.base[0] += c[0]
+		fr.base[1] += c[1]
+	}
 	for _, fr := range p.routes {
 		fr.installed = true
 	}
@@ -414,6 +453,18 @@ func (k *kernelDP) syncParent(ps Selector, p *flowParent, gone *flowRoute) error
 		k.routes[ps] = plain
 	}
 	return nil
+}
+
+// groupCounts is what p's group maps counted, by route id: carried into
+// the routes' base when the maps are replaced.
+func (k *kernelDP) groupCounts(p *flowParent) (map[uint32][2]uint64, error) {
+	counts := map[uint32][2]uint64{}
+	for _, g := range p.groups {
+		if err := k.groupCounters(g, counts); err != nil {
+			return nil, err
+		}
+	}
+	return counts, nil
 }
 
 // dissolveParent turns a parent without flow routes back into its plain
@@ -451,6 +502,9 @@ func (k *kernelDP) dissolveParent(ps Selector, p *flowParent, plain kernelRoute,
 		return err
 	}
 	c.DelChain(ch)
+	for _, g := range p.groups {
+		c.DelSet(&nftables.Set{Table: k.nft.table, Name: g.name})
+	}
 	for _, id := range p.shares {
 		sc := k.nft.chain(shareChainName(id))
 		c.FlushChain(sc)
@@ -647,6 +701,14 @@ func (k *kernelDP) RouteCounters() ([]RouteCounter, error) {
 			dups[m] = co.Packets
 		}
 	}
+	grouped := map[uint32][2]uint64{}
+	for _, p := range k.flow.parents {
+		for _, g := range p.groups {
+			if err := k.groupCounters(g, grouped); err != nil {
+				return nil, err
+			}
+		}
+	}
 	var out []RouteCounter
 	for s, kr := range k.routes {
 		pc := PathCounter{Tunnel: kr.r.Tunnel}
@@ -671,12 +733,20 @@ func (k *kernelDP) RouteCounters() ([]RouteCounter, error) {
 				if co := named[counterName(fr.id, n)]; co != nil {
 					pc.Packets, pc.Octets = co.Packets, co.Bytes
 				}
+				if n == 0 {
+					g := grouped[fr.id]
+					pc.Packets += fr.base[0] + g[0]
+					pc.Octets += fr.base[1] + g[1]
+				}
 				rc.Paths = append(rc.Paths, pc)
 			}
 			if fr.r.Mode == ModeDrop {
+				g := grouped[fr.id]
+				pc := PathCounter{Packets: fr.base[0] + g[0], Octets: fr.base[1] + g[1]}
 				if co := named[counterName(fr.id, 0)]; co != nil {
-					rc.Paths = []PathCounter{{Packets: co.Packets, Octets: co.Bytes}}
+					pc.Packets, pc.Octets = pc.Packets+co.Packets, pc.Octets+co.Bytes
 				}
+				rc.Paths = []PathCounter{pc}
 			}
 			out = append(out, rc)
 		}

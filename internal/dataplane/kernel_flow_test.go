@@ -263,6 +263,37 @@ func TestKernelFlowRoutes(t *testing.T) {
 		udpEcho(t, n.s, addrS, n.b, addrSvc)
 	})
 
+	t.Run("many-rules-last-matches", func(t *testing.T) {
+		l := listenUDP(t, n.b, addrSvc)
+		var ops []Op
+		for i := range 1000 {
+			port := 10000 + i
+			if i == 999 {
+				port = l.port
+			}
+			ops = append(ops, Op{Kind: OpAddRoute, Route: Route{Selector: Selector{Dst: prefSvc, Flow: udp(port)}, Tunnel: t2}})
+		}
+		// Order 0, as the plain route's: a higher Order would put them
+		// after it (routeBefore), unreachable. Equal specificity: the
+		// key orders them, "dport=10000" before "dport=<l.port>".
+		must(Apply(dpA, ops))
+		_, b2 := arrivals()
+		send(0, l.port, 10, "last")
+		if got := len(l.collect(300 * time.Millisecond)); got != 10 {
+			t.Errorf("delivered %d, want 10", got)
+		}
+		if _, a2 := arrivals(); a2-b2 != 10 {
+			t.Errorf("arrivals on T2 +%d, want +10", a2-b2)
+		}
+		if rc := routeCounter(ops[999].Route.Selector); len(rc.Paths) != 1 || rc.Paths[0].Packets != 10 {
+			t.Errorf("the last rule's counters: %+v, want 10 packets", rc)
+		}
+		for i := range ops {
+			ops[i] = Op{Kind: OpDelRoute, Selector: ops[i].Route.Selector}
+		}
+		must(Apply(dpA, ops))
+	})
+
 	t.Run("bad-routes", func(t *testing.T) {
 		for _, c := range []struct {
 			r    Route

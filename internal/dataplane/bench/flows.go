@@ -48,6 +48,10 @@ const iperfPort = 5201
 //     parent's last rule (by Order) matches the stream.
 //   - worst: all n on the measured parent, the stream matching the last.
 //
+// All have Order 0, as the plain route has (a higher Order would put them
+// after it, unreachable); among equally specific flows the key orders
+// them, and "dport=10000".."dport=10998" come before "dport=5201".
+//
 // Every rule sends its packets into the measured tunnel (the other
 // parents' into their mobile node's), so the stream's rate shows what
 // classifying costs.
@@ -63,7 +67,7 @@ func installFlowRules(dp dataplane.DataPlane, variant string, n int, measured ne
 			ops = append(ops, dataplane.Op{Kind: dataplane.OpAddRoute, Route: dataplane.Route{
 				Selector: dataplane.Selector{Dst: dst, Flow: forwarding.Match{
 					NextHeader: forwarding.Exact[uint8](6), DstPort: forwarding.Exact(port)}},
-				Tunnel: tun, Order: uint32(j)}})
+				Tunnel: tun}})
 		}
 	}
 	switch variant {
