@@ -40,6 +40,7 @@ func init() {
 		pin     bool
 		window  string
 		eps     int
+		flows   int
 	)
 	dp := &cobra.Command{
 		Use:   "dataplane",
@@ -56,13 +57,17 @@ iperf3 (TCP, sender to receiver) through
 with each stream count, and prints Gbit/s and the ratio to plain with the
 same stream count. With --rounds N every case is measured N times,
 interleaved (every other round in reverse order, so that a drift favours no
-case), and the medians are reported. The machine's load average before and after is printed
+case); with --flow-rules N every tunnel case also runs with N flow routes installed
+(<case>+flows-spread, <case>+flows-worst), and the medians are reported. The machine's load average before and after is printed
 too: the figures only mean something on a quiet machine.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o := bench.Options{LabName: name, Duration: dur, Streams: streams, Congestion: cc, Rounds: rounds, Pin: pin, Window: window, Endpoints: eps}
+			o := bench.Options{LabName: name, Duration: dur, Streams: streams, Congestion: cc, Rounds: rounds, Pin: pin, Window: window, Endpoints: eps, FlowRules: flows}
 			if eps < 0 || eps > 1_000_000 {
 				return fmt.Errorf("endpoints %d: want 0..1000000", eps)
+			}
+			if flows < 0 || flows > 100_000 {
+				return fmt.Errorf("flow-rules %d: want 0..100000", flows)
 			}
 			for _, c := range cases {
 				ok := false
@@ -163,6 +168,7 @@ too: the figures only mean something on a quiet machine.`,
 	dp.Flags().StringVar(&cpuProf, "cpuprofile", "", "write a Go CPU profile of the userspace data planes to this file")
 	dp.Flags().BoolVarP(&verbose, "verbose", "v", false, "log data plane events to stderr")
 	dp.Flags().IntVar(&eps, "endpoints", 0, "first install this many mobile nodes (an endpoint and a host route each, as a home agent does) on each tunnel end; the measured tunnel comes last; reports the install rate, the cost of a change at 1k, 10k and 100k installed, and the memory used")
+	dp.Flags().IntVar(&flows, "flow-rules", 0, "also measure every tunnel case with this many flow routes (TCP destination-port rules) on the tunnel entry: <case>+flows-spread (over flow-rules/10 home addresses, the measured one included) and <case>+flows-worst (all on the measured tunnel's route, the stream matching the last)")
 	labBenchCmd.AddCommand(dp)
 }
 

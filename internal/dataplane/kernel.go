@@ -46,6 +46,8 @@ type kernelDP struct {
 	// encap, when BPF is available, adds the outer header in the
 	// program of every tunnel route (see lwtEncap).
 	encap *lwtEncap
+	// Flow routes and dedup (kernel_flow.go).
+	flow *flowState
 	// Counters of routes whose BPF map entries were deleted or replaced.
 	bpfGone bpfCounters
 
@@ -78,7 +80,7 @@ var detourGateway = netip.MustParseAddr("fe80::2")
 
 func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
 	k := &kernelDP{cfg: cfg, ns: ns, log: cfg.Logger.With("dataplane", "kernel"),
-		routes: map[Selector]kernelRoute{}, endpoints: map[endpointKey]Endpoint{}, decap: map[netip.Addr]netip.Addr{}}
+		routes: map[Selector]kernelRoute{}, flow: newFlowState(), endpoints: map[endpointKey]Endpoint{}, decap: map[netip.Addr]netip.Addr{}}
 	var err error
 	if k.h, err = newHandle(ns); err != nil {
 		return nil, fmt.Errorf("kernel dataplane: netlink: %w", err)

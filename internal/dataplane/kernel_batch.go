@@ -19,11 +19,12 @@ func (k *kernelDP) apply(ops []Op, strict bool) error {
 		if err := o.validate(); err != nil {
 			return err
 		}
-		if o.Kind == OpAddRoute && !o.Route.Plain() || o.Kind == OpAddDedup || o.Kind == OpDelDedup {
-			return fmt.Errorf("%v: flow routes: %w", o, ErrUnsupported)
-		}
-		if o.Kind == OpAddRoute && o.Route.Tunnel.Encap != EncapIPv6 {
-			return fmt.Errorf("route %v: %s encapsulation: %w", o.Route.Selector, o.Route.Tunnel.Encap, ErrUnsupported)
+		if o.Kind == OpAddRoute {
+			for i, p := range o.Route.PathList() {
+				if p.Tunnel.Encap != EncapIPv6 {
+					return fmt.Errorf("route %v: path %d: %s encapsulation: %w", o.Route.Selector, i, p.Tunnel.Encap, ErrUnsupported)
+				}
+			}
 		}
 		if o.Kind == OpAddEndpoint && o.Endpoint.Encap != EncapIPv6 {
 			return fmt.Errorf("endpoint %v: %w", o.Endpoint, ErrUnsupported)
@@ -35,11 +36,37 @@ func (k *kernelDP) apply(ops []Op, strict bool) error {
 		return ErrClosed
 	}
 	errs := k.applyEndpoints(ops, strict)
-	if k.encap != nil {
-		errs = append(errs, k.applyBPFRoutes(ops, strict)...)
-	} else {
-		errs = append(errs, k.applySeg6Routes(ops, strict)...)
+	// Plain routes of parents without flow routes take the batched path;
+	// a flow op is applied on its own, in its place in the batch.
+	var plain []Op
+	flushPlain := func() {
+		if len(plain) == 0 {
+			return
+		}
+		if k.encap != nil {
+			errs = append(errs, k.applyBPFRoutes(plain, strict)...)
+		} else {
+			errs = append(errs, k.applySeg6Routes(plain, strict)...)
+		}
+		plain = plain[:0]
 	}
+	for _, o := range ops {
+		switch {
+		case o.Kind == OpAddEndpoint || o.Kind == OpDelEndpoint:
+		case k.isFlowOp(o):
+			flushPlain()
+			if err := k.applyFlowOp(o, strict); err != nil {
+				errs = append(errs, err)
+			}
+		default:
+			if o.Kind == OpAddRoute {
+				// A plain route may name its one tunnel as a path.
+				o.Route.Tunnel = o.Route.PathList()[0].Tunnel
+			}
+			plain = append(plain, o)
+		}
+	}
+	flushPlain()
 	return errors.Join(errs...)
 }
 

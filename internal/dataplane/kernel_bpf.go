@@ -43,9 +43,12 @@ type lwtEncap struct {
 	byDst    *ebpf.Map // inner destination (/128 routes) -> tunnelValue
 	byDstPfx *ebpf.Map // LPM on the inner destination (shorter prefixes)
 	bySrc    *ebpf.Map // LPM on the inner source (::/0 from a prefix)
-	prog     *ebpf.Program
-	encap    netlink.Encap // the routes' lightweight tunnel into prog
-	seg      segmenterParams
+	// byMark: tunnel index (the low bits of a flow route's skb mark,
+	// kernel_flow.go) -> tunnelValue.
+	byMark *ebpf.Map
+	prog   *ebpf.Program
+	encap  netlink.Encap // the routes' lightweight tunnel into prog
+	seg    segmenterParams
 }
 
 // segmenterParams are the segmentation veth's numbers, constants of the
@@ -78,6 +81,7 @@ const (
 // Offsets in struct __sk_buff (uapi/linux/bpf.h).
 const (
 	skbLen            = 0
+	skbMark           = 8
 	skbIngressIfindex = 36
 	skbGSOSize        = 176
 )
@@ -153,7 +157,14 @@ func tunnelProgram(m *lwtEncap) asm.Instructions {
 			asm.StoreMem(asm.RFP, stackHeader+8+i, asm.R1, asm.DWord))
 	}
 	ins = append(ins,
-		asm.Mov.Reg(asm.R1, asm.R6),
+		// A flow route's mark has done its work: the outer packet is
+		// routed without it, as one of a plain route is.
+		asm.LoadMem(asm.R1, asm.R6, skbMark, asm.Word),
+		asm.And.Imm(asm.R1, markMaskImm),
+		asm.JNE.Imm(asm.R1, flowMarkMagic, "push"),
+		asm.Mov.Imm(asm.R1, 0),
+		asm.StoreMem(asm.R6, skbMark, asm.R1, asm.Word),
+		asm.Mov.Reg(asm.R1, asm.R6).WithSymbol("push"),
 		asm.Mov.Imm(asm.R2, bpfLWTEncapIP),
 		asm.Mov.Reg(asm.R3, asm.RFP),
 		asm.Add.Imm(asm.R3, stackHeader),
@@ -182,9 +193,25 @@ func tunnelProgram(m *lwtEncap) asm.Instructions {
 // (see routeKey): the inner destination exactly, then by longest prefix,
 // then the inner source by longest prefix. It leaves the value in R0, or
 // jumps to "drop" (no entry: a route raced its removal).
+//
+// A packet that a flow route classified (kernel_flow.go) carries the
+// tunnel's index in its mark: that index is looked up instead. A value
+// with no outer destination is a parent whose unmatched packets drop.
 func lookupTunnel(m *lwtEncap) asm.Instructions {
 	ins := asm.Instructions{
-		asm.LoadMapPtr(asm.R1, m.byDst.FD()),
+		asm.LoadMem(asm.R1, asm.R6, skbMark, asm.Word),
+		asm.Mov.Reg(asm.R2, asm.R1),
+		asm.And.Imm(asm.R2, markMaskImm),
+		asm.JNE.Imm(asm.R2, flowMarkMagic, "inner"),
+		asm.And.Imm(asm.R1, flowIndexMask),
+		asm.StoreMem(asm.RFP, stackKey, asm.R1, asm.Word),
+		asm.LoadMapPtr(asm.R1, m.byMark.FD()),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, stackKey),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "drop"),
+		asm.Ja.Label("found"),
+		asm.LoadMapPtr(asm.R1, m.byDst.FD()).WithSymbol("inner"),
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, stackInnerDst),
 		asm.FnMapLookupElem.Call(),
@@ -206,7 +233,10 @@ func lookupTunnel(m *lwtEncap) asm.Instructions {
 		asm.Add.Imm(asm.R2, stackKey),
 		asm.FnMapLookupElem.Call(),
 		asm.JEq.Imm(asm.R0, 0, "drop"),
-		asm.Mov.Reg(asm.R0, asm.R0).WithSymbol("found"),
+		asm.LoadMem(asm.R1, asm.R0, tvDst, asm.DWord).WithSymbol("found"),
+		asm.LoadMem(asm.R2, asm.R0, tvDst+8, asm.DWord),
+		asm.Or.Reg(asm.R1, asm.R2),
+		asm.JEq.Imm(asm.R1, 0, "drop"),
 	)
 }
 
@@ -266,6 +296,11 @@ func newLWTEncap() (*lwtEncap, error) {
 	// limit (an LPM trie requires it).
 	if e.byDst, err = ebpf.NewMap(&ebpf.MapSpec{Name: "monami_dst", Type: ebpf.Hash,
 		KeySize: 16, ValueSize: tunnelValueLen, MaxEntries: maxTunnelRoutes, Flags: unix.BPF_F_NO_PREALLOC}); err != nil {
+		return nil, fmt.Errorf("tunnel map: %w", err)
+	}
+	if e.byMark, err = ebpf.NewMap(&ebpf.MapSpec{Name: "monami_mark", Type: ebpf.Hash,
+		KeySize: 4, ValueSize: tunnelValueLen, MaxEntries: flowIndexMask + 1, Flags: unix.BPF_F_NO_PREALLOC}); err != nil {
+		e.close()
 		return nil, fmt.Errorf("tunnel map: %w", err)
 	}
 	for _, m := range []struct {
@@ -401,7 +436,7 @@ func (c *bpfCounters) add(v []byte) {
 // counters sums the counters of all routes.
 func (e *lwtEncap) counters() (bpfCounters, error) {
 	var c bpfCounters
-	for _, m := range []*ebpf.Map{e.byDst, e.byDstPfx, e.bySrc} {
+	for _, m := range []*ebpf.Map{e.byDst, e.byDstPfx, e.bySrc, e.byMark} {
 		var k, v []byte
 		it := m.Iterate()
 		for it.Next(&k, &v) {
@@ -419,7 +454,7 @@ func (e *lwtEncap) close() error {
 	if e.prog != nil {
 		errs = append(errs, e.prog.Close())
 	}
-	for _, m := range []*ebpf.Map{e.byDst, e.byDstPfx, e.bySrc} {
+	for _, m := range []*ebpf.Map{e.byDst, e.byDstPfx, e.bySrc, e.byMark} {
 		if m != nil {
 			errs = append(errs, m.Close())
 		}
@@ -446,4 +481,35 @@ func (k *kernelDP) addBPFCounters(c *Counters) error {
 		c.Drops[DropIO] += n
 	}
 	return nil
+}
+
+// putIndex points flow tunnel index i at t (kernel_flow.go).
+func (e *lwtEncap) putIndex(i uint32, t Tunnel) error {
+	var v [tunnelValueLen]byte
+	src, dst := t.Local.As16(), t.Remote.As16()
+	copy(v[tvSrc:], src[:])
+	copy(v[tvDst:], dst[:])
+	if err := e.byMark.Update(i, v[:], ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("tunnel %v: index map: %w", t, err)
+	}
+	return nil
+}
+
+// removeIndex deletes index i's entry, keeping what it counted in gone.
+func (e *lwtEncap) removeIndex(i uint32, gone *bpfCounters) {
+	var v [tunnelValueLen]byte
+	if e.byMark.Lookup(i, v[:]) == nil {
+		gone.add(v[:])
+	}
+	_ = e.byMark.Delete(i)
+}
+
+// value is the map entry of the route for s.
+func (e *lwtEncap) value(s Selector) ([]byte, error) {
+	m, k, err := e.routeKey(s)
+	if err != nil {
+		return nil, err
+	}
+	v := make([]byte, tunnelValueLen)
+	return v, m.Lookup(k, v)
 }

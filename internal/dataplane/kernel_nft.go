@@ -106,6 +106,9 @@ func newNFT(opts []nftables.ConnOption, name string, internal netip.Prefix, coun
 		}
 		s.sets[set.Name] = set
 	}
+	if err := s.addFlowSets(); err != nil {
+		return nil, err
+	}
 	accept := nftables.ChainPolicyAccept
 	// The ingress check must run before the routing decision (prerouting),
 	// because the rewritten destination selects the decapsulation route.

@@ -70,6 +70,10 @@ type Options struct {
 	// routes are then host routes as a home agent's are: its packets meet
 	// full tables (see installMany).
 	Endpoints int
+	// FlowRules, when positive, adds two variants of every tunnel case
+	// with that many flow routes installed on the tunnel entry (see
+	// installFlowRules): <case>+flows-spread and <case>+flows-worst.
+	FlowRules int
 	Logger    *slog.Logger
 	Progress  io.Writer // one line per finished run, may be nil
 }
@@ -229,6 +233,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Rounds < 1 {
 		o.Rounds = 1
 	}
+	if o.FlowRules > 0 {
+		o.Cases = withFlowVariants(o.Cases)
+	}
 	rep := &Report{Start: time.Now().UTC(), DurationSec: o.Duration.Seconds(), LoadBefore: lab.LoadAvg(), CPUs: cpus(), Rounds: o.Rounds}
 	_ = lab.Teardown(o.LabName) // leftovers of a crashed run
 	l, err := lab.Up(ctx, topology(o.LabName))
@@ -345,6 +352,7 @@ func setup(l *lab.Lab, c Case, o Options) (func(), *Scale, error) {
 	if c == Plain {
 		return func() {}, nil, nil
 	}
+	c, flows := flowVariant(c)
 	backend, encap, noBPF := dataplane.BackendKernel, dataplane.EncapIPv6, false
 	switch c {
 	case Kernel:
@@ -409,6 +417,16 @@ func setup(l *lab.Lab, c Case, o Options) (func(), *Scale, error) {
 			Tunnel: dataplane.Tunnel{Local: addrExit, Remote: addrEntry, Encap: encap}}),
 		exit.AddEndpoint(dataplane.Endpoint{Local: addrExit, Peer: addrEntry, Encap: encap, InnerSrc: []netip.Prefix{toSender}}),
 	)
+	if err == nil && flows != "" {
+		var last dataplane.Selector
+		last, err = installFlowRules(entry, flows, o.FlowRules, toReceiver,
+			dataplane.Tunnel{Local: addrEntry, Remote: addrExit, Encap: encap}, o.Progress)
+		closeAll := stop
+		stop = func() {
+			reportStreamRule(entry, last, o.Progress)
+			closeAll()
+		}
+	}
 	if err != nil {
 		stop()
 		return nil, sc, err
