@@ -186,7 +186,7 @@ func startConfig(t *testing.T, yaml string, change func(*Options)) *harness {
 	if change != nil {
 		change(&opt)
 	}
-	x.dp = opt.DataPlane.(*recordingDP)
+	x.dp, _ = opt.DataPlane.(*recordingDP) // nil for other fakes (dptest)
 	x.h, err = New(cfg, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +203,7 @@ func startConfig(t *testing.T, yaml string, change func(*Options)) *harness {
 	}
 	t.Cleanup(func() {
 		x.stop()
-		if !x.dp.closed {
+		if x.dp != nil && !x.dp.closed {
 			t.Error("data plane not closed on shutdown")
 		}
 	})
