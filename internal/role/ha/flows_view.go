@@ -25,8 +25,9 @@ type FlowView struct {
 	BIDs     []uint16         `json:"bids"`
 	Bindings []FlowBindingRef `json:"bindings"`
 	// Mode is single for one binding used, bicast for several, regular
-	// when the flow follows the home address's default, or "rule NAME"
-	// when an operator rule with the same selector takes its traffic.
+	// when the flow follows the home address's default (also when the
+	// data plane cannot forward by flow), or "rule NAME" when an operator
+	// rule with the same selector takes its traffic.
 	Mode       string    `json:"mode"`
 	Registered time.Time `json:"registered"`
 	Refreshed  time.Time `json:"refreshed"`
@@ -73,7 +74,9 @@ func (h *HomeAgent) Flows() []FlowView {
 			tables[f.HoA] = t
 		}
 		e, ok := t.Get(forwarding.Key{HoA: f.HoA, Selector: m.Canonical()})
-		if ok && e.Origin == forwarding.FromRule {
+		if h.plainOnly {
+			v.Mode = "regular (the data plane does not forward by flow)"
+		} else if ok && e.Origin == forwarding.FromRule {
 			v.Mode = "rule " + e.Rule
 		} else if ok && e.Origin == forwarding.FromFlowBinding && e.FID == f.FID {
 			h.flowUses(&v, e, counters)

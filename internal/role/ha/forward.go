@@ -1,7 +1,9 @@
 package ha
 
 import (
+	"errors"
 	"net/netip"
+	"slices"
 
 	"monami/internal/binding"
 	"monami/internal/config"
@@ -38,7 +40,19 @@ func (h *HomeAgent) commit() error {
 		want[hoa] = h.desired(hoa)
 	}
 	clear(h.dirty)
+	if h.plainOnly {
+		plain(want)
+	}
 	err := h.rec.Set(want)
+	if err != nil && !h.plainOnly && errors.Is(err, dataplane.ErrUnsupported) && plain(want) {
+		// A backend without flow routes refuses the whole batch: the
+		// bindings are served without their flows rather than refused.
+		if err = h.rec.Set(want); err == nil {
+			h.plainOnly = true
+			h.log.Warn("the data plane cannot forward by flow: flow bindings and operator rules follow each home address's default route",
+				"backend", h.dp.Backend())
+		}
+	}
 	for hoa := range want {
 		if err != nil {
 			h.retry[hoa] = struct{}{}
@@ -47,6 +61,20 @@ func (h *HomeAgent) commit() error {
 		}
 	}
 	return err
+}
+
+// plain keeps only the plain routes of each home (one tunnel per home
+// address) and no Dedup; it reports whether it removed anything.
+func plain(want map[netip.Addr]reconcile.Home) bool {
+	removed := false
+	for hoa, w := range want {
+		n := len(w.Routes) + len(w.Dedups)
+		w.Routes = slices.DeleteFunc(w.Routes, func(r dataplane.Route) bool { return !r.Plain() })
+		w.Dedups = nil
+		removed = removed || len(w.Routes) != n
+		want[hoa] = w
+	}
+	return removed
 }
 
 // commitLogged commits where no one waits for the outcome (expiry, path

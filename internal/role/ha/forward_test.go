@@ -235,3 +235,33 @@ func TestFlowsViewCounters(t *testing.T) {
 		t.Errorf("flows without counters %+v", fs)
 	}
 }
+
+// A data plane without flow routes (ErrUnsupported) still serves the
+// bindings: their flows follow the default route, and the flows view says
+// so, rather than every Binding Update with a flow being refused.
+func TestFlowsWithoutFlowRoutes(t *testing.T) {
+	x, f := startFake(t, "")
+	f.Fail = func(o dataplane.Op) error {
+		if o.Kind == dataplane.OpAddRoute && !o.Route.Plain() || o.Kind == dataplane.OpAddDedup {
+			return dataplane.ErrUnsupported
+		}
+		return nil
+	}
+	ba := x.sendFlows(15, fid(1, 10, []uint16{2}, voiceTS), fid(2, 20, []uint16{1, 2}, bulkTS))
+	if ba.Status != wire.StatusAccepted || flowStatuses(ba) != "1:0 2:0" {
+		t.Fatalf("BA %v, flows %q", ba.Status, flowStatuses(ba))
+	}
+	if r, ok := f.Route(hoaRoute); !ok || r.Tunnel.Remote != coa1 {
+		t.Fatalf("default route %+v %v", r, ok)
+	}
+	if n, _, d := f.Len(); n != 1 || d != 0 {
+		t.Errorf("%d routes and %d dedups, want the default route alone", n, d)
+	}
+	if fs := x.h.flowsNow(t); len(fs) != 2 || fs[0].Mode != "regular (the data plane does not forward by flow)" || len(fs[0].Bindings) != 0 {
+		t.Errorf("flows %+v", fs)
+	}
+	// Later updates go straight to plain routes.
+	if ba := x.sendFlows(15, fid(1, 10, []uint16{1}, voiceTS)); ba.Status != wire.StatusAccepted {
+		t.Errorf("next update %v", ba.Status)
+	}
+}

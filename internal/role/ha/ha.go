@@ -92,6 +92,9 @@ type HomeAgent struct {
 	dirty map[netip.Addr]struct{}
 	retry map[netip.Addr]struct{}
 	rules []forwarding.Rule
+	// plainOnly: the data plane refused flow routes (ErrUnsupported), so
+	// only each home address's default route is installed.
+	plainOnly bool
 	// encap is the encapsulation of each binding (RFC 5555).
 	encap map[bindingKey]dataplane.Encapsulation
 	// coaHomes and homeCoAs index the home addresses tunnelled to each
