@@ -184,10 +184,13 @@ func (h *HomeAgent) pathAlive(coa netip.Addr) bool {
 // liveness (which home addresses a path's state concerns).
 func (h *HomeAgent) indexCoAs(hoa netip.Addr, coas []netip.Addr) {
 	for _, c := range h.homeCoAs[hoa] {
-		set := h.coaHomes[c]
-		delete(set, hoa)
+		// A care-of address usually serves one home address: a short
+		// slice costs far less than a map per care-of address.
+		set := slices.DeleteFunc(h.coaHomes[c], func(a netip.Addr) bool { return a == hoa })
 		if len(set) == 0 {
 			delete(h.coaHomes, c)
+		} else {
+			h.coaHomes[c] = set
 		}
 	}
 	if len(coas) == 0 {
@@ -196,12 +199,7 @@ func (h *HomeAgent) indexCoAs(hoa netip.Addr, coas []netip.Addr) {
 	}
 	h.homeCoAs[hoa] = coas
 	for _, c := range coas {
-		set := h.coaHomes[c]
-		if set == nil {
-			set = map[netip.Addr]struct{}{}
-			h.coaHomes[c] = set
-		}
-		set[hoa] = struct{}{}
+		h.coaHomes[c] = append(h.coaHomes[c], hoa)
 	}
 }
 

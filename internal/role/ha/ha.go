@@ -99,7 +99,7 @@ type HomeAgent struct {
 	encap map[bindingKey]dataplane.Encapsulation
 	// coaHomes and homeCoAs index the home addresses tunnelled to each
 	// care-of address, for path liveness.
-	coaHomes map[netip.Addr]map[netip.Addr]struct{}
+	coaHomes map[netip.Addr][]netip.Addr
 	homeCoAs map[netip.Addr][]netip.Addr
 	fwdBS    []binding.Binding
 	// pendingEncap is the encapsulation for the bindings of the Binding
@@ -166,7 +166,7 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 		retry:    map[netip.Addr]struct{}{},
 		rules:    operatorRules(cfg),
 		encap:    map[bindingKey]dataplane.Encapsulation{},
-		coaHomes: map[netip.Addr]map[netip.Addr]struct{}{},
+		coaHomes: map[netip.Addr][]netip.Addr{},
 		homeCoAs: map[netip.Addr][]netip.Addr{},
 		defended: map[netip.Addr]bool{},
 		in:       make(chan received, 1024),

@@ -149,7 +149,7 @@ func (h *HomeAgent) pathActions(acts []paths.Action) {
 			// A binding on a down path is not usable (forwardingInput):
 			// the home addresses tunnelled there move to their next
 			// binding on a live path, and come back when it is up.
-			for hoa := range h.coaHomes[a.Key.Peer] {
+			for _, hoa := range h.coaHomes[a.Key.Peer] {
 				h.touch(hoa)
 			}
 		}
