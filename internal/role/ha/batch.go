@@ -2,14 +2,14 @@ package ha
 
 import (
 	"context"
-	"net/netip"
 	"time"
 
-	"monami/internal/dataplane"
 	"monami/internal/store"
 )
 
 // maxBatch bounds how many queued messages share one data plane commit.
+// The commit is one reconcile.Set of every home address the batch
+// touched (forward.go).
 const maxBatch = 64
 
 // singleAfterFailure is how long the home agent takes messages one at a
@@ -41,17 +41,16 @@ fill:
 		}
 		return
 	}
-	q := &queueDP{DataPlane: h.dp}
-	h.dp, h.batching = q, true
+	h.batching = true
 	decided := make([]*decided, 0, len(batch))
 	for _, r := range batch {
 		if p := h.process(ctx, r); p != nil {
 			decided = append(decided, p)
 		}
 	}
-	h.dp, h.batching = q.DataPlane, false
-	if err := dataplane.Apply(h.dp, q.ops); err != nil {
-		h.dpError("applying a batch of changes", err, "updates", len(decided), "changes", len(q.ops))
+	h.batching = false
+	if err := h.commit(); err != nil {
+		h.dpError("applying a batch of changes", err, "updates", len(decided))
 		h.undoAll(decided, err, &h.cnt.dataplaneRefusals, "the data plane could not install it")
 	} else if err := h.persistAll(decided); err != nil {
 		h.cnt.inc(&h.cnt.storeErrors)
@@ -65,39 +64,14 @@ fill:
 	}
 }
 
-// queueDP stands in for the data plane while a batch is decided: changes
-// are queued for one Apply; everything else goes to the data plane.
-type queueDP struct {
-	dataplane.DataPlane
-	ops []dataplane.Op
-}
-
-func (q *queueDP) AddRoute(r dataplane.Route) error {
-	q.ops = append(q.ops, dataplane.Op{Kind: dataplane.OpAddRoute, Route: r})
-	return nil
-}
-
-func (q *queueDP) DelRoute(s dataplane.Selector) error {
-	q.ops = append(q.ops, dataplane.Op{Kind: dataplane.OpDelRoute, Selector: s})
-	return nil
-}
-
-func (q *queueDP) AddEndpoint(e dataplane.Endpoint) error {
-	q.ops = append(q.ops, dataplane.Op{Kind: dataplane.OpAddEndpoint, Endpoint: e})
-	return nil
-}
-
-func (q *queueDP) DelEndpoint(local, peer netip.Addr, encap dataplane.Encapsulation) error {
-	q.ops = append(q.ops, dataplane.Op{Kind: dataplane.OpDelEndpoint, Endpoint: dataplane.Endpoint{Local: local, Peer: peer, Encap: encap}})
-	return nil
-}
-
 // undoAll takes back a whole batch, newest first (each update restores
-// what the one before it left), and turns batching off for a while.
+// what the one before it left), installs the forwarding of what it
+// restored in one batch, and turns batching off for a while.
 func (h *HomeAgent) undoAll(ds []*decided, err error, refused *uint64, why string) {
 	for i := len(ds) - 1; i >= 0; i-- {
 		h.undo(ds[i], err, refused, why)
 	}
+	h.commitLogged("restoring the previous bindings after a failure")
 	h.singleUntil = h.now().Add(singleAfterFailure)
 }
 

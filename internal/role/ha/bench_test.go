@@ -38,6 +38,7 @@ func (*stubDP) AddRoute(dataplane.Route) error                               { r
 func (*stubDP) DelRoute(dataplane.Selector) error                            { return nil }
 func (*stubDP) AddEndpoint(dataplane.Endpoint) error                         { return nil }
 func (*stubDP) DelEndpoint(_, _ netip.Addr, _ dataplane.Encapsulation) error { return nil }
+func (*stubDP) Apply([]dataplane.Op) error                                   { return nil }
 
 // benchAgent builds a home agent serving nodes mobile nodes, mobile node i
 // with home address 2001:db8:1::/64 + i and NAI mn<i>@bench.

@@ -184,9 +184,10 @@ func (h *HomeAgent) stepDown(t *etcdstore.Term) {
 	n := h.cache.Len()
 	for hoa := range hoas {
 		changes := h.cache.Remove(hoa)
-		_ = h.apply(changes) // removals are logged, never returned
+		h.follow(changes)
 		h.bindingsGone(changes)
 	}
+	h.commitLogged("removing the forwarding state on stepping down")
 	if a := h.cluster.addr; a != nil {
 		if err := a.Yield(); err != nil {
 			h.log.Error("cluster: home agent address not removed", "err", err)

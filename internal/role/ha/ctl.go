@@ -100,7 +100,7 @@ func (h *HomeAgent) Bindings(now time.Time) []BindingView {
 		best, _ := h.cache.Best(b.HoA)
 		out = append(out, BindingView{
 			HomeAddress: b.HoA.String(), BindingID: b.BID, CareOfAddress: b.CoA.String(), Priority: b.Priority,
-			Primary: best.BID == b.BID, Encap: h.installed[bindingKey{b.HoA, b.BID}].encap.String(),
+			Primary: best.BID == b.BID, Encap: h.encap[bindingKey{b.HoA, b.BID}].String(),
 			Registered: b.Registered, Expires: b.Expires, LifetimeLeft: b.Expires.Sub(now).Round(time.Second).String(),
 		})
 		return true

@@ -153,7 +153,8 @@ func (h *HomeAgent) bindingsGone(changes []binding.Change) {
 	h.flowChanged(out)
 }
 
-// flowChanged logs each flow change and hands them to the data plane hook.
+// flowChanged logs each flow change and marks their home addresses for the
+// next commit.
 func (h *HomeAgent) flowChanged(changes []binding.FlowChange) {
 	for _, c := range changes {
 		f := &c.Flow

@@ -2,10 +2,12 @@ package ha
 
 import "monami/internal/binding"
 
-// applyFlows is where flow binding changes reach the data plane: called
-// after the flow table accepted them (a Binding Update's flow options, or
-// bindings that came or went under existing flows). A no-op for now: the
-// data plane's flow-aware routes (path sets, modes, RFC 6088 matches) come
-// with the forwarding reconcile loop, which will derive them from
-// h.flows and the binding cache rather than from these changes alone.
-func (h *HomeAgent) applyFlows(changes []binding.FlowChange) {}
+// applyFlows follows flow binding changes the flow table accepted (a
+// Binding Update's flow options, or bindings that came or went under
+// existing flows): their home addresses' forwarding is derived again, from
+// h.flows and the binding cache, at the next commit (forward.go).
+func (h *HomeAgent) applyFlows(changes []binding.FlowChange) {
+	for i := range changes {
+		h.touch(changes[i].Flow.HoA)
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"monami/internal/ctlapi"
 	"monami/internal/dataplane"
 	"monami/internal/forwarding"
+	"monami/internal/reconcile"
 	"monami/internal/store"
 	"monami/internal/transport"
 	"monami/wire"
@@ -84,14 +85,25 @@ type HomeAgent struct {
 	// overlapping flow bindings of mobile nodes.
 	operatorFlows []forwarding.Match
 
-	// endpoints: reverse-tunnel endpoints by peer care-of address, with the
-	// home addresses allowed as inner source (several home addresses may
-	// share one care-of address: the (n,1) case of the seed analysis).
-	endpoints map[endpointKey][]netip.Addr
-	// installed remembers the endpoint each binding holds.
-	installed map[bindingKey]endpointKey
+	// rec installs the desired forwarding (forward.go); dirty are the home
+	// addresses whose inputs changed since the last commit, retry those
+	// whose last commit failed. rules are the operator rules of ha.yaml.
+	rec   *reconcile.Reconciler
+	dirty map[netip.Addr]struct{}
+	retry map[netip.Addr]struct{}
+	rules []forwarding.Rule
+	// plainOnly: the data plane refused flow routes (ErrUnsupported), so
+	// only each home address's default route is installed.
+	plainOnly bool
+	// encap is the encapsulation of each binding (RFC 5555).
+	encap map[bindingKey]dataplane.Encapsulation
+	// coaHomes and homeCoAs index the home addresses tunnelled to each
+	// care-of address, for path liveness.
+	coaHomes map[netip.Addr][]netip.Addr
+	homeCoAs map[netip.Addr][]netip.Addr
+	fwdBS    []binding.Binding
 	// pendingEncap is the encapsulation for the bindings of the Binding
-	// Update being processed (see encapOf).
+	// Update being processed (see follow).
 	pendingEncap dataplane.Encapsulation
 	// queued is handleQueued's scratch; singleUntil, when in the future,
 	// turns batching off after a failed batch; batching says process
@@ -134,11 +146,6 @@ type HomeAgent struct {
 	flowBS      []binding.Binding
 }
 
-type endpointKey struct {
-	coa   netip.Addr
-	encap dataplane.Encapsulation
-}
-
 type bindingKey struct {
 	hoa netip.Addr
 	bid uint16
@@ -155,14 +162,18 @@ type received struct {
 func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 	h := &HomeAgent{
 		cfg: cfg, log: opt.Logger, now: opt.Now, addr: cfg.Addr(),
-		endpoints: map[endpointKey][]netip.Addr{},
-		installed: map[bindingKey]endpointKey{},
-		defended:  map[netip.Addr]bool{},
-		in:        make(chan received, 1024),
-		snaps:     make(chan snapshotReq),
-		warnings:  newLimiter(10, 20),
-		answers:   newLimiter(100, 100),
-		done:      make(chan struct{}),
+		dirty:    map[netip.Addr]struct{}{},
+		retry:    map[netip.Addr]struct{}{},
+		rules:    operatorRules(cfg),
+		encap:    map[bindingKey]dataplane.Encapsulation{},
+		coaHomes: map[netip.Addr][]netip.Addr{},
+		homeCoAs: map[netip.Addr][]netip.Addr{},
+		defended: map[netip.Addr]bool{},
+		in:       make(chan received, 1024),
+		snaps:    make(chan snapshotReq),
+		warnings: newLimiter(10, 20),
+		answers:  newLimiter(100, 100),
+		done:     make(chan struct{}),
 	}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -226,6 +237,7 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 			return nil, fmt.Errorf("data plane: %w", err)
 		}
 	}
+	h.rec = reconcile.New(h.dp)
 	if opt.DataPlane == nil {
 		if h.prefixes, err = guardHomePrefixes(cfg.Prefixes(), opt.NetNS, h.log); err != nil {
 			return nil, err
@@ -395,9 +407,10 @@ func (h *HomeAgent) armExpiry(t *time.Timer) {
 
 func (h *HomeAgent) expire() {
 	changes := h.cache.Expire(h.now())
-	h.apply(changes)
+	h.follow(changes)
 	h.forget(changes)
 	h.bindingsGone(changes)
+	h.commitLogged("removing expired bindings' forwarding")
 }
 
 func (h *HomeAgent) close() {

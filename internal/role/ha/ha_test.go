@@ -10,6 +10,7 @@ import (
 
 	"monami/internal/config"
 	"monami/internal/dataplane"
+	"monami/internal/forwarding"
 	"monami/internal/store"
 	"monami/internal/transport"
 	"monami/wire"
@@ -53,6 +54,7 @@ type recordingDP struct {
 	mu        sync.Mutex
 	routes    map[dataplane.Selector]dataplane.Tunnel
 	endpoints map[netip.Addr]dataplane.Endpoint
+	dedups    map[forwarding.Match]dataplane.Dedup
 	closed    bool
 	// failRoute and failEndpoint make the next installations fail, as a
 	// full kernel table or a netlink error would.
@@ -100,6 +102,31 @@ func (d *recordingDP) DelEndpoint(_, peer netip.Addr, encap dataplane.Encapsulat
 	}
 	return nil
 }
+
+// Apply makes recordingDP a dataplane.Batcher that keeps the Dedups of
+// bicast flows (ApplyEach refuses them) and does the rest one by one.
+func (d *recordingDP) Apply(ops []dataplane.Op) error {
+	rest := make([]dataplane.Op, 0, len(ops))
+	for _, o := range ops {
+		switch o.Kind {
+		case dataplane.OpAddDedup:
+			d.mu.Lock()
+			if d.dedups == nil {
+				d.dedups = map[forwarding.Match]dataplane.Dedup{}
+			}
+			d.dedups[o.Dedup.Match] = o.Dedup
+			d.mu.Unlock()
+		case dataplane.OpDelDedup:
+			d.mu.Lock()
+			delete(d.dedups, o.Dedup.Match)
+			d.mu.Unlock()
+		default:
+			rest = append(rest, o)
+		}
+	}
+	return dataplane.ApplyEach(d, rest)
+}
+
 func (d *recordingDP) Counters() (dataplane.Counters, error) { return dataplane.Counters{}, nil }
 func (d *recordingDP) Close() error                          { d.closed = true; return nil }
 
@@ -159,7 +186,7 @@ func startConfig(t *testing.T, yaml string, change func(*Options)) *harness {
 	if change != nil {
 		change(&opt)
 	}
-	x.dp = opt.DataPlane.(*recordingDP)
+	x.dp, _ = opt.DataPlane.(*recordingDP) // nil for other fakes (dptest)
 	x.h, err = New(cfg, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +203,7 @@ func startConfig(t *testing.T, yaml string, change func(*Options)) *harness {
 	}
 	t.Cleanup(func() {
 		x.stop()
-		if !x.dp.closed {
+		if x.dp != nil && !x.dp.closed {
 			t.Error("data plane not closed on shutdown")
 		}
 	})

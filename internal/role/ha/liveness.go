@@ -8,7 +8,6 @@ import (
 
 	"github.com/vishvananda/netns"
 
-	"monami/internal/binding"
 	"monami/internal/dataplane"
 	"monami/internal/pathprobe"
 	"monami/internal/paths"
@@ -31,19 +30,8 @@ type pathWatch struct {
 	echo    *pathprobe.Echo // nil: suspect paths are judged by silence alone
 	replies chan pathprobe.Reply
 	watched map[netip.Addr]bool // care-of addresses with an endpoint
-	// steered: home addresses whose downlink left the cache's preferred
-	// binding for a live path.
-	steered map[netip.Addr]steering
 	// nextRound: no path round before it (pathsTickBounded).
 	nextRound time.Time
-}
-
-// steering is where a home address's downlink went (to), and the sequence
-// number of the last Binding Update then: a later one may have moved the
-// route again (apply.go), so the home address is steered anew.
-type steering struct {
-	to  netip.Addr
-	seq uint16
 }
 
 // openPaths opens the probe socket in the data plane's namespace (ns; the
@@ -51,7 +39,7 @@ type steering struct {
 // alone.
 func (h *HomeAgent) openPaths(ns netns.NsHandle) {
 	h.pw = &pathWatch{live: paths.New(paths.Config{}), replies: make(chan pathprobe.Reply, 64),
-		watched: map[netip.Addr]bool{}, steered: map[netip.Addr]steering{}}
+		watched: map[netip.Addr]bool{}}
 	err := inNamespace(ns, func() error {
 		var err error
 		h.pw.echo, err = pathprobe.Open()
@@ -111,11 +99,11 @@ func (h *HomeAgent) pathsTickBounded() {
 func (h *HomeAgent) pathsTick() {
 	pw, now := h.pw, h.now()
 	seen := map[netip.Addr]bool{}
-	for k := range h.endpoints {
-		seen[k.coa] = true
-		if !pw.watched[k.coa] {
-			pw.watched[k.coa] = true
-			pw.live.Add(now, h.pathKey(k.coa))
+	for coa := range h.coaHomes {
+		seen[coa] = true
+		if !pw.watched[coa] {
+			pw.watched[coa] = true
+			pw.live.Add(now, h.pathKey(coa))
 		}
 	}
 	for coa := range pw.watched {
@@ -135,21 +123,7 @@ func (h *HomeAgent) pathsTick() {
 		}
 	}
 	h.pathActions(append(acts, pw.live.Tick(now)...))
-	h.resteer()
-}
-
-// resteer keeps the home addresses of down paths off them: a Binding
-// Update may have pointed one back at its preferred binding meanwhile.
-// Only down paths are visited, so the cost follows the failures.
-func (h *HomeAgent) resteer() {
-	for k, hoas := range h.endpoints {
-		if h.pw.live.State(h.pathKey(k.coa)) != paths.Down {
-			continue
-		}
-		for _, hoa := range hoas {
-			h.steer(hoa)
-		}
-	}
+	h.retryFailed()
 }
 
 func (h *HomeAgent) pathReply(r pathprobe.Reply) {
@@ -172,51 +146,15 @@ func (h *HomeAgent) pathActions(acts []paths.Action) {
 				lvl = h.log.Warn
 			}
 			lvl("path "+a.State.String(), "coa", a.Key.Peer, "was", a.Was.String(), "reason", a.Reason)
-			for k, hoas := range h.endpoints {
-				if k.coa != a.Key.Peer {
-					continue
-				}
-				for _, hoa := range hoas {
-					h.steer(hoa)
-				}
+			// A binding on a down path is not usable (forwardingInput):
+			// the home addresses tunnelled there move to their next
+			// binding on a live path, and come back when it is up.
+			for _, hoa := range h.coaHomes[a.Key.Peer] {
+				h.touch(hoa)
 			}
 		}
 	}
-}
-
-// steer tunnels hoa's downlink to its best binding whose path is not
-// judged down (the cache's preferred one when it is alive, or when none is).
-func (h *HomeAgent) steer(hoa netip.Addr) {
-	bs := h.cache.Lookup(hoa)
-	if len(bs) == 0 || bs[0].Flags&binding.FlagAtHome != 0 {
-		delete(h.pw.steered, hoa)
-		return
-	}
-	choice := bs[0]
-	for _, b := range bs {
-		if b.Flags&binding.FlagAtHome == 0 && b.CoA.IsValid() && h.pw.live.State(h.pathKey(b.CoA)) != paths.Down {
-			choice = b
-			break
-		}
-	}
-	seq, _ := h.cache.LastSequence(hoa)
-	cur, steered := h.pw.steered[hoa]
-	if choice.CoA == bs[0].CoA && !steered || steered && cur == (steering{choice.CoA, seq}) {
-		return
-	}
-	r := dataplane.Route{Selector: dataplane.Selector{Dst: netip.PrefixFrom(hoa, 128)},
-		Tunnel: dataplane.Tunnel{Local: h.addr, Remote: choice.CoA, Encap: h.installed[bindingKey{hoa, choice.BID}].encap}}
-	if err := h.dp.AddRoute(r); err != nil {
-		h.dpError("tunnelling home address (path liveness)", err, "hoa", hoa, "coa", choice.CoA)
-		return
-	}
-	if choice.CoA == bs[0].CoA {
-		delete(h.pw.steered, hoa)
-		h.log.Info("home address tunnelled to its preferred binding again", "hoa", hoa, "bid", choice.BID, "coa", choice.CoA)
-		return
-	}
-	h.pw.steered[hoa] = steering{choice.CoA, seq}
-	h.log.Warn("home address tunnelled off a dead path", "hoa", hoa, "bid", choice.BID, "coa", choice.CoA, "preferred", bs[0].CoA)
+	h.commitLogged("tunnelling home addresses (path liveness)")
 }
 
 // PathView is one path as the "paths" topic shows it.

@@ -3,6 +3,7 @@ package ha
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 
 	"monami/internal/binding"
@@ -35,10 +36,7 @@ func (h *HomeAgent) appendRecords(b *store.Batch, p *decided) {
 	h.cur = h.cache.AppendLookup(h.cur[:0], p.req.HoA)
 	replay, _ := h.cache.Replay(p.req.HoA)
 	for _, x := range h.cur {
-		encap := h.installed[bindingKey{x.HoA, x.BID}].encap
-		if p.req.Lifetime > 0 && refreshes(&p.req, x.BID) {
-			encap = p.encap // what reconcileEncap installs next
-		}
+		encap := h.encap[bindingKey{x.HoA, x.BID}] // reconcileEncap's already
 		b.Put = append(b.Put, store.Record{Binding: x, Encap: uint8(encap), Replay: replay})
 	}
 	for _, old := range p.prev {
@@ -70,8 +68,8 @@ func (h *HomeAgent) forget(changes []binding.Change) {
 // restore reads the store at start, before the home agent answers anything:
 // expired records are dropped (and deleted), the others go back into the
 // binding cache with their times and replay state, and the data plane gets
-// their routes and endpoints again (AddRoute and AddEndpoint replace what a
-// killed predecessor left). A record the cache refuses (its home address is
+// their forwarding again (routes and endpoints replace what a killed
+// predecessor left). A record the cache refuses (its home address is
 // no longer served) is deleted, with a warning.
 func (h *HomeAgent) restore() error {
 	now := h.now()
@@ -110,6 +108,7 @@ func (h *HomeAgent) restore() error {
 		n.bs = append(n.bs, b)
 		n.encap[b.BID] = dataplane.Encapsulation(r.Encap)
 	}
+	var restored []netip.Addr
 	for _, k := range order {
 		n := nodes[k]
 		hoa := n.bs[0].HoA
@@ -121,12 +120,13 @@ func (h *HomeAgent) restore() error {
 			}
 			continue
 		}
-		if err := h.applyRestored(changes, n.encap); err != nil {
-			// The mobile node's next refresh registers it again.
-			h.log.Error("store: bindings not restored: the data plane refused them", "hoa", hoa, "err", err)
-			_ = h.apply(h.cache.Remove(hoa)) // logged
+		h.follow(changes)
+		for bid, e := range n.encap {
+			h.encap[bindingKey{hoa, bid}] = e
 		}
+		restored = append(restored, hoa)
 	}
+	h.installRestored(restored)
 	h.pendingEncap = 0
 	if !drop.Empty() {
 		if err := h.store.Apply(drop); err != nil {
@@ -138,25 +138,25 @@ func (h *HomeAgent) restore() error {
 	return nil
 }
 
-// applyRestored programs reinstated bindings: endpoints first, each with
-// its stored encapsulation (apply takes it from pendingEncap, the update
-// being processed: here one binding at a time), then the route.
-func (h *HomeAgent) applyRestored(changes []binding.Change, encap map[uint16]dataplane.Encapsulation) error {
-	defer func() { h.pendingEncap = 0 }()
-	for i := range changes {
-		if changes[i].Kind == binding.BindingAdded {
-			h.pendingEncap = encap[changes[i].Binding.BID]
-			if err := h.apply(changes[i : i+1]); err != nil {
-				return err
-			}
-		}
+// installRestored installs the forwarding of every restored home address
+// in one batch (a takeover of thousands of mobile nodes is one data plane
+// transaction). When the data plane refuses it, they are installed one by
+// one, and those it still refuses are removed from the cache: the mobile
+// node's next refresh registers them again.
+func (h *HomeAgent) installRestored(hoas []netip.Addr) {
+	if h.commit() == nil {
+		return
 	}
-	for i := range changes {
-		if changes[i].Kind == binding.PrimaryChanged {
-			if err := h.apply(changes[i : i+1]); err != nil {
-				return err
-			}
+	for _, hoa := range hoas {
+		h.touch(hoa)
+		err := h.commit()
+		if err == nil {
+			continue
 		}
+		h.log.Error("store: bindings not restored: the data plane refused them", "hoa", hoa, "err", err)
+		changes := h.cache.Remove(hoa)
+		h.follow(changes)
+		h.bindingsGone(changes)
+		h.commitLogged("removing bindings the data plane refused")
 	}
-	return nil
 }

@@ -23,15 +23,19 @@ func (h *HomeAgent) handle(ctx context.Context, r received) {
 // decided is a Binding Update the cache has decided, whose data plane
 // changes are applied (or queued, in a batch), with what its answer needs.
 type decided struct {
-	r     received
-	req   binding.BindingUpdateRequest
-	d     binding.Decision
-	sa    *securityAssociation
-	nai   []byte
-	prev  []binding.Binding // the home address's bindings before
-	encap dataplane.Encapsulation
-	flows []binding.FlowResult // the answer for each flow (RFC 6089)
-	ack   bool                 // send an acknowledgement
+	r    received
+	req  binding.BindingUpdateRequest
+	d    binding.Decision
+	sa   *securityAssociation
+	nai  []byte
+	prev []binding.Binding // the home address's bindings before
+	// prevEncap is the encapsulation of each of prev; prevFlows the flow
+	// bindings before (undo restores both).
+	prevEncap []dataplane.Encapsulation
+	prevFlows []binding.FlowBinding
+	encap     dataplane.Encapsulation
+	flows     []binding.FlowResult // the answer for each flow (RFC 6089)
+	ack       bool                 // send an acknowledgement
 }
 
 // process decodes, authenticates and decides one message and applies its
@@ -78,27 +82,35 @@ func (h *HomeAgent) process(ctx context.Context, r received) *decided {
 		h.warn(r.at, "binding update discarded", "hoa", req.HoA, "coa", sig.Src, "seq", req.Sequence, "reason", d.Reason, "auth", why)
 		return nil
 	}
-	p := &decided{r: r, req: *req, d: *d, sa: sa, nai: bs.nai, prev: prev, encap: h.pendingEncap}
+	p := &decided{r: r, req: *req, d: *d, sa: sa, nai: bs.nai, prev: prev, encap: h.pendingEncap,
+		prevEncap: h.encapsOf(prev), prevFlows: h.flows.Lookup(req.HoA)}
 	p.req.BIDs = slices.Clone(req.BIDs)
 	p.d.BIDs, p.d.Changes = slices.Clone(d.BIDs), nil
-	// Decide, program the data plane, persist, then acknowledge: an
-	// acknowledged binding forwards and survives a restart. In a batch
-	// both happen for the whole batch (handleQueued).
-	if err := h.apply(d.Changes); err != nil {
-		h.undo(p, err, &h.cnt.dataplaneRefusals, "the data plane could not install it")
-	} else if !h.batching && p.d.Status.Accepted() {
-		if err := h.persistAll([]*decided{p}); err != nil {
-			h.cnt.inc(&h.cnt.storeErrors)
-			h.log.Error("storing bindings", "hoa", req.HoA, "err", err)
-			h.undo(p, err, &h.cnt.storeRefusals, "the store could not keep it")
-		}
-	}
-	d.Status = p.d.Status // after an undo, the flows are refused too
-	h.decideFlows(r.at, &p.req, d)
-	p.flows = slices.Clone(h.flowResults)
+	// Decide (bindings, their encapsulation, flows), install the
+	// forwarding derived from them, persist, then acknowledge: an
+	// acknowledged binding forwards and survives a restart. In a batch the
+	// last two happen for the whole batch (handleQueued).
+	h.follow(d.Changes)
 	if p.d.Status.Accepted() {
 		h.reconcileEncap(&p.req)
-	} else {
+	}
+	h.decideFlows(r.at, &p.req, d)
+	p.flows = slices.Clone(h.flowResults)
+	if !h.batching {
+		if err := h.commit(); err != nil {
+			h.dpError("installing forwarding", err, "hoa", req.HoA)
+			h.undo(p, err, &h.cnt.dataplaneRefusals, "the data plane could not install it")
+			h.commitLogged("restoring the previous bindings after a failure")
+		} else if p.d.Status.Accepted() {
+			if err := h.persistAll([]*decided{p}); err != nil {
+				h.cnt.inc(&h.cnt.storeErrors)
+				h.log.Error("storing bindings", "hoa", req.HoA, "err", err)
+				h.undo(p, err, &h.cnt.storeRefusals, "the store could not keep it")
+				h.commitLogged("restoring the previous bindings after a failure")
+			}
+		}
+	}
+	if !p.d.Status.Accepted() {
 		h.warn(r.at, "binding update rejected", "hoa", req.HoA, "coa", sig.Src, "seq", req.Sequence,
 			"status", p.d.Status, "reason", d.Reason)
 	}
@@ -286,26 +298,28 @@ func (h *HomeAgent) reconcileEncap(req *binding.BindingUpdateRequest) {
 	if req.Lifetime == 0 {
 		return
 	}
-	for _, b := range h.cache.Lookup(req.HoA) {
-		if !refreshes(req, b.BID) {
-			continue
-		}
+	h.fwdBS = h.cache.AppendLookup(h.fwdBS[:0], req.HoA)
+	for _, b := range h.fwdBS {
 		key := bindingKey{b.HoA, b.BID}
-		old, ok := h.installed[key]
-		if !ok || old.encap == h.pendingEncap {
+		if !refreshes(req, b.BID) || h.encap[key] == h.pendingEncap {
 			continue
 		}
-		want := endpointKey{b.CoA, h.pendingEncap}
-		if err := h.holdEndpoint(want, b.HoA); err != nil {
-			continue // logged; the old encapsulation stays in place
-		}
-		h.releaseEndpoint(old, b.HoA)
-		h.installed[key] = want
-		if best, ok := h.cache.Best(b.HoA); ok && best.BID == b.BID {
-			_ = h.movePrimary(binding.Change{Kind: binding.PrimaryChanged, Cause: binding.CauseRegistration, Binding: best}) // logged
-		}
+		h.encap[key] = h.pendingEncap
+		h.touch(b.HoA)
 		h.log.Info("binding encapsulation changed", "hoa", b.HoA, "bid", b.BID, "coa", b.CoA, "encap", h.pendingEncap)
 	}
+}
+
+// encapsOf is the encapsulation of each binding of bs.
+func (h *HomeAgent) encapsOf(bs []binding.Binding) []dataplane.Encapsulation {
+	if len(bs) == 0 {
+		return nil
+	}
+	out := make([]dataplane.Encapsulation, len(bs))
+	for i, b := range bs {
+		out[i] = h.encap[bindingKey{b.HoA, b.BID}]
+	}
+	return out
 }
 
 // refreshes reports whether the Binding Update registers bid (a BU without
@@ -323,17 +337,21 @@ func refreshes(req *binding.BindingUpdateRequest, bid uint16) bool {
 }
 
 // undo takes back a decision the data plane or the store could not
-// follow: the cache gets the home address's previous bindings again, the
-// data plane follows them, and the answer is 130 (insufficient resources,
-// RFC 6275 section 6.1.8) for the update and each of its Binding
-// Identifiers (RFC 5648 section 6.2), so that no binding is acknowledged
-// that cannot forward or would not survive a restart.
+// follow: the cache gets the home address's previous bindings again, with
+// their encapsulations and flow bindings, to be installed at the next
+// commit, and the answer is 130 (insufficient resources, RFC 6275 section
+// 6.1.8) for the update and each of its Binding Identifiers (RFC 5648
+// section 6.2), so that no binding is acknowledged that cannot forward or
+// would not survive a restart. Its flows are answered 129, as those of an
+// update the cache did not accept (RFC 6089 section 4.1).
 func (h *HomeAgent) undo(p *decided, err error, refused *uint64, why string) {
-	changes := h.cache.Restore(p.req.HoA, p.prev)
-	if rerr := h.apply(changes); rerr != nil {
-		h.log.Error("restoring the previous bindings after a failure", "hoa", p.req.HoA, "err", rerr)
+	hoa := p.req.HoA
+	h.follow(h.cache.Restore(hoa, p.prev))
+	for i, b := range p.prev {
+		h.encap[bindingKey{b.HoA, b.BID}] = p.prevEncap[i]
 	}
-	h.bindingsGone(changes) // flows follow the bindings restored
+	h.flows.Restore(hoa, p.prevFlows)
+	h.touch(hoa)
 	if !p.d.Status.Accepted() {
 		return // a rejection that changed something (none today) keeps its status
 	}
@@ -342,5 +360,8 @@ func (h *HomeAgent) undo(p *decided, err error, refused *uint64, why string) {
 	for i := range p.d.BIDs {
 		p.d.BIDs[i].Status = wire.StatusInsufficientResources
 	}
-	h.warn(p.r.at, "binding update refused: "+why, "hoa", p.req.HoA, "seq", p.req.Sequence, "err", err)
+	for i := range p.flows {
+		p.flows[i].Status, p.flows[i].Reason = wire.FIDStatusRejected, "binding update not accepted"
+	}
+	h.warn(p.r.at, "binding update refused: "+why, "hoa", hoa, "seq", p.req.Sequence, "err", err)
 }
