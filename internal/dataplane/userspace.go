@@ -49,8 +49,8 @@ type userDP struct {
 	socks     map[sockKey]*tunnelSock
 	rule      *netlink.Rule
 
-	table   *routeTable  // fast-path route index
-	accept  *acceptTable // fast-path ingress check
+	table   *routeTable              // fast-path route index
+	accept  *acceptTable             // fast-path ingress check
 	dedup   atomic.Pointer[dedupSet] // nil: no Dedup installed
 	links   *linkCache
 	rt      *routeSock
