@@ -40,6 +40,7 @@ func init() {
 		pin     bool
 		window  string
 		eps     int
+		flows   int
 	)
 	dp := &cobra.Command{
 		Use:   "dataplane",
@@ -60,7 +61,10 @@ case), and the medians are reported. The machine's load average before and after
 too: the figures only mean something on a quiet machine.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o := bench.Options{LabName: name, Duration: dur, Streams: streams, Congestion: cc, Rounds: rounds, Pin: pin, Window: window, Endpoints: eps}
+			o := bench.Options{LabName: name, Duration: dur, Streams: streams, Congestion: cc, Rounds: rounds, Pin: pin, Window: window, Endpoints: eps, FlowRules: flows}
+			if flows < 0 || flows > 60000 {
+				return fmt.Errorf("flow-rules %d: want 0..60000", flows)
+			}
 			if eps < 0 || eps > 1_000_000 {
 				return fmt.Errorf("endpoints %d: want 0..1000000", eps)
 			}
@@ -163,6 +167,7 @@ too: the figures only mean something on a quiet machine.`,
 	dp.Flags().StringVar(&cpuProf, "cpuprofile", "", "write a Go CPU profile of the userspace data planes to this file")
 	dp.Flags().BoolVarP(&verbose, "verbose", "v", false, "log data plane events to stderr")
 	dp.Flags().IntVar(&eps, "endpoints", 0, "first install this many mobile nodes (an endpoint and a host route each, as a home agent does) on each tunnel end; the measured tunnel comes last; reports the install rate, the cost of a change at 1k, 10k and 100k installed, and the memory used")
+	dp.Flags().IntVar(&flows, "flow-rules", 0, "add this many flow routes (by TCP destination port) to the measured destination at the tunnel entry, the measured traffic's own ranked last, so every packet is classified among them")
 	labBenchCmd.AddCommand(dp)
 }
 

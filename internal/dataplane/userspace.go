@@ -165,7 +165,7 @@ func (u *userDP) AddRoute(r Route) error {
 		return err
 	}
 	psel := r.Selector.parent()
-	members := append(u.siblings(psel, r.Selector), ur)
+	members := insertRoute(u.siblings(psel, r.Selector), ur)
 	if err := u.putParent(psel, members); err != nil {
 		u.putPaths(ur)
 		return err

@@ -68,24 +68,32 @@ type flowCacheEntry struct {
 	valid bool
 }
 
-// newParent builds the parent of sel from its routes (any order).
-func newParent(sel Selector, routes []*userRoute, rt rtRoute) *userParent {
-	rs := slices.Clone(routes)
-	slices.SortFunc(rs, func(a, b *userRoute) int {
-		switch {
-		case routeBefore(&a.r, &b.r):
-			return -1
-		case routeBefore(&b.r, &a.r):
-			return 1
-		}
-		return 0
-	})
+// newParent builds the parent of sel from its routes, which the caller
+// keeps in routeBefore order (insertRoute).
+func newParent(sel Selector, rs []*userRoute, rt rtRoute) *userParent {
 	p := &userParent{sel: sel, routes: rs, rt: rt}
 	p.classify = len(rs) > 1 || !rs[0].r.Flow.IsZero() || rs[0].r.Mode == ModeShare
 	if len(rs) > linearRoutes {
 		p.idx = buildPortIndex(rs)
 	}
 	return p
+}
+
+// insertRoute inserts r into rs, which is in routeBefore order: a
+// binary search, since comparing builds the flows' keys.
+func insertRoute(rs []*userRoute, r *userRoute) []*userRoute {
+	i, _ := slices.BinarySearchFunc(rs, r, compareRoutes)
+	return slices.Insert(rs, i, r)
+}
+
+func compareRoutes(a, b *userRoute) int {
+	switch {
+	case routeBefore(&a.r, &b.r):
+		return -1
+	case routeBefore(&b.r, &a.r):
+		return 1
+	}
+	return 0
 }
 
 // parentMTU is the smallest MTU of the parent's routes: the kernel route

@@ -429,3 +429,44 @@ func TestUserspaceFlowBadInput(t *testing.T) {
 		t.Errorf("batch deleting nothing: %v", err)
 	}
 }
+
+// TestUserspaceFlowManyRules: with 1,000 flow routes on one destination
+// (past the linear scan: port index and flow cache), a flow ranked after
+// all of them and a flow matching none each take their own tunnel.
+func TestUserspaceFlowManyRules(t *testing.T) {
+	testenv.RequireRoot(t)
+	f := upFlowNet(t, "mdpum0", EncapIPv6)
+	ln, other := listenSeq(t, f.b, addrSvc), listenSeq(t, f.b, addrSvc)
+	var ops []Op
+	for i := range 999 {
+		s := Selector{Dst: prefSvc, Flow: forwarding.Match{NextHeader: forwarding.Exact[uint8](17), DstPort: forwarding.Exact(uint16(10000 + i))}}
+		ops = append(ops, Op{Kind: OpAddRoute, Route: Route{Selector: s, Tunnel: f.t2}})
+	}
+	last := Selector{Dst: prefSvc, Flow: forwarding.Match{Src: forwarding.PrefixRange(prefS)}}
+	ops = append(ops, Op{Kind: OpAddRoute, Route: Route{Selector: last, Tunnel: f.t2, Order: 1}},
+		// The zero-Flow route (tunnel 1) ranked after them all.
+		Op{Kind: OpAddRoute, Route: Route{Selector: Selector{Dst: prefSvc}, Tunnel: f.t1, Order: 2}})
+	if err := Apply(f.dpA, ops); err != nil {
+		t.Fatal(err)
+	}
+	// The last rule catches s's traffic, except for other's port, which a
+	// more urgent rule sends to tunnel 1.
+	first := Selector{Dst: prefSvc, Flow: forwarding.Match{DstPort: forwarding.Exact(uint16(other.port))}}
+	if err := f.dpA.AddRoute(Route{Selector: first, Tunnel: f.t1}); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 { // the second round meets the flow cache
+		a1, a2 := f.arrivals(t)
+		sendUDP(t, f.s, addrS, 0, svcPort(ln), 0, 50)
+		sendUDP(t, f.s, addrS, 0, svcPort(other), 0, 30)
+		if g1, g2 := ln.count(50), other.count(30); g1 != 50 || g2 != 30 {
+			t.Fatalf("round %d: delivered %d and %d, want 50 and 30", round, g1, g2)
+		}
+		if b1, b2 := f.arrivals(t); b1-a1 != 30 || b2-a2 != 50 {
+			t.Errorf("round %d: tunnel 1 carried %d, tunnel 2 %d; want 30 and 50", round, b1-a1, b2-a2)
+		}
+	}
+	if c := f.routeCounter(t, last); c.Paths[0].Packets != 100 {
+		t.Errorf("last-ranked rule carried %d packets, want 100", c.Paths[0].Packets)
+	}
+}

@@ -47,7 +47,7 @@ func TestParentPick(t *testing.T) {
 	early := mk(dport(8080), 1, tunC)
 	rest := mk(forwarding.Match{}, 10, tunA)
 
-	p := newParent(sel, []*userRoute{rest, udpAny, web, dns, early}, rtRoute{})
+	p := newParent(sel, sorted(rest, udpAny, web, dns, early), rtRoute{})
 	for _, tc := range []struct {
 		dport uint16
 		want  *userRoute
@@ -69,7 +69,7 @@ func TestParentPick(t *testing.T) {
 		t.Errorf("ICMPv6: route %v, want the zero-Flow route", sel0(r))
 	}
 	// Without a zero-Flow route nothing catches it.
-	p = newParent(sel, []*userRoute{udpAny, web}, rtRoute{})
+	p = newParent(sel, sorted(udpAny, web), rtRoute{})
 	if r, _, ok := p.pick(icmp); !ok || r != nil {
 		t.Errorf("ICMPv6 without a zero-Flow route: %v, want none", sel0(r))
 	}
@@ -82,6 +82,15 @@ func TestParentPick(t *testing.T) {
 	if r, _, ok := p.pick([]byte{0x60}); p.classify || !ok || r != rest {
 		t.Errorf("plain parent: classify %v, route %v", p.classify, sel0(r))
 	}
+}
+
+// sorted puts routes in routeBefore order as AddRoute does, one by one.
+func sorted(rs ...*userRoute) []*userRoute {
+	var out []*userRoute
+	for _, r := range rs {
+		out = insertRoute(out, r)
+	}
+	return out
 }
 
 func sel0(r *userRoute) string {
@@ -115,7 +124,7 @@ func TestParentPickIndexed(t *testing.T) {
 		s.Flow = m
 		rs = append(rs, fakeRoute(Route{Selector: s, Tunnel: tunA, Order: uint32(rng.IntN(3))}))
 	}
-	p := newParent(sel, rs, rtRoute{})
+	p := newParent(sel, sorted(rs...), rtRoute{})
 	if p.idx.segStart == nil {
 		t.Fatal("no port index past linearRoutes")
 	}
@@ -254,7 +263,7 @@ func BenchmarkClassify(b *testing.B) {
 		rs = append(rs, fakeRoute(Route{Selector: s, Tunnel: tunB}))
 	}
 	rs = append(rs, fakeRoute(Route{Selector: sel, Tunnel: tunA}))
-	rules := newParent(sel, rs, rtRoute{})
+	rules := newParent(sel, sorted(rs...), rtRoute{})
 	flows := make([][]byte, 64)
 	for i := range flows {
 		flows[i] = buildUDP6(flowSrc, flowDst, uint16(40000+i), uint16(10000+i*15), make([]byte, 1200))

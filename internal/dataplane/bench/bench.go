@@ -70,6 +70,10 @@ type Options struct {
 	// routes are then host routes as a home agent's are: its packets meet
 	// full tables (see installMany).
 	Endpoints int
+	// FlowRules, when positive, adds that many flow routes (by TCP
+	// destination port) to the measured destination at the tunnel entry,
+	// the traffic's own ranked last (see installFlowRules).
+	FlowRules int
 	Logger    *slog.Logger
 	Progress  io.Writer // one line per finished run, may be nil
 }
@@ -409,6 +413,10 @@ func setup(l *lab.Lab, c Case, o Options) (func(), *Scale, error) {
 			Tunnel: dataplane.Tunnel{Local: addrExit, Remote: addrEntry, Encap: encap}}),
 		exit.AddEndpoint(dataplane.Endpoint{Local: addrExit, Peer: addrEntry, Encap: encap, InnerSrc: []netip.Prefix{toSender}}),
 	)
+	if err == nil && o.FlowRules > 0 {
+		err = installFlowRules(entry, dataplane.Selector{Dst: toReceiver},
+			dataplane.Tunnel{Local: addrEntry, Remote: addrExit, Encap: encap}, o.FlowRules)
+	}
 	if err != nil {
 		stop()
 		return nil, sc, err
