@@ -7,10 +7,12 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"monami/internal/forwarding"
 	"monami/internal/lab"
@@ -37,6 +39,10 @@ func upFlowNet(t *testing.T, name string, encap Encapsulation) *flowNet {
 	if err := dpB.AddEndpoint(Endpoint{Local: addrB, Peer: addrA2, Encap: encap, InnerSrc: []netip.Prefix{prefS, prefAHome}}); err != nil {
 		t.Fatal(err)
 	}
+	// Resolve the neighbours both ways first: packets sent while a
+	// neighbour is unresolved wait in a short kernel queue, which a burst
+	// overflows on a busy machine.
+	udpEcho(t, n.s, addrS, n.b, addrSvc)
 	return &flowNet{testNet: n, dpA: dpA, dpB: dpB,
 		t1: Tunnel{Local: addrA, Remote: addrB, Encap: encap}, t2: Tunnel{Local: addrA2, Remote: addrB, Encap: encap}}
 }
@@ -101,6 +107,11 @@ type seqListener struct {
 func listenSeq(t *testing.T, node *lab.NodeNS, at netip.Addr) *seqListener {
 	t.Helper()
 	l := listenUDP(t, node, at)
+	// A big buffer: the test machine is shared, and a late reader must
+	// not lose what the data plane delivered.
+	if sc, err := l.c.(syscall.Conn).SyscallConn(); err == nil {
+		sc.Control(func(fd uintptr) { _ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20) })
+	}
 	s := &seqListener{port: l.port, ch: make(chan uint32, 1<<16)}
 	go func() {
 		buf := make([]byte, 2000)
