@@ -160,12 +160,13 @@ func (u *userDP) AddRoute(r Route) error {
 	if u.closed {
 		return ErrClosed
 	}
-	ur, err := u.newUserRoute(r)
+	psel := r.Selector.parent()
+	sibs := u.siblings(psel, r.Selector)
+	ur, err := u.newUserRoute(r, sibs)
 	if err != nil {
 		return err
 	}
-	psel := r.Selector.parent()
-	members := insertRoute(u.siblings(psel, r.Selector), ur)
+	members := insertRoute(sibs, ur)
 	if err := u.putParent(psel, members); err != nil {
 		u.putPaths(ur)
 		return err
@@ -178,11 +179,12 @@ func (u *userDP) AddRoute(r Route) error {
 	return nil
 }
 
-// newUserRoute opens what r's paths need. Callers hold u.mu.
-func (u *userDP) newUserRoute(r Route) (*userRoute, error) {
+// newUserRoute opens what r's paths need; sibs are the other routes of
+// its parent. Callers hold u.mu.
+func (u *userDP) newUserRoute(r Route, sibs []*userRoute) (*userRoute, error) {
 	ur := &userRoute{r: r, mtu: tunDeviceMTU}
 	for i, p := range r.PathList() {
-		up, err := u.newUserPath(p)
+		up, err := u.newUserPath(p, sibs)
 		if err != nil {
 			u.putPaths(ur)
 			if len(r.Paths) > 0 {
@@ -198,7 +200,7 @@ func (u *userDP) newUserRoute(r Route) (*userRoute, error) {
 	return ur, nil
 }
 
-func (u *userDP) newUserPath(p Path) (*userPath, error) {
+func (u *userDP) newUserPath(p Path, sibs []*userRoute) (*userPath, error) {
 	t := p.Tunnel
 	link, err := u.links.byAddr(t.Local)
 	if err != nil {
@@ -217,16 +219,18 @@ func (u *userDP) newUserPath(p Path) (*userPath, error) {
 	}
 	up := &userPath{tun: t, mtu: mtu, sock: sock, addr: sock.peerAddr(t.Remote), id: pathID(t), weight: p.weight()}
 	if t.Encap == EncapIPv6 && u.pkt != nil {
-		u.initHop(up)
+		u.initHop(up, sibs)
 	}
 	return up, nil
 }
 
-// initHop gives a new path the next hop of another path of the same
-// outer flow, or resolves it now so the first packets take the fast
-// path; hopLoop keeps it current.
-func (u *userDP) initHop(up *userPath) {
-	for _, r := range u.routes {
+// initHop gives a new path the next hop of a sibling route's path with
+// the same outer flow (flow routes mostly share their tunnels), or
+// resolves it now so the first packets take the fast path; hopLoop keeps
+// it current. Only siblings are looked at: a home agent adds routes for
+// thousands of mobile nodes, each its own parent.
+func (u *userDP) initHop(up *userPath, sibs []*userRoute) {
+	for _, r := range sibs {
 		for _, o := range r.paths {
 			if o.tun.Local == up.tun.Local && o.tun.Remote == up.tun.Remote && o.tun.Encap == EncapIPv6 {
 				if reason := o.hopReason.Load(); reason != nil {
