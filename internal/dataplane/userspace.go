@@ -279,7 +279,7 @@ func (u *userDP) putParent(psel Selector, routes []*userRoute) error {
 	prev := u.parents[psel]
 	if len(routes) == 0 {
 		if prev != nil {
-			if err := u.rt.delete(prev.rt); err != nil {
+			if err := u.rt.delete(u.kernelRoute(prev)); err != nil {
 				return err
 			}
 		}
@@ -287,16 +287,20 @@ func (u *userDP) putParent(psel Selector, routes []*userRoute) error {
 		u.table.del(psel)
 		return nil
 	}
-	rt := rtRoute{table: u.cfg.Table, dst: psel.Dst, src: psel.Src, oif: u.devIndex, mtu: parentMTU(routes)}
-	if prev == nil || !prev.rt.equal(rt) {
-		if err := u.rt.replace(rt); err != nil {
+	p := newParent(psel, routes)
+	if prev == nil || prev.mtu != p.mtu {
+		if err := u.rt.replace(u.kernelRoute(p)); err != nil {
 			return err
 		}
 	}
-	p := newParent(psel, routes, rt)
 	u.parents[psel] = p
 	u.table.put(p)
 	return nil
+}
+
+// kernelRoute is the route into the TUN device that carries p's packets.
+func (u *userDP) kernelRoute(p *userParent) rtRoute {
+	return rtRoute{table: u.cfg.Table, dst: p.sel.Dst, src: p.sel.Src, oif: u.devIndex, mtu: p.mtu}
 }
 
 func (u *userDP) DelRoute(s Selector) error {

@@ -43,12 +43,12 @@ func (r *userRoute) sel() Selector { return r.r.Selector }
 type userParent struct {
 	sel    Selector // Dst and Src only
 	routes []*userRoute
-	rt     rtRoute
+	mtu    int // of the kernel route (parentMTU)
 	// classify says a packet's flow key is needed: flow routes, or a
 	// route sharing flows over paths. Without it routes[0] takes all
 	// and nothing is parsed.
 	classify bool
-	idx      portIndex
+	idx      *portIndex // past linearRoutes
 	// cache remembers the classification of recent flows; send loop
 	// only, allocated on first use when there are many routes.
 	cache []flowCacheEntry
@@ -70,8 +70,8 @@ type flowCacheEntry struct {
 
 // newParent builds the parent of sel from its routes, which the caller
 // keeps in routeBefore order (insertRoute).
-func newParent(sel Selector, rs []*userRoute, rt rtRoute) *userParent {
-	p := &userParent{sel: sel, routes: rs, rt: rt}
+func newParent(sel Selector, rs []*userRoute) *userParent {
+	p := &userParent{sel: sel, routes: rs, mtu: parentMTU(rs)}
 	p.classify = len(rs) > 1 || !rs[0].r.Flow.IsZero() || rs[0].r.Mode == ModeShare
 	if len(rs) > linearRoutes {
 		p.idx = buildPortIndex(rs)
@@ -190,8 +190,8 @@ type portIndex struct {
 // maxPortSegments bounds how many segments one route is listed in.
 const maxPortSegments = 64
 
-func buildPortIndex(rs []*userRoute) portIndex {
-	var x portIndex
+func buildPortIndex(rs []*userRoute) *portIndex {
+	x := &portIndex{}
 	var cuts []uint16
 	for _, r := range rs {
 		if p := r.r.Flow.DstPort; p.Set {

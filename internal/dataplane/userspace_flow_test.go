@@ -47,7 +47,7 @@ func TestParentPick(t *testing.T) {
 	early := mk(dport(8080), 1, tunC)
 	rest := mk(forwarding.Match{}, 10, tunA)
 
-	p := newParent(sel, sorted(rest, udpAny, web, dns, early), rtRoute{})
+	p := newParent(sel, sorted(rest, udpAny, web, dns, early))
 	for _, tc := range []struct {
 		dport uint16
 		want  *userRoute
@@ -69,7 +69,7 @@ func TestParentPick(t *testing.T) {
 		t.Errorf("ICMPv6: route %v, want the zero-Flow route", sel0(r))
 	}
 	// Without a zero-Flow route nothing catches it.
-	p = newParent(sel, sorted(udpAny, web), rtRoute{})
+	p = newParent(sel, sorted(udpAny, web))
 	if r, _, ok := p.pick(icmp); !ok || r != nil {
 		t.Errorf("ICMPv6 without a zero-Flow route: %v, want none", sel0(r))
 	}
@@ -78,7 +78,7 @@ func TestParentPick(t *testing.T) {
 		t.Error("truncated UDP header accepted")
 	}
 	// One plain route: no classification, even of garbage.
-	p = newParent(sel, []*userRoute{rest}, rtRoute{})
+	p = newParent(sel, []*userRoute{rest})
 	if r, _, ok := p.pick([]byte{0x60}); p.classify || !ok || r != rest {
 		t.Errorf("plain parent: classify %v, route %v", p.classify, sel0(r))
 	}
@@ -124,7 +124,7 @@ func TestParentPickIndexed(t *testing.T) {
 		s.Flow = m
 		rs = append(rs, fakeRoute(Route{Selector: s, Tunnel: tunA, Order: uint32(rng.IntN(3))}))
 	}
-	p := newParent(sel, sorted(rs...), rtRoute{})
+	p := newParent(sel, sorted(rs...))
 	if p.idx.segStart == nil {
 		t.Fatal("no port index past linearRoutes")
 	}
@@ -154,7 +154,7 @@ func TestParentPickIndexed(t *testing.T) {
 func TestSharePath(t *testing.T) {
 	sel := Selector{Dst: netip.MustParsePrefix("2001:db8:b::/64")}
 	r := fakeRoute(Route{Selector: sel, Mode: ModeShare, Paths: []Path{{Tunnel: tunA, Weight: 2}, {Tunnel: tunB, Weight: 1}, {Tunnel: tunC, Weight: 1}}})
-	p := newParent(sel, []*userRoute{r}, rtRoute{})
+	p := newParent(sel, []*userRoute{r})
 	if !p.classify {
 		t.Fatal("a share route must classify")
 	}
@@ -176,7 +176,7 @@ func TestSharePath(t *testing.T) {
 	}
 	// Path B gone: the flows of A and C stay where they were.
 	r2 := fakeRoute(Route{Selector: sel, Mode: ModeShare, Paths: []Path{{Tunnel: tunA, Weight: 2}, {Tunnel: tunC, Weight: 1}}})
-	p2 := newParent(sel, []*userRoute{r2}, rtRoute{})
+	p2 := newParent(sel, []*userRoute{r2})
 	for sp, i := range placed {
 		_, j, _ := p2.pick(buildUDP6(flowSrc, flowDst, 10000+sp, 80, nil))
 		if i == 0 && j != 0 || i == 2 && j != 1 {
@@ -255,7 +255,7 @@ func mustKey(t testing.TB, pkt []byte) forwarding.FlowKey {
 // parent (flow cache hits; misses: every packet a new flow).
 func BenchmarkClassify(b *testing.B) {
 	sel := Selector{Dst: netip.MustParsePrefix("2001:db8:b::/64")}
-	plain := newParent(sel, []*userRoute{fakeRoute(Route{Selector: sel, Tunnel: tunA})}, rtRoute{})
+	plain := newParent(sel, []*userRoute{fakeRoute(Route{Selector: sel, Tunnel: tunA})})
 	var rs []*userRoute
 	for i := range 1000 {
 		s := sel
@@ -263,7 +263,7 @@ func BenchmarkClassify(b *testing.B) {
 		rs = append(rs, fakeRoute(Route{Selector: s, Tunnel: tunB}))
 	}
 	rs = append(rs, fakeRoute(Route{Selector: sel, Tunnel: tunA}))
-	rules := newParent(sel, sorted(rs...), rtRoute{})
+	rules := newParent(sel, sorted(rs...))
 	flows := make([][]byte, 64)
 	for i := range flows {
 		flows[i] = buildUDP6(flowSrc, flowDst, uint16(40000+i), uint16(10000+i*15), make([]byte, 1200))
