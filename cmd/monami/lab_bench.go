@@ -63,6 +63,9 @@ too: the figures only mean something on a quiet machine.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o := bench.Options{LabName: name, Duration: dur, Streams: streams, Congestion: cc, Rounds: rounds, Pin: pin, Window: window, Endpoints: eps, FlowRules: flows}
+			if flows < 0 || flows > 60000 {
+				return fmt.Errorf("flow-rules %d: want 0..60000", flows)
+			}
 			if eps < 0 || eps > 1_000_000 {
 				return fmt.Errorf("endpoints %d: want 0..1000000", eps)
 			}

@@ -21,7 +21,8 @@ const (
 	// Too Big went back to its source (RFC 4443 section 3.2).
 	DropTooBig DropReason = "too-big"
 	// DropNoRoute: a packet reached the tunnel device without a matching
-	// route (a route was removed while packets were queued).
+	// route (a route was removed while packets were queued), or none of
+	// the flow routes of its destination matched it.
 	DropNoRoute DropReason = "no-route"
 	// DropMalformed: not a parseable IPv6 packet.
 	DropMalformed DropReason = "malformed"
@@ -30,6 +31,10 @@ const (
 	DropInternal DropReason = "internal-address"
 	// DropIO: a socket or device write failed.
 	DropIO DropReason = "io-error"
+	// DropPolicy: a route with ModeDrop caught the packet.
+	DropPolicy DropReason = "policy"
+	// DropDuplicate: the second copy of a bicast packet (Dedup).
+	DropDuplicate DropReason = "duplicate"
 )
 
 // Counters are totals since the data plane started. "Out" is what went into
@@ -63,7 +68,7 @@ type atomicCounters struct {
 	drops                [dropReasons]atomic.Uint64
 }
 
-var dropReasonList = [...]DropReason{DropOuterSource, DropInnerSource, DropTooBig, DropNoRoute, DropMalformed, DropInternal, DropIO}
+var dropReasonList = [...]DropReason{DropOuterSource, DropInnerSource, DropTooBig, DropNoRoute, DropMalformed, DropInternal, DropIO, DropPolicy, DropDuplicate}
 
 const dropReasons = len(dropReasonList)
 

@@ -31,7 +31,7 @@ type flowState struct {
 	free    []uint32 // tunnel indexes to reuse
 	nextIdx uint32
 	nextID  uint32 // parent, route and dedup ids
-	dedups  map[forwarding.Match]*dedupEntry
+	dedups  map[forwarding.Match]*kernelDedup
 	base    bool // the postrouting chain and the replica route exist
 	dedupOn bool // the dedup chains exist
 }
@@ -62,14 +62,14 @@ type flowTunnel struct {
 	refs int
 }
 
-type dedupEntry struct {
+type kernelDedup struct {
 	d  Dedup
 	id uint32
 }
 
 func newFlowState() *flowState {
 	return &flowState{parents: map[Selector]*flowParent{}, tunnels: map[tunnelKey]*flowTunnel{},
-		dedups: map[forwarding.Match]*dedupEntry{}}
+		dedups: map[forwarding.Match]*kernelDedup{}}
 }
 
 // isFlowOp reports whether o needs the flow path: a route that is not
@@ -606,7 +606,7 @@ func (k *kernelDP) putDedup(d Dedup, add bool) error {
 	}
 	if add {
 		k.flow.nextID++
-		k.flow.dedups[d.Match] = &dedupEntry{d: d, id: k.flow.nextID}
+		k.flow.dedups[d.Match] = &kernelDedup{d: d, id: k.flow.nextID}
 	} else {
 		delete(k.flow.dedups, d.Match)
 	}
@@ -621,7 +621,7 @@ func (k *kernelDP) putDedup(d Dedup, add bool) error {
 	return nil
 }
 
-func (k *kernelDP) syncDedup(gone *dedupEntry) error {
+func (k *kernelDP) syncDedup(gone *kernelDedup) error {
 	c, s := k.nft.conn, k.nft
 	on := len(k.flow.dedups) > 0
 	accept := nftables.ChainPolicyAccept

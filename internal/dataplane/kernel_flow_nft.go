@@ -288,7 +288,7 @@ func shareRules(fr *flowRoute) [][]expr.Any {
 // dedupRules drop an inner packet whose key was seen within the window,
 // then remember the key (RFC 6089 section 4.1.1.3 bicasting leaves
 // duplicates to the receiver). Two rules for each Dedup.
-func dedupRules(d *dedupEntry) [][]expr.Any {
+func dedupRules(d *kernelDedup) [][]expr.Any {
 	m := matchExprs(d.d.Match)
 	// 32-bit registers from NFT_REG32_00 (8): 4 + 4 + 1 + 1 + 4.
 	key := []expr.Any{

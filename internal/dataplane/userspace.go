@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -13,6 +13,8 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/tun"
+
+	"monami/internal/forwarding"
 )
 
 // tunOffset is the headroom left in front of each packet buffer; the TUN
@@ -41,12 +43,15 @@ type userDP struct {
 	mu        sync.Mutex // control operations
 	closed    bool
 	routes    map[Selector]*userRoute
+	parents   map[Selector]*userParent // by Dst and Src
+	dedups    map[forwarding.Match]*dedupRule
 	endpoints map[endpointKey]Endpoint
 	socks     map[sockKey]*tunnelSock
 	rule      *netlink.Rule
 
-	table   *routeTable  // fast-path route index
-	accept  *acceptTable // fast-path ingress check
+	table   *routeTable              // fast-path route index
+	accept  *acceptTable             // fast-path ingress check
+	dedup   atomic.Pointer[dedupSet] // nil: no Dedup installed
 	links   *linkCache
 	rt      *routeSock
 	ctr     atomicCounters
@@ -62,20 +67,10 @@ type userDP struct {
 	hopStop     chan struct{}
 }
 
-type userRoute struct {
-	sel  Selector
-	tun  Tunnel
-	mtu  int
-	sock *tunnelSock
-	addr net.Addr
-	rt   rtRoute
-
-	hop       atomic.Pointer[nextHop] // packet-socket next hop, nil: raw socket
-	hopReason atomic.Pointer[string]  // why hop is nil (tests, debugging)
-}
-
 type acceptEntry struct {
 	innerSrc []netip.Prefix
+	// tunnel names the endpoint for Dedup: which tunnel delivered a copy.
+	tunnel uint32
 	// arrivals counts admitted packets (EndpointCounters); shared by the
 	// entries that replace this one.
 	arrivals *atomic.Uint64
@@ -83,7 +78,8 @@ type acceptEntry struct {
 
 func newUserspace(cfg Config, ns netns.NsHandle) (DataPlane, error) {
 	u := &userDP{cfg: cfg, ns: ns, log: cfg.Logger.With("dataplane", "userspace"),
-		routes: map[Selector]*userRoute{}, endpoints: map[endpointKey]Endpoint{}, socks: map[sockKey]*tunnelSock{},
+		routes: map[Selector]*userRoute{}, parents: map[Selector]*userParent{},
+		dedups: map[forwarding.Match]*dedupRule{}, endpoints: map[endpointKey]Endpoint{}, socks: map[sockKey]*tunnelSock{},
 		limiter: newErrorLimiter(100, 100)}
 	u.table = newRouteTable()
 	u.accept = &acceptTable{m: map[endpointKey]*acceptEntry{}}
@@ -127,7 +123,8 @@ func newUserspace(cfg Config, ns netns.NsHandle) (DataPlane, error) {
 	u.hopKick, u.hopStop = make(chan struct{}, 1), make(chan struct{})
 	if err := inNetNS(ns, func() error {
 		var err error
-		u.pkt, err = openPktSender(u.dev.BatchSize())
+		// A replicated packet takes up to MaxPaths messages.
+		u.pkt, err = openPktSender(u.dev.BatchSize() * MaxPaths)
 		return err
 	}); err != nil {
 		u.log.Info("packet socket unavailable, next header 41 uses the raw socket only", "err", err)
@@ -150,61 +147,160 @@ func newUserspace(cfg Config, ns netns.NsHandle) (DataPlane, error) {
 
 func (u *userDP) Backend() Backend { return BackendUserspace }
 
+// AddRoute installs r. Routes of one (Dst, Src) share one kernel route
+// into the TUN device (its MTU the smallest of their paths'); the send
+// loop classifies among them (userspace_flow.go).
 func (u *userDP) AddRoute(r Route) error {
-	if err := r.Selector.validate(); err != nil {
+	if err := r.validate(); err != nil {
 		return err
 	}
-	if !r.Plain() {
-		return fmt.Errorf("route %v: flow routes: %w", r.Selector, ErrUnsupported)
-	}
-	if err := r.Tunnel.validate(); err != nil {
-		return err
-	}
+	r.Paths = slices.Clone(r.Paths)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.closed {
 		return ErrClosed
 	}
-	link, err := u.links.byAddr(r.Tunnel.Local)
+	psel := r.Selector.parent()
+	sibs := u.siblings(psel, r.Selector)
+	ur, err := u.newUserRoute(r, sibs)
 	if err != nil {
-		return fmt.Errorf("route %v: tunnel source: %w", r.Selector, err)
+		return err
 	}
-	mtu := r.Tunnel.MTU
-	if mtu == 0 {
-		mtu = link.Attrs().MTU - r.Tunnel.Encap.Overhead()
-	}
-	if mtu < MinMTU {
-		return fmt.Errorf("route %v: inner MTU %d on %s is below %d", r.Selector, mtu, link.Attrs().Name, MinMTU)
-	}
-	sock, err := u.getSock(sockKey{r.Tunnel.Local, r.Tunnel.Encap})
-	if err != nil {
-		return fmt.Errorf("route %v: %w", r.Selector, err)
-	}
-	ur := &userRoute{sel: r.Selector, tun: r.Tunnel, mtu: mtu, sock: sock, addr: sock.peerAddr(r.Tunnel.Remote),
-		rt: rtRoute{table: u.cfg.Table, dst: r.Dst, src: r.Src, oif: u.devIndex, mtu: mtu}}
-	if err := u.rt.replace(ur.rt); err != nil {
-		u.putSock(sock)
+	members := insertRoute(sibs, ur)
+	if err := u.putParent(psel, members); err != nil {
+		u.putPaths(ur)
 		return err
 	}
 	if prev := u.routes[r.Selector]; prev != nil {
-		u.putSock(prev.sock)
-	}
-	if r.Tunnel.Encap == EncapIPv6 && u.pkt != nil {
-		// Resolve now so the first packets take the fast path; hopLoop
-		// keeps it current.
-		st := hopStatus{reason: u.fastPathBlocked(u.h)}
-		if st.reason == "" {
-			_ = inNetNS(u.ns, func() error {
-				st = resolveNextHop(u.h, r.Tunnel.Local, r.Tunnel.Remote, u.devIndex, sysctlHopLimit)
-				return nil
-			})
-		}
-		ur.setHop(st, u)
+		u.putPaths(prev)
 	}
 	u.routes[r.Selector] = ur
-	u.table.put(ur)
-	u.log.Debug("tunnel route", "selector", r.Selector.String(), "tunnel", r.Tunnel.String(), "inner_mtu", mtu)
+	u.log.Debug("tunnel route", "selector", r.Selector.String(), "mode", r.Mode.String(), "paths", len(ur.paths), "inner_mtu", ur.mtu)
 	return nil
+}
+
+// newUserRoute opens what r's paths need; sibs are the other routes of
+// its parent. Callers hold u.mu.
+func (u *userDP) newUserRoute(r Route, sibs []*userRoute) (*userRoute, error) {
+	ur := &userRoute{r: r, mtu: tunDeviceMTU}
+	for i, p := range r.PathList() {
+		up, err := u.newUserPath(p, sibs)
+		if err != nil {
+			u.putPaths(ur)
+			if len(r.Paths) > 0 {
+				return nil, fmt.Errorf("route %v: path %d: %w", r.Selector, i, err)
+			}
+			return nil, fmt.Errorf("route %v: %w", r.Selector, err)
+		}
+		ur.paths = append(ur.paths, up)
+		if i == 0 || up.mtu < ur.mtu {
+			ur.mtu = up.mtu
+		}
+	}
+	return ur, nil
+}
+
+func (u *userDP) newUserPath(p Path, sibs []*userRoute) (*userPath, error) {
+	t := p.Tunnel
+	link, err := u.links.byAddr(t.Local)
+	if err != nil {
+		return nil, fmt.Errorf("tunnel source: %w", err)
+	}
+	mtu := t.MTU
+	if mtu == 0 {
+		mtu = link.Attrs().MTU - t.Encap.Overhead()
+	}
+	if mtu < MinMTU {
+		return nil, fmt.Errorf("tunnel %v: inner MTU %d on %s is below %d", t, mtu, link.Attrs().Name, MinMTU)
+	}
+	sock, err := u.getSock(sockKey{t.Local, t.Encap})
+	if err != nil {
+		return nil, err
+	}
+	up := &userPath{tun: t, mtu: mtu, sock: sock, addr: sock.peerAddr(t.Remote), id: pathID(t), weight: p.weight()}
+	if t.Encap == EncapIPv6 && u.pkt != nil {
+		u.initHop(up, sibs)
+	}
+	return up, nil
+}
+
+// initHop gives a new path the next hop of a sibling route's path with
+// the same outer flow (flow routes mostly share their tunnels), or
+// resolves it now so the first packets take the fast path; hopLoop keeps
+// it current. Only siblings are looked at: a home agent adds routes for
+// thousands of mobile nodes, each its own parent.
+func (u *userDP) initHop(up *userPath, sibs []*userRoute) {
+	for _, r := range sibs {
+		for _, o := range r.paths {
+			if o.tun.Local == up.tun.Local && o.tun.Remote == up.tun.Remote && o.tun.Encap == EncapIPv6 {
+				if reason := o.hopReason.Load(); reason != nil {
+					up.hop.Store(o.hop.Load())
+					up.hopReason.Store(reason)
+					return
+				}
+			}
+		}
+	}
+	st := hopStatus{reason: u.fastPathBlocked(u.h)}
+	if st.reason == "" {
+		_ = inNetNS(u.ns, func() error {
+			st = resolveNextHop(u.h, up.tun.Local, up.tun.Remote, u.devIndex, sysctlHopLimit)
+			return nil
+		})
+	}
+	up.setHop(st, u)
+}
+
+func (u *userDP) putPaths(ur *userRoute) {
+	for _, p := range ur.paths {
+		u.putSock(p.sock)
+	}
+}
+
+// siblings returns the routes of parent psel other than s.
+func (u *userDP) siblings(psel, s Selector) []*userRoute {
+	p := u.parents[psel]
+	if p == nil {
+		return nil
+	}
+	out := make([]*userRoute, 0, len(p.routes)+1)
+	for _, r := range p.routes {
+		if r.sel() != s {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// putParent installs the parent psel with routes, or removes it when
+// there are none: the kernel route first (when it changes), then the
+// fast-path table.
+func (u *userDP) putParent(psel Selector, routes []*userRoute) error {
+	prev := u.parents[psel]
+	if len(routes) == 0 {
+		if prev != nil {
+			if err := u.rt.delete(u.kernelRoute(prev)); err != nil {
+				return err
+			}
+		}
+		delete(u.parents, psel)
+		u.table.del(psel)
+		return nil
+	}
+	p := newParent(psel, routes)
+	if prev == nil || prev.mtu != p.mtu {
+		if err := u.rt.replace(u.kernelRoute(p)); err != nil {
+			return err
+		}
+	}
+	u.parents[psel] = p
+	u.table.put(p)
+	return nil
+}
+
+// kernelRoute is the route into the TUN device that carries p's packets.
+func (u *userDP) kernelRoute(p *userParent) rtRoute {
+	return rtRoute{table: u.cfg.Table, dst: p.sel.Dst, src: p.sel.Src, oif: u.devIndex, mtu: p.mtu}
 }
 
 func (u *userDP) DelRoute(s Selector) error {
@@ -217,12 +313,12 @@ func (u *userDP) DelRoute(s Selector) error {
 	if ur == nil {
 		return fmt.Errorf("route %v: %w", s, ErrNotFound)
 	}
-	if err := u.rt.delete(ur.rt); err != nil {
+	psel := s.parent()
+	if err := u.putParent(psel, u.siblings(psel, s)); err != nil {
 		return err
 	}
 	delete(u.routes, s)
-	u.table.del(s)
-	u.putSock(ur.sock)
+	u.putPaths(ur)
 	u.log.Debug("tunnel route removed", "selector", s.String())
 	return nil
 }
@@ -247,7 +343,7 @@ func (u *userDP) AddEndpoint(e Endpoint) error {
 	}
 	e.InnerSrc = append([]netip.Prefix(nil), e.InnerSrc...)
 	u.endpoints[key] = e
-	u.accept.put(key, &acceptEntry{innerSrc: e.InnerSrc, arrivals: u.accept.arrivals(key)})
+	u.accept.put(key, &acceptEntry{innerSrc: e.InnerSrc, tunnel: tunnelID(e.Local, e.Peer, e.Encap), arrivals: u.accept.arrivals(key)})
 	u.log.Debug("tunnel endpoint", "endpoint", e.String(), "inner_src", e.InnerSrc)
 	return nil
 }
@@ -322,7 +418,9 @@ func (u *userDP) Close() error {
 	var errs []error
 	// Closing the TUN device below takes every route into it along.
 	clear(u.routes)
+	clear(u.parents)
 	u.table.clear()
+	u.dedup.Store(nil)
 	for k, s := range u.socks {
 		s.close()
 		delete(u.socks, k)

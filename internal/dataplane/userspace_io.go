@@ -117,7 +117,7 @@ func (u *userDP) sendLoop() {
 	for i := range bufs {
 		bufs[i] = make([]byte, sendHeadroom+65535)
 	}
-	var active []*tunnelSock
+	var b sendBatch
 	for {
 		n, err := u.dev.Read(bufs, sizes, sendHeadroom)
 		if err != nil {
@@ -136,56 +136,135 @@ func (u *userDP) sendLoop() {
 			continue
 		}
 		u.table.mu.RLock()
-		active = active[:0]
-		var probed *nextHop // this batch goes through the kernel for it
+		b.active, b.probed = b.active[:0], nil
 		for i := 0; i < n; i++ {
-			pkt := bufs[i][sendHeadroom : sendHeadroom+sizes[i]]
-			src, dst, _, ok := ipv6Header(pkt)
-			if !ok {
-				u.ctr.drop(DropMalformed)
-				continue
-			}
-			r := u.table.lookup(src, dst)
-			if r == nil {
-				// The kernel's own multicast on the TUN (MLD, router
-				// solicitations) is no one's loss; count the rest.
-				if !dst.IsMulticast() {
-					u.ctr.drop(DropNoRoute)
-				}
-				continue
-			}
-			if len(pkt) > r.mtu {
-				u.tooBig(r, pkt)
-				continue
-			}
-			if nh := r.hop.Load(); nh != nil && len(pkt)+ipv6HeaderLen <= nh.mtu {
-				if nh.probe.Load() && probed == nil {
-					nh.probe.Store(false)
-					probed = nh
-				}
-				if nh != probed {
-					u.pkt.add(bufs[i], len(pkt), nh)
-					continue
-				}
-			}
-			if len(r.sock.pending) == 0 {
-				active = append(active, r.sock)
-			}
-			r.sock.pending = append(r.sock.pending, ipv6.Message{Buffers: [][]byte{pkt}, Addr: r.addr})
+			u.route(&b, bufs[i], sizes[i])
 		}
 		u.table.mu.RUnlock()
 		if u.pkt != nil && len(u.pkt.msgs) > 0 {
 			u.flushPkt(u.pkt)
 		}
-		for _, s := range active {
+		for _, s := range b.active {
 			if s.key.encap == EncapUDP && !s.noGSO {
 				u.flushUDPGSO(s)
 			} else {
 				u.flush(s)
 			}
 		}
+		b.arena.reset()
 	}
 }
+
+// sendBatch is the send loop's state for one batch read from the TUN.
+type sendBatch struct {
+	active []*tunnelSock // sockets with pending packets
+	probed *nextHop      // this batch goes through the kernel for it
+	arena  copyArena     // further copies of replicated packets
+}
+
+// route classifies the inner packet buf[sendHeadroom:sendHeadroom+n] and
+// queues it on its path(s); the caller holds u.table.mu for reading.
+func (u *userDP) route(b *sendBatch, buf []byte, n int) {
+	pkt := buf[sendHeadroom : sendHeadroom+n]
+	src, dst, _, ok := ipv6Header(pkt)
+	if !ok {
+		u.ctr.drop(DropMalformed)
+		return
+	}
+	p := u.table.lookup(src, dst)
+	if p == nil {
+		// The kernel's own multicast on the TUN (MLD, router
+		// solicitations) is no one's loss; count the rest.
+		if !dst.IsMulticast() {
+			u.ctr.drop(DropNoRoute)
+		}
+		return
+	}
+	r, path, ok := p.pick(pkt)
+	switch {
+	case !ok:
+		u.ctr.drop(DropMalformed)
+		return
+	case r == nil:
+		u.ctr.drop(DropNoRoute) // no flow route matches, none without a flow
+		return
+	case r.r.Mode == ModeDrop:
+		u.ctr.drop(DropPolicy)
+		return
+	case len(pkt) > r.mtu:
+		u.tooBig(r, pkt)
+		return
+	}
+	if r.r.Mode != ModeReplicate {
+		u.enqueue(b, r.paths[path], buf, n, false)
+		return
+	}
+	// Bicasting: every path gets the packet (a GSO super-packet was
+	// split by the TUN read, so each segment is copied).
+	inPlace := false
+	for _, pa := range r.paths {
+		inPlace = u.enqueue(b, pa, buf, n, inPlace)
+	}
+}
+
+// enqueue queues the packet on one path: through the packet socket when
+// the path has a next hop, else its tunnel socket. The packet socket
+// writes the outer header into the headroom, so once one copy did
+// (headroomUsed), another copy for the packet socket is taken from the
+// arena. It returns whether the headroom is now in use.
+func (u *userDP) enqueue(b *sendBatch, pa *userPath, buf []byte, n int, headroomUsed bool) bool {
+	pkt := buf[sendHeadroom : sendHeadroom+n]
+	pa.packets.Add(1)
+	pa.octets.Add(uint64(n))
+	if nh := pa.hop.Load(); nh != nil && n+ipv6HeaderLen <= nh.mtu {
+		if nh.probe.Load() && b.probed == nil {
+			nh.probe.Store(false)
+			b.probed = nh
+		}
+		if nh != b.probed {
+			if headroomUsed {
+				c := b.arena.get(sendHeadroom + n)
+				copy(c[sendHeadroom:], pkt)
+				u.pkt.add(c, n, nh)
+				return true
+			}
+			u.pkt.add(buf, n, nh)
+			return true
+		}
+	}
+	s := pa.sock
+	if len(s.pending) == 0 {
+		b.active = append(b.active, s)
+	}
+	s.pending = append(s.pending, ipv6.Message{Buffers: [][]byte{pkt}, Addr: pa.addr})
+	return headroomUsed
+}
+
+// copyArena hands out buffers for one batch from a few reused chunks.
+type copyArena struct {
+	chunks [][]byte
+	cur    int // chunk in use
+	off    int // next free octet in it
+}
+
+const arenaChunk = 256 << 10
+
+// get returns n octets valid until reset.
+func (a *copyArena) get(n int) []byte {
+	for {
+		if a.cur == len(a.chunks) {
+			a.chunks = append(a.chunks, make([]byte, max(arenaChunk, n)))
+		}
+		c := a.chunks[a.cur]
+		if len(c)-a.off >= n {
+			a.off += n
+			return c[a.off-n : a.off : a.off]
+		}
+		a.cur, a.off = a.cur+1, 0
+	}
+}
+
+func (a *copyArena) reset() { a.cur, a.off = 0, 0 }
 
 // flush sends s.pending with as few sendmmsg calls as the kernel allows.
 func (u *userDP) flush(s *tunnelSock) {
@@ -227,11 +306,14 @@ func (u *userDP) flush(s *tunnelSock) {
 // the tunnel entry point send it), written back into the TUN device so the
 // kernel routes it to the packet's source.
 func (u *userDP) tooBig(r *userRoute, pkt []byte) {
+	if len(r.paths) == 0 {
+		return
+	}
 	u.ctr.drop(DropTooBig)
 	if !u.limiter.allow(time.Now()) {
 		return
 	}
-	ptb := packetTooBig(r.tun.Local, r.mtu, pkt)
+	ptb := packetTooBig(r.paths[0].tun.Local, r.mtu, pkt)
 	if ptb == nil {
 		return
 	}
@@ -285,6 +367,11 @@ func (u *userDP) receiveLoop(s *tunnelSock) {
 		}
 		out = out[:0]
 		used := 0
+		dd := u.dedup.Load()
+		var now uint32
+		if dd != nil {
+			now = dedupNow()
+		}
 		for i := 0; i < n; i++ {
 			m := &ms[i]
 			data := bufs[i][tunOffset : tunOffset+m.N]
@@ -296,14 +383,14 @@ func (u *userDP) receiveLoop(s *tunnelSock) {
 			}
 			ep := u.accept.get(endpointKey{s.key.local, addrOf(m.Addr), s.key.encap})
 			if gso == 0 || gso >= len(data) {
-				if u.admit(ep, data) {
+				if u.admit(ep, data, dd, now) {
 					out = append(out, bufs[i][:tunOffset+len(data)])
 				}
 				continue
 			}
 			for off := 0; off < len(data); off += gso {
 				seg := data[off:min(off+gso, len(data))]
-				if !u.admit(ep, seg) {
+				if !u.admit(ep, seg, dd, now) {
 					continue
 				}
 				if used == len(pool) {
@@ -322,8 +409,10 @@ func (u *userDP) receiveLoop(s *tunnelSock) {
 	}
 }
 
-// admit applies the ingress check to one decapsulated packet and counts it.
-func (u *userDP) admit(ep *acceptEntry, pkt []byte) bool {
+// admit applies the ingress check to one decapsulated packet and counts
+// it; with dd, a copy of a bicast packet that another tunnel delivered
+// first is dropped (after it counted as an arrival: it proves the path).
+func (u *userDP) admit(ep *acceptEntry, pkt []byte, dd *dedupSet, now uint32) bool {
 	if ep == nil {
 		u.ctr.drop(DropOuterSource)
 		return false
@@ -337,9 +426,13 @@ func (u *userDP) admit(ep *acceptEntry, pkt []byte) bool {
 		u.ctr.drop(DropInnerSource)
 		return false
 	}
+	ep.arrivals.Add(1)
+	if dd != nil && dd.duplicate(pkt, ep.tunnel, now) {
+		u.ctr.drop(DropDuplicate)
+		return false
+	}
 	u.ctr.packetsIn.Add(1)
 	u.ctr.bytesIn.Add(uint64(len(pkt)))
-	ep.arrivals.Add(1)
 	return true
 }
 

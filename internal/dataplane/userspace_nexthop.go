@@ -247,10 +247,12 @@ func (u *userDP) resolveHops(h *netlink.Handle) {
 		u.mu.Unlock()
 		return
 	}
-	routes := make([]*userRoute, 0, len(u.routes))
+	routes := make([]*userPath, 0, len(u.routes))
 	for _, r := range u.routes {
-		if r.tun.Encap == EncapIPv6 {
-			routes = append(routes, r)
+		for _, p := range r.paths {
+			if p.tun.Encap == EncapIPv6 {
+				routes = append(routes, p)
+			}
 		}
 	}
 	u.mu.Unlock()
@@ -300,7 +302,7 @@ func (u *userDP) fastPathBlocked(h *netlink.Handle) string {
 
 // setHop publishes st for the send loop. A next hop equal to the current
 // one is kept (with its probe state) so refreshes do not churn.
-func (r *userRoute) setHop(st hopStatus, u *userDP) {
+func (r *userPath) setHop(st hopStatus, u *userDP) {
 	old := r.hop.Load()
 	nh := st.hop
 	if nh != nil && old != nil && old.ifindex == nh.ifindex && string(old.mac) == string(nh.mac) &&
@@ -316,9 +318,9 @@ func (r *userRoute) setHop(st hopStatus, u *userDP) {
 	if nh != old {
 		r.hop.Store(nh)
 		if nh != nil {
-			u.log.Debug("tunnel next hop", "selector", r.sel.String(), "ifindex", nh.ifindex, "mac", nh.mac.String(), "mtu", nh.mtu)
+			u.log.Debug("tunnel next hop", "tunnel", r.tun.String(), "ifindex", nh.ifindex, "mac", nh.mac.String(), "mtu", nh.mtu)
 		} else {
-			u.log.Debug("tunnel next hop: raw socket", "selector", r.sel.String(), "reason", st.reason)
+			u.log.Debug("tunnel next hop: raw socket", "tunnel", r.tun.String(), "reason", st.reason)
 		}
 	}
 	r.hopReason.Store(&st.reason)

@@ -66,27 +66,27 @@ func TestPacketSenderFraming(t *testing.T) {
 	}
 }
 
-// userRouteOf returns the userspace route for sel.
-func userRouteOf(t *testing.T, dp DataPlane, sel Selector) *userRoute {
+// userRouteOf returns the first path of the userspace route for sel.
+func userRouteOf(t *testing.T, dp DataPlane, sel Selector) *userPath {
 	t.Helper()
 	u := dp.(*userDP)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	r := u.routes[sel]
-	if r == nil {
+	if r == nil || len(r.paths) == 0 {
 		t.Fatalf("no route %v", sel)
 	}
-	return r
+	return r.paths[0]
 }
 
-func hopReason(r *userRoute) string {
+func hopReason(r *userPath) string {
 	if p := r.hopReason.Load(); p != nil {
 		return *p
 	}
 	return ""
 }
 
-func waitHop(t *testing.T, r *userRoute, want bool) *nextHop {
+func waitHop(t *testing.T, r *userPath, want bool) *nextHop {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Second)
 	for {

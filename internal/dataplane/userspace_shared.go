@@ -30,7 +30,12 @@ var tunBufPool = sync.Pool{New: func() any { b := make([]byte, tunOffset+65535);
 // DeliverUDP implements UDPDeliverer.
 func (u *userDP) DeliverUDP(pkt []byte, peer, local netip.AddrPort) {
 	ep := u.accept.get(endpointKey{local.Addr().Unmap(), peer.Addr().Unmap(), EncapUDP})
-	if !u.admit(ep, pkt) || len(pkt) > 65535 {
+	dd := u.dedup.Load()
+	var now uint32
+	if dd != nil {
+		now = dedupNow()
+	}
+	if len(pkt) > 65535 || !u.admit(ep, pkt, dd, now) {
 		return
 	}
 	bp := tunBufPool.Get().(*[]byte)

@@ -6,7 +6,8 @@ import (
 	"sync"
 )
 
-// routeTable is the userspace backend's fast-path index of its routes, in
+// routeTable is the userspace backend's fast-path index of its routes
+// (one userParent per kernel route into the TUN device), in
 // the order the kernel picks them (longest destination, then longest
 // source: IPv6 subtree routes). Host routes without a source, a home
 // agent's home addresses, sit in a map, so adding or finding one costs
@@ -16,24 +17,24 @@ import (
 // map or list update.
 type routeTable struct {
 	mu    sync.RWMutex
-	host  map[netip.Addr]*userRoute
-	other []*userRoute
+	host  map[netip.Addr]*userParent
+	other []*userParent
 }
 
-func newRouteTable() *routeTable { return &routeTable{host: map[netip.Addr]*userRoute{}} }
+func newRouteTable() *routeTable { return &routeTable{host: map[netip.Addr]*userParent{}} }
 
 func isHostRoute(s Selector) bool { return !s.Src.IsValid() && s.Dst.Bits() == 128 }
 
-// put adds r, replacing the route with the same selector.
-func (t *routeTable) put(r *userRoute) {
+// put adds r, replacing the parent with the same selector.
+func (t *routeTable) put(r *userParent) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if isHostRoute(r.sel) {
 		t.host[r.sel.Dst.Addr()] = r
 		return
 	}
-	t.other = slices.DeleteFunc(t.other, func(o *userRoute) bool { return o.sel == r.sel })
-	i, _ := slices.BinarySearchFunc(t.other, r, func(a, b *userRoute) int { return moreSpecific(a.sel, b.sel) })
+	t.other = slices.DeleteFunc(t.other, func(o *userParent) bool { return o.sel == r.sel })
+	i, _ := slices.BinarySearchFunc(t.other, r, func(a, b *userParent) int { return moreSpecific(a.sel, b.sel) })
 	t.other = slices.Insert(t.other, i, r)
 }
 
@@ -60,7 +61,7 @@ func (t *routeTable) del(s Selector) {
 		delete(t.host, s.Dst.Addr())
 		return
 	}
-	t.other = slices.DeleteFunc(t.other, func(o *userRoute) bool { return o.sel == s })
+	t.other = slices.DeleteFunc(t.other, func(o *userParent) bool { return o.sel == s })
 }
 
 func (t *routeTable) clear() {
@@ -70,10 +71,10 @@ func (t *routeTable) clear() {
 	t.other = nil
 }
 
-// lookup finds the route for a packet; the caller holds t.mu for reading.
-// A host route loses only to a /128 route with a matching source.
-func (t *routeTable) lookup(src, dst netip.Addr) *userRoute {
-	var o *userRoute
+// lookup finds the parent for a packet; the caller holds t.mu for
+// reading. A host route loses only to a /128 route with a matching source.
+func (t *routeTable) lookup(src, dst netip.Addr) *userParent {
+	var o *userParent
 	for _, r := range t.other {
 		if r.sel.Dst.Contains(dst) && (!r.sel.Src.IsValid() || r.sel.Src.Contains(src)) {
 			o = r

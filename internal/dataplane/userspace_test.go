@@ -15,7 +15,7 @@ func TestLookupRouteOrder(t *testing.T) {
 		if src != "" {
 			s.Src = netip.MustParsePrefix(src)
 		}
-		tbl.put(&userRoute{sel: s})
+		tbl.put(&userParent{sel: s})
 		return s
 	}
 	def := mk("::/0", "")

@@ -46,14 +46,20 @@ func share(ps []Path, flow uint64) (PathID, bool) {
 		if !p.Usable || p.Weight == 0 {
 			continue
 		}
-		h := mix(flow ^ uint64(p.ID)*0x9e3779b97f4a7c15)
-		u := (float64(h>>11) + 0.5) / (1 << 53)
-		s := -float64(p.Weight) / math.Log(u)
-		if s > best {
+		if s := ShareScore(flow, uint64(p.ID), p.Weight); s > best {
 			best, id, found = s, p.ID, true
 		}
 	}
 	return id, found
+}
+
+// ShareScore is path id's weighted rendezvous score for a flow (see
+// share): among a flow's paths the highest score takes it. Data planes
+// that keep their own path sets place flows with it as Pick does.
+func ShareScore(flow, id uint64, weight uint32) float64 {
+	h := mix(flow ^ id*0x9e3779b97f4a7c15)
+	u := (float64(h>>11) + 0.5) / (1 << 53)
+	return -float64(weight) / math.Log(u)
 }
 
 // FlowHash hashes what identifies a flow: addresses, next header, ports
