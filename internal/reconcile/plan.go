@@ -2,11 +2,9 @@ package reconcile
 
 import (
 	"net/netip"
-	"reflect"
 	"slices"
 
 	"monami/internal/dataplane"
-	"monami/internal/forwarding"
 )
 
 // plan computes the ops that take the homes in want from what is
@@ -17,7 +15,7 @@ import (
 func (r *Reconciler) plan(want map[netip.Addr]Home) ([]dataplane.Op, map[netip.Addr]*installed) {
 	var adds, routes, dels []dataplane.Op
 	next := make(map[netip.Addr]*installed, len(want))
-	touched := map[epKey]bool{}
+	var touched []epKey
 	for hoa, w := range want {
 		old := r.homes[hoa]
 		if old == nil {
@@ -27,11 +25,11 @@ func (r *Reconciler) plan(want map[netip.Addr]Home) ([]dataplane.Op, map[netip.A
 		next[hoa] = in
 		routes = appendRouteOps(routes, old, in)
 		adds, dels = appendDedupOps(adds, dels, old, in)
-		r.contribute(hoa, old, in, touched)
+		touched = r.contribute(hoa, old, in, touched)
 	}
-	for k := range touched {
-		if len(r.contrib[k]) > 0 {
-			e := dataplane.Endpoint{Local: k.local, Peer: k.peer, Encap: k.encap, InnerSrc: r.union(k)}
+	for _, k := range touched {
+		if hs := r.contrib[k]; len(hs) > 0 {
+			e := dataplane.Endpoint{Local: k.local, Peer: k.peer, Encap: k.encap, InnerSrc: union(hs)}
 			adds = append(adds, dataplane.Op{Kind: dataplane.OpAddEndpoint, Endpoint: e})
 		} else {
 			e := dataplane.Endpoint{Local: k.local, Peer: k.peer, Encap: k.encap}
@@ -39,48 +37,85 @@ func (r *Reconciler) plan(want map[netip.Addr]Home) ([]dataplane.Op, map[netip.A
 			delete(r.contrib, k)
 		}
 	}
-	return append(append(adds, routes...), dels...), next
+	ops := make([]dataplane.Op, 0, len(adds)+len(routes)+len(dels))
+	return append(append(append(ops, adds...), routes...), dels...), next
 }
 
+// build keeps the wanted state; the slices are the caller's (a Home is
+// not changed after Set), so nothing is copied but endpoint keys.
 func build(w Home) *installed {
-	in := &installed{routes: make(map[dataplane.Selector]dataplane.Route, len(w.Routes)),
-		endpoints: make(map[epKey][]netip.Prefix, len(w.Endpoints)),
-		dedups:    make(map[forwarding.Match]dataplane.Dedup, len(w.Dedups))}
-	for _, rt := range w.Routes {
-		in.routes[rt.Selector] = rt
+	in := &installed{routes: w.Routes, dedups: w.Dedups}
+	if len(w.Endpoints) > 0 {
+		in.endpoints = make([]contribution, 0, len(w.Endpoints))
 	}
 	for i := range w.Endpoints {
-		k := keyOf(&w.Endpoints[i])
-		in.endpoints[k] = append(in.endpoints[k], w.Endpoints[i].InnerSrc...)
-	}
-	for _, d := range w.Dedups {
-		in.dedups[d.Match] = d
+		e := &w.Endpoints[i]
+		k := keyOf(e)
+		if j := slices.IndexFunc(in.endpoints, func(c contribution) bool { return c.k == k }); j >= 0 {
+			in.endpoints[j].p = append(slices.Clip(in.endpoints[j].p), e.InnerSrc...)
+			continue
+		}
+		in.endpoints = append(in.endpoints, contribution{k: k, p: e.InnerSrc})
 	}
 	return in
 }
 
 func appendRouteOps(ops []dataplane.Op, old, in *installed) []dataplane.Op {
-	for s, rt := range in.routes {
-		if prev, ok := old.routes[s]; !ok || old.unsure || !sameRoute(&prev, &rt) {
-			ops = append(ops, dataplane.Op{Kind: dataplane.OpAddRoute, Route: rt})
+	oldIdx, newIdx := indexRoutes(old.routes), indexRoutes(in.routes)
+	for i := range in.routes {
+		rt := &in.routes[i]
+		j, ok := oldIdx.find(old.routes, rt.Selector)
+		if !ok || old.unsure || !sameRoute(&old.routes[j], rt) {
+			ops = append(ops, dataplane.Op{Kind: dataplane.OpAddRoute, Route: *rt})
 		}
 	}
-	for s := range old.routes {
-		if _, ok := in.routes[s]; !ok {
-			ops = append(ops, dataplane.Op{Kind: dataplane.OpDelRoute, Selector: s})
+	for i := range old.routes {
+		if _, ok := newIdx.find(in.routes, old.routes[i].Selector); !ok {
+			ops = append(ops, dataplane.Op{Kind: dataplane.OpDelRoute, Selector: old.routes[i].Selector})
 		}
 	}
 	return ops
 }
 
+// routeIndex finds routes by selector: a scan for the usual handful, a
+// map for a home with many flow routes.
+type routeIndex map[dataplane.Selector]int
+
+const scanLimit = 16
+
+func indexRoutes(rs []dataplane.Route) routeIndex {
+	if len(rs) <= scanLimit {
+		return nil
+	}
+	m := make(routeIndex, len(rs))
+	for i := range rs {
+		m[rs[i].Selector] = i
+	}
+	return m
+}
+
+func (x routeIndex) find(rs []dataplane.Route, s dataplane.Selector) (int, bool) {
+	if x != nil {
+		i, ok := x[s]
+		return i, ok
+	}
+	for i := range rs {
+		if rs[i].Selector == s {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
 func appendDedupOps(adds, dels []dataplane.Op, old, in *installed) ([]dataplane.Op, []dataplane.Op) {
-	for m, d := range in.dedups {
-		if prev, ok := old.dedups[m]; !ok || old.unsure || prev != d {
+	for _, d := range in.dedups {
+		i := slices.IndexFunc(old.dedups, func(x dataplane.Dedup) bool { return x.Match == d.Match })
+		if i < 0 || old.unsure || old.dedups[i] != d {
 			adds = append(adds, dataplane.Op{Kind: dataplane.OpAddDedup, Dedup: d})
 		}
 	}
-	for m, d := range old.dedups {
-		if _, ok := in.dedups[m]; !ok {
+	for _, d := range old.dedups {
+		if !slices.ContainsFunc(in.dedups, func(x dataplane.Dedup) bool { return x.Match == d.Match }) {
 			dels = append(dels, dataplane.Op{Kind: dataplane.OpDelDedup, Dedup: d})
 		}
 	}
@@ -88,37 +123,61 @@ func appendDedupOps(adds, dels []dataplane.Op, old, in *installed) ([]dataplane.
 }
 
 // contribute replaces hoa's inner sources in each endpoint it used or
-// uses, and marks the endpoints whose union may have changed.
-func (r *Reconciler) contribute(hoa netip.Addr, old, in *installed, touched map[epKey]bool) {
-	for k := range old.endpoints {
-		if _, ok := in.endpoints[k]; !ok {
-			delete(r.contrib[k], hoa)
-			touched[k] = true
+// uses, and appends the endpoints whose union may have changed.
+func (r *Reconciler) contribute(hoa netip.Addr, old, in *installed, touched []epKey) []epKey {
+	for _, c := range old.endpoints {
+		if !slices.ContainsFunc(in.endpoints, func(x contribution) bool { return x.k == c.k }) {
+			r.release(c.k, hoa)
+			touched = appendKey(touched, c.k)
 		}
 	}
-	for k, p := range in.endpoints {
-		prev, ok := old.endpoints[k]
-		if ok && !old.unsure && slices.Equal(prev, p) {
+	for _, c := range in.endpoints {
+		i := slices.IndexFunc(old.endpoints, func(x contribution) bool { return x.k == c.k })
+		if i >= 0 && !old.unsure && slices.Equal(old.endpoints[i].p, c.p) {
 			continue
 		}
-		if r.contrib[k] == nil {
-			r.contrib[k] = map[netip.Addr][]netip.Prefix{}
-		}
-		r.contrib[k][hoa] = p
-		touched[k] = true
+		r.hold(c.k, hoa, c.p)
+		touched = appendKey(touched, c.k)
+	}
+	return touched
+}
+
+func appendKey(ks []epKey, k epKey) []epKey {
+	if slices.Contains(ks, k) {
+		return ks
+	}
+	return append(ks, k)
+}
+
+func (r *Reconciler) hold(k epKey, hoa netip.Addr, p []netip.Prefix) {
+	hs := r.contrib[k]
+	if i := slices.IndexFunc(hs, func(h holder) bool { return h.hoa == hoa }); i >= 0 {
+		hs[i].p = p
+		return
+	}
+	r.contrib[k] = append(hs, holder{hoa: hoa, p: p})
+}
+
+func (r *Reconciler) release(k epKey, hoa netip.Addr) {
+	hs := r.contrib[k]
+	if i := slices.IndexFunc(hs, func(h holder) bool { return h.hoa == hoa }); i >= 0 {
+		r.contrib[k] = slices.Delete(hs, i, i+1)
 	}
 }
 
 // union is the sorted, deduplicated inner sources of an endpoint; nil
 // (any inner source) when a home that uses it names none: a mobile node
 // takes tunnelled packets from any correspondent.
-func (r *Reconciler) union(k epKey) []netip.Prefix {
+func union(hs []holder) []netip.Prefix {
+	if len(hs) == 1 {
+		return hs[0].p
+	}
 	var out []netip.Prefix
-	for _, p := range r.contrib[k] {
-		if len(p) == 0 {
+	for _, h := range hs {
+		if len(h.p) == 0 {
 			return nil
 		}
-		out = append(out, p...)
+		out = append(out, h.p...)
 	}
 	slices.SortFunc(out, func(a, b netip.Prefix) int {
 		if c := a.Addr().Compare(b.Addr()); c != 0 {
@@ -129,4 +188,8 @@ func (r *Reconciler) union(k epKey) []netip.Prefix {
 	return slices.Compact(out)
 }
 
-func sameRoute(a, b *dataplane.Route) bool { return reflect.DeepEqual(a, b) }
+// sameRoute compares two routes field by field (Paths by value).
+func sameRoute(a, b *dataplane.Route) bool {
+	return a.Selector == b.Selector && a.Tunnel == b.Tunnel && a.Mode == b.Mode && a.Order == b.Order &&
+		slices.Equal(a.Paths, b.Paths)
+}

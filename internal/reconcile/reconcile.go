@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"monami/internal/dataplane"
-	"monami/internal/forwarding"
 )
 
 // Home is what one home address asks of the data plane.
@@ -33,11 +32,27 @@ type epKey struct {
 func keyOf(e *dataplane.Endpoint) epKey { return epKey{e.Local, e.Peer, e.Encap} }
 
 // installed is what a home holds in the data plane, as last applied.
+// Slices, not maps: a home has a handful of each (a home agent holds
+// hundreds of thousands of homes, so every map costs), and the few homes
+// with hundreds of flow routes are diffed through a map built for the
+// occasion (see indexRoutes).
 type installed struct {
-	routes    map[dataplane.Selector]dataplane.Route
-	endpoints map[epKey][]netip.Prefix
-	dedups    map[forwarding.Match]dataplane.Dedup
+	routes    []dataplane.Route
+	endpoints []contribution
+	dedups    []dataplane.Dedup
 	unsure    bool // a batch with this home failed: some ops may be missing
+}
+
+// contribution is one home's inner sources for one endpoint (nil: any).
+type contribution struct {
+	k epKey
+	p []netip.Prefix
+}
+
+// holder is a home's part in an endpoint's union.
+type holder struct {
+	hoa netip.Addr
+	p   []netip.Prefix
 }
 
 // Reconciler applies desired homes to a data plane. Safe for concurrent
@@ -48,13 +63,12 @@ type Reconciler struct {
 	homes map[netip.Addr]*installed
 	// contrib lists, per endpoint, the inner source prefixes each home
 	// contributes; the endpoint is installed with their union.
-	contrib map[epKey]map[netip.Addr][]netip.Prefix
+	contrib map[epKey][]holder
 }
 
 // New returns a Reconciler for dp with nothing installed.
 func New(dp dataplane.DataPlane) *Reconciler {
-	return &Reconciler{dp: dp, homes: map[netip.Addr]*installed{},
-		contrib: map[epKey]map[netip.Addr][]netip.Prefix{}}
+	return &Reconciler{dp: dp, homes: map[netip.Addr]*installed{}, contrib: map[epKey][]holder{}}
 }
 
 // DataPlane returns the data plane it drives.
@@ -96,11 +110,7 @@ func (r *Reconciler) Routes(hoa netip.Addr) []dataplane.Route {
 	if in == nil {
 		return nil
 	}
-	out := make([]dataplane.Route, 0, len(in.routes))
-	for _, rt := range in.routes {
-		out = append(out, rt)
-	}
-	return out
+	return slices.Clone(in.routes)
 }
 
 // Homes returns the home addresses holding state, sorted.
@@ -127,19 +137,22 @@ func (in *installed) merge(old *installed) {
 	if old == nil {
 		return
 	}
-	for s, rt := range old.routes {
-		if _, ok := in.routes[s]; !ok {
-			in.routes[s] = rt
+	// The wanted slices are the caller's: never append in place.
+	in.routes, in.dedups = slices.Clip(in.routes), slices.Clip(in.dedups)
+	have := indexRoutes(in.routes)
+	for _, rt := range old.routes {
+		if _, ok := have.find(in.routes, rt.Selector); !ok {
+			in.routes = append(in.routes, rt)
 		}
 	}
-	for k, p := range old.endpoints {
-		if _, ok := in.endpoints[k]; !ok {
-			in.endpoints[k] = p
+	for _, c := range old.endpoints {
+		if !slices.ContainsFunc(in.endpoints, func(x contribution) bool { return x.k == c.k }) {
+			in.endpoints = append(in.endpoints, c)
 		}
 	}
-	for m, d := range old.dedups {
-		if _, ok := in.dedups[m]; !ok {
-			in.dedups[m] = d
+	for _, d := range old.dedups {
+		if !slices.ContainsFunc(in.dedups, func(x dataplane.Dedup) bool { return x.Match == d.Match }) {
+			in.dedups = append(in.dedups, d)
 		}
 	}
 }
