@@ -42,9 +42,9 @@ func (o Op) String() string {
 	case OpDelEndpoint:
 		return "delete endpoint " + o.Endpoint.String()
 	case OpAddDedup:
-		return "add dedup" + o.Dedup.Match.Key()
+		return "add dedup " + o.Dedup.Match.Key()
 	case OpDelDedup:
-		return "delete dedup" + o.Dedup.Match.Key()
+		return "delete dedup " + o.Dedup.Match.Key()
 	}
 	return fmt.Sprintf("op(%d)", o.Kind)
 }

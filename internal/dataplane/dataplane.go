@@ -111,7 +111,7 @@ func (s Selector) String() string {
 		out += " from " + s.Src.String()
 	}
 	if !s.Flow.IsZero() {
-		out += " flow" + s.Flow.Key()
+		out += " flow " + s.Flow.Key()
 	}
 	return out
 }
