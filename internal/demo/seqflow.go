@@ -114,3 +114,10 @@ func (p *seqPeer) close() {
 	p.c.Close()
 	<-p.done
 }
+
+// sentCount is how many datagrams this end sent.
+func (p *seqPeer) sentCount() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sent
+}
