@@ -29,7 +29,11 @@ func openFlowTap(ifname string, classify func(inner []byte) string) (*flowTap, e
 	if err != nil {
 		return nil, fmt.Errorf("flow tap: %w", err)
 	}
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_IPV6)))
+	// SOCK_RAW: an outgoing packet whose outer header a BPF program
+	// pushed may keep a stale network header offset, which SOCK_DGRAM
+	// would start from; the Ethernet header is always right. ETH_P_ALL:
+	// only such taps see outgoing packets (dev_queue_xmit_nit).
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
 	if err != nil {
 		return nil, fmt.Errorf("flow tap %s: %w", ifname, err)
 	}
@@ -39,7 +43,7 @@ func openFlowTap(ifname string, classify func(inner []byte) string) (*flowTap, e
 			unix.Close(fd)
 		}
 	}()
-	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IPV6), Ifindex: ifc.Index}); err != nil {
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifc.Index}); err != nil {
 		return nil, fmt.Errorf("flow tap %s: %w", ifname, err)
 	}
 	tv := unix.Timeval{Usec: 100_000}
@@ -55,7 +59,7 @@ func openFlowTap(ifname string, classify func(inner []byte) string) (*flowTap, e
 
 func (t *flowTap) run(stop <-chan struct{}) {
 	defer close(t.done)
-	buf := make([]byte, 160)
+	buf := make([]byte, 176)
 	oob := make([]byte, 128)
 	for {
 		select {
@@ -71,7 +75,11 @@ func (t *flowTap) run(stop <-chan struct{}) {
 		if !ok {
 			continue
 		}
-		inner := innerPacket(buf[:min(n, len(buf))])
+		frame := buf[:min(n, len(buf))]
+		if len(frame) < 14 || binary.BigEndian.Uint16(frame[12:]) != unix.ETH_P_IPV6 {
+			continue
+		}
+		inner := innerPacket(frame[14:])
 		if inner == nil {
 			continue
 		}
