@@ -18,6 +18,19 @@ type LinkChange struct {
 	// ChangeMs is the later of the two: from then on the flow used the new
 	// link only. Null when it never reached the new link.
 	ChangeMs *float64 `json:"change_ms"`
+	// OnOldBefore counts the flow's packets on the old link in the
+	// changeLookback before the event: without them there was no change to
+	// time (the flow was elsewhere already).
+	OnOldBefore int `json:"packets_on_old_before"`
+}
+
+// changeLookback is how far before an event the flow must be seen on the
+// link it leaves.
+const changeLookback = 200 * time.Millisecond
+
+// moved reports whether a change happened within bound ms.
+func (c LinkChange) moved(boundMs float64) bool {
+	return c.OnOldBefore > 0 && c.ChangeMs != nil && *c.ChangeMs <= boundMs
 }
 
 // tapPacket is one packet of the watched flow on an access link.
@@ -35,7 +48,13 @@ func linkChange(pkts []tapPacket, flow string, up bool, from, to string, event t
 	c := LinkChange{Direction: dirName(up), From: from, To: to}
 	end := event.Add(window)
 	for _, p := range pkts {
-		if p.flow != flow || p.up != up || p.at.Before(event) || !p.at.Before(end) {
+		if p.flow != flow || p.up != up {
+			continue
+		}
+		if p.link == from && p.at.Before(event) && !p.at.Before(event.Add(-changeLookback)) {
+			c.OnOldBefore++
+		}
+		if p.at.Before(event) || !p.at.Before(end) {
 			continue
 		}
 		v := ms(p.at.Sub(event))

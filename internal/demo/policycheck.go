@@ -23,17 +23,24 @@ func (s *scenario) policyChecks(r *ScenarioReport, p *PinnedResult) {
 		for _, lc := range c.Change {
 			name := fmt.Sprintf("%s: pinned flow %s %s->%s", c.What, lc.Direction, lc.From, lc.To)
 			got := msOrNone(lc.ChangeMs)
+			if lc.OnOldBefore == 0 {
+				got += "; the flow was not on " + lc.From + " before"
+			}
 			if c.Error != "" {
 				got += "; " + c.Error
 			}
 			if i == 1 { // lte back: the flow returns, no bound given
-				r.check(name, "returns", lc.ChangeMs != nil && c.Error == "", "%s", got)
+				r.check(name, "returns", lc.moved(1e9) && c.Error == "", "%s", got)
 				continue
 			}
-			r.check(name, fmt.Sprintf("<= %d ms", moveBoundMs), c.Error == "" && lc.ChangeMs != nil && *lc.ChangeMs <= moveBoundMs, "%s", got)
+			r.check(name, fmt.Sprintf("<= %d ms", moveBoundMs), c.Error == "" && lc.moved(moveBoundMs), "%s", got)
 		}
 		if i >= 2 {
-			r.check(c.What+": no loss", "0 retransmissions (both senders, until the next change)", c.Retransmits == 0, "%d", c.Retransmits)
+			got := fmt.Sprintf("%d", c.Retransmits)
+			if c.Error != "" {
+				got += "; the move failed"
+			}
+			r.check(c.What+": no loss", "0 retransmissions (both senders, until the next change)", c.Error == "" && c.Retransmits == 0, "%s", got)
 		}
 	}
 	for i, st := range p.Streams {
