@@ -13,6 +13,7 @@ import (
 func init() {
 	var cfgPath string
 	var check bool
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "ha -c ha.yaml",
 		Short: "Run a Mobile IPv6 home agent with multiple care-of address support (RFC 6275, RFC 5648)",
@@ -34,6 +35,13 @@ See examples/ha.yaml for every configuration key.`,
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", cfgPath)
 				return nil
+			}
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stop()
 			}
 			log := newLogger(cfg.Log)
 			logNotes(log, cfgPath, cfg.Notes())
@@ -58,5 +66,7 @@ See examples/ha.yaml for every configuration key.`,
 	}
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "/etc/monami/ha.yaml", "configuration file")
 	cmd.Flags().BoolVar(&check, "check", false, "validate the configuration and exit")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (for developers)")
+	_ = cmd.Flags().MarkHidden("cpuprofile")
 	root.AddCommand(markRoot(cmd))
 }

@@ -58,6 +58,10 @@ node was accepted and every sampled tunnel carried traffic both ways.`,
 	f.IntVar(&o.Sample, "sample", 100, "home addresses probed both ways after registration")
 	f.StringVar(&o.Backend, "backend", "kernel", "the home agent's data plane: kernel or userspace")
 	f.StringVar(&o.Store, "store", "bolt", "the home agent's binding store: bolt (a file in the lab's state directory) or memory")
+	f.IntVar(&o.BIDs, "bids", 1, "bindings per Binding Update (RFC 5648 bulk registration when above 1)")
+	f.IntVar(&o.FIDs, "fids", 0, "Flow Identification options per Binding Update (RFC 6089)")
+	f.IntVar(&o.Refreshes, "refreshes", 0, "rounds of refreshing Binding Updates from every mobile node after registering")
+	f.StringVar(&o.HACPUProfile, "ha-cpuprofile", "", "have the home agent write a Go CPU profile to this file")
 	f.StringVar(&o.LabName, "name", "habench", "lab name (namespaces are <name>-<node>)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	labBenchCmd.AddCommand(cmd)
@@ -79,6 +83,11 @@ func printHABench(cmd *cobra.Command, r *habench.Report) {
 	}
 	l := r.LatencyMS
 	fmt.Fprintf(out, "latency from first send to acknowledgement: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n", l.P50, l.P90, l.P99, l.Max)
+	fmt.Fprintf(out, "each update: %d binding(s), %d flow(s)\n", r.BIDs, r.FIDs)
+	if f := r.Refresh; f != nil {
+		fmt.Fprintf(out, "refreshes: %d of %d accepted in %.2f s: %.0f updates/s (%d retransmitted); p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+			f.Accepted, f.Updates, f.Seconds, f.PerSecond, f.Retransmits, f.LatencyMS.P50, f.LatencyMS.P99, f.LatencyMS.Max)
+	}
 	fmt.Fprintf(out, "sample of %d tunnels: %d reached through the home agent, %d answers passed its ingress check\n", r.Sample, r.Downlink, r.Uplink)
 	fmt.Fprintf(out, "home agent RSS %.0f MiB; machine memory in use grew by %.0f MiB; load average before %s, after %s\n",
 		r.HARSSMiB, r.MemUsedMiB, r.LoadBefore, r.LoadAfter)

@@ -115,3 +115,7 @@ func (o Op) validate() error {
 func (o Op) delKey() endpointKey {
 	return endpointKey{o.Endpoint.Local, o.Endpoint.Peer, o.Endpoint.Encap}
 }
+
+// Validate checks an op as the backends do before applying it; fakes use
+// it so that a role's bad input fails in tests as it would for real.
+func Validate(o Op) error { return o.validate() }

@@ -285,3 +285,13 @@ func (m Match) Canonical() Match {
 	}
 	return m
 }
+
+// Mirror returns the selector of the reverse direction: sources and
+// destinations (addresses and ports) swapped. A policy describes what a
+// mobile node sends; its mirror catches the answers (RFC 6089 section 3:
+// a flow binding's selector describes the packets the home agent sends).
+func (m Match) Mirror() Match {
+	m.Src, m.Dst = m.Dst, m.Src
+	m.SrcPort, m.DstPort = m.DstPort, m.SrcPort
+	return m
+}

@@ -23,6 +23,9 @@ type capture struct {
 // readErrorPause keeps a socket that keeps failing from spinning a core.
 const readErrorPause = 10 * time.Millisecond
 
+// captureRcvBuf is the capture socket's receive buffer.
+const captureRcvBuf = 8 << 20
+
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 func openCapture() (*capture, error) {
@@ -47,6 +50,14 @@ func openCapture() (*capture, error) {
 	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
 	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &prog); err != nil {
 		return fail("attach filter", err)
+	}
+	// A home agent takes bursts of Binding Updates from thousands of
+	// mobile nodes (each up to a few hundred octets with bulk
+	// registration and flow options): the default buffer (~200 KiB of
+	// truesize) overflows, and a lost update costs its sender a 1 s
+	// retransmission (RFC 6275 section 11.8). Root may force more.
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, captureRcvBuf); err != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, captureRcvBuf)
 	}
 	// Our own transmissions are no business of the receiver.
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1); err != nil {

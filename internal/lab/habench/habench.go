@@ -36,11 +36,23 @@ type Options struct {
 	MobileNodes int    // how many to register (default 10,000)
 	// Window is how many Binding Updates may be outstanding at once, as
 	// many mobile nodes registering independently would have.
-	Window   int
-	Sample   int    // tunnels probed both ways after registration (default 100)
-	Backend  string // home agent data plane: kernel (default) or userspace
-	Store    string // home agent store: bolt (default, in the lab's state directory) or memory
-	Progress io.Writer
+	Window  int
+	Sample  int    // tunnels probed both ways after registration (default 100)
+	Backend string // home agent data plane: kernel (default) or userspace
+	Store   string // home agent store: bolt (default, in the lab's state directory) or memory
+	// BIDs is how many bindings each Binding Update registers (RFC 5648
+	// bulk registration, a care-of address in each BID option; default 1).
+	BIDs int
+	// FIDs is how many Flow Identification options (RFC 6089, each with a
+	// BID Reference and an RFC 6088 selector) each update carries.
+	FIDs int
+	// Refreshes is how many rounds of refreshing Binding Updates every
+	// mobile node sends after registering (same care-of addresses and
+	// flows, a new sequence number): the steady state of a home agent.
+	Refreshes int
+	// HACPUProfile, when set, has the home agent write a Go CPU profile.
+	HACPUProfile string
+	Progress     io.Writer
 }
 
 func (o *Options) defaults() error {
@@ -74,6 +86,18 @@ func (o *Options) defaults() error {
 	}
 	if o.Store != "bolt" && o.Store != "memory" {
 		return fmt.Errorf("store %q: want bolt or memory", o.Store)
+	}
+	if o.BIDs == 0 {
+		o.BIDs = 1
+	}
+	if o.BIDs < 1 || o.BIDs > maxBIDs {
+		return fmt.Errorf("bids %d: want 1..%d", o.BIDs, maxBIDs)
+	}
+	if o.FIDs < 0 || o.FIDs > maxFIDs {
+		return fmt.Errorf("fids %d: want 0..%d", o.FIDs, maxFIDs)
+	}
+	if o.Refreshes < 0 || o.Refreshes > 1000 {
+		return fmt.Errorf("refreshes %d: want 0..1000", o.Refreshes)
 	}
 	if o.Binary == "" {
 		exe, err := os.Executable()
@@ -114,6 +138,23 @@ type Report struct {
 	MemUsedMiB float64 `json:"mem_used_growth_mib"`
 	LoadBefore string  `json:"loadavg_before"`
 	LoadAfter  string  `json:"loadavg_after"`
+	BIDs       int     `json:"bids_per_update"`
+	FIDs       int     `json:"flows_per_update"`
+	// Refresh is the refresh rounds' outcome, when asked for.
+	Refresh *Phase `json:"refresh,omitempty"`
+}
+
+// Phase is one round of Binding Updates from every mobile node.
+type Phase struct {
+	Updates     int            `json:"updates"`
+	Accepted    int            `json:"accepted"`
+	Rejected    map[string]int `json:"rejected,omitempty"`
+	Retransmits int            `json:"retransmits"`
+	Seconds     float64        `json:"seconds"`
+	PerSecond   float64        `json:"updates_per_s"`
+	LatencyMS   Percentiles    `json:"latency_ms"`
+
+	lat []time.Duration
 }
 
 // Percentiles of a latency distribution.
@@ -177,6 +218,7 @@ type mobileNode struct {
 	hoa, coa netip.Addr
 	spi      uint32
 	key      []byte
+	seq      uint16 // the last sequence number sent
 }
 
 func mobileNodes(n int) ([]mobileNode, error) {
@@ -219,7 +261,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{Start: time.Now().UTC(), Backend: o.Backend, Store: o.Store, MobileNodes: o.MobileNodes, Window: o.Window,
-		Rejected: map[string]int{}, LoadBefore: lab.LoadAvg()}
+		Rejected: map[string]int{}, LoadBefore: lab.LoadAvg(), BIDs: o.BIDs, FIDs: o.FIDs}
 	mns, err := mobileNodes(o.MobileNodes)
 	if err != nil {
 		return nil, err
@@ -247,6 +289,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := register(ctx, l.MustNode("mns"), o, mns, rep); err != nil {
 		return rep, fmt.Errorf("%w\n-- ha.log --\n%s", err, ha.logTail())
 	}
+	if o.Refreshes > 0 {
+		say(o, "refreshing: %d rounds of %d Binding Updates", o.Refreshes, len(mns))
+		if err := refresh(ctx, l.MustNode("mns"), o, mns, rep); err != nil {
+			return rep, fmt.Errorf("%w\n-- ha.log --\n%s", err, ha.logTail())
+		}
+	}
 	rep.HARSSMiB = ha.rssMiB()
 	rep.MemUsedMiB = (lab.Meminfo()["used"] - used0) / 1024
 	say(o, "probing %d tunnels both ways", o.Sample)
@@ -254,6 +302,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return rep, fmt.Errorf("%w\n-- ha.log --\n%s", err, ha.logTail())
 	}
 	rep.LoadAfter = lab.LoadAvg()
+	if f := rep.Refresh; f != nil && f.Accepted != f.Updates {
+		return rep, fmt.Errorf("%d of %d refreshes accepted\n-- ha.log --\n%s", f.Accepted, f.Updates, ha.logTail())
+	}
 	if rep.Accepted != len(mns) || rep.Downlink != rep.Sample || rep.Uplink != rep.Sample {
 		return rep, fmt.Errorf("%d of %d registrations accepted, %d of %d tunnels carried traffic down, %d up\n-- ha.log --\n%s",
 			rep.Accepted, len(mns), rep.Downlink, rep.Sample, rep.Uplink, ha.logTail())

@@ -57,6 +57,32 @@ func TestRegisterThroughRealHomeAgent(t *testing.T) {
 	}
 }
 
+// TestRefreshBulkWithFlows: the issue 11 load shape, small: every update
+// registers 4 bindings and 8 flows, then every mobile node refreshes them
+// twice; all accepted, and the sampled tunnels (the preferred binding's)
+// carry traffic both ways.
+func TestRefreshBulkWithFlows(t *testing.T) {
+	testenv.RequireRoot(t)
+	rep, err := Run(context.Background(), Options{LabName: "habtest", Binary: monamiBin, MobileNodes: 300, Window: 64, Sample: 10,
+		BIDs: 4, FIDs: 8, Refreshes: 2, Store: "memory"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := rep.Refresh
+	if f == nil || f.Updates != 600 || f.Accepted != 600 || len(f.Rejected) != 0 || rep.Accepted != 300 {
+		t.Fatalf("registrations %d accepted, refresh %+v", rep.Accepted, f)
+	}
+	t.Logf("refreshes: %.0f/s, p99 %.1f ms", f.PerSecond, f.LatencyMS.P99)
+}
+
+func TestOptionBounds(t *testing.T) {
+	for _, o := range []Options{{BIDs: 9}, {FIDs: 17}, {FIDs: -1}, {Refreshes: -1}} {
+		if err := o.defaults(); err == nil {
+			t.Errorf("%+v accepted", o)
+		}
+	}
+}
+
 func TestSampleIncludesTheLast(t *testing.T) {
 	s := sampleOf(1000, 7)
 	if len(s) != 7 || s[6] != 999 || s[0] < 0 {

@@ -61,7 +61,11 @@ func startHA(ctx context.Context, l *lab.Lab, o Options, mns []mobileNode) (*haP
 		return nil, err
 	}
 	defer logf.Close()
-	cmd := l.MustNode("ha").Command(context.WithoutCancel(ctx), o.Binary, "ha", "-c", cfg)
+	args := []string{"ha", "-c", cfg}
+	if o.HACPUProfile != "" {
+		args = append(args, "--cpuprofile", o.HACPUProfile)
+	}
+	cmd := l.MustNode("ha").Command(context.WithoutCancel(ctx), o.Binary, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting monami ha: %w", err)

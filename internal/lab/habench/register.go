@@ -29,14 +29,15 @@ type outstanding struct {
 	seq   uint16
 }
 
-// registrar sends every mobile node's first Binding Update over one native
-// transport, keeping at most Window outstanding, and collects the
+// registrar sends one Binding Update from every mobile node over one
+// native transport, keeping at most Window outstanding, and collects the
 // acknowledgements.
 type registrar struct {
 	tp    *transport.Native
 	mns   []mobileNode
+	o     Options
 	index map[netip.Addr]int // home address -> mobile node
-	rep   *Report
+	ph    *Phase
 
 	mu      sync.Mutex
 	pending map[int]*outstanding
@@ -50,7 +51,39 @@ type registrar struct {
 // finish says every mobile node has its answer (or gave up).
 func (r *registrar) finish() { r.once.Do(func() { close(r.all) }) }
 
+// register is the first registration of every mobile node.
 func register(ctx context.Context, node *lab.NodeNS, o Options, mns []mobileNode, rep *Report) error {
+	ph := &Phase{Rejected: rep.Rejected}
+	err := runPhase(ctx, node, o, mns, ph, "registered")
+	rep.Accepted, rep.Retransmits = ph.Accepted, ph.Retransmits
+	rep.Seconds, rep.PerSecond, rep.LatencyMS = ph.Seconds, ph.PerSecond, ph.LatencyMS
+	return err
+}
+
+// refresh runs o.Refreshes rounds of refreshing Binding Updates and sums
+// them into rep.Refresh.
+func refresh(ctx context.Context, node *lab.NodeNS, o Options, mns []mobileNode, rep *Report) error {
+	sum := &Phase{Rejected: map[string]int{}}
+	rep.Refresh = sum
+	var lat []time.Duration
+	for round := 0; round < o.Refreshes; round++ {
+		ph := &Phase{Rejected: sum.Rejected}
+		err := runPhase(ctx, node, o, mns, ph, "refreshed")
+		sum.Updates += ph.Updates
+		sum.Accepted += ph.Accepted
+		sum.Retransmits += ph.Retransmits
+		sum.Seconds += ph.Seconds
+		lat = append(lat, ph.lat...)
+		if err != nil {
+			return err
+		}
+	}
+	sum.PerSecond = float64(sum.Accepted) / sum.Seconds
+	sum.LatencyMS = percentiles(lat)
+	return nil
+}
+
+func runPhase(ctx context.Context, node *lab.NodeNS, o Options, mns []mobileNode, ph *Phase, verb string) error {
 	var tp *transport.Native
 	if err := node.Do(func() error {
 		var err error
@@ -61,7 +94,7 @@ func register(ctx context.Context, node *lab.NodeNS, o Options, mns []mobileNode
 		return fmt.Errorf("mobile nodes' transport: %w", err)
 	}
 	defer tp.Close()
-	r := &registrar{tp: tp, mns: mns, index: make(map[netip.Addr]int, len(mns)), rep: rep,
+	r := &registrar{tp: tp, mns: mns, o: o, index: make(map[netip.Addr]int, len(mns)), ph: ph,
 		pending: map[int]*outstanding{}, lat: make([]time.Duration, 0, len(mns)),
 		slots: make(chan struct{}, o.Window), all: make(chan struct{})}
 	for i, m := range mns {
@@ -69,7 +102,7 @@ func register(ctx context.Context, node *lab.NodeNS, o Options, mns []mobileNode
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go r.receive(rctx, o)
+	go r.receive(rctx, verb)
 	go r.retransmit(rctx)
 	start := time.Now()
 	for i := range mns {
@@ -78,8 +111,9 @@ func register(ctx context.Context, node *lab.NodeNS, o Options, mns []mobileNode
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		mns[i].seq++
 		r.mu.Lock()
-		p := &outstanding{first: time.Now(), tries: 1, seq: 1}
+		p := &outstanding{first: time.Now(), tries: 1, seq: mns[i].seq}
 		r.pending[i] = p
 		r.mu.Unlock()
 		if err := r.send(ctx, i, p.seq); err != nil {
@@ -94,9 +128,18 @@ func register(ctx context.Context, node *lab.NodeNS, o Options, mns []mobileNode
 		return fmt.Errorf("%d of %d Binding Updates unanswered: %w", len(mns)-r.answered(), len(mns), errTimeout)
 	}
 	el := time.Since(start)
-	rep.Seconds = el.Seconds()
-	rep.PerSecond = float64(rep.Accepted) / el.Seconds()
-	rep.LatencyMS = percentiles(r.lat)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range mns {
+		if p := r.pending[i]; p != nil {
+			mns[i].seq = p.seq
+		}
+	}
+	ph.Updates = len(mns)
+	ph.Seconds = el.Seconds()
+	ph.PerSecond = float64(ph.Accepted) / el.Seconds()
+	ph.LatencyMS = percentiles(r.lat)
+	ph.lat = r.lat
 	return nil
 }
 
@@ -112,9 +155,10 @@ func (r *registrar) answered() int {
 // authentication).
 func (r *registrar) send(ctx context.Context, i int, seq uint16) error {
 	m := &r.mns[i]
-	bu := wire.BindingUpdate{Sequence: seq, Flags: wire.BUFlagA | wire.BUFlagH, Lifetime: lifetime,
-		Options: []wire.Option{wire.BindingIdentifier{BindingID: 1, Priority: 10}, wire.NAI(m.id),
-			wire.MobilityMessageReplayProtection{Timestamp: wire.NTPTimestamp(time.Now())}}}
+	bu := wire.BindingUpdate{Sequence: seq, Flags: wire.BUFlagA | wire.BUFlagH, Lifetime: lifetime}
+	bu.Options = appendBIDs(bu.Options, i, r.o.BIDs)
+	bu.Options = appendFlows(bu.Options, r.o.BIDs, r.o.FIDs)
+	bu.Options = append(bu.Options, wire.NAI(m.id), wire.MobilityMessageReplayProtection{Timestamp: wire.NTPTimestamp(time.Now())})
 	mh, err := wire.NewAuthenticator(m.key).AppendMessage(nil, bu, m.spi, m.coa, m.hoa, m.hoa, haAddr)
 	if err != nil {
 		return err
@@ -122,7 +166,7 @@ func (r *registrar) send(ctx context.Context, i int, seq uint16) error {
 	return r.tp.Send(ctx, transport.Signal{Via: transport.ViaMH, Src: m.coa, Dst: haAddr, Ext: transport.ExtHAO, HomeAddress: m.hoa, MH: mh})
 }
 
-func (r *registrar) receive(ctx context.Context, o Options) {
+func (r *registrar) receive(ctx context.Context, verb string) {
 	next := 1000
 	for {
 		sig, err := r.tp.Recv(ctx)
@@ -149,16 +193,17 @@ func (r *registrar) receive(ctx context.Context, o Options) {
 		delete(r.pending, i)
 		r.lat = append(r.lat, at.Sub(p.first))
 		if ba.Status == wire.StatusAccepted {
-			r.rep.Accepted++
+			r.ph.Accepted++
 		} else {
-			r.rep.Rejected[ba.Status.String()]++
+			r.ph.Rejected[ba.Status.String()]++
 		}
+		r.mns[i].seq = p.seq
 		r.done++
 		done := r.done
 		r.mu.Unlock()
 		<-r.slots
 		if done >= next {
-			say(o, "  %d registered (%d accepted)", done, r.rep.Accepted)
+			say(r.o, "  %d %s (%d accepted)", done, verb, r.ph.Accepted)
 			next += 1000
 		}
 		if done == len(r.mns) {
@@ -188,14 +233,14 @@ func (r *registrar) retransmit(ctx context.Context) {
 			}
 			if p.tries == maxTries {
 				delete(r.pending, i)
-				r.rep.Rejected["no answer"]++
+				r.ph.Rejected["no answer"]++
 				r.done++
 				<-r.slots
 				continue
 			}
 			p.tries++
 			p.seq++
-			r.rep.Retransmits++
+			r.ph.Retransmits++
 			again = append(again, i)
 		}
 		seqs := make([]uint16, len(again))
