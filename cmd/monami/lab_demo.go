@@ -41,7 +41,19 @@ link (a bridge), 3 etcd members, a mobile node and a correspondent; it streams T
 and the probe to the home address, then SIGKILLs the serving node, SIGKILLs the etcd
 raft leader, and cuts the serving node off from etcd (nftables), and reports the
 gaps, the takeover times and whether two nodes ever served at once
-(docs/ha-cluster.md).`,
+(docs/ha-cluster.md).
+
+--scenario share, bicast and policy write a policy: section into mn.yaml and
+check issue 11's acceptance points, printing a per-link timeline (kB per 100 ms
+on wlan0 and lte0, down and up, from the interface counters) and PASS/FAIL per
+check; the exit status is 0 only when every check passed:
+  share   4 TCP flows each way through monami against the sum of single TCP over
+          each link (and Linux MPTCP over both), measured first in the same run
+  bicast  a 1 kHz UDP flow bicast on both links: no loss, no duplicate, while
+          wlan0 goes down, then while its traffic is silently dropped
+  policy  a TCP flow pinned to lte0 while bulk TCP uses wlan0; lte0 down and up;
+          then moved by 'monami ctl flow move' to wlan0 and back (100 ms bound)
+With --congestion both, share measures each algorithm; policy uses the first.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if topology {
@@ -59,13 +71,17 @@ gaps, the takeover times and whether two nodes ever served at once
 				return runRestart(cmd, opt, asJSON)
 			case "cluster":
 				return runCluster(cmd, opt, asJSON)
+			case "share", "bicast", "policy":
 			default:
-				return fmt.Errorf("--scenario: %q is not failover, restart or cluster", scenario)
+				return fmt.Errorf("--scenario: %q is not failover, restart, cluster, share, bicast or policy", scenario)
 			}
 			switch opt.Congestion {
 			case demo.CUBIC, demo.BBR, demo.Both:
 			default:
 				return fmt.Errorf("--congestion %q: want cubic, bbr or both", opt.Congestion)
+			}
+			if scenario != "failover" {
+				return runScenario(cmd, scenario, opt, asJSON)
 			}
 			rep, err := demo.Run(cmd.Context(), opt)
 			if rep != nil && len(rep.Runs) > 0 {
@@ -84,7 +100,9 @@ gaps, the takeover times and whether two nodes ever served at once
 	}
 	f := cmd.Flags()
 	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
-	f.StringVar(&scenario, "scenario", "failover", "failover (the active link fails and comes back), restart (the home agent is killed and restarted) or cluster (3 home agents on etcd)")
+	f.StringVar(&scenario, "scenario", "failover", "failover (the active link fails and comes back), restart (the home agent is killed and restarted), cluster (3 home agents on etcd), share, bicast or policy (flow policy, issue 11)")
+	f.DurationVar(&opt.FlowDuration, "flow-duration", 6*time.Second, "share: length of each bulk transfer")
+	f.DurationVar(&opt.FlowWarmup, "flow-warmup", 2*time.Second, "share: the start of each transfer not counted")
 	f.BoolVar(&topology, "topology", false, "print the demo's lab topology and exit")
 	f.StringVar(&opt.Backend, "backend", "auto", "data plane backend of both daemons: auto, kernel or userspace")
 	f.StringVar(&opt.Transport, "transport", "native", "mobile node signalling: native (MH) or udp (RFC 5555)")
@@ -125,4 +143,22 @@ func runRestart(cmd *cobra.Command, opt demo.Options, asJSON bool) error {
 		}
 	}
 	return nil
+}
+
+// runScenario runs share, bicast or policy; it fails unless every check passed.
+func runScenario(cmd *cobra.Command, name string, opt demo.Options, asJSON bool) error {
+	rep, err := demo.RunScenario(cmd.Context(), name, opt)
+	if rep == nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		if jerr := enc.Encode(rep); jerr != nil {
+			return jerr
+		}
+	} else {
+		rep.WriteReport(cmd.OutOrStdout())
+	}
+	return err
 }

@@ -72,6 +72,10 @@ type Options struct {
 	// the interface down: the access router drops everything it forwards
 	// from or to it, the link stays up (lab.SetBlackhole).
 	Silent bool
+	// FlowDuration and FlowWarmup are each bulk transfer's length and the
+	// part of it not counted (slow start) in the share scenario and its
+	// baseline (defaults 6 s and 2 s).
+	FlowDuration, FlowWarmup time.Duration
 	// Progress receives human-readable progress (nil: discarded).
 	Progress io.Writer
 	Logger   *slog.Logger
@@ -110,6 +114,15 @@ func (o *Options) defaults() error {
 		if err := CheckCongestion(cc); err != nil {
 			return err
 		}
+	}
+	if o.FlowDuration == 0 {
+		o.FlowDuration = 6 * time.Second
+	}
+	if o.FlowWarmup == 0 {
+		o.FlowWarmup = 2 * time.Second
+	}
+	if o.FlowWarmup >= o.FlowDuration {
+		return fmt.Errorf("demo: flow warm-up %s must be shorter than the flow duration %s", o.FlowWarmup, o.FlowDuration)
 	}
 	if o.Lifetime == 0 {
 		o.Lifetime = 120 * time.Second
@@ -184,8 +197,9 @@ type scenario struct {
 	say     func(string, ...any)
 	dir     string
 	daemons []*execCmd
-	// haExtra is appended to ha.yaml (top-level keys; tests).
-	haExtra string
+	// haExtra is appended to ha.yaml (top-level keys; tests), mnExtra to
+	// mn.yaml (the scenarios' policy: section).
+	haExtra, mnExtra string
 	// linkMbps is the backup link's goodput alone per congestion control
 	// (calibrate), the reference of the goodput after failover.
 	linkMbps map[string]float64
@@ -240,7 +254,7 @@ interfaces:
   - {name: %s, bid: 2, priority: 20, transport: %s}
 dataplane: {backend: %s}
 metrics: {listen: "%s"}
-`, s.path("mn.sock"), nai, s.opt.Lifetime, homeAddress, homeAgent, spi, mnKey, activeIf, s.opt.Transport, backupIf, s.opt.Transport, s.opt.Backend, metricsListen)
+`, s.path("mn.sock"), nai, s.opt.Lifetime, homeAddress, homeAgent, spi, mnKey, activeIf, s.opt.Transport, backupIf, s.opt.Transport, s.opt.Backend, metricsListen) + s.mnExtra
 	if err := os.WriteFile(s.path("ha.yaml"), []byte(haYAML), 0o600); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -91,6 +92,7 @@ type FlowResult struct {
 // mobile host does) from local; down means the correspondent sends.
 type flowSpec struct {
 	local      string // the mobile node's source address
+	port       int    // the correspondent's port (0: flowPort)
 	down       bool
 	mptcp      bool
 	congestion string // "" for the namespace's default
@@ -101,11 +103,12 @@ type flowSpec struct {
 // measureFlow runs one transfer and measures it.
 func measureFlow(ctx context.Context, l *lab.Lab, f flowSpec) (FlowResult, error) {
 	mn, cn := l.MustNode("mn"), l.MustNode("cn")
+	port := strconv.Itoa(cmp.Or(f.port, flowPort))
 	var ln net.Listener
 	lc := net.ListenConfig{}
 	lc.SetMultipathTCP(f.mptcp)
 	if err := cn.Do(func() (err error) {
-		ln, err = lc.Listen(ctx, "tcp6", net.JoinHostPort(correspondent, strconv.Itoa(flowPort)))
+		ln, err = lc.Listen(ctx, "tcp6", net.JoinHostPort(correspondent, port))
 		return err
 	}); err != nil {
 		return FlowResult{}, fmt.Errorf("correspondent listen: %w", err)
@@ -125,7 +128,7 @@ func measureFlow(ctx context.Context, l *lab.Lab, f flowSpec) (FlowResult, error
 	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(f.local)}}
 	d.SetMultipathTCP(f.mptcp)
 	if err := mn.Do(func() (err error) {
-		mc, err = d.DialContext(ctx, "tcp6", net.JoinHostPort(correspondent, strconv.Itoa(flowPort)))
+		mc, err = d.DialContext(ctx, "tcp6", net.JoinHostPort(correspondent, port))
 		return err
 	}); err != nil {
 		return FlowResult{}, fmt.Errorf("mobile node connect from %s: %w", f.local, err)

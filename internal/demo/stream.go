@@ -78,8 +78,14 @@ type sender struct {
 
 // dial must run inside the correspondent's namespace. cc is the congestion
 // control to ask for ("" for the namespace's default).
-func dial(addr, cc string) (*sender, error) {
+func dial(addr, cc string) (*sender, error) { return dialFrom(nil, addr, cc) }
+
+// dialFrom connects from local (nil: the kernel's choice).
+func dialFrom(local *net.TCPAddr, addr, cc string) (*sender, error) {
 	d := net.Dialer{Timeout: 5 * time.Second, Control: setCongestion(cc)}
+	if local != nil {
+		d.LocalAddr = local
+	}
 	c, err := d.Dial("tcp6", addr)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,103 @@
+package demo
+
+import "time"
+
+// LinkChange is how a flow left one access link for another after an event
+// (a control command, a link going down or up), in one direction, seen on
+// the mobile node's access interfaces (captures with kernel timestamps,
+// so the resolution is the flow's packet spacing).
+type LinkChange struct {
+	Direction string `json:"direction"` // down or up
+	From      string `json:"from"`
+	To        string `json:"to"`
+	// FirstOnNewMs is when the first packet of the flow crossed the new
+	// link after the event; LastOnOldMs when the last one crossed the old
+	// link within the window (null: none did).
+	FirstOnNewMs *float64 `json:"first_on_new_ms"`
+	LastOnOldMs  *float64 `json:"last_on_old_ms"`
+	// ChangeMs is the later of the two: from then on the flow used the new
+	// link only. Null when it never reached the new link.
+	ChangeMs *float64 `json:"change_ms"`
+	// OnOldBefore counts the flow's packets on the old link in the
+	// changeLookback before the event: without them there was no change to
+	// time (the flow was elsewhere already).
+	OnOldBefore int `json:"packets_on_old_before"`
+}
+
+// changeLookback is how far before an event the flow must be seen on the
+// link it leaves.
+const changeLookback = 200 * time.Millisecond
+
+// moved reports whether a change happened within bound ms.
+func (c LinkChange) moved(boundMs float64) bool {
+	return c.OnOldBefore > 0 && c.ChangeMs != nil && *c.ChangeMs <= boundMs
+}
+
+// tapPacket is one packet of the watched flow on an access link.
+type tapPacket struct {
+	at   time.Time
+	flow string
+	link string
+	up   bool // sent by the mobile node
+}
+
+// linkChange finds the change of the flow's packets in one direction
+// between from and to in [event, event+window).
+// flow names the watched flow (tapPacket.flow).
+func linkChange(pkts []tapPacket, flow string, up bool, from, to string, event time.Time, window time.Duration) LinkChange {
+	c := LinkChange{Direction: dirName(up), From: from, To: to}
+	end := event.Add(window)
+	for _, p := range pkts {
+		if p.flow != flow || p.up != up {
+			continue
+		}
+		if p.link == from && p.at.Before(event) && !p.at.Before(event.Add(-changeLookback)) {
+			c.OnOldBefore++
+		}
+		if p.at.Before(event) || !p.at.Before(end) {
+			continue
+		}
+		v := ms(p.at.Sub(event))
+		switch p.link {
+		case to:
+			if c.FirstOnNewMs == nil {
+				c.FirstOnNewMs = &v
+			}
+		case from:
+			c.LastOnOldMs = &v
+		}
+	}
+	if c.FirstOnNewMs != nil {
+		v := *c.FirstOnNewMs
+		if c.LastOnOldMs != nil {
+			v = max(v, *c.LastOnOldMs)
+		}
+		c.ChangeMs = &v
+	}
+	return c
+}
+
+func dirName(up bool) string {
+	if up {
+		return "up"
+	}
+	return "down"
+}
+
+// packetsPerLink counts a flow's packets per link and direction in [from, to).
+func packetsPerLink(pkts []tapPacket, flow string, from, to time.Time) map[string]Directed {
+	out := map[string]Directed{}
+	for _, p := range pkts {
+		if p.flow != flow || p.at.Before(from) || !p.at.Before(to) {
+			continue
+		}
+		d := out[p.link]
+		if p.up {
+			d.Up++
+		} else {
+			d.Down++
+		}
+		out[p.link] = d
+	}
+	return out
+}

@@ -1,0 +1,224 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Policy acceptance (issue 11): the pinned flow (policy rule "pinned": lte
+// first, wlan while lte is down) travels only on lte, each way, while bulk
+// TCP uses wlan; when lte goes down it moves to wlan within moveBoundMs,
+// and returns when lte is back. Then `monami ctl flow move` moves it to
+// wlan and back: each within moveBoundMs, each way, without a
+// retransmission and without breaking the connection. Phases, from the
+// start of the flows:
+const (
+	steadyFrom   = 500 * time.Millisecond // slow start and the first queue
+	lteDownAt    = 2 * time.Second
+	lteUpAt      = 4 * time.Second
+	moveAwayAt   = 6500 * time.Millisecond
+	moveBackAt   = 8500 * time.Millisecond
+	pinnedStop   = 10500 * time.Millisecond
+	moveBoundMs  = 100
+	bulkFraction = 0.95 // of the bulk flows' packets on wlan in the steady phase
+)
+
+// pinnedFlow is "{next_header: tcp, dst_port: 5201}", the ctl match.
+var pinnedMatch = fmt.Sprintf("{next_header: tcp, dst_port: %d}", pinnedPort)
+
+func (s *scenario) policy(ctx context.Context, r *ScenarioReport, t0 time.Time) error {
+	mn, cn := s.lab.MustNode("mn"), s.lab.MustNode("cn")
+	hoa := &net.TCPAddr{IP: net.ParseIP(homeAddress), Port: pinnedPort}
+	cc := s.opt.congestions()[0]
+	// The pinned connection: correspondent listens, mobile node connects
+	// from the home address, same port at both ends.
+	var ln net.Listener
+	lc := net.ListenConfig{Control: setCongestion(cc)}
+	if err := cn.Do(func() (err error) {
+		ln, err = lc.Listen(ctx, "tcp6", net.JoinHostPort(correspondent, strconv.Itoa(pinnedPort)))
+		return err
+	}); err != nil {
+		return err
+	}
+	defer ln.Close()
+	var mc net.Conn
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: hoa, Control: setCongestion(cc)}
+	if err := mn.Do(func() (err error) {
+		mc, err = d.DialContext(ctx, "tcp6", net.JoinHostPort(correspondent, strconv.Itoa(pinnedPort)))
+		return err
+	}); err != nil {
+		return fmt.Errorf("%w: pinned TCP from the home address: %v", errBroken, err)
+	}
+	defer mc.Close()
+	cc0, err := ln.Accept()
+	if err != nil {
+		return err
+	}
+	defer cc0.Close()
+	mEnd, err := newPinnedEnd(mc.(*net.TCPConn))
+	if err != nil {
+		return err
+	}
+	cEnd, err := newPinnedEnd(cc0.(*net.TCPConn))
+	if err != nil {
+		return err
+	}
+	// Bulk both ways on their own ports.
+	var brx, burx *receiver
+	var btx, butx *sender
+	if err := mn.Do(func() (err error) {
+		brx, err = listen(net.JoinHostPort(homeAddress, strconv.Itoa(bulkPort)))
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := cn.Do(func() (err error) {
+		if burx, err = listen(net.JoinHostPort(correspondent, strconv.Itoa(bulkPort+1))); err != nil {
+			return err
+		}
+		btx, err = dial(net.JoinHostPort(homeAddress, strconv.Itoa(bulkPort)), cc)
+		return err
+	}); err != nil {
+		return fmt.Errorf("%w: bulk TCP to the home address: %v", errBroken, err)
+	}
+	if err := mn.Do(func() (err error) {
+		butx, err = dialFrom(&net.TCPAddr{IP: net.ParseIP(homeAddress)}, net.JoinHostPort(correspondent, strconv.Itoa(bulkPort+1)), cc)
+		return err
+	}); err != nil {
+		return fmt.Errorf("%w: bulk TCP from the home address: %v", errBroken, err)
+	}
+	for _, c := range []string{mEnd.congestion, cEnd.congestion, btx.congestion, butx.congestion} {
+		r.addCongestion(c)
+	}
+	taps, err := s.openTaps(byPort(6, map[uint16]string{pinnedPort: "pinned", bulkPort: "bulk", bulkPort + 1: "bulk"}))
+	if err != nil {
+		return err
+	}
+	stopTaps := make(chan struct{})
+	for _, t := range taps {
+		go t.run(stopTaps)
+	}
+	stop := make(chan struct{})
+	start := time.Now()
+	go mEnd.send(stop)
+	go cEnd.send(stop)
+	go btx.run(stop)
+	go butx.run(stop)
+
+	p := &PinnedResult{Congestion: mEnd.congestion}
+	type change struct {
+		at       time.Time
+		from, to string
+		retrans  uint32 // both senders' retransmissions at the event
+	}
+	var changes []change
+	retrans := func() uint32 { return mEnd.retransmits() + cEnd.retransmits() }
+	// closeLast counts the previous change's retransmissions, up to now.
+	closeLast := func() {
+		if n := len(changes); n > 0 {
+			p.Changes[n-1].Retransmits = retrans() - changes[n-1].retrans
+		}
+	}
+	step := func(at time.Duration, what, from, to string, act func() error) error {
+		if err := sleepCtx(ctx, time.Until(start.Add(at))); err != nil {
+			return err
+		}
+		closeLast()
+		c := PinnedChange{What: what, AtMs: ms(time.Since(t0))}
+		changes = append(changes, change{time.Now(), from, to, retrans()})
+		r.Events = append(r.Events, Event{At: time.Since(t0), What: what})
+		if err := act(); err != nil {
+			c.Error = err.Error()
+		}
+		p.Changes = append(p.Changes, c)
+		return nil
+	}
+	err = func() error {
+		if err := step(lteDownAt, "link lte0 down", backupIf, activeIf, func() error { return s.lab.SetLink("mn", backupIf, false) }); err != nil {
+			return err
+		}
+		if err := step(lteUpAt, "link lte0 up", activeIf, backupIf, func() error { return s.lab.SetLink("mn", backupIf, true) }); err != nil {
+			return err
+		}
+		if err := step(moveAwayAt, "ctl flow move --to "+activeIf, backupIf, activeIf, func() error { return s.flowMove(ctx, activeIf) }); err != nil {
+			return err
+		}
+		if err := step(moveBackAt, "ctl flow move --to "+backupIf, activeIf, backupIf, func() error { return s.flowMove(ctx, backupIf) }); err != nil {
+			return err
+		}
+		err := sleepCtx(ctx, time.Until(start.Add(pinnedStop)))
+		closeLast()
+		return err
+	}()
+	close(stop)
+	<-btx.done
+	<-butx.done
+	time.Sleep(300 * time.Millisecond)
+	close(stopTaps)
+	var pkts []tapPacket
+	for _, t := range taps {
+		pkts = append(pkts, t.close()...)
+	}
+	for _, e := range []*pinnedEnd{mEnd, cEnd} {
+		select {
+		case <-e.done:
+		case <-time.After(5 * time.Second):
+			e.setErr(fmt.Errorf("no end of stream 5 s after the sender stopped"))
+		}
+	}
+	for _, rx := range []*receiver{brx, burx} {
+		select {
+		case <-rx.done:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	if err != nil {
+		return err
+	}
+	p.PinnedPerLink = packetsPerLink(pkts, "pinned", start.Add(steadyFrom), start.Add(lteDownAt))
+	p.BulkPerLink = packetsPerLink(pkts, "bulk", start.Add(steadyFrom), start.Add(lteDownAt))
+	for i, c := range changes {
+		end := start.Add(pinnedStop)
+		if i+1 < len(changes) {
+			end = changes[i+1].at
+		}
+		for _, up := range []bool{false, true} {
+			p.Changes[i].Change = append(p.Changes[i].Change, linkChange(pkts, "pinned", up, c.from, c.to, c.at, end.Sub(c.at)))
+		}
+	}
+	for _, x := range []struct{ tx, rx *pinnedEnd }{{cEnd, mEnd}, {mEnd, cEnd}} {
+		x.tx.mu.Lock()
+		x.rx.mu.Lock()
+		t := TCPResult{Sent: x.tx.sent, Received: x.rx.got}
+		t.Intact = x.tx.err == nil && x.rx.err == nil && t.Sent == t.Received && x.rx.bad < 0
+		switch {
+		case x.tx.err != nil:
+			t.Error = x.tx.err.Error()
+		case x.rx.err != nil:
+			t.Error = x.rx.err.Error()
+		case x.rx.bad >= 0:
+			t.Error = fmt.Sprintf("octet %d off the pattern", x.rx.bad)
+		}
+		x.rx.mu.Unlock()
+		x.tx.mu.Unlock()
+		p.Streams = append(p.Streams, t)
+	}
+	r.Pinned = p
+	s.policyChecks(r, p)
+	return nil
+}
+
+// flowMove runs `monami ctl flow move` on the mobile node's control socket.
+func (s *scenario) flowMove(ctx context.Context, to string) error {
+	out, err := exec.CommandContext(ctx, s.opt.Binary, "ctl", "--socket", s.path("mn.sock"),
+		"flow", "move", "--match", pinnedMatch, "--to", to).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("monami ctl flow move --to %s: %v: %s", to, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
