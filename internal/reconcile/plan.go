@@ -11,34 +11,52 @@ import (
 // installed to what they want, and the installed state that results.
 // Order: endpoints and dedups first (what returns must be accepted before
 // traffic is sent), then routes (new and changed, then removed), then
-// the removal of endpoints and dedups no longer wanted.
+// the removal of endpoints and dedups no longer wanted. An Op is large
+// (most of a kilobyte), so the ops go into one slice sized up front.
 func (r *Reconciler) plan(want map[netip.Addr]Home) ([]dataplane.Op, map[netip.Addr]*installed) {
-	var adds, routes, dels []dataplane.Op
 	next := make(map[netip.Addr]*installed, len(want))
 	var touched []epKey
+	n := 0
 	for hoa, w := range want {
-		old := r.homes[hoa]
-		if old == nil {
-			old = &installed{}
-		}
+		old := r.oldOf(hoa)
 		in := build(w)
 		next[hoa] = in
-		routes = appendRouteOps(routes, old, in)
-		adds, dels = appendDedupOps(adds, dels, old, in)
 		touched = r.contribute(hoa, old, in, touched)
+		n += len(in.routes) + len(old.routes) + len(in.dedups) + len(old.dedups)
 	}
+	ops := make([]dataplane.Op, 0, n+len(touched))
 	for _, k := range touched {
 		if hs := r.contrib[k]; len(hs) > 0 {
 			e := dataplane.Endpoint{Local: k.local, Peer: k.peer, Encap: k.encap, InnerSrc: union(hs)}
-			adds = append(adds, dataplane.Op{Kind: dataplane.OpAddEndpoint, Endpoint: e})
-		} else {
+			ops = append(ops, dataplane.Op{Kind: dataplane.OpAddEndpoint, Endpoint: e})
+		}
+	}
+	for hoa, in := range next {
+		ops = appendDedupAdds(ops, r.oldOf(hoa), in)
+	}
+	for hoa, in := range next {
+		ops = appendRouteOps(ops, r.oldOf(hoa), in)
+	}
+	for hoa, in := range next {
+		ops = appendDedupDels(ops, r.oldOf(hoa), in)
+	}
+	for _, k := range touched {
+		if len(r.contrib[k]) == 0 {
 			e := dataplane.Endpoint{Local: k.local, Peer: k.peer, Encap: k.encap}
-			dels = append(dels, dataplane.Op{Kind: dataplane.OpDelEndpoint, Endpoint: e})
+			ops = append(ops, dataplane.Op{Kind: dataplane.OpDelEndpoint, Endpoint: e})
 			delete(r.contrib, k)
 		}
 	}
-	ops := make([]dataplane.Op, 0, len(adds)+len(routes)+len(dels))
-	return append(append(append(ops, adds...), routes...), dels...), next
+	return ops, next
+}
+
+var nothing = &installed{}
+
+func (r *Reconciler) oldOf(hoa netip.Addr) *installed {
+	if old := r.homes[hoa]; old != nil {
+		return old
+	}
+	return nothing
 }
 
 // build keeps the wanted state; the slices are the caller's (a Home is
@@ -107,19 +125,23 @@ func (x routeIndex) find(rs []dataplane.Route, s dataplane.Selector) (int, bool)
 	return 0, false
 }
 
-func appendDedupOps(adds, dels []dataplane.Op, old, in *installed) ([]dataplane.Op, []dataplane.Op) {
+func appendDedupAdds(ops []dataplane.Op, old, in *installed) []dataplane.Op {
 	for _, d := range in.dedups {
 		i := slices.IndexFunc(old.dedups, func(x dataplane.Dedup) bool { return x.Match == d.Match })
 		if i < 0 || old.unsure || old.dedups[i] != d {
-			adds = append(adds, dataplane.Op{Kind: dataplane.OpAddDedup, Dedup: d})
+			ops = append(ops, dataplane.Op{Kind: dataplane.OpAddDedup, Dedup: d})
 		}
 	}
+	return ops
+}
+
+func appendDedupDels(ops []dataplane.Op, old, in *installed) []dataplane.Op {
 	for _, d := range old.dedups {
 		if !slices.ContainsFunc(in.dedups, func(x dataplane.Dedup) bool { return x.Match == d.Match }) {
-			dels = append(dels, dataplane.Op{Kind: dataplane.OpDelDedup, Dedup: d})
+			ops = append(ops, dataplane.Op{Kind: dataplane.OpDelDedup, Dedup: d})
 		}
 	}
-	return adds, dels
+	return ops
 }
 
 // contribute replaces hoa's inner sources in each endpoint it used or
