@@ -15,8 +15,10 @@ type LinkChange struct {
 	// link within the window (null: none did).
 	FirstOnNewMs *float64 `json:"first_on_new_ms"`
 	LastOnOldMs  *float64 `json:"last_on_old_ms"`
-	// ChangeMs is the later of the two: from then on the flow used the new
-	// link only. Null when it never reached the new link.
+	// ChangeMs is FirstOnNewMs: from then on new packets take the new
+	// link. What crosses the old link later was already queued on it
+	// (the link's rate limit holds a queue); LastOnOldMs says when that
+	// queue had drained. Null when the flow never reached the new link.
 	ChangeMs *float64 `json:"change_ms"`
 	// OnOldBefore counts the flow's packets on the old link in the
 	// changeLookback before the event: without them there was no change to
@@ -69,9 +71,6 @@ func linkChange(pkts []tapPacket, flow string, up bool, from, to string, event t
 	}
 	if c.FirstOnNewMs != nil {
 		v := *c.FirstOnNewMs
-		if c.LastOnOldMs != nil {
-			v = max(v, *c.LastOnOldMs)
-		}
 		c.ChangeMs = &v
 	}
 	return c

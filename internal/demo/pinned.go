@@ -98,19 +98,21 @@ func (e *pinnedEnd) setErr(err error) {
 	}
 }
 
-// retransmits is the socket's tcpi_total_retrans.
-func (e *pinnedEnd) retransmits() uint32 {
+// retransmits is the socket's tcpi_total_retrans and, of those, how many
+// the receiver reported as duplicates (tcpi_dsack_dups, RFC 2883 D-SACK):
+// spurious ones (a tail loss probe, reordering when a flow moves to a
+// faster link), not data the network lost.
+func (e *pinnedEnd) retransmits() (total, spurious uint32) {
 	rc, err := e.c.SyscallConn()
 	if err != nil {
-		return 0
+		return 0, 0
 	}
-	var n uint32
 	rc.Control(func(fd uintptr) {
 		if ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
-			n = ti.Total_retrans
+			total, spurious = ti.Total_retrans, ti.Dsack_dups
 		}
 	})
-	return n
+	return total, spurious
 }
 
 // PinnedResult is the policy scenario's pinned flow.
@@ -132,8 +134,12 @@ type PinnedChange struct {
 	AtMs   float64      `json:"at_ms"`
 	Error  string       `json:"error,omitempty"` // the command's failure
 	Change []LinkChange `json:"change"`
-	// Retransmits counts both senders' retransmissions in the 2 s after.
+	// Retransmits counts both senders' retransmissions until the next
+	// change; Spurious those the receivers reported as duplicates
+	// (D-SACK). Lost is the difference: data the network lost.
 	Retransmits uint32 `json:"retransmits"`
+	Spurious    uint32 `json:"spurious_retransmits"`
+	Lost        uint32 `json:"lost"`
 }
 
 func (p *PinnedResult) write(w io.Writer) {
@@ -143,7 +149,7 @@ func (p *PinnedResult) write(w io.Writer) {
 		for _, lc := range c.Change {
 			fmt.Fprintf(w, "  %s %s->%s %s", lc.Direction, lc.From, lc.To, msOrNone(lc.ChangeMs))
 		}
-		fmt.Fprintf(w, "  retransmits %d", c.Retransmits)
+		fmt.Fprintf(w, "  retransmits %d (%d spurious, %d lost)", c.Retransmits, c.Spurious, c.Lost)
 		if c.Error != "" {
 			fmt.Fprintf(w, "  ERROR %s", c.Error)
 		}

@@ -115,13 +115,21 @@ func (s *scenario) policy(ctx context.Context, r *ScenarioReport, t0 time.Time) 
 		at       time.Time
 		from, to string
 		retrans  uint32 // both senders' retransmissions at the event
+		spurious uint32 // of which the receivers reported duplicates
 	}
 	var changes []change
-	retrans := func() uint32 { return mEnd.retransmits() + cEnd.retransmits() }
+	retrans := func() (uint32, uint32) {
+		a, as := mEnd.retransmits()
+		b, bs := cEnd.retransmits()
+		return a + b, as + bs
+	}
 	// closeLast counts the previous change's retransmissions, up to now.
 	closeLast := func() {
 		if n := len(changes); n > 0 {
-			p.Changes[n-1].Retransmits = retrans() - changes[n-1].retrans
+			t, sp := retrans()
+			c := &p.Changes[n-1]
+			c.Retransmits, c.Spurious = t-changes[n-1].retrans, sp-changes[n-1].spurious
+			c.Lost = c.Retransmits - min(c.Spurious, c.Retransmits)
 		}
 	}
 	step := func(at time.Duration, what, from, to string, act func() error) error {
@@ -130,7 +138,8 @@ func (s *scenario) policy(ctx context.Context, r *ScenarioReport, t0 time.Time) 
 		}
 		closeLast()
 		c := PinnedChange{What: what, AtMs: ms(time.Since(t0))}
-		changes = append(changes, change{time.Now(), from, to, retrans()})
+		t, sp := retrans()
+		changes = append(changes, change{time.Now(), from, to, t, sp})
 		r.Events = append(r.Events, Event{At: time.Since(t0), What: what})
 		if err := act(); err != nil {
 			c.Error = err.Error()

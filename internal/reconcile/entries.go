@@ -37,6 +37,12 @@ func Routes(hoa netip.Addr, entries []*forwarding.Entry, m Mapper) ([]dataplane.
 		if e.Selector.Family == 4 {
 			continue
 		}
+		if e.Mode == forwarding.Replicate {
+			// Kept while the entry has no usable path too: the peer may
+			// still bicast, and dropping the Dedup for a moment would let
+			// its copies through.
+			dedups = append(dedups, dataplane.Dedup{Match: m.Inbound(hoa, e.Selector.Mirror())})
+		}
 		rt, ok := route(hoa, e, m)
 		if !ok {
 			continue
@@ -44,9 +50,6 @@ func Routes(hoa netip.Addr, entries []*forwarding.Entry, m Mapper) ([]dataplane.
 		rt.Selector = dataplane.Selector{Dst: parent.Dst, Src: parent.Src, Flow: e.Selector}
 		rt.Order = uint32(e.Origin)<<16 | uint32(e.Priority)
 		routes = append(routes, rt)
-		if e.Mode == forwarding.Replicate {
-			dedups = append(dedups, dataplane.Dedup{Match: m.Inbound(hoa, e.Selector.Mirror())})
-		}
 	}
 	return routes, dedups
 }
