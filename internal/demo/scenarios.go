@@ -48,6 +48,18 @@ func (r *ScenarioReport) failures() string {
 func (s *scenario) runNamed(ctx context.Context, name, pol string, r *ScenarioReport) error {
 	r.Backend, r.Transport = s.opt.Backend, s.opt.Transport
 	s.mnExtra = pol
+	if name == "share" {
+		// The mobile node's share policy has no RFC 6089 form (a flow
+		// binding naming several BIDs is bicast, RFC 6089 section
+		// 4.1.1.3): the downlink is shared by the operator's rule, as an
+		// operator who sells load sharing would configure it.
+		s.haExtra = fmt.Sprintf(`flow_bindings:
+  rules:
+    - name: share-%[1]s
+      match: {dst: "%[1]s"}
+      mode: share
+`, homeAddress)
+	}
 	if err := s.writeConfigs(); err != nil {
 		return err
 	}
