@@ -153,5 +153,3 @@ func (s *scenario) openTaps(classify func([]byte) string) ([]*flowTap, error) {
 	})
 	return taps, err
 }
-
-
