@@ -50,15 +50,23 @@ func (k *kernelDP) apply(ops []Op, strict bool) error {
 		}
 		plain = plain[:0]
 	}
+	var run []Op
+	flushRun := func() {
+		if len(run) > 0 {
+			errs = append(errs, k.applyFlowRun(run, strict)...)
+			run = run[:0]
+		}
+	}
 	for _, o := range ops {
 		switch {
 		case o.Kind == OpAddEndpoint || o.Kind == OpDelEndpoint:
-		case k.isFlowOp(o):
+		case k.isFlowOp(o) || runHasParent(run, o):
+			// Also a plain route of a parent an earlier op of the run
+			// makes: the run is applied after this loop sees it.
 			flushPlain()
-			if err := k.applyFlowOp(o, strict); err != nil {
-				errs = append(errs, err)
-			}
+			run = append(run, o)
 		default:
+			flushRun()
 			if o.Kind == OpAddRoute {
 				// A plain route may name its one tunnel as a path.
 				o.Route.Tunnel = o.Route.PathList()[0].Tunnel
@@ -66,6 +74,7 @@ func (k *kernelDP) apply(ops []Op, strict bool) error {
 			plain = append(plain, o)
 		}
 	}
+	flushRun()
 	flushPlain()
 	return errors.Join(errs...)
 }

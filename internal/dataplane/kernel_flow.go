@@ -34,6 +34,13 @@ type flowState struct {
 	dedups  map[forwarding.Match]*kernelDedup
 	base    bool // the postrouting chain and the replica route exist
 	dedupOn bool // the dedup chains exist
+	// deferring, while a batch's routes of one parent are applied
+	// (applyParentBatch), stages their changes for one sync instead of
+	// one nftables transaction each.
+	deferring bool
+	gone      []*flowRoute // routes the deferred sync removes
+	goneMore  []*flowRoute // all but one of them, for syncParent
+	release   []*flowRoute // routes whose indexes go after it
 }
 
 type flowParent struct {
@@ -130,6 +137,10 @@ func (k *kernelDP) holdIndex(t Tunnel) (uint32, error) {
 }
 
 func (k *kernelDP) releaseIndexes(fr *flowRoute) {
+	if k.flow.deferring {
+		k.flow.release = append(k.flow.release, fr)
+		return
+	}
 	for _, p := range fr.r.PathList() {
 		tk := tunnelKey{p.Tunnel.Local, p.Tunnel.Remote}
 		ft := k.flow.tunnels[tk]
@@ -320,6 +331,12 @@ func (k *kernelDP) parentRoute(ps Selector, p *flowParent) (rtRoute, error) {
 // and its route. gone is a route that left (its counters go). A parent
 // left without flow routes goes back to being a plain route, or away.
 func (k *kernelDP) syncParent(ps Selector, p *flowParent, gone *flowRoute) error {
+	if k.flow.deferring {
+		if gone != nil {
+			k.flow.gone = append(k.flow.gone, gone)
+		}
+		return nil
+	}
 	plain, hasPlain := k.routes[ps]
 	if len(p.routes) == 0 {
 		return k.dissolveParent(ps, p, plain, hasPlain, gone)
@@ -348,6 +365,10 @@ func (k *kernelDP) syncParent(ps Selector, p *flowParent, gone *flowRoute) error
 	if gone != nil {
 		k.delCounters(gone)
 	}
+	for _, g := range k.flow.goneMore { // a batch's other removed routes
+		k.delCounters(g)
+	}
+	k.flow.goneMore = nil
 	// Every route's counters, also of routes the order makes unreachable
 	// (after a catch-all): their deletion expects them.
 	for _, fr := range p.routes {

@@ -115,6 +115,57 @@ func TestKernelFlowRoutes(t *testing.T) {
 		must(dpA.DelRoute(sel))
 	})
 
+	// A batch with several routes of one parent is one sync
+	// (applyParentBatch): they all steer, and a second batch moving two
+	// and removing one leaves exactly what it says.
+	t.Run("batch-of-one-parent", func(t *testing.T) {
+		ls := make([]*udpListener, 4)
+		var ops []Op
+		for i := range ls {
+			ls[i] = listenUDP(t, n.b, addrSvc)
+			ops = append(ops, Op{Kind: OpAddRoute, Route: Route{Selector: Selector{Dst: prefSvc, Flow: udp(ls[i].port)}, Tunnel: t2}})
+		}
+		must(dpA.(Batcher).Apply(ops))
+		b1, b2 := arrivals()
+		for i, l := range ls {
+			send(0, l.port, 5, fmt.Sprintf("b%d", i))
+		}
+		for i, l := range ls {
+			if got := len(l.collect(200 * time.Millisecond)); got != 5 {
+				t.Fatalf("listener %d got %d, want 5", i, got)
+			}
+		}
+		if a1, a2 := arrivals(); a2-b2 != 20 || a1 != b1 {
+			t.Errorf("arrivals T1 +%d T2 +%d, want the 20 on T2", a1-b1, a2-b2)
+		}
+		move := []Op{
+			{Kind: OpAddRoute, Route: Route{Selector: Selector{Dst: prefSvc, Flow: udp(ls[0].port)}, Tunnel: t1}},
+			{Kind: OpAddRoute, Route: Route{Selector: Selector{Dst: prefSvc, Flow: udp(ls[1].port)}, Tunnel: t1}},
+			{Kind: OpDelRoute, Selector: Selector{Dst: prefSvc, Flow: udp(ls[2].port)}},
+		}
+		must(dpA.(Batcher).Apply(move))
+		b1, b2 = arrivals()
+		for _, l := range ls {
+			send(0, l.port, 5, "m")
+		}
+		for _, l := range ls {
+			l.collect(200 * time.Millisecond)
+		}
+		// ports 0 and 1 moved to T1; 2 lost its route (the plain route, T1);
+		// 3 stays on T2.
+		if a1, a2 := arrivals(); a1-b1 != 15 || a2-b2 != 5 {
+			t.Errorf("after the moves: T1 +%d T2 +%d, want +15 and +5", a1-b1, a2-b2)
+		}
+		if rc := routeCounter(Selector{Dst: prefSvc, Flow: udp(ls[0].port)}); len(rc.Paths) != 1 || rc.Paths[0].Tunnel != t1 {
+			t.Errorf("moved route counters %+v", rc)
+		}
+		for i := range ls {
+			if i != 2 {
+				must(dpA.DelRoute(Selector{Dst: prefSvc, Flow: udp(ls[i].port)}))
+			}
+		}
+	})
+
 	t.Run("share", func(t *testing.T) {
 		l := listenUDP(t, n.b, addrSvc)
 		sel := Selector{Dst: prefSvc, Flow: udp(l.port)}
