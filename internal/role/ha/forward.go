@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"time"
 
 	"monami/internal/binding"
 	"monami/internal/config"
@@ -43,7 +44,9 @@ func (h *HomeAgent) commit() error {
 	if h.plainOnly {
 		plain(want)
 	}
+	start := time.Now()
 	err := h.rec.Set(want)
+	h.log.Debug("forwarding committed", "home_addresses", len(want), "took", time.Since(start), "err", err)
 	if err != nil && !h.plainOnly && errors.Is(err, dataplane.ErrUnsupported) && plain(want) {
 		// A backend without flow routes refuses the whole batch: the
 		// bindings are served without their flows rather than refused.
