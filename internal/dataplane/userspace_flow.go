@@ -48,7 +48,7 @@ type userParent struct {
 	// route sharing flows over paths. Without it routes[0] takes all
 	// and nothing is parsed.
 	classify bool
-	idx      *portIndex // past linearRoutes
+	idx      *forwarding.PortIndex // past linearRoutes
 	// cache remembers the classification of recent flows; send loop
 	// only, allocated on first use when there are many routes.
 	cache []flowCacheEntry
@@ -74,7 +74,8 @@ func newParent(sel Selector, rs []*userRoute) *userParent {
 	p := &userParent{sel: sel, routes: rs, mtu: parentMTU(rs)}
 	p.classify = len(rs) > 1 || !rs[0].r.Flow.IsZero() || rs[0].r.Mode == ModeShare
 	if len(rs) > linearRoutes {
-		p.idx = buildPortIndex(rs)
+		x := forwarding.NewPortIndex(len(rs), func(i int) forwarding.Range[uint16] { return rs[i].r.Flow.DstPort })
+		p.idx = &x
 	}
 	return p
 }
@@ -133,7 +134,7 @@ func (p *userParent) pick(pkt []byte) (r *userRoute, path int, ok bool) {
 	}
 	e := &p.cache[h&(flowCacheSize-1)]
 	if !e.valid || e.key != k {
-		i := p.idx.lookup(p.routes, &k)
+		i := p.idx.First(&k, func(i int) bool { return p.routes[i].r.Flow.Matches(&k) })
 		*e = flowCacheEntry{key: k, route: int32(i), valid: true}
 		if i >= 0 {
 			e.path = int32(sharePath(p.routes[i], &k, h))
@@ -175,83 +176,4 @@ func pathID(t Tunnel) uint64 {
 	copy(b[16:], r[:])
 	b[32] = byte(t.Encap)
 	return maphash.Bytes(pathSeed, b[:])
-}
-
-// portIndex narrows the routes a packet must try by destination port, the
-// way internal/forwarding's table does: the port space is cut at every
-// route's range ends and each segment lists the routes covering it;
-// generic holds those without a port range (or too wide a one).
-type portIndex struct {
-	segStart []uint16
-	segs     [][]int32
-	generic  []int32
-}
-
-// maxPortSegments bounds how many segments one route is listed in.
-const maxPortSegments = 64
-
-func buildPortIndex(rs []*userRoute) *portIndex {
-	x := &portIndex{}
-	var cuts []uint16
-	for _, r := range rs {
-		if p := r.r.Flow.DstPort; p.Set {
-			cuts = append(cuts, p.Lo)
-			if p.Hi != 0xffff {
-				cuts = append(cuts, p.Hi+1)
-			}
-		}
-	}
-	slices.Sort(cuts)
-	x.segStart = slices.Compact(cuts)
-	x.segs = make([][]int32, len(x.segStart))
-	for i, r := range rs {
-		p := r.r.Flow.DstPort
-		if !p.Set {
-			x.generic = append(x.generic, int32(i))
-			continue
-		}
-		lo, _ := slices.BinarySearch(x.segStart, p.Lo)
-		hi := len(x.segStart)
-		if p.Hi != 0xffff {
-			hi, _ = slices.BinarySearch(x.segStart, p.Hi+1)
-		}
-		if hi-lo > maxPortSegments {
-			x.generic = append(x.generic, int32(i))
-			continue
-		}
-		for s := lo; s < hi; s++ {
-			x.segs[s] = append(x.segs[s], int32(i))
-		}
-	}
-	return x
-}
-
-// lookup returns the index of the first route matching k, -1 if none.
-func (x *portIndex) lookup(rs []*userRoute, k *wire.FlowKey) int {
-	var bucket []int32
-	if k.HasPorts && len(x.segStart) > 0 {
-		i, found := slices.BinarySearch(x.segStart, k.DstPort)
-		if !found {
-			i--
-		}
-		if i >= 0 {
-			bucket = x.segs[i]
-		}
-	}
-	// Merge the two ascending lists; the first hit wins.
-	i, j := 0, 0
-	for i < len(bucket) || j < len(x.generic) {
-		var n int32
-		if j >= len(x.generic) || (i < len(bucket) && bucket[i] < x.generic[j]) {
-			n = bucket[i]
-			i++
-		} else {
-			n = x.generic[j]
-			j++
-		}
-		if rs[n].r.Flow.Matches(k) {
-			return int(n)
-		}
-	}
-	return -1
 }

@@ -126,7 +126,7 @@ func TestParentPickIndexed(t *testing.T) {
 		rs = append(rs, fakeRoute(Route{Selector: s, Tunnel: tunA, Order: uint32(rng.IntN(3))}))
 	}
 	p := newParent(sel, sorted(rs...))
-	if p.idx.segStart == nil {
+	if p.idx == nil || p.idx.Segments() == 0 {
 		t.Fatal("no port index past linearRoutes")
 	}
 	for i := range 20000 {

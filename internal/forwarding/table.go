@@ -20,23 +20,13 @@ type Table struct {
 }
 
 // homeTable holds one home address's entries in precedence order, with a
-// classifier index on the destination port: the port space is cut into
-// segments at every rule's range ends, and each segment lists the entries
-// whose range covers it. A lookup binary-searches the packet's port and
-// tests those entries and the generic ones (no port, or a range covering
-// more than maxSegments segments, kept out to bound the index's size).
+// classifier index on the destination port (PortIndex).
 type homeTable struct {
 	entries map[Match]*Entry
 	next    time.Time
 	order   []*Entry
-	// segStart[i] is the first port of segment i; segs[i] its entries.
-	segStart []uint16
-	segs     [][]int32
-	generic  []int32
+	ports   PortIndex
 }
-
-// maxSegments bounds how many segments one entry is listed in.
-const maxSegments = 64
 
 // Len is the number of entries.
 func (t *Table) Len() int { return t.n }
@@ -90,33 +80,14 @@ func (t *Table) Lookup(hoa netip.Addr, k *FlowKey) *Entry {
 	if h == nil {
 		return nil
 	}
-	var bucket []int32
-	if k.HasPorts && len(h.segStart) > 0 {
-		// The last segment starting at or before the port.
-		i, found := slices.BinarySearch(h.segStart, k.DstPort)
-		if !found {
-			i--
-		}
-		if i >= 0 {
-			bucket = h.segs[i]
-		}
+	i := h.ports.First(k, func(i int) bool {
+		e := h.order[i]
+		return e.Selector.Matches(k) && e.Live()
+	})
+	if i < 0 {
+		return nil
 	}
-	// Merge the two ascending index lists; the first hit wins.
-	i, j := 0, 0
-	for i < len(bucket) || j < len(h.generic) {
-		var x int32
-		if j >= len(h.generic) || (i < len(bucket) && bucket[i] < h.generic[j]) {
-			x = bucket[i]
-			i++
-		} else {
-			x = h.generic[j]
-			j++
-		}
-		if e := h.order[x]; e.Selector.Matches(k) && e.Live() {
-			return e
-		}
-	}
-	return nil
+	return h.order[i]
 }
 
 // Route looks a packet up and picks its paths: Lookup then Pick. An empty
@@ -136,37 +107,5 @@ func (h *homeTable) index() {
 	}
 	slices.SortFunc(es, compareEntries)
 	h.order = es
-	// Segment boundaries: every range start, and every port after a
-	// range end.
-	var cuts []uint16
-	for _, e := range es {
-		if p := e.Selector.DstPort; p.Set {
-			cuts = append(cuts, p.Lo)
-			if p.Hi != 0xffff {
-				cuts = append(cuts, p.Hi+1)
-			}
-		}
-	}
-	slices.Sort(cuts)
-	h.segStart = slices.Compact(cuts)
-	h.segs = make([][]int32, len(h.segStart))
-	for i, e := range es {
-		p := e.Selector.DstPort
-		if !p.Set {
-			h.generic = append(h.generic, int32(i))
-			continue
-		}
-		lo, _ := slices.BinarySearch(h.segStart, p.Lo)
-		hi := len(h.segStart)
-		if p.Hi != 0xffff {
-			hi, _ = slices.BinarySearch(h.segStart, p.Hi+1)
-		}
-		if hi-lo > maxSegments {
-			h.generic = append(h.generic, int32(i))
-			continue
-		}
-		for s := lo; s < hi; s++ {
-			h.segs[s] = append(h.segs[s], int32(i))
-		}
-	}
+	h.ports = NewPortIndex(len(es), func(i int) Range[uint16] { return es[i].Selector.DstPort })
 }
