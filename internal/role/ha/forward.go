@@ -1,7 +1,9 @@
 package ha
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"time"
@@ -46,7 +48,9 @@ func (h *HomeAgent) commit() error {
 	}
 	start := time.Now()
 	err := h.rec.Set(want)
-	h.log.Debug("forwarding committed", "home_addresses", len(want), "took", time.Since(start), "err", err)
+	if h.log.Enabled(context.Background(), slog.LevelDebug) { // the per-update path: no boxing when off
+		h.log.Debug("forwarding committed", "home_addresses", len(want), "took", time.Since(start), "err", err)
+	}
 	if err != nil && !h.plainOnly && errors.Is(err, dataplane.ErrUnsupported) && plain(want) {
 		// A backend without flow routes refuses the whole batch: the
 		// bindings are served without their flows rather than refused.
