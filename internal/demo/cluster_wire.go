@@ -46,30 +46,14 @@ func openBASniffer(ifname string) (*baSniffer, error) {
 
 func (b *baSniffer) run(stop <-chan struct{}) {
 	defer close(b.done)
-	buf := make([]byte, 256)
-	oob := make([]byte, 128)
-	for {
-		select {
-		case <-stop:
+	readStamped(b.fd, 256, stop, func(pkt []byte, ll *unix.SockaddrLinklayer, at time.Time) {
+		if ll.Pkttype == unix.PACKET_OUTGOING || mhType(pkt) != mhTypeBindingAck {
 			return
-		default:
-		}
-		n, oobn, _, from, err := unix.Recvmsg(b.fd, buf, oob, unix.MSG_TRUNC)
-		if err != nil {
-			continue // timeout: look at stop again
-		}
-		ll, ok := from.(*unix.SockaddrLinklayer)
-		if !ok || ll.Pkttype == unix.PACKET_OUTGOING || mhType(buf[:min(n, len(buf))]) != mhTypeBindingAck {
-			continue
-		}
-		at, ok := kernelTime(oob[:oobn])
-		if !ok {
-			at = time.Now()
 		}
 		b.mu.Lock()
 		b.acks = append(b.acks, wireAck{at, net.HardwareAddr(ll.Addr[:ll.Halen]).String()})
 		b.mu.Unlock()
-	}
+	})
 }
 
 func (b *baSniffer) stop() []wireAck {

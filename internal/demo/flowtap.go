@@ -59,7 +59,29 @@ func openFlowTap(ifname string, classify func(inner []byte) string) (*flowTap, e
 
 func (t *flowTap) run(stop <-chan struct{}) {
 	defer close(t.done)
-	buf := make([]byte, 176)
+	readStamped(t.fd, 176, stop, func(frame []byte, ll *unix.SockaddrLinklayer, at time.Time) {
+		if len(frame) < 14 || binary.BigEndian.Uint16(frame[12:]) != unix.ETH_P_IPV6 {
+			return
+		}
+		inner := innerPacket(frame[14:])
+		if inner == nil {
+			return
+		}
+		flow := t.classify(inner)
+		if flow == "" {
+			return
+		}
+		t.mu.Lock()
+		t.pkts = append(t.pkts, tapPacket{at: at, flow: flow, link: t.ifname, up: ll.Pkttype == unix.PACKET_OUTGOING})
+		t.mu.Unlock()
+	})
+}
+
+// readStamped reads an AF_PACKET socket (with SO_TIMESTAMPNS and a
+// receive timeout) until stop closes, handing each packet (its first
+// bufLen octets) to handle with its link-layer address and kernel time.
+func readStamped(fd, bufLen int, stop <-chan struct{}, handle func(pkt []byte, ll *unix.SockaddrLinklayer, at time.Time)) {
+	buf := make([]byte, bufLen)
 	oob := make([]byte, 128)
 	for {
 		select {
@@ -67,7 +89,7 @@ func (t *flowTap) run(stop <-chan struct{}) {
 			return
 		default:
 		}
-		n, oobn, _, from, err := unix.Recvmsg(t.fd, buf, oob, unix.MSG_TRUNC)
+		n, oobn, _, from, err := unix.Recvmsg(fd, buf, oob, unix.MSG_TRUNC)
 		if err != nil {
 			continue // timeout: look at stop again
 		}
@@ -75,25 +97,11 @@ func (t *flowTap) run(stop <-chan struct{}) {
 		if !ok {
 			continue
 		}
-		frame := buf[:min(n, len(buf))]
-		if len(frame) < 14 || binary.BigEndian.Uint16(frame[12:]) != unix.ETH_P_IPV6 {
-			continue
-		}
-		inner := innerPacket(frame[14:])
-		if inner == nil {
-			continue
-		}
-		flow := t.classify(inner)
-		if flow == "" {
-			continue
-		}
 		at, ok := kernelTime(oob[:oobn])
 		if !ok {
 			at = time.Now()
 		}
-		t.mu.Lock()
-		t.pkts = append(t.pkts, tapPacket{at: at, flow: flow, link: t.ifname, up: ll.Pkttype == unix.PACKET_OUTGOING})
-		t.mu.Unlock()
+		handle(buf[:min(n, len(buf))], ll, at)
 	}
 }
 
