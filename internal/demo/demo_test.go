@@ -269,6 +269,18 @@ func checkAttempt(sum *Summary) (problems []string, v Verdict, why []string) {
 	return problems, v, why
 }
 
+// waitQuiet holds a timed measurement until the machine is idle (a
+// previous test's namespaces are torn down by the kernel for seconds after
+// it ended) and logs how busy it was.
+func waitQuiet(t *testing.T) {
+	t.Helper()
+	start := time.Now()
+	cores, ok := lab.WaitQuiet(context.Background(), 0.25, 500*time.Millisecond, 30*time.Second)
+	if !ok || time.Since(start) > time.Second {
+		t.Logf("machine quiet: %v (%.2f cores busy, waited %v)", ok, cores, time.Since(start).Round(time.Millisecond))
+	}
+}
+
 // failoverAttempt runs the demo once on a fresh lab and fresh daemons and
 // checks all of it; it returns whether the gaps were left unresolved.
 func failoverAttempt(t *testing.T, name string, opt Options) (unresolved bool) {
@@ -284,6 +296,7 @@ func failoverAttempt(t *testing.T, name string, opt Options) (unresolved bool) {
 		stopCapture()
 		t.Fatal(err)
 	}
+	waitQuiet(t)
 	sum, err := s.failover(context.Background())
 	stopCapture()
 	if sum != nil {

@@ -21,7 +21,6 @@ import (
 	"os"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -298,11 +297,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				}
 				r := Result{Round: round, Case: c, Streams: s}
 				cpu0, t0 := procCPU(), time.Now()
-				host0, steal0 := hostBusy()
+				host0, steal0 := lab.HostBusy()
 				r.Gbps, r.Retransmits, err = iperf(ctx, l, s, o.Duration, o.Congestion, o.Window, pin)
 				el := time.Since(t0).Seconds()
 				r.ProcCPU = (procCPU() - cpu0).Seconds() / el
-				if host1, steal1 := hostBusy(); host0 > 0 && host1 > host0 {
+				if host1, steal1 := lab.HostBusy(); host0 > 0 && host1 > host0 {
 					r.HostCPU = (host1 - host0).Seconds() / el
 					r.Steal = (steal1 - steal0).Seconds() / el
 				}
@@ -514,47 +513,6 @@ func waitListen(ctx context.Context, node *lab.NodeNS, port int) error {
 	}
 	return fmt.Errorf("nothing listens on port %d after 10 s", port)
 }
-
-// hostBusy is the CPU time all CPUs have spent busy since boot, and the
-// time the hypervisor stole from them (see parseHostStat); 0 if unknown.
-func hostBusy() (busy, steal time.Duration) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, 0
-	}
-	return parseHostStat(string(b))
-}
-
-// parseHostStat reads the "cpu" line: busy is user, nice, system, irq and
-// softirq time (guest time is already in user); steal, the time the
-// hypervisor ran something else while this machine wanted the CPU, is
-// returned apart: it is not this machine's work, but a run with much of it
-// measured a machine that was not all there.
-func parseHostStat(stat string) (busy, steal time.Duration) {
-	line, _, _ := strings.Cut(stat, "\n")
-	f := strings.Fields(line)
-	if len(f) < 6 || f[0] != "cpu" {
-		return 0, 0
-	}
-	var b, st uint64
-	for i, x := range f[1:] {
-		v, err := strconv.ParseUint(x, 10, 64)
-		if err != nil {
-			return 0, 0
-		}
-		switch {
-		case i == 3 || i == 4: // idle, iowait
-		case i == 7:
-			st = v
-		case i < 7:
-			b += v
-		}
-	}
-	return time.Duration(b) * time.Second / clockTicks, time.Duration(st) * time.Second / clockTicks
-}
-
-// clockTicks is USER_HZ, the unit of /proc/stat (100 on Linux).
-const clockTicks = 100
 
 // procCPU is the user and system CPU time this process has used.
 func procCPU() time.Duration {
