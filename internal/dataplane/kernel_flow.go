@@ -362,13 +362,6 @@ func (k *kernelDP) syncParent(ps Selector, p *flowParent, gone *flowRoute) error
 			return err
 		}
 	}
-	if gone != nil {
-		k.delCounters(gone)
-	}
-	for _, g := range k.flow.goneMore { // a batch's other removed routes
-		k.delCounters(g)
-	}
-	k.flow.goneMore = nil
 	// Every route's counters, also of routes the order makes unreachable
 	// (after a catch-all): their deletion expects them.
 	for _, fr := range p.routes {
@@ -436,6 +429,9 @@ func (k *kernelDP) syncParent(ps Selector, p *flowParent, gone *flowRoute) error
 			c.DelChain(sc)
 		}
 	}
+	// The counters of routes that left, once no rule (a share chain's
+	// either) refers to them: a referenced object is EBUSY.
+	k.delGoneCounters(gone)
 	if err := c.Flush(); err != nil {
 		k.nft.reopen()
 		return fmt.Errorf("route %v: nftables: flow chain: %w", ps, err)
@@ -531,9 +527,7 @@ func (k *kernelDP) dissolveParent(ps Selector, p *flowParent, plain kernelRoute,
 		c.FlushChain(sc)
 		c.DelChain(sc)
 	}
-	if gone != nil {
-		k.delCounters(gone)
-	}
+	k.delGoneCounters(gone)
 	last := len(k.flow.parents) == 0
 	if last {
 		c.FlushChain(k.nft.chain(nftChainFlow))
@@ -609,6 +603,18 @@ func (k *kernelDP) addCounters(fr *flowRoute) {
 	for j := range fr.counters() {
 		k.nft.conn.AddObj(&nftables.CounterObj{Table: k.nft.table, Name: counterName(fr.id, j)})
 	}
+}
+
+// delGoneCounters stages the deletion of the counters of gone and of a
+// batch's other removed routes.
+func (k *kernelDP) delGoneCounters(gone *flowRoute) {
+	if gone != nil {
+		k.delCounters(gone)
+	}
+	for _, g := range k.flow.goneMore {
+		k.delCounters(g)
+	}
+	k.flow.goneMore = nil
 }
 
 func (k *kernelDP) delCounters(fr *flowRoute) {

@@ -248,18 +248,47 @@ func routeAction(fr *flowRoute) []expr.Any {
 	return append(append([]expr.Any{c0}, setMark(markOf(fr.idx[0]))...), verdict(expr.VerdictAccept))
 }
 
-// shareRules put a flow on one path by a symmetric hash of its addresses
-// and ports (the kernel's flow dissector), modulo the sum of the weights:
-// path j owns the next weight_j values. The hash is the same for every
-// packet of a flow, so a flow never moves (goals draft section 3.4).
+// shareRules place new flows over the paths by weighted round robin, and
+// conntrack remembers each flow's path (goals draft section 3.4: a flow is
+// never split; a hash could leave a link without any of four flows one
+// time in five):
+//  1. a flow whose conntrack mark names no path takes the route's next
+//     slot: numgen inc (one counter per rule, so per route) modulo the sum
+//     of the weights, kept in the mark under shareSlotTag;
+//  2. path j owns the next weight_j slots: a slot becomes the path's skb
+//     mark in the conntrack mark, so any sum consecutive new flows put
+//     exactly weight_j on path j;
+//  3. a flow whose conntrack mark is one of the route's paths takes it;
+//  4. a flow whose path left the route (or that conntrack does not track)
+//     is spread by a symmetric hash over the paths that remain.
 func shareRules(fr *flowRoute) [][]expr.Any {
+	ws, sum := shareWeights(fr)
+	rules := [][]expr.Any{assignSlot(uint32(sum))}
+	lo := uint64(0)
+	for j, i := range fr.idx {
+		hi := lo + ws[j] - 1
+		rules = append(rules, concat(loadCtMark(),
+			rangeCmp(be32(shareSlotTag|uint32(lo)), be32(shareSlotTag|uint32(hi))),
+			[]expr.Any{&expr.Immediate{Register: 1, Data: binaryutil.NativeEndian.PutUint32(markOf(i))},
+				&expr.Ct{Key: expr.CtKeyMARK, Register: 1, SourceRegister: true}}))
+		lo = hi + 1
+	}
+	for j, i := range fr.idx {
+		rules = append(rules, concat(loadCtMark(), []expr.Any{&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: be32(markOf(i))}},
+			pathAction(fr, j, i)))
+	}
+	return append(rules, hashRules(fr, ws, sum)...)
+}
+
+// shareWeights are the paths' weights, scaled so that their sum fits a
+// slot (16 bits); the shares stay within 1/65536.
+func shareWeights(fr *flowRoute) ([]uint64, uint64) {
 	ws := make([]uint64, len(fr.idx))
 	var sum uint64
 	for j, p := range fr.r.PathList() {
 		ws[j] = uint64(p.weight())
 		sum += ws[j]
 	}
-	// Keep the modulus small; the shares stay within 1/65536.
 	for sum > 1<<16 {
 		sum = 0
 		for j := range ws {
@@ -267,22 +296,59 @@ func shareRules(fr *flowRoute) [][]expr.Any {
 			sum += ws[j]
 		}
 	}
+	return ws, sum
+}
+
+// pathAction counts a packet on path j (tunnel index i) and sends it there.
+func pathAction(fr *flowRoute, j int, i uint32) []expr.Any {
+	return append(append([]expr.Any{counterRef(counterName(fr.id, j))}, setMark(markOf(i))...), verdict(expr.VerdictAccept))
+}
+
+// hashRules put a flow on a path by a symmetric hash of its addresses and
+// ports (the kernel's flow dissector), modulo the sum of the weights: path
+// j owns the next weight_j values; the last path takes the rest.
+func hashRules(fr *flowRoute, ws []uint64, sum uint64) [][]expr.Any {
 	var rules [][]expr.Any
 	lo := uint64(0)
 	for j, i := range fr.idx {
-		act := append(append([]expr.Any{counterRef(counterName(fr.id, j))}, setMark(markOf(i))...), verdict(expr.VerdictAccept))
 		if j == len(fr.idx)-1 {
-			rules = append(rules, act)
-			break
+			return append(rules, pathAction(fr, j, i))
 		}
 		hi := lo + ws[j] - 1
 		rules = append(rules, concat([]expr.Any{
 			&expr.Hash{DestRegister: 1, Modulus: uint32(sum), Type: expr.HashTypeSym},
 			&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 4, Size: 4},
-		}, rangeCmp(be32(uint32(lo)), be32(uint32(hi))), act))
+		}, rangeCmp(be32(uint32(lo)), be32(uint32(hi))), pathAction(fr, j, i)))
 		lo = hi + 1
 	}
 	return rules
+}
+
+// shareSlotTag marks a conntrack mark that holds a share slot (its low 16
+// bits), apart from a path's skb mark (flowMarkMagic).
+const shareSlotTag = 0x6d500000
+
+// assignSlot gives a flow whose conntrack mark names no path the route's
+// next slot: ct mark set (numgen inc mod sum) | shareSlotTag.
+func assignSlot(sum uint32) []expr.Any {
+	ne := binaryutil.NativeEndian.PutUint32
+	return []expr.Any{
+		&expr.Ct{Key: expr.CtKeyMARK, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne(flowMarkMask), Xor: ne(0)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ne(flowMarkMagic)},
+		&expr.Numgen{Register: 1, Modulus: sum, Type: unix.NFT_NG_INCREMENTAL},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne(0xffff), Xor: ne(shareSlotTag)},
+		&expr.Ct{Key: expr.CtKeyMARK, Register: 1, SourceRegister: true},
+	}
+}
+
+// loadCtMark puts the flow's conntrack mark into register 1 in network
+// byte order, for comparisons with be32 values.
+func loadCtMark() []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Key: expr.CtKeyMARK, Register: 1},
+		&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 4, Size: 4},
+	}
 }
 
 // dedupRules drop an inner packet whose key was seen within the window,

@@ -172,6 +172,7 @@ func TestKernelFlowRoutes(t *testing.T) {
 		must(dpA.AddRoute(Route{Selector: sel, Mode: ModeShare, Paths: []Path{{Tunnel: t1, Weight: 1}, {Tunnel: t2, Weight: 3}}}))
 		var on1, on2 int
 		const flows, per = 40, 3
+		placed := make([]int, flows)
 		for f := range flows {
 			b1, b2 := arrivals()
 			send(41000+f, l.port, per, "share")
@@ -179,24 +180,41 @@ func TestKernelFlowRoutes(t *testing.T) {
 			switch {
 			case a1-b1 == per && a2 == b2:
 				on1++
+				placed[f] = 1
 			case a2-b2 == per && a1 == b1:
 				on2++
+				placed[f] = 2
 			default:
 				t.Errorf("flow %d split: +%d on T1, +%d on T2", f, a1-b1, a2-b2)
 			}
 		}
+		defer func() {
+			// New weights, same paths: conntrack keeps every flow where
+			// it was.
+			must(dpA.AddRoute(Route{Selector: sel, Mode: ModeShare, Paths: []Path{{Tunnel: t1, Weight: 3}, {Tunnel: t2, Weight: 1}}}))
+			for f := range flows {
+				b1, b2 := arrivals()
+				send(41000+f, l.port, 1, "again")
+				a1, a2 := arrivals()
+				if got := map[bool]int{true: 1, false: 2}[a1 > b1]; got != placed[f] || a1-b1+a2-b2 != 1 {
+					t.Errorf("flow %d on T%d after the weights changed, was on T%d", f, got, placed[f])
+				}
+			}
+			l.collect(300 * time.Millisecond)
+			must(dpA.DelRoute(sel))
+		}()
 		if got := len(l.collect(300 * time.Millisecond)); got != flows*per {
 			t.Errorf("delivered %d of %d", got, flows*per)
 		}
-		t.Logf("flows on T1 (weight 1): %d, on T2 (weight 3): %d", on1, on2)
-		if on1 == 0 || on2 <= on1 {
-			t.Errorf("flows on T1 %d, T2 %d: want both used, T2 more", on1, on2)
+		// Weighted round robin of new flows: any 4 consecutive flows put
+		// 1 on T1 and 3 on T2, so 40 put exactly 10 and 30.
+		if on1 != flows/4 || on2 != flows*3/4 {
+			t.Errorf("flows on T1 (weight 1) %d, T2 (weight 3) %d: want %d and %d", on1, on2, flows/4, flows*3/4)
 		}
 		rc := routeCounter(sel)
 		if len(rc.Paths) != 2 || rc.Paths[0].Packets != uint64(on1*per) || rc.Paths[1].Packets != uint64(on2*per) {
 			t.Errorf("route counters %+v, want %d and %d packets", rc, on1*per, on2*per)
 		}
-		must(dpA.DelRoute(sel))
 	})
 
 	t.Run("replicate-dedup", func(t *testing.T) {
