@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/google/nftables"
@@ -53,7 +54,7 @@ func (l *Lab) applyImpairment(lk *Link, d DirImpairment) error {
 				return fmt.Errorf("%s:%s: %w", x.e.Node, x.e.If, err)
 			}
 		}
-		if err := l.setRate(ns, ifn, x.egress.Rate, mtu); err != nil {
+		if err := l.setRate(ns, ifn, x.egress.Rate, mtu, lk.queue()); err != nil {
 			return fmt.Errorf("%s:%s: rate: %w", x.e.Node, x.e.If, err)
 		}
 		if err := l.setLoss(ns, ifn, x.ingress.Loss); err != nil {
@@ -73,8 +74,17 @@ func (l *Lab) applyImpairment(lk *Link, d DirImpairment) error {
 	return l.st.update(func(s *State) { s.Impair[lk.Name] = d })
 }
 
-// setRate installs a TBF root qdisc limiting egress to rate bit/s (0 removes it).
-func (l *Lab) setRate(ns, ifn string, rate Rate, mtu int) error {
+// queue is the link's queue limit in time at its rate.
+func (lk *Link) queue() time.Duration {
+	if lk.Queue > 0 {
+		return time.Duration(lk.Queue)
+	}
+	return DefaultQueue
+}
+
+// setRate installs a TBF root qdisc limiting egress to rate bit/s (0
+// removes it), queueing at most queue's worth of the rate.
+func (l *Lab) setRate(ns, ifn string, rate Rate, mtu int, queue time.Duration) error {
 	h, err := l.handle(ns)
 	if err != nil {
 		return err
@@ -93,9 +103,9 @@ func (l *Lab) setRate(ns, ifn string, rate Rate, mtu int) error {
 	}
 	bytesPerSec := uint64(rate) / 8
 	// Burst: 4 ms worth of tokens, at least two full frames, so the rate
-	// holds over short windows; queue: 100 ms worth, so TCP fills the pipe.
+	// holds over short windows; queue: at least a few frames.
 	burst := max(bytesPerSec*4/1000, uint64(2*(mtu+14)), 4096)
-	limit := max(bytesPerSec/10, burst+uint64(4*(mtu+14)))
+	limit := max(uint64(float64(bytesPerSec)*queue.Seconds()), burst+uint64(4*(mtu+14)))
 	tbf := &netlink.Tbf{
 		QdiscAttrs: attrs,
 		Rate:       bytesPerSec,

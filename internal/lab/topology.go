@@ -70,7 +70,15 @@ type Link struct {
 	// Relay forces the userspace delay relay even when Delay and Jitter are
 	// zero, so that delay can be set later with SetImpairment.
 	Relay bool `yaml:"relay,omitempty" json:"relay,omitempty"`
+	// Queue is how long the queue behind a rate limit may grow, in time at
+	// the rate (default 100 ms). One round trip's worth (the bandwidth-delay
+	// product) lets one TCP sender fill the link; more only adds delay that
+	// every flow on the link waits behind (bufferbloat).
+	Queue Duration `yaml:"queue,omitempty" json:"queue,omitempty"`
 }
+
+// DefaultQueue is a rate-limited link's queue when Link.Queue is zero.
+const DefaultQueue = 100 * time.Millisecond
 
 // End is one end of a link.
 type End struct {
@@ -467,6 +475,9 @@ func (t *Topology) Validate() error {
 			add("%s.name: duplicate link name %q (give links between the same nodes distinct names)", f, l.Name)
 		}
 		links[l.Name] = true
+		if l.Queue < 0 || (l.Queue > 0 && time.Duration(l.Queue) < time.Millisecond) {
+			add("%s.queue: %v, want at least 1ms (or leave it out for %v)", f, l.Queue, DefaultQueue)
+		}
 		if l.MTU != 0 && (l.MTU < 1280 || l.MTU > 65535) {
 			add("%s.mtu: %d outside 1280..65535 (IPv6 needs at least 1280)", f, l.MTU)
 		}

@@ -82,6 +82,9 @@ nodes: [{name: a}]`, `name: "Bad-Name" must be`},
 		{"bad rate", `name: t
 nodes: [{name: a}, {name: b}]
 links: [{a: {node: a, if: e0}, b: {node: b, if: e0}, impair: {rate: fast}}]`, `bad rate "fast"`},
+		{"bad queue", `name: t
+nodes: [{name: a}, {name: b}]
+links: [{a: {node: a, if: e0}, b: {node: b, if: e0}, queue: 10us}]`, `links[0].queue: 10µs, want at least 1ms`},
 		{"bad loss", `name: t
 nodes: [{name: a}, {name: b}]
 links: [{a: {node: a, if: e0}, b: {node: b, if: e0}, impair: {loss: 150%}}]`, `bad loss "150%"`},
