@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -58,6 +59,8 @@ type userDP struct {
 	limiter *errorLimiter
 	wg      sync.WaitGroup
 
+	shares *shareFlows // ModeShare's placements (send loop only)
+
 	pkt *pktSender // next-header-41 fast path, nil when unavailable
 	// outerRoutes caches the kernel's route of each tunnel's outer
 	// flow for hopLoop (its goroutine only); nil after a change.
@@ -82,6 +85,7 @@ func newUserspace(cfg Config, ns netns.NsHandle) (DataPlane, error) {
 		dedups: map[forwarding.Match]*dedupRule{}, endpoints: map[endpointKey]Endpoint{}, socks: map[sockKey]*tunnelSock{},
 		limiter: newErrorLimiter(100, 100)}
 	u.table = newRouteTable()
+	u.shares = newShareFlows(time.Now)
 	u.accept = &acceptTable{m: map[endpointKey]*acceptEntry{}}
 	var err error
 	if u.h, err = newHandle(ns); err != nil {

@@ -28,11 +28,14 @@ type userPath struct {
 	packets, octets atomic.Uint64
 }
 
-// userRoute is one installed Route. It is not changed once published.
+// userRoute is one installed Route. It is not changed once published,
+// except for slot.
 type userRoute struct {
 	r     Route
 	paths []*userPath
 	mtu   int // smallest path MTU, tunDeviceMTU for a drop route
+	// slot counts the flows ModeShare placed (send loop only).
+	slot uint64
 }
 
 func (r *userRoute) sel() Selector { return r.r.Selector }
@@ -112,7 +115,7 @@ func parentMTU(routes []*userRoute) int {
 // pick returns the route for a packet and, for ModeShare, its path; nil
 // when no route matches. ok is false for a packet the flow parser
 // rejects.
-func (p *userParent) pick(pkt []byte) (r *userRoute, path int, ok bool) {
+func (p *userParent) pick(pkt []byte, shares *shareFlows) (r *userRoute, path int, ok bool) {
 	if !p.classify {
 		return p.routes[0], 0, true
 	}
@@ -123,7 +126,7 @@ func (p *userParent) pick(pkt []byte) (r *userRoute, path int, ok bool) {
 	if len(p.routes) <= linearRoutes {
 		for _, r := range p.routes {
 			if r.r.Flow.Matches(&k) {
-				return r, sharePath(r, &k, 0), true
+				return r, sharePath(r, &k, 0, shares), true
 			}
 		}
 		return nil, 0, true
@@ -137,7 +140,7 @@ func (p *userParent) pick(pkt []byte) (r *userRoute, path int, ok bool) {
 		i := p.idx.First(&k, func(i int) bool { return p.routes[i].r.Flow.Matches(&k) })
 		*e = flowCacheEntry{key: k, route: int32(i), valid: true}
 		if i >= 0 {
-			e.path = int32(sharePath(p.routes[i], &k, h))
+			e.path = int32(sharePath(p.routes[i], &k, h, shares))
 		}
 	}
 	if e.route < 0 {
@@ -146,29 +149,20 @@ func (p *userParent) pick(pkt []byte) (r *userRoute, path int, ok bool) {
 	return p.routes[e.route], int(e.path), true
 }
 
-// sharePath is the path a flow takes on a ModeShare route (weighted
-// rendezvous hashing, forwarding.ShareScore), 0 for other modes. flow is
-// forwarding.FlowHash(k), 0 when not yet computed.
-func sharePath(r *userRoute, k *wire.FlowKey, flow uint64) int {
+// sharePath is the path a flow takes on a ModeShare route (shareFlows),
+// 0 for other modes. flow is forwarding.FlowHash(k), 0 when not yet
+// computed.
+func sharePath(r *userRoute, k *wire.FlowKey, flow uint64, shares *shareFlows) int {
 	if r.r.Mode != ModeShare || len(r.paths) < 2 {
 		return 0
 	}
-	if flow == 0 {
-		flow = forwarding.FlowHash(k)
-	}
-	best, bestScore := 0, 0.0
-	for i, p := range r.paths {
-		if s := forwarding.ShareScore(flow, p.id, p.weight); i == 0 || s > bestScore {
-			best, bestScore = i, s
-		}
-	}
-	return best
+	return shares.path(r, k, flow)
 }
 
 var pathSeed = maphash.MakeSeed()
 
-// pathID names a tunnel for rendezvous hashing: the same tunnel keeps
-// its flows when other paths come and go.
+// pathID names a tunnel for shareFlows and rendezvous hashing: the same
+// tunnel keeps its flows when other paths come and go.
 func pathID(t Tunnel) uint64 {
 	l, r := t.Local.As16(), t.Remote.As16()
 	var b [33]byte

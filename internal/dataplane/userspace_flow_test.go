@@ -58,7 +58,7 @@ func TestParentPick(t *testing.T) {
 		{5000, udpAny}, // no port rule, UDP
 		{8080, early},  // lower Order first
 	} {
-		r, _, ok := p.pick(buildUDP6(flowSrc, flowDst, 40000, tc.dport, nil))
+		r, _, ok := p.pick(buildUDP6(flowSrc, flowDst, 40000, tc.dport, nil), testShares)
 		if !ok || r != tc.want {
 			t.Errorf("dport %d: route %v, want %v", tc.dport, sel0(r), sel0(tc.want))
 		}
@@ -66,21 +66,21 @@ func TestParentPick(t *testing.T) {
 	// ICMPv6 (no ports, not UDP) falls to the zero-Flow route.
 	icmp := buildUDP6(flowSrc, flowDst, 1, 2, nil)
 	icmp[6] = 58
-	if r, _, _ := p.pick(icmp); r != rest {
+	if r, _, _ := p.pick(icmp, testShares); r != rest {
 		t.Errorf("ICMPv6: route %v, want the zero-Flow route", sel0(r))
 	}
 	// Without a zero-Flow route nothing catches it.
 	p = newParent(sel, sorted(udpAny, web))
-	if r, _, ok := p.pick(icmp); !ok || r != nil {
+	if r, _, ok := p.pick(icmp, testShares); !ok || r != nil {
 		t.Errorf("ICMPv6 without a zero-Flow route: %v, want none", sel0(r))
 	}
 	// A malformed packet is reported, not routed.
-	if _, _, ok := p.pick(buildUDP6(flowSrc, flowDst, 1, 2, nil)[:44]); ok {
+	if _, _, ok := p.pick(buildUDP6(flowSrc, flowDst, 1, 2, nil)[:44], testShares); ok {
 		t.Error("truncated UDP header accepted")
 	}
 	// One plain route: no classification, even of garbage.
 	p = newParent(sel, []*userRoute{rest})
-	if r, _, ok := p.pick([]byte{0x60}); p.classify || !ok || r != rest {
+	if r, _, ok := p.pick([]byte{0x60}, testShares); p.classify || !ok || r != rest {
 		t.Errorf("plain parent: classify %v, route %v", p.classify, sel0(r))
 	}
 }
@@ -135,7 +135,7 @@ func TestParentPickIndexed(t *testing.T) {
 		if i%3 == 0 {
 			pkt = buildUDP6(src, flowDst, 7, uint16(1000+rng.IntN(400)), nil)
 		}
-		got, _, _ := p.pick(pkt)
+		got, _, _ := p.pick(pkt, testShares)
 		var want *userRoute
 		for _, r := range p.routes {
 			k := mustKey(t, pkt)
@@ -150,12 +150,16 @@ func TestParentPickIndexed(t *testing.T) {
 	}
 }
 
-// TestSharePath: ModeShare keeps each flow on one path, spreads flows by
-// weight, and removing a path moves only its own flows.
+var testShares = newShareFlows(time.Now)
+
+// TestSharePath: ModeShare places new flows round robin by weight, keeps
+// each flow on its path, moves only a removed path's flows, and brings
+// them back when the path returns.
 func TestSharePath(t *testing.T) {
 	sel := Selector{Dst: netip.MustParsePrefix("2001:db8:b::/64")}
-	r := fakeRoute(Route{Selector: sel, Mode: ModeShare, Paths: []Path{{Tunnel: tunA, Weight: 2}, {Tunnel: tunB, Weight: 1}, {Tunnel: tunC, Weight: 1}}})
-	p := newParent(sel, []*userRoute{r})
+	shares := newShareFlows(time.Now)
+	abc := Route{Selector: sel, Mode: ModeShare, Paths: []Path{{Tunnel: tunA, Weight: 2}, {Tunnel: tunB, Weight: 1}, {Tunnel: tunC, Weight: 1}}}
+	p := newParent(sel, []*userRoute{fakeRoute(abc)})
 	if !p.classify {
 		t.Fatal("a share route must classify")
 	}
@@ -163,26 +167,67 @@ func TestSharePath(t *testing.T) {
 	placed := map[uint16]int{}
 	for sp := range uint16(4000) {
 		pkt := buildUDP6(flowSrc, flowDst, 10000+sp, 80, nil)
-		_, i, _ := p.pick(pkt)
+		_, i, _ := p.pick(pkt, shares)
 		for range 3 { // every packet of the flow
-			if _, j, _ := p.pick(pkt); j != i {
+			if _, j, _ := p.pick(pkt, shares); j != i {
 				t.Fatalf("flow %d moved from path %d to %d", sp, i, j)
 			}
 		}
 		count[i]++
 		placed[sp] = i
 	}
-	if a := float64(count[0]) / 4000; a < 0.45 || a > 0.55 || count[1] < 850 || count[2] < 850 {
-		t.Errorf("weights 2:1:1 gave %v", count)
+	if count != [3]int{2000, 1000, 1000} {
+		t.Errorf("weights 2:1:1 over 4000 flows gave %v, want exactly 2000 1000 1000", count)
 	}
 	// Path B gone: the flows of A and C stay where they were.
-	r2 := fakeRoute(Route{Selector: sel, Mode: ModeShare, Paths: []Path{{Tunnel: tunA, Weight: 2}, {Tunnel: tunC, Weight: 1}}})
-	p2 := newParent(sel, []*userRoute{r2})
+	ac := Route{Selector: sel, Mode: ModeShare, Paths: []Path{{Tunnel: tunA, Weight: 2}, {Tunnel: tunC, Weight: 1}}}
+	p2 := newParent(sel, []*userRoute{fakeRoute(ac)})
 	for sp, i := range placed {
-		_, j, _ := p2.pick(buildUDP6(flowSrc, flowDst, 10000+sp, 80, nil))
+		_, j, _ := p2.pick(buildUDP6(flowSrc, flowDst, 10000+sp, 80, nil), shares)
 		if i == 0 && j != 0 || i == 2 && j != 1 {
 			t.Fatalf("flow %d moved off a remaining path (%d -> %d)", sp, i, j)
 		}
+	}
+	// B back: its flows return to it.
+	p3 := newParent(sel, []*userRoute{fakeRoute(abc)})
+	for sp, i := range placed {
+		if _, j, _ := p3.pick(buildUDP6(flowSrc, flowDst, 10000+sp, 80, nil), shares); j != i {
+			t.Fatalf("flow %d on path %d after B returned, was on %d", sp, j, i)
+		}
+	}
+}
+
+// TestShareFlowsForget: a flow idle for two generations is forgotten, and
+// a generation holds at most shareGenerationMax flows.
+func TestShareFlowsForget(t *testing.T) {
+	now := time.Unix(0, 0)
+	s := newShareFlows(func() time.Time { return now })
+	r := fakeRoute(Route{Mode: ModeShare, Paths: []Path{{Tunnel: tunA}, {Tunnel: tunB}}})
+	k := wire.FlowKey{Src: flowSrc, Dst: flowDst, NextHeader: 17, SrcPort: 1, DstPort: 2}
+	first := s.path(r, &k, 0)
+	now = now.Add(shareGeneration)
+	k2 := k
+	k2.SrcPort = 3
+	s.path(r, &k2, 0) // a new generation
+	if got := s.path(r, &k, 0); got != first {
+		t.Errorf("flow seen one generation ago moved from %d to %d", first, got)
+	}
+	// Two generations begin (new flows start them) without k.
+	for port := range uint16(2) {
+		now = now.Add(shareGeneration)
+		k2.SrcPort = 100 + port
+		s.path(r, &k2, 0)
+	}
+	if _, ok := s.cur[flowOf(&k)]; ok || s.old[flowOf(&k)] != 0 {
+		t.Error("flow idle for two generations still remembered")
+	}
+	for i := range shareGenerationMax + 10 {
+		k2.SrcPort = uint16(i)
+		k2.DstPort = uint16(i >> 16)
+		s.path(r, &k2, 0)
+	}
+	if len(s.cur) > shareGenerationMax || len(s.old) > shareGenerationMax {
+		t.Errorf("generations of %d and %d flows, want at most %d", len(s.cur), len(s.old), shareGenerationMax)
 	}
 }
 
@@ -274,7 +319,7 @@ func BenchmarkClassify(b *testing.B) {
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				if r, _, _ := p.pick(next(i)); r == nil {
+				if r, _, _ := p.pick(next(i), testShares); r == nil {
 					b.Fatal("no route")
 				}
 				i++

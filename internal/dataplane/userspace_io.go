@@ -180,7 +180,7 @@ func (u *userDP) route(b *sendBatch, buf []byte, n int) {
 		}
 		return
 	}
-	r, path, ok := p.pick(pkt)
+	r, path, ok := p.pick(pkt, u.shares)
 	switch {
 	case !ok:
 		u.ctr.drop(DropMalformed)
