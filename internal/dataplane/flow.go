@@ -133,3 +133,12 @@ func routeBefore(a, b *Route) bool {
 	}
 	return a.Flow.Key() < b.Flow.Key()
 }
+
+// ShareFlowIdle is how long a ModeShare route remembers an idle flow's
+// path; the flow's next packet after that is a new flow. A flow idle that
+// long has nothing in flight that a move could reorder.
+const ShareFlowIdle = 10 * time.Minute
+
+// MaxShareFlows bounds the flows a data plane remembers for ModeShare;
+// beyond it, new flows are placed by a hash of their addresses and ports.
+const MaxShareFlows = 65536

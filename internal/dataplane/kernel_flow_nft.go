@@ -53,6 +53,7 @@ const (
 	nftChainDedupIn = "dedup_in"     // input: dedup rules
 	nftChainDedupFw = "dedup_fwd"    // forward: the same rules
 	setDedupSeen    = "dedup_seen"   // dedup keys seen within their window
+	mapShareFlows   = "share_flows"  // flow key -> its share path's mark
 )
 
 // portProtos are the upper-layer protocols with 16-bit source and
@@ -77,6 +78,8 @@ func (s *nftState) addFlowSets() error {
 		{Name: setPortProtos, KeyType: nftables.TypeInetProto},
 		{Name: setDedupSeen, KeyType: typeDedupKey, Concatenation: true, HasTimeout: true, Dynamic: true,
 			Size: MaxDedupEntries, Timeout: DefaultDedupWindow},
+		{Name: mapShareFlows, KeyType: typeShareFlow, DataType: nftables.TypeMark, IsMap: true, Concatenation: true,
+			HasTimeout: true, Dynamic: true, Size: MaxShareFlows, Timeout: ShareFlowIdle},
 	} {
 		set.Table = s.table
 		var els []nftables.SetElement
@@ -248,34 +251,48 @@ func routeAction(fr *flowRoute) []expr.Any {
 	return append(append([]expr.Any{c0}, setMark(markOf(fr.idx[0]))...), verdict(expr.VerdictAccept))
 }
 
-// shareRules place new flows over the paths by weighted round robin, and
-// conntrack remembers each flow's path (goals draft section 3.4: a flow is
-// never split; a hash could leave a link without any of four flows one
-// time in five):
-//  1. a flow whose conntrack mark names no path takes the route's next
-//     slot: numgen inc (one counter per rule, so per route) modulo the sum
-//     of the weights, kept in the mark under shareSlotTag;
-//  2. path j owns the next weight_j slots: a slot becomes the path's skb
-//     mark in the conntrack mark, so any sum consecutive new flows put
-//     exactly weight_j on path j;
-//  3. a flow whose conntrack mark is one of the route's paths takes it;
-//  4. a flow whose path left the route (or that conntrack does not track)
-//     is spread by a symmetric hash over the paths that remain.
+// shareRules place new flows over the paths by weighted round robin and
+// remember each flow's path in the share_flows map (goals draft section
+// 3.4: a flow is never split; a hash could leave a link without any of
+// four flows one time in five). Conntrack cannot remember it: the kernel
+// decapsulates tunnelled packets (End.DT6) without passing prerouting, so
+// conntrack sees one direction of a flow and calls its packets invalid.
+//  1. a packet without ports (ICMPv6, ESP...) goes by a symmetric hash;
+//  2. a flow in the map takes its path, if the route still has it, and
+//     refreshes its entry;
+//  3. otherwise it takes the route's next slot (numgen inc: one counter
+//     per rule, so per route) modulo the sum of the weights; path j owns
+//     the next weight_j slots, so any sum consecutive new flows put
+//     exactly weight_j of them on path j; the map remembers the path;
+//  4. when the map is full, the hash again.
 func shareRules(fr *flowRoute) [][]expr.Any {
 	ws, sum := shareWeights(fr)
-	rules := [][]expr.Any{assignSlot(uint32(sum))}
+	var rules [][]expr.Any
+	for _, r := range hashRules(fr, ws, sum) {
+		rules = append(rules, concat(noPorts(), r))
+	}
+	rules = append(rules, concat(shareKey(), []expr.Any{
+		&expr.Lookup{SourceRegister: shareKeyReg, DestRegister: 1, IsDestRegSet: true, SetName: mapShareFlows},
+		&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1},
+	}))
+	for j, i := range fr.idx {
+		rules = append(rules, concat(markIs(markOf(i)), rememberPath(i, uint32(unix.NFT_DYNSET_OP_UPDATE)), pathAction(fr, j, i)))
+	}
+	ne := binaryutil.NativeEndian.PutUint32
+	rules = append(rules, []expr.Any{
+		&expr.Numgen{Register: 1, Modulus: uint32(sum), Type: unix.NFT_NG_INCREMENTAL},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne(0xffff), Xor: ne(shareSlotTag)},
+		&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1},
+	})
 	lo := uint64(0)
 	for j, i := range fr.idx {
 		hi := lo + ws[j] - 1
-		rules = append(rules, concat(loadCtMark(),
+		rules = append(rules, concat(
+			[]expr.Any{&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+				&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 4, Size: 4}},
 			rangeCmp(be32(shareSlotTag|uint32(lo)), be32(shareSlotTag|uint32(hi))),
-			[]expr.Any{&expr.Immediate{Register: 1, Data: binaryutil.NativeEndian.PutUint32(markOf(i))},
-				&expr.Ct{Key: expr.CtKeyMARK, Register: 1, SourceRegister: true}}))
+			rememberPath(i, uint32(unix.NFT_DYNSET_OP_ADD)), pathAction(fr, j, i)))
 		lo = hi + 1
-	}
-	for j, i := range fr.idx {
-		rules = append(rules, concat(loadCtMark(), []expr.Any{&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: be32(markOf(i))}},
-			pathAction(fr, j, i)))
 	}
 	return append(rules, hashRules(fr, ws, sum)...)
 }
@@ -324,30 +341,52 @@ func hashRules(fr *flowRoute, ws []uint64, sum uint64) [][]expr.Any {
 	return rules
 }
 
-// shareSlotTag marks a conntrack mark that holds a share slot (its low 16
-// bits), apart from a path's skb mark (flowMarkMagic).
+// shareSlotTag marks an skb mark that holds a share slot (its low 16 bits)
+// between two rules, apart from a path's mark (flowMarkMagic).
 const shareSlotTag = 0x6d500000
 
-// assignSlot gives a flow whose conntrack mark names no path the route's
-// next slot: ct mark set (numgen inc mod sum) | shareSlotTag.
-func assignSlot(sum uint32) []expr.Any {
-	ne := binaryutil.NativeEndian.PutUint32
+// shareKeyReg is the first 32-bit register of a flow's key in the
+// share_flows map (NFT_REG32_04, past register 1's four).
+const shareKeyReg = 12
+
+// typeShareFlow: inner source . destination . upper-layer protocol .
+// source port . destination port.
+var typeShareFlow = nftables.MustConcatSetType(nftables.TypeIP6Addr, nftables.TypeIP6Addr,
+	nftables.TypeInetProto, nftables.TypeInetService, nftables.TypeInetService)
+
+// shareKey loads a packet's flow key into registers 12-22.
+func shareKey() []expr.Any {
 	return []expr.Any{
-		&expr.Ct{Key: expr.CtKeyMARK, Register: 1},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne(flowMarkMask), Xor: ne(0)},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ne(flowMarkMagic)},
-		&expr.Numgen{Register: 1, Modulus: sum, Type: unix.NFT_NG_INCREMENTAL},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne(0xffff), Xor: ne(shareSlotTag)},
-		&expr.Ct{Key: expr.CtKeyMARK, Register: 1, SourceRegister: true},
+		&expr.Payload{DestRegister: shareKeyReg, Base: expr.PayloadBaseNetworkHeader, Offset: offSrc, Len: 16},
+		&expr.Payload{DestRegister: shareKeyReg + 4, Base: expr.PayloadBaseNetworkHeader, Offset: offDst, Len: 16},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: shareKeyReg + 8},
+		&expr.Payload{DestRegister: shareKeyReg + 9, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2},
+		&expr.Payload{DestRegister: shareKeyReg + 10, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
 	}
 }
 
-// loadCtMark puts the flow's conntrack mark into register 1 in network
-// byte order, for comparisons with be32 values.
-func loadCtMark() []expr.Any {
+// rememberPath adds (or refreshes) the packet's flow in share_flows with
+// tunnel index i's mark.
+func rememberPath(i uint32, op uint32) []expr.Any {
+	return concat(shareKey(), []expr.Any{
+		&expr.Immediate{Register: 1, Data: binaryutil.NativeEndian.PutUint32(markOf(i))},
+		&expr.Dynset{SrcRegKey: shareKeyReg, SrcRegData: 1, SetName: mapShareFlows, Operation: op, Timeout: ShareFlowIdle},
+	})
+}
+
+// markIs matches a packet whose skb mark is m.
+func markIs(m uint32) []expr.Any {
 	return []expr.Any{
-		&expr.Ct{Key: expr.CtKeyMARK, Register: 1},
-		&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 4, Size: 4},
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(m)},
+	}
+}
+
+// noPorts matches a packet whose upper-layer protocol has no ports.
+func noPorts() []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Lookup{SourceRegister: 1, SetName: setPortProtos, Invert: true},
 	}
 }
 

@@ -11,8 +11,9 @@ import (
 // on, as conntrack does for the kernel backend (shareRules): new flows go
 // round robin by weight, so any sum-of-weights consecutive flows put
 // exactly weight_j of them on path j, and a flow keeps its path while the
-// route keeps it. Two generations bound it: a flow idle for a generation
-// or two is forgotten, and its next packet is a new flow. Send loop only.
+// route keeps it. Two generations bound it: a flow idle for one or two
+// generations (ShareFlowIdle) is forgotten, and its next packet is a new
+// flow. Send loop only.
 type shareFlows struct {
 	cur, old map[wire.FlowKey]uint64 // flow -> pathID
 	since    time.Time               // cur's start
@@ -22,8 +23,8 @@ type shareFlows struct {
 // Generations of shareFlows: a new one every shareGeneration, or sooner
 // when the current one holds shareGenerationMax flows.
 const (
-	shareGeneration    = 60 * time.Second
-	shareGenerationMax = 1 << 16
+	shareGeneration    = ShareFlowIdle
+	shareGenerationMax = MaxShareFlows
 )
 
 func newShareFlows(now func() time.Time) *shareFlows {
