@@ -27,7 +27,8 @@
 //
 // Impairments apply to each direction of a link independently (YAML
 // impair: for both, a_to_b: / b_to_a: for one; DirImpairment in Go):
-//   - Rate: a TBF qdisc on each end's egress (Ethernet frame bytes count).
+//   - Rate: a TBF qdisc on each end's egress (Ethernet frame bytes count),
+//     queueing at most the link's queue: (default 100 ms at the rate).
 //   - Loss: an nftables netdev ingress chain on each end, "numgen random mod
 //     1000000 < p*1e6 drop", in table monami_L.
 //   - Links with any impairment run without TSO/GSO/GRO and tx checksum
