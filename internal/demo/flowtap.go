@@ -18,6 +18,9 @@ type flowTap struct {
 	ifname   string
 	fd       int
 	classify func(inner []byte) string
+	// linkOf, for an entry tap (openEntryTap), names the access link a
+	// downlink packet is headed for by its outer destination.
+	linkOf func(outerDst []byte) string
 	mu       sync.Mutex
 	pkts     []tapPacket
 	done     chan struct{}
@@ -57,6 +60,26 @@ func openFlowTap(ifname string, classify func(inner []byte) string) (*flowTap, e
 	return &flowTap{ifname: ifname, fd: fd, classify: classify, done: make(chan struct{})}, nil
 }
 
+// openEntryTap is a flow tap on the access router's home-side interface:
+// the downlink packets the home agent sends, each named by the access
+// link its outer destination (a care-of address) is on. It must run in
+// the access router's namespace.
+func openEntryTap(ifname string, classify func(inner []byte) string) (*flowTap, error) {
+	t, err := openFlowTap(ifname, classify)
+	if err != nil {
+		return nil, err
+	}
+	t.linkOf = func(dst []byte) string {
+		for _, a := range accessLinks {
+			if string(net.ParseIP(a.addr)) == string(dst) {
+				return a.ifname
+			}
+		}
+		return ""
+	}
+	return t, nil
+}
+
 func (t *flowTap) run(stop <-chan struct{}) {
 	defer close(t.done)
 	readStamped(t.fd, 176, stop, func(frame []byte, ll *unix.SockaddrLinklayer, at time.Time) {
@@ -71,8 +94,15 @@ func (t *flowTap) run(stop <-chan struct{}) {
 		if flow == "" {
 			return
 		}
+		p := tapPacket{at: at, flow: flow, link: t.ifname, up: ll.Pkttype == unix.PACKET_OUTGOING}
+		if t.linkOf != nil {
+			if ll.Pkttype == unix.PACKET_OUTGOING {
+				return
+			}
+			p.link, p.entry = t.linkOf(frame[14+24:14+40]), true
+		}
 		t.mu.Lock()
-		t.pkts = append(t.pkts, tapPacket{at: at, flow: flow, link: t.ifname, up: ll.Pkttype == unix.PACKET_OUTGOING})
+		t.pkts = append(t.pkts, p)
 		t.mu.Unlock()
 	})
 }

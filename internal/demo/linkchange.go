@@ -15,10 +15,18 @@ type LinkChange struct {
 	// link within the window (null: none did).
 	FirstOnNewMs *float64 `json:"first_on_new_ms"`
 	LastOnOldMs  *float64 `json:"last_on_old_ms"`
-	// ChangeMs is FirstOnNewMs: from then on new packets take the new
-	// link. What crosses the old link later was already queued on it
-	// (the link's rate limit holds a queue); LastOnOldMs says when that
-	// queue had drained. Null when the flow never reached the new link.
+	// EnteredNewMs (downlink) is when the home agent sent the first
+	// packet of the flow toward the new link: a tap on the access
+	// router's home-side interface, where the packet joins the new link's
+	// queue. FirstOnNewMs adds the new link's delay and that queue, which
+	// other traffic on the link keeps (a bulk download keeps it full).
+	EnteredNewMs *float64 `json:"entered_new_ms,omitempty"`
+	// ChangeMs is when the flow changed link: EnteredNewMs for the
+	// downlink, FirstOnNewMs for the uplink (the mobile node's own
+	// interface). From then on new packets take the new link. What
+	// crosses the old link later was already queued on it (the link's
+	// rate limit holds a queue); LastOnOldMs says when that queue had
+	// drained. Null when the flow never reached the new link.
 	ChangeMs *float64 `json:"change_ms"`
 	// OnOldBefore counts the flow's packets on the old link in the
 	// changeLookback before the event: without them there was no change to
@@ -41,6 +49,9 @@ type tapPacket struct {
 	flow string
 	link string
 	up   bool // sent by the mobile node
+	// entry: seen where the downlink enters the access network (the
+	// access router's home-side interface), not on the access link.
+	entry bool
 }
 
 // linkChange finds the change of the flow's packets in one direction
@@ -53,13 +64,19 @@ func linkChange(pkts []tapPacket, flow string, up bool, from, to string, event t
 		if p.flow != flow || p.up != up {
 			continue
 		}
-		if p.link == from && p.at.Before(event) && !p.at.Before(event.Add(-changeLookback)) {
+		if p.link == from && !p.entry && p.at.Before(event) && !p.at.Before(event.Add(-changeLookback)) {
 			c.OnOldBefore++
 		}
 		if p.at.Before(event) || !p.at.Before(end) {
 			continue
 		}
 		v := ms(p.at.Sub(event))
+		if p.entry {
+			if p.link == to && c.EnteredNewMs == nil {
+				c.EnteredNewMs = &v
+			}
+			continue
+		}
 		switch p.link {
 		case to:
 			if c.FirstOnNewMs == nil {
@@ -69,7 +86,11 @@ func linkChange(pkts []tapPacket, flow string, up bool, from, to string, event t
 			c.LastOnOldMs = &v
 		}
 	}
-	if c.FirstOnNewMs != nil {
+	switch {
+	case c.EnteredNewMs != nil && c.FirstOnNewMs != nil:
+		v := *c.EnteredNewMs
+		c.ChangeMs = &v
+	case c.FirstOnNewMs != nil:
 		v := *c.FirstOnNewMs
 		c.ChangeMs = &v
 	}
@@ -87,7 +108,7 @@ func dirName(up bool) string {
 func packetsPerLink(pkts []tapPacket, flow string, from, to time.Time) map[string]Directed {
 	out := map[string]Directed{}
 	for _, p := range pkts {
-		if p.flow != flow || p.at.Before(from) || !p.at.Before(to) {
+		if p.flow != flow || p.entry || p.at.Before(from) || !p.at.Before(to) {
 			continue
 		}
 		d := out[p.link]

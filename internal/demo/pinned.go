@@ -148,6 +148,9 @@ func (p *PinnedResult) write(w io.Writer) {
 		fmt.Fprintf(w, "%-40s", c.What)
 		for _, lc := range c.Change {
 			fmt.Fprintf(w, "  %s %s->%s %s", lc.Direction, lc.From, lc.To, msOrNone(lc.ChangeMs))
+			if lc.EnteredNewMs != nil {
+				fmt.Fprintf(w, " (arrived %s)", msOrNone(lc.FirstOnNewMs))
+			}
 		}
 		fmt.Fprintf(w, "  retransmits %d (%d spurious, %d lost)", c.Retransmits, c.Spurious, c.Lost)
 		if c.Error != "" {

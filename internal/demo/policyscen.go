@@ -96,8 +96,20 @@ func (s *scenario) policy(ctx context.Context, r *ScenarioReport, t0 time.Time) 
 	for _, c := range []string{mEnd.congestion, cEnd.congestion, btx.congestion, butx.congestion} {
 		r.addCongestion(c)
 	}
-	taps, err := s.openTaps(byPort(6, map[uint16]string{pinnedPort: "pinned", bulkPort: "bulk", bulkPort + 1: "bulk"}))
+	classify := byPort(6, map[uint16]string{pinnedPort: "pinned", bulkPort: "bulk", bulkPort + 1: "bulk"})
+	taps, err := s.openTaps(classify)
 	if err != nil {
+		return err
+	}
+	if err := s.lab.MustNode("ar").Do(func() error {
+		t, err := openEntryTap("ha0", classify)
+		taps = append(taps, t)
+		return err
+	}); err != nil {
+		for _, t := range taps[:len(taps)-1] {
+			close(t.done)
+			t.close()
+		}
 		return err
 	}
 	stopTaps := make(chan struct{})

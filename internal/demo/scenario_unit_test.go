@@ -84,6 +84,27 @@ func TestLinkChange(t *testing.T) {
 	if c := linkChange(pkts, "f", false, "lte0", "wlan0", e, time.Second); c.ChangeMs != nil {
 		t.Errorf("down: %s, want never", msOrNone(c.ChangeMs))
 	}
+	// Downlink with an entry tap: the change is when the home agent sent
+	// the flow toward the new link; arrival comes after its queue.
+	var down []tapPacket
+	for i := -10; i < 100; i++ {
+		link, entry := "lte0", "lte0"
+		if i >= 80 {
+			link = "wlan0"
+		}
+		if i >= 20 {
+			entry = "wlan0"
+		}
+		down = append(down, tapPacket{at: at(float64(i)), flow: "f", link: link},
+			tapPacket{at: at(float64(i)), flow: "f", link: entry, entry: true})
+	}
+	c = linkChange(down, "f", false, "lte0", "wlan0", e, time.Second)
+	if c.EnteredNewMs == nil || *c.EnteredNewMs != 20 || *c.FirstOnNewMs != 80 || *c.ChangeMs != 20 || c.OnOldBefore != 10 {
+		t.Errorf("downlink change %s, entered %s, arrived %s, on old before %d", msOrNone(c.ChangeMs), msOrNone(c.EnteredNewMs), msOrNone(c.FirstOnNewMs), c.OnOldBefore)
+	}
+	if n := packetsPerLink(down, "f", at(0), at(100)); n["lte0"].Down != 80 || n["wlan0"].Down != 20 {
+		t.Errorf("entry packets counted per link: %v", n)
+	}
 	n := packetsPerLink(pkts, "f", at(0), at(30))
 	if n["lte0"].Up != 30 || n["wlan0"].Up != 0 {
 		t.Errorf("per link %v", n)
