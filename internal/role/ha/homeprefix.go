@@ -85,3 +85,11 @@ func (g *homePrefixGuard) close() {
 	}
 	g.h.Close()
 }
+
+// detach leaves the routes in place for the next start, which adopts them
+// (an upgrade stop).
+func (g *homePrefixGuard) detach() {
+	if g != nil {
+		g.h.Close()
+	}
+}
