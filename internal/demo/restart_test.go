@@ -12,12 +12,21 @@ import (
 )
 
 // TestRestartKeepsTraffic is issue 13's Restart acceptance with the real
-// daemons in the demo lab: the home agent is killed (SIGKILL), started
-// again on the same bolt store, then stopped (SIGTERM) and started again.
-// Each time the probe to the registered mobile node's home address must be
-// back within 1 s of the new process's start, `ctl bindings` must show the
-// same bindings, and the new process must not have needed a Binding
-// Update.
+// daemons in the demo lab (lab "rst"): the home agent is killed (SIGKILL),
+// started again on the same bolt store, then stopped (SIGTERM) and started
+// again. Each time the probe to the registered mobile node's home address
+// must be back within 1 s of the new process's start, `ctl bindings` must
+// show the same bindings, and the new process must not have needed a
+// Binding Update. SIGTERM is an upgrade stop: the data plane keeps
+// forwarding while no home agent runs, so the probe must not stop for
+// longer than a scheduling hiccup from the signal on.
+// upgradeGapLimitMs bounds the probe's longest gap across an upgrade stop
+// and start. The forwarding itself does not stop (TestDetachAdopt in
+// internal/dataplane loses no packet); what remains is the shared
+// machine's scheduling of the probe's sender and receiver while two
+// processes start.
+const upgradeGapLimitMs = 200
+
 func TestRestartKeepsTraffic(t *testing.T) {
 	testenv.RequireRoot(t)
 	s := newScenario(t, "rst", Options{})
@@ -45,6 +54,10 @@ func TestRestartKeepsTraffic(t *testing.T) {
 		}
 		if r.GapFromStartMs >= 1000 {
 			t.Errorf("%s: probe gap %.1f ms from the new process's start, target under 1 s", r.Signal, r.GapFromStartMs)
+		}
+		if r.Signal == syscall.SIGTERM.String() && r.OutageMs >= upgradeGapLimitMs {
+			t.Errorf("%s: the probe stopped for %.1f ms from the signal on; an upgrade stop keeps forwarding (limit %d ms)",
+				r.Signal, r.OutageMs, upgradeGapLimitMs)
 		}
 	}
 	if t.Failed() {
