@@ -95,7 +95,7 @@ func dataPlaneLeftovers(t *testing.T, handle func() (*netlink.Handle, error), do
 		switch {
 		case r.Encap != nil:
 			left = append(left, fmt.Sprintf("route with a lightweight tunnel (type %d) %s", r.Encap.Type(), r))
-		case dst.IsValid() && internal.Overlaps(dst):
+		case dst.IsValid() && dst.Bits() >= internal.Bits() && internal.Contains(dst.Addr()):
 			left = append(left, "decapsulation route "+r.String())
 		case r.Type == unix.RTN_UNREACHABLE && dst == home:
 			left = append(left, "home prefix route "+r.String())
