@@ -296,6 +296,11 @@ func (k *kernelDP) outerSource(r Route) error {
 		if err != nil {
 			return err
 		}
+		if k.cfg.Adopt && prev == want {
+			// A detached predecessor of ours set it: what it found
+			// there is lost, :: is the kernel's default.
+			prev = netip.IPv6Unspecified()
+		}
 		if err := setTunsrc(want); err != nil {
 			return err
 		}
@@ -440,6 +445,12 @@ func (k *kernelDP) Close() error {
 	}
 	k.closed = true
 	var errs []error
+	if k.adopting {
+		// Not settled: the predecessor's routes are not in k.routes.
+		if _, err := k.sweep(nil); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	// With BPF every tunnel route leaves by the detour veth, and deleting
 	// the veth below takes them all with it: one call for any number.
 	if k.encap == nil {

@@ -78,7 +78,15 @@ func (k *kernelDP) Settle() error {
 		}
 	}
 	k.adopting = false
-	claimed := k.claimedRoutes()
+	removed, err := k.sweep(k.claimedRoutes())
+	clear(k.staleDecap)
+	k.log.Info("data plane settled: what the predecessor installed and no binding claimed is removed", "routes_removed", removed)
+	return err
+}
+
+// sweep deletes the routes of the data plane's configuration that claimed
+// does not hold. Called with k.mu held.
+func (k *kernelDP) sweep(claimed map[routeKey]bool) (int, error) {
 	tables := []int{k.routeTable()}
 	if k.encap == nil {
 		tables = append(tables, k.cfg.Table+1)
@@ -103,9 +111,7 @@ func (k *kernelDP) Settle() error {
 			k.log.Debug("predecessor's route removed", "route", r.rtRoute)
 		}
 	}
-	clear(k.staleDecap)
-	k.log.Info("data plane settled: what the predecessor installed and no binding claimed is removed", "routes_removed", removed)
-	return errors.Join(errs...)
+	return removed, errors.Join(errs...)
 }
 
 // ownsRoute reports whether a listed route is one a data plane of this

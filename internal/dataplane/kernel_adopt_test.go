@@ -17,8 +17,8 @@ import (
 // 1 kHz UDP echo that crosses it both ways (b's tunnel route to s, and
 // b's endpoint for a's tunnel back): Detach leaves it forwarding, a new
 // data plane with Adopt takes it over, installs again only part of it,
-// and Settle removes the rest. No echo may be lost, and Close then leaves
-// nothing.
+// and Settle removes the rest. No echo may be lost. A third data plane,
+// closed before it settles, must leave nothing.
 func TestDetachAdopt(t *testing.T) {
 	testenv.RequireRoot(t)
 	for i, bc := range backendCases[:2] { // the kernel backend, with and without BPF
@@ -79,7 +79,19 @@ func TestDetachAdopt(t *testing.T) {
 				t.Errorf("after Settle: tunnel routes %v and %d decapsulation routes, want [%v] and 1", ours, decaps, prefS)
 			}
 			udpEcho(t, n.b, addrSvc, n.s, addrS)
-			if err := dp2.Close(); err != nil {
+			// Detached again, then a successor that drains before it
+			// settles (a start that fails) removes its predecessor's
+			// state too.
+			if err := dp2.(Detacher).Detach(); err != nil {
+				t.Fatal(err)
+			}
+			dp3, err := New(Config{Backend: bc.backend, Table: testTable, RulePriority: testPref, NetNS: nsHandle(t, n.b),
+				NFTable: testNFT, TunName: testTun, NoBPF: bc.noBPF, Adopt: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			udpEcho(t, n.b, addrSvc, n.s, addrS)
+			if err := dp3.Close(); err != nil {
 				t.Fatal(err)
 			}
 			assertClean(t, n.b)
