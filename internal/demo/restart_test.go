@@ -18,15 +18,10 @@ import (
 // must be back within 1 s of the new process's start, `ctl bindings` must
 // show the same bindings, and the new process must not have needed a
 // Binding Update. SIGTERM is an upgrade stop: the data plane keeps
-// forwarding while no home agent runs, so the probe must not stop for
-// longer than a scheduling hiccup from the signal on.
-// upgradeGapLimitMs bounds the probe's longest gap across an upgrade stop
-// and start. The forwarding itself does not stop (TestDetachAdopt in
-// internal/dataplane loses no packet); what remains is the shared
-// machine's scheduling of the probe's sender and receiver while two
-// processes start.
-const upgradeGapLimitMs = 200
-
+// forwarding while no home agent runs, so no probe may be lost from the
+// signal on (a gap the probes measure without a loss is the shared
+// machine delaying them; TestDetachAdopt in internal/dataplane checks the
+// data plane alone).
 func TestRestartKeepsTraffic(t *testing.T) {
 	testenv.RequireRoot(t)
 	s := newScenario(t, "rst", Options{})
@@ -55,9 +50,15 @@ func TestRestartKeepsTraffic(t *testing.T) {
 		if r.GapFromStartMs >= 1000 {
 			t.Errorf("%s: probe gap %.1f ms from the new process's start, target under 1 s", r.Signal, r.GapFromStartMs)
 		}
-		if r.Signal == syscall.SIGTERM.String() && r.OutageMs >= upgradeGapLimitMs {
-			t.Errorf("%s: the probe stopped for %.1f ms from the signal on; an upgrade stop keeps forwarding (limit %d ms)",
-				r.Signal, r.OutageMs, upgradeGapLimitMs)
+		if r.Signal == syscall.SIGTERM.String() {
+			// An upgrade stop keeps forwarding: not one probe lost, and
+			// no gap from the signal on beyond the 1 s target either.
+			if r.LostProbes != 0 {
+				t.Errorf("%s: %d probes lost from the signal on; an upgrade stop keeps forwarding", r.Signal, r.LostProbes)
+			}
+			if r.OutageMs >= 1000 {
+				t.Errorf("%s: probe gap %.1f ms from the signal on, target under 1 s", r.Signal, r.OutageMs)
+			}
 		}
 	}
 	if t.Failed() {
