@@ -27,14 +27,15 @@ binding cache keyed by home address and binding ID (RFC 5648), tunnels each home
 address's traffic to its preferred care-of address and accepts reverse-tunnelled
 traffic only from registered care-of addresses.
 
-Stopping: SIGTERM is an upgrade stop. With a durable store (bolt, the default,
-or a cluster's etcd) and the kernel data plane, the home agent exits but leaves
-its routes, BPF program and nftables table forwarding; the next start restores
-the bindings from the store, takes that state over without a gap and removes
-what no restored binding needs. SIGINT (Ctrl-C), or any stop with --drain, is a
-drain: it removes every route, rule, interface and nftables table it installed,
-and traffic to the mobile nodes stops. With the memory store or the userspace
-data plane (which forwards only while its process runs) SIGTERM drains too.
+Stopping: SIGTERM is an upgrade stop. With the bolt store (the default) and the
+kernel data plane, the home agent exits but leaves its routes, BPF program and
+nftables table forwarding; the next start restores the bindings from the store,
+takes that state over without a gap and removes what no restored binding needs.
+SIGINT (Ctrl-C), or any stop with --drain, is a drain: it removes every route,
+rule, interface and nftables table it installed, and traffic to the mobile
+nodes stops. With the memory store, the userspace data plane (which forwards
+only while its process runs) or a cluster node (whose stop hands over to the
+standby) SIGTERM drains too.
 See examples/ha.yaml for every configuration key.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -126,8 +126,8 @@ type HomeAgent struct {
 	// pw judges the path to each care-of address (liveness.go).
 	pw *pathWatch
 
-	// stopMode is a StopMode (stop.go); durable says the store survives
-	// the process, which an upgrade stop needs.
+	// stopMode is a StopMode (stop.go); durable says a single node's
+	// store survives the process, which an upgrade stop needs.
 	stopMode atomic.Int32
 	durable  bool
 
@@ -258,7 +258,9 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 		}
 		h.store = h.cluster.node.Store
 		h.gateTransports()
-		h.durable = true
+		// Not durable for a stop: a cluster node's stop ends its term,
+		// and a node out of its term must not forward (docs/ha-cluster.md);
+		// the standby that wins next is the cluster's upgrade path.
 	} else if h.store = opt.Store; h.store == nil {
 		if h.store, err = openStore(cfg.Store); err != nil {
 			return nil, err

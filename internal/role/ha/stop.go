@@ -15,10 +15,12 @@ const (
 	StopDrain StopMode = iota
 	// StopUpgrade leaves the kernel data plane forwarding for the next
 	// start, which restores the bindings from the store and adopts it.
-	// It applies only with a durable store (bolt, or the cluster's etcd)
-	// and the kernel backend: without the store the next start knows no
-	// bindings to adopt, and the userspace backend forwards only while
-	// its process runs. Otherwise the stop drains.
+	// It applies only to a single node with a durable store (bolt) and
+	// the kernel backend: without the store the next start knows no
+	// bindings to adopt, the userspace backend forwards only while its
+	// process runs, and a cluster node's stop ends its term, after which
+	// it must not forward (the standby takes over). Otherwise the stop
+	// drains.
 	StopUpgrade
 )
 
