@@ -289,9 +289,11 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 		}
 	}
 	// What a predecessor left and restore did not claim goes now (a
-	// cluster node restores later, when elected, and starts clean).
+	// cluster node restores later, when elected, and starts clean). A
+	// leftover that cannot be removed forwards for a binding that is no
+	// more: worth a warning, not a refusal to serve the others.
 	if err := dataplane.Settle(h.dp); err != nil {
-		return nil, fmt.Errorf("data plane: removing what the previous home agent left: %w", err)
+		h.log.Warn("data plane: not everything the previous home agent left could be removed", "err", err)
 	}
 	if d, ok := h.dp.(dataplane.UDPDeliverer); ok {
 		h.udpData.Store(&d)
