@@ -445,7 +445,7 @@ func (k *kernelDP) Close() error {
 	}
 	k.closed = true
 	var errs []error
-	if k.adopting {
+	if k.adopting && k.detour != nil && k.rt != nil {
 		// Not settled: the predecessor's routes are not in k.routes.
 		if _, err := k.sweep(nil); err != nil {
 			errs = append(errs, err)
