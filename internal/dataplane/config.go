@@ -54,6 +54,12 @@ type Config struct {
 	// nftables chain counts them. Without the privilege or kernel support
 	// for BPF the backend falls back to that by itself.
 	NoBPF bool
+	// Adopt makes the kernel backend take over what a predecessor of the
+	// same configuration left (stopped with Detach, or killed) instead of
+	// resetting it: it keeps forwarding until the role has installed the
+	// state it wants and calls Settle (see Settler, kernel_adopt.go). The
+	// userspace backend ignores it.
+	Adopt bool
 	// Logger, default slog.Default().
 	Logger *slog.Logger
 }

@@ -14,7 +14,9 @@
 //     header 41) or UDP port 4191 (RFC 5555 style) sockets.
 //
 // Everything is installed through netlink and the nftables netlink API; the
-// package never runs ip or nft. Close removes all of it.
+// package never runs ip or nft. Close removes all of it; the kernel
+// backend's Detach leaves it forwarding for a successor that adopts it
+// (kernel_adopt.go).
 package dataplane
 
 import (
@@ -274,6 +276,41 @@ type DataPlane interface {
 	// Close removes every route, rule, address, interface and nftables
 	// table the data plane installed.
 	Close() error
+}
+
+// Detacher is a data plane whose forwarding outlives its process (the
+// kernel backend): Detach releases what the process holds and leaves
+// every route, program, nftables table and decapsulation route in place
+// and forwarding, for a successor started with Config.Adopt. An upgrade
+// stop, where Close is a drain.
+type Detacher interface {
+	Detach() error
+}
+
+// Settler is a data plane started with Config.Adopt: it keeps forwarding
+// with what its predecessor left, replaced piece by piece by what the role
+// installs, until Settle removes what nothing claimed (the forwarding of
+// bindings that did not survive the restart). The role calls it once,
+// after it has installed everything it restored.
+type Settler interface {
+	Settle() error
+}
+
+// Detach detaches dp when it can (kept true) and closes it otherwise.
+func Detach(dp DataPlane) (kept bool, err error) {
+	if d, ok := dp.(Detacher); ok {
+		return true, d.Detach()
+	}
+	return false, dp.Close()
+}
+
+// Settle settles dp when it adopts (see Settler); otherwise it does
+// nothing.
+func Settle(dp DataPlane) error {
+	if s, ok := dp.(Settler); ok {
+		return s.Settle()
+	}
+	return nil
 }
 
 // Backend identifies a DataPlane implementation.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"github.com/google/nftables"
@@ -56,6 +57,12 @@ type kernelDP struct {
 	// namespace-wide tunsrc is set, which then binds every tunnel.
 	forcedSrc  netip.Addr
 	prevTunsrc netip.Addr
+
+	// adopting: started on a predecessor's state (Config.Adopt) and not
+	// settled yet; staleDecap are the predecessor's decapsulation
+	// addresses, kept forwarding until Settle (kernel_adopt.go).
+	adopting   bool
+	staleDecap map[netip.Addr]bool
 }
 
 type kernelRoute struct {
@@ -80,7 +87,8 @@ var detourGateway = netip.MustParseAddr("fe80::2")
 
 func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
 	k := &kernelDP{cfg: cfg, ns: ns, log: cfg.Logger.With("dataplane", "kernel"),
-		routes: map[Selector]kernelRoute{}, flow: newFlowState(), endpoints: map[endpointKey]Endpoint{}, decap: map[netip.Addr]netip.Addr{}}
+		routes: map[Selector]kernelRoute{}, flow: newFlowState(), endpoints: map[endpointKey]Endpoint{}, decap: map[netip.Addr]netip.Addr{},
+		adopting: cfg.Adopt, staleDecap: map[netip.Addr]bool{}}
 	var err error
 	if k.h, err = newHandle(ns); err != nil {
 		return nil, fmt.Errorf("kernel dataplane: netlink: %w", err)
@@ -107,28 +115,15 @@ func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
 	}
 	// With BPF the programs count what leaves; without, a postrouting
 	// counter does.
-	if k.nft, err = newNFT(opts, cfg.NFTable, cfg.InternalPrefix, k.encap == nil); err != nil {
+	// Adopting, the table is replaced in the first transaction, not now.
+	if k.nft, err = newNFT(opts, cfg.NFTable, cfg.InternalPrefix, k.encap == nil, cfg.Adopt); err != nil {
 		return nil, fmt.Errorf("kernel dataplane: %w", err)
 	}
 	if err := k.setupDetour(); err != nil {
 		return nil, fmt.Errorf("kernel dataplane: %w", err)
 	}
-	if err := k.removeStaleRules(); err != nil {
-		return nil, fmt.Errorf("kernel dataplane: %w", err)
-	}
-	if err := k.removeStaleDecap(); err != nil {
-		return nil, fmt.Errorf("kernel dataplane: %w", err)
-	}
 	var rules []*netlink.Rule
-	if k.encap != nil {
-		// No policy rule: see routeTable.
-		if err := k.setupSegmenter(); err != nil {
-			return nil, fmt.Errorf("kernel dataplane: %w", err)
-		}
-		if err := k.encap.setSegmenter(k.segmenter, k.segmenterPeer); err != nil {
-			return nil, fmt.Errorf("kernel dataplane: %w", err)
-		}
-	} else {
+	if k.encap == nil {
 		// Locally originated packets ("iif lo") go straight to the seg6
 		// routes: for them the kernel applies the route MTU itself.
 		// Forwarded and decapsulated packets take the detour (cfg.Table).
@@ -138,6 +133,25 @@ func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
 		localRule.IifName = "lo"
 		rules = []*netlink.Rule{encRule, localRule, routeRule(cfg.Table, cfg.RulePriority)}
 	}
+	var keep []*netlink.Rule
+	if cfg.Adopt {
+		keep = rules
+	}
+	if err := k.removeStaleRules(keep); err != nil {
+		return nil, fmt.Errorf("kernel dataplane: %w", err)
+	}
+	if err := k.removeStaleDecap(); err != nil {
+		return nil, fmt.Errorf("kernel dataplane: %w", err)
+	}
+	if k.encap != nil {
+		// No policy rule: see routeTable.
+		if err := k.setupSegmenter(); err != nil {
+			return nil, fmt.Errorf("kernel dataplane: %w", err)
+		}
+		if err := k.encap.setSegmenter(k.segmenter, k.segmenterPeer); err != nil {
+			return nil, fmt.Errorf("kernel dataplane: %w", err)
+		}
+	}
 	for _, rule := range rules {
 		if err := k.h.RuleAdd(rule); err != nil && !errors.Is(err, unix.EEXIST) {
 			return nil, fmt.Errorf("kernel dataplane: rule pref %d lookup %d: %w", rule.Priority, rule.Table, err)
@@ -145,6 +159,9 @@ func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
 		k.rules = append(k.rules, rule)
 	}
 	ok = true
+	if cfg.Adopt {
+		k.log.Info("data plane adopting what a predecessor left until Settle", "stale_decapsulation_routes", len(k.staleDecap))
+	}
 	if k.encap != nil {
 		k.log.Info("data plane up", "table", "local", "nftables", cfg.NFTable, "bpf_encapsulation", true)
 	} else {
@@ -279,6 +296,11 @@ func (k *kernelDP) outerSource(r Route) error {
 		if err != nil {
 			return err
 		}
+		if k.cfg.Adopt && prev == want {
+			// A detached predecessor of ours set it: what it found
+			// there is lost, :: is the kernel's default.
+			prev = netip.IPv6Unspecified()
+		}
 		if err := setTunsrc(want); err != nil {
 			return err
 		}
@@ -316,10 +338,14 @@ func (k *kernelDP) holdDecap(e Endpoint) (netip.Addr, bool, error) {
 	// One internal address per local endpoint; the nftables rule
 	// rewrites the outer destination to it so that the End.DT6 route
 	// (which cannot share the address with a local route) matches.
-	k.nextDecap++
-	a, err := nthAddr(k.cfg.InternalPrefix, k.nextDecap)
-	if err != nil {
-		return a, false, err
+	// A predecessor's address stays its own until Settle: its table
+	// still rewrites to it.
+	var a netip.Addr
+	for !a.IsValid() || k.staleDecap[a] {
+		k.nextDecap++
+		if a, err = nthAddr(k.cfg.InternalPrefix, k.nextDecap); err != nil {
+			return a, false, err
+		}
 	}
 	// The route's device is the endpoint's interface: with lo the
 	// kernel drops the packet before the seg6local action runs, so an
@@ -347,10 +373,11 @@ func (k *kernelDP) removeDecap(local netip.Addr) error {
 	return k.rt.delete(rt)
 }
 
-// removeStaleRules deletes the rules a killed predecessor left (one
-// without BPF, or an older version), which would send lookups to tables
-// of stale routes.
-func (k *kernelDP) removeStaleRules() error {
+// removeStaleRules deletes the rules a predecessor left (one without BPF,
+// or an older version), which would send lookups to tables of stale
+// routes, except those equal to one in keep (adopted: deleting and adding
+// them again would leave a moment without them).
+func (k *kernelDP) removeStaleRules(keep []*netlink.Rule) error {
 	rules, err := k.h.RuleList(unix.AF_INET6)
 	if err != nil {
 		return fmt.Errorf("list rules: %w", err)
@@ -358,7 +385,7 @@ func (k *kernelDP) removeStaleRules() error {
 	for _, r := range rules {
 		ours := (r.Table == k.cfg.Table || r.Table == k.cfg.Table+1) &&
 			(r.Priority == k.cfg.RulePriority || r.Priority == k.cfg.RulePriority-1)
-		if !ours {
+		if !ours || slices.ContainsFunc(keep, func(w *netlink.Rule) bool { return sameRule(w, &r) }) {
 			continue
 		}
 		if err := k.h.RuleDel(&r); err != nil && !errors.Is(err, unix.ENOENT) {
@@ -369,8 +396,9 @@ func (k *kernelDP) removeStaleRules() error {
 	return nil
 }
 
-// removeStaleDecap deletes decapsulation routes a killed predecessor left
-// (the tunnel routes went with its detour veth).
+// removeStaleDecap deletes decapsulation routes a predecessor left, or,
+// adopting, notes them for Settle: the predecessor's nftables table still
+// rewrites packets to them.
 func (k *kernelDP) removeStaleDecap() error {
 	routes, err := k.h.RouteListFiltered(unix.AF_INET6, &netlink.Route{Table: k.routeTable()}, netlink.RT_FILTER_TABLE)
 	if err != nil {
@@ -382,6 +410,10 @@ func (k *kernelDP) removeStaleDecap() error {
 		}
 		a, ok := netip.AddrFromSlice(rt.Dst.IP)
 		if ones, _ := rt.Dst.Mask.Size(); !ok || ones != 128 || !k.cfg.InternalPrefix.Contains(a.Unmap()) {
+			continue
+		}
+		if k.adopting {
+			k.staleDecap[a.Unmap()] = true
 			continue
 		}
 		if err := k.h.RouteDel(&rt); err != nil && !errors.Is(err, unix.ESRCH) {
@@ -413,6 +445,12 @@ func (k *kernelDP) Close() error {
 	}
 	k.closed = true
 	var errs []error
+	if k.adopting && k.detour != nil && k.rt != nil {
+		// Not settled: the predecessor's routes are not in k.routes.
+		if _, err := k.sweep(nil); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	// With BPF every tunnel route leaves by the detour veth, and deleting
 	// the veth below takes them all with it: one call for any number.
 	if k.encap == nil {

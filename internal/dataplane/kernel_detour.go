@@ -39,7 +39,7 @@ func (k *kernelDP) setupDetour() error {
 		}
 	}
 	gw := &netlink.Addr{IPNet: &net.IPNet{IP: detourGateway.AsSlice(), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD}
-	if err := k.h.AddrAdd(k.detourPeer, gw); err != nil {
+	if err := k.h.AddrAdd(k.detourPeer, gw); err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("detour %s address: %w", peer, err)
 	}
 	return k.linksUp("detour", k.detour, k.detourPeer)
@@ -88,12 +88,18 @@ func (k *kernelDP) forceForwarding(dev string) error {
 	return nil
 }
 
-// vethPair creates the veth pair name-peer (replacing one a killed
-// predecessor left), both ends with the largest MTU. The Ethernet
-// addresses are given, not left to the kernel: udev's MACAddressPolicy
-// rewrites random ones shortly after creation, and the tunnel programs
-// hold the segmentation veth's as constants.
+// vethPair creates the veth pair name-peer (replacing one a predecessor
+// left, or adopting it: see adoptVethPair), both ends with the largest
+// MTU. The Ethernet addresses are given, not left to the kernel: udev's
+// MACAddressPolicy rewrites random ones shortly after creation, and the
+// tunnel programs hold the segmentation veth's as constants.
 func (k *kernelDP) vethPair(what, name, peer string) (near, far netlink.Link, err error) {
+	if k.adopting {
+		if near, far, ok := k.adoptVethPair(name, peer); ok {
+			k.log.Info(what+" veth adopted", "name", name)
+			return near, far, nil
+		}
+	}
 	_ = k.deleteStaleLink(name)
 	va := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name, MTU: 65535, HardwareAddr: localMAC()},
 		PeerName: peer, PeerHardwareAddr: localMAC()}

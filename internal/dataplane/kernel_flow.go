@@ -432,8 +432,7 @@ func (k *kernelDP) syncParent(ps Selector, p *flowParent, gone *flowRoute) error
 	// The counters of routes that left, once no rule (a share chain's
 	// either) refers to them: a referenced object is EBUSY.
 	k.delGoneCounters(gone)
-	if err := c.Flush(); err != nil {
-		k.nft.reopen()
+	if err := k.nft.flush(); err != nil {
 		return fmt.Errorf("route %v: nftables: flow chain: %w", ps, err)
 	}
 	k.flow.base = true
@@ -533,8 +532,7 @@ func (k *kernelDP) dissolveParent(ps Selector, p *flowParent, plain kernelRoute,
 		c.FlushChain(k.nft.chain(nftChainFlow))
 		c.DelChain(k.nft.chain(nftChainFlow))
 	}
-	if err := c.Flush(); err != nil {
-		k.nft.reopen()
+	if err := k.nft.flush(); err != nil {
 		return fmt.Errorf("route %v: nftables: remove flow chain: %w", ps, err)
 	}
 	if last {
@@ -685,8 +683,7 @@ func (k *kernelDP) syncDedup(gone *kernelDedup) error {
 			}
 		}
 	}
-	if err := c.Flush(); err != nil {
-		s.reopen()
+	if err := s.flush(); err != nil {
 		return fmt.Errorf("nftables: dedup chains: %w", err)
 	}
 	k.flow.dedupOn = on

@@ -62,6 +62,10 @@ type nftState struct {
 
 	localRefs  map[netip.Addr]int
 	tunnelRefs map[tunnelKey]int
+	countOut   bool
+	// pending: the table's creation is staged on conn, not yet committed
+	// (newNFT's deferCreate).
+	pending bool
 }
 
 var (
@@ -72,17 +76,40 @@ var (
 // newNFT creates the table, its sets and its fixed rules; the postrouting
 // counter chain only when countOut (the BPF program counts otherwise, and
 // a hook that every packet passes costs even with no rule matching).
-func newNFT(opts []nftables.ConnOption, name string, internal netip.Prefix, countOut bool) (*nftState, error) {
+//
+// With deferCreate the creation is only staged on the connection: the
+// table a predecessor left keeps checking and decapsulating until the
+// first transaction (the restored endpoints, normally) replaces it with
+// the new one in the same commit, so no packet meets an empty table
+// (adoption, kernel_adopt.go).
+func newNFT(opts []nftables.ConnOption, name string, internal netip.Prefix, countOut, deferCreate bool) (*nftState, error) {
 	c, err := nftables.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w", err)
 	}
-	s := &nftState{conn: c, opts: opts, internal: internal, sets: map[string]*nftables.Set{},
+	s := &nftState{conn: c, opts: opts, internal: internal, countOut: countOut, sets: map[string]*nftables.Set{},
 		localRefs: map[netip.Addr]int{}, tunnelRefs: map[tunnelKey]int{}}
 	s.table = &nftables.Table{Name: name, Family: nftables.TableFamilyIPv6}
-	// Start from a clean table of our own name: a crashed predecessor may
-	// have left one. AddTable then DelTable then AddTable in one batch is
-	// the idiom for "create or reset".
+	if err := s.stageCreate(); err != nil {
+		return nil, err
+	}
+	if deferCreate {
+		s.pending = true
+		return s, nil
+	}
+	if err := c.Flush(); err != nil {
+		return nil, fmt.Errorf("nftables: create table %s: %w", name, err)
+	}
+	return s, nil
+}
+
+// stageCreate stages the table's creation (replacing one of the same name)
+// on s.conn.
+func (s *nftState) stageCreate() error {
+	c := s.conn
+	// Start from a clean table of our own name: a predecessor may have
+	// left one. AddTable then DelTable then AddTable in one batch is the
+	// idiom for "create or reset".
 	c.AddTable(s.table)
 	c.DelTable(s.table)
 	c.AddTable(s.table)
@@ -102,12 +129,12 @@ func newNFT(opts []nftables.ConnOption, name string, internal netip.Prefix, coun
 	} {
 		set.Table = s.table
 		if err := c.AddSet(set, nil); err != nil {
-			return nil, fmt.Errorf("nftables: set %s: %w", set.Name, err)
+			return fmt.Errorf("nftables: set %s: %w", set.Name, err)
 		}
 		s.sets[set.Name] = set
 	}
 	if err := s.addFlowSets(); err != nil {
-		return nil, err
+		return err
 	}
 	accept := nftables.ChainPolicyAccept
 	// The ingress check must run before the routing decision (prerouting),
@@ -118,16 +145,24 @@ func newNFT(opts []nftables.ConnOption, name string, internal netip.Prefix, coun
 	for _, r := range s.preRules() {
 		c.AddRule(&nftables.Rule{Table: s.table, Chain: s.pre, Exprs: r})
 	}
-	if countOut {
+	if s.countOut {
 		s.post = c.AddChain(&nftables.Chain{Name: nftChainPo, Table: s.table, Type: nftables.ChainTypeFilter,
 			Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityFilter, Policy: &accept})
 		c.AddRule(&nftables.Rule{Table: s.table, Chain: s.post, Exprs: concat(nextHeader(expr.CmpOpEq),
 			load(offSrc, 1), load(offDst, 2), lookup(setTunnels), []expr.Any{counterRef(nftCounterOut)})})
 	}
-	if err := c.Flush(); err != nil {
-		return nil, fmt.Errorf("nftables: create table %s: %w", name, err)
+	return nil
+}
+
+// flush commits what is staged on the connection; a failed commit
+// reopens it (see reopen).
+func (s *nftState) flush() error {
+	if err := s.conn.Flush(); err != nil {
+		s.reopen()
+		return err
 	}
-	return s, nil
+	s.pending = false
+	return nil
 }
 
 // preRules is the ingress check, fixed whatever the number of endpoints:
@@ -254,7 +289,8 @@ func setDrop(m map[DropReason]uint64, r DropReason, n uint64) {
 
 // reopen replaces the connection after a failed transaction: its socket
 // may still hold answers to the failed messages, which the next
-// transaction would take for its own.
+// transaction would take for its own. A table creation still pending is
+// staged again on the new connection.
 func (s *nftState) reopen() {
 	c, err := nftables.New(s.opts...)
 	if err != nil {
@@ -262,6 +298,9 @@ func (s *nftState) reopen() {
 	}
 	_ = s.conn.CloseLasting()
 	s.conn = c
+	if s.pending {
+		_ = s.stageCreate() // staged before: it cannot fail now
+	}
 }
 
 func (s *nftState) destroy() error {

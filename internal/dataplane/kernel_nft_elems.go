@@ -70,8 +70,7 @@ func (t *nftTx) commit() error {
 			}
 		}
 	}
-	if err := c.Flush(); err != nil {
-		t.s.reopen()
+	if err := t.s.flush(); err != nil {
 		return fmt.Errorf("nftables: update sets: %w", err)
 	}
 	return nil

@@ -283,11 +283,13 @@ func (s *scenario) startDaemon(ctx context.Context, node, role string) error {
 	return nil
 }
 
-// stopDaemons asks the daemons to stop (SIGTERM: they deregister and remove
-// what they installed) and kills what is left after 5 s.
+// stopDaemons asks the daemons to stop (SIGINT: the mobile node
+// deregisters, and both remove what they installed; SIGTERM would leave
+// the home agent's data plane forwarding, an upgrade stop) and kills what
+// is left after 5 s.
 func (s *scenario) stopDaemons() {
 	for _, c := range s.daemons {
-		_ = c.Process.Signal(syscall.SIGTERM)
+		_ = c.Process.Signal(syscall.SIGINT)
 	}
 	for _, c := range s.daemons {
 		done := make(chan struct{})

@@ -116,6 +116,20 @@ func (p *probeReceiver) stop() ([]arrival, int, error) {
 	return p.log, len(p.seqs), p.err
 }
 
+// lost counts the probes sent in [from, to) that never came (after stop;
+// a probe's sequence number is its index in sent).
+func (p *probeReceiver) lost(sent []time.Time, from, to time.Time) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for i, at := range sent {
+		if !at.Before(from) && at.Before(to) && !p.seqs[uint64(i)] {
+			n++
+		}
+	}
+	return n
+}
+
 // senderStall is the longest gap between two probes the sender sent in
 // [from, to): when it is large the machine was too busy for the probe to
 // resolve the interruption finely.

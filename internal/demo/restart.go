@@ -19,6 +19,8 @@ import (
 // correspondent to the registered mobile node while the home agent is
 // killed (SIGKILL), started again on the same store, then stopped with
 // SIGTERM and started again. The mobile node is not told anything.
+// SIGTERM is an upgrade stop: the kernel data plane stays and keeps
+// forwarding, and the new process adopts it (docs/ha-persistence.md).
 
 // restartWindow is how long after a restart gaps are looked for.
 const restartWindow = 3 * time.Second
@@ -37,6 +39,10 @@ type RestartResult struct {
 	// OutageMs is the longest time without a probe from the signal to the
 	// end of the window: what a user sees, the stop included.
 	OutageMs float64 `json:"outage_ms"`
+	// LostProbes were sent from the signal to the end of the window and
+	// never arrived. With no probe lost, a gap is the machine delaying
+	// the probe (see the sender pause), not forwarding that stopped.
+	LostProbes int `json:"lost_probes"`
 	// BindingsKept: `ctl bindings` of the new process shows the bindings of
 	// the old one (home address, BID, care-of address, registration and
 	// expiry times).
@@ -160,6 +166,7 @@ func (s *scenario) restarts(ctx context.Context, sigs ...syscall.Signal) (*Resta
 		end := starts[i].Add(restartWindow)
 		r.GapFromStartMs = ms(longestGap(probes, starts[i], end))
 		r.OutageMs = ms(longestGap(probes, stopped, end))
+		r.LostProbes = prx.lost(ptx.times, stopped, end)
 	}
 	return sum, nil
 }
@@ -250,7 +257,7 @@ func (s *RestartSummary) WriteReport(w io.Writer) {
 	for _, r := range s.Restarts {
 		fmt.Fprintf(w, "\n%s: stopped at +%.0f ms, new process started at +%.0f ms\n", r.Signal, r.StoppedMs, r.StartedMs)
 		fmt.Fprintf(w, "  gap from the new process's start (1 kHz probe): %.1f ms\n", r.GapFromStartMs)
-		fmt.Fprintf(w, "  longest gap from the signal on:                 %.1f ms\n", r.OutageMs)
+		fmt.Fprintf(w, "  longest gap from the signal on:                 %.1f ms (%d probes lost)\n", r.OutageMs, r.LostProbes)
 		fmt.Fprintf(w, "  bindings kept: %v (%d before, %d after); Binding Updates received by the new process: %d\n",
 			r.BindingsKept, len(r.Before), len(r.After), r.BindingUpdates)
 	}

@@ -90,10 +90,11 @@ func startHA(ctx context.Context, l *lab.Lab, o Options, mns []mobileNode) (*haP
 	}
 }
 
-// stop asks the home agent to stop (it removes what it installed) and
-// kills it after 10 s.
+// stop asks the home agent for a drain stop (SIGINT: it removes what it
+// installed; SIGTERM would leave its data plane forwarding for the next
+// start) and kills it after 10 s.
 func (p *haProcess) stop() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Process.Signal(syscall.SIGINT)
 	done := make(chan struct{})
 	go func() { p.cmd.Wait(); close(done) }()
 	select {

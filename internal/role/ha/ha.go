@@ -126,6 +126,11 @@ type HomeAgent struct {
 	// pw judges the path to each care-of address (liveness.go).
 	pw *pathWatch
 
+	// stopMode is a StopMode (stop.go); durable says a single node's
+	// store survives the process, which an upgrade stop needs.
+	stopMode atomic.Int32
+	durable  bool
+
 	warnings *limiter // log lines caused by remote packets
 	answers  *limiter // answers to unauthenticated senders
 	done     chan struct{}
@@ -232,6 +237,10 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 			Logger:    h.log,
 			SharedUDP: shared,
 			NetNS:     opt.NetNS,
+			// Take over what a predecessor left forwarding (an upgrade
+			// stop, or a kill) until restore has installed the bindings;
+			// Settle then removes the rest (stop.go).
+			Adopt: true,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("data plane: %w", err)
@@ -249,10 +258,14 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 		}
 		h.store = h.cluster.node.Store
 		h.gateTransports()
+		// Not durable for a stop: a cluster node's stop ends its term,
+		// and a node out of its term must not forward (docs/ha-cluster.md);
+		// the standby that wins next is the cluster's upgrade path.
 	} else if h.store = opt.Store; h.store == nil {
 		if h.store, err = openStore(cfg.Store); err != nil {
 			return nil, err
 		}
+		h.durable = cfg.Store.Backend != "memory"
 	}
 	h.openPaths(opt.NetNS)
 	h.proxy = opt.proxy
@@ -274,6 +287,13 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 		if err := h.restore(); err != nil {
 			return nil, err
 		}
+	}
+	// What a predecessor left and restore did not claim goes now (a
+	// cluster node restores later, when elected, and starts clean). A
+	// leftover that cannot be removed forwards for a binding that is no
+	// more: worth a warning, not a refusal to serve the others.
+	if err := dataplane.Settle(h.dp); err != nil {
+		h.log.Warn("data plane: not everything the previous home agent left could be removed", "err", err)
 	}
 	if d, ok := h.dp.(dataplane.UDPDeliverer); ok {
 		h.udpData.Store(&d)
@@ -316,7 +336,8 @@ func cacheConfig(cfg *config.HomeAgent) binding.Config {
 }
 
 // Run serves until ctx ends, then deregisters nothing (the mobile nodes'
-// bindings simply lapse) but removes everything it installed.
+// bindings simply lapse) and removes everything it installed, or, after
+// SetStopMode(StopUpgrade), leaves the kernel data plane forwarding.
 func (h *HomeAgent) Run(ctx context.Context) error {
 	defer h.close()
 	defer close(h.done) // first: pending snapshots stop waiting
@@ -348,7 +369,7 @@ func (h *HomeAgent) Run(ctx context.Context) error {
 		h.armExpiry(timer)
 		select {
 		case <-ctx.Done():
-			h.log.Info("home agent stopping", "bindings", h.cache.Len())
+			h.log.Info("home agent stopping", "bindings", h.cache.Len(), "keep_forwarding", h.keepsForwarding())
 			return nil
 		case r := <-h.in:
 			if h.standby() {
@@ -422,7 +443,6 @@ func (h *HomeAgent) close() {
 			h.log.Warn("closing signalling transport", "err", err)
 		}
 	}
-	h.prefixes.close()
 	h.pw.close()
 	if h.proxy != nil {
 		if err := h.proxy.Close(); err != nil {
@@ -440,9 +460,5 @@ func (h *HomeAgent) close() {
 			h.log.Warn("closing the etcd client", "err", err)
 		}
 	}
-	if h.dp != nil {
-		if err := h.dp.Close(); err != nil {
-			h.log.Warn("closing data plane", "err", err)
-		}
-	}
+	h.closeDataPlane()
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -58,8 +59,36 @@ func guardHomePrefixes(prefixes []netip.Prefix, ns netns.NsHandle, log *slog.Log
 		}
 		g.routes = append(g.routes, r)
 	}
+	g.removeStale(prefixes)
 	log.Info("home prefixes owned: addresses without a binding are unreachable", "prefixes", prefixes, "metric", unreachableMetric)
 	return g, nil
+}
+
+// removeStale deletes the unreachable routes a predecessor left (an
+// upgrade stop, or a kill) for prefixes no longer configured: ours by
+// their type and metric.
+func (g *homePrefixGuard) removeStale(prefixes []netip.Prefix) {
+	routes, err := g.h.RouteListFiltered(unix.AF_INET6, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		g.log.Warn("home prefix routes: listing the predecessor's", "err", err)
+		return
+	}
+	for _, r := range routes {
+		if r.Type != unix.RTN_UNREACHABLE || r.Priority != unreachableMetric || r.Dst == nil {
+			continue
+		}
+		a, _ := netip.AddrFromSlice(r.Dst.IP)
+		ones, _ := r.Dst.Mask.Size()
+		got := netip.PrefixFrom(a.Unmap(), ones)
+		if slices.ContainsFunc(prefixes, func(p netip.Prefix) bool { return p.Masked() == got }) {
+			continue
+		}
+		if err := g.h.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
+			g.log.Warn("home prefix routes: removing the predecessor's", "prefix", r.Dst, "err", err)
+			continue
+		}
+		g.log.Info("home prefix no longer served: its unreachable route is removed", "prefix", r.Dst)
+	}
 }
 
 func unreachableRoute(p netip.Prefix) *netlink.Route {
@@ -84,4 +113,12 @@ func (g *homePrefixGuard) close() {
 		}
 	}
 	g.h.Close()
+}
+
+// detach leaves the routes in place for the next start, which adopts them
+// (an upgrade stop).
+func (g *homePrefixGuard) detach() {
+	if g != nil {
+		g.h.Close()
+	}
 }
