@@ -57,7 +57,7 @@ node was accepted and every sampled tunnel carried traffic both ways.`,
 	f.IntVar(&o.Window, "window", 256, "Binding Updates outstanding at most")
 	f.IntVar(&o.Sample, "sample", 100, "home addresses probed both ways after registration")
 	f.StringVar(&o.Backend, "backend", "kernel", "the home agent's data plane: kernel or userspace")
-	f.StringVar(&o.Store, "store", "bolt", "the home agent's binding store: bolt (a file in the lab's state directory) or memory")
+	f.StringVar(&o.Store, "store", "bolt", "the home agent's binding store: bolt (a file in the lab's state directory), memory, or etcd (a 3-member etcd cluster in namespaces; the home agent runs as a one-node cluster)")
 	f.IntVar(&o.BIDs, "bids", 1, "bindings per Binding Update (RFC 5648 bulk registration when above 1)")
 	f.IntVar(&o.FIDs, "fids", 0, "Flow Identification options per Binding Update (RFC 6089)")
 	f.IntVar(&o.Refreshes, "refreshes", 0, "rounds of refreshing Binding Updates from every mobile node after registering")

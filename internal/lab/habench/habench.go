@@ -39,7 +39,7 @@ type Options struct {
 	Window  int
 	Sample  int    // tunnels probed both ways after registration (default 100)
 	Backend string // home agent data plane: kernel (default) or userspace
-	Store   string // home agent store: bolt (default, in the lab's state directory) or memory
+	Store   string // home agent store: bolt (default, in the lab's state directory), memory or etcd
 	// BIDs is how many bindings each Binding Update registers (RFC 5648
 	// bulk registration, a care-of address in each BID option; default 1).
 	BIDs int
@@ -84,8 +84,8 @@ func (o *Options) defaults() error {
 	if o.Store == "" {
 		o.Store = "bolt"
 	}
-	if o.Store != "bolt" && o.Store != "memory" {
-		return fmt.Errorf("store %q: want bolt or memory", o.Store)
+	if o.Store != "bolt" && o.Store != "memory" && o.Store != "etcd" {
+		return fmt.Errorf("store %q: want bolt, memory or etcd", o.Store)
 	}
 	if o.BIDs == 0 {
 		o.BIDs = 1
@@ -267,11 +267,23 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	_ = lab.Teardown(o.LabName)
-	l, err := lab.Up(ctx, topology(o.LabName))
+	topo := topology(o.LabName)
+	if o.Store == "etcd" {
+		addEtcd(topo)
+	}
+	l, err := lab.Up(ctx, topo)
 	if err != nil {
 		return nil, err
 	}
 	defer l.Down()
+	if o.Store == "etcd" {
+		say(o, "starting 3 etcd members (monami lab etcd)")
+		members, err := startEtcd(ctx, l, o)
+		if err != nil {
+			return nil, err
+		}
+		defer stopEtcd(members)
+	}
 	say(o, "adding %d care-of addresses to the mobile nodes' namespace", len(mns))
 	if err := addCareOfAddresses(l.MustNode("mns"), mns); err != nil {
 		return nil, err
@@ -285,6 +297,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer ha.stop()
+	if o.Store == "etcd" {
+		if err := ha.waitLeading(ctx); err != nil {
+			return nil, err
+		}
+	}
 	say(o, "registering %d mobile nodes, %d Binding Updates outstanding at most", len(mns), o.Window)
 	if err := register(ctx, l.MustNode("mns"), o, mns, rep); err != nil {
 		return rep, fmt.Errorf("%w\n-- ha.log --\n%s", err, ha.logTail())
@@ -323,8 +340,11 @@ func say(o Options, f string, a ...any) {
 // storeConfig is the home agent's store key: bolt in the lab's state
 // directory, or memory.
 func storeConfig(o Options, dir string) string {
-	if o.Store == "memory" {
+	switch o.Store {
+	case "memory":
 		return "{backend: memory}"
+	case "etcd":
+		return etcdClusterConfig(o.LabName)
 	}
 	return fmt.Sprintf("{backend: bolt, path: %s}", filepath.Join(dir, "ha.db"))
 }
