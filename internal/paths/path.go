@@ -21,22 +21,31 @@ type path struct {
 	// srtt and rttvar as in RFC 6298 section 2 (alpha 1/8, beta 1/4).
 	srtt, rttvar time.Duration
 	lastRTT      time.Duration
-	// rtts: the last samples (a ring), for the minimum: the propagation
-	// delay, without the queueing that a loaded path adds to srtt.
+	// rtts: samples at most one per ProbeInterval (a ring), for the
+	// minimum: the propagation delay, without the queueing that a loaded
+	// path adds to srtt.
 	rtts    []time.Duration
 	rttNext int
-	// outcomes: the last probes, true when answered (a ring).
-	outcomes []bool
-	next     int
+	rttAt   time.Time // of the last sample taken into rtts
+
+	q quality
+	// lastProbe is when the probe schedule last fired (a due time, so
+	// that a coarse Tick keeps the average rate); probeNow asks for one
+	// at the next Tick.
+	lastProbe time.Time
+	probeNow  bool
 }
 
-func (p *path) rtt(r time.Duration, window int) {
+func (p *path) rtt(now time.Time, r, every time.Duration) {
 	p.lastRTT = r
-	if len(p.rtts) < window {
-		p.rtts = append(p.rtts, r)
-	} else {
-		p.rtts[p.rttNext] = r
-		p.rttNext = (p.rttNext + 1) % window
+	if p.rttAt.IsZero() || now.Sub(p.rttAt) >= every {
+		p.rttAt = now
+		if len(p.rtts) < rttWindow {
+			p.rtts = append(p.rtts, r)
+		} else {
+			p.rtts[p.rttNext] = r
+			p.rttNext = (p.rttNext + 1) % rttWindow
+		}
 	}
 	if p.srtt == 0 {
 		p.srtt, p.rttvar = r, r/2
@@ -61,23 +70,28 @@ func (p *path) minRTT() time.Duration {
 	return m
 }
 
-func (p *path) outcome(ok bool, window int) {
-	if len(p.outcomes) < window {
-		p.outcomes = append(p.outcomes, ok)
-		return
-	}
-	p.outcomes[p.next] = ok
-	p.next = (p.next + 1) % window
-}
-
 // expire counts probes unanswered for timeout as lost.
-func (p *path) expire(now time.Time, timeout time.Duration, window int) {
+func (p *path) expire(now time.Time, timeout time.Duration) (lost int) {
 	for seq, sent := range p.outstanding {
 		if now.Sub(sent) >= timeout {
 			delete(p.outstanding, seq)
-			p.outcome(false, window)
+			lost++
 		}
 	}
+	return lost
+}
+
+// overtaken counts as lost the probes sent before one just answered: the
+// path delivers in order, so their replies are not coming (a late one is
+// then ignored as unknown).
+func (p *path) overtaken(sent time.Time) (lost int) {
+	for seq, s := range p.outstanding {
+		if s.Before(sent) {
+			delete(p.outstanding, seq)
+			lost++
+		}
+	}
+	return lost
 }
 
 func (p *path) oldest() (time.Time, bool) {
@@ -88,19 +102,6 @@ func (p *path) oldest() (time.Time, bool) {
 		}
 	}
 	return o, !o.IsZero()
-}
-
-func (p *path) loss() (float64, int) {
-	if len(p.outcomes) == 0 {
-		return 0, 0
-	}
-	lost := 0
-	for _, ok := range p.outcomes {
-		if !ok {
-			lost++
-		}
-	}
-	return float64(lost) / float64(len(p.outcomes)), len(p.outcomes)
 }
 
 func later(a, b time.Time) time.Time {

@@ -42,6 +42,9 @@ const (
 	SendProbe ActionKind = iota
 	// StateChanged: the path's state is now State (was Was).
 	StateChanged
+	// QualityChanged: the path is now Degraded (its loss above MaxLoss)
+	// or good again.
+	QualityChanged
 )
 
 // Action is one thing for the role to do.
@@ -50,6 +53,7 @@ type Action struct {
 	Key        Key
 	Seq        uint16
 	State, Was State
+	Degraded   bool
 	Reason     string
 }
 
@@ -75,7 +79,7 @@ func (t *Table) Add(now time.Time, k Key) {
 	if t.paths[k] != nil {
 		return
 	}
-	t.paths[k] = &path{since: now, lastAny: now, nextProbe: now, outstanding: map[uint16]time.Time{}}
+	t.paths[k] = &path{since: now, lastAny: now, probeNow: true, outstanding: map[uint16]time.Time{}}
 }
 
 // Remove forgets k.
@@ -90,6 +94,12 @@ func (t *Table) State(k Key) State {
 		return p.state
 	}
 	return Up
+}
+
+// Degraded reports whether k's loss is above MaxLoss (with hysteresis).
+func (t *Table) Degraded(k Key) bool {
+	p := t.paths[k]
+	return p != nil && p.q.degraded
 }
 
 // Received records the receive counter of k (packets that came out of
@@ -126,10 +136,30 @@ func (t *Table) ProbeReply(now time.Time, k Key, seq uint16) []Action {
 		return nil
 	}
 	delete(p.outstanding, seq)
-	p.rtt(now.Sub(sent), t.cfg.LossWindow)
-	p.outcome(true, t.cfg.LossWindow)
+	p.rtt(now, now.Sub(sent), t.cfg.ProbeInterval)
+	acts := t.outcomes(now, k, p, p.overtaken(sent), true)
 	p.lastAny = now
-	return t.alive(now, k, p, "probe reply")
+	return append(acts, t.alive(now, k, p, "probe reply")...)
+}
+
+// outcomes records lost probes, then an answered one if ok, and judges
+// the path's quality.
+func (t *Table) outcomes(now time.Time, k Key, p *path, lost int, ok bool) []Action {
+	size := max(t.cfg.LossWindow, t.cfg.RecoverWindow)
+	for range lost {
+		p.q.add(false, size)
+	}
+	if ok {
+		p.q.add(true, size)
+	}
+	if lost == 0 && !ok {
+		return nil
+	}
+	changed, why := p.q.judge(now, &t.cfg)
+	if !changed {
+		return nil
+	}
+	return []Action{{Kind: QualityChanged, Key: k, State: p.state, Was: p.state, Degraded: p.q.degraded, Reason: why}}
 }
 
 func (t *Table) alive(now time.Time, k Key, p *path, why string) []Action {
@@ -143,7 +173,7 @@ func (t *Table) set(now time.Time, k Key, p *path, s State, why string) Action {
 	a := Action{Kind: StateChanged, Key: k, State: s, Was: p.state, Reason: why}
 	p.state, p.since = s, now
 	if s == Suspect {
-		p.nextProbe = now // at once
+		p.probeNow = true
 	}
 	return a
 }
@@ -159,8 +189,7 @@ func (t *Table) Tick(now time.Time) []Action {
 }
 
 func (t *Table) tick(now time.Time, k Key, p *path) []Action {
-	var acts []Action
-	p.expire(now, t.cfg.LossTimeout, t.cfg.LossWindow)
+	acts := t.outcomes(now, k, p, p.expire(now, t.cfg.LossTimeout), false)
 	switch p.state {
 	case Up:
 		if why := t.quiet(now, p); why != "" {
@@ -171,14 +200,41 @@ func (t *Table) tick(now time.Time, k Key, p *path) []Action {
 			acts = append(acts, t.set(now, k, p, Down, "nothing arrived"))
 		}
 	}
-	if t.probing(p) && !now.Before(p.nextProbe) {
+	if due, ok := t.due(now, p); ok && !now.Before(due) {
 		t.seq++
 		p.outstanding[t.seq] = now
 		p.sent++
-		p.nextProbe = now.Add(t.interval(p))
+		// From the due time, not now: a Tick every 20 ms then keeps a
+		// 25 ms schedule's average rate instead of probing every 40 ms.
+		p.lastProbe, p.probeNow = due, false
+		if now.Sub(due) >= t.interval(now, p) {
+			p.lastProbe = now
+		}
 		acts = append(acts, Action{Kind: SendProbe, Key: k, Seq: t.seq})
 	}
 	return acts
+}
+
+// due is when p's next probe is, false when p is not probed now.
+func (t *Table) due(now time.Time, p *path) (time.Time, bool) {
+	if !t.probing(now, p) {
+		return time.Time{}, false
+	}
+	if p.probeNow || p.lastProbe.IsZero() {
+		return now, true
+	}
+	return p.lastProbe.Add(t.interval(now, p)), true
+}
+
+// busy: data arrived within ActiveWindow.
+func (t *Table) busy(now time.Time, p *path) bool {
+	return !p.lastData.IsZero() && now.Sub(p.lastData) < t.cfg.ActiveWindow
+}
+
+// fast: probed at BusyProbeInterval, for its loss figure: a busy path
+// (ProbeBusy), or a degraded one, which must show it is good again.
+func (t *Table) fast(now time.Time, p *path) bool {
+	return p.q.degraded || t.cfg.ProbeBusy && t.busy(now, p)
 }
 
 // quiet says why an up path is suspect, or "".
@@ -203,25 +259,29 @@ func (t *Table) downAfter(p *path) time.Duration {
 	return max(t.cfg.DownAfter, 3*p.minRTT())
 }
 
-func (t *Table) probing(p *path) bool {
+func (t *Table) probing(now time.Time, p *path) bool {
 	switch p.state {
 	case Up:
-		return t.cfg.ProbeUp
+		return t.cfg.ProbeUp || t.fast(now, p)
 	case Down:
 		return t.cfg.ProbeDown
 	}
 	return true
 }
 
-func (t *Table) interval(p *path) time.Duration {
-	if p.state == Suspect {
+func (t *Table) interval(now time.Time, p *path) time.Duration {
+	switch {
+	case p.state == Suspect:
 		return t.cfg.SuspectProbeInterval
+	case p.state == Up && t.fast(now, p):
+		return t.cfg.BusyProbeInterval
 	}
 	return t.cfg.ProbeInterval
 }
 
-// Deadline is when Tick has something to do next (the zero time: no path).
-func (t *Table) Deadline() time.Time {
+// Deadline is when Tick has something to do next (the zero time: no
+// path), judged at now (a path's busy state ends with time).
+func (t *Table) Deadline(now time.Time) time.Time {
 	var d time.Time
 	earlier := func(x time.Time) {
 		if d.IsZero() || x.Before(d) {
@@ -229,8 +289,8 @@ func (t *Table) Deadline() time.Time {
 		}
 	}
 	for _, p := range t.paths {
-		if t.probing(p) {
-			earlier(p.nextProbe)
+		if due, ok := t.due(now, p); ok {
+			earlier(due)
 		}
 		switch p.state {
 		case Up:
