@@ -172,3 +172,14 @@ func TestOvertakenProbeCountsLostAtOnce(t *testing.T) {
 		t.Errorf("late reply of a probe counted lost: %+v", a)
 	}
 }
+
+// A busy path whose probes were never answered (Echo filtered) is judged
+// by its data alone: not degraded.
+func TestUnansweredProbesOfABusyPathDoNotDegrade(t *testing.T) {
+	s := newSim(t, busyCfg, kA)
+	s.answer[kA] = false
+	s.run(5*time.Second, kA)
+	if s.tb.Degraded(kA) || s.tb.State(kA) != Up {
+		t.Errorf("busy path with Echo filtered: degraded %v, %v", s.tb.Degraded(kA), s.tb.State(kA))
+	}
+}

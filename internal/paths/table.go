@@ -152,7 +152,9 @@ func (t *Table) outcomes(now time.Time, k Key, p *path, lost int, ok bool) []Act
 	if ok {
 		p.q.add(true, size)
 	}
-	if lost == 0 && !ok {
+	// A path that never answered a probe (Echo filtered on the way, or
+	// no reply yet) is not judged by its probes' loss: its data decides.
+	if lost == 0 && !ok || p.srtt == 0 {
 		return nil
 	}
 	changed, why := p.q.judge(now, &t.cfg)

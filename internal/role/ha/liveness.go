@@ -24,7 +24,9 @@ const pathPoll = 20 * time.Millisecond
 // it then move to their next binding on a live path without waiting for
 // the mobile node (issue 14). Idle paths are not probed here: the mobile
 // node probes them (docs/paths.md), so each idle path costs one packet per
-// second each way.
+// second each way. A busy path (uplink traffic arrived within a second) is
+// probed every 25 ms for its loss: above paths.max_loss the path is
+// degraded, and its home addresses' downlink moves to a healthy binding.
 type pathWatch struct {
 	live    *paths.Table
 	echo    *pathprobe.Echo // nil: suspect paths are judged by silence alone
@@ -38,7 +40,11 @@ type pathWatch struct {
 // caller's when not open). Without it, a suspect path is judged by silence
 // alone.
 func (h *HomeAgent) openPaths(ns netns.NsHandle) {
-	h.pw = &pathWatch{live: paths.New(paths.Config{}), replies: make(chan pathprobe.Reply, 64),
+	pc := paths.Config{ProbeBusy: true}
+	if h.cfg != nil {
+		pc.MaxLoss = h.cfg.Paths.MaxLossRatio()
+	}
+	h.pw = &pathWatch{live: paths.New(pc), replies: make(chan pathprobe.Reply, 64),
 		watched: map[netip.Addr]bool{}}
 	err := inNamespace(ns, func() error {
 		var err error
@@ -149,12 +155,25 @@ func (h *HomeAgent) pathActions(acts []paths.Action) {
 			// A binding on a down path is not usable (forwardingInput):
 			// the home addresses tunnelled there move to their next
 			// binding on a live path, and come back when it is up.
-			for _, hoa := range h.coaHomes[a.Key.Peer] {
-				h.touch(hoa)
+			h.touchPath(a.Key.Peer)
+		case paths.QualityChanged:
+			// A degraded binding ranks after the healthy ones.
+			if a.Degraded {
+				h.log.Warn("path degraded", "coa", a.Key.Peer, "reason", a.Reason)
+			} else {
+				h.log.Info("path good again", "coa", a.Key.Peer, "reason", a.Reason)
 			}
+			h.touchPath(a.Key.Peer)
 		}
 	}
 	h.commitLogged("tunnelling home addresses (path liveness)")
+}
+
+// touchPath marks for recomputation the home addresses tunnelled to coa.
+func (h *HomeAgent) touchPath(coa netip.Addr) {
+	for _, hoa := range h.coaHomes[coa] {
+		h.touch(hoa)
+	}
 }
 
 // PathView is one path as the "paths" topic shows it.
@@ -164,8 +183,13 @@ type PathView struct {
 	Since         time.Time  `json:"since"`
 	LossPct       float64    `json:"loss_percent"`
 	Samples       int        `json:"loss_samples"`
-	SRTTms        float64    `json:"srtt_ms"`
-	ProbesSent    uint64     `json:"probes_sent"`
+	// Degraded: loss above paths.max_loss (since DegradedSince).
+	Degraded      bool      `json:"degraded"`
+	DegradedSince time.Time `json:"degraded_since,omitzero"`
+	SRTTms        float64   `json:"srtt_ms"`
+	RTTVarms      float64   `json:"rttvar_ms"`
+	LastRTTms     float64   `json:"last_rtt_ms"`
+	ProbesSent    uint64    `json:"probes_sent"`
 }
 
 func (h *HomeAgent) pathViews() []PathView {
@@ -174,8 +198,15 @@ func (h *HomeAgent) pathViews() []PathView {
 	}
 	var out []PathView
 	for _, st := range h.pw.live.Snapshot() {
-		out = append(out, PathView{CareOfAddress: st.Key.Peer, State: st.State.String(), Since: st.Since,
-			LossPct: 100 * st.Loss, Samples: st.Samples, SRTTms: float64(st.SRTT.Microseconds()) / 1000, ProbesSent: st.ProbesSent})
+		v := PathView{CareOfAddress: st.Key.Peer, State: st.State.String(), Since: st.Since,
+			LossPct: 100 * st.Loss, Samples: st.Samples, Degraded: st.Degraded, SRTTms: msOf(st.SRTT),
+			RTTVarms: msOf(st.RTTVar), LastRTTms: msOf(st.LastRTT), ProbesSent: st.ProbesSent}
+		if st.Degraded {
+			v.DegradedSince = st.DegradedSince
+		}
+		out = append(out, v)
 	}
 	return out
 }
+
+func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
