@@ -183,3 +183,24 @@ func TestUnansweredProbesOfABusyPathDoNotDegrade(t *testing.T) {
 		t.Errorf("busy path with Echo filtered: degraded %v, %v", s.tb.Degraded(kA), s.tb.State(kA))
 	}
 }
+
+// Traffic that leaves a lossy path before it is degraded (the other end
+// judged it first) leaves it probed fast until the window is clean or the
+// path degraded: the home agent, which probes no idle path, still judges.
+func TestLossyPathKeptUnderWatchAfterTrafficLeft(t *testing.T) {
+	s := newSim(t, Config{ProbeBusy: true}, kA)
+	s.run(2*time.Second, kA)
+	s.loss[kA] = 0.36
+	s.run(150*time.Millisecond, kA)
+	s.run(3 * time.Second)
+	if !s.tb.Degraded(kA) {
+		t.Errorf("lossy path not degraded after its traffic left: %+v", s.quality)
+	}
+	s.loss[kA] = 0
+	s.run(5 * time.Second)
+	n := s.probes[kA]
+	s.run(5 * time.Second)
+	if s.tb.Degraded(kA) || s.probes[kA] != n {
+		t.Errorf("good idle path: degraded %v, %d probes in 5 s (the home agent probes no idle path)", s.tb.Degraded(kA), s.probes[kA]-n)
+	}
+}

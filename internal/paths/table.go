@@ -234,9 +234,23 @@ func (t *Table) busy(now time.Time, p *path) bool {
 }
 
 // fast: probed at BusyProbeInterval, for its loss figure: a busy path
-// (ProbeBusy), or a degraded one, which must show it is good again.
+// (ProbeBusy), or a degraded one, which must show it is good again. A
+// path that carried traffic and lost a probe within the last LossWindow
+// stays fast until the window is clean or the path degraded: its traffic
+// may have left because the other end judged it first (the home agent
+// sees the uplink leave when the mobile node degrades the path).
 func (t *Table) fast(now time.Time, p *path) bool {
-	return p.q.degraded || t.cfg.ProbeBusy && t.busy(now, p)
+	if p.q.degraded {
+		return true
+	}
+	if !t.cfg.ProbeBusy || p.lastData.IsZero() {
+		return false
+	}
+	if t.busy(now, p) {
+		return true
+	}
+	lost, _ := p.q.last(t.cfg.LossWindow)
+	return lost > 0
 }
 
 // quiet says why an up path is suspect, or "".
