@@ -5,11 +5,14 @@ import (
 	"time"
 )
 
+// outcome is one probe's: answered, or lost, during a failure or not.
+type outcome struct{ ok, failure bool }
+
 // quality is a path's loss record and its degraded judgement.
 type quality struct {
-	// outcomes: the last probes, true when answered (a ring of
-	// max(LossWindow, RecoverWindow)).
-	outcomes []bool
+	// outcomes: the last probes (a ring of max(LossWindow,
+	// RecoverWindow)).
+	outcomes []outcome
 	next     int
 	// degraded: loss above MaxLoss, until RecoverWindow good outcomes.
 	degraded      bool
@@ -17,30 +20,34 @@ type quality struct {
 	sinceDegraded int // outcomes recorded since
 }
 
-func (q *quality) add(ok bool, size int) {
+func (q *quality) add(o outcome, size int) {
 	if len(q.outcomes) < size {
-		q.outcomes = append(q.outcomes, ok)
+		q.outcomes = append(q.outcomes, o)
 	} else {
-		q.outcomes[q.next] = ok
+		q.outcomes[q.next] = o
 		q.next = (q.next + 1) % size
 	}
 	q.sinceDegraded++
 }
 
-// last returns how many of the last n outcomes were lost, and how many
-// there were (at most n).
-func (q *quality) last(n int) (lost, total int) {
+// last returns how many of the last n outcomes were lost, how many of
+// those while the path was up, and how many outcomes there were (at most
+// n).
+func (q *quality) last(n int) (lost, lostUp, total int) {
 	total = min(n, len(q.outcomes))
 	size := len(q.outcomes)
 	// Appended until full (next stays 0), then overwritten at next: the
 	// newest is just before next either way.
 	newest := (q.next - 1 + size) % max(size, 1)
 	for i := 0; i < total; i++ {
-		if !q.outcomes[(newest-i+size)%size] {
+		if o := q.outcomes[(newest-i+size)%size]; !o.ok {
 			lost++
+			if !o.failure {
+				lostUp++
+			}
 		}
 	}
-	return lost, total
+	return lost, lostUp, total
 }
 
 // judge decides, after new outcomes, whether the path is degraded: lost
@@ -50,7 +57,7 @@ func (q *quality) last(n int) (lost, total int) {
 // half of MaxLoss.
 func (q *quality) judge(now time.Time, c *Config) (changed bool, why string) {
 	if !q.degraded {
-		lost, _ := q.last(c.LossWindow)
+		_, lost, _ := q.last(c.LossWindow)
 		if float64(lost) > c.MaxLoss*float64(c.LossWindow) {
 			q.degraded, q.degradedSince, q.sinceDegraded = true, now, 0
 			return true, fmt.Sprintf("%d of the last %d probes lost", lost, c.LossWindow)
@@ -60,7 +67,7 @@ func (q *quality) judge(now time.Time, c *Config) (changed bool, why string) {
 	if q.sinceDegraded < c.RecoverWindow {
 		return false, ""
 	}
-	lost, n := q.last(c.RecoverWindow)
+	_, lost, n := q.last(c.RecoverWindow)
 	if float64(lost) <= c.MaxLoss/2*float64(n) {
 		q.degraded, q.degradedSince = false, now
 		return true, fmt.Sprintf("%d of the last %d probes lost", lost, n)
@@ -71,7 +78,7 @@ func (q *quality) judge(now time.Time, c *Config) (changed bool, why string) {
 // loss is the share lost of the last LossWindow outcomes, and their
 // number.
 func (q *quality) loss(window int) (float64, int) {
-	lost, n := q.last(window)
+	lost, _, n := q.last(window)
 	if n == 0 {
 		return 0, 0
 	}

@@ -204,3 +204,20 @@ func TestLossyPathKeptUnderWatchAfterTrafficLeft(t *testing.T) {
 		t.Errorf("good idle path: degraded %v, %d probes in 5 s (the home agent probes no idle path)", s.tb.Degraded(kA), s.probes[kA]-n)
 	}
 }
+
+// A failure is not loss: a busy path that went down and came back is
+// not degraded by the probes its failure swallowed.
+func TestFailureDoesNotDegrade(t *testing.T) {
+	s := newSim(t, busyCfg, kA, kB)
+	s.run(2*time.Second, kA)
+	s.answer[kA] = false
+	s.run(3 * time.Second)
+	if s.tb.State(kA) != Down {
+		t.Fatalf("state %v", s.tb.State(kA))
+	}
+	s.answer[kA] = true
+	s.run(2*time.Second, kA)
+	if s.tb.State(kA) != Up || s.tb.Degraded(kA) {
+		t.Errorf("back from a failure: %v, degraded %v", s.tb.State(kA), s.tb.Degraded(kA))
+	}
+}

@@ -143,14 +143,19 @@ func (t *Table) ProbeReply(now time.Time, k Key, seq uint16) []Action {
 }
 
 // outcomes records lost probes, then an answered one if ok, and judges
-// the path's quality.
+// the path's quality. The probes a failure swallows (lost while the path
+// is suspect or down) count in the loss figure but not in the judgement:
+// they are the failure's, and would hold a path that came back degraded.
 func (t *Table) outcomes(now time.Time, k Key, p *path, lost int, ok bool) []Action {
 	size := max(t.cfg.LossWindow, t.cfg.RecoverWindow)
 	for range lost {
-		p.q.add(false, size)
+		p.q.add(outcome{failure: p.state != Up}, size)
 	}
 	if ok {
-		p.q.add(true, size)
+		p.q.add(outcome{ok: true}, size)
+	}
+	if p.state != Up {
+		return nil
 	}
 	// A path that never answered a probe (Echo filtered on the way, or
 	// no reply yet) is not judged by its probes' loss: its data decides.
@@ -249,7 +254,7 @@ func (t *Table) fast(now time.Time, p *path) bool {
 	if t.busy(now, p) {
 		return true
 	}
-	lost, _ := p.q.last(t.cfg.LossWindow)
+	_, lost, _ := p.q.last(t.cfg.LossWindow)
 	return lost > 0
 }
 
