@@ -75,8 +75,10 @@ const (
 )
 
 // rttWindow is how many RTT samples the lowest round trip is taken over,
-// at most one per ProbeInterval: the fast probes of a busy path all wait in
-// its queue and would raise the floor that DownAfter scales with.
+// at most one per ProbeInterval, and none from the fast probes of a busy
+// path: they wait in the queue its traffic builds (three times 100 ms
+// behind the lab's bulk TCP on wlan), which would stretch DownAfter and
+// slow the silent failover past its bound.
 const rttWindow = 20
 
 func (c Config) withDefaults() Config {

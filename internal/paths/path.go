@@ -15,7 +15,7 @@ type path struct {
 	lastAny  time.Time // last proof of life: data or probe reply
 
 	nextProbe   time.Time
-	outstanding map[uint16]time.Time // probe sequence -> sent
+	outstanding map[uint16]probe // by sequence number
 	sent        uint64
 
 	// srtt and rttvar as in RFC 6298 section 2 (alpha 1/8, beta 1/4).
@@ -36,9 +36,18 @@ type path struct {
 	probeNow  bool
 }
 
-func (p *path) rtt(now time.Time, r, every time.Duration) {
+// probe is an outstanding Echo Request: when it went, and whether at the
+// busy rate (its round trip then carries the queue of the path's traffic).
+type probe struct {
+	sent time.Time
+	fast bool
+}
+
+// rtt takes a round trip sample; floor says it may set the lowest round
+// trip (not a busy path's: see rttWindow).
+func (p *path) rtt(now time.Time, r, every time.Duration, floor bool) {
 	p.lastRTT = r
-	if p.rttAt.IsZero() || now.Sub(p.rttAt) >= every {
+	if floor && (p.rttAt.IsZero() || now.Sub(p.rttAt) >= every) {
 		p.rttAt = now
 		if len(p.rtts) < rttWindow {
 			p.rtts = append(p.rtts, r)
@@ -72,8 +81,8 @@ func (p *path) minRTT() time.Duration {
 
 // expire counts probes unanswered for timeout as lost.
 func (p *path) expire(now time.Time, timeout time.Duration) (lost int) {
-	for seq, sent := range p.outstanding {
-		if now.Sub(sent) >= timeout {
+	for seq, pr := range p.outstanding {
+		if now.Sub(pr.sent) >= timeout {
 			delete(p.outstanding, seq)
 			lost++
 		}
@@ -85,8 +94,8 @@ func (p *path) expire(now time.Time, timeout time.Duration) (lost int) {
 // path delivers in order, so their replies are not coming (a late one is
 // then ignored as unknown).
 func (p *path) overtaken(sent time.Time) (lost int) {
-	for seq, s := range p.outstanding {
-		if s.Before(sent) {
+	for seq, pr := range p.outstanding {
+		if pr.sent.Before(sent) {
 			delete(p.outstanding, seq)
 			lost++
 		}
@@ -96,9 +105,9 @@ func (p *path) overtaken(sent time.Time) (lost int) {
 
 func (p *path) oldest() (time.Time, bool) {
 	var o time.Time
-	for _, sent := range p.outstanding {
-		if o.IsZero() || sent.Before(o) {
-			o = sent
+	for _, pr := range p.outstanding {
+		if o.IsZero() || pr.sent.Before(o) {
+			o = pr.sent
 		}
 	}
 	return o, !o.IsZero()

@@ -221,3 +221,24 @@ func TestFailureDoesNotDegrade(t *testing.T) {
 		t.Errorf("back from a failure: %v, degraded %v", s.tb.State(kA), s.tb.Degraded(kA))
 	}
 }
+
+// The fast probes of a busy path wait in its queue: their round trips
+// leave the lowest round trip, and so DownAfter, alone, and a silent
+// failure under load is still declared 140 ms after the last arrival.
+func TestQueuedBusyProbesDoNotStretchDownAfter(t *testing.T) {
+	s := newSim(t, busyCfg, kA)
+	s.run(2 * time.Second) // idle: 10 ms round trips
+	s.rtt = 100 * time.Millisecond
+	s.run(3*time.Second, kA)
+	if st, _ := s.tb.Status(kA); st.SRTT < 80*time.Millisecond {
+		t.Fatalf("srtt %v, want the queue's", st.SRTT)
+	}
+	s.answer[kA] = false
+	fail := s.now
+	for s.tb.State(kA) != Down && s.now.Sub(fail) < time.Second {
+		s.run(time.Millisecond)
+	}
+	if d := s.now.Sub(fail); d > 150*time.Millisecond {
+		t.Errorf("down %v after a silent failure under load, want 140 ms", d)
+	}
+}

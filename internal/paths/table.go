@@ -79,7 +79,7 @@ func (t *Table) Add(now time.Time, k Key) {
 	if t.paths[k] != nil {
 		return
 	}
-	t.paths[k] = &path{since: now, lastAny: now, probeNow: true, outstanding: map[uint16]time.Time{}}
+	t.paths[k] = &path{since: now, lastAny: now, probeNow: true, outstanding: map[uint16]probe{}}
 }
 
 // Remove forgets k.
@@ -131,13 +131,13 @@ func (t *Table) ProbeReply(now time.Time, k Key, seq uint16) []Action {
 	if p == nil {
 		return nil
 	}
-	sent, ok := p.outstanding[seq]
+	pr, ok := p.outstanding[seq]
 	if !ok {
 		return nil
 	}
 	delete(p.outstanding, seq)
-	p.rtt(now, now.Sub(sent), t.cfg.ProbeInterval)
-	acts := t.outcomes(now, k, p, p.overtaken(sent), true)
+	p.rtt(now, now.Sub(pr.sent), t.cfg.ProbeInterval, !pr.fast)
+	acts := t.outcomes(now, k, p, p.overtaken(pr.sent), true)
 	p.lastAny = now
 	return append(acts, t.alive(now, k, p, "probe reply")...)
 }
@@ -209,7 +209,7 @@ func (t *Table) tick(now time.Time, k Key, p *path) []Action {
 	}
 	if due, ok := t.due(now, p); ok && !now.Before(due) {
 		t.seq++
-		p.outstanding[t.seq] = now
+		p.outstanding[t.seq] = probe{sent: now, fast: p.state == Up && t.fast(now, p)}
 		p.sent++
 		// From the due time, not now: a Tick every 20 ms then keeps a
 		// 25 ms schedule's average rate instead of probing every 40 ms.

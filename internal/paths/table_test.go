@@ -264,7 +264,7 @@ func TestDownAfterFollowsTheLowestRoundTrip(t *testing.T) {
 	// Queueing: a few slow samples among fast ones leave the minimum.
 	p := s.tb.paths[kA]
 	for _, r := range []time.Duration{20, 90, 120, 150} {
-		p.rtt(s.now, r*time.Millisecond, 0)
+		p.rtt(s.now, r*time.Millisecond, 0, true)
 	}
 	p.rtts = p.rtts[len(p.rtts)-4:]
 	if d := s.tb.downAfter(p); d != DefaultDownAfter {
