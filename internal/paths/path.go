@@ -36,11 +36,14 @@ type path struct {
 	probeNow  bool
 }
 
-// probe is an outstanding Echo Request: when it went, and whether at the
-// busy rate (its round trip then carries the queue of the path's traffic).
+// probe is an outstanding Echo Request: when it went, whether at the busy
+// rate (its round trip then carries the queue of the path's traffic), and
+// whether the path was up (the loss of a probe sent to a suspect or down
+// path is the failure's).
 type probe struct {
 	sent time.Time
 	fast bool
+	up   bool // sent while the path was up
 }
 
 // rtt takes a round trip sample; floor says it may set the lowest round
@@ -92,15 +95,18 @@ func (p *path) expire(now time.Time, timeout time.Duration) (lost int) {
 
 // overtaken counts as lost the probes sent before one just answered: the
 // path delivers in order, so their replies are not coming (a late one is
-// then ignored as unknown).
-func (p *path) overtaken(sent time.Time) (lost int) {
+// then ignored as unknown). sentUp of them went while the path was up.
+func (p *path) overtaken(sent time.Time) (lost, sentUp int) {
 	for seq, pr := range p.outstanding {
 		if pr.sent.Before(sent) {
 			delete(p.outstanding, seq)
 			lost++
+			if pr.up {
+				sentUp++
+			}
 		}
 	}
-	return lost
+	return lost, sentUp
 }
 
 func (p *path) oldest() (time.Time, bool) {

@@ -242,3 +242,45 @@ func TestQueuedBusyProbesDoNotStretchDownAfter(t *testing.T) {
 		t.Errorf("down %v after a silent failure under load, want 140 ms", d)
 	}
 }
+
+// A stalled caller (no Tick for 1.5 s, as a descheduled event loop) finds
+// the probes of a failed path timed out while it still counts as up: a
+// failure all the same, not loss.
+func TestStalledTickAfterAFailureDoesNotDegrade(t *testing.T) {
+	tb := New(busyCfg)
+	tb.Add(t0, kA)
+	rx := uint64(0)
+	step := func(now time.Time, data, answer bool) {
+		if data {
+			rx++
+			tb.Received(now, kA, rx)
+		}
+		for _, a := range tb.Tick(now) {
+			if a.Kind == SendProbe && answer {
+				tb.ProbeReply(now.Add(time.Millisecond), kA, a.Seq)
+			}
+		}
+	}
+	now := t0
+	for ; now.Before(t0.Add(2 * time.Second)); now = now.Add(10 * time.Millisecond) {
+		step(now, true, true)
+	}
+	// The failure: the replies stop first (the last data was queued),
+	// then everything.
+	for end := now.Add(150 * time.Millisecond); now.Before(end); now = now.Add(10 * time.Millisecond) {
+		step(now, true, false)
+	}
+	now = now.Add(1500 * time.Millisecond) // the stall
+	for end := now.Add(time.Second); now.Before(end); now = now.Add(10 * time.Millisecond) {
+		step(now, false, false)
+	}
+	if tb.State(kA) != Down {
+		t.Fatalf("state %v after the failure", tb.State(kA))
+	}
+	for end := now.Add(time.Second); now.Before(end); now = now.Add(10 * time.Millisecond) {
+		step(now, true, true)
+	}
+	if tb.State(kA) != Up || tb.Degraded(kA) {
+		t.Errorf("back: %v, degraded %v", tb.State(kA), tb.Degraded(kA))
+	}
+}

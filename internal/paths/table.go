@@ -137,19 +137,23 @@ func (t *Table) ProbeReply(now time.Time, k Key, seq uint16) []Action {
 	}
 	delete(p.outstanding, seq)
 	p.rtt(now, now.Sub(pr.sent), t.cfg.ProbeInterval, !pr.fast)
-	acts := t.outcomes(now, k, p, p.overtaken(pr.sent), true)
+	lost, sentUp := p.overtaken(pr.sent)
+	acts := t.outcomes(now, k, p, lost-sentUp, false, true)
+	acts = append(acts, t.outcomes(now, k, p, sentUp, true, false)...)
 	p.lastAny = now
 	return append(acts, t.alive(now, k, p, "probe reply")...)
 }
 
 // outcomes records lost probes, then an answered one if ok, and judges
-// the path's quality. The probes a failure swallows (lost while the path
-// is suspect or down) count in the loss figure but not in the judgement:
-// they are the failure's, and would hold a path that came back degraded.
-func (t *Table) outcomes(now time.Time, k Key, p *path, lost int, ok bool) []Action {
+// the path's quality. The probes a failure swallows (timed out, or lost
+// while the path is suspect or down) count in the loss figure but not in
+// the judgement: they are the failure's, and would hold a path that came
+// back degraded. The judgement counts the probes that a later answered
+// one overtook: loss among delivered packets.
+func (t *Table) outcomes(now time.Time, k Key, p *path, lost int, ok, failure bool) []Action {
 	size := max(t.cfg.LossWindow, t.cfg.RecoverWindow)
 	for range lost {
-		p.q.add(outcome{failure: p.state != Up}, size)
+		p.q.add(outcome{failure: failure || p.state != Up}, size)
 	}
 	if ok {
 		p.q.add(outcome{ok: true}, size)
@@ -196,7 +200,9 @@ func (t *Table) Tick(now time.Time) []Action {
 }
 
 func (t *Table) tick(now time.Time, k Key, p *path) []Action {
-	acts := t.outcomes(now, k, p, p.expire(now, t.cfg.LossTimeout), false)
+	// A probe lost by timeout had no answered probe after it for
+	// LossTimeout: the path failed (or stalled) rather than lost it.
+	acts := t.outcomes(now, k, p, p.expire(now, t.cfg.LossTimeout), false, true)
 	switch p.state {
 	case Up:
 		if why := t.quiet(now, p); why != "" {
@@ -209,7 +215,7 @@ func (t *Table) tick(now time.Time, k Key, p *path) []Action {
 	}
 	if due, ok := t.due(now, p); ok && !now.Before(due) {
 		t.seq++
-		p.outstanding[t.seq] = probe{sent: now, fast: p.state == Up && t.fast(now, p)}
+		p.outstanding[t.seq] = probe{sent: now, fast: p.state == Up && t.fast(now, p), up: p.state == Up}
 		p.sent++
 		// From the due time, not now: a Tick every 20 ms then keeps a
 		// 25 ms schedule's average rate instead of probing every 40 ms.
