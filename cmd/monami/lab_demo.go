@@ -44,7 +44,7 @@ gaps, the takeover times and whether two nodes ever served at once
 (docs/ha-cluster.md).
 
 --scenario share, bicast and policy write a policy: section into mn.yaml and
-check issue 11's acceptance points, printing a per-link timeline (kB per 100 ms
+check issue 11's acceptance points (degraded, issue 14's, keeps the default policy), printing a per-link timeline (kB per 100 ms
 on wlan0 and lte0, down and up, from the interface counters) and PASS/FAIL per
 check; the exit status is 0 only when every check passed:
   share   4 TCP flows each way through monami against the sum of single TCP over
@@ -53,6 +53,10 @@ check; the exit status is 0 only when every check passed:
           wlan0 goes down, then while its traffic is silently dropped
   policy  a TCP flow pinned to lte0 while bulk TCP uses wlan0; lte0 down and up;
           then moved by 'monami ctl flow move' to wlan0 and back (100 ms bound)
+  degraded bulk TCP each way on wlan0; at +3 s wlan loses 20% each way and its
+          delay goes from 10 to 30 ms: both flows move to lte0 within 2 s and
+          'monami ctl paths' shows the loss at both ends; at +8 s wlan is clean
+          and the flows come back
 With --congestion both, share measures each algorithm; policy uses the first.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -71,9 +75,9 @@ With --congestion both, share measures each algorithm; policy uses the first.`,
 				return runRestart(cmd, opt, asJSON)
 			case "cluster":
 				return runCluster(cmd, opt, asJSON)
-			case "share", "bicast", "policy":
+			case "share", "bicast", "policy", "degraded":
 			default:
-				return fmt.Errorf("--scenario: %q is not failover, restart, cluster, share, bicast or policy", scenario)
+				return fmt.Errorf("--scenario: %q is not failover, restart, cluster, share, bicast, policy or degraded", scenario)
 			}
 			switch opt.Congestion {
 			case demo.CUBIC, demo.BBR, demo.Both:
@@ -100,7 +104,7 @@ With --congestion both, share measures each algorithm; policy uses the first.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
-	f.StringVar(&scenario, "scenario", "failover", "failover (the active link fails and comes back), restart (the home agent is killed and restarted), cluster (3 home agents on etcd), share, bicast or policy (flow policy, issue 11)")
+	f.StringVar(&scenario, "scenario", "failover", "failover (the active link fails and comes back), restart (the home agent is killed and restarted), cluster (3 home agents on etcd), share, bicast or policy (flow policy, issue 11), degraded (20% loss on wlan, issue 14)")
 	f.DurationVar(&opt.FlowDuration, "flow-duration", 6*time.Second, "share: length of each bulk transfer")
 	f.DurationVar(&opt.FlowWarmup, "flow-warmup", 2*time.Second, "share: the start of each transfer not counted")
 	f.BoolVar(&topology, "topology", false, "print the demo's lab topology and exit")

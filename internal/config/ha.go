@@ -30,6 +30,8 @@ type HomeAgent struct {
 	Dataplane Dataplane `yaml:"dataplane"`
 	// Metrics is the Prometheus endpoint; off unless metrics.listen is set.
 	Metrics Metrics `yaml:"metrics"`
+	// Paths: when a path's loss makes it degraded (docs/paths.md).
+	Paths Paths `yaml:"paths"`
 	// Store keeps the bindings across restarts.
 	Store Store `yaml:"store"`
 	// Cluster, when set, makes this home agent a node of an etcd cluster.
@@ -142,6 +144,7 @@ func ParseHomeAgent(name string, data []byte) (*HomeAgent, error) {
 	}
 	c.Dataplane.validate(&e)
 	c.Metrics.validate(&e)
+	c.Paths.validate(&e)
 	c.Store.validate(&e)
 	c.Cluster.validate(c.Store.Backend, &e)
 	if c.Binding.MaxLifetime == 0 {

@@ -26,6 +26,8 @@ type MobileNode struct {
 	Dataplane     Dataplane          `yaml:"dataplane"`
 	// Metrics is the Prometheus endpoint; off unless metrics.listen is set.
 	Metrics Metrics `yaml:"metrics"`
+	// Paths: when a path's loss makes it degraded (docs/paths.md).
+	Paths Paths `yaml:"paths"`
 	// Policy says which flows use which interfaces (see examples/mn.yaml).
 	Policy   policy.Policy `yaml:"policy"`
 	Security struct {
@@ -222,6 +224,7 @@ func ParseMobileNode(name string, data []byte) (*MobileNode, error) {
 	}
 	c.Dataplane.validate(&e)
 	c.Metrics.validate(&e)
+	c.Paths.validate(&e)
 	links := make([]policy.Link, len(c.Interfaces))
 	for i, f := range c.Interfaces {
 		links[i] = policy.Link{Name: f.Name, BID: f.BID, Priority: f.Priority}

@@ -46,6 +46,8 @@ func scenarioPolicy(name string) (string, error) {
   default:
     interfaces: [%[1]s, %[2]s]
 `, activeIf, backupIf, pinnedPort), nil
+	case "degraded":
+		return "", nil // the default policy: failover in priority order
 	}
-	return "", fmt.Errorf("scenario %q: want share, bicast or policy", name)
+	return "", fmt.Errorf("scenario %q: want share, bicast, policy or degraded", name)
 }

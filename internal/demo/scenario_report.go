@@ -24,12 +24,13 @@ type ScenarioReport struct {
 	Transport string `json:"transport"`
 	// Congestion is the TCP congestion control of each TCP sender, read
 	// from its socket ("none" when the scenario has no TCP).
-	Congestion  []string       `json:"congestion_control"`
-	Checks      []Check        `json:"checks"`
-	Aggregation []*Aggregation `json:"aggregation,omitempty"`
-	Bicast      []BicastCase   `json:"bicast,omitempty"`
-	Pinned      *PinnedResult  `json:"pinned,omitempty"`
-	Events      []Event        `json:"events"`
+	Congestion  []string        `json:"congestion_control"`
+	Checks      []Check         `json:"checks"`
+	Aggregation []*Aggregation  `json:"aggregation,omitempty"`
+	Bicast      []BicastCase    `json:"bicast,omitempty"`
+	Pinned      *PinnedResult   `json:"pinned,omitempty"`
+	Degraded    *DegradedResult `json:"degraded,omitempty"`
+	Events      []Event         `json:"events"`
 	// Timeline is bytes per TimelineStepMs on each access link of the
 	// mobile node, both ways, from its interface counters.
 	TimelineStepMs float64    `json:"timeline_step_ms"`
@@ -78,6 +79,9 @@ func (r *ScenarioReport) WriteReport(w io.Writer) {
 	}
 	if r.Pinned != nil {
 		r.Pinned.write(w)
+	}
+	if r.Degraded != nil {
+		r.Degraded.write(w)
 	}
 	fmt.Fprintln(w)
 	for _, c := range r.Checks {

@@ -7,12 +7,13 @@ import (
 	"time"
 )
 
-// Scenarios lists the lab scenarios of issue 11 that RunScenario runs.
-var Scenarios = []string{"share", "bicast", "policy"}
+// Scenarios lists the lab scenarios of issues 11 and 14 that RunScenario
+// runs.
+var Scenarios = []string{"share", "bicast", "policy", "degraded"}
 
-// RunScenario builds the demo network, runs one scenario (share, bicast
-// or policy) with its policy: section in mn.yaml, judges it against issue
-// 11's thresholds, and removes everything. The report is returned whenever
+// RunScenario builds the demo network, runs one scenario (share, bicast,
+// policy or degraded) with its policy: section in mn.yaml, judges it
+// against the issues' thresholds, and removes everything. The report is returned whenever
 // the scenario started, with the reason it stopped early in Error: a
 // missing part (a daemon refusing the policy, a ctl command it does not
 // have) is a failed scenario, never a passed one.
@@ -100,6 +101,8 @@ func (s *scenario) runNamed(ctx context.Context, name, pol string, r *ScenarioRe
 		err = s.bicast(ctx, r, t0)
 	case "policy":
 		err = s.policy(ctx, r, t0)
+	case "degraded":
+		err = s.degraded(ctx, r, t0)
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		err = fmt.Errorf("%w\n-- mn.log --\n%s", err, s.logTail("mn"))

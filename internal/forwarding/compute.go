@@ -153,21 +153,64 @@ func groupBindings(now time.Time, in Input) map[netip.Addr]*home {
 			h.next = earliest(h.next, b.Expires)
 		}
 		h.byID[b.ID] = len(h.paths)
-		h.paths = append(h.paths, Path{ID: b.ID, CoA: b.CoA, Encap: b.Encap, Port: b.Port, Weight: max(b.Weight, 1), Usable: usable})
+		h.paths = append(h.paths, Path{ID: b.ID, CoA: b.CoA, Encap: b.Encap, Port: b.Port, Weight: max(b.Weight, 1), Usable: usable,
+			Degraded: b.Degraded})
 	}
 	return homes
 }
 
-// preferBinding orders bindings: home address, then BID-PRI (lower
-// first, RFC 6089 section 6.1), then lower loss, lower RTT, lower BID.
+// preferBinding orders bindings: home address, healthy before degraded,
+// then BID-PRI (lower first, RFC 6089 section 6.1), then lower loss, lower
+// RTT, lower BID.
 func preferBinding(a, b *Binding) int {
-	return cmp.Or(a.HoA.Compare(b.HoA), cmp.Compare(a.Priority, b.Priority),
+	return cmp.Or(a.HoA.Compare(b.HoA), cmpDegraded(a.Degraded, b.Degraded), cmp.Compare(a.Priority, b.Priority),
 		cmp.Compare(a.Loss, b.Loss), cmp.Compare(a.RTT, b.RTT), cmp.Compare(a.ID, b.ID))
 }
 
+func cmpDegraded(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
 // entry makes an entry of this home address for an action (nil: Single
-// over every path).
+// over every path), with degraded paths demoted.
 func (h *home) entry(o Origin, a *Action) *Entry {
+	e := h.entryPaths(o, a)
+	demote(e)
+	return e
+}
+
+// demote puts an entry's degraded paths after its healthy ones (Single:
+// the failover order) or, when a healthy path is usable, out of a share:
+// the flows hashed to a lossy path move to the others, and come back when
+// it is good again (the hash alone decides, as for a failed path).
+// Replicate keeps them: a lossy copy still fills the other's gaps.
+func demote(e *Entry) {
+	healthy := false
+	for i := range e.Paths {
+		healthy = healthy || e.Paths[i].Usable && !e.Paths[i].Degraded
+	}
+	if !healthy {
+		return
+	}
+	switch e.Mode {
+	case Single:
+		slices.SortStableFunc(e.Paths, func(a, b Path) int { return cmpDegraded(a.Degraded, b.Degraded) })
+	case Share:
+		for i := range e.Paths {
+			if e.Paths[i].Degraded {
+				e.Paths[i].Usable = false
+			}
+		}
+	}
+}
+
+func (h *home) entryPaths(o Origin, a *Action) *Entry {
 	e := &Entry{HoA: h.hoa, Origin: o, Mode: Single}
 	if a == nil {
 		e.Paths = slices.Clone(h.paths)

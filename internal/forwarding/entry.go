@@ -13,6 +13,8 @@ type Path struct {
 	Port   uint16
 	Weight uint32
 	Usable bool
+	// Degraded: a lossy path (Binding.Degraded), demoted.
+	Degraded bool
 }
 
 // Origin says where an entry comes from; it is also the first key of

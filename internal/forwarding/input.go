@@ -96,6 +96,12 @@ type Binding struct {
 	// the healthier first.
 	Loss float64
 	RTT  time.Duration
+	// Degraded: the path loses more than its end's max_loss (judged with
+	// hysteresis by internal/paths). A degraded path ranks after every
+	// healthy one whatever its priority, and is left out of sharing while
+	// a healthy path is usable; it still carries traffic when no healthy
+	// path can, and it is still a copy of a bicast flow.
+	Degraded bool
 }
 
 // PathRef names a path in an Action, with its share weight (0: the

@@ -15,28 +15,49 @@ type path struct {
 	lastAny  time.Time // last proof of life: data or probe reply
 
 	nextProbe   time.Time
-	outstanding map[uint16]time.Time // probe sequence -> sent
+	outstanding map[uint16]probe // by sequence number
 	sent        uint64
 
 	// srtt and rttvar as in RFC 6298 section 2 (alpha 1/8, beta 1/4).
 	srtt, rttvar time.Duration
 	lastRTT      time.Duration
-	// rtts: the last samples (a ring), for the minimum: the propagation
-	// delay, without the queueing that a loaded path adds to srtt.
+	// rtts: samples at most one per ProbeInterval (a ring), for the
+	// minimum: the propagation delay, without the queueing that a loaded
+	// path adds to srtt.
 	rtts    []time.Duration
 	rttNext int
-	// outcomes: the last probes, true when answered (a ring).
-	outcomes []bool
-	next     int
+	rttAt   time.Time // of the last sample taken into rtts
+
+	q quality
+	// lastProbe is when the probe schedule last fired (a due time, so
+	// that a coarse Tick keeps the average rate); probeNow asks for one
+	// at the next Tick.
+	lastProbe time.Time
+	probeNow  bool
 }
 
-func (p *path) rtt(r time.Duration, window int) {
+// probe is an outstanding Echo Request: when it went, whether at the busy
+// rate (its round trip then carries the queue of the path's traffic), and
+// whether the path was up (the loss of a probe sent to a suspect or down
+// path is the failure's).
+type probe struct {
+	sent time.Time
+	fast bool
+	up   bool // sent while the path was up
+}
+
+// rtt takes a round trip sample; floor says it may set the lowest round
+// trip (not a busy path's: see rttWindow).
+func (p *path) rtt(now time.Time, r, every time.Duration, floor bool) {
 	p.lastRTT = r
-	if len(p.rtts) < window {
-		p.rtts = append(p.rtts, r)
-	} else {
-		p.rtts[p.rttNext] = r
-		p.rttNext = (p.rttNext + 1) % window
+	if floor && (p.rttAt.IsZero() || now.Sub(p.rttAt) >= every) {
+		p.rttAt = now
+		if len(p.rtts) < rttWindow {
+			p.rtts = append(p.rtts, r)
+		} else {
+			p.rtts[p.rttNext] = r
+			p.rttNext = (p.rttNext + 1) % rttWindow
+		}
 	}
 	if p.srtt == 0 {
 		p.srtt, p.rttvar = r, r/2
@@ -61,46 +82,41 @@ func (p *path) minRTT() time.Duration {
 	return m
 }
 
-func (p *path) outcome(ok bool, window int) {
-	if len(p.outcomes) < window {
-		p.outcomes = append(p.outcomes, ok)
-		return
-	}
-	p.outcomes[p.next] = ok
-	p.next = (p.next + 1) % window
-}
-
 // expire counts probes unanswered for timeout as lost.
-func (p *path) expire(now time.Time, timeout time.Duration, window int) {
-	for seq, sent := range p.outstanding {
-		if now.Sub(sent) >= timeout {
+func (p *path) expire(now time.Time, timeout time.Duration) (lost int) {
+	for seq, pr := range p.outstanding {
+		if now.Sub(pr.sent) >= timeout {
 			delete(p.outstanding, seq)
-			p.outcome(false, window)
+			lost++
 		}
 	}
+	return lost
+}
+
+// overtaken counts as lost the probes sent before one just answered: the
+// path delivers in order, so their replies are not coming (a late one is
+// then ignored as unknown). sentUp of them went while the path was up.
+func (p *path) overtaken(sent time.Time) (lost, sentUp int) {
+	for seq, pr := range p.outstanding {
+		if pr.sent.Before(sent) {
+			delete(p.outstanding, seq)
+			lost++
+			if pr.up {
+				sentUp++
+			}
+		}
+	}
+	return lost, sentUp
 }
 
 func (p *path) oldest() (time.Time, bool) {
 	var o time.Time
-	for _, sent := range p.outstanding {
-		if o.IsZero() || sent.Before(o) {
-			o = sent
+	for _, pr := range p.outstanding {
+		if o.IsZero() || pr.sent.Before(o) {
+			o = pr.sent
 		}
 	}
 	return o, !o.IsZero()
-}
-
-func (p *path) loss() (float64, int) {
-	if len(p.outcomes) == 0 {
-		return 0, 0
-	}
-	lost := 0
-	for _, ok := range p.outcomes {
-		if !ok {
-			lost++
-		}
-	}
-	return float64(lost) / float64(len(p.outcomes)), len(p.outcomes)
 }
 
 func later(a, b time.Time) time.Time {

@@ -10,6 +10,10 @@ type Status struct {
 	// Loss is the share of the last Samples probes left unanswered.
 	Loss    float64
 	Samples int
+	// Degraded: Loss went above MaxLoss at DegradedSince (and the path has
+	// not been good since; DegradedSince is then when it recovered).
+	Degraded      bool
+	DegradedSince time.Time
 	// SRTT and RTTVar are the smoothed round trip of the probes (RFC 6298
 	// section 2); LastRTT the latest. Zero: no reply yet.
 	SRTT, RTTVar, LastRTT time.Duration
@@ -37,7 +41,8 @@ func (t *Table) Status(k Key) (Status, bool) {
 }
 
 func (t *Table) status(k Key, p *path) Status {
-	loss, n := p.loss()
-	return Status{Key: k, State: p.state, Since: p.since, Loss: loss, Samples: n, SRTT: p.srtt, RTTVar: p.rttvar,
+	loss, n := p.q.loss(t.cfg.LossWindow)
+	return Status{Key: k, State: p.state, Since: p.since, Loss: loss, Samples: n, Degraded: p.q.degraded,
+		DegradedSince: p.q.degradedSince, SRTT: p.srtt, RTTVar: p.rttvar,
 		LastRTT: p.lastRTT, LastArrival: p.lastAny, ProbesSent: p.sent}
 }

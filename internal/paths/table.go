@@ -42,6 +42,9 @@ const (
 	SendProbe ActionKind = iota
 	// StateChanged: the path's state is now State (was Was).
 	StateChanged
+	// QualityChanged: the path is now Degraded (its loss above MaxLoss)
+	// or good again.
+	QualityChanged
 )
 
 // Action is one thing for the role to do.
@@ -50,6 +53,7 @@ type Action struct {
 	Key        Key
 	Seq        uint16
 	State, Was State
+	Degraded   bool
 	Reason     string
 }
 
@@ -75,7 +79,7 @@ func (t *Table) Add(now time.Time, k Key) {
 	if t.paths[k] != nil {
 		return
 	}
-	t.paths[k] = &path{since: now, lastAny: now, nextProbe: now, outstanding: map[uint16]time.Time{}}
+	t.paths[k] = &path{since: now, lastAny: now, probeNow: true, outstanding: map[uint16]probe{}}
 }
 
 // Remove forgets k.
@@ -90,6 +94,12 @@ func (t *Table) State(k Key) State {
 		return p.state
 	}
 	return Up
+}
+
+// Degraded reports whether k's loss is above MaxLoss (with hysteresis).
+func (t *Table) Degraded(k Key) bool {
+	p := t.paths[k]
+	return p != nil && p.q.degraded
 }
 
 // Received records the receive counter of k (packets that came out of
@@ -121,15 +131,46 @@ func (t *Table) ProbeReply(now time.Time, k Key, seq uint16) []Action {
 	if p == nil {
 		return nil
 	}
-	sent, ok := p.outstanding[seq]
+	pr, ok := p.outstanding[seq]
 	if !ok {
 		return nil
 	}
 	delete(p.outstanding, seq)
-	p.rtt(now.Sub(sent), t.cfg.LossWindow)
-	p.outcome(true, t.cfg.LossWindow)
+	p.rtt(now, now.Sub(pr.sent), t.cfg.ProbeInterval, !pr.fast)
+	lost, sentUp := p.overtaken(pr.sent)
+	acts := t.outcomes(now, k, p, lost-sentUp, false, true)
+	acts = append(acts, t.outcomes(now, k, p, sentUp, true, false)...)
 	p.lastAny = now
-	return t.alive(now, k, p, "probe reply")
+	return append(acts, t.alive(now, k, p, "probe reply")...)
+}
+
+// outcomes records lost probes, then an answered one if ok, and judges
+// the path's quality. The probes a failure swallows (timed out, or lost
+// while the path is suspect or down) count in the loss figure but not in
+// the judgement: they are the failure's, and would hold a path that came
+// back degraded. The judgement counts the probes that a later answered
+// one overtook: loss among delivered packets.
+func (t *Table) outcomes(now time.Time, k Key, p *path, lost int, ok, failure bool) []Action {
+	size := max(t.cfg.LossWindow, t.cfg.RecoverWindow)
+	for range lost {
+		p.q.add(outcome{failure: failure || p.state != Up}, size)
+	}
+	if ok {
+		p.q.add(outcome{ok: true}, size)
+	}
+	if p.state != Up {
+		return nil
+	}
+	// A path that never answered a probe (Echo filtered on the way, or
+	// no reply yet) is not judged by its probes' loss: its data decides.
+	if lost == 0 && !ok || p.srtt == 0 {
+		return nil
+	}
+	changed, why := p.q.judge(now, &t.cfg)
+	if !changed {
+		return nil
+	}
+	return []Action{{Kind: QualityChanged, Key: k, State: p.state, Was: p.state, Degraded: p.q.degraded, Reason: why}}
 }
 
 func (t *Table) alive(now time.Time, k Key, p *path, why string) []Action {
@@ -143,7 +184,7 @@ func (t *Table) set(now time.Time, k Key, p *path, s State, why string) Action {
 	a := Action{Kind: StateChanged, Key: k, State: s, Was: p.state, Reason: why}
 	p.state, p.since = s, now
 	if s == Suspect {
-		p.nextProbe = now // at once
+		p.probeNow = true
 	}
 	return a
 }
@@ -159,8 +200,9 @@ func (t *Table) Tick(now time.Time) []Action {
 }
 
 func (t *Table) tick(now time.Time, k Key, p *path) []Action {
-	var acts []Action
-	p.expire(now, t.cfg.LossTimeout, t.cfg.LossWindow)
+	// A probe lost by timeout had no answered probe after it for
+	// LossTimeout: the path failed (or stalled) rather than lost it.
+	acts := t.outcomes(now, k, p, p.expire(now, t.cfg.LossTimeout), false, true)
 	switch p.state {
 	case Up:
 		if why := t.quiet(now, p); why != "" {
@@ -171,14 +213,55 @@ func (t *Table) tick(now time.Time, k Key, p *path) []Action {
 			acts = append(acts, t.set(now, k, p, Down, "nothing arrived"))
 		}
 	}
-	if t.probing(p) && !now.Before(p.nextProbe) {
+	if due, ok := t.due(now, p); ok && !now.Before(due) {
 		t.seq++
-		p.outstanding[t.seq] = now
+		p.outstanding[t.seq] = probe{sent: now, fast: p.state == Up && t.fast(now, p), up: p.state == Up}
 		p.sent++
-		p.nextProbe = now.Add(t.interval(p))
+		// From the due time, not now: a Tick every 20 ms then keeps a
+		// 25 ms schedule's average rate instead of probing every 40 ms.
+		p.lastProbe, p.probeNow = due, false
+		if now.Sub(due) >= t.interval(now, p) {
+			p.lastProbe = now
+		}
 		acts = append(acts, Action{Kind: SendProbe, Key: k, Seq: t.seq})
 	}
 	return acts
+}
+
+// due is when p's next probe is, false when p is not probed now.
+func (t *Table) due(now time.Time, p *path) (time.Time, bool) {
+	if !t.probing(now, p) {
+		return time.Time{}, false
+	}
+	if p.probeNow || p.lastProbe.IsZero() {
+		return now, true
+	}
+	return p.lastProbe.Add(t.interval(now, p)), true
+}
+
+// busy: data arrived within ActiveWindow.
+func (t *Table) busy(now time.Time, p *path) bool {
+	return !p.lastData.IsZero() && now.Sub(p.lastData) < t.cfg.ActiveWindow
+}
+
+// fast: probed at BusyProbeInterval, for its loss figure: a busy path
+// (ProbeBusy), or a degraded one, which must show it is good again. A
+// path that carried traffic and lost a probe within the last LossWindow
+// stays fast until the window is clean or the path degraded: its traffic
+// may have left because the other end judged it first (the home agent
+// sees the uplink leave when the mobile node degrades the path).
+func (t *Table) fast(now time.Time, p *path) bool {
+	if p.q.degraded {
+		return true
+	}
+	if !t.cfg.ProbeBusy || p.lastData.IsZero() {
+		return false
+	}
+	if t.busy(now, p) {
+		return true
+	}
+	_, lost, _ := p.q.last(t.cfg.LossWindow)
+	return lost > 0
 }
 
 // quiet says why an up path is suspect, or "".
@@ -203,25 +286,29 @@ func (t *Table) downAfter(p *path) time.Duration {
 	return max(t.cfg.DownAfter, 3*p.minRTT())
 }
 
-func (t *Table) probing(p *path) bool {
+func (t *Table) probing(now time.Time, p *path) bool {
 	switch p.state {
 	case Up:
-		return t.cfg.ProbeUp
+		return t.cfg.ProbeUp || t.fast(now, p)
 	case Down:
 		return t.cfg.ProbeDown
 	}
 	return true
 }
 
-func (t *Table) interval(p *path) time.Duration {
-	if p.state == Suspect {
+func (t *Table) interval(now time.Time, p *path) time.Duration {
+	switch {
+	case p.state == Suspect:
 		return t.cfg.SuspectProbeInterval
+	case p.state == Up && t.fast(now, p):
+		return t.cfg.BusyProbeInterval
 	}
 	return t.cfg.ProbeInterval
 }
 
-// Deadline is when Tick has something to do next (the zero time: no path).
-func (t *Table) Deadline() time.Time {
+// Deadline is when Tick has something to do next (the zero time: no
+// path), judged at now (a path's busy state ends with time).
+func (t *Table) Deadline(now time.Time) time.Time {
 	var d time.Time
 	earlier := func(x time.Time) {
 		if d.IsZero() || x.Before(d) {
@@ -229,8 +316,8 @@ func (t *Table) Deadline() time.Time {
 		}
 	}
 	for _, p := range t.paths {
-		if t.probing(p) {
-			earlier(p.nextProbe)
+		if due, ok := t.due(now, p); ok {
+			earlier(due)
 		}
 		switch p.state {
 		case Up:

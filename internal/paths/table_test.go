@@ -1,6 +1,7 @@
 package paths
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 	"time"
@@ -20,10 +21,15 @@ type sim struct {
 	rx     map[Key]uint64
 	probes map[Key]int
 	states []Action
+	// quality: the QualityChanged actions, with when.
+	quality []Action
 	// answer: probes on these paths are answered after rtt.
 	answer  map[Key]bool
 	rtt     time.Duration
 	pending []reply
+	// loss: probes on these paths are lost with this probability.
+	loss map[Key]float64
+	rng  *rand.Rand
 }
 
 type reply struct {
@@ -34,7 +40,7 @@ type reply struct {
 
 func newSim(t *testing.T, cfg Config, keys ...Key) *sim {
 	s := &sim{t: t, tb: New(cfg), now: t0, rx: map[Key]uint64{}, probes: map[Key]int{}, answer: map[Key]bool{},
-		rtt: 10 * time.Millisecond}
+		rtt: 10 * time.Millisecond, loss: map[Key]float64{}, rng: rand.New(rand.NewPCG(1, 2))}
 	for _, k := range keys {
 		s.tb.Add(t0, k)
 		s.answer[k] = true
@@ -48,11 +54,13 @@ func (s *sim) act(as []Action) {
 		switch a.Kind {
 		case SendProbe:
 			s.probes[a.Key]++
-			if s.answer[a.Key] {
+			if s.answer[a.Key] && s.rng.Float64() >= s.loss[a.Key] {
 				s.pending = append(s.pending, reply{s.now.Add(s.rtt), a.Key, a.Seq})
 			}
 		case StateChanged:
 			s.states = append(s.states, a)
+		case QualityChanged:
+			s.quality = append(s.quality, a)
 		}
 	}
 }
@@ -208,15 +216,15 @@ func TestLateOrForgedReplyIgnored(t *testing.T) {
 
 func TestDeadlineCoversTheNextStep(t *testing.T) {
 	tb := New(Config{ProbeUp: true})
-	if !tb.Deadline().IsZero() {
+	if !tb.Deadline(t0).IsZero() {
 		t.Fatal("deadline with no path")
 	}
 	tb.Add(t0, kA)
-	if d := tb.Deadline(); !d.Equal(t0) {
+	if d := tb.Deadline(t0); !d.Equal(t0) {
 		t.Errorf("first probe due %v, want at once", d.Sub(t0))
 	}
 	tb.Tick(t0)
-	if d := tb.Deadline(); d.Sub(t0) != DefaultProbeTimeout {
+	if d := tb.Deadline(t0); d.Sub(t0) != DefaultProbeTimeout {
 		t.Errorf("next deadline after %v, want the probe timeout", d.Sub(t0))
 	}
 }
@@ -256,7 +264,7 @@ func TestDownAfterFollowsTheLowestRoundTrip(t *testing.T) {
 	// Queueing: a few slow samples among fast ones leave the minimum.
 	p := s.tb.paths[kA]
 	for _, r := range []time.Duration{20, 90, 120, 150} {
-		p.rtt(r*time.Millisecond, DefaultLossWindow)
+		p.rtt(s.now, r*time.Millisecond, 0, true)
 	}
 	p.rtts = p.rtts[len(p.rtts)-4:]
 	if d := s.tb.downAfter(p); d != DefaultDownAfter {

@@ -150,7 +150,8 @@ func tunnelled(b *binding.Binding) bool {
 
 // forwardingInput is the input of hoa's forwarding: each binding a path
 // (usable while its path is not judged down; when every path is, the
-// cache's preference stands rather than dropping everything), its flow
+// cache's preference stands rather than dropping everything; degraded,
+// so after the healthy ones, while its loss is above paths.max_loss), its flow
 // bindings (RFC 6089; several BIDs replicate, section 4.1.1.3) and the
 // operator rules.
 func (h *HomeAgent) forwardingInput(hoa netip.Addr, bs []binding.Binding) forwarding.Input {
@@ -161,7 +162,8 @@ func (h *HomeAgent) forwardingInput(hoa netip.Addr, bs []binding.Binding) forwar
 		usable := tunnelled(b) && h.pathAlive(b.CoA)
 		alive = alive || usable
 		in.Bindings = append(in.Bindings, forwarding.Binding{HoA: hoa, ID: forwarding.PathID(b.BID), CoA: b.CoA,
-			Encap: fwdEncap(h.encap[bindingKey{hoa, b.BID}]), Priority: b.Priority, Usable: usable})
+			Encap: fwdEncap(h.encap[bindingKey{hoa, b.BID}]), Priority: b.Priority, Usable: usable,
+			Degraded: h.pathDegraded(b.CoA)})
 	}
 	if !alive {
 		for i := range in.Bindings {
@@ -185,6 +187,11 @@ func (h *HomeAgent) forwardingInput(hoa netip.Addr, bs []binding.Binding) forwar
 
 func (h *HomeAgent) pathAlive(coa netip.Addr) bool {
 	return h.pw == nil || h.pw.live.State(h.pathKey(coa)) != paths.Down
+}
+
+// pathDegraded: the path to coa loses more than paths.max_loss.
+func (h *HomeAgent) pathDegraded(coa netip.Addr) bool {
+	return h.pw != nil && h.pw.live.Degraded(h.pathKey(coa))
 }
 
 // indexCoAs records the care-of addresses hoa has endpoints at, for path

@@ -24,21 +24,29 @@ const pathPoll = 20 * time.Millisecond
 // it then move to their next binding on a live path without waiting for
 // the mobile node (issue 14). Idle paths are not probed here: the mobile
 // node probes them (docs/paths.md), so each idle path costs one packet per
-// second each way.
+// second each way. A busy path (uplink traffic arrived within a second) is
+// probed every 25 ms for its loss: above paths.max_loss the path is
+// degraded, and its home addresses' downlink moves to a healthy binding.
 type pathWatch struct {
 	live    *paths.Table
 	echo    *pathprobe.Echo // nil: suspect paths are judged by silence alone
 	replies chan pathprobe.Reply
 	watched map[netip.Addr]bool // care-of addresses with an endpoint
-	// nextRound: no path round before it (pathsTickBounded).
+	// nextRound: no path round before it (pathsTickBounded); lastSpent
+	// the last round's duration.
 	nextRound time.Time
+	lastSpent time.Duration
 }
 
 // openPaths opens the probe socket in the data plane's namespace (ns; the
 // caller's when not open). Without it, a suspect path is judged by silence
 // alone.
 func (h *HomeAgent) openPaths(ns netns.NsHandle) {
-	h.pw = &pathWatch{live: paths.New(paths.Config{}), replies: make(chan pathprobe.Reply, 64),
+	pc := paths.Config{ProbeBusy: true}
+	if h.cfg != nil {
+		pc.MaxLoss = h.cfg.Paths.MaxLossRatio()
+	}
+	h.pw = &pathWatch{live: paths.New(pc), replies: make(chan pathprobe.Reply, 64),
 		watched: map[netip.Addr]bool{}}
 	err := inNamespace(ns, func() error {
 		var err error
@@ -82,8 +90,12 @@ func (h *HomeAgent) pathKey(coa netip.Addr) paths.Key { return paths.Key{Local: 
 // endpoints (docs/paths.md) instead of starving the Binding Updates.
 const pathShare = 0.1
 
-// pathsTickBounded runs pathsTick unless the last round's cost says to
-// wait.
+// pathsTickBounded runs pathsTick unless the last rounds' cost says to
+// wait. The cost is the lower of the last two rounds': on a busy machine a
+// round whose goroutine was descheduled for 140 ms (seen at a load average
+// of 13 on 2 cores) would otherwise stop the rounds for 1.4 s, and a
+// silent failure then went unnoticed that long; a home agent whose rounds
+// are all slow still waits in proportion.
 func (h *HomeAgent) pathsTickBounded() {
 	start := time.Now()
 	if start.Before(h.pw.nextRound) {
@@ -91,7 +103,9 @@ func (h *HomeAgent) pathsTickBounded() {
 	}
 	h.pathsTick()
 	spent := time.Since(start)
-	h.pw.nextRound = start.Add(time.Duration(float64(spent) / pathShare))
+	cost := min(spent, h.pw.lastSpent)
+	h.pw.lastSpent = spent
+	h.pw.nextRound = start.Add(time.Duration(float64(cost) / pathShare))
 }
 
 // pathsTick follows the endpoints installed, feeds the arrivals, and acts
@@ -149,12 +163,25 @@ func (h *HomeAgent) pathActions(acts []paths.Action) {
 			// A binding on a down path is not usable (forwardingInput):
 			// the home addresses tunnelled there move to their next
 			// binding on a live path, and come back when it is up.
-			for _, hoa := range h.coaHomes[a.Key.Peer] {
-				h.touch(hoa)
+			h.touchPath(a.Key.Peer)
+		case paths.QualityChanged:
+			// A degraded binding ranks after the healthy ones.
+			if a.Degraded {
+				h.log.Warn("path degraded", "coa", a.Key.Peer, "reason", a.Reason)
+			} else {
+				h.log.Info("path good again", "coa", a.Key.Peer, "reason", a.Reason)
 			}
+			h.touchPath(a.Key.Peer)
 		}
 	}
 	h.commitLogged("tunnelling home addresses (path liveness)")
+}
+
+// touchPath marks for recomputation the home addresses tunnelled to coa.
+func (h *HomeAgent) touchPath(coa netip.Addr) {
+	for _, hoa := range h.coaHomes[coa] {
+		h.touch(hoa)
+	}
 }
 
 // PathView is one path as the "paths" topic shows it.
@@ -164,8 +191,13 @@ type PathView struct {
 	Since         time.Time  `json:"since"`
 	LossPct       float64    `json:"loss_percent"`
 	Samples       int        `json:"loss_samples"`
-	SRTTms        float64    `json:"srtt_ms"`
-	ProbesSent    uint64     `json:"probes_sent"`
+	// Degraded: loss above paths.max_loss (since DegradedSince).
+	Degraded      bool      `json:"degraded"`
+	DegradedSince time.Time `json:"degraded_since,omitzero"`
+	SRTTms        float64   `json:"srtt_ms"`
+	RTTVarms      float64   `json:"rttvar_ms"`
+	LastRTTms     float64   `json:"last_rtt_ms"`
+	ProbesSent    uint64    `json:"probes_sent"`
 }
 
 func (h *HomeAgent) pathViews() []PathView {
@@ -174,8 +206,15 @@ func (h *HomeAgent) pathViews() []PathView {
 	}
 	var out []PathView
 	for _, st := range h.pw.live.Snapshot() {
-		out = append(out, PathView{CareOfAddress: st.Key.Peer, State: st.State.String(), Since: st.Since,
-			LossPct: 100 * st.Loss, Samples: st.Samples, SRTTms: float64(st.SRTT.Microseconds()) / 1000, ProbesSent: st.ProbesSent})
+		v := PathView{CareOfAddress: st.Key.Peer, State: st.State.String(), Since: st.Since,
+			LossPct: 100 * st.Loss, Samples: st.Samples, Degraded: st.Degraded, SRTTms: msOf(st.SRTT),
+			RTTVarms: msOf(st.RTTVar), LastRTTms: msOf(st.LastRTT), ProbesSent: st.ProbesSent}
+		if st.Degraded {
+			v.DegradedSince = st.DegradedSince
+		}
+		out = append(out, v)
 	}
 	return out
 }
+
+func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

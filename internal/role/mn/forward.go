@@ -70,7 +70,11 @@ func (m *MobileNode) forward() {
 // reverse tunnel always chose: a registered binding over one still
 // registering (the home agent's ingress check drops what comes from an
 // unregistered care-of address), a path not judged down over a dead one;
-// when none is both, the best there is carries rather than nothing.
+// when none is both, the best there is carries rather than nothing. A
+// degraded path (loss above paths.max_loss) ranks after the healthy ones
+// (forwarding.Binding.Degraded). Its RTT is not an input: srtt grows with
+// the queue a bulk flow builds on the path it takes, so ranking by it
+// would move the flow to the other path and back.
 func (m *MobileNode) bindingsOf(h *homeRegistration) []forwarding.Binding {
 	var out []forwarding.Binding
 	var ranks []int
@@ -89,7 +93,8 @@ func (m *MobileNode) bindingsOf(h *homeRegistration) []forwarding.Binding {
 		best = max(best, r)
 		ranks = append(ranks, r)
 		out = append(out, forwarding.Binding{HoA: h.hoa, ID: forwarding.PathID(f.cfg.BID), CoA: f.coa,
-			Encap: forwarding.Encap(f.encap()), Priority: priorityOf(f), Weight: m.weightOf(f.cfg.Name)})
+			Encap: forwarding.Encap(f.encap()), Priority: priorityOf(f), Weight: m.weightOf(f.cfg.Name),
+			Degraded: m.pathDegraded(h, f)})
 	}
 	for i := range out {
 		out[i].Usable = ranks[i] == best

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"monami/internal/config"
 	"monami/internal/dataplane"
 	"monami/internal/pathprobe"
 	"monami/internal/paths"
@@ -15,8 +16,16 @@ import (
 const pathPoll = 20 * time.Millisecond
 
 // pathConfig: the mobile node probes every path it registers once a second
-// (the idle cost) and a quiet one at the suspect interval.
-func pathConfig() paths.Config { return paths.Config{ProbeUp: true, ProbeDown: true} }
+// (the idle cost), a busy or degraded one every 25 ms for its loss, and a
+// quiet one at the suspect interval.
+func pathConfig() paths.Config { return paths.Config{ProbeUp: true, ProbeDown: true, ProbeBusy: true} }
+
+// pathConfigFor adds mn.yaml's paths.max_loss.
+func pathConfigFor(cfg *config.MobileNode) paths.Config {
+	c := pathConfig()
+	c.MaxLoss = cfg.Paths.MaxLossRatio()
+	return c
+}
 
 // watchPaths starts judging the paths of f's care-of address to every home
 // agent.
@@ -41,6 +50,12 @@ func (m *MobileNode) unwatchPaths(coa netip.Addr) {
 // pathAlive: the path of f to h's home agent is not judged down.
 func (m *MobileNode) pathAlive(h *homeRegistration, f *accessInterface) bool {
 	return m.live == nil || m.live.State(paths.Key{Local: f.coa, Peer: h.ha}) != paths.Down
+}
+
+// pathDegraded: the path of f to h's home agent loses more than
+// paths.max_loss.
+func (m *MobileNode) pathDegraded(h *homeRegistration, f *accessInterface) bool {
+	return m.live != nil && m.live.Degraded(paths.Key{Local: f.coa, Peer: h.ha})
 }
 
 // pathsTick feeds the arrivals since the last tick and acts on the paths'
@@ -85,6 +100,16 @@ func (m *MobileNode) pathActions(acts []paths.Action) {
 			}
 			lvl("path "+a.State.String(), "coa", a.Key.Local, "ha", a.Key.Peer, "was", a.Was.String(), "reason", a.Reason)
 			reselect = true
+		case paths.QualityChanged:
+			// A degraded path ranks after the healthy ones
+			// (forwarding.Binding.Degraded): the uplink moves.
+			m.cnt.pathChanges++
+			if a.Degraded {
+				m.log.Warn("path degraded", "coa", a.Key.Local, "ha", a.Key.Peer, "reason", a.Reason)
+			} else {
+				m.log.Info("path good again", "coa", a.Key.Local, "ha", a.Key.Peer, "reason", a.Reason)
+			}
+			reselect = true
 		}
 	}
 	if reselect {
@@ -95,15 +120,18 @@ func (m *MobileNode) pathActions(acts []paths.Action) {
 // PathLiveness is one (care-of address, home agent) path's figures in the
 // "paths" topic.
 type PathLiveness struct {
-	HomeAgent  netip.Addr `json:"home_agent"`
-	State      string     `json:"state"`
-	Since      time.Time  `json:"since"`
-	LossPct    float64    `json:"loss_percent"`
-	Samples    int        `json:"loss_samples"`
-	SRTTms     float64    `json:"srtt_ms"`
-	RTTVarms   float64    `json:"rttvar_ms"`
-	LastRTTms  float64    `json:"last_rtt_ms"`
-	ProbesSent uint64     `json:"probes_sent"`
+	HomeAgent netip.Addr `json:"home_agent"`
+	State     string     `json:"state"`
+	Since     time.Time  `json:"since"`
+	LossPct   float64    `json:"loss_percent"`
+	Samples   int        `json:"loss_samples"`
+	// Degraded: loss above paths.max_loss (since DegradedSince).
+	Degraded      bool      `json:"degraded"`
+	DegradedSince time.Time `json:"degraded_since,omitzero"`
+	SRTTms        float64   `json:"srtt_ms"`
+	RTTVarms      float64   `json:"rttvar_ms"`
+	LastRTTms     float64   `json:"last_rtt_ms"`
+	ProbesSent    uint64    `json:"probes_sent"`
 }
 
 func (m *MobileNode) liveness(f *accessInterface) []PathLiveness {
@@ -117,10 +145,18 @@ func (m *MobileNode) liveness(f *accessInterface) []PathLiveness {
 			continue
 		}
 		out = append(out, PathLiveness{HomeAgent: h.ha, State: st.State.String(), Since: st.Since,
-			LossPct: 100 * st.Loss, Samples: st.Samples, SRTTms: ms(st.SRTT), RTTVarms: ms(st.RTTVar),
+			LossPct: 100 * st.Loss, Samples: st.Samples, Degraded: st.Degraded, DegradedSince: since(st), SRTTms: ms(st.SRTT), RTTVarms: ms(st.RTTVar),
 			LastRTTms: ms(st.LastRTT), ProbesSent: st.ProbesSent})
 	}
 	return out
+}
+
+// since is when a degraded path degraded (zero when it is not).
+func since(st paths.Status) time.Time {
+	if !st.Degraded {
+		return time.Time{}
+	}
+	return st.DegradedSince
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

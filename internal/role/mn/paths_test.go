@@ -245,3 +245,44 @@ func (s *sinkTransport) Recv(ctx context.Context) (transport.Signal, error) {
 	return transport.Signal{}, ctx.Err()
 }
 func (s *sinkTransport) Close() error { return nil }
+
+// A busy path losing a third of its probes is degraded (internal/paths)
+// and the uplink moves to the healthy path of lower preference.
+func TestForwardLeavesADegradedPath(t *testing.T) {
+	m, dp := fwdNode("a0", "b0")
+	a, b := m.ifs[0], m.ifs[1]
+	a.registered[hoa], b.registered[hoa] = true, true
+	m.live = paths.New(pathConfig())
+	t0 := time.Unix(1000, 0)
+	ka, kb := paths.Key{Local: a.coa, Peer: haIP}, paths.Key{Local: b.coa, Peer: haIP}
+	m.live.Add(t0, ka)
+	m.live.Add(t0, kb)
+	m.forward()
+	if r := uplink(t, dp); r.Tunnel.Local != a.coa {
+		t.Fatal("lower priority value not preferred while both paths are good")
+	}
+	rx, n := uint64(0), 0
+	for now := t0; now.Before(t0.Add(3 * time.Second)); now = now.Add(10 * time.Millisecond) {
+		rx++
+		m.live.Received(now, ka, rx) // a carries traffic: probed fast
+		for _, act := range m.live.Tick(now) {
+			if act.Kind != paths.SendProbe {
+				continue
+			}
+			if n++; act.Key == kb || n%3 != 0 {
+				m.live.ProbeReply(now.Add(time.Millisecond), act.Key, act.Seq)
+			}
+		}
+	}
+	if !m.live.Degraded(ka) || m.live.State(ka) != paths.Up {
+		t.Fatalf("a: degraded %v, %v; want degraded and up", m.live.Degraded(ka), m.live.State(ka))
+	}
+	m.forward()
+	if r := uplink(t, dp); r.Tunnel.Local != b.coa {
+		t.Error("the uplink stays on a degraded path")
+	}
+	lv := m.liveness(a)
+	if len(lv) != 1 || !lv[0].Degraded || lv[0].LossPct < 20 || lv[0].DegradedSince.IsZero() {
+		t.Errorf("paths topic %+v, want a degraded with its loss", lv)
+	}
+}

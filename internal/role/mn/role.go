@@ -161,7 +161,7 @@ func New(cfg *config.MobileNode, opt Options) (_ *MobileNode, err error) {
 		snaps:       make(chan snapshotReq),
 		calls:       make(chan func()),
 		outstanding: map[groupKey]uint16{},
-		live:        paths.New(pathConfig()),
+		live:        paths.New(pathConfigFor(cfg)),
 		echoes:      make(chan pathprobe.Reply, 64),
 	}
 	if m.log == nil {
