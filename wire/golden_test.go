@@ -626,7 +626,7 @@ func homeAgentSwitchGolden(t *testing.T) []goldenCase {
 			Options: []Option{auth}}
 		pkt := goldenPacket(t, gHA, gCoA, netip.Addr{}, gMN, has)
 		w := authWant(map[string][]string{"mip6.has.num_addrs": gv(2), "mip6.has.reserved": gv("0x00"),
-			"mip6.has.address": gv("2001:db8:10::2", "2001:db8:10:0:1::"),
+			"mip6.has.address":  gv("2001:db8:10::2", "2001:db8:10:0:1::"),
 			"mip6.options.pad1": gv("00", "00", "00", "00", "00", "00"), // the last address's zero octets, see above
 		})
 		cs = append(cs, goldenCase{name: "HAS+auth, tshark-clean", packet: pkt, mhOff: IPv6HeaderLen + RoutingHeader2Len, src: gHA, dst: gMN, msg: has, want: w})
