@@ -205,6 +205,12 @@ func (c *BindingCache) AppendLookup(dst []Binding, hoa netip.Addr) []Binding {
 	return dst
 }
 
+// Has reports whether a home address has a binding.
+func (c *BindingCache) Has(hoa netip.Addr) bool {
+	ni, ok := c.index[hoa.As16()]
+	return ok && c.nodes[ni].count > 0
+}
+
 // Lookup returns the bindings of a home address, ordered best first.
 func (c *BindingCache) Lookup(hoa netip.Addr) []Binding {
 	ni, ok := c.index[hoa.As16()]
