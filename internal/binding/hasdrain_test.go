@@ -106,3 +106,22 @@ func TestCacheRefusesNewRegistrationsWhileDraining(t *testing.T) {
 	c.RefuseNewRegistrations(false)
 	mustAccept(t, c, t0.Add(4*time.Second), bu(5, bid(1, coaA)))
 }
+
+// Forget drops a home agent's entries without a Binding Update (one that
+// refused the registration holds nothing to deregister).
+func TestBULForget(t *testing.T) {
+	l := NewBindingUpdateList(BULConfig{})
+	ha2 := netip.MustParseAddr("2001:db8:1::12")
+	l.SetCareOfAddress(t0, CareOfBinding{HA: haAddr, HoA: hoa1, BID: 1, CoA: coaA})
+	l.SetCareOfAddress(t0, CareOfBinding{HA: ha2, HoA: hoa1, BID: 1, CoA: coaA})
+	l.Forget(ha2, hoa1)
+	es := l.Entries()
+	if len(es) != 1 || es[0].HA != haAddr {
+		t.Fatalf("entries after Forget: %+v", es)
+	}
+	for _, a := range l.Next(t0) {
+		if a.BU != nil && a.BU.HA == ha2 {
+			t.Fatalf("a Binding Update to the forgotten home agent: %+v", a.BU)
+		}
+	}
+}

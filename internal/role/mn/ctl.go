@@ -18,10 +18,10 @@ type counters struct {
 	unauthenticated, malformed, bindingErrors   uint64
 	// switches: authenticated Home Agent Switch messages received;
 	// switched: switches completed (RFC 5142).
-	switches, switched uint64
-	registered, failed, expired                 uint64
-	linkEvents, tunnelMoves                     uint64
-	pathChanges                                 uint64
+	switches, switched          uint64
+	registered, failed, expired uint64
+	linkEvents, tunnelMoves     uint64
+	pathChanges                 uint64
 }
 
 func (c *counters) ba(s binding.Status) {
@@ -150,7 +150,7 @@ func (m *MobileNode) snapshot(topic string) snapshotResp {
 			"send_errors": m.cnt.sendErrors, "binding_acks": m.cnt.acks, "unauthenticated_acks": m.cnt.unauthenticated,
 			"malformed": m.cnt.malformed, "binding_errors": m.cnt.bindingErrors, "registered": m.cnt.registered,
 			"failed": m.cnt.failed, "expired": m.cnt.expired, "link_events": m.cnt.linkEvents, "tunnel_moves": m.cnt.tunnelMoves,
-			"path_state_changes": m.cnt.pathChanges,
+			"path_state_changes":  m.cnt.pathChanges,
 			"home_agent_switches": m.cnt.switches, "home_agents_switched": m.cnt.switched,
 		}
 		if dc, err := m.dp.Counters(); err == nil {

@@ -103,40 +103,57 @@ func (m *MobileNode) switchNext(h *homeRegistration) {
 	m.forward() // accept what the new home agent tunnels from now on
 }
 
-// switchResult follows a registration result at the home agent being
-// switched to: the first acceptance completes the switch; a failure tries
-// the next listed one. It reports whether the action concerned a switch
-// (and must not change the current registration's state).
+// switchResult follows a registration result at a home agent other than
+// the current one: the first acceptance at the one being switched to
+// completes the switch; its refusal moves on to the next listed one; the
+// old one's deregistration ends. It reports whether the action is
+// consumed here: only the current home agent's results change what is
+// registered and forwarded.
 func (m *MobileNode) switchResult(a binding.Action) bool {
 	b := a.Binding
-	h := m.homeFor(b.HA, b.HoA)
-	if h == nil {
+	h := m.homeOf(b.HoA)
+	if h == nil || b.HA == h.ha {
 		return false
 	}
-	if b.HA == h.prev && b.HA != h.ha {
-		// The old home agent's deregistration; once it has none left, what
-		// it tunnels is no longer accepted.
+	switch {
+	case b.HA == h.prev:
+		// Once the old home agent has no binding left, what it tunnels is
+		// no longer accepted.
 		if a.Kind == binding.BindingDeregistered && !m.hasEntries(h.prev, h.hoa) {
 			h.prev = netip.Addr{}
 			m.forward()
 		}
-		return true
-	}
-	if h.sw == nil || b.HA != h.next {
-		return false
-	}
-	switch a.Kind {
-	case binding.BindingRegistered:
-		m.completeSwitch(h)
-		return false // and it counts as a registration of the current home agent
-	case binding.BindingFailed, binding.BindingExpired:
-		m.log.Warn("new home agent refused the registration", "hoa", h.hoa, "ha", b.HA, "status", a.Status, "reason", a.Reason)
-		m.abandon(h, b.HA)
-		h.sw.tried = append(h.sw.tried, b.HA)
-		m.switchNext(h)
-		return true
+	case h.sw != nil && b.HA == h.next:
+		switch a.Kind {
+		case binding.BindingRegistered:
+			m.completeSwitch(h)
+			return false // now the current home agent's registration
+		case binding.BindingFailed, binding.BindingExpired:
+			m.log.Warn("new home agent refused the registration", "hoa", h.hoa, "ha", b.HA, "status", a.Status, "reason", a.Reason)
+			m.bul.Forget(b.HA, h.hoa)
+			if m.live != nil {
+				for _, f := range m.ifs {
+					m.live.Remove(paths.Key{Local: f.coa, Peer: b.HA})
+				}
+			}
+			h.sw.tried = append(h.sw.tried, b.HA)
+			m.switchNext(h)
+			if !h.next.IsValid() {
+				m.forward() // given up: stop accepting from the refused ones
+			}
+		}
 	}
 	return true
+}
+
+// homeOf is the home registration of hoa.
+func (m *MobileNode) homeOf(hoa netip.Addr) *homeRegistration {
+	for _, h := range m.homes {
+		if h.hoa == hoa {
+			return h
+		}
+	}
+	return nil
 }
 
 // completeSwitch makes the new home agent the current one and deregisters
@@ -164,7 +181,12 @@ func (m *MobileNode) abandon(h *homeRegistration, ha netip.Addr) {
 	}
 }
 
-var errNoOptions = errors.New("message has no options")
+var (
+	errNoOptions = errors.New("message has no options")
+	// errSwitchUnauthenticated: a Home Agent Switch without a valid MN-HA
+	// authenticator for the home address's security association.
+	errSwitchUnauthenticated = errors.New("home agent switch not authenticated")
+)
 
 // verifySigned checks the MN-HA authentication option, the last option of
 // any message from the home agent (RFC 4285 section 5), over the care-of
@@ -172,26 +194,26 @@ var errNoOptions = errors.New("message has no options")
 func (m *MobileNode) verifySigned(h *homeRegistration, sig *transport.Signal) error {
 	mh := sig.MH
 	if len(mh) < 2 {
-		return errUnauthenticated
+		return errSwitchUnauthenticated
 	}
 	hlen := (int(mh[1]) + 1) * 8
 	if hlen > len(mh) {
-		return errUnauthenticated
+		return errSwitchUnauthenticated
 	}
 	off, ok := wire.OptionsOffset(mh[:hlen])
 	if !ok {
-		return fmt.Errorf("%w: %w", errUnauthenticated, errNoOptions)
+		return fmt.Errorf("%w: %w", errSwitchUnauthenticated, errNoOptions)
 	}
 	last, ok := wire.LastOption(wire.NewOptionIterator(mh[off:hlen], off))
 	if !ok || last.Type != wire.OptMobilityMessageAuthentication {
-		return fmt.Errorf("%w: no authentication option", errUnauthenticated)
+		return fmt.Errorf("%w: no authentication option", errSwitchUnauthenticated)
 	}
 	a, err := wire.DecodeMobilityMessageAuthentication(last.Data)
 	if err != nil || a.SPI != h.spi {
-		return fmt.Errorf("%w: SPI is not %d", errUnauthenticated, h.spi)
+		return fmt.Errorf("%w: SPI is not %d", errSwitchUnauthenticated, h.spi)
 	}
 	if err := h.auth.Verify(mh[:hlen], last, sig.Dst, h.hoa); err != nil {
-		return fmt.Errorf("%w: %w", errUnauthenticated, err)
+		return fmt.Errorf("%w: %w", errSwitchUnauthenticated, err)
 	}
 	return nil
 }
