@@ -25,6 +25,9 @@ import (
 // way (transport, interface, RFC 5555 UDP endpoints, the home agent
 // address it used).
 type signalPath struct {
+	// to is the address the Binding Update came from, where answers go (for
+	// an RFC 5555 IPv4 care-of address: the home address inside UDP).
+	to           netip.Addr
 	tp           transport.Transport
 	via          transport.Via
 	ha           netip.Addr
@@ -33,15 +36,16 @@ type signalPath struct {
 	lastAccepted time.Time
 }
 
-// notePath remembers the path of an accepted registration.
-func (h *HomeAgent) notePath(r *received, hoa netip.Addr) {
+// notePath remembers the path of an accepted registration, by the care-of
+// address it bound (the IPv4 or alternate care-of address when given).
+func (h *HomeAgent) notePath(r *received, req *binding.BindingUpdateRequest) {
 	sig := &r.sig
-	m := h.paths[hoa]
+	m := h.paths[req.HoA]
 	if m == nil {
 		m = map[netip.Addr]signalPath{}
-		h.paths[hoa] = m
+		h.paths[req.HoA] = m
 	}
-	m[sig.Src] = signalPath{tp: r.tp, via: sig.Via, ha: sig.Dst, ifIndex: sig.IfIndex, peer: sig.Peer, local: sig.Local, lastAccepted: r.at}
+	m[req.CareOfAddress()] = signalPath{to: sig.Src, tp: r.tp, via: sig.Via, ha: sig.Dst, ifIndex: sig.IfIndex, peer: sig.Peer, local: sig.Local, lastAccepted: r.at}
 }
 
 // DrainRequest is the body of the drain command (monami ctl drain).
@@ -174,19 +178,19 @@ func (h *HomeAgent) sendSwitch(ctx context.Context, hoa netip.Addr) {
 		if !ok {
 			// Restored from the store: no path learnt since the start.
 			// Native signalling needs none; RFC 5555 UDP needs the NAT's port.
-			if p, ok = h.nativePath(); !ok {
+			if p, ok = h.nativePath(b.CoA); !ok {
 				h.warn(h.now(), "home agent switch not sent: no signalling path known for this care-of address since the start", "hoa", hoa, "coa", b.CoA)
 				continue
 			}
 		}
-		out := transport.Signal{Via: p.via, Src: p.ha, Dst: b.CoA, Ext: transport.ExtRH2, HomeAddress: hoa,
+		out := transport.Signal{Via: p.via, Src: p.ha, Dst: p.to, Ext: transport.ExtRH2, HomeAddress: hoa,
 			IfIndex: p.ifIndex, Peer: p.peer, Local: p.local}
-		if hoa == b.CoA {
-			out.Ext, out.HomeAddress = transport.ExtNone, netip0 // at home
+		if hoa == p.to {
+			out.Ext, out.HomeAddress = transport.ExtNone, netip0 // at home, or inside UDP over IPv4
 		}
 		var err error
 		if sa != nil && sa.auth != nil {
-			h.out, err = sa.auth.AppendMessage(h.out[:0], msg, sa.spi, b.CoA, hoa, netip0, netip0)
+			h.out, err = sa.auth.AppendMessage(h.out[:0], msg, sa.spi, p.to, hoa, netip0, netip0)
 		} else {
 			h.out, err = wire.AppendMessage(h.out[:0], msg, netip0, netip0)
 		}
@@ -208,11 +212,15 @@ func (h *HomeAgent) sendSwitch(ctx context.Context, hoa netip.Addr) {
 		"authenticated", sa != nil && sa.auth != nil)
 }
 
-// nativePath is the native transport, from the home agent address.
-func (h *HomeAgent) nativePath() (signalPath, bool) {
+// nativePath is the native transport to an IPv6 care-of address, from the
+// home agent address.
+func (h *HomeAgent) nativePath(coa netip.Addr) (signalPath, bool) {
+	if !coa.Is6() || coa.Is4In6() {
+		return signalPath{}, false
+	}
 	for _, tp := range h.tps {
 		if _, ok := tp.(*transport.Native); ok {
-			return signalPath{tp: tp, via: transport.ViaMH, ha: h.addr}, true
+			return signalPath{to: coa, tp: tp, via: transport.ViaMH, ha: h.addr}, true
 		}
 	}
 	return signalPath{}, false
@@ -223,7 +231,7 @@ func (h *HomeAgent) nativePath() (signalPath, bool) {
 // answers a Home Agent Switch (RFC 5142 section 6.1).
 func (h *HomeAgent) switchFollow(r *received, req *binding.BindingUpdateRequest) {
 	if req.Lifetime > 0 {
-		h.notePath(r, req.HoA)
+		h.notePath(r, req)
 		return
 	}
 	h.drainAcknowledged(req.HoA, "deregistration")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"monami/internal/ctlapi"
+	"monami/internal/transport"
 	"monami/wire"
 )
 
@@ -79,5 +80,37 @@ func TestDrainSendsHomeAgentSwitch(t *testing.T) {
 		Dataplane  any      `json:"dataplane"`
 	}).Signalling.SwitchesSent; n != 1 {
 		t.Fatalf("home_agent_switches_sent %d", n)
+	}
+}
+
+// A mobile node that registered over RFC 5555 UDP gets the switch over UDP,
+// to the port its registration came from.
+func TestDrainSwitchTakesTheRegistrationsPath(t *testing.T) {
+	x := start(t)
+	peer := netip.AddrPortFrom(coa1, 40123)
+	mh := x.signedBU(coa1, 15, wire.BUFlagF, "mn1@example.org", bid{1, coa1, 10})
+	if ba := parseBA(t, x.exchange(transport.Signal{Via: transport.ViaUDP, Src: coa1, Dst: haAddr, Ext: transport.ExtHAO,
+		HomeAddress: hoa, MH: mh, Peer: peer})); ba.Status != wire.StatusAccepted {
+		t.Fatal(ba.Status)
+	}
+	if _, err := x.h.Command(context.Background(), "drain", json.RawMessage(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-x.tp.cond:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no Home Agent Switch sent")
+	}
+	x.tp.mu.Lock()
+	s := x.tp.sent[len(x.tp.sent)-1]
+	x.tp.mu.Unlock()
+	if wire.MHType(s.MH[2]) != wire.MHHomeAgentSwitch || s.Via != transport.ViaUDP || s.Peer != peer || s.Dst != coa1 {
+		t.Fatalf("switch sent %v via %v to %v (peer %v)", wire.MHType(s.MH[2]), s.Via, s.Dst, s.Peer)
+	}
+	// No alternate in ha.yaml and none given: an empty list (RFC 5142
+	// section 4: the mobile node discovers one).
+	m, err := wire.Parser{ChecksumVerified: true}.Parse(s.MH, haAddr, hoa)
+	if err != nil || len(m.(wire.HomeAgentSwitch).HomeAgentAddresses) != 0 {
+		t.Fatalf("%#v %v", m, err)
 	}
 }
