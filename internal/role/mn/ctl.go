@@ -116,6 +116,11 @@ type HomeStatus struct {
 	TunnelSince  time.Time  `json:"since,omitzero"`
 	Registered   int        `json:"registered_bindings"`
 	Authenticate bool       `json:"rfc4285"`
+	// SwitchingTo: a Home Agent Switch (RFC 5142) is registering with this
+	// home agent; LeftHomeAgent: the one left, until it has the
+	// deregistration.
+	SwitchingTo   netip.Addr `json:"switching_to,omitzero"`
+	LeftHomeAgent netip.Addr `json:"left_home_agent,omitzero"`
 }
 
 func (m *MobileNode) snapshot(topic string) snapshotResp {
@@ -165,7 +170,8 @@ func (m *MobileNode) snapshot(topic string) snapshotResp {
 			}
 		}
 		for _, h := range m.homes {
-			hs := HomeStatus{HomeAddress: h.hoa, HomeAgent: h.ha, TunnelCoA: h.activeCoA, TunnelSince: h.since, Authenticate: h.auth != nil}
+			hs := HomeStatus{HomeAddress: h.hoa, HomeAgent: h.ha, TunnelCoA: h.activeCoA, TunnelSince: h.since, Authenticate: h.auth != nil,
+				SwitchingTo: h.next, LeftHomeAgent: h.prev}
 			if h.active != nil {
 				hs.TunnelIf = h.active.cfg.Name
 			}
