@@ -35,9 +35,9 @@ type drainEntry struct {
 
 // DrainEntry is one home address being told to switch, for the control API.
 type DrainEntry struct {
-	HoA  netip.Addr
-	Sent int       // Home Agent Switch messages sent so far
-	Next time.Time // when the next one is due
+	HoA  netip.Addr `json:"home_address"`
+	Sent int        `json:"sent"` // Home Agent Switch messages sent so far
+	Next time.Time  `json:"next"` // when the next one is due
 }
 
 // NewDrain starts a drain of hoas (the home addresses with bindings now):

@@ -149,13 +149,11 @@ func TestDrainSwitchesHomeAgent(t *testing.T) {
 
 	// Drain ha1 (alternate_home_agents of ha1.yaml: ha2).
 	drainAt := time.Now()
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	_, data, err := ctlapi.NewClient(s.path("ha1.sock")).Do(cctx, "drain", ha.DrainRequest{})
-	cancel()
+	data, err := exec.Command(s.opt.Binary, "ctl", "--socket", s.path("ha1.sock"), "drain").CombinedOutput()
 	if err != nil {
-		t.Fatalf("drain: %v", err)
+		t.Fatalf("monami ctl drain: %v\n%s", err, data)
 	}
-	t.Logf("monami ctl --role ha drain (ha1): %s", data)
+	t.Logf("monami ctl --socket ha1.sock drain:\n%s", data)
 	var atHA2, goneHA1 time.Time
 	for time.Since(drainAt) < drainSwitchLimit+2*time.Second && (atHA2.IsZero() || goneHA1.IsZero()) {
 		if b, err := s.nodeBindings(ctx, "ha2"); err == nil && len(b) == 1 && atHA2.IsZero() {
@@ -218,6 +216,11 @@ func TestDrainSwitchesHomeAgent(t *testing.T) {
 	}
 
 	// ha1: told, acknowledged (the deregistration), counted.
+	if out, err := exec.Command(s.opt.Binary, "ctl", "--socket", s.path("ha1.sock"), "drain", "--status").CombinedOutput(); err != nil {
+		t.Errorf("monami ctl drain --status: %v\n%s", err, out)
+	} else {
+		t.Logf("monami ctl --socket ha1.sock drain --status:\n%s", out)
+	}
 	var st ha.DrainStatus
 	s.ctlInto(t, "ha1", "drain", &st)
 	if !st.Draining || len(st.Pending) != 0 || st.Bindings != 0 {
