@@ -236,7 +236,8 @@ func TestDrainSwitchesHomeAgent(t *testing.T) {
 	if len(captured) == 0 {
 		t.Fatal("no Home Agent Switch seen on the mobile node's wlan0")
 	}
-	t.Logf("%d Home Agent Switch message(s) on wlan0, the first %s after the drain command", len(captured), since(drainAt, capturedAt[0]))
+	t.Logf("%d Home Agent Switch message(s) on wlan0, the first %s after the drain command (which starts a monami ctl process); from it: registered at ha2 after %s, gone from ha1 after %s",
+		len(captured), since(drainAt, capturedAt[0]), since(capturedAt[0], atHA2), since(capturedAt[0], goneHA1))
 	checkCapturedSwitch(t, s.path("has.pcap"), captured[0])
 }
 
