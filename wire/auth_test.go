@@ -161,7 +161,7 @@ func walkAllOptions(t *testing.T, mh []byte) [][3]int {
 		t.Fatalf("MH type %d has no options", mh[2])
 	}
 	var out [][3]int
-	for i := HeaderLen + e.dataLen; i < len(mh); {
+	for i := HeaderLen + e.fixed(mh[HeaderLen:]); i < len(mh); {
 		if mh[i] == byte(OptPad1) {
 			out = append(out, [3]int{int(OptPad1), i, i + 1})
 			i++

@@ -42,7 +42,8 @@ func coreMessage(m Message) bool {
 
 // optionsOf iterates the options of an encoded message of a registered type.
 func optionsOf(mh []byte) OptionIterator {
-	base := HeaderLen + messageRegistry[mh[2]].dataLen
+	e := messageRegistry[mh[2]]
+	base := HeaderLen + e.fixed(mh[min(HeaderLen, len(mh)):])
 	if base < HeaderLen || base > len(mh) {
 		return OptionIterator{}
 	}

@@ -41,6 +41,12 @@ type goldenCase struct {
 	// hlen, mhtype, reserved, csum) and per-option items are added from
 	// the encoded bytes.
 	want map[string][]string
+	// tsharkEarlyOptions: Wireshark (4.0.17, and its master branch as read
+	// on 2026-12-03) dissects the options of this message this many octets
+	// before they start, so it shows a malformed option where there is
+	// none; TestTshark then checks only want's fields and that the fault is
+	// still there (see homeAgentSwitchGolden).
+	tsharkEarlyOptions int
 }
 
 func (c goldenCase) mh() []byte {
@@ -74,7 +80,7 @@ func (c goldenCase) optionItems(t *testing.T) [][]byte {
 	if e.dataLen < 0 || mh[2] > tsharkMaxMHType {
 		return nil // tshark shows no options for types it does not know
 	}
-	items, err := walkOptions(mh[HeaderLen+e.dataLen:])
+	items, err := walkOptions(mh[HeaderLen+e.fixed(mh[HeaderLen:]):])
 	if err != nil {
 		t.Fatalf("%s: %v", c.name, err)
 	}
@@ -426,6 +432,8 @@ func goldenCases(t *testing.T) []goldenCase {
 		cs = append(cs, goldenCase{name: "DSMIPv6 BA in UDP", packet: pkt, mhOff: 28 + 40, src: gHA, dst: gMN, msg: ba, want: w})
 	}
 
+	cs = append(cs, homeAgentSwitchGolden(t)...)
+
 	// Heartbeat (RFC 5847).
 	cs = append(cs, goldenPlain(t, "Heartbeat request", Heartbeat{Sequence: 0xdeadbeef}, gMAG, gLMA, map[string][]string{
 		"mip6.hb.u_flag": gv(0), "mip6.hb.r_flag": gv(0), "mip6.hb.seqnr": gv(uint32(0xdeadbeef)),
@@ -588,4 +596,52 @@ func TestGoldenCoverage(t *testing.T) {
 			t.Errorf("option %v is implemented and dissected by tshark but has no golden packet", OptionType(i))
 		}
 	}
+}
+
+// homeAgentSwitchGolden: the Home Agent Switch (RFC 5142 section 4) as a
+// draining home agent sends it, to the care-of address with the home
+// address in a type 2 routing header and RFC 4285 authentication last.
+//
+// Wireshark's dissect_mip6_has returns the length of the message data (2 +
+// 16n) where its caller expects the offset of the options (6 more, the
+// Mobility Header's fixed part): it reads options from inside the last
+// address (or, with none, from the MH Type). Those octets are options only
+// by chance: when the last address ends in six zero octets they are six
+// Pad1 and the real options after them dissect cleanly, which "HAS+auth,
+// tshark-clean" uses to check our option encoding through tshark; the other
+// cases check the fields tshark reads right and that its fault is there.
+func homeAgentSwitchGolden(t *testing.T) []goldenCase {
+	auth := MobilityMessageAuthentication{Subtype: AuthMNHA, SPI: 0x1000, AuthenticationData: []byte{
+		0xb0, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xbb}}
+	authWant := func(w map[string][]string) map[string][]string {
+		w["mip6.auth.subtype"], w["mip6.auth.mobility_spi"] = gv(1), gv(0x1000)
+		// tshark 4.0 shows the first 10 octets only (see BU+MCoA+auth).
+		w["mip6.auth.auth_data"] = gv("b0:b1:b2:b3:b4:b5:b6:b7:b8:b9")
+		w["ipv6.routing.type"], w["ipv6.routing.segleft"], w["ipv6.routing.mipv6.home_address"] = gv(2), gv(1), gv(gMN)
+		return w
+	}
+	var cs []goldenCase
+	{
+		has := HomeAgentSwitch{HomeAgentAddresses: []netip.Addr{netip.MustParseAddr("2001:db8:10::2"), netip.MustParseAddr("2001:db8:10:0:1::")},
+			Options: []Option{auth}}
+		pkt := goldenPacket(t, gHA, gCoA, netip.Addr{}, gMN, has)
+		w := authWant(map[string][]string{"mip6.has.num_addrs": gv(2), "mip6.has.reserved": gv("0x00"),
+			"mip6.has.address":  gv("2001:db8:10::2", "2001:db8:10:0:1::"),
+			"mip6.options.pad1": gv("00", "00", "00", "00", "00", "00"), // the last address's zero octets, see above
+		})
+		cs = append(cs, goldenCase{name: "HAS+auth, tshark-clean", packet: pkt, mhOff: IPv6HeaderLen + RoutingHeader2Len, src: gHA, dst: gMN, msg: has, want: w})
+	}
+	{
+		has := HomeAgentSwitch{HomeAgentAddresses: []netip.Addr{netip.MustParseAddr("2001:db8:10::2"), netip.MustParseAddr("2001:db8:10::3")},
+			Options: []Option{auth}}
+		pkt := goldenPacket(t, gHA, gCoA, netip.Addr{}, gMN, has)
+		w := map[string][]string{"mip6.has.num_addrs": gv(2), "mip6.has.reserved": gv("0x00"),
+			"mip6.has.address": gv("2001:db8:10::2", "2001:db8:10::3"), "ipv6.routing.mipv6.home_address": gv(gMN)}
+		cs = append(cs, goldenCase{name: "HAS+auth", packet: pkt, mhOff: IPv6HeaderLen + RoutingHeader2Len, src: gHA, dst: gMN, msg: has,
+			want: w, tsharkEarlyOptions: 6})
+	}
+	c := goldenPlain(t, "HAS empty", HomeAgentSwitch{}, gHA, gCoA, map[string][]string{
+		"mip6.has.num_addrs": gv(0), "mip6.has.reserved": gv("0x00")})
+	c.tsharkEarlyOptions = 6
+	return append(cs, c)
 }

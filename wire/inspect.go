@@ -187,9 +187,10 @@ func Inspect(mh []byte) InspectedMessage {
 		return m
 	}
 	m.Known = true
-	if e.dataLen > len(data) {
+	n := e.fixed(data)
+	if n > len(data) {
 		m.Fixed = data
-		m.addProblem(SeverityMalformed, 1, h.Type.String()+" needs "+itoa(e.dataLen)+" octets of message data, Header Len "+
+		m.addProblem(SeverityMalformed, 1, h.Type.String()+" needs "+itoa(n)+" octets of message data, Header Len "+
 			itoa(int(h.HeaderLen))+" leaves "+itoa(len(data))+" (RFC 6275 section 9.2)", ErrHeaderLenTooSmall)
 		return m
 	}
@@ -197,8 +198,8 @@ func Inspect(mh []byte) InspectedMessage {
 		m.Fixed = data
 		data = nil
 	} else {
-		m.Fixed, data = data[:e.dataLen:e.dataLen], data[e.dataLen:]
-		m.Options = inspectOptions(data, HeaderLen+e.dataLen)
+		m.Fixed, data = data[:n:n], data[n:]
+		m.Options = inspectOptions(data, HeaderLen+n)
 	}
 	var opts []Option
 	for _, o := range m.Options {

@@ -25,7 +25,20 @@ type MessageParser func(data []byte, opts []Option) (Message, error)
 type messageEntry struct {
 	parse   MessageParser
 	dataLen int // fixed message data length; -1: no options, all data to parse
-	ok      bool
+	// fixedLen, when set, reads the fixed data length from the data (at
+	// least dataLen octets): a fixed part with a count field, as the Home
+	// Agent Switch message's # of Addresses (RFC 5142 section 4).
+	fixedLen func(data []byte) int
+	ok       bool
+}
+
+// fixed is the length of the fixed message data at the start of data
+// (more than len(data) when Header Len is too small for it).
+func (e *messageEntry) fixed(data []byte) int {
+	if e.fixedLen != nil && len(data) >= e.dataLen {
+		return e.fixedLen(data)
+	}
+	return e.dataLen
 }
 
 var messageRegistry [256]messageEntry
@@ -119,10 +132,11 @@ func (p Parser) check(mh []byte, src, dst netip.Addr) (Header, []byte, []byte, e
 	if e.dataLen < 0 {
 		return h, data, nil, nil
 	}
-	if e.dataLen > len(data) {
+	n := e.fixed(data)
+	if n > len(data) {
 		return h, nil, nil, perr(1, h.Type.String()+" (Header Len "+itoa(int(h.HeaderLen))+")", ErrHeaderLenTooSmall)
 	}
-	return h, data[:e.dataLen:e.dataLen], data[e.dataLen:], nil
+	return h, data[:n:n], data[n:], nil
 }
 
 // Marshal encodes m as a Mobility Header with its checksum computed over

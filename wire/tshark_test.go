@@ -460,6 +460,10 @@ func TestTshark(t *testing.T) {
 	pkts := runTshark(t, packets)
 	for i, c := range cases {
 		pkt := pkts[i]
+		if c.tsharkEarlyOptions != 0 {
+			checkTsharkEarlyOptions(t, c, pkt)
+			continue
+		}
 		for _, p := range pkt.problems() {
 			t.Errorf("%s: tshark: %s", c.name, p)
 		}
@@ -468,5 +472,26 @@ func TestTshark(t *testing.T) {
 			continue
 		}
 		checkTsharkFields(t, c.name, pkt, c.tsharkWant(t), c.optionItems(t))
+	}
+}
+
+// checkTsharkEarlyOptions: for a message whose options Wireshark dissects
+// from the wrong offset (goldenCase.tsharkEarlyOptions), the fields it
+// reads right must match, and its fault must still show; when it no
+// longer does, the case should be checked in full again.
+func checkTsharkEarlyOptions(t *testing.T, c goldenCase, pkt pdmlPacket) {
+	t.Helper()
+	if !pkt.hasProto("mipv6") {
+		t.Errorf("%s: tshark did not dissect a Mobility Header", c.name)
+		return
+	}
+	for k, want := range c.tsharkWant(t) {
+		if got := pkt.values(k); !equalStrings(got, want) {
+			t.Errorf("%s: %s = %q, want %q", c.name, k, got, want)
+		}
+	}
+	if len(pkt.problems()) == 0 {
+		t.Errorf("%s: tshark no longer dissects the options %d octets early: check this case in full (drop tsharkEarlyOptions)",
+			c.name, c.tsharkEarlyOptions)
 	}
 }

@@ -51,7 +51,7 @@ Without TOPIC it lists the topics the daemon offers. The socket is --socket, or
 	cmd.PersistentFlags().StringVar(&ctlSocket, "socket", "", "control socket path")
 	cmd.PersistentFlags().StringVar(&ctlRole, "role", "", "role whose default socket to use (ha, mn, cn, lma, mag)")
 	cmd.PersistentFlags().BoolVar(&ctlJSON, "json", false, "print the data as JSON")
-	cmd.AddCommand(flowCommand())
+	cmd.AddCommand(flowCommand(), drainCommand())
 	root.AddCommand(markRoot(cmd))
 }
 

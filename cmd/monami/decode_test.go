@@ -352,3 +352,20 @@ func TestDecodeMalformedHex(t *testing.T) {
 		})
 	}
 }
+
+// A Home Agent Switch (RFC 5142) as ha1 of the drain test sends it, signed:
+// every field printed, the checksum verified with the pseudo-header.
+func TestDecodeHomeAgentSwitch(t *testing.T) {
+	mh := "3b050c00d88d010020010db8000100000000000000000012010300000009110100000100e3b80ccca24ed0539c6042bf"
+	out, err := runDecode(t, "--mh", "--src", "2001:db8:1::11", "--dst", "2001:db8:1::10", "--hex", mh)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"Home Agent Switch (MH Type 12)", "Checksum: 0xd88d (ok", "Reserved: 0",
+		"HomeAgentAddresses: [2001:db8:1::12]", "Mobility Message Authentication", "SPI: 256",
+		"AuthenticationData: e3b80ccca24ed0539c6042bf"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package binding
 
 import (
 	"net/netip"
+	"slices"
 	"sort"
 	"time"
 )
@@ -300,6 +301,13 @@ func (l *BindingUpdateList) RemoveCareOfAddress(now time.Time, ha, hoa netip.Add
 	}
 	e.dereg, e.state = true, StateDeregistering
 	g.markDirty(e, now)
+}
+
+// Forget drops every entry of hoa at ha without signalling: a home agent
+// that refused the registration holds no binding to deregister (a Home
+// Agent Switch that moves on to the next listed home agent).
+func (l *BindingUpdateList) Forget(ha, hoa netip.Addr) {
+	l.groups = slices.DeleteFunc(l.groups, func(g *bulGroup) bool { return g.ha == ha && g.hoa == hoa })
 }
 
 // Entries returns a snapshot of the list, for status displays.

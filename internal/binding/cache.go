@@ -138,7 +138,18 @@ type BindingCache struct {
 
 	visit []int32 // scratch for the circular-reference walk
 	ops   []op    // scratch for ProcessBindingUpdate
+
+	// refuseNew: the home agent drains (RFC 5142): a Binding Update that
+	// would register a home address not registered here is refused.
+	refuseNew bool
 }
+
+// RefuseNewRegistrations makes a Binding Update that would give a home
+// address its first binding here fail with status 129 (administratively
+// prohibited): the home agent is draining and has told its mobile nodes to
+// register elsewhere (RFC 5142 section 5). Refreshes and deregistrations
+// of registered home addresses still pass.
+func (c *BindingCache) RefuseNewRegistrations(on bool) { c.refuseNew = on }
 
 // NewBindingCache returns an empty cache; epoch is any instant before the
 // first call (times are stored as offsets from it).
@@ -192,6 +203,12 @@ func (c *BindingCache) AppendLookup(dst []Binding, hoa netip.Addr) []Binding {
 		dst = append(dst, c.view(i))
 	}
 	return dst
+}
+
+// Has reports whether a home address has a binding.
+func (c *BindingCache) Has(hoa netip.Addr) bool {
+	ni, ok := c.index[hoa.As16()]
+	return ok && c.nodes[ni].count > 0
 }
 
 // Lookup returns the bindings of a home address, ordered best first.

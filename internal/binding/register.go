@@ -300,6 +300,10 @@ func (c *BindingCache) ProcessBindingUpdateTo(now time.Time, req *BindingUpdateR
 		d.Sequence = c.nodes[ni].lastSeq
 		return
 	}
+	if c.refuseNew && req.Lifetime > 0 && (!exists || c.nodes[ni].count == 0) {
+		d.reject(stAdministrativelyProhib, "home agent draining: new registrations go to another home agent (RFC 5142)")
+		return
+	}
 	if req.MobileRouter && !c.cfg.MobileRouterPermitted {
 		d.reject(stMobileRouterNotPermitted, "mobile router operation not permitted (RFC 3963)")
 		return

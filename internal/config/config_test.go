@@ -69,6 +69,11 @@ func TestHomeAgentErrors(t *testing.T) {
 		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nsecurity: {replay_window: -9s}", "is negative"},
 		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nbinding: {max_bindings: -1}", "is negative"},
 		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nhome_interface: eth0", "field home_interface not found"},
+		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nalternate_home_agents: [2001:db8::1]", "alternate_home_agents[0]: 2001:db8::1 is this home agent's own address"},
+		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nalternate_home_agents: [2001:db8::2, 2001:db8::2]", "alternate_home_agents[1]: 2001:db8::2 appears twice"},
+		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nalternate_home_agents: [fe80::2]", "alternate_home_agents[0]: fe80::2 must be a global IPv6 unicast address"},
+		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nalternate_home_agents: [192.0.2.1]", "alternate_home_agents[0]: 192.0.2.1 must be a global"},
+		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nalternate_home_agents: [nope]", "alternate_home_agents[0]"},
 		{"address: 2001:db8::1\nhome_prefixes: [2001:db8::/64]\nsecurity: {insecure: true}\nmobile_nodes:\n - id: a\n   home_addresses: [2001:db8::5]\n   priorities: {1: 200}", "priorities 1..127"},
 	} {
 		_, err := ParseHomeAgent("ha.yaml", []byte(tc.yaml))

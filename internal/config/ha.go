@@ -1,8 +1,10 @@
 package config
 
 import (
+	"errors"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -21,6 +23,11 @@ type HomeAgent struct {
 	// Neighbor Discovery (RFC 6275 section 10.4.1). Empty: no proxy ND (the
 	// home prefix is routed to the home agent, no host shares the link).
 	HomeLink string `yaml:"home_link"`
+	// AlternateHomeAgents are the home agents a drain (monami ctl drain)
+	// names in its Home Agent Switch messages (RFC 5142), preferred first,
+	// when the command gives none. They must serve the same home prefixes
+	// and hold the same mobile nodes' security associations.
+	AlternateHomeAgents []string `yaml:"alternate_home_agents"`
 
 	Signalling struct {
 		Native  *bool   `yaml:"native"`   // Mobility Header, next header 135 (default true)
@@ -64,6 +71,7 @@ type HomeAgent struct {
 	// parsed
 	address      netip.Addr
 	homePrefixes []netip.Prefix
+	alternates   []netip.Addr
 }
 
 // MobileNodeEntry authorises one mobile node.
@@ -80,6 +88,9 @@ type MobileNodeEntry struct {
 
 // HomeAddrs returns the parsed home addresses.
 func (m MobileNodeEntry) HomeAddrs() []netip.Addr { return m.homeAddresses }
+
+// Alternates returns the parsed alternate_home_agents.
+func (c *HomeAgent) Alternates() []netip.Addr { return c.alternates }
 
 // Addr returns the home agent's address.
 func (c *HomeAgent) Addr() netip.Addr { return c.address }
@@ -132,6 +143,7 @@ func ParseHomeAgent(name string, data []byte) (*HomeAgent, error) {
 			c.homePrefixes = append(c.homePrefixes, p)
 		}
 	}
+	c.alternates = ParseAlternateHomeAgents("alternate_home_agents", c.AlternateHomeAgents, c.address, &e)
 	if c.Signalling.UDPPort == nil {
 		port := uint16(4191) // RFC 5555 section 4.1
 		c.Signalling.UDPPort = &port
@@ -258,4 +270,41 @@ func (s *Store) validate(e *errs) {
 	case s.Backend == "bolt" && strings.HasSuffix(s.Path, "/"):
 		e.add("store.path: %q names a directory, not a file", s.Path)
 	}
+}
+
+// ParseAlternateHomeAgents validates a list of home agents to switch mobile
+// nodes to (RFC 5142 section 4): global IPv6 unicast addresses, each once,
+// not self, at most 255 (# of Addresses is one octet).
+func ParseAlternateHomeAgents(key string, in []string, self netip.Addr, e *errs) []netip.Addr {
+	var out []netip.Addr
+	if len(in) > 255 {
+		e.add("%s: %d addresses, a Home Agent Switch message holds at most 255", key, len(in))
+	}
+	for i, s := range in {
+		a := parseAddr(fieldf("%s[%d]", key, i), s, e)
+		switch {
+		case !a.IsValid():
+			continue
+		case !a.Is6() || a.Is4In6() || !unicastGlobal(a):
+			e.add("%s[%d]: %s must be a global IPv6 unicast address", key, i, a)
+		case a == self:
+			e.add("%s[%d]: %s is this home agent's own address", key, i, a)
+		case slices.Contains(out, a):
+			e.add("%s[%d]: %s appears twice", key, i, a)
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// CheckAlternateHomeAgents is ParseAlternateHomeAgents for a command's
+// argument (monami ctl drain --to): the error names key.
+func CheckAlternateHomeAgents(key string, in []string, self netip.Addr) ([]netip.Addr, error) {
+	var e errs
+	out := ParseAlternateHomeAgents(key, in, self, &e)
+	if len(e) > 0 {
+		return nil, errors.New(strings.Join(e, "; "))
+	}
+	return out, nil
 }

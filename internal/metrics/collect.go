@@ -95,6 +95,7 @@ func (c *haCollector) Collect(ch chan<- prometheus.Metric) {
 			DataplaneErrors  uint64            `json:"dataplane_errors"`
 			QueueFull        uint64            `json:"queue_full"`
 			NotLeader        uint64            `json:"not_leader"`
+			SwitchesSent     uint64            `json:"home_agent_switches_sent"`
 			AcksByStatus     map[string]uint64 `json:"acks_by_status"`
 		} `json:"signalling"`
 		Dataplane *dataplaneCounters `json:"dataplane"`
@@ -126,6 +127,7 @@ func (c *haCollector) Collect(ch chan<- prometheus.Metric) {
 		"malformed": s.Malformed, "other_message": s.NotBindingUpdate, "discarded": s.Discarded,
 		"auth_failure": s.AuthFailures, "ack_sent": s.AcksSent, "send_error": s.SendErrors,
 		"dataplane_error": s.DataplaneErrors, "queue_full": s.QueueFull, "not_leader": s.NotLeader,
+		"home_agent_switch_sent": s.SwitchesSent, // RFC 5142, drain
 	} {
 		counter(ch, descHAEvents, n, ev)
 	}

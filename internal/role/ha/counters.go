@@ -30,7 +30,9 @@ type counters struct {
 	parameterProblems uint64
 	// notLeader: messages dropped because this cluster node does not lead.
 	notLeader uint64
-	byStatus  map[wire.Status]uint64
+	// switchesSent: Home Agent Switch messages sent (RFC 5142, drain).
+	switchesSent uint64
+	byStatus     map[wire.Status]uint64
 }
 
 func (c *counters) inc(p *uint64) {
@@ -65,6 +67,7 @@ type Counters struct {
 	StoreErrors       uint64            `json:"store_errors"`
 	StoreRefused      uint64            `json:"store_refusals"`
 	NotLeader         uint64            `json:"not_leader"`
+	SwitchesSent      uint64            `json:"home_agent_switches_sent"`
 }
 
 func (c *counters) view() Counters {
@@ -72,7 +75,7 @@ func (c *counters) view() Counters {
 	defer c.mu.Unlock()
 	v := Counters{c.bindingUpdates, c.malformed, c.notBindingUpdate, c.discarded, c.authFailures,
 		c.acksSent, c.sendErrors, c.dataplaneErrors, c.dataplaneRefusals, c.queueFull, c.parameterProblems, map[string]uint64{},
-		c.storeErrors, c.storeRefusals, c.notLeader}
+		c.storeErrors, c.storeRefusals, c.notLeader, c.switchesSent}
 	for s, n := range c.byStatus {
 		v.AcksByStatus[s.String()] = n
 	}

@@ -26,7 +26,7 @@ func (h *HomeAgent) Role() string { return "ha" }
 
 // Topics implements ctlapi.Provider.
 func (h *HomeAgent) Topics() []string {
-	return []string{"bindings", "counters", "flows", "paths", "status"}
+	return []string{"bindings", "counters", "drain", "flows", "paths", "status"}
 }
 
 // Snapshot implements ctlapi.Provider: the request is answered by the event
@@ -68,6 +68,8 @@ func (h *HomeAgent) snapshot(topic string) snapshotResp {
 		return snapshotResp{data: h.Bindings(now)}
 	case "flows":
 		return snapshotResp{data: h.Flows()}
+	case "drain":
+		return snapshotResp{data: h.drainStatus()}
 	case "paths":
 		return snapshotResp{data: h.pathViews()}
 	case "counters":

@@ -138,6 +138,13 @@ type HomeAgent struct {
 	in    chan received
 	snaps chan snapshotReq
 	cnt   counters
+	// calls are control API commands for the event loop (drain.go).
+	calls chan func()
+	// drain, once started, tells mobile nodes to register elsewhere
+	// (RFC 5142); paths are how each (home address, care-of address)
+	// registered, for messages the home agent sends unasked (drain.go).
+	drain *binding.Drain
+	paths map[netip.Addr]map[netip.Addr]signalPath
 
 	// scratch reused per Binding Update (the loop is single-threaded)
 	view binding.BindingUpdateRequest
@@ -176,6 +183,8 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 		defended: map[netip.Addr]bool{},
 		in:       make(chan received, 1024),
 		snaps:    make(chan snapshotReq),
+		calls:    make(chan func()),
+		paths:    map[netip.Addr]map[netip.Addr]signalPath{},
 		warnings: newLimiter(10, 20),
 		answers:  newLimiter(100, 100),
 		done:     make(chan struct{}),
@@ -381,8 +390,11 @@ func (h *HomeAgent) Run(ctx context.Context) error {
 			h.onClusterEvent(ev)
 		case <-timer.C:
 			h.expire()
+			h.drainDue(ctx)
 		case q := <-h.snaps:
 			q.reply <- h.snapshot(q.topic)
+		case f := <-h.calls:
+			f()
 		case <-pathTick.C:
 			h.pathsTickBounded()
 		case r := <-h.pw.replies:
@@ -410,9 +422,15 @@ func (h *HomeAgent) readLoop(ctx context.Context, tp transport.Transport) {
 	}
 }
 
-// armExpiry points the timer at the next binding expiry.
+// armExpiry points the timer at the next binding expiry, or the next
+// Home Agent Switch of a drain when that is sooner.
 func (h *HomeAgent) armExpiry(t *time.Timer) {
 	next, ok := h.cache.NextExpiry()
+	if h.drain != nil {
+		if dn, dok := h.drain.Deadline(); dok && (!ok || dn.Before(next)) {
+			next, ok = dn, true
+		}
+	}
 	d := time.Hour
 	if ok {
 		d = max(next.Sub(h.now()), 0)
@@ -432,6 +450,9 @@ func (h *HomeAgent) expire() {
 	h.forget(changes)
 	h.bindingsGone(changes)
 	h.commitLogged("removing expired bindings' forwarding")
+	for _, c := range changes {
+		h.bindingsLeft(c.Binding.HoA)
+	}
 }
 
 func (h *HomeAgent) close() {

@@ -110,6 +110,9 @@ func (h *HomeAgent) process(ctx context.Context, r received) *decided {
 			}
 		}
 	}
+	if p.d.Status.Accepted() {
+		h.switchFollow(&r, &p.req)
+	}
 	if !p.d.Status.Accepted() {
 		h.warn(r.at, "binding update rejected", "hoa", req.HoA, "coa", sig.Src, "seq", req.Sequence,
 			"status", p.d.Status, "reason", d.Reason)

@@ -16,9 +16,12 @@ type counters struct {
 	bindingUpdates, retransmissions, sendErrors uint64
 	acks                                        map[string]uint64 // by status
 	unauthenticated, malformed, bindingErrors   uint64
-	registered, failed, expired                 uint64
-	linkEvents, tunnelMoves                     uint64
-	pathChanges                                 uint64
+	// switches: authenticated Home Agent Switch messages received;
+	// switched: switches completed (RFC 5142).
+	switches, switched          uint64
+	registered, failed, expired uint64
+	linkEvents, tunnelMoves     uint64
+	pathChanges                 uint64
 }
 
 func (c *counters) ba(s binding.Status) {
@@ -113,6 +116,11 @@ type HomeStatus struct {
 	TunnelSince  time.Time  `json:"since,omitzero"`
 	Registered   int        `json:"registered_bindings"`
 	Authenticate bool       `json:"rfc4285"`
+	// SwitchingTo: a Home Agent Switch (RFC 5142) is registering with this
+	// home agent; LeftHomeAgent: the one left, until it has the
+	// deregistration.
+	SwitchingTo   netip.Addr `json:"switching_to,omitzero"`
+	LeftHomeAgent netip.Addr `json:"left_home_agent,omitzero"`
 }
 
 func (m *MobileNode) snapshot(topic string) snapshotResp {
@@ -147,7 +155,8 @@ func (m *MobileNode) snapshot(topic string) snapshotResp {
 			"send_errors": m.cnt.sendErrors, "binding_acks": m.cnt.acks, "unauthenticated_acks": m.cnt.unauthenticated,
 			"malformed": m.cnt.malformed, "binding_errors": m.cnt.bindingErrors, "registered": m.cnt.registered,
 			"failed": m.cnt.failed, "expired": m.cnt.expired, "link_events": m.cnt.linkEvents, "tunnel_moves": m.cnt.tunnelMoves,
-			"path_state_changes": m.cnt.pathChanges,
+			"path_state_changes":  m.cnt.pathChanges,
+			"home_agent_switches": m.cnt.switches, "home_agents_switched": m.cnt.switched,
 		}
 		if dc, err := m.dp.Counters(); err == nil {
 			c["dataplane"] = dc
@@ -161,7 +170,8 @@ func (m *MobileNode) snapshot(topic string) snapshotResp {
 			}
 		}
 		for _, h := range m.homes {
-			hs := HomeStatus{HomeAddress: h.hoa, HomeAgent: h.ha, TunnelCoA: h.activeCoA, TunnelSince: h.since, Authenticate: h.auth != nil}
+			hs := HomeStatus{HomeAddress: h.hoa, HomeAgent: h.ha, TunnelCoA: h.activeCoA, TunnelSince: h.since, Authenticate: h.auth != nil,
+				SwitchingTo: h.next, LeftHomeAgent: h.prev}
 			if h.active != nil {
 				hs.TunnelIf = h.active.cfg.Name
 			}

@@ -3,6 +3,7 @@ package mn
 import (
 	"errors"
 	"net/netip"
+	"slices"
 
 	"monami/internal/dataplane"
 	"monami/internal/forwarding"
@@ -125,11 +126,22 @@ func (m *MobileNode) weightOf(name string) uint32 {
 // endpointsOf: what the home agent tunnels to any current care-of address
 // is accepted (RFC 6275 section 11.3.1 decapsulation), from any inner
 // source (correspondents), before the binding is even asked for.
+//
+// During a Home Agent Switch (switch.go) both home agents may tunnel: the
+// one being registered with and the one left, until it has the
+// deregistration.
 func (m *MobileNode) endpointsOf(h *homeRegistration) []dataplane.Endpoint {
 	var out []dataplane.Endpoint
 	for _, f := range m.ifs {
-		if f.coa.IsValid() {
-			out = append(out, dataplane.Endpoint{Local: f.coa, Peer: h.ha, Encap: f.encap()})
+		if !f.coa.IsValid() {
+			continue
+		}
+		for _, ha := range []netip.Addr{h.ha, h.next, h.prev} {
+			if ha.IsValid() && !slices.ContainsFunc(out, func(e dataplane.Endpoint) bool {
+				return e.Local == f.coa && e.Peer == ha
+			}) {
+				out = append(out, dataplane.Endpoint{Local: f.coa, Peer: ha, Encap: f.encap()})
+			}
 		}
 	}
 	return out

@@ -163,6 +163,9 @@ func (m *MobileNode) receive(r received) {
 	case wire.MHBindingRefreshRequest:
 		m.refreshRequested(sig)
 		return
+	case wire.MHHomeAgentSwitch:
+		m.homeAgentSwitch(sig)
+		return
 	case wire.MHBindingError:
 		m.cnt.bindingErrors++
 		m.log.Warn("binding error from home agent", "from", sig.Src, "to", sig.Dst)
@@ -188,8 +191,8 @@ func (m *MobileNode) receive(r received) {
 		return
 	}
 	m.cnt.ba(ba.Status)
-	if seq, ok := m.outstanding[groupKey{h.ha, h.hoa}]; ok && seq == ba.Sequence {
-		delete(m.outstanding, groupKey{h.ha, h.hoa})
+	if seq, ok := m.outstanding[groupKey{ba.HA, h.hoa}]; ok && seq == ba.Sequence {
+		delete(m.outstanding, groupKey{ba.HA, h.hoa})
 	}
 	m.log.Debug("binding acknowledgement", "from", sig.Src, "hoa", h.hoa, "status", ba.Status, "seq", ba.Sequence,
 		"lifetime", time.Duration(ba.Lifetime)*binding.TimeUnit, "bids", len(ba.BIDs), "latency", m.now().Sub(r.at))
@@ -218,6 +221,13 @@ func (m *MobileNode) do(acts []binding.Action) {
 	reselect := false
 	for _, a := range acts {
 		b := a.Binding
+		if a.Kind != binding.SendBindingUpdate && m.switchResult(a) {
+			if a.Kind == binding.BindingDeregistered {
+				m.log.Info("binding deregistered", "hoa", b.HoA, "ha", b.HA, "bid", b.BID, "coa", b.CoA,
+					"confirmed", a.Confirmed, "status", a.Status, "reason", a.Reason)
+			}
+			continue
+		}
 		switch a.Kind {
 		case binding.SendBindingUpdate:
 			m.send(a.BU)

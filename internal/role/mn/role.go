@@ -143,6 +143,11 @@ type homeRegistration struct {
 	flowStatus map[uint16]wire.FIDStatus
 	// entries are its forwarding entries as last computed (forward.go).
 	entries []*forwarding.Entry
+	// A Home Agent Switch (switch.go): next is the home agent being
+	// registered with, sw the switch in progress, prev the one left (its
+	// deregistration's answer still comes from it).
+	next, prev netip.Addr
+	sw         *switchState
 }
 
 type received struct {

@@ -17,9 +17,11 @@ const bindingAckDataLen = 6
 
 var errNoTransport = errors.New("no transport for the source address")
 
+// homeFor finds the home registration of hoa at ha: its home agent, or
+// the one it is switching to or left (switch.go).
 func (m *MobileNode) homeFor(ha, hoa netip.Addr) *homeRegistration {
 	for _, h := range m.homes {
-		if h.ha == ha && h.hoa == hoa {
+		if h.hoa == hoa && ha.IsValid() && (h.ha == ha || h.next == ha || h.prev == ha) {
 			return h
 		}
 	}
