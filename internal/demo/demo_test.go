@@ -227,8 +227,6 @@ func tsharkProblem(pcap string) error {
 // interruption, which data read just as the link went down shortens by at
 // most the 10 ms wlan trip.
 const (
-	failoverFloorMs = 2 * 40
-	failoverBoundMs = 100
 	restoreBoundMs  = 250
 	tcpStallFloorMs = failoverFloorMs - 10
 	tcpStallBoundMs = 1500
