@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -41,9 +42,11 @@ type FlapGap struct {
 	// one-way time before it is a queue that the link took down with it.
 	Around string `json:"around"`
 	// OverBound counts the link changes followed by a gap longer than the
-	// interface-down failover bound; Over describes each.
+	// interface-down failover bound; Over describes each with its verdict.
 	OverBound int      `json:"changes_over_bound"`
 	Over      []string `json:"over_bound,omitempty"`
+	// Verdict is the worst of the changes' (judgeChange).
+	Verdict Verdict `json:"verdict"`
 	// SenderStallMs is the probe sender's longest pause in the longest gap
 	// and the 100 ms before it (the probes then in flight): a busy machine.
 	SenderStallMs float64 `json:"sender_stall_ms"`
@@ -70,29 +73,41 @@ type FlapSummary struct {
 	Events       []Event          `json:"events"`
 }
 
-// Failures lists what the run missed: a gap over the bound either way
-// (judged against the probe sender's own pause, judgeGap) or a broken
-// TCP connection. Unresolved gaps are listed too, marked so.
+// Failures lists what the run missed: a change followed by a gap over
+// the bound either way (judgeChange), a downlink whose longest gap is
+// below the failover's floor (the measurement is broken: every down costs
+// a signalling trip up lte and a data trip down it), or a broken TCP
+// connection. Unresolved gaps are listed too, marked so.
 func (f *FlapSummary) Failures() (v Verdict, why []string) {
 	for _, g := range []struct {
-		name    string
-		gap     FlapGap
-		floorMs float64
-	}{
-		// Each down costs the downlink a signalling trip up lte and a
-		// data trip down it; the uplink moves at once (no floor).
-		{"downlink", f.Downlink, failoverFloorMs},
-		{"uplink", f.Uplink, 0},
-	} {
-		gv, w := judgeGap(g.gap.LongestMs, g.gap.SenderStallMs, g.floorMs, f.BoundMs)
-		if gv != Pass {
-			why = append(why, fmt.Sprintf("%s (%s): %s, after %s at +%.3f s", g.name, gv, w, g.gap.After, g.gap.AtMs/1000))
+		name string
+		gap  FlapGap
+	}{{"downlink", f.Downlink}, {"uplink", f.Uplink}} {
+		if g.gap.Verdict != Pass {
+			why = append(why, fmt.Sprintf("%s: %s", g.name, strings.Join(g.gap.Over, "; ")))
 		}
-		v = max(v, gv)
+		v = max(v, g.gap.Verdict)
+	}
+	if f.Downlink.LongestMs < failoverFloorMs {
+		why = append(why, fmt.Sprintf("downlink: longest gap %.1f ms below the failover's floor %d ms: the measurement is broken", f.Downlink.LongestMs, failoverFloorMs))
+		v = Fail
 	}
 	if !f.TCP.Intact || f.TCP.Received == 0 {
 		why = append(why, fmt.Sprintf("TCP: %+v", f.TCP))
 		v = Fail
+	}
+	return v, why
+}
+
+// judgeChange judges the gap after one link change. Over the bound, it is
+// not resolved when the probe sender paused at least as long (judgeGap),
+// or when the kernel's delay in reporting the change to the mobile node's
+// namespace (tookMs, linkNotes: the interface goes silent at once, but is
+// reported down only once the change is done) accounts for the excess.
+func judgeChange(gapMs, stallMs, tookMs, boundMs float64) (Verdict, string) {
+	v, why := judgeGap(gapMs, stallMs, 0, boundMs)
+	if v == Fail && gapMs-tookMs <= boundMs {
+		return Unresolved, fmt.Sprintf("gap %.1f ms above %.0f ms, but the kernel reported the change after %.1f ms", gapMs, boundMs, tookMs)
 	}
 	return v, why
 }
@@ -121,6 +136,14 @@ func RunFlap(ctx context.Context, opt Options) (*FlapSummary, error) {
 	return sum, err
 }
 
+// flapChange is one link change: when it was asked for, and how long the
+// kernel took to report it in the mobile node's namespace (-1: never).
+type flapChange struct {
+	Event
+	up   bool
+	took time.Duration
+}
+
 // flapTimes are the link changes of the scenario, from the stream's start:
 // down, up, down... ending up.
 func flapTimes(n int, interval time.Duration) []time.Duration {
@@ -142,10 +165,15 @@ func (s *scenario) flap(ctx context.Context) (*FlapSummary, error) {
 	t0 := tr.t0
 	s.say("== TCP stream and 1 kHz probes started; %s goes down and up %d times, %s apart, from +%s", activeIf, n, interval, flapWarmup)
 
+	var notes *linkNotes
+	if err := s.lab.MustNode("mn").Do(func() (err error) { notes, err = watchLink(activeIf); return err }); err != nil {
+		tr.stop()
+		return nil, fmt.Errorf("watching %s: %w", activeIf, err)
+	}
 	// The flapper keeps its own schedule (absolute times), apart from the
 	// binding cache watch, whose control API calls may take a while.
 	times := flapTimes(n, interval)
-	changes := make([]Event, 0, len(times))
+	changes := make([]flapChange, 0, len(times))
 	flapErr := make(chan error, 1)
 	go func() {
 		for i, at := range times {
@@ -155,8 +183,10 @@ func (s *scenario) flap(ctx context.Context) (*FlapSummary, error) {
 			if up {
 				what = "link " + activeIf + " up"
 			}
-			changes = append(changes, Event{At: time.Since(t0), What: what})
-			if err := s.lab.SetLink("mn", activeIf, up); err != nil {
+			start := time.Now()
+			err := s.lab.SetLink("mn", activeIf, up)
+			changes = append(changes, flapChange{Event: Event{At: start.Sub(t0), What: what}, up: up})
+			if err != nil {
 				flapErr <- err
 				return
 			}
@@ -191,7 +221,15 @@ func (s *scenario) flap(ctx context.Context) (*FlapSummary, error) {
 	if err != nil {
 		return nil, err
 	}
-	events = append(events, changes...)
+	heardOf := notes.stop()
+	for i, c := range changes {
+		events = append(events, c.Event)
+		if at := heard(heardOf, t0.Add(c.At), c.up); !at.IsZero() {
+			changes[i].took = at.Sub(t0.Add(c.At))
+		} else {
+			changes[i].took = -1
+		}
+	}
 	sort.SliceStable(events, func(i, j int) bool { return events[i].At < events[j].At })
 
 	from, to := t0.Add(changes[0].At), t0.Add(changes[len(changes)-1].At+flapSettle)
@@ -217,7 +255,7 @@ func (s *scenario) flap(ctx context.Context) (*FlapSummary, error) {
 
 // flapGap measures the gap after each link change (flapWindows) and
 // describes the longest.
-func flapGap(as []arrival, sent []time.Time, changes []Event, t0 time.Time, settle time.Duration, boundMs float64) FlapGap {
+func flapGap(as []arrival, sent []time.Time, changes []flapChange, t0 time.Time, settle time.Duration, boundMs float64) FlapGap {
 	var g FlapGap
 	var worst time.Duration
 	var before, after *arrival
@@ -231,8 +269,14 @@ func flapGap(as []arrival, sent []time.Time, changes []Event, t0 time.Time, sett
 		d, b, a := gapIn(as, from, to)
 		if ms(d) > boundMs {
 			g.OverBound++
-			g.Over = append(g.Over, fmt.Sprintf("%s at +%.3f s: %.1f ms (sender pause %.1f ms)", c.What, c.At.Seconds(), ms(d),
-				ms(senderStall(sent, from.Add(-100*time.Millisecond), from.Add(d)))))
+			stall := ms(senderStall(sent, from.Add(-100*time.Millisecond), from.Add(d)))
+			v, why := judgeChange(ms(d), stall, ms(c.took), boundMs)
+			g.Verdict = max(g.Verdict, v)
+			if why != "" {
+				why = ": " + why
+			}
+			g.Over = append(g.Over, fmt.Sprintf("%s at +%.3f s: %.1f ms, %s (sender pause %.1f ms, kernel reported the change after %.1f ms)%s",
+				c.What, c.At.Seconds(), ms(d), v, stall, ms(c.took), why))
 		}
 		if d > worst {
 			worst, before, after, end = d, b, a, from.Add(d)
