@@ -65,6 +65,10 @@ func openScenarioOn(t *testing.T, name string, opt Options, topoYAML []byte) (s 
 	t.Helper()
 	opt.Binary, opt.Name = monamiBin, name
 	opt.Progress = testWriter{t}
+	if dir := os.Getenv("MONAMI_DEMO_LOGS"); dir != "" {
+		// Debug logs of the daemons, kept for reading a gap's timeline.
+		opt.DaemonLogLevel, opt.LogDir = "debug", filepath.Join(dir, name)
+	}
 	if err := opt.defaults(); err != nil {
 		t.Fatal(err)
 	}
@@ -84,6 +88,7 @@ func openScenarioOn(t *testing.T, name string, opt Options, topoYAML []byte) (s 
 		if t.Failed() {
 			t.Logf("-- ha.log --\n%s\n-- mn.log --\n%s", s.logTail("ha"), s.logTail("mn"))
 		}
+		s.keepLogs()
 		if err := l.Down(); err != nil {
 			t.Errorf("lab down: %v", err)
 		}

@@ -259,17 +259,19 @@ func flapGap(as []arrival, sent []time.Time, changes []flapChange, t0 time.Time,
 	var g FlapGap
 	var worst time.Duration
 	var before, after *arrival
-	var end time.Time
 	for i, c := range changes {
 		from := t0.Add(c.At)
 		to := from.Add(settle)
 		if i+1 < len(changes) {
 			to = t0.Add(changes[i+1].At)
 		}
-		d, b, a := gapIn(as, from, to)
+		gs, ge, b, a := gapIn(as, from, to)
+		d := ge.Sub(gs)
+		// The sender's pauses in the gap and the 100 ms before it (the
+		// probes then in flight).
+		stall := ms(senderStall(sent, gs.Add(-100*time.Millisecond), ge))
 		if ms(d) > boundMs {
 			g.OverBound++
-			stall := ms(senderStall(sent, from.Add(-100*time.Millisecond), from.Add(d)))
 			v, why := judgeChange(ms(d), stall, ms(c.took), boundMs)
 			g.Verdict = max(g.Verdict, v)
 			if why != "" {
@@ -279,8 +281,8 @@ func flapGap(as []arrival, sent []time.Time, changes []flapChange, t0 time.Time,
 				c.What, c.At.Seconds(), ms(d), v, stall, ms(c.took), why))
 		}
 		if d > worst {
-			worst, before, after, end = d, b, a, from.Add(d)
-			g.After, g.AtMs = c.What, ms(c.At)
+			worst, before, after = d, b, a
+			g.After, g.AtMs, g.SenderStallMs = c.What, ms(c.At), stall
 		}
 	}
 	g.LongestMs = ms(worst)
@@ -294,15 +296,14 @@ func flapGap(as []arrival, sent []time.Time, changes []flapChange, t0 time.Time,
 		return fmt.Sprintf("#%d", a.seq)
 	}
 	g.Around = "last before: " + oneWay(before) + ", first after: " + oneWay(after)
-	g.SenderStallMs = ms(senderStall(sent, end.Add(-worst-100*time.Millisecond), end))
 	return g
 }
 
-// gapIn is longestGap's gap with the arrivals on each side of it: the
-// last before its end (nil: none since from) and the first after (nil:
-// none before to).
-func gapIn(as []arrival, from, to time.Time) (longest time.Duration, before, after *arrival) {
-	prev := from
+// gapIn is longestGap's gap with its bounds (start: from or the arrival
+// that began it; end: the arrival that ended it, or to) and the arrivals on
+// each side (nil: none since from, or none before to).
+func gapIn(as []arrival, from, to time.Time) (start, end time.Time, before, after *arrival) {
+	prev, start, end := from, from, from
 	var prevA *arrival
 	for i := range as {
 		a := &as[i]
@@ -313,15 +314,15 @@ func gapIn(as []arrival, from, to time.Time) (longest time.Duration, before, aft
 		if a.at.After(to) {
 			break
 		}
-		if d := a.at.Sub(prev); d > longest {
-			longest, before, after = d, prevA, a
+		if a.at.Sub(prev) > end.Sub(start) {
+			start, end, before, after = prev, a.at, prevA, a
 		}
 		prev, prevA = a.at, a
 	}
-	if d := to.Sub(prev); d > longest {
-		longest, before, after = d, prevA, nil
+	if to.Sub(prev) > end.Sub(start) {
+		start, end, before, after = prev, to, prevA, nil
 	}
-	return longest, before, after
+	return start, end, before, after
 }
 
 // WriteReport prints the events around each direction's longest gap and
