@@ -86,6 +86,9 @@ type Options struct {
 	// lab is removed: the timestamps of link events, Binding Updates and
 	// Acknowledgements (debug) explain a gap.
 	DaemonLogLevel, LogDir string
+	// labReady, when set, runs once the lab is up, before the daemons
+	// start; what it returns runs before they stop (tests: a capture).
+	labReady func(*scenario) (undo func())
 	// Progress receives human-readable progress (nil: discarded).
 	Progress io.Writer
 	Logger   *slog.Logger
@@ -211,6 +214,9 @@ func inLab(ctx context.Context, opt Options, f func(*scenario) error) error {
 	s := &scenario{opt: opt, lab: l, say: say, dir: l.StateDir()}
 	defer s.keepLogs()
 	defer s.stopDaemons()
+	if opt.labReady != nil {
+		defer opt.labReady(s)()
+	}
 	return f(s)
 }
 

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -180,9 +181,12 @@ func (s *scenario) captureOn(t *testing.T, node, ifname, path string) (stop func
 		t.Fatal(err)
 	}
 	time.Sleep(500 * time.Millisecond) // tcpdump attaches its filter
+	var once sync.Once
 	return func() {
-		cmd.Process.Signal(syscall.SIGINT)
-		cmd.Wait()
+		once.Do(func() {
+			cmd.Process.Signal(syscall.SIGINT)
+			cmd.Wait()
+		})
 	}
 }
 
@@ -199,9 +203,11 @@ func checkTshark(t *testing.T, pcap string) {
 func checkSignalling(t *testing.T, pcap string, want signallingWant) {
 	t.Helper()
 	testenv.RequireTool(t, "tshark")
-	if err := tsharkCheck(pcap, want); err != nil {
+	got, err := tsharkCheck(pcap, want)
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("tshark: %s in %s, no warning", got, filepath.Base(pcap))
 }
 
 // signallingWant is what a scenario's signalling capture must hold: at
@@ -216,9 +222,9 @@ type signallingWant struct {
 // The MH types of RFC 6275 section 6.1.7 and 6.1.8.
 const mhBindingUpdate, mhBindingAck = "5", "6"
 
-func tsharkProblem(pcap string) error { return tsharkCheck(pcap, signallingWant{minBU: 3}) }
-
-func tsharkCheck(pcap string, want signallingWant) error {
+// tsharkCheck says how many Binding Updates and Acknowledgements tshark
+// decoded, or what is wrong.
+func tsharkCheck(pcap string, want signallingWant) (string, error) {
 	run := func(filter string) ([]string, error) {
 		out, err := exec.Command("tshark", "-r", pcap, "-d", "udp.port==4191,ipv6", "-Y", filter,
 			"-T", "fields", "-e", "frame.number", "-e", "mip6.mhtype").Output()
@@ -229,7 +235,7 @@ func tsharkCheck(pcap string, want signallingWant) error {
 	}
 	frames, err := run("mipv6")
 	if err != nil {
-		return err
+		return "", err
 	}
 	types := map[string]int{}
 	for _, f := range frames {
@@ -243,7 +249,7 @@ func tsharkCheck(pcap string, want signallingWant) error {
 	bu, ba := types[mhBindingUpdate], types[mhBindingAck]
 	answered := ba == bu || want.unanswered && ba > 0 && ba <= bu
 	if bu < want.minBU || !answered || bu+ba != len(frames) {
-		return fmt.Errorf("tshark decoded %d Mobility Header frames, MH types %v: want at least %d Binding Updates (type 5), each with its Acknowledgement (type 6) (unanswered allowed: %v), and nothing else",
+		return "", fmt.Errorf("tshark decoded %d Mobility Header frames, MH types %v: want at least %d Binding Updates (type 5), each with its Acknowledgement (type 6) (unanswered allowed: %v), and nothing else",
 			len(frames), types, want.minBU, want.unanswered)
 	}
 	// PI_WARN is 0x00600000 in Wireshark's expert severities. Only the
@@ -252,9 +258,9 @@ func tsharkCheck(pcap string, want signallingWant) error {
 	const bad = "mipv6 and (_ws.malformed or _ws.expert.severity >= 0x00600000)"
 	if flagged, err := run(bad); err != nil || len(flagged) > 0 {
 		out, _ := exec.Command("tshark", "-r", pcap, "-d", "udp.port==4191,ipv6", "-V", "-Y", bad).Output()
-		return fmt.Errorf("tshark flags frames %v (%v):\n%s", flagged, err, out)
+		return "", fmt.Errorf("tshark flags frames %v (%v):\n%s", flagged, err, out)
 	}
-	return nil
+	return fmt.Sprintf("%d Binding Updates, %d Acknowledgements", bu, ba), nil
 }
 
 // Bounds of the failover test. The floor of the failover gap is one
