@@ -74,37 +74,6 @@ func (l *Lab) SetEgressImpairment(node, ifname string, im Impairment) error {
 	return l.applyImpairment(lk, d)
 }
 
-// setRelayFar mirrors a node's link state on the relay's other veth, on
-// a relayed link (the node's peer is the relay's veth), so that the far
-// node loses carrier as on a direct link.
-func (l *Lab) setRelayFar(key, node, ifname string, up bool) error {
-	lk, _ := l.FindLink(key)
-	if lk == nil || !lk.needsRelay() {
-		return nil
-	}
-	far := relayIfB
-	if lk.B.Node == node && lk.B.If == ifname {
-		far = relayIfA
-	}
-	rh, err := l.handle(relayNsName(l.st.Name, lk.Name))
-	if err != nil {
-		return err
-	}
-	fl, err := rh.LinkByName(far)
-	if err != nil {
-		return err
-	}
-	if up {
-		err = rh.LinkSetUp(fl)
-	} else {
-		err = rh.LinkSetDown(fl)
-	}
-	if err != nil {
-		return fmt.Errorf("relay side of %s: %w", lk.Name, err)
-	}
-	return nil
-}
-
 // SetLink sets a node's interface administratively up or down. The peer
 // sees carrier loss. Addresses are kept (keep_addr_on_down); routes the
 // kernel flushed on down are re-installed from the topology on up.
@@ -125,23 +94,35 @@ func (l *Lab) SetLink(node, ifname string, up bool) error {
 		return fmt.Errorf("%s:%s: %w", node, ifname, err)
 	}
 	key := node + ":" + ifname
+	// On a relayed link the peer is the relay's veth: mirror the state on
+	// the relay's other veth so the far node loses carrier as on a direct link.
+	if lk, _ := l.FindLink(key); lk != nil && lk.needsRelay() {
+		far := relayIfB
+		if lk.B.Node == node && lk.B.If == ifname {
+			far = relayIfA
+		}
+		rh, err := l.handle(relayNsName(l.st.Name, lk.Name))
+		if err != nil {
+			return err
+		}
+		fl, err := rh.LinkByName(far)
+		if err != nil {
+			return err
+		}
+		if up {
+			err = rh.LinkSetUp(fl)
+		} else {
+			err = rh.LinkSetDown(fl)
+		}
+		if err != nil {
+			return fmt.Errorf("relay side of %s: %w", lk.Name, err)
+		}
+	}
 	if !up {
-		// The node's own interface first: taking a veth down waits for an
-		// RCU grace period (tens of ms on a busy machine), and the node
-		// must see its link go at the moment the caller asked, not after
-		// the far side has already gone silent for that long.
 		if err := h.LinkSetDown(ln); err != nil {
 			return err
 		}
-		if err := l.setRelayFar(key, node, ifname, false); err != nil {
-			return err
-		}
 		return l.st.update(func(s *State) { s.AdminDown = appendUniq(s.AdminDown, key) })
-	}
-	// Up: the far side first, so that what the node sends as soon as it
-	// sees carrier finds the link whole.
-	if err := l.setRelayFar(key, node, ifname, true); err != nil {
-		return err
 	}
 	if err := h.LinkSetUp(ln); err != nil {
 		return err

@@ -185,8 +185,8 @@ func wlanLink(t testing.TB, x *testNet) (*netlink.Handle, netlink.Link) {
 }
 
 // failover takes the mobile node's active interface down (its own
-// interface only: the lab's SetLink then cuts the far end too, whose own
-// delay would be timed with the failover) and checks that the
+// interface: the lab's SetLink first cuts the far end, up to 100 ms
+// earlier, which would count against the failover) and checks that the
 // binding is deregistered and traffic moves to the other link.
 func failover(t testing.TB, x *testNet, m *MobileNode, rec *recorder, ds, us *downstream) failoverFigures {
 	t.Helper()
