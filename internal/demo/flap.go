@@ -177,7 +177,12 @@ func (s *scenario) flap(ctx context.Context) (*FlapSummary, error) {
 	flapErr := make(chan error, 1)
 	go func() {
 		for i, at := range times {
-			time.Sleep(time.Until(t0.Add(at)))
+			select {
+			case <-ctx.Done():
+				flapErr <- ctx.Err()
+				return
+			case <-time.After(time.Until(t0.Add(at))):
+			}
 			up := i%2 == 1
 			what := "link " + activeIf + " down"
 			if up {
@@ -204,13 +209,15 @@ func (s *scenario) flap(ctx context.Context) (*FlapSummary, error) {
 		select {
 		case <-ctx.Done():
 			if flapping {
-				<-flapErr
+				<-flapErr // the flapper stops at its next change
 			}
+			notes.stop()
 			tr.stop()
 			return nil, ctx.Err()
 		case ferr = <-flapErr:
 			flapping = false
 			if ferr != nil {
+				notes.stop()
 				tr.stop()
 				return nil, fmt.Errorf("flapping %s: %w", activeIf, ferr)
 			}
