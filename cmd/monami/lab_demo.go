@@ -43,6 +43,12 @@ raft leader, and cuts the serving node off from etcd (nftables), and reports the
 gaps, the takeover times and whether two nodes ever served at once
 (docs/ha-cluster.md).
 
+--scenario flap takes the active link (wlan0) down and up again --flaps times,
+--flap-interval between each change (default 50 and 200 ms), under the TCP stream
+and the 1 kHz probe each way, and reports the longest probe gap of each direction
+over the flapping and the link change before it. It exits 0 when both stay within
+the interface-down failover bound (100 ms) and the TCP connection survived.
+
 --scenario share, bicast and policy write a policy: section into mn.yaml and
 check issue 11's acceptance points (degraded, issue 14's, keeps the default policy), printing a per-link timeline (kB per 100 ms
 on wlan0 and lte0, down and up, from the interface counters) and PASS/FAIL per
@@ -75,9 +81,11 @@ With --congestion both, share measures each algorithm; policy uses the first.`,
 				return runRestart(cmd, opt, asJSON)
 			case "cluster":
 				return runCluster(cmd, opt, asJSON)
+			case "flap":
+				return runFlap(cmd, opt, asJSON)
 			case "share", "bicast", "policy", "degraded":
 			default:
-				return fmt.Errorf("--scenario: %q is not failover, restart, cluster, share, bicast, policy or degraded", scenario)
+				return fmt.Errorf("--scenario: %q is not failover, restart, cluster, flap, share, bicast, policy or degraded", scenario)
 			}
 			switch opt.Congestion {
 			case demo.CUBIC, demo.BBR, demo.Both:
@@ -104,9 +112,13 @@ With --congestion both, share measures each algorithm; policy uses the first.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
-	f.StringVar(&scenario, "scenario", "failover", "failover (the active link fails and comes back), restart (the home agent is killed and restarted), cluster (3 home agents on etcd), share, bicast or policy (flow policy, issue 11), degraded (20% loss on wlan, issue 14)")
+	f.StringVar(&scenario, "scenario", "failover", "failover (the active link fails and comes back), restart (the home agent is killed and restarted), cluster (3 home agents on etcd), flap (the active link down and up again and again), share, bicast or policy (flow policy, issue 11), degraded (20% loss on wlan, issue 14)")
 	f.DurationVar(&opt.FlowDuration, "flow-duration", 6*time.Second, "share: length of each bulk transfer")
 	f.DurationVar(&opt.FlowWarmup, "flow-warmup", 2*time.Second, "share: the start of each transfer not counted")
+	f.IntVar(&opt.Flaps, "flaps", 50, "flap: how many times the active link goes down and up")
+	f.DurationVar(&opt.FlapInterval, "flap-interval", 200*time.Millisecond, "flap: time between two changes of the active link")
+	f.StringVar(&opt.DaemonLogLevel, "log-level", "info", "log level of the daemons in the lab: debug, info, warn or error")
+	f.StringVar(&opt.LogDir, "keep-logs", "", "copy the daemons' logs to this directory before the lab is removed")
 	f.BoolVar(&topology, "topology", false, "print the demo's lab topology and exit")
 	f.StringVar(&opt.Backend, "backend", "auto", "data plane backend of both daemons: auto, kernel or userspace")
 	f.StringVar(&opt.Transport, "transport", "native", "mobile node signalling: native (MH) or udp (RFC 5555)")
@@ -165,4 +177,32 @@ func runScenario(cmd *cobra.Command, name string, opt demo.Options, asJSON bool)
 		rep.WriteReport(cmd.OutOrStdout())
 	}
 	return err
+}
+
+// runFlap runs the flap scenario; it fails when a gap exceeded the bound
+// or the TCP connection broke.
+func runFlap(cmd *cobra.Command, opt demo.Options, asJSON bool) error {
+	if opt.Congestion == demo.Both {
+		opt.Congestion = demo.CUBIC // one stream; the failover compares the two
+	}
+	sum, err := demo.RunFlap(cmd.Context(), opt)
+	if sum == nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		if jerr := enc.Encode(sum); jerr != nil {
+			return jerr
+		}
+	} else {
+		sum.WriteReport(cmd.OutOrStdout())
+	}
+	if err != nil {
+		return err
+	}
+	if v, why := sum.Failures(); v != demo.Pass {
+		return fmt.Errorf("flap: %s: %v", v, why)
+	}
+	return nil
 }

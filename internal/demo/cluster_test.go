@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -26,7 +27,14 @@ func TestClusterAcceptance(t *testing.T) {
 			}
 		}
 	}()
+	// The signalling between the mobile node and whichever node serves,
+	// on the router's home link port, for tshark. A Binding Update sent
+	// to a node as it dies, or cut off, goes unanswered.
+	pcap := filepath.Join(t.TempDir(), "signalling.pcap")
+	stopCapture := s.captureOn(t, "ar", "ha0", pcap)
+	defer stopCapture()
 	sum, err := s.clusterScenario(context.Background())
+	stopCapture()
 	if sum != nil {
 		var b strings.Builder
 		sum.WriteReport(&b)
@@ -50,6 +58,7 @@ func TestClusterAcceptance(t *testing.T) {
 	if !strings.HasPrefix(sum.Partition.HealthOld, "503") || sum.Partition.HealthNew != "200 serving" || sum.Partition.HealthStandbyFirst != "200 standby" {
 		t.Errorf("/healthz: standby %q, cut-off node %q, new leader %q", sum.Partition.HealthStandbyFirst, sum.Partition.HealthOld, sum.Partition.HealthNew)
 	}
+	checkSignalling(t, pcap, signallingWant{minBU: 1, unanswered: true})
 }
 
 // takeoverRegressionMs fails a takeover that got slower than the

@@ -76,6 +76,19 @@ type Options struct {
 	// part of it not counted (slow start) in the share scenario and its
 	// baseline (defaults 6 s and 2 s).
 	FlowDuration, FlowWarmup time.Duration
+	// Flaps and FlapInterval shape the flap scenario: how many times the
+	// preferred interface goes down and up, and the time between two
+	// changes (defaults 50 and 200 ms).
+	Flaps        int
+	FlapInterval time.Duration
+	// DaemonLogLevel is the daemons' log level (default info); LogDir,
+	// when set, receives a copy of their logs (ha.log, mn.log) before the
+	// lab is removed: the timestamps of link events, Binding Updates and
+	// Acknowledgements (debug) explain a gap.
+	DaemonLogLevel, LogDir string
+	// labReady, when set, runs once the lab is up, before the daemons
+	// start; what it returns runs before they stop (tests: a capture).
+	labReady func(*scenario) (undo func())
 	// Progress receives human-readable progress (nil: discarded).
 	Progress io.Writer
 	Logger   *slog.Logger
@@ -123,6 +136,18 @@ func (o *Options) defaults() error {
 	}
 	if o.FlowWarmup >= o.FlowDuration {
 		return fmt.Errorf("demo: flow warm-up %s must be shorter than the flow duration %s", o.FlowWarmup, o.FlowDuration)
+	}
+	if o.Flaps == 0 {
+		o.Flaps = defaultFlaps
+	}
+	if o.FlapInterval == 0 {
+		o.FlapInterval = defaultFlapInterval
+	}
+	if o.Flaps < 0 || o.FlapInterval < 0 {
+		return fmt.Errorf("demo: flaps %d and flap interval %s must be positive", o.Flaps, o.FlapInterval)
+	}
+	if o.DaemonLogLevel == "" {
+		o.DaemonLogLevel = "info"
 	}
 	if o.Lifetime == 0 {
 		o.Lifetime = 120 * time.Second
@@ -187,7 +212,11 @@ func inLab(ctx context.Context, opt Options, f func(*scenario) error) error {
 	}()
 
 	s := &scenario{opt: opt, lab: l, say: say, dir: l.StateDir()}
+	defer s.keepLogs()
 	defer s.stopDaemons()
+	if opt.labReady != nil {
+		defer opt.labReady(s)()
+	}
 	return f(s)
 }
 
@@ -228,7 +257,7 @@ func (s *scenario) writeConfigs() error {
 // writeConfigsWithKeys lets a test give the mobile node another key than
 // the home agent has.
 func (s *scenario) writeConfigsWithKeys(key, mnKey string) error {
-	haYAML := fmt.Sprintf(`log: {level: info}
+	haYAML := fmt.Sprintf(`log: {level: %s}
 control_socket: %s
 address: %s
 home_prefixes: [%s]
@@ -241,8 +270,8 @@ mobile_nodes:
     home_addresses: [%s]
     spi: %d
     key: %s
-`, s.path("ha.sock"), homeAgent, homePrefix, s.opt.Backend, s.path("ha.db"), metricsListen, nai, homeAddress, spi, key) + s.haExtra
-	mnYAML := fmt.Sprintf(`log: {level: info}
+`, s.opt.DaemonLogLevel, s.path("ha.sock"), homeAgent, homePrefix, s.opt.Backend, s.path("ha.db"), metricsListen, nai, homeAddress, spi, key) + s.haExtra
+	mnYAML := fmt.Sprintf(`log: {level: %s}
 control_socket: %s
 id: %s
 home_interface: monami0
@@ -254,7 +283,7 @@ interfaces:
   - {name: %s, bid: 2, priority: 20, transport: %s}
 dataplane: {backend: %s}
 metrics: {listen: "%s"}
-`, s.path("mn.sock"), nai, s.opt.Lifetime, homeAddress, homeAgent, spi, mnKey, activeIf, s.opt.Transport, backupIf, s.opt.Transport, s.opt.Backend, metricsListen) + s.mnExtra
+`, s.opt.DaemonLogLevel, s.path("mn.sock"), nai, s.opt.Lifetime, homeAddress, homeAgent, spi, mnKey, activeIf, s.opt.Transport, backupIf, s.opt.Transport, s.opt.Backend, metricsListen) + s.mnExtra
 	if err := os.WriteFile(s.path("ha.yaml"), []byte(haYAML), 0o600); err != nil {
 		return err
 	}
@@ -302,6 +331,27 @@ func (s *scenario) stopDaemons() {
 		}
 	}
 	s.daemons = nil
+}
+
+// keepLogs copies the daemons' logs to Options.LogDir, if set.
+func (s *scenario) keepLogs() {
+	if s.opt.LogDir == "" {
+		return
+	}
+	if err := os.MkdirAll(s.opt.LogDir, 0o755); err != nil {
+		s.say("keeping logs: %v", err)
+		return
+	}
+	logs, _ := filepath.Glob(s.path("*.log"))
+	for _, f := range logs {
+		b, err := os.ReadFile(f)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(s.opt.LogDir, filepath.Base(f)), b, 0o644)
+		}
+		if err != nil {
+			s.say("keeping logs: %v", err)
+		}
+	}
 }
 
 func (s *scenario) logTail(role string) string {

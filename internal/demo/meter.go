@@ -14,6 +14,8 @@ import (
 type arrival struct {
 	at    time.Time
 	bytes int
+	// seq is a probe's sequence number (probe.go), 0 for other arrivals.
+	seq uint64
 }
 
 // meter counts the tunnelled data (IPv6-in-IPv6, next header 41, or UDP
@@ -72,7 +74,7 @@ func (m *meter) run(stop <-chan struct{}) {
 			continue
 		}
 		m.mu.Lock()
-		m.log = append(m.log, arrival{time.Now(), n})
+		m.log = append(m.log, arrival{at: time.Now(), bytes: n})
 		m.mu.Unlock()
 	}
 }

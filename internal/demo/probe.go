@@ -101,8 +101,9 @@ func (p *probeReceiver) run() {
 			return
 		}
 		p.mu.Lock()
-		p.log = append(p.log, arrival{at, n})
-		p.seqs[binary.BigEndian.Uint64(buf)] = true
+		seq := binary.BigEndian.Uint64(buf)
+		p.log = append(p.log, arrival{at: at, bytes: n, seq: seq})
+		p.seqs[seq] = true
 		p.mu.Unlock()
 	}
 }

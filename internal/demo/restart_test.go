@@ -28,12 +28,15 @@ func TestRestartKeepsTraffic(t *testing.T) {
 	if err := s.writeConfigs(); err != nil {
 		t.Fatal(err)
 	}
+	pcap, stopCapture := s.capture(t)
+	defer stopCapture()
 	s.start(t, "ha", "mn")
 	ctx := context.Background()
 	if err := s.waitBindings(ctx, 2, 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	sum, err := s.restarts(ctx, syscall.SIGKILL, syscall.SIGTERM)
+	stopCapture()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,4 +68,5 @@ func TestRestartKeepsTraffic(t *testing.T) {
 		b, _ := os.ReadFile(s.path("ha.log"))
 		t.Logf("-- ha.log --\n%s", b)
 	}
+	checkSignalling(t, pcap, signallingWant{minBU: 1})
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"strconv"
 	"time"
 
 	"monami/internal/ctlapi"
@@ -119,79 +117,17 @@ func (s *scenario) waitBindings(ctx context.Context, n int, limit time.Duration)
 // failover streams TCP and the probe from cn to the home address, fails
 // and restores the active link, and measures.
 func (s *scenario) failover(ctx context.Context) (*Summary, error) {
-	poll := func() ([]ha.BindingView, error) { return s.bindings(ctx) }
-
-	mn, cn := s.lab.MustNode("mn"), s.lab.MustNode("cn")
-	var rx *receiver
-	var prx *probeReceiver
-	meters := map[string]*meter{}
-	if err := mn.Do(func() error {
-		var err error
-		if rx, err = listen(net.JoinHostPort(homeAddress, strconv.Itoa(streamPort))); err != nil {
-			return err
-		}
-		if prx, err = listenProbe(net.JoinHostPort(homeAddress, strconv.Itoa(probePort))); err != nil {
-			return err
-		}
-		for _, ifn := range []string{activeIf, backupIf} {
-			if meters[ifn], err = openMeter(ifn); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("mobile node application: %w", err)
+	tr, err := s.startTraffic()
+	if err != nil {
+		return nil, err
 	}
-	stopMeters := make(chan struct{})
-	for _, m := range meters {
-		go m.run(stopMeters)
-	}
-	defer func() {
-		close(stopMeters)
-		for _, m := range meters {
-			m.close()
-		}
-	}()
-	var tx *sender
-	var ptx, uptx *probeSender
-	var uprx *probeReceiver
-	if err := cn.Do(func() error {
-		var err error
-		// The uplink probe: the same 1 kHz stream from the home address
-		// to the correspondent, for the gap of the other direction.
-		if uprx, err = listenProbe(net.JoinHostPort(correspondent, strconv.Itoa(uplinkProbePort))); err != nil {
-			return err
-		}
-		if ptx, err = dialProbe(net.JoinHostPort(homeAddress, strconv.Itoa(probePort))); err != nil {
-			return err
-		}
-		tx, err = dial(net.JoinHostPort(homeAddress, strconv.Itoa(streamPort)), s.opt.Congestion)
-		return err
-	}); err != nil {
-		return nil, fmt.Errorf("%w: correspondent cannot connect to the home address: %v\n-- ha.log --\n%s\n-- mn.log --\n%s",
-			errBroken, err, s.logTail("ha"), s.logTail("mn"))
-	}
-
-	if err := mn.Do(func() error {
-		var err error
-		// Bound to the home address, as the stream's own socket is.
-		uptx, err = dialProbeFrom(&net.UDPAddr{IP: net.ParseIP(homeAddress)}, net.JoinHostPort(correspondent, strconv.Itoa(uplinkProbePort)))
-		return err
-	}); err != nil {
-		return nil, fmt.Errorf("mobile node uplink probe: %w", err)
-	}
-	t0 := time.Now()
+	defer tr.closeMeters()
+	t0 := tr.t0
 	s.say("== TCP stream cn -> [%s]:%d started; %s fails at +%s, comes back at +%s", homeAddress, streamPort, activeIf, s.opt.FailAt, s.opt.RestoreAt)
-	stopTx := make(chan struct{})
-	go tx.run(stopTx)
-	go ptx.run(stopTx)
-	go uptx.run(stopTx)
 
 	// Watch the binding cache while the stream runs.
 	var events []Event
-	var bindingsSeen []string
-	seen := map[string]bool{}
-	var last string
+	bw := &bindingWatch{seen: map[string]bool{}}
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
 	failed, restored := false, false
@@ -215,44 +151,19 @@ func (s *scenario) failover(ctx context.Context) (*Summary, error) {
 		if now >= s.opt.Duration {
 			break
 		}
-		if b, err := poll(); err == nil {
-			desc := describe(b)
-			if desc != last {
-				events = append(events, Event{At: time.Since(t0), What: "home agent bindings: " + desc})
-				last = desc
-			}
-			for _, x := range b {
-				k := fmt.Sprintf("BID %d -> %s", x.BindingID, x.CareOfAddress)
-				if !seen[k] {
-					seen[k] = true
-					bindingsSeen = append(bindingsSeen, k)
-				}
-			}
-		}
+		bw.poll(ctx, s, t0, &events)
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-tick.C:
 		}
 	}
-	close(stopTx)
-	<-tx.done
-	<-ptx.done
-	<-uptx.done
-	time.Sleep(100 * time.Millisecond) // the last probes in flight
-	probes, probesGot, err := prx.stop()
+	res, err := tr.stop()
 	if err != nil {
 		return nil, err
 	}
-	upProbes, upGot, err := uprx.stop()
-	if err != nil {
-		return nil, err
-	}
-	select {
-	case <-rx.done:
-	case <-time.After(15 * time.Second):
-	}
-	reads, total := rx.snapshot()
+	probes, probesGot, upProbes, upGot, reads := res.probes, res.probesGot, res.upProbes, res.upGot, res.reads
+	ptx, uptx, tx, meters := tr.ptx, tr.uptx, tr.tx, tr.meters
 	sum := analyse(t0, failAt, restoreAt, s.opt, meters, reads)
 	sum.Congestion = tx.congestion
 	if ref, ok := s.linkMbps[s.opt.Congestion]; ok {
@@ -268,17 +179,38 @@ func (s *scenario) failover(ctx context.Context) (*Summary, error) {
 	sum.UplinkFailoverGapMs = ms(longestGap(upProbes, failAt, earlier(failAt.Add(3*time.Second), restoreAt)))
 	sum.UplinkProbe = ProbeResult{IntervalMs: ms(probeInterval), Sent: uptx.sent, Received: uint64(upGot),
 		SenderStallMs: ms(senderStall(uptx.times, failAt, earlier(failAt.Add(3*time.Second), restoreAt)))}
-	sum.Events, sum.BindingsSeen = events, bindingsSeen
-	sum.TCP = TCPResult{Sent: tx.total, Received: total, Intact: tx.err == nil && rx.err == nil && tx.total == total}
-	if tx.err != nil {
-		sum.TCP.Error = tx.err.Error()
-	} else if rx.err != nil {
-		sum.TCP.Error = rx.err.Error()
-	}
+	sum.Events, sum.BindingsSeen = events, bw.bindingsSeen
+	sum.TCP = res.tcp
 	if !sum.TCP.Intact {
-		return sum, fmt.Errorf("%w: the TCP connection did not survive (sent %d, received %d, %s)", errBroken, tx.total, total, sum.TCP.Error)
+		return sum, fmt.Errorf("%w: the TCP connection did not survive (sent %d, received %d, %s)", errBroken, sum.TCP.Sent, sum.TCP.Received, sum.TCP.Error)
 	}
 	return sum, nil
+}
+
+// bindingWatch follows the home agent's binding cache while a scenario runs.
+type bindingWatch struct {
+	last         string
+	seen         map[string]bool
+	bindingsSeen []string
+}
+
+// poll reads the binding cache once and records a change as an event.
+func (w *bindingWatch) poll(ctx context.Context, s *scenario, t0 time.Time, events *[]Event) {
+	b, err := s.bindings(ctx)
+	if err != nil {
+		return
+	}
+	if desc := describe(b); desc != w.last {
+		*events = append(*events, Event{At: time.Since(t0), What: "home agent bindings: " + desc})
+		w.last = desc
+	}
+	for _, x := range b {
+		k := fmt.Sprintf("BID %d -> %s", x.BindingID, x.CareOfAddress)
+		if !w.seen[k] {
+			w.seen[k] = true
+			w.bindingsSeen = append(w.bindingsSeen, k)
+		}
+	}
 }
 
 // describe summarises the binding cache in one line, preferred binding marked.

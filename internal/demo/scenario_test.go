@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -28,6 +29,10 @@ func runScenarioTest(t *testing.T, name, lab string, opt Options, measured ...st
 	if opt.Congestion == "" {
 		opt.Congestion = CUBIC
 	}
+	// The signalling, RFC 6089 flow bindings included, is captured on
+	// the home agent's link for tshark.
+	pcap := filepath.Join(t.TempDir(), "signalling.pcap")
+	opt.labReady = func(s *scenario) func() { return s.captureOn(t, "ha", "eth0", pcap) }
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	rep, err := RunScenario(ctx, name, opt)
@@ -53,6 +58,7 @@ func runScenarioTest(t *testing.T, name, lab string, opt Options, measured ...st
 	if failed > 0 || len(rep.Checks) == 0 {
 		t.Fatalf("%d checks failed", failed)
 	}
+	checkSignalling(t, pcap, signallingWant{minBU: 1})
 }
 
 // TestScenarioShare: 4 TCP flows each way through monami, beside the sum

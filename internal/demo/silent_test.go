@@ -52,11 +52,14 @@ func silentAttempt(t *testing.T, name string, opt Options) (unresolved bool) {
 	if err := s.writeConfigs(); err != nil {
 		t.Fatal(err)
 	}
+	pcap, stopCapture := s.capture(t)
 	s.start(t, "ha", "mn")
 	if err := s.waitBindings(context.Background(), 2, 20*time.Second); err != nil {
+		stopCapture()
 		t.Fatal(err)
 	}
 	sum, err := s.failover(context.Background())
+	stopCapture()
 	if sum != nil {
 		var b strings.Builder
 		sum.WriteReport(&b)
@@ -107,5 +110,6 @@ func silentAttempt(t *testing.T, name string, opt Options) (unresolved bool) {
 			t.Errorf("ctl mn paths %s: liveness %+v, want state, RTT and loss", p.Interface, p.Liveness)
 		}
 	}
+	checkSignalling(t, pcap, signallingWant{minBU: 1})
 	return v == Unresolved
 }

@@ -45,7 +45,7 @@ func (r *receiver) serve() {
 		n, err := c.Read(buf)
 		if n > 0 {
 			r.mu.Lock()
-			r.reads = append(r.reads, arrival{time.Now(), n})
+			r.reads = append(r.reads, arrival{at: time.Now(), bytes: n})
 			r.total += int64(n)
 			r.mu.Unlock()
 		}

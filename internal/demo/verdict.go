@@ -2,6 +2,14 @@ package demo
 
 import "fmt"
 
+// The interface-down failover's bounds (README, failover_gap_ms): its
+// floor is one signalling trip up the 40 ms lte link and one data trip
+// down it; its acceptance bound is 100 ms.
+const (
+	failoverFloorMs = 2 * 40
+	failoverBoundMs = 100
+)
+
 // Verdict is what one measured interruption says about a run.
 type Verdict int
 
