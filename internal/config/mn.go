@@ -49,17 +49,29 @@ type HomeAddressEntry struct {
 
 // CareOfRule restricts the care-of addresses registered for one home
 // address: an address qualifies when its interface is in Interfaces (if
-// any are given) and it lies in one of Prefixes (if any are given).
+// any are given) and it lies in one of Prefixes (if any are given). With
+// ViaHomeAddress the one care-of address is that other home address of
+// this mobile node (draft-ietf-monami6-mipv6-analysis section 6.3.1):
+// nested tunnels, no access interface serves it directly.
 type CareOfRule struct {
-	Interfaces []string `yaml:"interfaces"`
-	Prefixes   []string `yaml:"prefixes"`
+	Interfaces     []string `yaml:"interfaces"`
+	Prefixes       []string `yaml:"prefixes"`
+	ViaHomeAddress string   `yaml:"via_home_address"`
 
 	prefixes []netip.Prefix
+	via      netip.Addr
 }
 
-// Allows reports whether a care-of address on interface ifname may serve
-// the home address.
+// Via returns the home address that serves as this home address's care-of
+// address; invalid when access interfaces serve it.
+func (r CareOfRule) Via() netip.Addr { return r.via }
+
+// Allows reports whether a care-of address on access interface ifname may
+// serve the home address (never, for a nested home address).
 func (r CareOfRule) Allows(ifname string, coa netip.Addr) bool {
+	if r.via.IsValid() {
+		return false
+	}
 	if len(r.Interfaces) > 0 && !slices.Contains(r.Interfaces, ifname) {
 		return false
 	}
@@ -79,6 +91,16 @@ func (r *CareOfRule) validate(where string, ifs []InterfaceEntry, e *errs) {
 		if p := parsePrefix(fieldf("%s.care_of.prefixes[%d]", where, i), s, e); p.IsValid() {
 			r.prefixes = append(r.prefixes, p)
 		}
+	}
+	if r.ViaHomeAddress == "" {
+		return
+	}
+	key := where + ".care_of.via_home_address"
+	if r.via = parseAddr(key, r.ViaHomeAddress, e); !r.via.IsValid() {
+		return
+	}
+	if len(r.Interfaces) > 0 || len(r.Prefixes) > 0 {
+		e.add("%s: %s is the only care-of address of a nested home address; leave out interfaces and prefixes", key, r.via)
 	}
 }
 
@@ -220,6 +242,7 @@ func ParseMobileNode(name string, data []byte) (*MobileNode, error) {
 	for i := range c.HomeAddresses {
 		c.HomeAddresses[i].CareOf.validate(fieldf("home_addresses[%d]", i), c.Interfaces, &e)
 	}
+	validateNesting(c.HomeAddresses, &e)
 	c.Dataplane.validate(&e)
 	c.Metrics.validate(&e)
 	links := make([]policy.Link, len(c.Interfaces))
