@@ -63,6 +63,7 @@ func (m *MobileNode) forward() {
 	for _, h := range m.homes {
 		m.noteTunnel(h)
 	}
+	m.syncNested()
 }
 
 // bindingsOf lists h's paths: each interface whose care-of address h may
@@ -76,7 +77,7 @@ func (m *MobileNode) bindingsOf(h *homeRegistration) []forwarding.Binding {
 	var ranks []int
 	best := -1
 	for _, f := range m.ifs {
-		if !f.coa.IsValid() || !h.careOf.Allows(f.cfg.Name, f.coa) {
+		if !f.coa.IsValid() || !m.mayServe(h, f) {
 			continue
 		}
 		r := 0
@@ -123,7 +124,10 @@ func (m *MobileNode) weightOf(name string) uint32 {
 func (m *MobileNode) endpointsOf(h *homeRegistration) []dataplane.Endpoint {
 	var out []dataplane.Endpoint
 	for _, f := range m.ifs {
-		if f.coa.IsValid() {
+		// A nested home address is tunnelled to its outer home address
+		// only; that one only to the home addresses nested in it.
+		nested := h.careOf.Via().IsValid()
+		if f.coa.IsValid() && (f.outer == nil && !nested || f.outer != nil && m.mayServe(h, f)) {
 			out = append(out, dataplane.Endpoint{Local: f.coa, Peer: h.ha, Encap: f.encap()})
 		}
 	}

@@ -199,6 +199,7 @@ func New(cfg *config.MobileNode, opt Options) (_ *MobileNode, err error) {
 	for _, f := range cfg.Interfaces {
 		m.ifs = append(m.ifs, newAccessInterface(f))
 	}
+	m.addNestedInterfaces()
 	pol := cfg.Policy
 	if _, err := m.setPolicy(&pol, nil); err != nil {
 		return nil, err
