@@ -1,0 +1,385 @@
+package demo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"monami/internal/ctlapi"
+	"monami/internal/role/ha"
+	"monami/internal/testenv"
+)
+
+// Several home addresses and home agents (issue 14 item 3; draft 000
+// sections 5.2-5.5, 6.3.1). twoHomesTopology is the demo network with a
+// second home agent, ha2, owning a second home prefix behind the same
+// access router.
+const twoHomesTopology = `
+name: mh
+nodes:
+  - name: mn
+    routes:
+      - {dst: default, via: "2001:db8:a::1", dev: wlan0}
+      - {dst: default, via: "2001:db8:b::1", dev: lte0, metric: 200}
+  - name: ar
+    kind: router
+    routes:
+      - {dst: "2001:db8:1::/64", via: "2001:db8:f::2"}
+      - {dst: "2001:db8:2::/64", via: "2001:db8:e::2"}
+  - name: ha
+    kind: router
+    routes:
+      - {dst: default, via: "2001:db8:f::1"}
+  - name: ha2
+    kind: router
+    routes:
+      - {dst: default, via: "2001:db8:e::1"}
+  - name: cn
+    routes:
+      - {dst: default, via: "2001:db8:c::1"}
+links:
+  - name: wlan
+    a: {node: mn, if: wlan0, addrs: ["2001:db8:a::10/64"]}
+    b: {node: ar, if: wlan0, addrs: ["2001:db8:a::1/64"]}
+    impair: {rate: 40mbit, delay: 10ms}
+  - name: lte
+    a: {node: mn, if: lte0, addrs: ["2001:db8:b::10/64"]}
+    b: {node: ar, if: lte0, addrs: ["2001:db8:b::1/64"]}
+    impair: {rate: 20mbit, delay: 40ms}
+  - name: home
+    a: {node: ar, if: ha0, addrs: ["2001:db8:f::1/64"]}
+    b: {node: ha, if: eth0, addrs: ["2001:db8:f::2/64"]}
+  - name: home2
+    a: {node: ar, if: ha20, addrs: ["2001:db8:e::1/64"]}
+    b: {node: ha2, if: eth0, addrs: ["2001:db8:e::2/64"]}
+  - name: core
+    a: {node: ar, if: cn0, addrs: ["2001:db8:c::1/64"]}
+    b: {node: cn, if: eth0, addrs: ["2001:db8:c::10/64"]}
+`
+
+// The second home: its agent, prefix and home address.
+const (
+	homeAgent2   = "2001:db8:e::2"
+	homePrefix2  = "2001:db8:2::/64"
+	homeAddress2 = "2001:db8:2::10"
+	spi2         = 4097
+)
+
+// twoHomes writes ha.yaml, ha2.yaml and mn.yaml: home address 1 on ha,
+// home address 2 on ha2, each with its own key; nest2 makes home address
+// 2 go via home address 1 (care_of.via_home_address). mnBackend is the
+// mobile node's data plane.
+func (s *scenario) writeTwoHomes(mnBackend string, nest2 bool) error {
+	key := func() string {
+		k := make([]byte, 20)
+		rand.Read(k)
+		return "hex:" + hex.EncodeToString(k)
+	}
+	k1, k2 := key(), key()
+	haYAML := func(name, addr, prefix, hoa string, spi int, k string) string {
+		return fmt.Sprintf(`log: {level: info}
+control_socket: %s
+address: %s
+home_prefixes: [%s]
+dataplane: {backend: %s}
+binding: {max_lifetime: 600s}
+store: {backend: memory}
+mobile_nodes:
+  - id: %s
+    home_addresses: [%s]
+    spi: %d
+    key: %s
+`, s.path(name+".sock"), addr, prefix, s.opt.Backend, nai, hoa, spi, k)
+	}
+	via := ""
+	if nest2 {
+		via = `, care_of: {via_home_address: "` + homeAddress + `"}`
+	}
+	mnYAML := fmt.Sprintf(`log: {level: info}
+control_socket: %s
+id: %s
+lifetime: %s
+home_addresses:
+  - {address: "%s", home_agent: "%s", spi: %d, key: %s}
+  - {address: "%s", home_agent: "%s", spi: %d, key: %s%s}
+interfaces:
+  - {name: %s, bid: 1, priority: 10}
+  - {name: %s, bid: 2, priority: 20}
+dataplane: {backend: %s}
+`, s.path("mn.sock"), nai, s.opt.Lifetime, homeAddress, homeAgent, spi, k1, homeAddress2, homeAgent2, spi2, k2, via,
+		activeIf, backupIf, mnBackend)
+	for name, y := range map[string]string{
+		"ha.yaml":  haYAML("ha", homeAgent, homePrefix, homeAddress, spi, k1),
+		"ha2.yaml": haYAML("ha2", homeAgent2, homePrefix2, homeAddress2, spi2, k2),
+		"mn.yaml":  mnYAML,
+	} {
+		if err := os.WriteFile(s.path(name), []byte(y), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startAs starts `monami ROLE -c NAME.yaml` in node and waits for its
+// control API.
+func (s *scenario) startAs(t *testing.T, node, role, name string) {
+	t.Helper()
+	if err := s.startDaemonAs(context.Background(), node, role, name); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "monami "+name+" control API", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, _, err := ctlapi.NewClient(s.path(name+".sock")).Get(ctx, "topics")
+		return err
+	}, func() string { return s.logTail(name) })
+}
+
+// bindingsAt reads the binding cache of the home agent whose control
+// socket is NAME.sock.
+func (s *scenario) bindingsAt(name string) ([]ha.BindingView, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var b []ha.BindingView
+	_, data, err := ctlapi.NewClient(s.path(name+".sock")).Get(ctx, "bindings")
+	if err == nil {
+		err = json.Unmarshal(data, &b)
+	}
+	return b, err
+}
+
+func eventually(t *testing.T, limit time.Duration, what string, f func() error, logs func() string) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v\n%s", what, err, logs())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitCoAs waits until home agent NAME holds exactly the care-of
+// addresses want (in any order).
+func (s *scenario) waitCoAs(t *testing.T, name string, want ...string) {
+	t.Helper()
+	eventually(t, 20*time.Second, name+" bindings "+strings.Join(want, ", "), func() error {
+		b, err := s.bindingsAt(name)
+		if err != nil {
+			return err
+		}
+		got := map[string]bool{}
+		for _, x := range b {
+			got[x.CareOfAddress] = true
+		}
+		for _, w := range want {
+			if !got[w] {
+				return fmt.Errorf("holds %s", describe(b))
+			}
+		}
+		if len(b) != len(want) {
+			return fmt.Errorf("holds %s", describe(b))
+		}
+		return nil
+	}, func() string { return "-- " + name + ".log --\n" + s.logTail(name) + "\n-- mn.log --\n" + s.logTail("mn") })
+}
+
+// homeFlow is one home address's TCP stream and 1 kHz probe from cn.
+type homeFlow struct {
+	hoa  string
+	rx   *receiver
+	prx  *probeReceiver
+	tx   *sender
+	ptx  *probeSender
+	gap  time.Duration
+	tcp  TCPResult
+	sent uint64
+	got  int
+}
+
+// streamsThroughFailover runs a TCP stream and a probe from cn to each
+// home address at once, takes wlan0 down at +2 s and up at +5 s, stops at
+// +7 s, and returns each home address's probe gap after the failure and
+// what its TCP stream delivered.
+func (s *scenario) streamsThroughFailover(t *testing.T, hoas ...string) []*homeFlow {
+	t.Helper()
+	mn, cn := s.lab.MustNode("mn"), s.lab.MustNode("cn")
+	var flows []*homeFlow
+	for _, h := range hoas {
+		f := &homeFlow{hoa: h}
+		if err := mn.Do(func() (err error) {
+			if f.rx, err = listen(net.JoinHostPort(h, fmt.Sprint(streamPort))); err != nil {
+				return err
+			}
+			f.prx, err = listenProbe(net.JoinHostPort(h, fmt.Sprint(probePort)))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := cn.Do(func() (err error) {
+			if f.ptx, err = dialProbe(net.JoinHostPort(h, fmt.Sprint(probePort))); err != nil {
+				return err
+			}
+			f.tx, err = dial(net.JoinHostPort(h, fmt.Sprint(streamPort)), "")
+			return err
+		}); err != nil {
+			t.Fatalf("cn cannot connect to %s: %v\n-- mn.log --\n%s", h, err, s.logTail("mn"))
+		}
+		flows = append(flows, f)
+	}
+	stop := make(chan struct{})
+	for _, f := range flows {
+		go f.tx.run(stop)
+		go f.ptx.run(stop)
+	}
+	time.Sleep(2 * time.Second)
+	failAt := time.Now()
+	if err := s.lab.SetLink("mn", activeIf, false); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	if err := s.lab.SetLink("mn", activeIf, true); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	close(stop)
+	for _, f := range flows {
+		<-f.tx.done
+		<-f.ptx.done
+	}
+	time.Sleep(100 * time.Millisecond)
+	for _, f := range flows {
+		probes, got, err := f.prx.stop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.sent, f.got = f.ptx.sent, got
+		f.gap = longestGap(probes, failAt, failAt.Add(3*time.Second))
+		select {
+		case <-f.rx.done:
+		case <-time.After(15 * time.Second):
+		}
+		_, total := f.rx.snapshot()
+		f.tcp = TCPResult{Sent: f.tx.total, Received: total, Intact: f.tx.err == nil && f.rx.err == nil && f.tx.total == total}
+		if f.tx.err != nil {
+			f.tcp.Error = f.tx.err.Error()
+		} else if f.rx.err != nil {
+			f.tcp.Error = f.rx.err.Error()
+		}
+	}
+	return flows
+}
+
+// TestTwoHomeAgentsFailover (draft 000 section 5.4, (n,n)): one mobile
+// node, a home address on each of two home agents, each registered through
+// both wlan0 and lte0. A TCP stream from cn to each home address runs at
+// once; wlan0 goes down and both streams survive on lte0. The gap of each
+// home address's 1 kHz probe is logged.
+func TestTwoHomeAgentsFailover(t *testing.T) {
+	testenv.RequireRoot(t)
+	for _, backend := range []string{"kernel", "userspace"} {
+		t.Run(backend, func(t *testing.T) {
+			s, closeLab := openScenarioOn(t, "mh2"+backend[:1], Options{Backend: backend}, []byte(twoHomesTopology))
+			defer closeLab()
+			if err := s.writeTwoHomes(backend, false); err != nil {
+				t.Fatal(err)
+			}
+			s.startAs(t, "ha", "ha", "ha")
+			s.startAs(t, "ha2", "ha", "ha2")
+			s.startAs(t, "mn", "mn", "mn")
+			s.waitCoAs(t, "ha", "2001:db8:a::10", "2001:db8:b::10")
+			s.waitCoAs(t, "ha2", "2001:db8:a::10", "2001:db8:b::10")
+			waitQuiet(t)
+			flows := s.streamsThroughFailover(t, homeAddress, homeAddress2)
+			for _, f := range flows {
+				t.Logf("TWO HOMES %s: home address %s: wlan0-down gap %.1f ms (probes %d/%d), TCP %d of %d bytes, intact %v %s",
+					backend, f.hoa, ms(f.gap), f.got, f.sent, f.tcp.Received, f.tcp.Sent, f.tcp.Intact, f.tcp.Error)
+				if !f.tcp.Intact || f.tcp.Received == 0 {
+					t.Errorf("%s: TCP stream did not survive: %+v", f.hoa, f.tcp)
+				}
+				if f.gap >= 3*time.Second {
+					t.Errorf("%s: nothing arrived for the whole outage", f.hoa)
+				}
+			}
+			if t.Failed() {
+				t.Logf("-- ha2.log --\n%s", s.logTail("ha2"))
+			}
+		})
+	}
+}
+
+// TestNestedHomeAddress (draft 000 section 6.3.1): home address 2 (on
+// ha2) has home address 1 (on ha) as its care-of address. ha2 holds one
+// binding, to home address 1; a TCP stream from cn to home address 2 goes
+// cn -> ha2 -> (tunnel to home address 1) -> ha -> (tunnel to a care-of
+// address) -> mn and back, and survives wlan0 going down (the outer home
+// address's failover carries the inner tunnel along). The mobile node runs
+// the userspace data plane (the kernel backend does not nest yet).
+func TestNestedHomeAddress(t *testing.T) {
+	testenv.RequireRoot(t)
+	s, closeLab := openScenarioOn(t, "mhn", Options{}, []byte(twoHomesTopology))
+	defer closeLab()
+	if err := s.writeTwoHomes("userspace", true); err != nil {
+		t.Fatal(err)
+	}
+	s.startAs(t, "ha", "ha", "ha")
+	s.startAs(t, "ha2", "ha", "ha2")
+	s.startAs(t, "mn", "mn", "mn")
+	s.waitCoAs(t, "ha", "2001:db8:a::10", "2001:db8:b::10")
+	s.waitCoAs(t, "ha2", homeAddress)
+	waitQuiet(t)
+	flows := s.streamsThroughFailover(t, homeAddress2, homeAddress)
+	for _, f := range flows {
+		t.Logf("NESTED: home address %s: wlan0-down gap %.1f ms (probes %d/%d), TCP %d of %d bytes, intact %v %s",
+			f.hoa, ms(f.gap), f.got, f.sent, f.tcp.Received, f.tcp.Sent, f.tcp.Intact, f.tcp.Error)
+		if !f.tcp.Intact || f.tcp.Received == 0 {
+			t.Errorf("%s: TCP stream did not survive: %+v", f.hoa, f.tcp)
+		}
+	}
+	if t.Failed() {
+		t.Logf("-- ha2.log --\n%s", s.logTail("ha2"))
+	}
+}
+
+// The circular example of draft 002 section 6.2.2 in an mn.yaml: `monami
+// mn --check` refuses it, naming the key and the addresses of the loop.
+func TestCircularNestingRefusedByCommand(t *testing.T) {
+	bin := monamiBin
+	if bin == "" {
+		bin = t.TempDir() + "/monami"
+		if out, err := exec.Command("go", "build", "-o", bin, "monami/cmd/monami").CombinedOutput(); err != nil {
+			t.Fatalf("build: %v\n%s", err, out)
+		}
+	}
+	y := "id: mn@example.org\nhome_addresses:\n"
+	for i, via := range []int{2, 3, 1} {
+		y += fmt.Sprintf(" - {address: \"2001:db8:%d::10\", home_agent: \"2001:db8:%d::1\", spi: %d, key: \"text:0123456789abcdef\", care_of: {via_home_address: \"2001:db8:%d::10\"}}\n",
+			i+1, i+1, 300+i, via)
+	}
+	y += "interfaces: [{name: wlan0}, {name: lte0}]\n"
+	f := t.TempDir() + "/mn.yaml"
+	if err := os.WriteFile(f, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "mn", "--check", "-c", f).CombinedOutput()
+	if err == nil {
+		t.Fatalf("monami mn --check accepted a circular nesting:\n%s", out)
+	}
+	want := "home_addresses[0].care_of.via_home_address: circular reference 2001:db8:1::10 -> 2001:db8:2::10 -> 2001:db8:3::10 -> 2001:db8:1::10"
+	if !strings.Contains(string(out), want) {
+		t.Fatalf("monami mn --check:\n%s\nwant %q", out, want)
+	}
+	t.Logf("monami mn --check -c mn.yaml: %s", strings.TrimSpace(string(out)))
+}
