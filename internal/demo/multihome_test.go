@@ -320,6 +320,17 @@ func TestTwoHomeAgentsFailover(t *testing.T) {
 	}
 }
 
+// nestedTopology is twoHomesTopology with a 1400-octet correspondent link.
+// The downlink to a nested home address is tunnelled twice, by ha2 and
+// then by ha, each adding 40 octets; neither home agent lowers a tunnel's
+// MTU on the Packet Too Big the next one sends it (RFC 2473 section 7.1:
+// not done yet), so a 1500-octet packet from cn would be dropped at ha.
+// 1400 + 2 x 40 fits the 1500-octet access links.
+var nestedTopology = strings.Replace(twoHomesTopology,
+	`b: {node: cn, if: eth0, addrs: ["2001:db8:c::10/64"]}`,
+	`b: {node: cn, if: eth0, addrs: ["2001:db8:c::10/64"]}
+    mtu: 1400`, 1)
+
 // TestNestedHomeAddress (draft 000 section 6.3.1): home address 2 (on
 // ha2) has home address 1 (on ha) as its care-of address. ha2 holds one
 // binding, to home address 1; a TCP stream from cn to home address 2 goes
@@ -329,7 +340,7 @@ func TestTwoHomeAgentsFailover(t *testing.T) {
 // the userspace data plane (the kernel backend does not nest yet).
 func TestNestedHomeAddress(t *testing.T) {
 	testenv.RequireRoot(t)
-	s, closeLab := openScenarioOn(t, "mhn", Options{}, []byte(twoHomesTopology))
+	s, closeLab := openScenarioOn(t, "mhn", Options{}, []byte(nestedTopology))
 	defer closeLab()
 	if err := s.writeTwoHomes("userspace", true); err != nil {
 		t.Fatal(err)

@@ -30,13 +30,24 @@ func (m *MobileNode) forward() {
 	}
 	now := m.now()
 	in := forwarding.Input{Rules: m.rules, Default: m.def}
+	// A nested home address has one path, its outer home address; the
+	// policy names access interfaces only, so it does not apply there.
+	var nested forwarding.Input
 	for _, h := range m.homes {
-		in.Bindings = append(in.Bindings, m.bindingsOf(h)...)
+		if h.careOf.Via().IsValid() {
+			nested.Bindings = append(nested.Bindings, m.bindingsOf(h)...)
+		} else {
+			in.Bindings = append(in.Bindings, m.bindingsOf(h)...)
+		}
 	}
-	table := forwarding.Compute(now, in)
+	table, ntable := forwarding.Compute(now, in), forwarding.Compute(now, nested)
 	want := make(map[netip.Addr]reconcile.Home, len(m.homes))
 	for _, h := range m.homes {
-		h.entries = table.Entries(h.hoa)
+		if h.careOf.Via().IsValid() {
+			h.entries = ntable.Entries(h.hoa)
+		} else {
+			h.entries = table.Entries(h.hoa)
+		}
 		routes, dedups := reconcile.Routes(h.hoa, h.entries, mnMapper{m: m, h: h})
 		want[h.hoa] = reconcile.Home{Routes: routes, Dedups: dedups, Endpoints: m.endpointsOf(h)}
 	}
@@ -152,7 +163,11 @@ func (mm mnMapper) Tunnel(_ netip.Addr, p *forwarding.Path) (dataplane.Tunnel, b
 	if f == nil || !f.coa.IsValid() {
 		return dataplane.Tunnel{}, false
 	}
-	return dataplane.Tunnel{Local: f.coa, Remote: mm.h.ha, Encap: f.encap()}, true
+	t := dataplane.Tunnel{Local: f.coa, Remote: mm.h.ha, Encap: f.encap()}
+	if f.outer != nil {
+		t.MTU = mm.m.innerMTU(f.outer) - t.Encap.Overhead()
+	}
+	return t, true
 }
 
 // Inbound: a bicast flow's answers come to the home address.

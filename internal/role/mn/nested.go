@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"monami/internal/config"
+	"monami/internal/dataplane"
 )
 
 // Nested home addresses (draft-ietf-monami6-mipv6-analysis section 6.3.1):
@@ -120,4 +121,48 @@ func (m *MobileNode) nestedDown(f *accessInterface) {
 	f.serves = map[netip.Addr]bool{}
 	m.pump(now, false)
 	m.detach(f, "home address "+f.outer.hoa.String()+" has no registered binding", true)
+}
+
+// defaultLinkMTU stands for an access link whose MTU could not be read.
+const defaultLinkMTU = 1500
+
+func (m *MobileNode) linkMTU(index int) int {
+	if m.nl == nil || index <= 0 {
+		return 0
+	}
+	l, err := m.nl.LinkByIndex(index)
+	if err != nil {
+		return 0
+	}
+	return l.Attrs().MTU
+}
+
+// innerMTU is the largest packet h's reverse tunnel carries on any of its
+// paths (the smallest of them, so that a failover does not change it): a
+// tunnel nested in h adds its own header inside that (RFC 2473 section
+// 6.7: each encapsulation costs its header out of the path MTU).
+func (m *MobileNode) innerMTU(h *homeRegistration) int {
+	least := 0
+	for _, f := range m.ifs {
+		if !f.coa.IsValid() || !m.mayServe(h, f) {
+			continue
+		}
+		var mtu int
+		switch {
+		case f.outer != nil:
+			mtu = m.innerMTU(f.outer)
+		case f.mtu > 0:
+			mtu = f.mtu
+		default:
+			mtu = defaultLinkMTU
+		}
+		mtu -= f.encap().Overhead()
+		if least == 0 || mtu < least {
+			least = mtu
+		}
+	}
+	if least == 0 {
+		return defaultLinkMTU - dataplane.EncapIPv6.Overhead()
+	}
+	return least
 }

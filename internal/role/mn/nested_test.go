@@ -50,6 +50,12 @@ interfaces: [{name: wlan0, bid: 1, priority: 1}, {name: lte0, bid: 2, priority: 
 		m.ifs = append(m.ifs, f)
 	}
 	m.addNestedInterfaces()
+	// mn.yaml's policy (here its default: every access interface by
+	// preference) must not keep the nested home address off its one path.
+	pol := cfg.Policy
+	if _, err := m.setPolicy(&pol, nil); err != nil {
+		t.Fatal(err)
+	}
 	if len(m.ifs) != 3 || m.ifs[2].cfg.BID != 3 || m.ifs[2].outer != m.homes[0] {
 		t.Fatalf("nested interface: %+v", m.ifs[len(m.ifs)-1])
 	}
@@ -80,8 +86,8 @@ interfaces: [{name: wlan0, bid: 1, priority: 1}, {name: lte0, bid: 2, priority: 
 	}
 	m.do(m.bul.HandleBA(m.now(), &binding.BindingAck{HA: ha2, HoA: hoa2, Sequence: lastBU(t, sink).Sequence, Lifetime: 15}))
 	inner := dp.routes[dataplane.Selector{Dst: defaultRoute, Src: netip.PrefixFrom(hoa2, 128)}]
-	if inner.Local != hoa || inner.Remote != ha2 {
-		t.Fatalf("hoa2's reverse tunnel %v, want %v->%v", inner, hoa, ha2)
+	if inner.Local != hoa || inner.Remote != ha2 || inner.MTU != 1500-40-40 {
+		t.Fatalf("hoa2's reverse tunnel %v MTU %d, want %v->%v MTU 1420 (two headers inside 1500)", inner, inner.MTU, hoa, ha2)
 	}
 	if outer := dp.routes[dataplane.Selector{Dst: defaultRoute, Src: netip.PrefixFrom(hoa, 128)}]; outer.Local != coa1 || outer.Remote != haIP {
 		t.Fatalf("hoa's reverse tunnel %v, want %v->%v", outer, coa1, haIP)

@@ -33,6 +33,9 @@ type accessInterface struct {
 	// outer.hoa serving as the care-of address of the home addresses nested
 	// in it (care_of.via_home_address, nested.go).
 	outer *homeRegistration
+	// mtu is the access link's MTU, read when its care-of address comes up
+	// (0: unknown, taken as 1500); the nested tunnels' MTU derives from it.
+	mtu int
 }
 
 func newAccessInterface(f config.InterfaceEntry) *accessInterface {
@@ -148,6 +151,7 @@ func (m *MobileNode) attach(f *accessInterface, coa netip.Addr, reason string) {
 	f.registered = map[netip.Addr]bool{}
 	if f.outer == nil {
 		m.findGateway(f)
+		f.mtu = m.linkMTU(f.index)
 	}
 	m.log.Info("care-of address up", "interface", f.cfg.Name, "coa", coa, "bid", f.cfg.BID, "gateway", f.gw, "reason", reason)
 	if f.outer == nil {
@@ -172,7 +176,9 @@ func (m *MobileNode) bindCareOf(now time.Time, h *homeRegistration, f *accessInt
 		f.serves[h.hoa] = true
 		return
 	}
-	m.log.Info("care-of address not bound to this home address (care_of rule)", "hoa", h.hoa, "interface", f.cfg.Name, "coa", f.coa)
+	if f.outer == nil {
+		m.log.Info("care-of address not bound to this home address (care_of rule)", "hoa", h.hoa, "interface", f.cfg.Name, "coa", f.coa)
+	}
 	if f.serves[h.hoa] {
 		m.bul.RemoveCareOfAddress(now, h.ha, h.hoa, f.cfg.BID)
 		delete(f.serves, h.hoa)
