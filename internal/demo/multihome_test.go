@@ -193,7 +193,9 @@ func (s *scenario) waitCoAs(t *testing.T, name string, want ...string) {
 			return fmt.Errorf("holds %s", describe(b))
 		}
 		return nil
-	}, func() string { return "-- " + name + ".log --\n" + s.logTail(name) + "\n-- mn.log --\n" + s.logTail("mn") })
+	}, func() string {
+		return "-- " + name + ".log --\n" + s.logTail(name) + "\n-- mn.log --\n" + s.logTail("mn")
+	})
 }
 
 // homeFlow is one home address's TCP stream and 1 kHz probe from cn.
