@@ -104,6 +104,12 @@ func (r *CareOfRule) validate(where string, ifs []InterfaceEntry, e *errs) {
 	}
 }
 
+// NestedHomes reports whether a home address goes via another (then the
+// mobile node needs a data plane that nests tunnels: userspace).
+func (c *MobileNode) NestedHomes() bool {
+	return slices.ContainsFunc(c.HomeAddresses, func(h HomeAddressEntry) bool { return h.CareOf.via.IsValid() })
+}
+
 // Addr returns the parsed home address.
 func (h HomeAddressEntry) Addr() netip.Addr { return h.addr }
 
@@ -243,6 +249,12 @@ func ParseMobileNode(name string, data []byte) (*MobileNode, error) {
 		c.HomeAddresses[i].CareOf.validate(fieldf("home_addresses[%d]", i), c.Interfaces, &e)
 	}
 	validateNesting(c.HomeAddresses, &e)
+	if c.Dataplane.Backend == "kernel" && c.NestedHomes() {
+		// The kernel backend's seg6local decapsulation bypasses the
+		// prerouting hook that would send the inner tunnel packet to its
+		// own decapsulation: nested downlink traffic would be dropped.
+		e.add("dataplane.backend: kernel cannot nest tunnels (a care_of.via_home_address is set); use auto or userspace")
+	}
 	c.Dataplane.validate(&e)
 	c.Metrics.validate(&e)
 	links := make([]policy.Link, len(c.Interfaces))

@@ -90,3 +90,16 @@ func FuzzParseMobileNode(f *testing.F) {
 		}
 	})
 }
+
+// The kernel data plane cannot nest tunnels: refused by name; auto is fine
+// (the mobile node then takes userspace).
+func TestNestingNeedsUserspace(t *testing.T) {
+	y := nestedYAML([2]string{"1", "2"}, [2]string{"2", ""})
+	if _, err := ParseMobileNode("mn.yaml", []byte(y+"dataplane: {backend: kernel}\n")); err == nil || !strings.Contains(err.Error(), "dataplane.backend: kernel cannot nest tunnels") {
+		t.Errorf("kernel backend with nesting: %v", err)
+	}
+	c, err := ParseMobileNode("mn.yaml", []byte(y))
+	if err != nil || !c.NestedHomes() {
+		t.Errorf("auto backend with nesting: %v, nested %v", err, c != nil && c.NestedHomes())
+	}
+}

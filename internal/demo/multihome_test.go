@@ -338,13 +338,14 @@ var nestedTopology = strings.Replace(twoHomesTopology,
 // binding, to home address 1; a TCP stream from cn to home address 2 goes
 // cn -> ha2 -> (tunnel to home address 1) -> ha -> (tunnel to a care-of
 // address) -> mn and back, and survives wlan0 going down (the outer home
-// address's failover carries the inner tunnel along). The mobile node runs
-// the userspace data plane (the kernel backend does not nest yet).
+// address's failover carries the inner tunnel along). The mobile node's
+// data plane is auto, which takes userspace for nesting (the kernel
+// backend cannot nest yet).
 func TestNestedHomeAddress(t *testing.T) {
 	testenv.RequireRoot(t)
 	s, closeLab := openScenarioOn(t, "mhn", Options{}, []byte(nestedTopology))
 	defer closeLab()
-	if err := s.writeTwoHomes("userspace", true); err != nil {
+	if err := s.writeTwoHomes("auto", true); err != nil {
 		t.Fatal(err)
 	}
 	s.startAs(t, "ha", "ha", "ha")
@@ -352,6 +353,13 @@ func TestNestedHomeAddress(t *testing.T) {
 	s.startAs(t, "mn", "mn", "mn")
 	s.waitCoAs(t, "ha", "2001:db8:a::10", "2001:db8:b::10")
 	s.waitCoAs(t, "ha2", homeAddress)
+	var st struct {
+		Backend string `json:"backend"`
+	}
+	s.ctl(t, "mn", "status", &st)
+	if st.Backend != "userspace" {
+		t.Errorf("mobile node data plane %q with a nested home address, want userspace (auto)", st.Backend)
+	}
 	waitQuiet(t)
 	flows := s.streamsThroughFailover(t, homeAddress2, homeAddress)
 	for _, f := range flows {

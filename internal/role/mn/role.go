@@ -245,6 +245,10 @@ func (m *MobileNode) openDataPlane() error {
 				backend = dataplane.BackendUserspace
 			}
 		}
+		if m.cfg.NestedHomes() {
+			// Nor does it nest tunnels (config.ParseMobileNode).
+			backend = dataplane.BackendUserspace
+		}
 	}
 	dp, err := dataplane.New(dataplane.Config{
 		Backend: backend, Table: m.cfg.Dataplane.Table, RulePriority: dataplaneRulePriority,
