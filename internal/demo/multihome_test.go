@@ -74,11 +74,11 @@ const (
 	spi2         = 4097
 )
 
-// twoHomes writes ha.yaml, ha2.yaml and mn.yaml: home address 1 on ha,
-// home address 2 on ha2, each with its own key; nest2 makes home address
-// 2 go via home address 1 (care_of.via_home_address). mnBackend is the
-// mobile node's data plane.
-func (s *scenario) writeTwoHomes(mnBackend string, nest2 bool) error {
+// writeTwoHomes writes ha.yaml, ha2.yaml and mn.yaml: home address 1 on
+// ha, home address 2 on ha2, each with its own key; care1 and care2 are
+// each home address's care_of rule (flow-style YAML, "" for none).
+// mnBackend is the mobile node's data plane.
+func (s *scenario) writeTwoHomes(mnBackend, care1, care2 string) error {
 	key := func() string {
 		k := make([]byte, 20)
 		rand.Read(k)
@@ -100,22 +100,24 @@ mobile_nodes:
     key: %s
 `, s.path(name+".sock"), addr, prefix, s.opt.Backend, nai, hoa, spi, k)
 	}
-	via := ""
-	if nest2 {
-		via = `, care_of: {via_home_address: "` + homeAddress + `"}`
+	rule := func(r string) string {
+		if r == "" {
+			return ""
+		}
+		return ", care_of: " + r
 	}
 	mnYAML := fmt.Sprintf(`log: {level: info}
 control_socket: %s
 id: %s
 lifetime: %s
 home_addresses:
-  - {address: "%s", home_agent: "%s", spi: %d, key: %s}
+  - {address: "%s", home_agent: "%s", spi: %d, key: %s%s}
   - {address: "%s", home_agent: "%s", spi: %d, key: %s%s}
 interfaces:
   - {name: %s, bid: 1, priority: 10}
   - {name: %s, bid: 2, priority: 20}
 dataplane: {backend: %s}
-`, s.path("mn.sock"), nai, s.opt.Lifetime, homeAddress, homeAgent, spi, k1, homeAddress2, homeAgent2, spi2, k2, via,
+`, s.path("mn.sock"), nai, s.opt.Lifetime, homeAddress, homeAgent, spi, k1, rule(care1), homeAddress2, homeAgent2, spi2, k2, rule(care2),
 		activeIf, backupIf, mnBackend)
 	for name, y := range map[string]string{
 		"ha.yaml":  haYAML("ha", homeAgent, homePrefix, homeAddress, spi, k1),
@@ -296,7 +298,7 @@ func TestTwoHomeAgentsFailover(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			s, closeLab := openScenarioOn(t, "mh2"+backend[:1], Options{Backend: backend}, []byte(twoHomesTopology))
 			defer closeLab()
-			if err := s.writeTwoHomes(backend, false); err != nil {
+			if err := s.writeTwoHomes(backend, "", ""); err != nil {
 				t.Fatal(err)
 			}
 			s.startAs(t, "ha", "ha", "ha")
@@ -323,6 +325,44 @@ func TestTwoHomeAgentsFailover(t *testing.T) {
 	}
 }
 
+// TestCareOfRuleTwoHomeAgents (draft 000 section 6.3.2): mn.yaml's care_of
+// rules bind each new care-of address to the right home address: home
+// address 1 takes wlan0's only (by interface), home address 2 lte0's only
+// (by prefix). Each home agent holds exactly that binding, and each home
+// address's reverse tunnel uses it although wlan0 is the preferred
+// interface.
+func TestCareOfRuleTwoHomeAgents(t *testing.T) {
+	testenv.RequireRoot(t)
+	s, closeLab := openScenarioOn(t, "mhr", Options{}, []byte(twoHomesTopology))
+	defer closeLab()
+	if err := s.writeTwoHomes("auto", "{interfaces: [wlan0]}", `{prefixes: ["2001:db8:b::/64"]}`); err != nil {
+		t.Fatal(err)
+	}
+	s.startAs(t, "ha", "ha", "ha")
+	s.startAs(t, "ha2", "ha", "ha2")
+	s.startAs(t, "mn", "mn", "mn")
+	s.waitCoAs(t, "ha", "2001:db8:a::10")
+	s.waitCoAs(t, "ha2", "2001:db8:b::10")
+	var st struct {
+		Homes []struct {
+			HomeAddress string `json:"home_address"`
+			TunnelIf    string `json:"reverse_tunnel_interface"`
+		} `json:"home_addresses"`
+	}
+	eventually(t, 5*time.Second, "reverse tunnels", func() error {
+		s.ctl(t, "mn", "status", &st)
+		got := map[string]string{}
+		for _, h := range st.Homes {
+			got[h.HomeAddress] = h.TunnelIf
+		}
+		if got[homeAddress] != activeIf || got[homeAddress2] != backupIf {
+			return fmt.Errorf("reverse tunnels %v, want %s on %s and %s on %s", got, homeAddress, activeIf, homeAddress2, backupIf)
+		}
+		return nil
+	}, func() string { return s.logTail("mn") })
+	t.Logf("care_of rules: ha holds %s only, ha2 %s only; reverse tunnels %+v", "2001:db8:a::10", "2001:db8:b::10", st.Homes)
+}
+
 // nestedTopology is twoHomesTopology with a 1400-octet correspondent link.
 // The downlink to a nested home address is tunnelled twice, by ha2 and
 // then by ha, each adding 40 octets; neither home agent lowers a tunnel's
@@ -346,7 +386,7 @@ func TestNestedHomeAddress(t *testing.T) {
 	testenv.RequireRoot(t)
 	s, closeLab := openScenarioOn(t, "mhn", Options{}, []byte(nestedTopology))
 	defer closeLab()
-	if err := s.writeTwoHomes("auto", true); err != nil {
+	if err := s.writeTwoHomes("auto", "", `{via_home_address: "`+homeAddress+`"}`); err != nil {
 		t.Fatal(err)
 	}
 	s.startAs(t, "ha", "ha", "ha")
