@@ -39,7 +39,10 @@ func (m *MobileNode) addNestedInterfaces() {
 		if outer == nil {
 			continue // the configuration refuses this
 		}
-		next++
+		// The next Binding ID no interface has (RFC 5648 section 6.1: 0
+		// is not one).
+		for next++; next == 0 || m.ifaceByBID(next) != nil; next++ {
+		}
 		f := newAccessInterface(config.InterfaceEntry{Name: nestedName(via), BID: next, Transport: config.TransportNative})
 		f.outer = outer
 		m.ifs = append(m.ifs, f)
