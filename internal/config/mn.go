@@ -51,17 +51,29 @@ type HomeAddressEntry struct {
 
 // CareOfRule restricts the care-of addresses registered for one home
 // address: an address qualifies when its interface is in Interfaces (if
-// any are given) and it lies in one of Prefixes (if any are given).
+// any are given) and it lies in one of Prefixes (if any are given). With
+// ViaHomeAddress the one care-of address is that other home address of
+// this mobile node (draft-ietf-monami6-mipv6-analysis section 6.3.1):
+// nested tunnels, no access interface serves it directly.
 type CareOfRule struct {
-	Interfaces []string `yaml:"interfaces"`
-	Prefixes   []string `yaml:"prefixes"`
+	Interfaces     []string `yaml:"interfaces"`
+	Prefixes       []string `yaml:"prefixes"`
+	ViaHomeAddress string   `yaml:"via_home_address"`
 
 	prefixes []netip.Prefix
+	via      netip.Addr
 }
 
-// Allows reports whether a care-of address on interface ifname may serve
-// the home address.
+// Via returns the home address that serves as this home address's care-of
+// address; invalid when access interfaces serve it.
+func (r CareOfRule) Via() netip.Addr { return r.via }
+
+// Allows reports whether a care-of address on access interface ifname may
+// serve the home address (never, for a nested home address).
 func (r CareOfRule) Allows(ifname string, coa netip.Addr) bool {
+	if r.via.IsValid() {
+		return false
+	}
 	if len(r.Interfaces) > 0 && !slices.Contains(r.Interfaces, ifname) {
 		return false
 	}
@@ -82,6 +94,22 @@ func (r *CareOfRule) validate(where string, ifs []InterfaceEntry, e *errs) {
 			r.prefixes = append(r.prefixes, p)
 		}
 	}
+	if r.ViaHomeAddress == "" {
+		return
+	}
+	key := where + ".care_of.via_home_address"
+	if r.via = parseAddr(key, r.ViaHomeAddress, e); !r.via.IsValid() {
+		return
+	}
+	if len(r.Interfaces) > 0 || len(r.Prefixes) > 0 {
+		e.add("%s: %s is the only care-of address of a nested home address; leave out interfaces and prefixes", key, r.via)
+	}
+}
+
+// NestedHomes reports whether a home address goes via another (then the
+// mobile node needs a data plane that nests tunnels: userspace).
+func (c *MobileNode) NestedHomes() bool {
+	return slices.ContainsFunc(c.HomeAddresses, func(h HomeAddressEntry) bool { return h.CareOf.via.IsValid() })
 }
 
 // Addr returns the parsed home address.
@@ -221,6 +249,13 @@ func ParseMobileNode(name string, data []byte) (*MobileNode, error) {
 	}
 	for i := range c.HomeAddresses {
 		c.HomeAddresses[i].CareOf.validate(fieldf("home_addresses[%d]", i), c.Interfaces, &e)
+	}
+	validateNesting(c.HomeAddresses, &e)
+	if c.Dataplane.Backend == "kernel" && c.NestedHomes() {
+		// The kernel backend's seg6local decapsulation bypasses the
+		// prerouting hook that would send the inner tunnel packet to its
+		// own decapsulation: nested downlink traffic would be dropped.
+		e.add("dataplane.backend: kernel cannot nest tunnels (a care_of.via_home_address is set); use auto or userspace")
 	}
 	c.Dataplane.validate(&e)
 	c.Metrics.validate(&e)

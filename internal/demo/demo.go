@@ -292,16 +292,23 @@ metrics: {listen: "%s"}
 
 // startDaemon runs `monami ROLE -c FILE` inside a node, logging to a file.
 func (s *scenario) startDaemon(ctx context.Context, node, role string) error {
+	return s.startDaemonAs(ctx, node, role, role)
+}
+
+// startDaemonAs runs `monami ROLE -c NAME.yaml` inside a node, logging to
+// NAME.log: a second daemon of a role (a second home agent) has its own
+// configuration, log and control socket.
+func (s *scenario) startDaemonAs(ctx context.Context, node, role, name string) error {
 	n, err := s.lab.Node(node)
 	if err != nil {
 		return err
 	}
 	// Appended to: a restarted daemon's log follows its predecessor's.
-	logf, err := os.OpenFile(s.path(role+".log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	logf, err := os.OpenFile(s.path(name+".log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
-	cmd := n.Command(context.WithoutCancel(ctx), s.opt.Binary, role, "-c", s.path(role+".yaml"))
+	cmd := n.Command(context.WithoutCancel(ctx), s.opt.Binary, role, "-c", s.path(name+".yaml"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()

@@ -25,9 +25,11 @@ import (
 
 // links are the access interfaces as the policy names them.
 func (m *MobileNode) links() []policy.Link {
-	out := make([]policy.Link, len(m.ifs))
-	for i, f := range m.ifs {
-		out[i] = policy.Link{Name: f.cfg.Name, BID: f.cfg.BID, Priority: priorityOf(f)}
+	out := make([]policy.Link, 0, len(m.ifs))
+	for _, f := range m.ifs {
+		if f.outer == nil { // the policy names access interfaces only
+			out = append(out, policy.Link{Name: f.cfg.Name, BID: f.cfg.BID, Priority: priorityOf(f)})
+		}
 	}
 	return out
 }

@@ -31,13 +31,24 @@ func (m *MobileNode) forward() {
 	}
 	now := m.now()
 	in := forwarding.Input{Rules: m.rules, Default: m.def}
+	// A nested home address has one path, its outer home address; the
+	// policy names access interfaces only, so it does not apply there.
+	var nested forwarding.Input
 	for _, h := range m.homes {
-		in.Bindings = append(in.Bindings, m.bindingsOf(h)...)
+		if h.careOf.Via().IsValid() {
+			nested.Bindings = append(nested.Bindings, m.bindingsOf(h)...)
+		} else {
+			in.Bindings = append(in.Bindings, m.bindingsOf(h)...)
+		}
 	}
-	table := forwarding.Compute(now, in)
+	table, ntable := forwarding.Compute(now, in), forwarding.Compute(now, nested)
 	want := make(map[netip.Addr]reconcile.Home, len(m.homes))
 	for _, h := range m.homes {
-		h.entries = table.Entries(h.hoa)
+		if h.careOf.Via().IsValid() {
+			h.entries = ntable.Entries(h.hoa)
+		} else {
+			h.entries = table.Entries(h.hoa)
+		}
 		routes, dedups := reconcile.Routes(h.hoa, h.entries, mnMapper{m: m, h: h})
 		want[h.hoa] = reconcile.Home{Routes: routes, Dedups: dedups, Endpoints: m.endpointsOf(h)}
 	}
@@ -64,6 +75,7 @@ func (m *MobileNode) forward() {
 	for _, h := range m.homes {
 		m.noteTunnel(h)
 	}
+	m.syncNested()
 }
 
 // bindingsOf lists h's paths: each interface whose care-of address h may
@@ -81,7 +93,7 @@ func (m *MobileNode) bindingsOf(h *homeRegistration) []forwarding.Binding {
 	var ranks []int
 	best := -1
 	for _, f := range m.ifs {
-		if !f.coa.IsValid() || !h.careOf.Allows(f.cfg.Name, f.coa) {
+		if !f.coa.IsValid() || !m.mayServe(h, f) {
 			continue
 		}
 		r := 0
@@ -133,7 +145,10 @@ func (m *MobileNode) weightOf(name string) uint32 {
 func (m *MobileNode) endpointsOf(h *homeRegistration) []dataplane.Endpoint {
 	var out []dataplane.Endpoint
 	for _, f := range m.ifs {
-		if !f.coa.IsValid() {
+		// A nested home address is tunnelled to its outer home address
+		// only; that one only to the home addresses nested in it.
+		nested := h.careOf.Via().IsValid()
+		if !f.coa.IsValid() || !(f.outer == nil && !nested || f.outer != nil && m.mayServe(h, f)) {
 			continue
 		}
 		for _, ha := range []netip.Addr{h.ha, h.next, h.prev} {
@@ -165,7 +180,11 @@ func (mm mnMapper) Tunnel(_ netip.Addr, p *forwarding.Path) (dataplane.Tunnel, b
 	if f == nil || !f.coa.IsValid() {
 		return dataplane.Tunnel{}, false
 	}
-	return dataplane.Tunnel{Local: f.coa, Remote: mm.h.ha, Encap: f.encap()}, true
+	t := dataplane.Tunnel{Local: f.coa, Remote: mm.h.ha, Encap: f.encap()}
+	if f.outer != nil {
+		t.MTU = mm.m.innerMTU(f.outer) - t.Encap.Overhead()
+	}
+	return t, true
 }
 
 // Inbound: a bicast flow's answers come to the home address.

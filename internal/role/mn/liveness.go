@@ -34,7 +34,9 @@ func (m *MobileNode) watchPaths(f *accessInterface) {
 		return // tests that build a MobileNode by hand
 	}
 	for _, h := range m.homes {
-		m.live.Add(m.now(), paths.Key{Local: f.coa, Peer: h.ha})
+		if !h.careOf.Via().IsValid() { // a nested home address never takes this path
+			m.live.Add(m.now(), paths.Key{Local: f.coa, Peer: h.ha})
+		}
 	}
 }
 

@@ -17,7 +17,9 @@ import (
 func (m *MobileNode) loop(ctx context.Context) error {
 	names := make([]string, 0, len(m.ifs))
 	for _, f := range m.ifs {
-		names = append(names, f.cfg.Name)
+		if f.outer == nil {
+			names = append(names, f.cfg.Name)
+		}
 	}
 	// Readers outlive ctx until shutdown has collected the deregistration answers.
 	rctx, stop := context.WithCancel(context.WithoutCancel(ctx))

@@ -29,6 +29,13 @@ type accessInterface struct {
 	// interface's Binding ID (the care_of rule may leave some out).
 	serves  map[netip.Addr]bool
 	changed time.Time
+	// outer, when set, makes this no access interface but the home address
+	// outer.hoa serving as the care-of address of the home addresses nested
+	// in it (care_of.via_home_address, nested.go).
+	outer *homeRegistration
+	// mtu is the access link's MTU, read when its care-of address comes up
+	// (0: unknown, taken as 1500); the nested tunnels' MTU derives from it.
+	mtu int
 }
 
 func newAccessInterface(f config.InterfaceEntry) *accessInterface {
@@ -142,11 +149,18 @@ func (m *MobileNode) attach(f *accessInterface, coa netip.Addr, reason string) {
 	now := m.now()
 	f.coa, f.changed = coa, now
 	f.registered = map[netip.Addr]bool{}
-	m.findGateway(f)
+	if f.outer == nil {
+		m.findGateway(f)
+		f.mtu = m.linkMTU(f.index)
+	}
 	m.log.Info("care-of address up", "interface", f.cfg.Name, "coa", coa, "bid", f.cfg.BID, "gateway", f.gw, "reason", reason)
-	m.installCoARoutes(f)
-	m.probeGateway(f)
-	m.watchPaths(f)
+	if f.outer == nil {
+		// A nested care-of address leaves through its home address's
+		// reverse tunnel, which the data plane routes.
+		m.installCoARoutes(f)
+		m.probeGateway(f)
+		m.watchPaths(f)
+	}
 	for _, h := range m.homes {
 		m.bindCareOf(now, h, f)
 	}
@@ -157,12 +171,14 @@ func (m *MobileNode) attach(f *accessInterface, coa netip.Addr, reason string) {
 // care_of rule of h allows it, and withdraws an earlier one of this Binding
 // ID when it does not (draft-ietf-monami6-mipv6-analysis section 6.3.2).
 func (m *MobileNode) bindCareOf(now time.Time, h *homeRegistration, f *accessInterface) {
-	if h.careOf.Allows(f.cfg.Name, f.coa) {
+	if m.mayServe(h, f) {
 		m.bul.SetCareOfAddress(now, binding.CareOfBinding{HA: h.ha, HoA: h.hoa, BID: f.cfg.BID, CoA: f.coa, Priority: f.cfg.Priority})
 		f.serves[h.hoa] = true
 		return
 	}
-	m.log.Info("care-of address not bound to this home address (care_of rule)", "hoa", h.hoa, "interface", f.cfg.Name, "coa", f.coa)
+	if f.outer == nil {
+		m.log.Info("care-of address not bound to this home address (care_of rule)", "hoa", h.hoa, "interface", f.cfg.Name, "coa", f.coa)
+	}
 	if f.serves[h.hoa] {
 		m.bul.RemoveCareOfAddress(now, h.ha, h.hoa, f.cfg.BID)
 		delete(f.serves, h.hoa)
@@ -180,6 +196,9 @@ func (m *MobileNode) detach(f *accessInterface, reason string, reselect bool) {
 	m.unwatchPaths(coa)
 	if reselect {
 		m.forward()
+	}
+	if f.outer != nil {
+		return
 	}
 	for _, k := range []routeKey{
 		{dst: defaultRoute, src: netip.PrefixFrom(coa, 128), metric: metricCoA},
@@ -237,7 +256,7 @@ func (m *MobileNode) keepalive() {
 		m.forward() // the reconciler re-sends what the failed batch may have missed
 	}
 	for _, f := range m.ifs {
-		if !f.coa.IsValid() {
+		if !f.coa.IsValid() || f.outer != nil {
 			continue
 		}
 		if !f.gw.IsValid() && m.findGateway(f) {

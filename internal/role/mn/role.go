@@ -204,6 +204,7 @@ func New(cfg *config.MobileNode, opt Options) (_ *MobileNode, err error) {
 	for _, f := range cfg.Interfaces {
 		m.ifs = append(m.ifs, newAccessInterface(f))
 	}
+	m.addNestedInterfaces()
 	pol := cfg.Policy
 	if _, err := m.setPolicy(&pol, nil); err != nil {
 		return nil, err
@@ -248,6 +249,10 @@ func (m *MobileNode) openDataPlane() error {
 				// The kernel backend has no UDP encapsulation (RFC 5555).
 				backend = dataplane.BackendUserspace
 			}
+		}
+		if m.cfg.NestedHomes() {
+			// Nor does it nest tunnels (config.ParseMobileNode).
+			backend = dataplane.BackendUserspace
 		}
 	}
 	dp, err := dataplane.New(dataplane.Config{

@@ -62,6 +62,11 @@ func (m *MobileNode) sendBindingUpdate(ctx context.Context, bu *binding.Outgoing
 	}
 	sig := transport.Signal{Via: f.via(), Src: bu.Source, Dst: bu.HA, Ext: transport.ExtHAO, HomeAddress: bu.HoA,
 		IfIndex: f.index, MH: m.buf}
+	if f.outer != nil {
+		// From a nested care-of address (an outer home address): the
+		// kernel's routing puts it into that home address's reverse tunnel.
+		sig.IfIndex = 0
+	}
 	if sig.Via == transport.ViaUDP {
 		sig.Peer = netip.AddrPortFrom(bu.HA, transport.UDPPort)
 		sig.Local = netip.AddrPortFrom(bu.Source, 0)
