@@ -124,7 +124,10 @@ func (m *MobileNode) endpointsOf(h *homeRegistration) []dataplane.Endpoint {
 	var out []dataplane.Endpoint
 	for _, f := range m.ifs {
 		if f.coa.IsValid() {
-			out = append(out, dataplane.Endpoint{Local: f.coa, Peer: h.ha, Encap: f.encap()})
+			if f.coa.Is4() && !h.ha4.IsValid() {
+				continue
+			}
+			out = append(out, dataplane.Endpoint{Local: f.coa, Peer: h.haFor(f.coa), Encap: f.encap()})
 		}
 	}
 	return out
@@ -148,7 +151,10 @@ func (mm mnMapper) Tunnel(_ netip.Addr, p *forwarding.Path) (dataplane.Tunnel, b
 	if f == nil || !f.coa.IsValid() {
 		return dataplane.Tunnel{}, false
 	}
-	return dataplane.Tunnel{Local: f.coa, Remote: mm.h.ha, Encap: f.encap()}, true
+	if f.coa.Is4() && !mm.h.ha4.IsValid() {
+		return dataplane.Tunnel{}, false
+	}
+	return dataplane.Tunnel{Local: f.coa, Remote: mm.h.haFor(f.coa), Encap: f.encap()}, true
 }
 
 // Inbound: a bicast flow's answers come to the home address.

@@ -14,6 +14,10 @@ import (
 // after which a path that carried traffic turns suspect (internal/paths).
 const pathPoll = 20 * time.Millisecond
 
+// natPoll is how often the NAT keepalives are due-checked (ipv4.go): a
+// Refresh Time is whole seconds.
+const natPoll = 250 * time.Millisecond
+
 // pathConfig: the mobile node probes every path it registers once a second
 // (the idle cost) and a quiet one at the suspect interval.
 func pathConfig() paths.Config { return paths.Config{ProbeUp: true, ProbeDown: true} }
@@ -23,6 +27,9 @@ func pathConfig() paths.Config { return paths.Config{ProbeUp: true, ProbeDown: t
 func (m *MobileNode) watchPaths(f *accessInterface) {
 	if m.live == nil {
 		return // tests that build a MobileNode by hand
+	}
+	if f.coa.Is4() {
+		return // the echo probes are ICMPv6; NAT keepalives hold an IPv4 path
 	}
 	for _, h := range m.homes {
 		m.live.Add(m.now(), paths.Key{Local: f.coa, Peer: h.ha})

@@ -29,6 +29,11 @@ type accessInterface struct {
 	// interface's Binding ID (the care_of rule may leave some out).
 	serves  map[netip.Addr]bool
 	changed time.Time
+	// natRefresh: the NAT Detection option's keepalive interval for an
+	// IPv4 care-of address behind a NAT (0: none); lastBU: when a Binding
+	// Update last left from the care-of address (ipv4.go).
+	natRefresh time.Duration
+	lastBU     time.Time
 }
 
 func newAccessInterface(f config.InterfaceEntry) *accessInterface {
@@ -36,7 +41,7 @@ func newAccessInterface(f config.InterfaceEntry) *accessInterface {
 }
 
 func (f *accessInterface) encap() dataplane.Encapsulation {
-	if f.cfg.Transport == config.TransportUDP {
+	if f.cfg.Transport == config.TransportUDP || f.coa.Is4() {
 		return dataplane.EncapUDP
 	}
 	return dataplane.EncapIPv6
@@ -142,6 +147,17 @@ func (m *MobileNode) attach(f *accessInterface, coa netip.Addr, reason string) {
 	now := m.now()
 	f.coa, f.changed = coa, now
 	f.registered = map[netip.Addr]bool{}
+	f.natRefresh = 0
+	if coa.Is4() {
+		// The kernel's IPv4 routes carry it: the mobile node's
+		// source-specific routes and neighbour probes are IPv6's.
+		m.log.Info("care-of address up", "interface", f.cfg.Name, "coa", coa, "bid", f.cfg.BID, "ipv4", true, "reason", reason)
+		for _, h := range m.homes {
+			m.bindCareOf(now, h, f)
+		}
+		m.forward()
+		return
+	}
 	m.findGateway(f)
 	m.log.Info("care-of address up", "interface", f.cfg.Name, "coa", coa, "bid", f.cfg.BID, "gateway", f.gw, "reason", reason)
 	m.installCoARoutes(f)
@@ -157,6 +173,10 @@ func (m *MobileNode) attach(f *accessInterface, coa netip.Addr, reason string) {
 // care_of rule of h allows it, and withdraws an earlier one of this Binding
 // ID when it does not (draft-ietf-monami6-mipv6-analysis section 6.3.2).
 func (m *MobileNode) bindCareOf(now time.Time, h *homeRegistration, f *accessInterface) {
+	if f.coa.Is4() && !h.ha4.IsValid() {
+		m.log.Info("IPv4 care-of address not bound: no home_agent_ipv4 for this home address", "hoa", h.hoa, "interface", f.cfg.Name, "coa", f.coa)
+		return
+	}
 	if h.careOf.Allows(f.cfg.Name, f.coa) {
 		m.bul.SetCareOfAddress(now, binding.CareOfBinding{HA: h.ha, HoA: h.hoa, BID: f.cfg.BID, CoA: f.coa, Priority: f.cfg.Priority})
 		f.serves[h.hoa] = true
@@ -180,6 +200,9 @@ func (m *MobileNode) detach(f *accessInterface, reason string, reselect bool) {
 	m.unwatchPaths(coa)
 	if reselect {
 		m.forward()
+	}
+	if coa.Is4() {
+		return // attach installed no routes
 	}
 	for _, k := range []routeKey{
 		{dst: defaultRoute, src: netip.PrefixFrom(coa, 128), metric: metricCoA},
@@ -237,7 +260,7 @@ func (m *MobileNode) keepalive() {
 		m.forward() // the reconciler re-sends what the failed batch may have missed
 	}
 	for _, f := range m.ifs {
-		if !f.coa.IsValid() {
+		if !f.coa.Is6() {
 			continue
 		}
 		if !f.gw.IsValid() && m.findGateway(f) {
