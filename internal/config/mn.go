@@ -35,15 +35,15 @@ type MobileNode struct {
 
 // HomeAddressEntry is one home address and the home agent that serves it.
 type HomeAddressEntry struct {
-	Address   string              `yaml:"address"`
-	PrefixLen int                 `yaml:"prefix_len"`
-	HomeAgent string              `yaml:"home_agent"`
+	Address   string `yaml:"address"`
+	PrefixLen int    `yaml:"prefix_len"`
+	HomeAgent string `yaml:"home_agent"`
 	// HomeAgentIPv4 is the home agent's IPv4 address, which a care-of
 	// address from an IPv4-only access network (an interface with
 	// transport udp) registers through (RFC 5555 section 4.1); empty: no
 	// IPv4 care-of addresses for this home address.
-	HomeAgentIPv4 string `yaml:"home_agent_ipv4"`
-	Security  SecurityAssociation `yaml:",inline"`
+	HomeAgentIPv4 string              `yaml:"home_agent_ipv4"`
+	Security      SecurityAssociation `yaml:",inline"`
 	// CareOf says which new care-of addresses are bound to this home
 	// address (draft-ietf-monami6-mipv6-analysis section 6.3.2); empty:
 	// every interface's.
