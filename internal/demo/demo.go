@@ -151,6 +151,12 @@ func (o *Options) defaults() error {
 	}
 	if o.NAT {
 		o.Transport = "udp" // the NAT scenario's signalling (nat.go)
+		if o.Backend == "auto" {
+			o.Backend = "userspace" // the kernel backend has no UDP encapsulation
+		}
+		if o.Backend != "userspace" {
+			return fmt.Errorf("demo: the NAT scenario needs the userspace backend (UDP encapsulation), not %q", o.Backend)
+		}
 		if o.NATKeepalive == 0 {
 			o.NATKeepalive = 5 * time.Second
 		}
