@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"monami/internal/binding"
 	"monami/internal/config"
 	"monami/internal/dataplane"
 	"monami/internal/transport"
@@ -115,7 +116,11 @@ const natKATimeout = 110 * time.Second
 
 // natKeepalives refreshes the bindings through each care-of address behind
 // a NAT that sent no Binding Update for its Refresh Time.
-func (m *MobileNode) natKeepalives() {
+func (m *MobileNode) natKeepalives() { m.do(m.keepaliveActions()) }
+
+// keepaliveActions asks the Binding Update List for the refreshes due as
+// NAT keepalives and returns what it says to do.
+func (m *MobileNode) keepaliveActions() []binding.Action {
 	now := m.now()
 	for _, f := range m.ifs {
 		if !f.coa.Is4() || f.natRefresh == 0 || now.Sub(f.lastBU) < f.natRefresh {
@@ -135,5 +140,5 @@ func (m *MobileNode) natKeepalives() {
 			}
 		}
 	}
-	m.pump(now, false)
+	return m.bul.Next(now)
 }
