@@ -92,7 +92,7 @@ func TestIPv4CareOfAddressBindingUpdate(t *testing.T) {
 			t.Errorf("%s: NAT Detection option %+v", c.name, nat)
 		}
 		bs := h.Bindings(time.Now())
-		if len(bs) != 1 || bs[0].CareOfAddress != c.coa.String() {
+		if len(bs) != 1 || bs[0].CareOfAddress != c.coa.String() || bs[0].UDPPeer != conn.LocalAddr().String() || bs[0].NAT != c.nat {
 			t.Fatalf("%s: bindings %+v, want one to %v", c.name, bs, c.coa)
 		}
 		dp := h.dp.(*recordingDP)

@@ -109,3 +109,20 @@ func TestNATKeepalive(t *testing.T) {
 		t.Fatalf("keepalive after 5 s: %+v", acts)
 	}
 }
+
+// An interface with both keeps an IPv6 care-of address over an IPv4 one:
+// the spare that takes over is IPv6 when there is one.
+func TestSparePrefersIPv6(t *testing.T) {
+	f := newAccessInterface(config.InterfaceEntry{Name: "lte0", BID: 2})
+	f.coa = coa2
+	for _, a := range []netip.Addr{coa2, coa4, netip.MustParseAddr("2001:db8:ff::1")} {
+		f.usable[a] = true
+	}
+	if s, ok := f.spare(); !ok || s != netip.MustParseAddr("2001:db8:ff::1") {
+		t.Fatalf("spare %v, want the IPv6 one", s)
+	}
+	delete(f.usable, netip.MustParseAddr("2001:db8:ff::1"))
+	if s, ok := f.spare(); !ok || s != coa4 {
+		t.Fatalf("spare %v, want %v", s, coa4)
+	}
+}

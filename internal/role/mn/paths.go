@@ -89,6 +89,14 @@ func (m *MobileNode) careOfAddressUp(ev linkmon.Event) {
 	}
 	f.index = ev.IfIndex
 	f.usable[ev.Address] = true
+	if f.coa.Is4() && ev.Address.Is6() {
+		// Native IPv6 beats IPv6 in UDP in IPv4 (RFC 5555 is for networks
+		// without it): same Binding ID, the binding moves.
+		old := f.coa
+		m.detach(f, "an IPv6 address is preferred", false)
+		m.attach(f, ev.Address, "replaces "+old.String())
+		return
+	}
 	if f.coa.IsValid() {
 		return // a spare
 	}
@@ -136,7 +144,13 @@ func (f *accessInterface) spare() (netip.Addr, bool) {
 	if len(as) == 0 {
 		return netip.Addr{}, false
 	}
-	sort.Slice(as, func(i, j int) bool { return as[i].Less(as[j]) })
+	// IPv6 first: an IPv4 care-of address only when there is no other.
+	sort.Slice(as, func(i, j int) bool {
+		if as[i].Is4() != as[j].Is4() {
+			return as[j].Is4()
+		}
+		return as[i].Less(as[j])
+	})
 	return as[0], true
 }
 
