@@ -30,6 +30,16 @@ reaches 80% of the new link's (measured before the daemons start, with the same
 algorithm, over lte alone). The sender's congestion control is read back from
 its socket and printed.
 
+--scenario nat runs the failover on another network (--topology prints it): lte0
+is IPv4-only (10.0.0.10) behind the access router's NAT44 (nftables masquerade),
+wlan0 stays IPv6, both signal over UDP (RFC 5555). lte0's IPv4 care-of address
+registers through the home agent's IPv4 address, which answers with the NAT
+Detection option; data goes IPv6 in UDP in IPv4 through the NAT. After the runs,
+with wlan0 down and the NAT's UDP timeout at --nat-timeout, the lte path stays
+idle for --nat-idle: a probe to the home address must then still arrive (the
+keepalives held the mapping), and must not when the mobile node drops its own
+keepalives (the control).
+
 --scenario restart instead registers the mobile node, runs the 1 kHz probe to its
 home address, kills the home agent (SIGKILL) and starts it again on the same store,
 then stops it (SIGTERM) and starts it again, and reports for each restart the probe
@@ -67,7 +77,11 @@ With --congestion both, share measures each algorithm; policy uses the first.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if topology {
-				_, err := cmd.OutOrStdout().Write(demo.Topology())
+				t := demo.Topology()
+				if scenario == "nat" {
+					t = demo.NATTopology()
+				}
+				_, err := cmd.OutOrStdout().Write(t)
 				return err
 			}
 			if labName != "" {
@@ -77,6 +91,9 @@ With --congestion both, share measures each algorithm; policy uses the first.`,
 			opt.Progress = progress
 			switch scenario {
 			case "failover":
+			case "nat":
+				// The failover on the IPv4/NAT network, then the keepalive phases.
+				opt.NAT = true
 			case "restart":
 				return runRestart(cmd, opt, asJSON)
 			case "cluster":
@@ -85,14 +102,14 @@ With --congestion both, share measures each algorithm; policy uses the first.`,
 				return runFlap(cmd, opt, asJSON)
 			case "share", "bicast", "policy", "degraded":
 			default:
-				return fmt.Errorf("--scenario: %q is not failover, restart, cluster, flap, share, bicast, policy or degraded", scenario)
+				return fmt.Errorf("--scenario: %q is not failover, nat, restart, cluster, flap, share, bicast, policy or degraded", scenario)
 			}
 			switch opt.Congestion {
 			case demo.CUBIC, demo.BBR, demo.Both:
 			default:
 				return fmt.Errorf("--congestion %q: want cubic, bbr or both", opt.Congestion)
 			}
-			if scenario != "failover" {
+			if scenario != "failover" && scenario != "nat" {
 				return runScenario(cmd, scenario, opt, asJSON)
 			}
 			rep, err := demo.Run(cmd.Context(), opt)
@@ -112,14 +129,17 @@ With --congestion both, share measures each algorithm; policy uses the first.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
-	f.StringVar(&scenario, "scenario", "failover", "failover (the active link fails and comes back), restart (the home agent is killed and restarted), cluster (3 home agents on etcd), flap (the active link down and up again and again), share, bicast or policy (flow policy, issue 11), degraded (20% loss on wlan, issue 14)")
+	f.StringVar(&scenario, "scenario", "failover", "failover (the active link fails and comes back), nat (the same to an IPv4-only link behind a NAT, then the NAT keepalives), restart (the home agent is killed and restarted), cluster (3 home agents on etcd), flap (the active link down and up again and again), share, bicast or policy (flow policy, issue 11), degraded (20% loss on wlan, issue 14)")
 	f.DurationVar(&opt.FlowDuration, "flow-duration", 6*time.Second, "share: length of each bulk transfer")
 	f.DurationVar(&opt.FlowWarmup, "flow-warmup", 2*time.Second, "share: the start of each transfer not counted")
 	f.IntVar(&opt.Flaps, "flaps", 50, "flap: how many times the active link goes down and up")
 	f.DurationVar(&opt.FlapInterval, "flap-interval", 200*time.Millisecond, "flap: time between two changes of the active link")
 	f.StringVar(&opt.DaemonLogLevel, "log-level", "info", "log level of the daemons in the lab: debug, info, warn or error")
 	f.StringVar(&opt.LogDir, "keep-logs", "", "copy the daemons' logs to this directory before the lab is removed")
-	f.BoolVar(&topology, "topology", false, "print the demo's lab topology and exit")
+	f.BoolVar(&topology, "topology", false, "print the demo's lab topology (with --scenario nat, the NAT network's) and exit")
+	f.DurationVar(&opt.NATKeepalive, "nat-keepalive", 5*time.Second, "nat: the home agent's NAT keepalive interval (NAT Detection Refresh Time)")
+	f.DurationVar(&opt.NATTimeout, "nat-timeout", 10*time.Second, "nat: the NAT's UDP mapping timeout (conntrack)")
+	f.DurationVar(&opt.NATIdle, "nat-idle", 20*time.Second, "nat: how long the lte path stays idle before the probe")
 	f.StringVar(&opt.Backend, "backend", "auto", "data plane backend of both daemons: auto, kernel or userspace")
 	f.StringVar(&opt.Transport, "transport", "native", "mobile node signalling: native (MH) or udp (RFC 5555)")
 	f.DurationVar(&opt.FailAt, "fail-at", 3*time.Second, "when the active link goes down")

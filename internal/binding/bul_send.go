@@ -224,7 +224,11 @@ func (l *BindingUpdateList) source(g *bulGroup, chosen []*bulEntry, dereg bool) 
 	var best *bulEntry
 	if !dereg {
 		for _, e := range chosen {
-			if better(e, best) {
+			// An IPv4 care-of address being registered sends the update
+			// itself: the home agent learns the NAT mapping it tunnels to
+			// only from an update that came from it (RFC 5555 sections
+			// 4.1, 4.3).
+			if best == nil || (e.CoA.Is4() && !best.CoA.Is4()) || (e.CoA.Is4() == best.CoA.Is4() && better(e, best)) {
 				best = e
 			}
 		}

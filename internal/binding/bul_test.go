@@ -466,3 +466,32 @@ func TestResignal(t *testing.T) {
 		t.Fatalf("resignal: %+v", acts)
 	}
 }
+
+// RFC 5555 sections 4.1, 4.3: a bulk registration that carries an IPv4
+// care-of address is sent from it, even when a preferred IPv6 one is in
+// it: the home agent learns the NAT mapping it tunnels to only from an
+// update that crossed the NAT. The IPv6 binding rides along in its BID
+// option.
+func TestBULIPv4CareOfAddressSends(t *testing.T) {
+	coa4 := netip.MustParseAddr("10.0.0.10")
+	l := NewBindingUpdateList(BULConfig{Lifetime: 400 * time.Second})
+	a6 := cob(1, coaA)
+	a6.Priority = 1
+	a4 := cob(2, coa4)
+	a4.Priority = 20
+	l.SetCareOfAddress(t0, a6)
+	l.SetCareOfAddress(t0, a4)
+	a := l.Next(t0)
+	if len(a) != 1 || a[0].Kind != SendBindingUpdate {
+		t.Fatalf("actions %+v", a)
+	}
+	b := a[0].BU
+	if b.Source != coa4 || len(b.BIDs) != 2 {
+		t.Fatalf("BU from %v with %+v, want from %v carrying both BIDs", b.Source, b.BIDs, coa4)
+	}
+	for _, o := range b.BIDs {
+		if (o.BID == 1 && o.CoA != coaA) || (o.BID == 2 && o.CoA != coa4) {
+			t.Errorf("BID option %+v", o)
+		}
+	}
+}

@@ -32,6 +32,10 @@ type HomeAgent struct {
 	Signalling struct {
 		Native  *bool   `yaml:"native"`   // Mobility Header, next header 135 (default true)
 		UDPPort *uint16 `yaml:"udp_port"` // RFC 5555 UDP port, 0 = off (default 4191)
+		// NATKeepalive is the Refresh Time of the NAT Detection option:
+		// how often a mobile node behind a NAT refreshes its mapping (RFC
+		// 5555 section 4.1; default NATKATIMEOUT, 110 s; whole seconds).
+		NATKeepalive Duration `yaml:"nat_keepalive"`
 	} `yaml:"signalling"`
 
 	Dataplane Dataplane `yaml:"dataplane"`
@@ -98,6 +102,15 @@ func (c *HomeAgent) Addr() netip.Addr { return c.address }
 // Prefixes returns the parsed home prefixes.
 func (c *HomeAgent) Prefixes() []netip.Prefix { return c.homePrefixes }
 
+// NATRefreshTime is the NAT Detection option's Refresh Time in seconds
+// (RFC 5555 section 4.2.2; NATKATIMEOUT, 110, by default).
+func (c *HomeAgent) NATRefreshTime() uint32 {
+	if k := c.Signalling.NATKeepalive.D(); k > 0 {
+		return uint32(k / time.Second)
+	}
+	return 110
+}
+
 // UDPPort is the RFC 5555 signalling port, 0 when that transport is off.
 func (c *HomeAgent) UDPPort() uint16 { return *c.Signalling.UDPPort }
 
@@ -147,6 +160,9 @@ func ParseHomeAgent(name string, data []byte) (*HomeAgent, error) {
 	if c.Signalling.UDPPort == nil {
 		port := uint16(4191) // RFC 5555 section 4.1
 		c.Signalling.UDPPort = &port
+	}
+	if k := c.Signalling.NATKeepalive.D(); k != 0 && (k < time.Second || k%time.Second != 0) {
+		e.add("signalling.nat_keepalive: %v must be whole seconds, at least 1s", k)
 	}
 	if *c.Signalling.UDPPort == 0 && !c.NativeSignalling() {
 		e.add("signalling: both transports are off")

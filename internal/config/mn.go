@@ -37,16 +37,21 @@ type MobileNode struct {
 
 // HomeAddressEntry is one home address and the home agent that serves it.
 type HomeAddressEntry struct {
-	Address   string              `yaml:"address"`
-	PrefixLen int                 `yaml:"prefix_len"`
-	HomeAgent string              `yaml:"home_agent"`
-	Security  SecurityAssociation `yaml:",inline"`
+	Address   string `yaml:"address"`
+	PrefixLen int    `yaml:"prefix_len"`
+	HomeAgent string `yaml:"home_agent"`
+	// HomeAgentIPv4 is the home agent's IPv4 address, which a care-of
+	// address from an IPv4-only access network (an interface with
+	// transport udp) registers through (RFC 5555 section 4.1); empty: no
+	// IPv4 care-of addresses for this home address.
+	HomeAgentIPv4 string              `yaml:"home_agent_ipv4"`
+	Security      SecurityAssociation `yaml:",inline"`
 	// CareOf says which new care-of addresses are bound to this home
 	// address (draft-ietf-monami6-mipv6-analysis section 6.3.2); empty:
 	// every interface's.
 	CareOf CareOfRule `yaml:"care_of"`
 
-	addr, ha netip.Addr
+	addr, ha, ha4 netip.Addr
 }
 
 // CareOfRule restricts the care-of addresses registered for one home
@@ -120,6 +125,10 @@ func (h HomeAddressEntry) Prefix() netip.Prefix { return netip.PrefixFrom(h.addr
 
 // HomeAgentAddr returns the parsed home agent address.
 func (h HomeAddressEntry) HomeAgentAddr() netip.Addr { return h.ha }
+
+// HomeAgentIPv4Addr returns the parsed IPv4 home agent address, invalid
+// when not configured.
+func (h HomeAddressEntry) HomeAgentIPv4Addr() netip.Addr { return h.ha4 }
 
 // InterfaceEntry is an access interface whose global addresses become
 // care-of addresses, each registered as its own binding (RFC 5648).
@@ -203,6 +212,12 @@ func ParseMobileNode(name string, data []byte) (*MobileNode, error) {
 		h.ha = parseAddr(where+".home_agent", h.HomeAgent, &e)
 		if h.ha.IsValid() && (!h.ha.Is6() || !unicastGlobal(h.ha)) {
 			e.add("%s.home_agent: %s must be a global IPv6 unicast address", where, h.ha)
+		}
+		if h.HomeAgentIPv4 != "" {
+			h.ha4 = parseAddr(where+".home_agent_ipv4", h.HomeAgentIPv4, &e)
+			if h.ha4.IsValid() && (!h.ha4.Is4() || !h.ha4.IsGlobalUnicast()) {
+				e.add("%s.home_agent_ipv4: %s must be a unicast IPv4 address", where, h.ha4)
+			}
 		}
 		if !c.Security.Insecure {
 			h.Security.resolve(where, &e)

@@ -40,6 +40,10 @@ type Config struct {
 	// transport lends its socket. What arrives on that socket for the data
 	// plane must then be handed to its DeliverUDP (see UDPDeliverer).
 	SharedUDP SharedUDP
+	// SharedUDPIPv4Only lends SharedUDP to the IPv4 UDP tunnels only (a
+	// mobile node: its IPv6 tunnels keep their own port 4191 sockets, its
+	// IPv4 ones, behind NATs, must share the signalling's port).
+	SharedUDPIPv4Only bool
 	// UDPPort is the userspace backend's UDP encapsulation port (default 4191,
 	// RFC 5555 section 4.1).
 	UDPPort int

@@ -48,6 +48,7 @@ const UDPPort = 4191
 // encapsulation (RFC 2473 section 6.7 tunnel overhead).
 const (
 	ipv6HeaderLen = 40
+	ipv4HeaderLen = 20
 	udpHeaderLen  = 8
 )
 
@@ -82,13 +83,30 @@ type Tunnel struct {
 	Remote netip.Addr
 	// Encap selects IPv6-in-IPv6 or UDP 4191.
 	Encap Encapsulation
+	// RemotePort is the UDP destination port of EncapUDP, 0 meaning 4191:
+	// behind a NAT, the port the NAT mapped the peer's signalling to (RFC
+	// 5555 section 4.3: the home agent tunnels to the source address and
+	// port of the Binding Update).
+	RemotePort uint16
 	// MTU is the inner path MTU to announce for this tunnel; 0 means the MTU
 	// of the interface holding Local minus the encapsulation overhead.
 	MTU int
 }
 
 func (t Tunnel) String() string {
+	if t.RemotePort != 0 {
+		return fmt.Sprintf("%s->%s/%s", t.Local, netip.AddrPortFrom(t.Remote, t.RemotePort), t.Encap)
+	}
 	return fmt.Sprintf("%s->%s/%s", t.Local, t.Remote, t.Encap)
+}
+
+// overhead is what the tunnel adds on the wire: an IPv4 outer header is
+// 20 bytes (RFC 5555 section 4.3, IPv6 in UDP in IPv4).
+func (t Tunnel) overhead() int {
+	if t.Local.Is4() {
+		return ipv4HeaderLen + udpHeaderLen
+	}
+	return t.Encap.Overhead()
 }
 
 // Selector says which packets a route catches: a destination and an
@@ -226,8 +244,11 @@ func (e Endpoint) String() string {
 }
 
 func (e Endpoint) validate() error {
-	if !isUnicast6(e.Local) || !isUnicast6(e.Peer) {
-		return fmt.Errorf("endpoint %v: local and peer must be IPv6 unicast addresses", e)
+	if e.Encap == EncapUDP && isUnicast4(e.Local) && isUnicast4(e.Peer) {
+		// RFC 5555 section 4.3: IPv6 in UDP in IPv4, from an IPv4 care-of
+		// address (or the NAT in front of it).
+	} else if !isUnicast6(e.Local) || !isUnicast6(e.Peer) {
+		return fmt.Errorf("endpoint %v: local and peer must be IPv6 unicast addresses (IPv4 ones with udp encapsulation)", e)
 	}
 	for _, p := range e.InnerSrc {
 		if !p.IsValid() || !p.Addr().Is6() || p.Addr().Is4In6() {
@@ -238,8 +259,13 @@ func (e Endpoint) validate() error {
 }
 
 func (t Tunnel) validate() error {
-	if !isUnicast6(t.Local) || !isUnicast6(t.Remote) {
-		return fmt.Errorf("tunnel %v: local and remote must be IPv6 unicast addresses", t)
+	if t.Encap == EncapUDP && isUnicast4(t.Local) && isUnicast4(t.Remote) {
+		// RFC 5555 section 4.3: IPv6 in UDP in IPv4.
+	} else if !isUnicast6(t.Local) || !isUnicast6(t.Remote) {
+		return fmt.Errorf("tunnel %v: local and remote must be IPv6 unicast addresses (IPv4 ones with udp encapsulation)", t)
+	}
+	if t.RemotePort != 0 && t.Encap != EncapUDP {
+		return fmt.Errorf("tunnel %v: a remote port needs udp encapsulation", t)
 	}
 	if t.Encap != EncapIPv6 && t.Encap != EncapUDP {
 		return fmt.Errorf("tunnel %v: unknown encapsulation", t)
@@ -248,6 +274,10 @@ func (t Tunnel) validate() error {
 		return fmt.Errorf("tunnel %v: MTU %d below the IPv6 minimum %d", t, t.MTU, MinMTU)
 	}
 	return nil
+}
+
+func isUnicast4(a netip.Addr) bool {
+	return a.Is4() && !a.IsUnspecified() && !a.IsMulticast() && !a.IsLoopback() && a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
 }
 
 func isUnicast6(a netip.Addr) bool {

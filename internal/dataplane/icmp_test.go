@@ -172,3 +172,38 @@ func TestRouteValidation(t *testing.T) {
 		t.Error("invalid inner prefix accepted")
 	}
 }
+
+// RFC 5555 section 4.3: IPv6 in UDP in IPv4 is a tunnel too, to a NAT's
+// port; IPv4 with IPv6-in-IPv6, mixed families or a port without UDP are
+// not.
+func TestIPv4TunnelValidation(t *testing.T) {
+	v4a, v4b := netip.MustParseAddr("10.0.0.10"), netip.MustParseAddr("192.0.2.2")
+	v6 := netip.MustParseAddr("2001:db8::1")
+	for _, tu := range []Tunnel{
+		{Local: v4a, Remote: v4b, Encap: EncapUDP},
+		{Local: v4b, Remote: netip.MustParseAddr("192.0.2.1"), RemotePort: 33438, Encap: EncapUDP},
+	} {
+		if err := tu.validate(); err != nil {
+			t.Errorf("%v: %v", tu, err)
+		}
+	}
+	for _, tu := range []Tunnel{
+		{Local: v4a, Remote: v4b, Encap: EncapIPv6},
+		{Local: v4a, Remote: v6, Encap: EncapUDP},
+		{Local: v4a, Remote: netip.MustParseAddr("255.255.255.255"), Encap: EncapUDP},
+		{Local: v6, Remote: v6, RemotePort: 5000},
+	} {
+		if tu.validate() == nil {
+			t.Errorf("%v accepted", tu)
+		}
+	}
+	if (Endpoint{Local: v4b, Peer: v4a, Encap: EncapUDP}).validate() != nil {
+		t.Error("IPv4 UDP endpoint refused")
+	}
+	if (Endpoint{Local: v4b, Peer: v4a, Encap: EncapIPv6}).validate() == nil {
+		t.Error("IPv4 IPv6-in-IPv6 endpoint accepted")
+	}
+	if got := (Tunnel{Local: v4a, Remote: v4b, Encap: EncapUDP}).overhead(); got != 28 {
+		t.Errorf("IPv4 UDP overhead %d, want 28", got)
+	}
+}

@@ -201,7 +201,11 @@ func routeRule(table, pref int) *netlink.Rule {
 
 // linkByAddr finds the interface holding addr.
 func linkByAddr(h *netlink.Handle, addr netip.Addr) (netlink.Link, error) {
-	addrs, err := h.AddrList(nil, unix.AF_INET6)
+	family := unix.AF_INET6
+	if addr.Is4() {
+		family = unix.AF_INET // an IPv4 care-of address (RFC 5555)
+	}
+	addrs, err := h.AddrList(nil, family)
 	if err != nil {
 		return nil, fmt.Errorf("list addresses: %w", err)
 	}

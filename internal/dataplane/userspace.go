@@ -212,7 +212,7 @@ func (u *userDP) newUserPath(p Path, sibs []*userRoute) (*userPath, error) {
 	}
 	mtu := t.MTU
 	if mtu == 0 {
-		mtu = link.Attrs().MTU - t.Encap.Overhead()
+		mtu = link.Attrs().MTU - t.overhead()
 	}
 	if mtu < MinMTU {
 		return nil, fmt.Errorf("tunnel %v: inner MTU %d on %s is below %d", t, mtu, link.Attrs().Name, MinMTU)
@@ -221,7 +221,7 @@ func (u *userDP) newUserPath(p Path, sibs []*userRoute) (*userPath, error) {
 	if err != nil {
 		return nil, err
 	}
-	up := &userPath{tun: t, mtu: mtu, sock: sock, addr: sock.peerAddr(t.Remote), id: pathID(t), weight: p.weight()}
+	up := &userPath{tun: t, mtu: mtu, sock: sock, addr: sock.peerAddr(t.Remote, t.RemotePort), id: pathID(t), weight: p.weight()}
 	if t.Encap == EncapIPv6 && u.pkt != nil {
 		u.initHop(up, sibs)
 	}
@@ -375,7 +375,13 @@ func (u *userDP) getSock(key sockKey) (*tunnelSock, error) {
 		s.refs++
 		return s, nil
 	}
-	if key.encap == EncapUDP && u.cfg.SharedUDP != nil {
+	if key.encap == EncapUDP && key.local.Is4() && u.cfg.SharedUDP == nil {
+		// An IPv4 care-of address sits behind NATs: data must leave from
+		// the signalling's port, whose mapping the NAT holds (RFC 5555
+		// section 4.3), so only a lent socket carries it.
+		return nil, fmt.Errorf("tunnel socket on %v: IPv4 UDP encapsulation needs the signalling socket (SharedUDP): %w", key.local, ErrUnsupported)
+	}
+	if key.encap == EncapUDP && u.cfg.SharedUDP != nil && (key.local.Is4() || !u.cfg.SharedUDPIPv4Only) {
 		// Sent through the lender's socket; its receiver calls DeliverUDP.
 		s := &tunnelSock{key: key, port: u.cfg.udpPort(), shared: u.cfg.SharedUDP, noGSO: true, refs: 1}
 		u.socks[key] = s

@@ -82,9 +82,12 @@ func openTunnelSock(key sockKey, port int) (*tunnelSock, error) {
 	return s, nil
 }
 
-func (s *tunnelSock) peerAddr(remote netip.Addr) net.Addr {
+func (s *tunnelSock) peerAddr(remote netip.Addr, port uint16) net.Addr {
 	if s.key.encap == EncapUDP {
-		return &net.UDPAddr{IP: remote.AsSlice(), Port: s.port}
+		if port == 0 {
+			port = uint16(s.port)
+		}
+		return &net.UDPAddr{IP: remote.AsSlice(), Port: int(port)}
 	}
 	return &net.IPAddr{IP: remote.AsSlice()}
 }

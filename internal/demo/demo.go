@@ -27,8 +27,21 @@ import (
 //go:embed topology.yaml
 var topologyYAML []byte
 
+//go:embed nat_topology.yaml
+var natTopologyYAML []byte
+
 // Topology returns the demo network's YAML.
 func Topology() []byte { return topologyYAML }
+
+// NATTopology returns the IPv4/NAT scenario's network (nat_topology.yaml).
+func NATTopology() []byte { return natTopologyYAML }
+
+func (o *Options) topology() []byte {
+	if o.NAT {
+		return natTopologyYAML
+	}
+	return topologyYAML
+}
 
 // Addresses of the demo network (see topology.yaml).
 const (
@@ -72,6 +85,15 @@ type Options struct {
 	// the interface down: the access router drops everything it forwards
 	// from or to it, the link stays up (lab.SetBlackhole).
 	Silent bool
+	// NAT runs the failover on nat_topology.yaml: lte0 is IPv4-only behind
+	// the access router's NAT (RFC 5555, nat.go); both interfaces signal
+	// over UDP.
+	NAT bool
+	// NATKeepalive is the home agent's NAT keepalive interval (ha.yaml
+	// signalling.nat_keepalive) and NATIdle how long the NAT scenario
+	// leaves the lte path idle after the failover runs, with the NAT's UDP
+	// timeout set to NATTimeout (defaults 5 s, 20 s, 10 s).
+	NATKeepalive, NATIdle, NATTimeout time.Duration
 	// FlowDuration and FlowWarmup are each bulk transfer's length and the
 	// part of it not counted (slow start) in the share scenario and its
 	// baseline (defaults 6 s and 2 s).
@@ -152,6 +174,27 @@ func (o *Options) defaults() error {
 	if o.Lifetime == 0 {
 		o.Lifetime = 120 * time.Second
 	}
+	if o.NAT {
+		o.Transport = "udp" // the NAT scenario's signalling (nat.go)
+		if o.Backend == "auto" {
+			o.Backend = "userspace" // the kernel backend has no UDP encapsulation
+		}
+		if o.Backend != "userspace" {
+			return fmt.Errorf("demo: the NAT scenario needs the userspace backend (UDP encapsulation), not %q", o.Backend)
+		}
+		if o.NATKeepalive == 0 {
+			o.NATKeepalive = 5 * time.Second
+		}
+		if o.NATTimeout == 0 {
+			o.NATTimeout = 10 * time.Second
+		}
+		if o.NATIdle == 0 {
+			o.NATIdle = 2 * o.NATTimeout
+		}
+		if o.NATKeepalive%time.Second != 0 || o.NATKeepalive < time.Second || o.NATTimeout%time.Second != 0 || o.NATTimeout < time.Second {
+			return fmt.Errorf("demo: NAT keepalive %s and timeout %s must be whole seconds", o.NATKeepalive, o.NATTimeout)
+		}
+	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
@@ -174,6 +217,8 @@ func (o *Options) congestions() []string {
 // Report is a demo run: one failover per congestion control asked for.
 type Report struct {
 	Runs []*Summary `json:"runs"`
+	// NAT is the NAT scenario's keepalive phases (nat.go).
+	NAT *NATReport `json:"nat,omitempty"`
 }
 
 // Run builds the network, runs the scenario and tears everything down.
@@ -193,14 +238,18 @@ func inLab(ctx context.Context, opt Options, f func(*scenario) error) error {
 	if err := opt.defaults(); err != nil {
 		return err
 	}
-	topo, err := lab.Parse(topologyYAML)
+	topo, err := lab.Parse(opt.topology())
 	if err != nil {
 		return fmt.Errorf("demo topology: %w", err)
 	}
 	topo.Name = opt.Name
 	say := func(format string, a ...any) { fmt.Fprintf(opt.Progress, format+"\n", a...) }
 
-	say("== building the lab %q (mn with wlan0 10 ms and lte0 40 ms, ar, ha, cn)", opt.Name)
+	if opt.NAT {
+		say("== building the lab %q (mn with wlan0 IPv6 10 ms and lte0 IPv4-only 40 ms behind ar's NAT44, ar, ha, cn)", opt.Name)
+	} else {
+		say("== building the lab %q (mn with wlan0 10 ms and lte0 40 ms, ar, ha, cn)", opt.Name)
+	}
 	l, err := lab.Up(ctx, topo)
 	if err != nil {
 		return err
@@ -270,20 +319,20 @@ mobile_nodes:
     home_addresses: [%s]
     spi: %d
     key: %s
-`, s.opt.DaemonLogLevel, s.path("ha.sock"), homeAgent, homePrefix, s.opt.Backend, s.path("ha.db"), metricsListen, nai, homeAddress, spi, key) + s.haExtra
+`, s.opt.DaemonLogLevel, s.path("ha.sock"), homeAgent, homePrefix, s.opt.Backend, s.path("ha.db"), metricsListen, nai, homeAddress, spi, key) + s.natHA() + s.haExtra
 	mnYAML := fmt.Sprintf(`log: {level: %s}
 control_socket: %s
 id: %s
 home_interface: monami0
 lifetime: %s
 home_addresses:
-  - {address: %s, prefix_len: 64, home_agent: %s, spi: %d, key: %s}
+  - {address: %s, prefix_len: 64, home_agent: %s, spi: %d, key: %s%s}
 interfaces:
   - {name: %s, bid: 1, priority: 10, transport: %s}
   - {name: %s, bid: 2, priority: 20, transport: %s}
 dataplane: {backend: %s}
 metrics: {listen: "%s"}
-`, s.opt.DaemonLogLevel, s.path("mn.sock"), nai, s.opt.Lifetime, homeAddress, homeAgent, spi, mnKey, activeIf, s.opt.Transport, backupIf, s.opt.Transport, s.opt.Backend, metricsListen) + s.mnExtra
+`, s.opt.DaemonLogLevel, s.path("mn.sock"), nai, s.opt.Lifetime, homeAddress, homeAgent, spi, mnKey, s.natMN(), activeIf, s.opt.Transport, backupIf, s.opt.Transport, s.opt.Backend, metricsListen) + s.mnExtra
 	if err := os.WriteFile(s.path("ha.yaml"), []byte(haYAML), 0o600); err != nil {
 		return err
 	}

@@ -148,6 +148,9 @@ func innerPacket(p []byte) []byte {
 	if !tunnelled(p) {
 		return nil
 	}
+	if off, ok := ipv4UDP4191(p); ok {
+		return p[off:]
+	}
 	if p[6] == 41 {
 		return p[40:]
 	}

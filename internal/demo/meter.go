@@ -19,7 +19,7 @@ type arrival struct {
 }
 
 // meter counts the tunnelled data (IPv6-in-IPv6, next header 41, or UDP
-// port 4191) arriving on one interface, with an AF_PACKET socket: it sees
+// port 4191 over IPv6 or IPv4) arriving on one interface, with an AF_PACKET socket: it sees
 // what the link delivers, whatever the IP stack then does with it.
 type meter struct {
 	ifname string
@@ -38,11 +38,12 @@ func openMeter(ifname string) (*meter, error) {
 		return nil, fmt.Errorf("meter: %w", err)
 	}
 	ifi := ifc.Index
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_IPV6)))
+	// Every protocol: an IPv4-only link carries IPv6 in UDP in IPv4 (RFC 5555).
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
 	if err != nil {
 		return nil, fmt.Errorf("meter %s: %w", ifname, err)
 	}
-	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IPV6), Ifindex: ifi}); err != nil {
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi}); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("meter %s: %w", ifname, err)
 	}
@@ -80,8 +81,12 @@ func (m *meter) run(stop <-chan struct{}) {
 }
 
 // tunnelled reports whether an IPv6 packet carries an inner packet:
-// next header 41, or UDP to or from port 4191 (RFC 5555).
+// next header 41, or UDP to or from port 4191 (RFC 5555); or an IPv4 one
+// UDP to or from port 4191.
 func tunnelled(p []byte) bool {
+	if off, ok := ipv4UDP4191(p); ok {
+		return off > 0
+	}
 	if len(p) < 40 || p[0]>>4 != 6 {
 		return false
 	}
@@ -103,4 +108,20 @@ func (m *meter) arrivals() []arrival {
 func (m *meter) close() {
 	<-m.done
 	unix.Close(m.fd)
+}
+
+// ipv4UDP4191: for an IPv4 packet (ok), the offset of the UDP payload when
+// it is UDP to or from port 4191, else 0.
+func ipv4UDP4191(p []byte) (off int, ok bool) {
+	if len(p) < 20 || p[0]>>4 != 4 {
+		return 0, false
+	}
+	ihl := int(p[0]&0x0f) * 4
+	if p[9] != 17 || ihl < 20 || len(p) < ihl+8 {
+		return 0, true
+	}
+	if binary.BigEndian.Uint16(p[ihl:]) != 4191 && binary.BigEndian.Uint16(p[ihl+2:]) != 4191 {
+		return 0, true
+	}
+	return ihl + 8, true
 }

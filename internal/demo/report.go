@@ -88,6 +88,9 @@ func (r *Report) WriteReport(w io.Writer) {
 		fmt.Fprintf(w, "\n== failover with TCP congestion control %s\n", s.Congestion)
 		s.WriteReport(w)
 	}
+	if r.NAT != nil {
+		r.NAT.WriteReport(w)
+	}
 	if len(r.Runs) < 2 {
 		return
 	}

@@ -458,6 +458,11 @@ func (l *Lab) addLink(lk *Link) error {
 				return fmt.Errorf("%s:%s: ingress filter: %w", e.Node, e.If, err)
 			}
 		}
+		if e.Masquerade {
+			if err := l.addMasquerade(e); err != nil {
+				return fmt.Errorf("%s:%s: masquerade: %w", e.Node, e.If, err)
+			}
+		}
 	}
 	if lk.needsRelay() {
 		if err := l.startRelay(lk); err != nil {

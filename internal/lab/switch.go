@@ -59,6 +59,9 @@ func (t *Topology) validateSwitches(nodes map[string]*Node, ifs map[string]map[s
 			if e.IngressFilter {
 				add("%s.ingress_filter: not supported on switch ports", pf)
 			}
+			if e.Masquerade {
+				add("%s.masquerade: not supported on switch ports", pf)
+			}
 			if !ifNameRE.MatchString(e.If) || e.If == "lo" {
 				add("%s.if: %q must be a letter then letters, digits, _ or . (max %d), not lo", pf, e.If, ifNameMax)
 			} else {

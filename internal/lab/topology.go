@@ -90,6 +90,9 @@ type End struct {
 	// IngressFilter drops IPv6 packets arriving here whose source is not on
 	// the link's prefixes (BCP 38 at an access router), counting them.
 	IngressFilter bool `yaml:"ingress_filter,omitempty" json:"ingress_filter,omitempty"`
+	// Masquerade is NAT44 on the way out of this interface: IPv4 packets
+	// leaving through it take its address (nftables masquerade).
+	Masquerade bool `yaml:"masquerade,omitempty" json:"masquerade,omitempty"`
 }
 
 // Impairment is applied to both directions of a link independently: each

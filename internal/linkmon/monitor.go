@@ -22,8 +22,11 @@ type Monitor struct {
 
 // Start watches the named interfaces (nil: all) in namespace ns (a zero or
 // closed handle means the caller's namespace). Events stop when ctx ends.
-func Start(ctx context.Context, ns netns.NsHandle, names []string) (*Monitor, error) {
+// The IPv4 addresses of the interfaces named in ipv4 are care-of addresses
+// too (Tracker.AllowIPv4).
+func Start(ctx context.Context, ns netns.NsHandle, names []string, ipv4 ...string) (*Monitor, error) {
 	m := &Monitor{events: make(chan Event, 256), errs: make(chan error, 4), t: NewTracker(names)}
+	m.t.AllowIPv4(ipv4...)
 	links := make(chan netlink.LinkUpdate, 64)
 	addrs := make(chan netlink.AddrUpdate, 64)
 	done := make(chan struct{})

@@ -65,12 +65,27 @@ type ifState struct {
 	up      bool // administratively up and carrier (IFF_UP and IFF_RUNNING)
 	addrs   map[netip.Addr]addrState
 	watched bool
+	// ipv4: its IPv4 addresses count too (an IPv4 care-of address, RFC
+	// 5555).
+	ipv4 bool
 }
 
 // Tracker keeps what the kernel reported and derives usable addresses.
 type Tracker struct {
 	watch map[string]bool
+	ipv4  map[string]bool
 	ifs   map[int]*ifState
+}
+
+// AllowIPv4 makes the IPv4 addresses of the named interfaces usable as well
+// (RFC 5555 IPv4 care-of addresses); call it before the first Link.
+func (t *Tracker) AllowIPv4(names ...string) {
+	if t.ipv4 == nil {
+		t.ipv4 = map[string]bool{}
+	}
+	for _, n := range names {
+		t.ipv4[n] = true
+	}
 }
 
 // NewTracker watches the named interfaces; nil watches all.
@@ -95,8 +110,12 @@ func (t *Tracker) iface(index int) *ifState {
 }
 
 // usable reports whether an address on an interface can be a care-of
-// address: global unicast scope, past DAD and not deprecated.
+// address: global unicast scope, past DAD and not deprecated; an IPv4 one
+// (private ones included: behind a NAT) only where allowed.
 func (s *ifState) usable(a netip.Addr, st addrState) bool {
+	if a.Is4() {
+		return s.watched && s.up && s.ipv4 && a.IsGlobalUnicast() && st.scope == 0
+	}
 	return s.watched && s.up && a.Is6() && !a.Is4In6() && a.IsGlobalUnicast() &&
 		st.scope == 0 && st.flags&(flagTentative|flagDADFailed|flagDeprecated) == 0
 }
@@ -140,6 +159,7 @@ func (t *Tracker) Link(index int, name string, up bool) []Event {
 	before := s.usableSet()
 	s.name, s.up = name, up
 	s.watched = t.watch == nil || t.watch[name]
+	s.ipv4 = t.ipv4[name]
 	reason := "link down"
 	if up {
 		reason = "link up"

@@ -59,3 +59,17 @@ func TestTrackerIPv4Ignored(t *testing.T) {
 	tr.Link(2, "eth0", true)
 	expect(t, tr.Addr(2, netip.MustParseAddr("192.0.2.1"), 0, 0, true))
 }
+
+// RFC 5555: an interface allowed IPv4 care-of addresses reports its IPv4
+// addresses, private ones included (behind a NAT), never loopback or
+// link-local ones; the others still ignore theirs.
+func TestTrackerIPv4Allowed(t *testing.T) {
+	tr := NewTracker([]string{"lte0", "wlan0"})
+	tr.AllowIPv4("lte0")
+	expect(t, tr.Link(3, "lte0", true))
+	expect(t, tr.Link(4, "wlan0", true))
+	expect(t, tr.Addr(3, netip.MustParseAddr("10.0.0.10"), 0, 0, true), "up 10.0.0.10 address added")
+	expect(t, tr.Addr(3, netip.MustParseAddr("169.254.1.1"), 0, 0, true))
+	expect(t, tr.Addr(4, netip.MustParseAddr("192.0.2.10"), 0, 0, true))
+	expect(t, tr.Link(3, "lte0", false), "down 10.0.0.10 link down")
+}

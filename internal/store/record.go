@@ -28,7 +28,9 @@ import (
 //	57..64 expires, ns since the Unix epoch
 //	65..   extensions: type (1), length (2), value; unknown types are
 //	       skipped, so a later version can add flow bindings (RFC 6089)
-//	       without a new layout.
+//	       without a new layout. Type 1 (extUDPPath, length 34): the UDP
+//	       path of an IPv4 care-of address (RFC 5555 section 4.3), local
+//	       address (16, IPv4-mapped), peer address (16), peer port (2).
 //
 // Integers are big-endian.
 const RecordVersion = 1
@@ -51,6 +53,9 @@ const (
 
 	recCoA = 1 << 0
 	recTS  = 1 << 1
+
+	extUDPPath    = 1
+	extUDPPathLen = 16 + 16 + 2
 
 	keyLen = 18
 )
@@ -103,7 +108,15 @@ func AppendRecord(dst []byte, r *Record) ([]byte, error) {
 	copy(v[offHoA:], h[:])
 	binary.BigEndian.PutUint64(v[offRegistered:], uint64(unixNano(b.Registered)))
 	binary.BigEndian.PutUint64(v[offExpires:], uint64(unixNano(b.Expires)))
-	return append(dst, v[:]...), nil
+	dst = append(dst, v[:]...)
+	if r.UDPPeer.IsValid() {
+		l, p := r.UDPLocal.As16(), r.UDPPeer.Addr().As16()
+		dst = append(dst, extUDPPath)
+		dst = binary.BigEndian.AppendUint16(dst, extUDPPathLen)
+		dst = append(append(dst, l[:]...), p[:]...)
+		dst = binary.BigEndian.AppendUint16(dst, r.UDPPeer.Port())
+	}
+	return dst, nil
 }
 
 // DecodeRecord decodes one record; errors wrap ErrRecord and name the
@@ -152,7 +165,15 @@ func DecodeRecord(v []byte) (Record, error) {
 		if len(v)-off-extHeaderLen < n {
 			return r, fmt.Errorf("%w: extension type %d at offset %d: length %d overruns the record", ErrRecord, v[off], off, n)
 		}
-		off += extHeaderLen + n // no extension is defined yet
+		if v[off] == extUDPPath {
+			if n != extUDPPathLen {
+				return r, fmt.Errorf("%w: UDP path extension at offset %d: length %d, want %d", ErrRecord, off, n, extUDPPathLen)
+			}
+			x := v[off+extHeaderLen:]
+			r.UDPLocal = netip.AddrFrom16([16]byte(x[:16])).Unmap()
+			r.UDPPeer = netip.AddrPortFrom(netip.AddrFrom16([16]byte(x[16:32])).Unmap(), binary.BigEndian.Uint16(x[32:]))
+		}
+		off += extHeaderLen + n
 	}
 	return r, nil
 }

@@ -30,6 +30,12 @@ type Record struct {
 	// beside the data plane, not above it.
 	Encap  uint8
 	Replay binding.ReplayState
+	// UDPLocal and UDPPeer are the UDP path of a binding with an IPv4
+	// care-of address: the home agent's address its Binding Update came to
+	// and the source address and port it came from, a NAT's mapping (RFC
+	// 5555 section 4.3). Zero for any other binding.
+	UDPLocal netip.Addr
+	UDPPeer  netip.AddrPort
 }
 
 // Key returns the record's key.

@@ -23,6 +23,8 @@ func TestRecordRoundTrip(t *testing.T) {
 		storetest.Record("2001:db8:1::10", "192.0.2.1", 7, 0, t0, 4*time.Second),
 		// No care-of address, no timestamp, no registration time.
 		{Binding: binding.Binding{HoA: netip.MustParseAddr("2001:db8:1::10"), Expires: t0}},
+		// An IPv4 care-of address behind a NAT, with its UDP path.
+		withUDPPath(storetest.Record("2001:db8:1::10", "10.0.0.10", 2, 9, t0, time.Minute)),
 	} {
 		v, err := store.AppendRecord(nil, &r)
 		if err != nil {
@@ -56,6 +58,7 @@ func TestDecodeRecordErrors(t *testing.T) {
 		{"coa without flag", "care-of address", mod(func(v []byte) []byte { v[2] &^= 1; return v })},
 		{"extension header", "extension header at offset 65", append(append([]byte(nil), good...), 1, 0)},
 		{"extension length", "overruns", append(append([]byte(nil), good...), 1, 0, 5, 0)},
+		{"UDP path length", "UDP path extension at offset 65: length 2, want 34", append(append([]byte(nil), good...), 1, 0, 2, 0, 0)},
 	} {
 		_, err := store.DecodeRecord(c.v)
 		if !errors.Is(err, store.ErrRecord) || !strings.Contains(err.Error(), c.want) {
@@ -68,10 +71,18 @@ func TestDecodeRecordErrors(t *testing.T) {
 	}
 }
 
+func withUDPPath(r store.Record) store.Record {
+	r.UDPLocal, r.UDPPeer = netip.MustParseAddr("192.0.2.2"), netip.MustParseAddrPort("192.0.2.1:33438")
+	return r
+}
+
 func FuzzDecodeRecord(f *testing.F) {
 	r := storetest.Record("2001:db8:1::10", "2001:db8:a::10", 1, 3, time.Unix(1, 0), time.Minute)
 	good, _ := store.AppendRecord(nil, &r)
 	f.Add(good)
+	r4 := withUDPPath(storetest.Record("2001:db8:1::10", "10.0.0.10", 2, 3, time.Unix(1, 0), time.Minute))
+	withPath, _ := store.AppendRecord(nil, &r4)
+	f.Add(withPath)
 	f.Add(append(append([]byte(nil), good...), 9, 0, 1, 0))
 	f.Add([]byte{1})
 	f.Fuzz(func(t *testing.T, v []byte) {

@@ -40,7 +40,7 @@ func (h *HomeAgent) sendAck(ctx context.Context, r *received, req *binding.Bindi
 		// mobile node the answer is for.
 		ba.Options = append(ba.Options, wire.MobileNodeIdentifier{Subtype: wire.MNIDNAI, Identifier: nai})
 	}
-	if nat, ok := natDetection(sig, req, d); ok {
+	if nat, ok := natDetection(sig, req, d, h.natRefresh()); ok {
 		ba.Options = append(ba.Options, nat)
 	}
 	if d.HasTimestamp {
@@ -85,11 +85,19 @@ const NATKeepaliveInterval = 110
 // the Binding Update differs from the IPv4 source address it arrived from,
 // a NAT is on the path: the acknowledgement carries the NAT Detection
 // option, F set (UDP encapsulation required), with the keepalive interval.
-func natDetection(sig *transport.Signal, req *binding.BindingUpdateRequest, d *binding.Decision) (wire.NATDetection, bool) {
+func natDetection(sig *transport.Signal, req *binding.BindingUpdateRequest, d *binding.Decision, refresh uint32) (wire.NATDetection, bool) {
 	if !req.IPv4CoA.IsValid() || !d.Status.Accepted() || sig.Peer.Addr().Unmap() == req.IPv4CoA {
 		return wire.NATDetection{}, false
 	}
-	return wire.NATDetection{UDPEncapsulationRequired: true, RefreshTime: NATKeepaliveInterval}, true
+	return wire.NATDetection{UDPEncapsulationRequired: true, RefreshTime: refresh}, true
+}
+
+// natRefresh is ha.yaml's signalling.nat_keepalive in seconds.
+func (h *HomeAgent) natRefresh() uint32 {
+	if h.cfg == nil {
+		return NATKeepaliveInterval
+	}
+	return h.cfg.NATRefreshTime()
 }
 
 // requestedPriority is the BID-PRI the mobile node sent for bid.

@@ -24,10 +24,12 @@ func (h *HomeAgent) follow(changes []binding.Change) {
 			if _, had := h.encap[key]; !had || c.Kind == binding.BindingAdded {
 				h.encap[key] = h.pendingEncap
 			}
+			h.noteUDPPath(&b)
 			h.log.Info("binding "+c.Kind.String(), "hoa", b.HoA, "bid", b.BID, "coa", b.CoA, "priority", b.Priority,
 				"expires", b.Expires.Format("15:04:05"), "cause", cause(c.Cause))
 		case binding.BindingRemoved:
 			delete(h.encap, key)
+			delete(h.udpPaths, key)
 			h.log.Info("binding removed", "hoa", b.HoA, "bid", b.BID, "coa", b.CoA, "cause", cause(c.Cause))
 		case binding.PrimaryChanged:
 			if !tunnelled(&b) {

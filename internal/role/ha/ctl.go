@@ -59,6 +59,11 @@ type BindingView struct {
 	Registered    time.Time `json:"registered"`
 	Expires       time.Time `json:"expires"`
 	LifetimeLeft  string    `json:"lifetime_left"`
+	// UDPPeer: for an IPv4 care-of address, where its tunnel goes, the
+	// source address and port of its Binding Update (a NAT's mapping when
+	// NAT is true; RFC 5555 section 4.3).
+	UDPPeer string `json:"udp_peer,omitempty"`
+	NAT     bool   `json:"nat,omitempty"`
 }
 
 func (h *HomeAgent) snapshot(topic string) snapshotResp {
@@ -100,11 +105,15 @@ func (h *HomeAgent) Bindings(now time.Time) []BindingView {
 	var out []BindingView
 	h.cache.All(func(b binding.Binding) bool {
 		best, _ := h.cache.Best(b.HoA)
-		out = append(out, BindingView{
+		v := BindingView{
 			HomeAddress: b.HoA.String(), BindingID: b.BID, CareOfAddress: b.CoA.String(), Priority: b.Priority,
 			Primary: best.BID == b.BID, Encap: h.encap[bindingKey{b.HoA, b.BID}].String(),
 			Registered: b.Registered, Expires: b.Expires, LifetimeLeft: b.Expires.Sub(now).Round(time.Second).String(),
-		})
+		}
+		if u, ok := h.udpPaths[bindingKey{b.HoA, b.BID}]; ok {
+			v.UDPPeer, v.NAT = u.peer.String(), u.peer.Addr() != b.CoA
+		}
+		out = append(out, v)
 		return true
 	})
 	return out

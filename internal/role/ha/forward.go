@@ -116,13 +116,21 @@ func (h *HomeAgent) desired(hoa netip.Addr) reconcile.Home {
 	if len(bs) > 0 {
 		in := h.forwardingInput(hoa, bs)
 		t := forwarding.Compute(h.now(), in)
-		home.Routes, home.Dedups = reconcile.Routes(hoa, t.Entries(hoa), haMapper{h.addr})
+		home.Routes, home.Dedups = reconcile.Routes(hoa, t.Entries(hoa), haMapper{h.addr, h})
 		inner := []netip.Prefix{netip.PrefixFrom(hoa, 128)}
 		for _, b := range bs {
 			if !tunnelled(&b) {
 				continue
 			}
 			e := dataplane.Endpoint{Local: h.addr, Peer: b.CoA, Encap: h.encap[bindingKey{hoa, b.BID}], InnerSrc: inner}
+			if b.CoA.Is4() {
+				// Path liveness watches IPv6 paths; an IPv4 one is held by
+				// the mobile node's NAT keepalives (RFC 5555 section 4.1).
+				if e4, ok := h.ipv4Endpoint(&b, inner); ok && !hasEndpoint(home.Endpoints, &e4) {
+					home.Endpoints = append(home.Endpoints, e4)
+				}
+				continue
+			}
 			if !hasEndpoint(home.Endpoints, &e) {
 				home.Endpoints = append(home.Endpoints, e)
 				coas = append(coas, b.CoA)
@@ -233,15 +241,21 @@ func dpEncap(e forwarding.Encap) dataplane.Encapsulation {
 
 // haMapper turns forwarding paths into the home agent's tunnels: downlink
 // to the home address, from the home agent address to a care-of address.
-type haMapper struct{ local netip.Addr }
+type haMapper struct {
+	local netip.Addr
+	h     *HomeAgent
+}
 
 func (m haMapper) Parent(hoa netip.Addr) dataplane.Selector {
 	return dataplane.Selector{Dst: netip.PrefixFrom(hoa, 128)}
 }
 
-func (m haMapper) Tunnel(_ netip.Addr, p *forwarding.Path) (dataplane.Tunnel, bool) {
+func (m haMapper) Tunnel(hoa netip.Addr, p *forwarding.Path) (dataplane.Tunnel, bool) {
 	if !p.CoA.IsValid() {
 		return dataplane.Tunnel{}, false
+	}
+	if p.CoA.Is4() {
+		return m.h.ipv4Tunnel(hoa, uint16(p.ID))
 	}
 	return dataplane.Tunnel{Local: m.local, Remote: p.CoA, Encap: dpEncap(p.Encap)}, true
 }

@@ -105,6 +105,10 @@ type HomeAgent struct {
 	// pendingEncap is the encapsulation for the bindings of the Binding
 	// Update being processed (see follow).
 	pendingEncap dataplane.Encapsulation
+	// udpPaths: where bindings with an IPv4 care-of address are tunnelled
+	// (nat.go); pendingUDP is the Binding Update's being decided.
+	udpPaths   map[bindingKey]udpPath
+	pendingUDP udpPath
 	// queued is handleQueued's scratch; singleUntil, when in the future,
 	// turns batching off after a failed batch; batching says process
 	// leaves persisting to the batch.
@@ -178,6 +182,7 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 		retry:    map[netip.Addr]struct{}{},
 		rules:    operatorRules(cfg),
 		encap:    map[bindingKey]dataplane.Encapsulation{},
+		udpPaths: map[bindingKey]udpPath{},
 		coaHomes: map[netip.Addr][]netip.Addr{},
 		homeCoAs: map[netip.Addr][]netip.Addr{},
 		defended: map[netip.Addr]bool{},

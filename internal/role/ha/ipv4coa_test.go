@@ -92,15 +92,20 @@ func TestIPv4CareOfAddressBindingUpdate(t *testing.T) {
 			t.Errorf("%s: NAT Detection option %+v", c.name, nat)
 		}
 		bs := h.Bindings(time.Now())
-		if len(bs) != 1 || bs[0].CareOfAddress != c.coa.String() {
+		if len(bs) != 1 || bs[0].CareOfAddress != c.coa.String() || bs[0].UDPPeer != conn.LocalAddr().String() || bs[0].NAT != c.nat {
 			t.Fatalf("%s: bindings %+v, want one to %v", c.name, bs, c.coa)
 		}
 		dp := h.dp.(*recordingDP)
 		dp.mu.Lock()
 		tun := dp.routes[dataplane.Selector{Dst: netip.PrefixFrom(hoa, 128)}]
 		dp.mu.Unlock()
-		if tun.Remote != c.coa || tun.Encap != dataplane.EncapUDP {
-			t.Errorf("%s: home address tunnelled to %v %v", c.name, tun.Remote, tun.Encap)
+		// RFC 5555 section 4.3: the tunnel goes to the source address and
+		// port of the Binding Update, the NAT's mapping when there is one
+		// (the IPv4 care-of address behind it is not reachable), from the
+		// address the update came to.
+		local := conn.LocalAddr().(*net.UDPAddr).AddrPort()
+		if tun.Remote != src || tun.RemotePort != local.Port() || tun.Local != netip.MustParseAddr("192.0.2.1") || tun.Encap != dataplane.EncapUDP {
+			t.Errorf("%s: home address tunnelled %v, want 192.0.2.1->%v/udp", c.name, tun, local)
 		}
 		t.Logf("%s: BA status %v, NAT Detection %+v, binding %s -> %s", c.name, ba.Status, nat, bs[0].HomeAddress, bs[0].CareOfAddress)
 	}

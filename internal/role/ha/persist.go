@@ -37,7 +37,8 @@ func (h *HomeAgent) appendRecords(b *store.Batch, p *decided) {
 	replay, _ := h.cache.Replay(p.req.HoA)
 	for _, x := range h.cur {
 		encap := h.encap[bindingKey{x.HoA, x.BID}] // reconcileEncap's already
-		b.Put = append(b.Put, store.Record{Binding: x, Encap: uint8(encap), Replay: replay})
+		u := h.udpPaths[bindingKey{x.HoA, x.BID}]
+		b.Put = append(b.Put, store.Record{Binding: x, Encap: uint8(encap), Replay: replay, UDPLocal: u.local, UDPPeer: u.peer})
 	}
 	for _, old := range p.prev {
 		if !slices.ContainsFunc(h.cur, func(x binding.Binding) bool { return x.BID == old.BID }) {
@@ -76,6 +77,7 @@ func (h *HomeAgent) restore() error {
 	type node struct {
 		bs     []binding.Binding
 		encap  map[uint16]dataplane.Encapsulation
+		udp    map[uint16]udpPath
 		replay binding.ReplayState
 	}
 	nodes := map[[16]byte]*node{}
@@ -101,12 +103,15 @@ func (h *HomeAgent) restore() error {
 		k := b.HoA.As16()
 		n := nodes[k]
 		if n == nil {
-			n = &node{encap: map[uint16]dataplane.Encapsulation{}, replay: r.Replay}
+			n = &node{encap: map[uint16]dataplane.Encapsulation{}, udp: map[uint16]udpPath{}, replay: r.Replay}
 			nodes[k] = n
 			order = append(order, k)
 		}
 		n.bs = append(n.bs, b)
 		n.encap[b.BID] = dataplane.Encapsulation(r.Encap)
+		if r.UDPPeer.IsValid() {
+			n.udp[b.BID] = udpPath{local: r.UDPLocal, peer: r.UDPPeer}
+		}
 	}
 	var restored []netip.Addr
 	for _, k := range order {
@@ -123,6 +128,9 @@ func (h *HomeAgent) restore() error {
 		h.follow(changes)
 		for bid, e := range n.encap {
 			h.encap[bindingKey{hoa, bid}] = e
+		}
+		for bid, u := range n.udp {
+			h.udpPaths[bindingKey{hoa, bid}] = u // where the NAT mapping was: the downlink works at once
 		}
 		restored = append(restored, hoa)
 	}

@@ -194,3 +194,26 @@ func sameBinding(a, b BindingView) bool {
 	b.Registered, b.Expires, b.LifetimeLeft = time.Time{}, time.Time{}, ""
 	return a == b && at.Round(0).Equal(bt.Round(0)) && ae.Round(0).Equal(be.Round(0))
 }
+
+// A binding with an IPv4 care-of address behind a NAT comes back with its
+// UDP path (RFC 5555 section 4.3): the restarted agent tunnels to the NAT's
+// mapping at once, without waiting for the mobile node's next update.
+func TestRestartRestoresUDPPath(t *testing.T) {
+	st := store.NewMemory()
+	now := time.Now()
+	r := storetest.Record(hoa.String(), "10.0.0.10", 2, 7, now, time.Minute)
+	r.Encap = uint8(dataplane.EncapUDP)
+	r.UDPLocal, r.UDPPeer = netip.MustParseAddr("192.0.2.2"), netip.MustParseAddrPort("192.0.2.1:33438")
+	if err := st.Apply(store.Batch{Put: []store.Record{r}}); err != nil {
+		t.Fatal(err)
+	}
+	dp := newRecordingDP()
+	x := startOn(t, st, dp)
+	tun, ok := x.route()
+	if !ok || tun.Local != r.UDPLocal || tun.Remote != r.UDPPeer.Addr() || tun.RemotePort != r.UDPPeer.Port() || tun.Encap != dataplane.EncapUDP {
+		t.Fatalf("route after restart %+v %v, want %v->%v/udp", tun, ok, r.UDPLocal, r.UDPPeer)
+	}
+	if b := x.bindings(); len(b) != 1 || b[0].UDPPeer != r.UDPPeer.String() || !b[0].NAT {
+		t.Fatalf("bindings %+v", b)
+	}
+}

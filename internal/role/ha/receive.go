@@ -75,6 +75,7 @@ func (h *HomeAgent) process(ctx context.Context, r received) *decided {
 
 	d := &h.dec
 	h.pendingEncap = encapFor(sig, h.bu.Flags)
+	h.pendingUDP = udpPathOf(sig, req)
 	prev := h.cache.AppendLookup(nil, req.HoA)
 	h.cache.ProcessBindingUpdateTo(r.at, req, d)
 	if d.Discard {
@@ -304,7 +305,13 @@ func (h *HomeAgent) reconcileEncap(req *binding.BindingUpdateRequest) {
 	h.fwdBS = h.cache.AppendLookup(h.fwdBS[:0], req.HoA)
 	for _, b := range h.fwdBS {
 		key := bindingKey{b.HoA, b.BID}
-		if !refreshes(req, b.BID) || h.encap[key] == h.pendingEncap {
+		if !refreshes(req, b.BID) {
+			continue
+		}
+		if h.noteUDPPath(&b) {
+			h.touch(b.HoA) // the NAT mapping moved
+		}
+		if h.encap[key] == h.pendingEncap {
 			continue
 		}
 		h.encap[key] = h.pendingEncap

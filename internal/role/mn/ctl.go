@@ -22,6 +22,7 @@ type counters struct {
 	registered, failed, expired uint64
 	linkEvents, tunnelMoves     uint64
 	pathChanges                 uint64
+	natKeepalives               uint64
 }
 
 func (c *counters) ba(s binding.Status) {
@@ -95,6 +96,9 @@ type Path struct {
 	Since         time.Time    `json:"since,omitzero"`
 	// Liveness is the path to each home agent as internal/paths judges it.
 	Liveness []PathLiveness `json:"liveness,omitempty"`
+	// NATRefresh is the keepalive interval the home agent's NAT Detection
+	// option asked for on an IPv4 care-of address (RFC 5555 section 4.2.2).
+	NATRefresh string `json:"nat_refresh,omitempty"`
 }
 
 // Status is the "status" topic.
@@ -157,6 +161,7 @@ func (m *MobileNode) snapshot(topic string) snapshotResp {
 			"failed": m.cnt.failed, "expired": m.cnt.expired, "link_events": m.cnt.linkEvents, "tunnel_moves": m.cnt.tunnelMoves,
 			"path_state_changes":  m.cnt.pathChanges,
 			"home_agent_switches": m.cnt.switches, "home_agents_switched": m.cnt.switched,
+			"nat_keepalives": m.cnt.natKeepalives,
 		}
 		if dc, err := m.dp.Counters(); err == nil {
 			c["dataplane"] = dc
@@ -207,6 +212,9 @@ func (m *MobileNode) paths() []Path {
 			}
 		}
 		p.Liveness = m.liveness(f)
+		if f.natRefresh > 0 {
+			p.NATRefresh = f.natRefresh.String()
+		}
 		out = append(out, p)
 	}
 	return out

@@ -151,6 +151,14 @@ func (m *MobileNode) endpointsOf(h *homeRegistration) []dataplane.Endpoint {
 		if !f.coa.IsValid() || !(f.outer == nil && !nested || f.outer != nil && m.mayServe(h, f)) {
 			continue
 		}
+		if f.coa.Is4() {
+			// RFC 5555: an IPv4 care-of address reaches the home
+			// agent's IPv4 address only.
+			if h.ha4.IsValid() {
+				out = append(out, dataplane.Endpoint{Local: f.coa, Peer: h.haFor(f.coa), Encap: f.encap()})
+			}
+			continue
+		}
 		for _, ha := range []netip.Addr{h.ha, h.next, h.prev} {
 			if ha.IsValid() && !slices.ContainsFunc(out, func(e dataplane.Endpoint) bool {
 				return e.Local == f.coa && e.Peer == ha
@@ -180,7 +188,10 @@ func (mm mnMapper) Tunnel(_ netip.Addr, p *forwarding.Path) (dataplane.Tunnel, b
 	if f == nil || !f.coa.IsValid() {
 		return dataplane.Tunnel{}, false
 	}
-	t := dataplane.Tunnel{Local: f.coa, Remote: mm.h.ha, Encap: f.encap()}
+	if f.coa.Is4() && !mm.h.ha4.IsValid() {
+		return dataplane.Tunnel{}, false
+	}
+	t := dataplane.Tunnel{Local: f.coa, Remote: mm.h.haFor(f.coa), Encap: f.encap()}
 	if f.outer != nil {
 		t.MTU = mm.m.innerMTU(f.outer) - t.Encap.Overhead()
 	}

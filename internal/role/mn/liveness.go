@@ -15,6 +15,10 @@ import (
 // after which a path that carried traffic turns suspect (internal/paths).
 const pathPoll = 20 * time.Millisecond
 
+// natPoll is how often the NAT keepalives are due-checked (ipv4.go): a
+// Refresh Time is whole seconds.
+const natPoll = 250 * time.Millisecond
+
 // pathConfig: the mobile node probes every path it registers once a second
 // (the idle cost), a busy or degraded one every 25 ms for its loss, and a
 // quiet one at the suspect interval.
@@ -32,6 +36,9 @@ func pathConfigFor(cfg *config.MobileNode) paths.Config {
 func (m *MobileNode) watchPaths(f *accessInterface) {
 	if m.live == nil {
 		return // tests that build a MobileNode by hand
+	}
+	if f.coa.Is4() {
+		return // the echo probes are ICMPv6; NAT keepalives hold an IPv4 path
 	}
 	for _, h := range m.homes {
 		if !h.careOf.Via().IsValid() { // a nested home address never takes this path

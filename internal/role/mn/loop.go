@@ -25,7 +25,7 @@ func (m *MobileNode) loop(ctx context.Context) error {
 	rctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	defer func() { stop(); wg.Wait() }()
-	lm := &linkWatch{m: m, parent: rctx, names: names}
+	lm := &linkWatch{m: m, parent: rctx, names: names, ipv4: m.ipv4Interfaces()}
 	if err := lm.start(); err != nil {
 		return err
 	}
@@ -53,6 +53,8 @@ func (m *MobileNode) loop(ctx context.Context) error {
 	defer keepalive.Stop()
 	pathTick := time.NewTicker(pathPoll)
 	defer pathTick.Stop()
+	natTick := time.NewTicker(natPoll)
+	defer natTick.Stop()
 	resync := time.NewTimer(time.Hour)
 	resync.Stop()
 	defer resync.Stop()
@@ -101,6 +103,8 @@ func (m *MobileNode) loop(ctx context.Context) error {
 			m.keepalive()
 		case <-pathTick.C:
 			m.pathsTick()
+		case <-natTick.C:
+			m.natKeepalives()
 		case r := <-m.echoes:
 			m.echoReply(r)
 		case req := <-m.snaps:
@@ -276,6 +280,9 @@ func (m *MobileNode) send(bu *binding.OutgoingBindingUpdate) {
 	}
 	m.cnt.bindingUpdates++
 	m.outstanding[groupKey{bu.HA, bu.HoA}] = bu.Sequence
+	if f := m.ifaceByCoA(bu.Source); f != nil {
+		f.lastBU = m.now()
+	}
 	bids := make([]uint16, 0, len(bu.BIDs))
 	for _, o := range bu.BIDs {
 		bids = append(bids, o.BID)
@@ -349,13 +356,14 @@ type linkWatch struct {
 	m      *MobileNode
 	parent context.Context
 	names  []string
+	ipv4   []string // interfaces whose IPv4 addresses count (ipv4.go)
 	mon    *linkmon.Monitor
 	cancel context.CancelFunc
 }
 
 func (w *linkWatch) start() error {
 	ctx, cancel := context.WithCancel(w.parent)
-	mon, err := linkmon.Start(ctx, w.m.ns, w.names)
+	mon, err := linkmon.Start(ctx, w.m.ns, w.names, w.ipv4...)
 	if err != nil {
 		cancel()
 		return err

@@ -36,6 +36,11 @@ type accessInterface struct {
 	// mtu is the access link's MTU, read when its care-of address comes up
 	// (0: unknown, taken as 1500); the nested tunnels' MTU derives from it.
 	mtu int
+	// natRefresh: the NAT Detection option's keepalive interval for an
+	// IPv4 care-of address behind a NAT (0: none); lastBU: when a Binding
+	// Update last left from the care-of address (ipv4.go).
+	natRefresh time.Duration
+	lastBU     time.Time
 }
 
 func newAccessInterface(f config.InterfaceEntry) *accessInterface {
@@ -43,7 +48,7 @@ func newAccessInterface(f config.InterfaceEntry) *accessInterface {
 }
 
 func (f *accessInterface) encap() dataplane.Encapsulation {
-	if f.cfg.Transport == config.TransportUDP {
+	if f.cfg.Transport == config.TransportUDP || f.coa.Is4() {
 		return dataplane.EncapUDP
 	}
 	return dataplane.EncapIPv6
@@ -91,6 +96,14 @@ func (m *MobileNode) careOfAddressUp(ev linkmon.Event) {
 	}
 	f.index = ev.IfIndex
 	f.usable[ev.Address] = true
+	if f.coa.Is4() && ev.Address.Is6() {
+		// Native IPv6 beats IPv6 in UDP in IPv4 (RFC 5555 is for networks
+		// without it): same Binding ID, the binding moves.
+		old := f.coa
+		m.detach(f, "an IPv6 address is preferred", false)
+		m.attach(f, ev.Address, "replaces "+old.String())
+		return
+	}
 	if f.coa.IsValid() {
 		return // a spare
 	}
@@ -138,7 +151,13 @@ func (f *accessInterface) spare() (netip.Addr, bool) {
 	if len(as) == 0 {
 		return netip.Addr{}, false
 	}
-	sort.Slice(as, func(i, j int) bool { return as[i].Less(as[j]) })
+	// IPv6 first: an IPv4 care-of address only when there is no other.
+	sort.Slice(as, func(i, j int) bool {
+		if as[i].Is4() != as[j].Is4() {
+			return as[j].Is4()
+		}
+		return as[i].Less(as[j])
+	})
 	return as[0], true
 }
 
@@ -149,6 +168,17 @@ func (m *MobileNode) attach(f *accessInterface, coa netip.Addr, reason string) {
 	now := m.now()
 	f.coa, f.changed = coa, now
 	f.registered = map[netip.Addr]bool{}
+	f.natRefresh = 0
+	if coa.Is4() {
+		// The kernel's IPv4 routes carry it: the mobile node's
+		// source-specific routes and neighbour probes are IPv6's.
+		m.log.Info("care-of address up", "interface", f.cfg.Name, "coa", coa, "bid", f.cfg.BID, "ipv4", true, "reason", reason)
+		for _, h := range m.homes {
+			m.bindCareOf(now, h, f)
+		}
+		m.forward()
+		return
+	}
 	if f.outer == nil {
 		m.findGateway(f)
 		f.mtu = m.linkMTU(f.index)
@@ -171,6 +201,10 @@ func (m *MobileNode) attach(f *accessInterface, coa netip.Addr, reason string) {
 // care_of rule of h allows it, and withdraws an earlier one of this Binding
 // ID when it does not (draft-ietf-monami6-mipv6-analysis section 6.3.2).
 func (m *MobileNode) bindCareOf(now time.Time, h *homeRegistration, f *accessInterface) {
+	if f.coa.Is4() && !h.ha4.IsValid() {
+		m.log.Info("IPv4 care-of address not bound: no home_agent_ipv4 for this home address", "hoa", h.hoa, "interface", f.cfg.Name, "coa", f.coa)
+		return
+	}
 	if m.mayServe(h, f) {
 		m.bul.SetCareOfAddress(now, binding.CareOfBinding{HA: h.ha, HoA: h.hoa, BID: f.cfg.BID, CoA: f.coa, Priority: f.cfg.Priority})
 		f.serves[h.hoa] = true
@@ -197,8 +231,8 @@ func (m *MobileNode) detach(f *accessInterface, reason string, reselect bool) {
 	if reselect {
 		m.forward()
 	}
-	if f.outer != nil {
-		return
+	if f.outer != nil || coa.Is4() {
+		return // attach installed no routes
 	}
 	for _, k := range []routeKey{
 		{dst: defaultRoute, src: netip.PrefixFrom(coa, 128), metric: metricCoA},
@@ -256,7 +290,7 @@ func (m *MobileNode) keepalive() {
 		m.forward() // the reconciler re-sends what the failed batch may have missed
 	}
 	for _, f := range m.ifs {
-		if !f.coa.IsValid() || f.outer != nil {
+		if !f.coa.Is6() || f.outer != nil {
 			continue
 		}
 		if !f.gw.IsValid() && m.findGateway(f) {

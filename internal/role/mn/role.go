@@ -122,6 +122,9 @@ type MobileNode struct {
 	plainOnly bool
 	// calls are control API commands for the event loop.
 	calls chan func()
+	// lender lends the UDP signalling socket to the data plane's IPv4
+	// tunnels (ipv4.go); nil without IPv4 care-of addresses.
+	lender *udpLender
 }
 
 type groupKey struct{ ha, hoa netip.Addr }
@@ -129,7 +132,9 @@ type groupKey struct{ ha, hoa netip.Addr }
 // homeRegistration is one home address and its home agent.
 type homeRegistration struct {
 	hoa, ha netip.Addr
-	spi     uint32
+	// ha4 is the home agent's IPv4 address (home_agent_ipv4; ipv4.go).
+	ha4 netip.Addr
+	spi uint32
 	// careOf is the mn.yaml rule of the care-of addresses this home address
 	// takes (draft-ietf-monami6-mipv6-analysis section 6.3.2).
 	careOf config.CareOfRule
@@ -195,7 +200,7 @@ func New(cfg *config.MobileNode, opt Options) (_ *MobileNode, err error) {
 		return nil, fmt.Errorf("netlink: %w", err)
 	}
 	for _, h := range cfg.HomeAddresses {
-		hr := &homeRegistration{hoa: h.Addr(), ha: h.HomeAgentAddr(), spi: h.Security.SPI, careOf: h.CareOf}
+		hr := &homeRegistration{hoa: h.Addr(), ha: h.HomeAgentAddr(), ha4: h.HomeAgentIPv4Addr(), spi: h.Security.SPI, careOf: h.CareOf}
 		if !cfg.Security.Insecure {
 			hr.auth = wire.NewAuthenticator(h.Security.Secret())
 		}
@@ -255,10 +260,16 @@ func (m *MobileNode) openDataPlane() error {
 			backend = dataplane.BackendUserspace
 		}
 	}
-	dp, err := dataplane.New(dataplane.Config{
+	cfg := dataplane.Config{
 		Backend: backend, Table: m.cfg.Dataplane.Table, RulePriority: dataplaneRulePriority,
 		NetNS: m.ns, TunName: m.cfg.HomeInterface, Logger: m.log, NoBPF: m.cfg.Dataplane.NoBPF(),
-	})
+	}
+	if len(m.ipv4Interfaces()) > 0 {
+		// IPv4 tunnels leave from the signalling socket (ipv4.go).
+		m.lender = &udpLender{}
+		cfg.SharedUDP, cfg.SharedUDPIPv4Only = m.lender, true
+	}
+	dp, err := dataplane.New(cfg)
 	if err != nil {
 		return fmt.Errorf("data plane: %w", err)
 	}
@@ -289,13 +300,22 @@ func (m *MobileNode) openTransports() error {
 			case config.TransportUDP:
 				// An ephemeral port on all addresses (RFC 5555 section 4.1);
 				// the source-specific routes pick the interface.
-				u, err := transport.ListenUDP(transport.UDPConfig{Logger: m.log, Endpoints: []transport.UDPEndpoint{
-					{Addr: netip.AddrPortFrom(netip.IPv6Unspecified(), 0)},
-				}})
+				eps := []transport.UDPEndpoint{{Addr: netip.AddrPortFrom(netip.IPv6Unspecified(), 0)}}
+				var data func([]byte, netip.AddrPort, netip.AddrPort, int)
+				if m.lender != nil {
+					// IPv4 care-of addresses: signalling and data share one
+					// ephemeral port (RFC 5555 sections 4.1, 4.3).
+					eps = append(eps, transport.UDPEndpoint{Addr: netip.AddrPortFrom(netip.IPv4Unspecified(), 0)})
+					data = m.deliverUDP
+				}
+				u, err := transport.ListenUDP(transport.UDPConfig{Logger: m.log, Endpoints: eps, Data: data})
 				if err != nil {
 					return fmt.Errorf("UDP signalling: %w", err)
 				}
 				m.tps[f.Transport] = u
+				if m.lender != nil {
+					m.lender.u.Store(u)
+				}
 			}
 		}
 		return nil

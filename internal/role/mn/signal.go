@@ -71,6 +71,9 @@ func (m *MobileNode) sendBindingUpdate(ctx context.Context, bu *binding.Outgoing
 		sig.Peer = netip.AddrPortFrom(bu.HA, transport.UDPPort)
 		sig.Local = netip.AddrPortFrom(bu.Source, 0)
 	}
+	if bu.Source.Is4() {
+		signalIPv4(&sig, h, bu.Source)
+	}
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
 	return tp.Send(sctx, sig)
@@ -104,6 +107,14 @@ func (m *MobileNode) encodeBindingUpdate(b []byte, h *homeRegistration, bu *bind
 		// mobility security association.
 		msg.Options = append(msg.Options, wire.NAI(m.cfg.ID))
 	}
+	coa := bu.Source
+	if coa.Is4() {
+		// RFC 5555 section 4.1: the IPv4 care-of address travels in its
+		// option; the IPv6 source, which the authenticator covers as the
+		// care-of address, is the home address.
+		msg.Options = append(msg.Options, wire.IPv4CareOfAddress{Address: coa})
+		coa = bu.HoA
+	}
 	if bu.HasTimestamp {
 		msg.Options = append(msg.Options, wire.MobilityMessageReplayProtection{Timestamp: bu.Timestamp})
 	}
@@ -111,7 +122,7 @@ func (m *MobileNode) encodeBindingUpdate(b []byte, h *homeRegistration, bu *bind
 	if h.auth != nil {
 		// The MN-HA authenticator covers care-of address | home address |
 		// MH data (RFC 4285 section 5.1); the option goes last.
-		b, err = h.auth.AppendMessage(b, msg, h.spi, bu.Source, bu.HoA, netip.Addr{}, netip.Addr{})
+		b, err = h.auth.AppendMessage(b, msg, h.spi, coa, bu.HoA, netip.Addr{}, netip.Addr{})
 	} else {
 		b, err = wire.AppendMessage(b, msg, netip.Addr{}, netip.Addr{})
 	}
@@ -158,6 +169,7 @@ func (m *MobileNode) decodeBindingAck(sig *transport.Signal) (*binding.BindingAc
 	out := &binding.BindingAck{HA: sig.Src, HoA: hoa, Status: ba.Status, Sequence: ba.Sequence, Lifetime: ba.Lifetime,
 		KeyMgmt: ba.Flags.Has(wire.BAFlagK)}
 	var fids []wire.FlowIdentification
+	var nat *wire.NATDetection
 	for _, o := range ba.Options {
 		switch o := o.(type) {
 		case wire.BindingIdentifier:
@@ -169,6 +181,8 @@ func (m *MobileNode) decodeBindingAck(sig *transport.Signal) (*binding.BindingAc
 			out.Timestamp, out.HasTimestamp = o.Timestamp, true
 		case wire.FlowIdentification:
 			fids = append(fids, o)
+		case wire.NATDetection:
+			nat = &o
 		}
 	}
 	if h.auth != nil {
@@ -177,6 +191,17 @@ func (m *MobileNode) decodeBindingAck(sig *transport.Signal) (*binding.BindingAc
 		}
 	}
 	m.noteFlowStatuses(h, fids)
+	if sig.Local.Addr().Is4() && out.Status < 128 {
+		// An acknowledgement to an IPv4 care-of address without the
+		// option: no NAT on that path (RFC 5555 section 4.2.2).
+		var o wire.NATDetection
+		if nat != nil {
+			o = *nat
+		} else {
+			o.RefreshTime = 0xffffffff
+		}
+		m.noteNATDetection(sig.Local.Addr(), o)
+	}
 	return out, h, nil
 }
 

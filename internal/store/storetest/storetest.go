@@ -39,7 +39,8 @@ func Load(t testing.TB, s store.Store) []store.Record {
 func Equal(a, b store.Record) bool {
 	x, y := a.Binding, b.Binding
 	return x.HoA == y.HoA && x.CoA == y.CoA && x.BID == y.BID && x.Priority == y.Priority && x.Flags == y.Flags &&
-		x.Registered.Equal(y.Registered) && x.Expires.Equal(y.Expires) && a.Encap == b.Encap && a.Replay == b.Replay
+		x.Registered.Equal(y.Registered) && x.Expires.Equal(y.Expires) && a.Encap == b.Encap && a.Replay == b.Replay &&
+		a.UDPLocal == b.UDPLocal && a.UDPPeer == b.UDPPeer
 }
 
 // Run checks a store. reopen closes s and opens the same store again (a
