@@ -61,7 +61,8 @@ func TestNATFailover(t *testing.T) {
 	// lte0 is IPv4-only: no IPv6 frame at all, the data downlink in UDP
 	// from the home agent's 4191 to the private care-of address.
 	if n := tsharkCount(t, ltePcap, "ipv6 && !udp"); n != 0 {
-		t.Errorf("%d IPv6 frames on the IPv4-only %s", n, backupIf)
+		out, _ := exec.Command("tshark", "-r", ltePcap, "-V", "-Y", "ipv6 && !udp").Output()
+		t.Errorf("%d IPv6 frames on the IPv4-only %s:\n%s", n, backupIf, out)
 	}
 	down := fmt.Sprintf("ip.src==%s && ip.dst==%s && udp.srcport==4191 && tcp", homeAgentIPv4, lteIPv4CoA)
 	if n := tsharkCount(t, ltePcap, down); n < 1000 {
