@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -114,14 +113,8 @@ With --congestion both, share measures each algorithm; policy uses the first.`,
 			}
 			rep, err := demo.Run(cmd.Context(), opt)
 			if rep != nil && len(rep.Runs) > 0 {
-				if asJSON {
-					enc := json.NewEncoder(cmd.OutOrStdout())
-					enc.SetIndent("", "  ")
-					if jerr := enc.Encode(rep); jerr != nil {
-						return jerr
-					}
-				} else {
-					rep.WriteReport(cmd.OutOrStdout())
+				if jerr := writeSummary(cmd, asJSON, rep); jerr != nil {
+					return jerr
 				}
 			}
 			return err
@@ -161,14 +154,8 @@ func runRestart(cmd *cobra.Command, opt demo.Options, asJSON bool) error {
 	if sum == nil {
 		return err
 	}
-	if asJSON {
-		enc := json.NewEncoder(cmd.OutOrStdout())
-		enc.SetIndent("", "  ")
-		if jerr := enc.Encode(sum); jerr != nil {
-			return jerr
-		}
-	} else {
-		sum.WriteReport(cmd.OutOrStdout())
+	if jerr := writeSummary(cmd, asJSON, sum); jerr != nil {
+		return jerr
 	}
 	if err != nil {
 		return err
@@ -187,14 +174,8 @@ func runScenario(cmd *cobra.Command, name string, opt demo.Options, asJSON bool)
 	if rep == nil {
 		return err
 	}
-	if asJSON {
-		enc := json.NewEncoder(cmd.OutOrStdout())
-		enc.SetIndent("", "  ")
-		if jerr := enc.Encode(rep); jerr != nil {
-			return jerr
-		}
-	} else {
-		rep.WriteReport(cmd.OutOrStdout())
+	if jerr := writeSummary(cmd, asJSON, rep); jerr != nil {
+		return jerr
 	}
 	return err
 }
@@ -209,14 +190,8 @@ func runFlap(cmd *cobra.Command, opt demo.Options, asJSON bool) error {
 	if sum == nil {
 		return err
 	}
-	if asJSON {
-		enc := json.NewEncoder(cmd.OutOrStdout())
-		enc.SetIndent("", "  ")
-		if jerr := enc.Encode(sum); jerr != nil {
-			return jerr
-		}
-	} else {
-		sum.WriteReport(cmd.OutOrStdout())
+	if jerr := writeSummary(cmd, asJSON, sum); jerr != nil {
+		return jerr
 	}
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -16,14 +17,20 @@ func runCluster(cmd *cobra.Command, opt demo.Options, asJSON bool) error {
 	if sum == nil {
 		return err
 	}
-	if asJSON {
-		enc := json.NewEncoder(cmd.OutOrStdout())
-		enc.SetIndent("", "  ")
-		if jerr := enc.Encode(sum); jerr != nil {
-			return jerr
-		}
-	} else {
-		sum.WriteReport(cmd.OutOrStdout())
+	if jerr := writeSummary(cmd, asJSON, sum); jerr != nil {
+		return jerr
 	}
 	return err
+}
+
+// writeSummary prints a lab run's summary as indented JSON or as its
+// report.
+func writeSummary(cmd *cobra.Command, asJSON bool, sum interface{ WriteReport(io.Writer) }) error {
+	if !asJSON {
+		sum.WriteReport(cmd.OutOrStdout())
+		return nil
+	}
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetIndent("", "  ")
+	return enc.Encode(sum)
 }

@@ -432,7 +432,7 @@ func (s *scenario) waitAck(ctx context.Context, node string, acks uint64, limit 
 
 // healthz is a node's /healthz status line ("200 standby").
 func (s *scenario) healthz(ctx context.Context, node string) string {
-	code, body, err := httpIn(ctx, s.lab.MustNode(node), "GET", "http://"+metricsListen+"/healthz", "")
+	code, body, err := s.lab.MustNode(node).HTTP(ctx, "GET", "http://"+metricsListen+"/healthz", "")
 	if err != nil {
 		return err.Error()
 	}
@@ -447,7 +447,7 @@ func (s *scenario) healthz(ctx context.Context, node string) string {
 // through etcd's JSON gateway (/v3/maintenance/status).
 func (s *scenario) raftLeader(ctx context.Context) (int, bool) {
 	for i, n := range etcdNodes {
-		code, body, err := httpIn(ctx, s.lab.MustNode(n), "POST", etcdURL(i, 2379)+"/v3/maintenance/status", "{}")
+		code, body, err := s.lab.MustNode(n).HTTP(ctx, "POST", etcdURL(i, 2379)+"/v3/maintenance/status", "{}")
 		if err != nil || code != 200 {
 			continue
 		}

@@ -69,14 +69,11 @@ func openEntryTap(ifname string, classify func(inner []byte) string) (*flowTap, 
 	if err != nil {
 		return nil, err
 	}
-	t.linkOf = func(dst []byte) string {
-		for _, a := range accessLinks {
-			if string(net.ParseIP(a.addr)) == string(dst) {
-				return a.ifname
-			}
-		}
-		return ""
+	byAddr := map[string]string{} // care-of address (16 octets) -> link
+	for _, a := range accessLinks {
+		byAddr[string(net.ParseIP(a.addr).To16())] = a.ifname
 	}
+	t.linkOf = func(dst []byte) string { return byAddr[string(dst)] }
 	return t, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -76,31 +75,11 @@ func startEtcd(ctx context.Context, l *lab.Lab, o Options) ([]*exec.Cmd, error) 
 	return cmds, nil
 }
 
-// waitEtcdMember polls a member's status from the home agent's namespace
-// (the dial runs there; http.Transport dials on its own goroutine).
+// waitEtcdMember polls a member's status from the home agent's namespace.
 func waitEtcdMember(ctx context.Context, from *lab.NodeNS, url string) error {
-	tr := &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var c net.Conn
-		err := from.Do(func() (err error) {
-			c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
-			return err
-		})
-		return c, err
-	}}
-	defer tr.CloseIdleConnections()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		req, err := http.NewRequestWithContext(cctx, "POST", url+"/v3/maintenance/status", strings.NewReader("{}"))
-		code := 0
-		if err == nil {
-			var resp *http.Response
-			if resp, err = (&http.Client{Transport: tr}).Do(req); err == nil {
-				resp.Body.Close()
-				code = resp.StatusCode
-			}
-		}
-		cancel()
+		code, _, err := from.HTTP(ctx, "POST", url+"/v3/maintenance/status", "{}")
 		if err == nil && code == http.StatusOK {
 			return nil
 		}
