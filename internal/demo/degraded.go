@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -76,30 +74,10 @@ type pathFigures struct {
 }
 
 func (s *scenario) degraded(ctx context.Context, r *ScenarioReport, t0 time.Time) error {
-	mn, cn := s.lab.MustNode("mn"), s.lab.MustNode("cn")
 	cc := s.opt.congestions()[0]
-	var brx, burx *receiver
-	var btx, butx *sender
-	if err := mn.Do(func() (err error) {
-		brx, err = listen(net.JoinHostPort(homeAddress, strconv.Itoa(bulkPort)))
+	brx, burx, btx, butx, err := s.bulkPair(cc)
+	if err != nil {
 		return err
-	}); err != nil {
-		return err
-	}
-	if err := cn.Do(func() (err error) {
-		if burx, err = listen(net.JoinHostPort(correspondent, strconv.Itoa(bulkPort+1))); err != nil {
-			return err
-		}
-		btx, err = dial(net.JoinHostPort(homeAddress, strconv.Itoa(bulkPort)), cc)
-		return err
-	}); err != nil {
-		return fmt.Errorf("%w: bulk TCP to the home address: %v", errBroken, err)
-	}
-	if err := mn.Do(func() (err error) {
-		butx, err = dialFrom(&net.TCPAddr{IP: net.ParseIP(homeAddress)}, net.JoinHostPort(correspondent, strconv.Itoa(bulkPort+1)), cc)
-		return err
-	}); err != nil {
-		return fmt.Errorf("%w: bulk TCP from the home address: %v", errBroken, err)
 	}
 	r.addCongestion(btx.congestion)
 	r.addCongestion(butx.congestion)

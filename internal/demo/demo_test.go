@@ -311,6 +311,22 @@ func checkAttempt(sum *Summary) (problems []string, v Verdict, why []string) {
 	return problems, v, why
 }
 
+// untilResolved runs attempt (which reports whether its gaps were left
+// unresolved: a busy machine) until one resolves or fails, at most
+// maxAttempts times.
+func untilResolved(t *testing.T, attempt func() (unresolved bool)) {
+	t.Helper()
+	for n := 1; ; n++ {
+		if !attempt() || t.Failed() {
+			return
+		}
+		if n == maxAttempts {
+			t.Fatalf("gaps unresolved in all %d attempts: the machine is too busy to measure", maxAttempts)
+		}
+		t.Logf("attempt %d unresolved, again on fresh daemons", n)
+	}
+}
+
 // waitQuiet holds a timed measurement until the machine is idle (a
 // previous test's namespaces are torn down by the kernel for seconds after
 // it ended) and logs how busy it was.
@@ -387,16 +403,7 @@ func TestFailoverKeepsTCP(t *testing.T) {
 			// Each attempt is checked in full on its own lab and daemons;
 			// only a gap shorter than the probe sender's own pause (a busy
 			// machine) is left unresolved and earns another attempt.
-			for attempt := 1; ; attempt++ {
-				unresolved := failoverAttempt(t, name, opt)
-				if t.Failed() || !unresolved {
-					return
-				}
-				if attempt == maxAttempts {
-					t.Fatalf("gaps unresolved in all %d attempts: the machine is too busy to measure", maxAttempts)
-				}
-				t.Logf("attempt %d unresolved, again on fresh daemons", attempt)
-			}
+			untilResolved(t, func() bool { return failoverAttempt(t, name, opt) })
 		})
 	}
 }

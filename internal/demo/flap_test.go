@@ -23,15 +23,7 @@ func TestFlapKeepsPath(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			name := "flt" + backend[:1]
 			opt := Options{Backend: backend}
-			for attempt := 1; ; attempt++ {
-				if !flapAttempt(t, name, opt) || t.Failed() {
-					return
-				}
-				if attempt == maxAttempts {
-					t.Fatalf("gaps unresolved in all %d attempts: the machine is too busy to measure", maxAttempts)
-				}
-				t.Logf("attempt %d unresolved, again on fresh daemons", attempt)
-			}
+			untilResolved(t, func() bool { return flapAttempt(t, name, opt) })
 		})
 	}
 }

@@ -69,29 +69,9 @@ func (s *scenario) policy(ctx context.Context, r *ScenarioReport, t0 time.Time) 
 	if err != nil {
 		return err
 	}
-	// Bulk both ways on their own ports.
-	var brx, burx *receiver
-	var btx, butx *sender
-	if err := mn.Do(func() (err error) {
-		brx, err = listen(net.JoinHostPort(homeAddress, strconv.Itoa(bulkPort)))
+	brx, burx, btx, butx, err := s.bulkPair(cc)
+	if err != nil {
 		return err
-	}); err != nil {
-		return err
-	}
-	if err := cn.Do(func() (err error) {
-		if burx, err = listen(net.JoinHostPort(correspondent, strconv.Itoa(bulkPort+1))); err != nil {
-			return err
-		}
-		btx, err = dial(net.JoinHostPort(homeAddress, strconv.Itoa(bulkPort)), cc)
-		return err
-	}); err != nil {
-		return fmt.Errorf("%w: bulk TCP to the home address: %v", errBroken, err)
-	}
-	if err := mn.Do(func() (err error) {
-		butx, err = dialFrom(&net.TCPAddr{IP: net.ParseIP(homeAddress)}, net.JoinHostPort(correspondent, strconv.Itoa(bulkPort+1)), cc)
-		return err
-	}); err != nil {
-		return fmt.Errorf("%w: bulk TCP from the home address: %v", errBroken, err)
 	}
 	for _, c := range []string{mEnd.congestion, cEnd.congestion, btx.congestion, butx.congestion} {
 		r.addCongestion(c)
@@ -248,4 +228,33 @@ func (s *scenario) flowMove(ctx context.Context, to string) error {
 		return fmt.Errorf("control API flow/move --to %s: %w", to, err)
 	}
 	return nil
+}
+
+// bulkPair opens bulk TCP each way on their own ports: the correspondent
+// to the home address (bulkPort) and back (bulkPort+1), with their
+// receivers.
+func (s *scenario) bulkPair(cc string) (down, up *receiver, downTx, upTx *sender, err error) {
+	mn, cn := s.lab.MustNode("mn"), s.lab.MustNode("cn")
+	if err := mn.Do(func() (err error) {
+		down, err = listen(net.JoinHostPort(homeAddress, strconv.Itoa(bulkPort)))
+		return err
+	}); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if err := cn.Do(func() (err error) {
+		if up, err = listen(net.JoinHostPort(correspondent, strconv.Itoa(bulkPort+1))); err != nil {
+			return err
+		}
+		downTx, err = dial(net.JoinHostPort(homeAddress, strconv.Itoa(bulkPort)), cc)
+		return err
+	}); err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("%w: bulk TCP to the home address: %v", errBroken, err)
+	}
+	if err := mn.Do(func() (err error) {
+		upTx, err = dialFrom(&net.TCPAddr{IP: net.ParseIP(homeAddress)}, net.JoinHostPort(correspondent, strconv.Itoa(bulkPort+1)), cc)
+		return err
+	}); err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("%w: bulk TCP from the home address: %v", errBroken, err)
+	}
+	return down, up, downTx, upTx, nil
 }

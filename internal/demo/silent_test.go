@@ -33,15 +33,7 @@ func TestSilentFailureKeepsTCP(t *testing.T) {
 		t.Run(tc.backend+"-"+tc.transport, func(t *testing.T) {
 			opt := Options{Backend: tc.backend, Transport: tc.transport, Silent: true}
 			name := "mds" + tc.backend[:1] + tc.transport[:1]
-			for attempt := 1; ; attempt++ {
-				if !silentAttempt(t, name, opt) || t.Failed() {
-					return
-				}
-				if attempt == maxAttempts {
-					t.Fatalf("gaps unresolved in all %d attempts: the machine is too busy to measure", maxAttempts)
-				}
-				t.Logf("attempt %d unresolved, again on fresh daemons", attempt)
-			}
+			untilResolved(t, func() bool { return silentAttempt(t, name, opt) })
 		})
 	}
 }
