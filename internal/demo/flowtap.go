@@ -21,9 +21,9 @@ type flowTap struct {
 	// linkOf, for an entry tap (openEntryTap), names the access link a
 	// downlink packet is headed for by its outer destination.
 	linkOf func(outerDst []byte) string
-	mu       sync.Mutex
-	pkts     []tapPacket
-	done     chan struct{}
+	mu     sync.Mutex
+	pkts   []tapPacket
+	done   chan struct{}
 }
 
 // openFlowTap must run inside the mobile node's namespace.
