@@ -21,10 +21,12 @@ const scaleN = 5000
 const scaleWindow = 500
 
 // scaleMaxGrowth is how much slower a change may be with scaleN installed
-// than with none: a cost that grows with the number installed (a rebuild,
-// a copy, a walk) is far past it at 5,000, while this machine's noise on
-// medians of 500 stays well below.
-const scaleMaxGrowth = 3.0
+// than with none. The check is for complexity, not speed (the speed figures
+// are `monami lab bench dataplane --endpoints N`'s milestones): a cost that
+// grows with the number installed (a rebuild, a copy, a walk) is ~20x at
+// 5,000 against the first 500's median, while a loaded machine's noise
+// reached 3.25x (load 11-16) on a flat cost.
+const scaleMaxGrowth = 8.0
 
 // mobileNode i's care-of and home addresses in the scale test.
 func scaleAddrs(i int) (coa, hoa netip.Addr) {
