@@ -187,17 +187,7 @@ func (h *HomeAgent) touchPath(coa netip.Addr) {
 // PathView is one path as the "paths" topic shows it.
 type PathView struct {
 	CareOfAddress netip.Addr `json:"care_of_address"`
-	State         string     `json:"state"`
-	Since         time.Time  `json:"since"`
-	LossPct       float64    `json:"loss_percent"`
-	Samples       int        `json:"loss_samples"`
-	// Degraded: loss above paths.max_loss (since DegradedSince).
-	Degraded      bool      `json:"degraded"`
-	DegradedSince time.Time `json:"degraded_since,omitzero"`
-	SRTTms        float64   `json:"srtt_ms"`
-	RTTVarms      float64   `json:"rttvar_ms"`
-	LastRTTms     float64   `json:"last_rtt_ms"`
-	ProbesSent    uint64    `json:"probes_sent"`
+	paths.View
 }
 
 func (h *HomeAgent) pathViews() []PathView {
@@ -206,15 +196,7 @@ func (h *HomeAgent) pathViews() []PathView {
 	}
 	var out []PathView
 	for _, st := range h.pw.live.Snapshot() {
-		v := PathView{CareOfAddress: st.Key.Peer, State: st.State.String(), Since: st.Since,
-			LossPct: 100 * st.Loss, Samples: st.Samples, Degraded: st.Degraded, SRTTms: msOf(st.SRTT),
-			RTTVarms: msOf(st.RTTVar), LastRTTms: msOf(st.LastRTT), ProbesSent: st.ProbesSent}
-		if st.Degraded {
-			v.DegradedSince = st.DegradedSince
-		}
-		out = append(out, v)
+		out = append(out, PathView{CareOfAddress: st.Key.Peer, View: st.View()})
 	}
 	return out
 }
-
-func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -130,17 +130,7 @@ func (m *MobileNode) pathActions(acts []paths.Action) {
 // "paths" topic.
 type PathLiveness struct {
 	HomeAgent netip.Addr `json:"home_agent"`
-	State     string     `json:"state"`
-	Since     time.Time  `json:"since"`
-	LossPct   float64    `json:"loss_percent"`
-	Samples   int        `json:"loss_samples"`
-	// Degraded: loss above paths.max_loss (since DegradedSince).
-	Degraded      bool      `json:"degraded"`
-	DegradedSince time.Time `json:"degraded_since,omitzero"`
-	SRTTms        float64   `json:"srtt_ms"`
-	RTTVarms      float64   `json:"rttvar_ms"`
-	LastRTTms     float64   `json:"last_rtt_ms"`
-	ProbesSent    uint64    `json:"probes_sent"`
+	paths.View
 }
 
 func (m *MobileNode) liveness(f *accessInterface) []PathLiveness {
@@ -149,23 +139,9 @@ func (m *MobileNode) liveness(f *accessInterface) []PathLiveness {
 	}
 	var out []PathLiveness
 	for _, h := range m.homes {
-		st, ok := m.live.Status(paths.Key{Local: f.coa, Peer: h.ha})
-		if !ok {
-			continue
+		if st, ok := m.live.Status(paths.Key{Local: f.coa, Peer: h.ha}); ok {
+			out = append(out, PathLiveness{HomeAgent: h.ha, View: st.View()})
 		}
-		out = append(out, PathLiveness{HomeAgent: h.ha, State: st.State.String(), Since: st.Since,
-			LossPct: 100 * st.Loss, Samples: st.Samples, Degraded: st.Degraded, DegradedSince: since(st), SRTTms: ms(st.SRTT), RTTVarms: ms(st.RTTVar),
-			LastRTTms: ms(st.LastRTT), ProbesSent: st.ProbesSent})
 	}
 	return out
 }
-
-// since is when a degraded path degraded (zero when it is not).
-func since(st paths.Status) time.Time {
-	if !st.Degraded {
-		return time.Time{}
-	}
-	return st.DegradedSince
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
