@@ -159,7 +159,10 @@ type HomeAgent struct {
 	// being processed and their answers.
 	flowReq     binding.FlowRequest
 	flowResults []binding.FlowResult
-	flowBS      []binding.Binding
+	// flowsUndecoded: the Flow Identification options are in flowReq.Raw
+	// only, for the flow table to answer from memory (decideFlows).
+	flowsUndecoded bool
+	flowBS         []binding.Binding
 }
 
 type bindingKey struct {
