@@ -232,4 +232,3 @@ func TestFlowRepeatMatchesProcess(t *testing.T) {
 	}
 	t.Logf("%d of 20000 steps repeated", repeats)
 }
-
