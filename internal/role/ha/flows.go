@@ -210,10 +210,9 @@ func (h *HomeAgent) flowChanged(changes []binding.FlowChange) {
 	}
 }
 
-// flowOptions are the Flow Identification options of the Binding
+// appendFlowOptions appends the Flow Identification options of the Binding
 // Acknowledgement: one per flow, with its status (RFC 6089 section 4.1).
-func flowOptions(rs []binding.FlowResult) []wire.Option {
-	var out []wire.Option
+func appendFlowOptions(out []wire.Option, rs []binding.FlowResult) []wire.Option {
 	for _, r := range rs {
 		out = append(out, wire.FlowIdentification{FID: r.FID, Priority: r.Priority, Status: r.Status})
 	}

@@ -155,6 +155,8 @@ type HomeAgent struct {
 	bu   wire.BindingUpdateView
 	dec  binding.Decision
 	out  []byte
+	// baOpts: the options of the acknowledgement being encoded.
+	baOpts []wire.Option
 	// flowReq and flowResults: the flow options of the Binding Update
 	// being processed and their answers.
 	flowReq     binding.FlowRequest
