@@ -139,7 +139,7 @@ func (s *flowSpec) request() FlowRequest {
 	return r
 }
 
-func randomSpec(rng *rand.Rand) *flowSpec {
+func randomSpec(rng chooser) *flowSpec {
 	s := &flowSpec{}
 	for n := rng.IntN(4); n > 0; n-- {
 		o := struct {
@@ -161,7 +161,7 @@ func randomSpec(rng *rand.Rand) *flowSpec {
 	return s
 }
 
-func randomHas(rng *rand.Rand) []uint16 {
+func randomHas(rng chooser) []uint16 {
 	var bids []uint16
 	for b := uint16(1); b <= 3; b++ {
 		if rng.IntN(4) > 0 {
@@ -171,19 +171,52 @@ func randomHas(rng *rand.Rand) []uint16 {
 	return bids
 }
 
+// chooser is a source of choices: math/rand for the test, the fuzzer's
+// bytes for the fuzz target.
+type chooser interface{ IntN(n int) int }
+
+// fuzzBytes chooses by the fuzzer's bytes, then 0.
+type fuzzBytes []byte
+
+func (b *fuzzBytes) IntN(n int) int {
+	if len(*b) == 0 {
+		return 0
+	}
+	v := int((*b)[0])
+	*b = (*b)[1:]
+	return v % n
+}
+
 // Two tables side by side, one always deciding (Process without raw
 // bytes), one trying Repeat first as the home agent does, fed the same
 // random updates, binding changes and undos: every answer and every flow
 // binding (Refreshed included) stays the same.
 func TestFlowRepeatMatchesProcess(t *testing.T) {
-	rng := rand.New(rand.NewPCG(11, 6089))
+	repeats := runTwins(t, rand.New(rand.NewPCG(11, 6089)), 20000)
+	if repeats < 1000 {
+		t.Fatalf("only %d repeats: the test does not exercise the fast path", repeats)
+	}
+	t.Logf("%d of 20000 steps repeated", repeats)
+}
+
+// FuzzFlowRepeat is TestFlowRepeatMatchesProcess with the fuzzer choosing.
+func FuzzFlowRepeat(f *testing.F) {
+	f.Add([]byte{5, 0, 0, 5, 0, 0, 5, 0, 0, 5, 0, 0})
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0, 0, 0, 0, 0, 19, 0, 0})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		src := fuzzBytes(in)
+		runTwins(t, &src, len(in)/2)
+	})
+}
+
+func runTwins(t *testing.T, rng chooser, steps int) (repeats int) {
+	t.Helper()
 	cfg := FlowConfig{MaxFlowsPerNode: 3}
 	slow, fast := NewFlowTable(cfg), NewFlowTable(cfg)
 	pool := []*flowSpec{randomSpec(rng), randomSpec(rng), randomSpec(rng)}
 	has := []uint16{1, 2, 3}
 	now := t0
-	repeats := 0
-	for step := 0; step < 20000; step++ {
+	for step := 0; step < steps; step++ {
 		now = now.Add(time.Second)
 		switch k := rng.IntN(20); {
 		case k == 0:
@@ -227,8 +260,5 @@ func TestFlowRepeatMatchesProcess(t *testing.T) {
 			t.Fatalf("step %d: flows %+v, want %+v", step, b, a)
 		}
 	}
-	if repeats < 1000 {
-		t.Fatalf("only %d repeats: the test does not exercise the fast path", repeats)
-	}
-	t.Logf("%d of 20000 steps repeated", repeats)
+	return repeats
 }
