@@ -59,6 +59,10 @@ type FlowOption struct {
 type FlowRequest struct {
 	Options []FlowOption
 	Summary []uint16
+	// Raw, when the caller keeps them, are the wire bytes of the flow
+	// options (each option's type, length and data, in the update's
+	// order): Process then remembers its answer for Repeat.
+	Raw []byte
 }
 
 // Empty reports whether the Binding Update carried no flow option at all.
@@ -156,6 +160,11 @@ type FlowTable struct {
 	nodes map[netip.Addr][]*FlowBinding // sorted by FID
 	n     int
 	seen  map[uint16]bool // scratch for Process
+	// memo: per home address, the last update that changed no flow
+	// (flow_repeat.go); refreshed and asked are Process's scratch for it.
+	memo      map[netip.Addr]*flowMemo
+	refreshed []*FlowBinding
+	asked     []bidAnswer
 }
 
 // NewFlowTable returns an empty table.
@@ -163,7 +172,7 @@ func NewFlowTable(cfg FlowConfig) *FlowTable {
 	if cfg.MaxFlowsPerNode <= 0 {
 		cfg.MaxFlowsPerNode = DefaultMaxFlowsPerNode
 	}
-	return &FlowTable{cfg: cfg, nodes: map[netip.Addr][]*FlowBinding{}}
+	return &FlowTable{cfg: cfg, nodes: map[netip.Addr][]*FlowBinding{}, memo: map[netip.Addr]*flowMemo{}}
 }
 
 // Len is the number of flow bindings of all home addresses.
@@ -219,6 +228,7 @@ func (t *FlowTable) insert(f *FlowBinding) {
 	i, _ := slices.BinarySearchFunc(fs, f.FID, cmpFID)
 	t.nodes[f.HoA] = slices.Insert(fs, i, f)
 	t.n++
+	t.forget(f.HoA)
 }
 
 func (t *FlowTable) remove(hoa netip.Addr, fid uint16) {
@@ -229,6 +239,7 @@ func (t *FlowTable) remove(hoa netip.Addr, fid uint16) {
 	}
 	fs = slices.Delete(fs, i, i+1)
 	t.n--
+	t.forget(hoa)
 	if len(fs) == 0 {
 		delete(t.nodes, hoa)
 		return

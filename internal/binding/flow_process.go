@@ -39,6 +39,9 @@ func (t *FlowTable) Process(now time.Time, hoa netip.Addr, req *FlowRequest, has
 	if req.Empty() {
 		return d
 	}
+	has = t.recordingHas(has)
+	t.refreshed = t.refreshed[:0]
+	defer t.remember(hoa, req, &d)
 	d.Changes = t.removeOmitted(hoa, req, d.Changes)
 	if t.seen == nil {
 		t.seen = map[uint16]bool{}
@@ -66,6 +69,7 @@ func (t *FlowTable) Process(now time.Time, hoa netip.Addr, req *FlowRequest, has
 		seen[fid] = true
 		if f := t.find(hoa, fid); f != nil {
 			f.Refreshed = now
+			t.refreshed = append(t.refreshed, f)
 			continue
 		}
 		// FID-PRI is unknown; 0 is reserved, so the answer names the
@@ -167,6 +171,7 @@ func (t *FlowTable) checkSelector(ts wire.TrafficSelector) (wire.FIDStatus, stri
 // new it is a refresh and no change reaches the data plane.
 func (t *FlowTable) modify(now time.Time, f *FlowBinding, o *FlowOption, has func(uint16) bool) (wire.FIDStatus, string, *FlowChange) {
 	f.Refreshed = now
+	t.refreshed = append(t.refreshed, f)
 	changed := f.Priority != o.Priority
 	f.Priority = o.Priority
 	if o.BIDs != nil && !slices.Equal(o.BIDs, f.BIDs) {
@@ -179,6 +184,7 @@ func (t *FlowTable) modify(now time.Time, f *FlowBinding, o *FlowOption, has fun
 	if !changed {
 		return wire.FIDStatusSuccess, "refreshed", nil
 	}
+	t.forget(f.HoA)
 	return wire.FIDStatusSuccess, "modified", &FlowChange{Kind: FlowModified, Cause: FlowCauseSignalled, Flow: copyFlow(f)}
 }
 
@@ -227,6 +233,9 @@ func activeBIDs(bids []uint16, has func(uint16) bool) []uint16 {
 // binding now; anyBinding whether any does.
 func (t *FlowTable) BindingsChanged(hoa netip.Addr, has func(uint16) bool, anyBinding bool) []FlowChange {
 	var out []FlowChange
+	if !anyBinding {
+		t.forget(hoa) // also when it has no flow: the memo goes with the bindings
+	}
 	for _, f := range slices.Clone(t.nodes[hoa]) {
 		if !anyBinding {
 			t.remove(hoa, f.FID)
@@ -235,6 +244,7 @@ func (t *FlowTable) BindingsChanged(hoa netip.Addr, has func(uint16) bool, anyBi
 		}
 		if a := activeBIDs(f.BIDs, has); !slices.Equal(a, f.Active) {
 			f.Active = a
+			t.forget(hoa)
 			out = append(out, FlowChange{Kind: FlowPathsChanged, Cause: FlowCauseBindings, Flow: copyFlow(f)})
 		}
 	}

@@ -21,6 +21,7 @@ func (t *FlowTable) Range(hoa netip.Addr, f func(*FlowBinding)) {
 func (t *FlowTable) Restore(hoa netip.Addr, fs []FlowBinding) {
 	t.n -= len(t.nodes[hoa])
 	delete(t.nodes, hoa)
+	t.forget(hoa)
 	if len(fs) == 0 {
 		return
 	}

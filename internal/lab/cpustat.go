@@ -75,3 +75,39 @@ func WaitQuiet(ctx context.Context, maxBusy float64, window, limit time.Duration
 		}
 	}
 }
+
+// ProcessCPU is the CPU time (user and system) a process has used so far
+// (pid 0: this one), 0 if unknown: a bench divides the work it asked of a
+// daemon by it, a figure that does not depend on the share of the
+// machine the load generator beside it took.
+func ProcessCPU(pid int) time.Duration {
+	path := "/proc/self/stat"
+	if pid > 0 {
+		path = "/proc/" + strconv.Itoa(pid) + "/stat"
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	return parseProcessCPU(string(b))
+}
+
+// parseProcessCPU reads utime and stime, fields 14 and 15 of
+// /proc/<pid>/stat (proc(5)), counted after the command name, which may
+// hold spaces and parentheses.
+func parseProcessCPU(stat string) time.Duration {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(stat[i+1:]) // f[0] is field 3, the state
+	if len(f) < 13 {
+		return 0
+	}
+	u, err1 := strconv.ParseUint(f[11], 10, 64)
+	s, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(u+s) * time.Second / ClockTicks
+}

@@ -21,3 +21,19 @@ func TestParseHostStat(t *testing.T) {
 		}
 	}
 }
+
+func TestParseProcessCPU(t *testing.T) {
+	// pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime ...
+	stat := "4242 (monami (ha) x) S 1 4242 4242 0 -1 4194560 900 0 3 0 250 50 0 0 20 0 9 0\n"
+	if got, want := parseProcessCPU(stat), 300*time.Second/ClockTicks; got != want {
+		t.Errorf("parseProcessCPU = %v, want %v (utime+stime)", got, want)
+	}
+	for _, bad := range []string{"", "4242 (x) S 1 2", "4242 (x) S 1 4242 4242 0 -1 0 0 0 0 0 u s"} {
+		if got := parseProcessCPU(bad); got != 0 {
+			t.Errorf("parseProcessCPU(%q) = %v, want 0", bad, got)
+		}
+	}
+	if ProcessCPU(0) < 0 {
+		t.Error("negative CPU time")
+	}
+}

@@ -153,6 +153,15 @@ type Phase struct {
 	Seconds     float64        `json:"seconds"`
 	PerSecond   float64        `json:"updates_per_s"`
 	LatencyMS   Percentiles    `json:"latency_ms"`
+	// HACPUSeconds is the CPU time (user and system) the home agent
+	// process used meanwhile, BenchCPUSeconds the load generator's (this
+	// process). On a shared or busy machine PerSecond is what the two got
+	// of it; PerHACPUSecond, updates per second of the home agent's own CPU
+	// time, is what one core would carry. The kernel's receive work
+	// delivering a datagram is mostly counted to its sender.
+	HACPUSeconds    float64 `json:"ha_cpu_s"`
+	BenchCPUSeconds float64 `json:"bench_cpu_s"`
+	PerHACPUSecond  float64 `json:"updates_per_ha_cpu_s,omitempty"`
 
 	lat []time.Duration
 }
@@ -303,12 +312,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	say(o, "registering %d mobile nodes, %d Binding Updates outstanding at most", len(mns), o.Window)
-	if err := register(ctx, l.MustNode("mns"), o, mns, rep); err != nil {
+	if err := register(ctx, l.MustNode("mns"), o, mns, ha.pid(), rep); err != nil {
 		return rep, fmt.Errorf("%w\n-- ha.log --\n%s", err, ha.logTail())
 	}
 	if o.Refreshes > 0 {
 		say(o, "refreshing: %d rounds of %d Binding Updates", o.Refreshes, len(mns))
-		if err := refresh(ctx, l.MustNode("mns"), o, mns, rep); err != nil {
+		if err := refresh(ctx, l.MustNode("mns"), o, mns, ha.pid(), rep); err != nil {
 			return rep, fmt.Errorf("%w\n-- ha.log --\n%s", err, ha.logTail())
 		}
 	}

@@ -52,9 +52,9 @@ type registrar struct {
 func (r *registrar) finish() { r.once.Do(func() { close(r.all) }) }
 
 // register is the first registration of every mobile node.
-func register(ctx context.Context, node *lab.NodeNS, o Options, mns []mobileNode, rep *Report) error {
+func register(ctx context.Context, node *lab.NodeNS, o Options, mns []mobileNode, haPID int, rep *Report) error {
 	ph := &Phase{Rejected: rep.Rejected}
-	err := runPhase(ctx, node, o, mns, ph, "registered")
+	err := runPhase(ctx, node, o, mns, haPID, ph, "registered")
 	rep.Accepted, rep.Retransmits = ph.Accepted, ph.Retransmits
 	rep.Seconds, rep.PerSecond, rep.LatencyMS = ph.Seconds, ph.PerSecond, ph.LatencyMS
 	return err
@@ -62,28 +62,33 @@ func register(ctx context.Context, node *lab.NodeNS, o Options, mns []mobileNode
 
 // refresh runs o.Refreshes rounds of refreshing Binding Updates and sums
 // them into rep.Refresh.
-func refresh(ctx context.Context, node *lab.NodeNS, o Options, mns []mobileNode, rep *Report) error {
+func refresh(ctx context.Context, node *lab.NodeNS, o Options, mns []mobileNode, haPID int, rep *Report) error {
 	sum := &Phase{Rejected: map[string]int{}}
 	rep.Refresh = sum
 	var lat []time.Duration
 	for round := 0; round < o.Refreshes; round++ {
 		ph := &Phase{Rejected: sum.Rejected}
-		err := runPhase(ctx, node, o, mns, ph, "refreshed")
+		err := runPhase(ctx, node, o, mns, haPID, ph, "refreshed")
 		sum.Updates += ph.Updates
 		sum.Accepted += ph.Accepted
 		sum.Retransmits += ph.Retransmits
 		sum.Seconds += ph.Seconds
+		sum.HACPUSeconds += ph.HACPUSeconds
+		sum.BenchCPUSeconds += ph.BenchCPUSeconds
 		lat = append(lat, ph.lat...)
 		if err != nil {
 			return err
 		}
 	}
 	sum.PerSecond = float64(sum.Accepted) / sum.Seconds
+	if sum.HACPUSeconds > 0 {
+		sum.PerHACPUSecond = float64(sum.Accepted) / sum.HACPUSeconds
+	}
 	sum.LatencyMS = percentiles(lat)
 	return nil
 }
 
-func runPhase(ctx context.Context, node *lab.NodeNS, o Options, mns []mobileNode, ph *Phase, verb string) error {
+func runPhase(ctx context.Context, node *lab.NodeNS, o Options, mns []mobileNode, haPID int, ph *Phase, verb string) error {
 	var tp *transport.Native
 	if err := node.Do(func() error {
 		var err error
@@ -105,6 +110,7 @@ func runPhase(ctx context.Context, node *lab.NodeNS, o Options, mns []mobileNode
 	go r.receive(rctx, verb)
 	go r.retransmit(rctx)
 	start := time.Now()
+	haCPU, benchCPU := lab.ProcessCPU(haPID), lab.ProcessCPU(0)
 	for i := range mns {
 		select {
 		case r.slots <- struct{}{}:
@@ -128,6 +134,8 @@ func runPhase(ctx context.Context, node *lab.NodeNS, o Options, mns []mobileNode
 		return fmt.Errorf("%d of %d Binding Updates unanswered: %w", len(mns)-r.answered(), len(mns), errTimeout)
 	}
 	el := time.Since(start)
+	ph.HACPUSeconds = (lab.ProcessCPU(haPID) - haCPU).Seconds()
+	ph.BenchCPUSeconds = (lab.ProcessCPU(0) - benchCPU).Seconds()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := range mns {

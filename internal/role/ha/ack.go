@@ -17,7 +17,9 @@ import (
 func (h *HomeAgent) sendAck(ctx context.Context, r *received, req *binding.BindingUpdateRequest,
 	d *binding.Decision, flows []binding.FlowResult, sa *securityAssociation, nai []byte) error {
 	sig := &r.sig
-	ba := wire.BindingAcknowledgement{Status: d.Status, Sequence: d.Sequence, Lifetime: d.Lifetime}
+	// The options go in a slice reused from one answer to the next (the
+	// encoder keeps none of them): a refresh's answer carries a dozen.
+	ba := wire.BindingAcknowledgement{Status: d.Status, Sequence: d.Sequence, Lifetime: d.Lifetime, Options: h.baOpts[:0]}
 	if d.KeyMgmt {
 		ba.Flags |= wire.BAFlagK
 	}
@@ -31,7 +33,7 @@ func (h *HomeAgent) sendAck(ctx context.Context, r *received, req *binding.Bindi
 			SimultaneousHomeAndForeign: b.SimultaneousHomeForeign, CareOfAddress: b.CoA, Priority: requestedPriority(req, b.BID)})
 	}
 	// RFC 6089 section 4.1: each flow of the update answered with its status.
-	ba.Options = append(ba.Options, flowOptions(flows)...)
+	ba.Options = appendFlowOptions(ba.Options, flows)
 	if d.RefreshInterval > 0 {
 		ba.Options = append(ba.Options, wire.BindingRefreshAdvice{RefreshInterval: d.RefreshInterval})
 	}
@@ -66,6 +68,8 @@ func (h *HomeAgent) sendAck(ctx context.Context, r *received, req *binding.Bindi
 	} else {
 		h.out, err = wire.AppendMessage(h.out[:0], ba, netip0, netip0)
 	}
+	clear(ba.Options) // the next answer's; keep no option's data alive meanwhile
+	h.baOpts = ba.Options[:0]
 	if err != nil {
 		return err
 	}

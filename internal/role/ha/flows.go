@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"monami/internal/binding"
@@ -99,10 +100,14 @@ func (h *HomeAgent) decodeFlowSummary(data []byte, at int) error {
 // decideFlows runs after the binding cache and the data plane have settled
 // a Binding Update: flows follow the bindings the update changed, then the
 // update's own flow options are decided. A rejected update changes no
-// flow. The answers are left in h.flowResults for the caller to keep.
-func (h *HomeAgent) decideFlows(now time.Time, req *binding.BindingUpdateRequest, d *binding.Decision) {
-	h.flowResults = h.flowResults[:0]
-	var changes []binding.FlowChange
+// flow. The answers go to p.flows, with what undo needs.
+//
+// A refresh that changed no binding and carries the very flow options of
+// the last update that changed no flow is answered from the flow table's
+// memory (binding.FlowTable.Repeat), undecoded: the common refresh of RFC
+// 6089 section 5, which must be answered as the first time.
+func (h *HomeAgent) decideFlows(now time.Time, p *decided, d *binding.Decision) {
+	req := &p.req
 	h.flowBS = h.cache.AppendLookup(h.flowBS[:0], req.HoA)
 	bs := h.flowBS
 	has := func(bid uint16) bool {
@@ -113,6 +118,19 @@ func (h *HomeAgent) decideFlows(now time.Time, req *binding.BindingUpdateRequest
 		}
 		return false
 	}
+	if h.flowsUndecoded && len(d.Changes) == 0 && d.Status.Accepted() {
+		if rs, before, ok := h.flows.Repeat(now, req.HoA, h.flowReq.Raw, has); ok {
+			p.flows, p.flowsRepeated, p.flowsBefore = rs, true, before
+			h.warnFlows(now, req.HoA, rs)
+			return
+		}
+	}
+	if h.flowsUndecoded {
+		h.decodeFlowIdentifications()
+	}
+	p.prevFlows = h.flows.Lookup(req.HoA)
+	h.flowResults = h.flowResults[:0]
+	var changes []binding.FlowChange
 	if len(d.Changes) > 0 {
 		changes = h.flows.BindingsChanged(req.HoA, has, len(bs) > 0)
 	}
@@ -122,12 +140,38 @@ func (h *HomeAgent) decideFlows(now time.Time, req *binding.BindingUpdateRequest
 		fd := h.flows.Process(now, req.HoA, &h.flowReq, has)
 		h.flowResults, changes = fd.Results, append(changes, fd.Changes...)
 	}
-	for _, r := range h.flowResults {
+	p.flows = slices.Clone(h.flowResults)
+	h.warnFlows(now, req.HoA, h.flowResults)
+	h.flowChanged(changes)
+}
+
+func (h *HomeAgent) warnFlows(now time.Time, hoa netip.Addr, rs []binding.FlowResult) {
+	for _, r := range rs {
 		if !r.Status.Accepted() {
-			h.warn(now, "flow binding refused", "hoa", req.HoA, "fid", r.FID, "status", r.Status, "reason", r.Reason)
+			h.warn(now, "flow binding refused", "hoa", hoa, "fid", r.FID, "status", r.Status, "reason", r.Reason)
 		}
 	}
-	h.flowChanged(changes)
+}
+
+// appendRawOption appends one option as it was on the wire (type, length,
+// data) to the flow options' bytes a FlowRequest keeps in Raw.
+func appendRawOption(raw []byte, t wire.OptionType, data []byte) []byte {
+	return append(append(raw, byte(t), byte(len(data))), data...)
+}
+
+// decodeFlowIdentifications decodes the Flow Identification options kept
+// in h.flowReq.Raw, in order (the Flow Summary options are decoded as
+// they are met: a malformed one makes the whole update malformed).
+func (h *HomeAgent) decodeFlowIdentifications() {
+	h.flowsUndecoded = false
+	raw := h.flowReq.Raw
+	for len(raw) >= 2 && len(raw) >= 2+int(raw[1]) {
+		t, data := wire.OptionType(raw[0]), raw[2:2+int(raw[1])]
+		raw = raw[2+len(data):]
+		if t == wire.OptFlowIdentification {
+			h.decodeFlowIdentification(data)
+		}
+	}
 }
 
 // bindingsGone follows bindings that went without a Binding Update (expiry).
@@ -166,10 +210,9 @@ func (h *HomeAgent) flowChanged(changes []binding.FlowChange) {
 	}
 }
 
-// flowOptions are the Flow Identification options of the Binding
+// appendFlowOptions appends the Flow Identification options of the Binding
 // Acknowledgement: one per flow, with its status (RFC 6089 section 4.1).
-func flowOptions(rs []binding.FlowResult) []wire.Option {
-	var out []wire.Option
+func appendFlowOptions(out []wire.Option, rs []binding.FlowResult) []wire.Option {
 	for _, r := range rs {
 		out = append(out, wire.FlowIdentification{FID: r.FID, Priority: r.Priority, Status: r.Status})
 	}

@@ -155,11 +155,16 @@ type HomeAgent struct {
 	bu   wire.BindingUpdateView
 	dec  binding.Decision
 	out  []byte
+	// baOpts: the options of the acknowledgement being encoded.
+	baOpts []wire.Option
 	// flowReq and flowResults: the flow options of the Binding Update
 	// being processed and their answers.
 	flowReq     binding.FlowRequest
 	flowResults []binding.FlowResult
-	flowBS      []binding.Binding
+	// flowsUndecoded: the Flow Identification options are in flowReq.Raw
+	// only, for the flow table to answer from memory (decideFlows).
+	flowsUndecoded bool
+	flowBS         []binding.Binding
 }
 
 type bindingKey struct {

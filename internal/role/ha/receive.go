@@ -34,8 +34,13 @@ type decided struct {
 	prevEncap []dataplane.Encapsulation
 	prevFlows []binding.FlowBinding
 	encap     dataplane.Encapsulation
-	flows     []binding.FlowResult // the answer for each flow (RFC 6089)
-	ack       bool                 // send an acknowledgement
+	// flows is the answer for each flow (RFC 6089); when flowsRepeated
+	// it is the flow table's remembered answer, shared, and undo takes
+	// back the refresh alone (the flows refreshed at flowsBefore before).
+	flows         []binding.FlowResult
+	flowsRepeated bool
+	flowsBefore   time.Time
+	ack           bool // send an acknowledgement
 }
 
 // process decodes, authenticates and decides one message and applies its
@@ -84,7 +89,7 @@ func (h *HomeAgent) process(ctx context.Context, r received) *decided {
 		return nil
 	}
 	p := &decided{r: r, req: *req, d: *d, sa: sa, nai: bs.nai, prev: prev, encap: h.pendingEncap,
-		prevEncap: h.encapsOf(prev), prevFlows: h.flows.Lookup(req.HoA)}
+		prevEncap: h.encapsOf(prev)}
 	p.req.BIDs = slices.Clone(req.BIDs)
 	p.d.BIDs, p.d.Changes = slices.Clone(d.BIDs), nil
 	// Decide (bindings, their encapsulation, flows), install the
@@ -95,8 +100,7 @@ func (h *HomeAgent) process(ctx context.Context, r received) *decided {
 	if p.d.Status.Accepted() {
 		h.reconcileEncap(&p.req)
 	}
-	h.decideFlows(r.at, &p.req, d)
-	p.flows = slices.Clone(h.flowResults)
+	h.decideFlows(r.at, p, d)
 	if !h.batching {
 		if err := h.commit(); err != nil {
 			h.dpError("installing forwarding", err, "hoa", req.HoA)
@@ -151,7 +155,7 @@ func (h *HomeAgent) decodeBindingUpdate(sig *transport.Signal) (*binding.Binding
 	}
 	req := &h.view
 	*req = binding.BindingUpdateRequest{BIDs: req.BIDs[:0]}
-	h.flowReq = binding.FlowRequest{Options: h.flowReq.Options[:0], Summary: h.flowReq.Summary[:0]}
+	h.flowReq = binding.FlowRequest{Options: h.flowReq.Options[:0], Summary: h.flowReq.Summary[:0], Raw: h.flowReq.Raw[:0]}
 	req.Source, req.HoA = sig.Src, hoa
 	req.Sequence, req.Lifetime = h.bu.Sequence, h.bu.Lifetime
 	f := h.bu.Flags
@@ -214,8 +218,11 @@ func (h *HomeAgent) decodeBindingUpdate(sig *transport.Signal) (*binding.Binding
 			}
 			req.Timestamp, req.HasTimestamp = r.Timestamp, true
 		case wire.OptFlowIdentification:
-			h.decodeFlowIdentification(it.Data())
+			// Decoded below, unless the flow table can answer the same
+			// bytes from memory (flows.go).
+			h.flowReq.Raw = appendRawOption(h.flowReq.Raw, it.Type(), it.Data())
 		case wire.OptFlowSummary:
+			h.flowReq.Raw = appendRawOption(h.flowReq.Raw, it.Type(), it.Data())
 			if err := h.decodeFlowSummary(it.Data(), it.Offset()); err != nil {
 				return nil, nil, err
 			}
@@ -225,6 +232,10 @@ func (h *HomeAgent) decodeBindingUpdate(sig *transport.Signal) (*binding.Binding
 	}
 	if err := it.Err(); err != nil {
 		return nil, nil, err
+	}
+	h.flowsUndecoded = h.flows.Same(hoa, h.flowReq.Raw)
+	if !h.flowsUndecoded {
+		h.decodeFlowIdentifications()
 	}
 	return req, &bs, nil
 }
@@ -360,7 +371,11 @@ func (h *HomeAgent) undo(p *decided, err error, refused *uint64, why string) {
 	for i, b := range p.prev {
 		h.encap[bindingKey{b.HoA, b.BID}] = p.prevEncap[i]
 	}
-	h.flows.Restore(hoa, p.prevFlows)
+	if p.flowsRepeated {
+		h.flows.Unrefresh(hoa, p.r.at, p.flowsBefore)
+	} else {
+		h.flows.Restore(hoa, p.prevFlows)
+	}
 	h.touch(hoa)
 	if !p.d.Status.Accepted() {
 		return // a rejection that changed something (none today) keeps its status
@@ -370,6 +385,7 @@ func (h *HomeAgent) undo(p *decided, err error, refused *uint64, why string) {
 	for i := range p.d.BIDs {
 		p.d.BIDs[i].Status = wire.StatusInsufficientResources
 	}
+	p.flows = slices.Clone(p.flows) // a repeated answer is the flow table's
 	for i := range p.flows {
 		p.flows[i].Status, p.flows[i].Reason = wire.FIDStatusRejected, "binding update not accepted"
 	}
