@@ -77,11 +77,18 @@ const atHomeLab = "rhhome"
 // directly (its neighbour entry holds wlan0's link-layer address; the home
 // agent's home0 receives none of the exchange), while a correspondent still
 // reaches it through lte0's binding. (3) wlan0 back away: through the home
-// agent again. tshark decodes the signalling without warnings.
+// agent again. tshark decodes the signalling without warnings. Both data
+// plane backends, one after the other (one lab name).
 func TestAtHomeOnOneInterface(t *testing.T) {
 	testenv.RequireRoot(t)
-	s, closeLab := openScenarioOn(t, atHomeLab, Options{}, []byte(atHomeTopology))
-	t.Cleanup(closeLab)
+	for _, backend := range []string{"kernel", "userspace"} {
+		t.Run(backend, func(t *testing.T) { atHomeOnOneInterface(t, backend) })
+	}
+}
+
+func atHomeOnOneInterface(t *testing.T, backend string) {
+	s, closeLab := openScenarioOn(t, atHomeLab, Options{Backend: backend}, []byte(atHomeTopology))
+	defer closeLab()
 	s.haExtra = "home_link: home0\n"
 	if err := s.writeConfigs(); err != nil {
 		t.Fatal(err)
@@ -106,6 +113,27 @@ func TestAtHomeOnOneInterface(t *testing.T) {
 		t.Fatalf("wlan0 at home: the correspondent got %d of %d echoes through lte0's binding: %v", got, n, err)
 	}
 	t.Logf("wlan0 at home: correspondent -> home address through the home agent and lte0: %d of %d echoes", n, n)
+
+	// Only the home link left (lte0 down): the home agent has no tunnel for
+	// the home address and routes it onto the home link, where the mobile
+	// node answers for it; its answers leave natively.
+	if err := s.lab.SetLink("mn", "lte0", false); err != nil {
+		t.Fatal(err)
+	}
+	s.waitCoAs(t, "ha", homeAddress)
+	tx := s.linkPackets(t, "ha", "home0", "tx")
+	if got, err := s.echo("cn", n); err != nil || got < n*9/10 {
+		t.Fatalf("only wlan0, at home: the correspondent got %d of %d echoes: %v\n-- ha.log --\n%s\n-- mn.log --\n%s", got, n, err, s.logTail("ha"), s.logTail("mn"))
+	}
+	tx = s.linkPackets(t, "ha", "home0", "tx") - tx
+	if tx < uint64(n) {
+		t.Fatalf("only wlan0, at home: the home agent sent %d packets on home0 for %d echoes", tx, n)
+	}
+	t.Logf("only wlan0, at home: correspondent -> home address through the home agent onto the home link: %d of %d echoes, home0 sent %d packets", n, n, tx)
+	if err := s.lab.SetLink("mn", "lte0", true); err != nil {
+		t.Fatal(err)
+	}
+	s.waitCoAs(t, "ha", homeAddress, "2001:db8:b::10")
 
 	// (3) wlan0 away again.
 	s.moveWlan(t, false)
@@ -144,9 +172,9 @@ func (s *scenario) echoVia(t *testing.T, phase string, n int, mac string, viaHA 
 		}
 		return nil
 	}, func() string { return s.logTail("ha") + "\n-- mn.log --\n" + s.logTail("mn") })
-	before := s.rxPackets(t, "ha", "home0")
+	before := s.linkPackets(t, "ha", "home0", "rx")
 	got, err := s.echo(homeHost, n)
-	rx := s.rxPackets(t, "ha", "home0") - before
+	rx := s.linkPackets(t, "ha", "home0", "rx") - before
 	if err != nil || got < n*9/10 {
 		t.Fatalf("%s: home link host got %d of %d echoes: %v\n-- mn.log --\n%s", phase, got, n, err, s.logTail("mn"))
 	}
@@ -226,24 +254,23 @@ func (s *scenario) mac(t *testing.T, node, ifname string) string {
 	return mac
 }
 
-// rxPackets is what a node's interface received so far.
-func (s *scenario) rxPackets(t *testing.T, node, ifname string) uint64 {
+// linkPackets is how many packets a node's interface received (dir "rx")
+// or sent ("tx") so far.
+func (s *scenario) linkPackets(t *testing.T, node, ifname, dir string) uint64 {
 	t.Helper()
 	out, err := s.lab.MustNode(node).Exec(context.Background(), "ip", "-s", "-j", "link", "show", "dev", ifname)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var links []struct {
-		Stats struct {
-			RX struct {
-				Packets uint64 `json:"packets"`
-			} `json:"rx"`
+		Stats map[string]struct {
+			Packets uint64 `json:"packets"`
 		} `json:"stats64"`
 	}
 	if err := json.Unmarshal(out, &links); err != nil || len(links) != 1 {
 		t.Fatalf("ip -s -j link show dev %s: %v: %s", ifname, err, out)
 	}
-	return links[0].Stats.RX.Packets
+	return links[0].Stats[dir].Packets
 }
 
 // moveWlan moves the mobile node's wlan0 onto the home link (home) or back

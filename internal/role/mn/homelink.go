@@ -101,6 +101,17 @@ func (m *MobileNode) homeLinkOn(f *accessInterface) {
 			m.log.Error("home link route", "interface", f.cfg.Name, "err", err)
 		}
 	}
+	if f.gw.IsValid() {
+		// At home, what the reverse tunnel does not carry (no binding away
+		// left) leaves natively through the home link, as from any node
+		// there (RFC 6275 section 11.5.4), instead of being unreachable.
+		// The data plane's rules and routes come first: while a tunnel
+		// exists, it carries.
+		if err := m.rt.replace(routeSpec{dst: defaultRoute, src: netip.PrefixFrom(h.hoa, 128), oif: f.index, gw: f.gw,
+			metric: metricUnreachable}); err != nil {
+			m.log.Error("home link default route", "interface", f.cfg.Name, "err", err)
+		}
+	}
 }
 
 // homeLinkOff removes what homeLinkOn installed: the interface left the
@@ -116,6 +127,10 @@ func (m *MobileNode) homeLinkOff(f *accessInterface) {
 		if err := m.rt.remove(r.key()); err != nil {
 			m.log.Warn("home link route", "interface", f.cfg.Name, "err", err)
 		}
+	}
+	// Away again: nothing from the home address leaves natively.
+	if err := m.rt.replace(routeSpec{dst: defaultRoute, src: netip.PrefixFrom(h.hoa, 128), metric: metricUnreachable, unreachable: true}); err != nil {
+		m.log.Warn("home address unreachable route", "hoa", h.hoa, "err", err)
 	}
 	if err := m.rt.removeHomeAddress(f.index, h.hoa); err != nil {
 		m.log.Warn("home address off the home link", "interface", f.cfg.Name, "hoa", h.hoa, "err", err)
