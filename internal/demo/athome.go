@@ -30,6 +30,9 @@ import (
 //go:embed athome_topology.yaml
 var atHomeTopologyYAML []byte
 
+// HomeTopology returns the home scenario's network (athome_topology.yaml).
+func HomeTopology() []byte { return atHomeTopologyYAML }
+
 const (
 	// hostOnHomeLink is the plain host on the home link.
 	hostOnHomeLink = "hh"
@@ -181,6 +184,12 @@ func (s *scenario) homeScenario(ctx context.Context) *HomeSummary {
 }
 
 func (s *scenario) homePhases(ctx context.Context, r *HomeSummary) error {
+	// (1) Both interfaces away; the mobile node has its home address once
+	// it registered.
+	p, err := s.homePhase(ctx, "away", wlanAwayAddr, lteAddr)
+	if err != nil {
+		return err
+	}
 	stop, err := s.udpEcho()
 	if err != nil {
 		return err
@@ -196,12 +205,6 @@ func (s *scenario) homePhases(ctx context.Context, r *HomeSummary) error {
 	}
 	owners := map[string]string{haMAC: "home agent home0 (proxy ND)", mnMAC: "mobile node wlan0"}
 	n := homeEchoes
-
-	// (1) Both interfaces away.
-	p, err := s.homePhase(ctx, "away", wlanAwayAddr, lteAddr)
-	if err != nil {
-		return err
-	}
 	if p.HomeLinkHost, err = s.homeLinkEcho(ctx, haMAC, owners); err != nil {
 		return err
 	}
