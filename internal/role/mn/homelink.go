@@ -182,7 +182,7 @@ func (m *MobileNode) homeAccepted(f *accessInterface) {
 }
 
 // homeRefused: the home agent refused the registration at home (RFC 5648
-// status 167, MCOA SIMULTANEOUS HOME AND FOREIGN PROHIBITED) or it was lost:
+// status 169, MCOA SIMULTANEOUS HOME AND FOREIGN PROHIBITED) or it was lost:
 // the home agent defends the home address, so the mobile node must not
 // answer for it there (RFC 5648 section 5.6.2). The Binding Update List
 // retries later.
