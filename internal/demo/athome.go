@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"monami/internal/ctlapi"
 	"monami/internal/lab"
 )
 
@@ -63,9 +64,12 @@ type HomePhase struct {
 	Name string `json:"name"`
 	// CareOfAddresses are the home agent's bindings for the home address
 	// (the home address itself: the binding of the interface at home).
-	CareOfAddresses []string     `json:"care_of_addresses"`
-	HomeLinkHost    *EchoFigures `json:"home_link_host,omitempty"`
-	Correspondent   *EchoFigures `json:"correspondent,omitempty"`
+	CareOfAddresses []string `json:"care_of_addresses"`
+	// WlanAtHomeFor is what the mobile node's ctl paths says wlan0 is at
+	// home for (empty: away).
+	WlanAtHomeFor string       `json:"mn_wlan0_at_home_for"`
+	HomeLinkHost  *EchoFigures `json:"home_link_host,omitempty"`
+	Correspondent *EchoFigures `json:"correspondent,omitempty"`
 }
 
 // EchoFigures are one exchange of UDP echoes with the home address.
@@ -223,6 +227,7 @@ func (s *scenario) homePhases(ctx context.Context, r *HomeSummary) error {
 		return err
 	}
 	r.checkVia("wlan0 at home: home link host reaches the mobile node directly", p.HomeLinkHost, false, n)
+	r.check("wlan0 at home: the mobile node says so (ctl paths at_home_for)", homeAddress, p.WlanAtHomeFor == homeAddress, "%q", p.WlanAtHomeFor)
 	if p.Correspondent, err = s.figuresOf(ctx, "cn", n); err != nil {
 		return err
 	}
@@ -268,6 +273,7 @@ func (s *scenario) homePhases(ctx context.Context, r *HomeSummary) error {
 	}
 	r.Phases = append(r.Phases, *p)
 	r.checkVia("back away: home link host reaches the mobile node through the home agent again", p.HomeLinkHost, true, n)
+	r.check("back away: the mobile node says wlan0 is away (ctl paths at_home_for)", `""`, p.WlanAtHomeFor == "", "%q", p.WlanAtHomeFor)
 	return nil
 }
 
@@ -293,7 +299,26 @@ func (s *scenario) homePhase(ctx context.Context, name string, want ...string) (
 		return nil, err
 	}
 	s.say("%s: bindings %s", name, strings.Join(want, ", "))
-	return &HomePhase{Name: name, CareOfAddresses: want}, nil
+	p := &HomePhase{Name: name, CareOfAddresses: want}
+	var paths []struct {
+		Interface string `json:"interface"`
+		AtHomeFor string `json:"at_home_for"`
+	}
+	pctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	_, data, err := ctlapi.NewClient(s.path("mn.sock")).Get(pctx, "paths")
+	if err == nil {
+		err = json.Unmarshal(data, &paths)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("monami ctl --role mn paths: %w", err)
+	}
+	for _, x := range paths {
+		if x.Interface == "wlan0" {
+			p.WlanAtHomeFor = x.AtHomeFor
+		}
+	}
+	return p, nil
 }
 
 // waitHomeCoAs waits up to 20 s until the home agent holds exactly the
