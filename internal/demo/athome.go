@@ -67,9 +67,13 @@ type HomePhase struct {
 	CareOfAddresses []string `json:"care_of_addresses"`
 	// WlanAtHomeFor is what the mobile node's ctl paths says wlan0 is at
 	// home for (empty: away).
-	WlanAtHomeFor string       `json:"mn_wlan0_at_home_for"`
-	HomeLinkHost  *EchoFigures `json:"home_link_host,omitempty"`
-	Correspondent *EchoFigures `json:"correspondent,omitempty"`
+	WlanAtHomeFor string `json:"mn_wlan0_at_home_for"`
+	// BindingsAfterMs: after a move of wlan0, how long from its address
+	// change until the home agent held the phase's bindings (polled every
+	// 50 ms).
+	BindingsAfterMs *int64       `json:"bindings_after_ms,omitempty"`
+	HomeLinkHost    *EchoFigures `json:"home_link_host,omitempty"`
+	Correspondent   *EchoFigures `json:"correspondent,omitempty"`
 }
 
 // EchoFigures are one exchange of UDP echoes with the home address.
@@ -80,6 +84,10 @@ type EchoFigures struct {
 	// address, NeighbourOf whose link-layer address it holds.
 	Neighbour   string `json:"neighbour_entry,omitempty"`
 	NeighbourOf string `json:"neighbour_of,omitempty"`
+	// NeighbourAfterMs: after a move of wlan0, how long from its address
+	// change until the host's entry held that link-layer address (polled
+	// every 50 ms, one echo each time).
+	NeighbourAfterMs *int64 `json:"neighbour_after_ms,omitempty"`
 	// HomeAgentHome0RX and TX: packets the home agent's home link
 	// interface received and sent during the exchange.
 	HomeAgentHome0RX uint64 `json:"ha_home0_rx_packets"`
@@ -107,7 +115,11 @@ func (r *HomeSummary) check(name, want string, pass bool, got string, a ...any) 
 func (r *HomeSummary) WriteReport(w io.Writer) {
 	fmt.Fprintf(w, "== home scenario (RFC 5648 section 5.6.3), backend %s\n", r.Backend)
 	for _, p := range r.Phases {
-		fmt.Fprintf(w, "%s: bindings %s\n", p.Name, strings.Join(p.CareOfAddresses, ", "))
+		fmt.Fprintf(w, "%s: bindings %s", p.Name, strings.Join(p.CareOfAddresses, ", "))
+		if p.BindingsAfterMs != nil {
+			fmt.Fprintf(w, " (%d ms after wlan0's address changed)", *p.BindingsAfterMs)
+		}
+		fmt.Fprintln(w)
 		for _, e := range []struct {
 			who string
 			f   *EchoFigures
@@ -118,6 +130,9 @@ func (r *HomeSummary) WriteReport(w io.Writer) {
 			fmt.Fprintf(w, "  %s: %d of %d echoes; ha home0 rx %d tx %d", e.who, e.f.Answered, e.f.Sent, e.f.HomeAgentHome0RX, e.f.HomeAgentHome0TX)
 			if e.f.NeighbourOf != "" {
 				fmt.Fprintf(w, "; its neighbour entry for the home address: %s", e.f.NeighbourOf)
+			}
+			if e.f.NeighbourAfterMs != nil {
+				fmt.Fprintf(w, " (%d ms after wlan0's address changed)", *e.f.NeighbourAfterMs)
 			}
 			fmt.Fprintln(w)
 		}
@@ -190,7 +205,7 @@ func (s *scenario) homeScenario(ctx context.Context) *HomeSummary {
 func (s *scenario) homePhases(ctx context.Context, r *HomeSummary) error {
 	// (1) Both interfaces away; the mobile node has its home address once
 	// it registered.
-	p, err := s.homePhase(ctx, "away", wlanAwayAddr, lteAddr)
+	p, err := s.homePhase(ctx, "away", time.Time{}, wlanAwayAddr, lteAddr)
 	if err != nil {
 		return err
 	}
@@ -209,7 +224,7 @@ func (s *scenario) homePhases(ctx context.Context, r *HomeSummary) error {
 	}
 	owners := map[string]string{haMAC: "home agent home0 (proxy ND)", mnMAC: "mobile node wlan0"}
 	n := homeEchoes
-	if p.HomeLinkHost, err = s.homeLinkEcho(ctx, haMAC, owners); err != nil {
+	if p.HomeLinkHost, err = s.homeLinkEcho(ctx, haMAC, owners, time.Time{}); err != nil {
 		return err
 	}
 	r.Phases = append(r.Phases, *p)
@@ -217,13 +232,14 @@ func (s *scenario) homePhases(ctx context.Context, r *HomeSummary) error {
 
 	// (2) wlan0 on the home link, lte0 away.
 	s.say("== wlan0 moves onto the home link")
-	if err := s.moveWlan(ctx, true); err != nil {
+	moved, err := s.moveWlan(ctx, true)
+	if err != nil {
 		return err
 	}
-	if p, err = s.homePhase(ctx, "wlan0 at home, lte0 away", homeAddress, lteAddr); err != nil {
+	if p, err = s.homePhase(ctx, "wlan0 at home, lte0 away", moved, homeAddress, lteAddr); err != nil {
 		return err
 	}
-	if p.HomeLinkHost, err = s.homeLinkEcho(ctx, mnMAC, owners); err != nil {
+	if p.HomeLinkHost, err = s.homeLinkEcho(ctx, mnMAC, owners, moved); err != nil {
 		return err
 	}
 	r.checkVia("wlan0 at home: home link host reaches the mobile node directly", p.HomeLinkHost, false, n)
@@ -242,7 +258,7 @@ func (s *scenario) homePhases(ctx context.Context, r *HomeSummary) error {
 	if err := s.lab.SetLink("mn", "lte0", false); err != nil {
 		return err
 	}
-	if p, err = s.homePhase(ctx, "only wlan0, at home", homeAddress); err != nil {
+	if p, err = s.homePhase(ctx, "only wlan0, at home", time.Time{}, homeAddress); err != nil {
 		return err
 	}
 	if p.Correspondent, err = s.figuresOf(ctx, "cn", n); err != nil {
@@ -262,13 +278,13 @@ func (s *scenario) homePhases(ctx context.Context, r *HomeSummary) error {
 
 	// (4) wlan0 away again.
 	s.say("== wlan0 moves back to the access router")
-	if err := s.moveWlan(ctx, false); err != nil {
+	if moved, err = s.moveWlan(ctx, false); err != nil {
 		return err
 	}
-	if p, err = s.homePhase(ctx, "back away", wlanAwayAddr, lteAddr); err != nil {
+	if p, err = s.homePhase(ctx, "back away", moved, wlanAwayAddr, lteAddr); err != nil {
 		return err
 	}
-	if p.HomeLinkHost, err = s.homeLinkEcho(ctx, haMAC, owners); err != nil {
+	if p.HomeLinkHost, err = s.homeLinkEcho(ctx, haMAC, owners, moved); err != nil {
 		return err
 	}
 	r.Phases = append(r.Phases, *p)
@@ -293,13 +309,15 @@ func (r *HomeSummary) checkVia(name string, f *EchoFigures, viaHA bool, n int) {
 }
 
 // homePhase waits until the home agent holds exactly the care-of addresses
-// want and starts the phase's figures.
-func (s *scenario) homePhase(ctx context.Context, name string, want ...string) (*HomePhase, error) {
+// want and starts the phase's figures; since, when set, is when wlan0's
+// address changed.
+func (s *scenario) homePhase(ctx context.Context, name string, since time.Time, want ...string) (*HomePhase, error) {
 	if err := s.waitHomeCoAs(ctx, want...); err != nil {
 		return nil, err
 	}
 	s.say("%s: bindings %s", name, strings.Join(want, ", "))
 	p := &HomePhase{Name: name, CareOfAddresses: want}
+	p.BindingsAfterMs = msSince(since)
 	var paths []struct {
 		Interface string `json:"interface"`
 		AtHomeFor string `json:"at_home_for"`
@@ -352,7 +370,7 @@ func (s *scenario) waitHomeCoAs(ctx context.Context, want ...string) error {
 // homeLinkEcho waits until the home link host's neighbour entry for the
 // home address holds mac (the mobile node's advertisement, or the home
 // agent's), then exchanges the echoes.
-func (s *scenario) homeLinkEcho(ctx context.Context, mac string, owners map[string]string) (*EchoFigures, error) {
+func (s *scenario) homeLinkEcho(ctx context.Context, mac string, owners map[string]string, since time.Time) (*EchoFigures, error) {
 	hh := s.lab.MustNode(hostOnHomeLink)
 	deadline := time.Now().Add(10 * time.Second)
 	var neigh string
@@ -367,12 +385,22 @@ func (s *scenario) homeLinkEcho(ctx context.Context, mac string, owners map[stri
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	after := msSince(since)
 	f, err := s.figuresOf(ctx, hostOnHomeLink, homeEchoes)
 	if err != nil {
 		return nil, err
 	}
-	f.Neighbour, f.NeighbourOf = neigh, owners[mac]
+	f.Neighbour, f.NeighbourOf, f.NeighbourAfterMs = neigh, owners[mac], after
 	return f, nil
+}
+
+// msSince is the time since t in milliseconds, nil for no t.
+func msSince(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	ms := time.Since(t).Milliseconds()
+	return &ms
 }
 
 // figuresOf exchanges n echoes between node and the home address and
@@ -478,7 +506,8 @@ func (s *scenario) linkPackets(ctx context.Context, node, ifname string) (rx, tx
 // change as a Router Advertisement there would change them. The new
 // address comes before the old one goes: the mobile node moves the Binding
 // ID to it.
-func (s *scenario) moveWlan(ctx context.Context, home bool) error {
+// It returns when the old address went.
+func (s *scenario) moveWlan(ctx context.Context, home bool) (time.Time, error) {
 	arNS, swNS := lab.NsName(s.opt.Name, "ar"), s.opt.Name+"-sw-"+homeSwitch
 	mn := s.lab.MustNode("mn")
 	var errs []error
@@ -511,5 +540,5 @@ func (s *scenario) moveWlan(ctx context.Context, home bool) error {
 	run(mn, "addr", "add", newAddr, "dev", "wlan0", "nodad")
 	run(mn, "route", "replace", "default", "via", gw, "dev", "wlan0")
 	run(mn, "addr", "del", oldAddr, "dev", "wlan0")
-	return errors.Join(errs...)
+	return time.Now(), errors.Join(errs...)
 }
