@@ -88,10 +88,10 @@ func (m *MobileNode) homeLinkRoutes(f *accessInterface, h *homeRegistration) []r
 // address goes on before the Binding Update: the home agent may answer on
 // the home link, and it stops defending the address once it accepted.
 func (m *MobileNode) homeLinkOn(f *accessInterface) {
-	h := f.home
-	if h == nil {
+	if f == nil || f.home == nil {
 		return
 	}
+	h := f.home
 	if err := m.rt.addHomeAddress(f.index, h.hoa); err != nil {
 		m.log.Error("home address on the home link", "interface", f.cfg.Name, "hoa", h.hoa, "err", err)
 		return

@@ -41,6 +41,10 @@ func (m *MobileNode) sendBindingUpdate(ctx context.Context, bu *binding.Outgoing
 	atHome := bu.Source == bu.HoA && bu.HoA.IsValid()
 	if atHome {
 		f = m.homeInterface(h)
+		// The home address on the home link before the update leaves (again,
+		// after a refusal or an expiry took it off): the answer may come
+		// over the home link once the home agent stopped defending it.
+		m.homeLinkOn(f)
 	}
 	if f == nil {
 		// A deregistration of a care-of address already gone, with no other
