@@ -72,13 +72,25 @@ check; the exit status is 0 only when every check passed:
           delay goes from 10 to 30 ms: both flows move to lte0 within 2 s and
           'monami ctl paths' shows the loss at both ends; at +8 s wlan is clean
           and the flows come back
-With --congestion both, share measures each algorithm; policy uses the first.`,
+With --congestion both, share measures each algorithm; policy uses the first.
+
+--scenario home builds another network (--topology prints it): the home agent's
+home0 shares a home link (a bridge) with a host hh. A UDP echo on the home address
+answers hh and the correspondent while wlan0 is away, then moved onto the home link
+(its address there in the home prefix: the mobile node registers the home address
+with the H flag, RFC 5648 section 5.6.3), then alone there (lte0 down), then back
+away. Each phase reports whose link-layer address hh's neighbour entry for the
+home address holds (the home agent's proxy ND or wlan0) and what the home agent's
+home0 received and sent; PASS/FAIL per check, exit status 0 only when all passed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if topology {
 				t := demo.Topology()
-				if scenario == "nat" {
+				switch scenario {
+				case "nat":
 					t = demo.NATTopology()
+				case "home":
+					t = demo.HomeTopology()
 				}
 				_, err := cmd.OutOrStdout().Write(t)
 				return err
@@ -99,9 +111,11 @@ With --congestion both, share measures each algorithm; policy uses the first.`,
 				return runCluster(cmd, opt, asJSON)
 			case "flap":
 				return runFlap(cmd, opt, asJSON)
+			case "home":
+				return runHome(cmd, opt, asJSON)
 			case "share", "bicast", "policy", "degraded":
 			default:
-				return fmt.Errorf("--scenario: %q is not failover, nat, restart, cluster, flap, share, bicast, policy or degraded", scenario)
+				return fmt.Errorf("--scenario: %q is not failover, nat, restart, cluster, flap, share, bicast, policy, degraded or home", scenario)
 			}
 			switch opt.Congestion {
 			case demo.CUBIC, demo.BBR, demo.Both:
@@ -122,7 +136,7 @@ With --congestion both, share measures each algorithm; policy uses the first.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
-	f.StringVar(&scenario, "scenario", "failover", "failover (the active link fails and comes back), nat (the same to an IPv4-only link behind a NAT, then the NAT keepalives), restart (the home agent is killed and restarted), cluster (3 home agents on etcd), flap (the active link down and up again and again), share, bicast or policy (flow policy, issue 11), degraded (20% loss on wlan, issue 14)")
+	f.StringVar(&scenario, "scenario", "failover", "failover (the active link fails and comes back), nat (the same to an IPv4-only link behind a NAT, then the NAT keepalives), restart (the home agent is killed and restarted), cluster (3 home agents on etcd), flap (the active link down and up again and again), share, bicast or policy (flow policy, issue 11), degraded (20% loss on wlan, issue 14), home (at home on wlan0, away on lte0, RFC 5648 section 5.6.3)")
 	f.DurationVar(&opt.FlowDuration, "flow-duration", 6*time.Second, "share: length of each bulk transfer")
 	f.DurationVar(&opt.FlowWarmup, "flow-warmup", 2*time.Second, "share: the start of each transfer not counted")
 	f.IntVar(&opt.Flaps, "flaps", 50, "flap: how many times the active link goes down and up")
@@ -145,6 +159,18 @@ With --congestion both, share measures each algorithm; policy uses the first.`,
 	f.StringVar(&opt.Congestion, "congestion", demo.Both, "TCP congestion control of the sender: cubic, bbr, or both (the failover once with each)")
 	f.StringVar(&opt.Binary, "binary", "", "monami executable for the daemons (default: this one)")
 	labCmd.AddCommand(cmd)
+}
+
+// runHome runs the home scenario; it fails unless every check passed.
+func runHome(cmd *cobra.Command, opt demo.Options, asJSON bool) error {
+	sum, err := demo.RunHome(cmd.Context(), opt)
+	if sum == nil {
+		return err
+	}
+	if jerr := writeSummary(cmd, asJSON, sum); jerr != nil {
+		return jerr
+	}
+	return err
 }
 
 // runRestart runs the restart scenario; it fails when a restart lost a

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/mdlayher/ndp"
 	"github.com/vishvananda/netns"
@@ -25,6 +26,10 @@ type neighborProxy interface {
 	Release(hoa netip.Addr) error
 	Close() error
 }
+
+// linkLocalWait bounds how long the proxy waits for the home link
+// interface's link-local address at start.
+const linkLocalWait = 5 * time.Second
 
 // allNodes is the link-scope all-nodes multicast address (RFC 4291 section
 // 2.7.1), the destination of unsolicited and DAD-answering advertisements.
@@ -55,7 +60,15 @@ func openNeighborProxy(ifname string, ns netns.NsHandle, log *slog.Logger) (*ndp
 		if len(ifi.HardwareAddr) == 0 {
 			return errors.New("the interface has no link-layer address to advertise")
 		}
-		conn, _, err := ndp.Listen(ifi, ndp.LinkLocal)
+		// ndp.Listen binds to the interface's link-local address, which a
+		// link just brought up may not have yet (still tentative, RFC 4862
+		// section 5.4): wait for it a little rather than fail.
+		var conn *ndp.Conn
+		for deadline := time.Now().Add(linkLocalWait); ; time.Sleep(100 * time.Millisecond) {
+			if conn, _, err = ndp.Listen(ifi, ndp.LinkLocal); err == nil || time.Now().After(deadline) {
+				break
+			}
+		}
 		if err != nil {
 			return err
 		}

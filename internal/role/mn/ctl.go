@@ -93,7 +93,10 @@ type Path struct {
 	Usable        bool         `json:"usable"`
 	Registered    []netip.Addr `json:"registered_for,omitempty"`
 	Active        []netip.Addr `json:"active_for,omitempty"`
-	Since         time.Time    `json:"since,omitzero"`
+	// AtHomeFor is the home address whose home link the interface is on
+	// (its binding registers the home address, H flag; homelink.go).
+	AtHomeFor netip.Addr `json:"at_home_for,omitzero"`
+	Since     time.Time  `json:"since,omitzero"`
 	// Liveness is the path to each home agent as internal/paths judges it.
 	Liveness []PathLiveness `json:"liveness,omitempty"`
 	// NATRefresh is the keepalive interval the home agent's NAT Detection
@@ -210,6 +213,9 @@ func (m *MobileNode) paths() []Path {
 			if h.active == f {
 				p.Active = append(p.Active, h.hoa)
 			}
+		}
+		if f.home != nil {
+			p.AtHomeFor = f.home.hoa
 		}
 		p.Liveness = m.liveness(f)
 		if f.natRefresh > 0 {

@@ -93,7 +93,9 @@ func (m *MobileNode) bindingsOf(h *homeRegistration) []forwarding.Binding {
 	var ranks []int
 	best := -1
 	for _, f := range m.ifs {
-		if !f.coa.IsValid() || !m.mayServe(h, f) {
+		if !f.coa.IsValid() || !m.mayServe(h, f) || f.home == h {
+			// An interface at home is no tunnel path: the home link's
+			// neighbours are on-link there (homelink.go).
 			continue
 		}
 		r := 0

@@ -239,9 +239,12 @@ func (m *MobileNode) do(acts []binding.Action) {
 			m.send(a.BU)
 		case binding.BindingRegistered:
 			m.cnt.registered++
-			if f := m.ifaceByBID(b.BID); f != nil && f.coa == b.CoA {
+			if f := m.ifaceByBID(b.BID); f != nil && f.careOfFor(b.HoA) == b.CoA {
 				f.registered[b.HoA] = true
 				reselect = true
+				if b.CoA == b.HoA {
+					m.homeAccepted(f)
+				}
 			}
 			m.log.Info("binding registered", "hoa", b.HoA, "ha", b.HA, "bid", b.BID, "coa", b.CoA,
 				"status", a.Status, "lifetime", a.Lifetime)
@@ -250,17 +253,25 @@ func (m *MobileNode) do(acts []binding.Action) {
 				"confirmed", a.Confirmed, "status", a.Status, "reason", a.Reason)
 		case binding.BindingFailed:
 			m.cnt.failed++
-			if f := m.ifaceByBID(b.BID); f != nil && f.coa == b.CoA && f.registered[b.HoA] {
-				f.registered[b.HoA] = false
-				reselect = true
+			if f := m.ifaceByBID(b.BID); f != nil && f.careOfFor(b.HoA) == b.CoA {
+				if f.registered[b.HoA] {
+					f.registered[b.HoA] = false
+					reselect = true
+				}
+				if b.CoA == b.HoA {
+					m.homeRefused(f, a.Status)
+				}
 			}
 			m.log.Warn("binding failed", "hoa", b.HoA, "ha", b.HA, "bid", b.BID, "coa", b.CoA,
 				"status", a.Status, "reason", a.Reason, "hint", statusHint(a.Status))
 		case binding.BindingExpired:
 			m.cnt.expired++
-			if f := m.ifaceByBID(b.BID); f != nil && f.coa == b.CoA {
+			if f := m.ifaceByBID(b.BID); f != nil && f.careOfFor(b.HoA) == b.CoA {
 				f.registered[b.HoA] = false
 				reselect = true
+				if b.CoA == b.HoA {
+					m.homeRefused(f, a.Status)
+				}
 			}
 			m.log.Warn("binding expired", "hoa", b.HoA, "ha", b.HA, "bid", b.BID, "coa", b.CoA)
 		}

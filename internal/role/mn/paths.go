@@ -41,6 +41,10 @@ type accessInterface struct {
 	// Update last left from the care-of address (ipv4.go).
 	natRefresh time.Duration
 	lastBU     time.Time
+	// home: the home registration whose home link the care-of address is
+	// on (nil: away); for that home address the interface registers the
+	// home address itself, H flag set (homelink.go).
+	home *homeRegistration
 }
 
 func newAccessInterface(f config.InterfaceEntry) *accessInterface {
@@ -91,8 +95,8 @@ func (m *MobileNode) ifaceByCoA(coa netip.Addr) *accessInterface {
 // careOfAddressUp: an address became usable (linkmon).
 func (m *MobileNode) careOfAddressUp(ev linkmon.Event) {
 	f := m.ifaceByName(ev.Interface)
-	if f == nil {
-		return
+	if f == nil || m.isHomeAddress(ev.Address) {
+		return // a home address on the interface at home is no care-of address
 	}
 	f.index = ev.IfIndex
 	f.usable[ev.Address] = true
@@ -182,8 +186,14 @@ func (m *MobileNode) attach(f *accessInterface, coa netip.Addr, reason string) {
 	if f.outer == nil {
 		m.findGateway(f)
 		f.mtu = m.linkMTU(f.index)
+		f.home = m.homeLinkOf(coa)
 	}
 	m.log.Info("care-of address up", "interface", f.cfg.Name, "coa", coa, "bid", f.cfg.BID, "gateway", f.gw, "reason", reason)
+	if f.home != nil {
+		m.log.Info("interface on the home link (RFC 5648 section 5.6.3): registering the home address with the H flag",
+			"interface", f.cfg.Name, "hoa", f.home.hoa, "prefix", f.home.prefix, "address", coa)
+		m.homeLinkOn(f)
+	}
 	if f.outer == nil {
 		// A nested care-of address leaves through its home address's
 		// reverse tunnel, which the data plane routes.
@@ -203,6 +213,14 @@ func (m *MobileNode) attach(f *accessInterface, coa netip.Addr, reason string) {
 func (m *MobileNode) bindCareOf(now time.Time, h *homeRegistration, f *accessInterface) {
 	if f.coa.Is4() && !h.ha4.IsValid() {
 		m.log.Info("IPv4 care-of address not bound: no home_agent_ipv4 for this home address", "hoa", h.hoa, "interface", f.cfg.Name, "coa", f.coa)
+		return
+	}
+	if f.home == h {
+		// At home on this interface: the home address is its care-of
+		// address, which the BUL sends with the H flag (RFC 5648 section
+		// 5.6.3); the care_of rule is about care-of addresses, not this.
+		m.bul.SetCareOfAddress(now, binding.CareOfBinding{HA: h.ha, HoA: h.hoa, BID: f.cfg.BID, CoA: h.hoa, Priority: f.cfg.Priority})
+		f.serves[h.hoa] = true
 		return
 	}
 	if m.mayServe(h, f) {
@@ -227,6 +245,11 @@ func (m *MobileNode) detach(f *accessInterface, reason string, reselect bool) {
 	f.coa, f.changed = netip.Addr{}, m.now()
 	f.registered = map[netip.Addr]bool{}
 	m.log.Info("care-of address down", "interface", f.cfg.Name, "coa", coa, "bid", f.cfg.BID, "reason", reason)
+	if f.home != nil {
+		m.log.Info("interface left the home link", "interface", f.cfg.Name, "hoa", f.home.hoa)
+		m.homeLinkOff(f)
+		f.home = nil
+	}
 	m.unwatchPaths(coa)
 	if reselect {
 		m.forward()

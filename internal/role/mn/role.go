@@ -132,6 +132,9 @@ type groupKey struct{ ha, hoa netip.Addr }
 // homeRegistration is one home address and its home agent.
 type homeRegistration struct {
 	hoa, ha netip.Addr
+	// prefix is the home prefix: an access interface with an address in it
+	// is on the home link (homelink.go).
+	prefix netip.Prefix
 	// ha4 is the home agent's IPv4 address (home_agent_ipv4; ipv4.go).
 	ha4 netip.Addr
 	spi uint32
@@ -200,7 +203,7 @@ func New(cfg *config.MobileNode, opt Options) (_ *MobileNode, err error) {
 		return nil, fmt.Errorf("netlink: %w", err)
 	}
 	for _, h := range cfg.HomeAddresses {
-		hr := &homeRegistration{hoa: h.Addr(), ha: h.HomeAgentAddr(), ha4: h.HomeAgentIPv4Addr(), spi: h.Security.SPI, careOf: h.CareOf}
+		hr := &homeRegistration{hoa: h.Addr(), prefix: h.Prefix(), ha: h.HomeAgentAddr(), ha4: h.HomeAgentIPv4Addr(), spi: h.Security.SPI, careOf: h.CareOf}
 		if !cfg.Security.Insecure {
 			hr.auth = wire.NewAuthenticator(h.Security.Secret())
 		}

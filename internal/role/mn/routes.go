@@ -49,14 +49,26 @@ type routeSpec struct {
 	prefsrc     netip.Addr
 	metric      int
 	unreachable bool
+	// table, when set, overrides the router's table (the home link's
+	// routes go to the local table, homelink.go).
+	table int
 }
 
 type routeKey struct {
 	dst, src netip.Prefix
 	metric   int
+	table    int
 }
 
-func (r routeSpec) key() routeKey { return routeKey{r.dst, r.src, r.metric} }
+func (r routeSpec) key() routeKey { return routeKey{r.dst, r.src, r.metric, r.table} }
+
+// in is the table r goes to.
+func (rt *router) in(r routeSpec) int {
+	if r.table != 0 {
+		return r.table
+	}
+	return rt.table
+}
 
 func (r routeSpec) String() string {
 	s := r.dst.String()
@@ -140,20 +152,26 @@ type router struct {
 	priority int
 	routes   map[routeKey]routeSpec
 	rule     *netlink.Rule
-	addrs    map[netip.Addr]int // home address -> link index
+	addrs    map[linkAddr]bool // home addresses and the links they are on
+}
+
+// linkAddr is an address on a link.
+type linkAddr struct {
+	addr netip.Addr
+	link int
 }
 
 func newRouter(m *MobileNode, table, priority int) *router {
-	return &router{m: m, table: table, priority: priority, routes: map[routeKey]routeSpec{}, addrs: map[netip.Addr]int{}}
+	return &router{m: m, table: table, priority: priority, routes: map[routeKey]routeSpec{}, addrs: map[linkAddr]bool{}}
 }
 
 func (rt *router) replace(r routeSpec) error {
 	err := inNS(rt.m.ns, func() error {
-		_, err := r.msg(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, rt.table).Execute(unix.NETLINK_ROUTE, 0)
+		_, err := r.msg(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, rt.in(r)).Execute(unix.NETLINK_ROUTE, 0)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("route %v table %d: %w", r, rt.table, err)
+		return fmt.Errorf("route %v table %d: %w", r, rt.in(r), err)
 	}
 	rt.routes[r.key()] = r
 	return nil
@@ -166,12 +184,12 @@ func (rt *router) remove(k routeKey) error {
 	}
 	delete(rt.routes, k)
 	err := inNS(rt.m.ns, func() error {
-		_, err := r.msg(unix.RTM_DELROUTE, 0, rt.table).Execute(unix.NETLINK_ROUTE, 0)
+		_, err := r.msg(unix.RTM_DELROUTE, 0, rt.in(r)).Execute(unix.NETLINK_ROUTE, 0)
 		return err
 	})
 	// The kernel flushes routes through an interface that goes down.
 	if err != nil && !errors.Is(err, unix.ESRCH) && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("delete route %v table %d: %w", r, rt.table, err)
+		return fmt.Errorf("delete route %v table %d: %w", r, rt.in(r), err)
 	}
 	return nil
 }
@@ -202,7 +220,31 @@ func (rt *router) addHomeAddress(link int, hoa netip.Addr) error {
 	if err := rt.m.nl.AddrReplace(l, a); err != nil {
 		return fmt.Errorf("home address %v on %s: %w", hoa, l.Attrs().Name, err)
 	}
-	rt.addrs[hoa] = link
+	rt.addrs[linkAddr{hoa, link}] = true
+	return nil
+}
+
+// removeHomeAddress takes a home address off a link (an interface that
+// left the home link, homelink.go).
+func (rt *router) removeHomeAddress(link int, hoa netip.Addr) error {
+	if !rt.addrs[linkAddr{hoa, link}] {
+		return nil
+	}
+	delete(rt.addrs, linkAddr{hoa, link})
+	return rt.delAddr(link, hoa)
+}
+
+func (rt *router) delAddr(link int, hoa netip.Addr) error {
+	l, err := rt.m.nl.LinkByIndex(link)
+	if err == nil {
+		err = rt.m.nl.AddrDel(l, &netlink.Addr{IPNet: &net.IPNet{IP: hoa.AsSlice(), Mask: net.CIDRMask(128, 128)}})
+	}
+	if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENODEV) {
+		var nf netlink.LinkNotFoundError
+		if !errors.As(err, &nf) {
+			return fmt.Errorf("delete home address %v: %w", hoa, err)
+		}
+	}
 	return nil
 }
 
@@ -224,18 +266,11 @@ func (rt *router) close() error {
 		}
 		rt.rule = nil
 	}
-	for hoa, idx := range rt.addrs {
-		l, err := rt.m.nl.LinkByIndex(idx)
-		if err == nil {
-			err = rt.m.nl.AddrDel(l, &netlink.Addr{IPNet: &net.IPNet{IP: hoa.AsSlice(), Mask: net.CIDRMask(128, 128)}})
+	for a := range rt.addrs {
+		if err := rt.delAddr(a.link, a.addr); err != nil {
+			errs = append(errs, err)
 		}
-		if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENODEV) {
-			var nf netlink.LinkNotFoundError
-			if !errors.As(err, &nf) {
-				errs = append(errs, fmt.Errorf("delete home address %v: %w", hoa, err))
-			}
-		}
-		delete(rt.addrs, hoa)
+		delete(rt.addrs, a)
 	}
 	return errors.Join(errs...)
 }

@@ -38,6 +38,14 @@ func (m *MobileNode) sendBindingUpdate(ctx context.Context, bu *binding.Outgoing
 		return fmt.Errorf("binding update for unknown home address %v", bu.HoA)
 	}
 	f := m.ifaceByCoA(bu.Source)
+	atHome := bu.Source == bu.HoA && bu.HoA.IsValid()
+	if atHome {
+		f = m.homeInterface(h)
+		// The home address on the home link before the update leaves (again,
+		// after a refusal or an expiry took it off): the answer may come
+		// over the home link once the home agent stopped defending it.
+		m.homeLinkOn(f)
+	}
 	if f == nil {
 		// A deregistration of a care-of address already gone, with no other
 		// left: try from it anyway; the kernel routes or refuses.
@@ -62,6 +70,11 @@ func (m *MobileNode) sendBindingUpdate(ctx context.Context, bu *binding.Outgoing
 	}
 	sig := transport.Signal{Via: f.via(), Src: bu.Source, Dst: bu.HA, Ext: transport.ExtHAO, HomeAddress: bu.HoA,
 		IfIndex: f.index, MH: m.buf}
+	if atHome {
+		// From the home link, the home address as source: no Home Address
+		// option (RFC 6275 section 11.5.4; RFC 5648 section 5.6.3).
+		sig.Ext, sig.HomeAddress = transport.ExtNone, netip.Addr{}
+	}
 	if f.outer != nil {
 		// From a nested care-of address (an outer home address): the
 		// kernel's routing puts it into that home address's reverse tunnel.
