@@ -65,12 +65,9 @@ links:
     b: {node: cn, if: eth0, addrs: ["2001:db8:c::10/64"]}
 `
 
-// The narrow link's MTU and the inner MTU a tunnel entry point must
-// announce once it learned it (RFC 2473 sections 6.7 and 7.1).
-const (
-	pmtuNarrow = 1400
-	pmtuInner  = pmtuNarrow - 40
-)
+// The narrow link's MTU; a tunnel entry point that learned it announces
+// that less the tunnel headers (RFC 2473 sections 6.7 and 7.1).
+const pmtuNarrow = 1400
 
 // TestTunnelPathMTU: a correspondent on a 1500-octet link sends TCP with
 // full-size segments to the home address of a mobile node whose care-of
@@ -78,15 +75,26 @@ const (
 // way. The home agent (downlink) and the mobile node (uplink) learn the
 // care-of path's MTU from the Packet Too Big that br or ar sends for a
 // tunnel packet, and the home agent then answers an oversize inner packet
-// with a Packet Too Big of 1360 (1400 minus the 40-octet tunnel header);
-// without that, the transfer stalls (a black hole). Both data planes.
+// with a Packet Too Big of 1360 (1400 minus the 40-octet tunnel header,
+// 1352 with UDP 4191); without that, the transfer stalls (a black hole).
+// Both data planes, and the userspace one with UDP encapsulation.
 func TestTunnelPathMTU(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireTool(t, "tcpdump")
 	testenv.RequireTool(t, "tshark")
-	for _, backend := range []string{"kernel", "userspace"} {
-		t.Run(backend, func(t *testing.T) {
-			s, closeLab := openScenarioOn(t, "pt"+backend[:1], Options{Backend: backend}, []byte(pmtuTopology))
+	for _, c := range []struct {
+		name, lab string
+		opt       Options
+		inner     int // the inner MTU behind the narrow link
+	}{
+		{"kernel", "ptk", Options{Backend: "kernel"}, pmtuNarrow - 40},
+		{"userspace", "ptu", Options{Backend: "userspace"}, pmtuNarrow - 40},
+		// RFC 5555 UDP 4191: 48 octets of tunnel headers.
+		{"userspace-udp", "ptd", Options{Backend: "userspace", Transport: "udp"}, pmtuNarrow - 48},
+	} {
+		backend, pmtuInner := c.name, c.inner
+		t.Run(c.name, func(t *testing.T) {
+			s, closeLab := openScenarioOn(t, c.lab, c.opt, []byte(pmtuTopology))
 			defer closeLab()
 			if err := s.writeConfigs(); err != nil {
 				t.Fatal(err)
@@ -122,6 +130,10 @@ func TestTunnelPathMTU(t *testing.T) {
 				b, _ := os.ReadFile(s.path(role + ".log"))
 				if l := string(b); !strings.Contains(l, want) || !strings.Contains(l, fmt.Sprintf("path_mtu=%d", pmtuNarrow)) {
 					t.Errorf("%s did not log %s ... path_mtu=%d", role, want, pmtuNarrow)
+				}
+				// The kernel's path MTU must not fail the tunnel sockets' sends.
+				if strings.Contains(string(b), "UDP GSO unavailable") || strings.Contains(string(b), "panic:") {
+					t.Errorf("%s lost UDP GSO or panicked:\n%s", role, s.logTail(role))
 				}
 			}
 		})
