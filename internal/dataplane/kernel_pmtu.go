@@ -39,15 +39,3 @@ func (k *kernelDP) routesThrough(keys []tunnelKey) []Op {
 	}
 	return ops
 }
-
-// pathThrough says whether one of r's paths leaves by one of keys.
-func pathThrough(r Route, keys []tunnelKey) bool {
-	for _, p := range r.PathList() {
-		for _, key := range keys {
-			if p.Tunnel.Local == key.local && p.Tunnel.Remote == key.remote {
-				return true
-			}
-		}
-	}
-	return false
-}

@@ -105,3 +105,15 @@ func innerMTU(t Tunnel, linkMTU, pathMTU int) (mtu int, ok bool) {
 	}
 	return mtu, true
 }
+
+// pathThrough says whether one of r's paths leaves by one of keys.
+func pathThrough(r Route, keys []tunnelKey) bool {
+	for _, p := range r.PathList() {
+		for _, key := range keys {
+			if p.Tunnel.Local == key.local && p.Tunnel.Remote == key.remote {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -97,7 +97,7 @@ func (p *tunnelPMTU) learn(tb tooBig) {
 	if n == 0 {
 		return
 	}
-	p.log.Info("tunnel path MTU lowered", "local", tb.Local.String(), "remote", tb.Remote.String(), "path_mtu", tb.MTU, "routes", n)
+	p.log.Info("tunnel path MTU lowered", "local", tb.Local.String(), "remote", tb.Remote.String(), "next_header", tb.Next, "path_mtu", tb.MTU, "routes", n)
 	p.schedule()
 }
 
