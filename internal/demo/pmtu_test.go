@@ -77,7 +77,8 @@ const pmtuNarrow = 1400
 // tunnel packet, and the home agent then answers an oversize inner packet
 // with a Packet Too Big of 1360 (1400 minus the 40-octet tunnel header,
 // 1352 with UDP 4191); without that, the transfer stalls (a black hole).
-// Both data planes, and the userspace one with UDP encapsulation.
+// Both data planes (the kernel one with and without BPF), and the
+// userspace one with UDP encapsulation.
 func TestTunnelPathMTU(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireTool(t, "tcpdump")
@@ -88,6 +89,9 @@ func TestTunnelPathMTU(t *testing.T) {
 		inner     int // the inner MTU behind the narrow link
 	}{
 		{"kernel", "ptk", Options{Backend: "kernel"}, pmtuNarrow - 40},
+		// Without BPF: seg6 routes behind the detour veth (the flow-style
+		// YAML of writeConfigs takes the extra key).
+		{"kernel-nobpf", "ptn", Options{Backend: "kernel, bpf: false"}, pmtuNarrow - 40},
 		{"userspace", "ptu", Options{Backend: "userspace"}, pmtuNarrow - 40},
 		// RFC 5555 UDP 4191: 48 octets of tunnel headers.
 		{"userspace-udp", "ptd", Options{Backend: "userspace", Transport: "udp"}, pmtuNarrow - 48},
@@ -130,6 +134,9 @@ func TestTunnelPathMTU(t *testing.T) {
 				b, _ := os.ReadFile(s.path(role + ".log"))
 				if l := string(b); !strings.Contains(l, want) || !strings.Contains(l, fmt.Sprintf("path_mtu=%d", pmtuNarrow)) {
 					t.Errorf("%s did not log %s ... path_mtu=%d", role, want, pmtuNarrow)
+				}
+				if strings.Contains(c.opt.Backend, "bpf: false") && !strings.Contains(string(b), "bpf_encapsulation=false") {
+					t.Errorf("%s: the data plane did not run without BPF", role)
 				}
 				// The kernel's path MTU must not fail the tunnel sockets' sends.
 				if strings.Contains(string(b), "UDP GSO unavailable") || strings.Contains(string(b), "panic:") {
