@@ -27,6 +27,11 @@ type tunnelPMTU struct {
 	// exists (a Packet Too Big for another packet of ours teaches the data
 	// plane nothing) and calls learn, stopping when learn changed nothing.
 	retune func(keys []tunnelKey, learn func() bool) int
+	// limit bounds the messages that reach retune, which looks through
+	// every route under the data plane's lock: Packet Too Big is easy to
+	// forge, and routers send at most about one a second per destination
+	// anyway (RFC 4443 section 2.4 (f)).
+	limit *errorLimiter
 
 	mu     sync.Mutex
 	timer  *time.Timer
@@ -34,9 +39,13 @@ type tunnelPMTU struct {
 	wg     sync.WaitGroup
 }
 
+// pmtuRate is how many Packet Too Big messages a second may make a data
+// plane look through its routes.
+const pmtuRate = 100
+
 // startTunnelPMTU opens the socket in ns and starts reading it.
 func startTunnelPMTU(ns netns.NsHandle, log *slog.Logger, retune func([]tunnelKey, func() bool) int) (*tunnelPMTU, error) {
-	p := &tunnelPMTU{paths: newPathMTUs(), log: log, retune: retune}
+	p := &tunnelPMTU{paths: newPathMTUs(), log: log, retune: retune, limit: newErrorLimiter(pmtuRate, pmtuRate)}
 	if err := inNetNS(ns, func() (err error) {
 		p.conn, err = listenPacketTooBig()
 		return err
@@ -93,6 +102,12 @@ func (p *tunnelPMTU) read() {
 // path MTU for one of our tunnels, and installs its routes again.
 func (p *tunnelPMTU) learn(tb tooBig) {
 	key := tunnelKey{tb.Local, tb.Remote}
+	if cur := p.paths.get(key, time.Now()); (cur != 0 && cur <= tb.MTU) || tb.MTU < MinMTU {
+		return // nothing new (RFC 8201 section 4), without the route walk
+	}
+	if p.limit != nil && !p.limit.allow(time.Now()) {
+		return
+	}
 	n := p.retune([]tunnelKey{key}, func() bool { return p.paths.lower(key, tb.MTU, time.Now()) })
 	if n == 0 {
 		return
