@@ -63,6 +63,10 @@ type kernelDP struct {
 	// addresses, kept forwarding until Settle (kernel_adopt.go).
 	adopting   bool
 	staleDecap map[netip.Addr]bool
+
+	// pmtu learns the tunnels' outer path MTUs from Packet Too Big
+	// (pmtu.go); nil when its socket could not be opened.
+	pmtu *tunnelPMTU
 }
 
 type kernelRoute struct {
@@ -158,6 +162,9 @@ func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
 		}
 		k.rules = append(k.rules, rule)
 	}
+	if k.pmtu, err = startTunnelPMTU(ns, k.log, k.retunePMTU); err != nil {
+		k.log.Warn("tunnel path MTUs are not learned: the care-of paths must carry the links' MTU", "err", err)
+	}
 	ok = true
 	if cfg.Adopt {
 		k.log.Info("data plane adopting what a predecessor left until Settle", "stale_decapsulation_routes", len(k.staleDecap))
@@ -226,11 +233,8 @@ func (k *kernelDP) routeMTU(r Route) (netlink.Link, int, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("route %v: tunnel source: %w", r.Selector, err)
 	}
-	mtu := r.Tunnel.MTU
-	if mtu == 0 {
-		mtu = link.Attrs().MTU - r.Tunnel.Encap.Overhead()
-	}
-	if mtu < MinMTU {
+	mtu, ok := innerMTU(r.Tunnel, link.Attrs().MTU, k.pmtu.get(tunnelKey{r.Tunnel.Local, r.Tunnel.Remote}))
+	if !ok {
 		return nil, 0, fmt.Errorf("route %v: inner MTU %d on %s is below %d", r.Selector, mtu, link.Attrs().Name, MinMTU)
 	}
 	return link, mtu, nil
@@ -438,6 +442,7 @@ func (k *kernelDP) Counters() (Counters, error) {
 }
 
 func (k *kernelDP) Close() error {
+	k.pmtu.close()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closed {

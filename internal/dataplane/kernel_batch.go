@@ -35,6 +35,11 @@ func (k *kernelDP) apply(ops []Op, strict bool) error {
 	if k.closed {
 		return ErrClosed
 	}
+	return k.applyLocked(ops, strict)
+}
+
+// applyLocked is apply on validated ops with k.mu held.
+func (k *kernelDP) applyLocked(ops []Op, strict bool) error {
 	errs := k.applyEndpoints(ops, strict)
 	// Plain routes of parents without flow routes take the batched path;
 	// a flow op is applied on its own, in its place in the batch.

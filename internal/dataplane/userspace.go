@@ -68,6 +68,10 @@ type userDP struct {
 	hopRounds   int
 	hopKick     chan struct{} // asks hopLoop to resolve next hops now
 	hopStop     chan struct{}
+
+	// pmtu learns the tunnels' outer path MTUs from Packet Too Big
+	// (pmtu.go); nil when its socket could not be opened.
+	pmtu *tunnelPMTU
 }
 
 type acceptEntry struct {
@@ -144,6 +148,9 @@ func newUserspace(cfg Config, ns netns.NsHandle) (DataPlane, error) {
 	}
 	u.wg.Add(1)
 	go u.sendLoop()
+	if u.pmtu, err = startTunnelPMTU(ns, u.log, u.retunePMTU); err != nil {
+		u.log.Warn("tunnel path MTUs are not learned: the care-of paths must carry the links' MTU", "err", err)
+	}
 	ok = true
 	u.log.Info("data plane up", "tun", u.devName, "batch", u.dev.BatchSize(), "table", cfg.Table, "rule_priority", cfg.RulePriority)
 	return u, nil
@@ -164,6 +171,11 @@ func (u *userDP) AddRoute(r Route) error {
 	if u.closed {
 		return ErrClosed
 	}
+	return u.addRouteLocked(r)
+}
+
+// addRouteLocked is AddRoute on a validated r with u.mu held.
+func (u *userDP) addRouteLocked(r Route) error {
 	psel := r.Selector.parent()
 	sibs := u.siblings(psel, r.Selector)
 	ur, err := u.newUserRoute(r, sibs)
@@ -210,11 +222,8 @@ func (u *userDP) newUserPath(p Path, sibs []*userRoute) (*userPath, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tunnel source: %w", err)
 	}
-	mtu := t.MTU
-	if mtu == 0 {
-		mtu = link.Attrs().MTU - t.overhead()
-	}
-	if mtu < MinMTU {
+	mtu, ok := innerMTU(t, link.Attrs().MTU, u.pmtu.get(tunnelKey{t.Local, t.Remote}))
+	if !ok {
 		return nil, fmt.Errorf("tunnel %v: inner MTU %d on %s is below %d", t, mtu, link.Attrs().Name, MinMTU)
 	}
 	sock, err := u.getSock(sockKey{t.Local, t.Encap})
@@ -419,6 +428,7 @@ func (u *userDP) Counters() (Counters, error) {
 }
 
 func (u *userDP) Close() error {
+	u.pmtu.close()
 	u.mu.Lock()
 	if u.closed {
 		u.mu.Unlock()

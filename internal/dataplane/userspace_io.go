@@ -68,7 +68,12 @@ func openTunnelSock(key sockKey, port int) (*tunnelSock, error) {
 			// Never fragment the outer packet: inner packets are checked
 			// against the tunnel MTU instead (RFC 2473 section 7.1 allows
 			// either; a PTB to the inner source keeps the path clean).
-			_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_DO)
+			// PROBE, not DO: the data plane learns the outer path MTU
+			// itself (pmtu.go); with DO the kernel's own path MTU for the
+			// socket would fail the sends already queued (EMSGSIZE, and
+			// EINVAL for a UDP GSO send, which flushUDPGSO takes for a
+			// path without GSO).
+			_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_PROBE)
 			if key.encap == EncapUDP {
 				s.gro = unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_GRO, 1) == nil
 			}
@@ -278,6 +283,7 @@ func (u *userDP) flush(s *tunnelSock) {
 	ms := s.pending
 	for len(ms) > 0 {
 		n, err := s.pc.WriteBatch(ms, 0)
+		n = max(n, 0) // sendmmsg's -1 on an error
 		for _, m := range ms[:n] {
 			u.ctr.packetsOut.Add(1)
 			u.ctr.bytesOut.Add(uint64(len(m.Buffers[0])))

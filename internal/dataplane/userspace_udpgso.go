@@ -87,6 +87,7 @@ func (u *userDP) flushUDPGSO(s *tunnelSock) {
 	counts := s.gsoCounts
 	for len(out) > 0 {
 		n, err := s.pc.WriteBatch(out, 0)
+		n = max(n, 0) // sendmmsg's -1 on an error
 		for k := 0; k < n; k++ {
 			u.ctr.packetsOut.Add(uint64(counts[k]))
 			u.ctr.bytesOut.Add(uint64(len(out[k].Buffers[0])))

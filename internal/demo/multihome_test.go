@@ -363,17 +363,6 @@ func TestCareOfRuleTwoHomeAgents(t *testing.T) {
 	t.Logf("care_of rules: ha holds %s only, ha2 %s only; reverse tunnels %+v", "2001:db8:a::10", "2001:db8:b::10", st.Homes)
 }
 
-// nestedTopology is twoHomesTopology with a 1400-octet correspondent link.
-// The downlink to a nested home address is tunnelled twice, by ha2 and
-// then by ha, each adding 40 octets; neither home agent lowers a tunnel's
-// MTU on the Packet Too Big the next one sends it (RFC 2473 section 7.1:
-// not done yet), so a 1500-octet packet from cn would be dropped at ha.
-// 1400 + 2 x 40 fits the 1500-octet access links.
-var nestedTopology = strings.Replace(twoHomesTopology,
-	`b: {node: cn, if: eth0, addrs: ["2001:db8:c::10/64"]}`,
-	`b: {node: cn, if: eth0, addrs: ["2001:db8:c::10/64"]}
-    mtu: 1400`, 1)
-
 // TestNestedHomeAddress (draft 000 section 6.3.1): home address 2 (on
 // ha2) has home address 1 (on ha) as its care-of address. ha2 holds one
 // binding, to home address 1; a TCP stream from cn to home address 2 goes
@@ -381,10 +370,12 @@ var nestedTopology = strings.Replace(twoHomesTopology,
 // address) -> mn and back, and survives wlan0 going down (the outer home
 // address's failover carries the inner tunnel along). The mobile node's
 // data plane is auto, which takes userspace for nesting (the kernel
-// backend cannot nest yet).
+// backend cannot nest yet). Every link is 1500 octets: ha2's tunnel
+// learns from ha's Packet Too Big that the nested path carries 40 octets
+// less, and ha2 tells cn (RFC 2473 section 7.1, dataplane/pmtu.go).
 func TestNestedHomeAddress(t *testing.T) {
 	testenv.RequireRoot(t)
-	s, closeLab := openScenarioOn(t, "mhn", Options{}, []byte(nestedTopology))
+	s, closeLab := openScenarioOn(t, "mhn", Options{}, []byte(twoHomesTopology))
 	defer closeLab()
 	if err := s.writeTwoHomes("auto", "", `{via_home_address: "`+homeAddress+`"}`); err != nil {
 		t.Fatal(err)
@@ -414,8 +405,70 @@ func TestNestedHomeAddress(t *testing.T) {
 			t.Errorf("%s: TCP stream did not survive: %+v", f.hoa, f.tcp)
 		}
 	}
+	checkNestedPathMTU(t, s)
 	if t.Failed() {
 		t.Logf("-- ha2.log --\n%s", s.logTail("ha2"))
+	}
+}
+
+// checkNestedPathMTU: TCP from cn fits the nested tunnel (the mobile node
+// advertises an MSS for the nested path), so UDP datagrams sized for a
+// 1500-octet path (1460 octets, 40 over what the nested tunnel carries)
+// test ha2's tunnel: ha2 sends the first into the tunnel to home address 1,
+// ha answers with a Packet Too Big of 1460, ha2 learns it (RFC 2473
+// section 7.1) and answers the next with a Packet Too Big of 1420, and cn
+// fragments the later ones to fit.
+func checkNestedPathMTU(t *testing.T, s *scenario) {
+	t.Helper()
+	const port, n, payload = 5202, 10, 1460 - 48
+	var rx net.PacketConn
+	if err := s.lab.MustNode("mn").Do(func() (err error) {
+		rx, err = net.ListenPacket("udp6", net.JoinHostPort(homeAddress2, fmt.Sprint(port)))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	var tx net.Conn
+	if err := s.lab.MustNode("cn").Do(func() (err error) {
+		tx, err = net.Dial("udp6", net.JoinHostPort(homeAddress2, fmt.Sprint(port)))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	got := make(chan int, 1)
+	go func() {
+		buf, k := make([]byte, 2048), 0
+		for {
+			rx.SetReadDeadline(time.Now().Add(2 * time.Second))
+			m, _, err := rx.ReadFrom(buf)
+			if err != nil {
+				got <- k
+				return
+			}
+			if m == payload {
+				k++
+			}
+		}
+	}()
+	for range n {
+		tx.Write(make([]byte, payload)) // an error is the Packet Too Big reported back: send on
+		time.Sleep(200 * time.Millisecond)
+	}
+	k := <-got
+	t.Logf("cn -> [%s]: %d of %d datagrams of %d octets (IPv6 packet 1460) arrived", homeAddress2, k, n, payload)
+	if k == 0 {
+		t.Errorf("no 1460-octet packet crossed the nested tunnel")
+	}
+	b, _ := os.ReadFile(s.path("ha2.log"))
+	if !strings.Contains(string(b), `msg="tunnel path MTU lowered"`) || !strings.Contains(string(b), "path_mtu=1460") {
+		t.Errorf("ha2 did not learn its tunnel's path MTU (1460) from ha's Packet Too Big")
+	}
+	rt, _ := s.lab.MustNode("cn").Exec(context.Background(), "ip", "-6", "route", "get", homeAddress2)
+	t.Logf("cn: %s", strings.TrimSpace(string(rt)))
+	if !strings.Contains(string(rt), "mtu 1420") {
+		t.Errorf("cn's path MTU to %s: %s, want 1420", homeAddress2, rt)
 	}
 }
 
