@@ -173,7 +173,7 @@ func (k *kernelDP) Detach() error {
 	if k.gso != nil {
 		// Detached: the successor attaches its own as it claims the
 		// routes, and two would raise a GSO packet's size twice (the
-		// second is refused only where the path MTU stops it).
+		// second is refused only where the link's MTU stops it).
 		errs = append(errs, k.gso.close())
 	}
 	if k.encap != nil {

@@ -158,10 +158,10 @@ func (g *gsoRestore) hold(l netlink.Link, src netip.Addr, inNS func(func() error
 		tl, err = link.AttachTCX(link.TCXOptions{Interface: idx, Program: g.prog, Attach: ebpf.AttachTCXEgress})
 		return err
 	})
+	g.links[idx] = tl // nil after a failure: tried once per interface, logged once
 	if err != nil {
 		return fmt.Errorf("GSO restore: attach to %s egress: %w", l.Attrs().Name, err)
 	}
-	g.links[idx] = tl
 	return nil
 }
 
@@ -169,7 +169,9 @@ func (g *gsoRestore) hold(l netlink.Link, src netip.Addr, inNS func(func() error
 func (g *gsoRestore) close() error {
 	var errs []error
 	for _, l := range g.links {
-		errs = append(errs, l.Close())
+		if l != nil {
+			errs = append(errs, l.Close())
+		}
 	}
 	clear(g.links)
 	if g.prog != nil {
