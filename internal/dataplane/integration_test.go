@@ -225,6 +225,7 @@ func TestTunnelIntegration(t *testing.T) {
 			if k, ok := dpA.(*kernelDP); ok && k.encap != nil {
 				t.Run("bpf-outer-header", func(t *testing.T) { testOuterHeader(t, n) })
 				t.Run("bpf-gso-fallback", func(t *testing.T) { testGSOFallback(t, n, k) })
+				t.Run("bpf-gso-restore", func(t *testing.T) { testGSORestore(t, n) })
 			}
 			t.Run("udp-both-ways", func(t *testing.T) {
 				udpEcho(t, n.s, addrS, n.b, addrSvc)

@@ -47,6 +47,9 @@ type kernelDP struct {
 	// encap, when BPF is available, adds the outer header in the
 	// program of every tunnel route (see lwtEncap).
 	encap *lwtEncap
+	// gso restores the segment size of TCP GSO packets that encap
+	// shortened (kernel_gso.go); nil without it.
+	gso *gsoRestore
 	// Flow routes and dedup (kernel_flow.go).
 	flow *flowState
 	// Counters of routes whose BPF map entries were deleted or replaced.
@@ -110,6 +113,8 @@ func newKernel(cfg Config, ns netns.NsHandle) (*kernelDP, error) {
 	if !cfg.NoBPF {
 		if k.encap, err = newLWTEncap(); err != nil {
 			k.log.Warn("BPF encapsulation unavailable; forwarded packets cross the detour veth", "err", err)
+		} else if k.gso, err = newGSORestore(); err != nil {
+			k.log.Warn("tunnelled TCP GSO packets keep the shortened segments of bpf_lwt_push_encap", "err", err)
 		}
 	}
 	// One lasting socket: a change is one small transaction on it.
@@ -238,6 +243,18 @@ func (k *kernelDP) routeMTU(r Route) (netlink.Link, int, error) {
 		return nil, 0, fmt.Errorf("route %v: inner MTU %d on %s is below %d", r.Selector, mtu, link.Attrs().Name, MinMTU)
 	}
 	return link, mtu, nil
+}
+
+// holdGSO runs the GSO restore at the egress of the link a tunnel from
+// local leaves by. A failure costs goodput, not forwarding: logged only.
+// Called with k.mu held.
+func (k *kernelDP) holdGSO(link netlink.Link, local netip.Addr) {
+	if k.gso == nil {
+		return
+	}
+	if err := k.gso.hold(link, local, k.inNS); err != nil {
+		k.log.Warn("tunnelled TCP GSO packets keep the shortened segments of bpf_lwt_push_encap", "err", err)
+	}
 }
 
 // addSeg6Route is the route without BPF: into the detour, then seg6.
@@ -474,6 +491,11 @@ func (k *kernelDP) Close() error {
 	for _, rule := range k.rules {
 		if err := k.h.RuleDel(rule); err != nil && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, fmt.Errorf("delete rule: %w", err))
+		}
+	}
+	if k.gso != nil {
+		if err := k.gso.close(); err != nil {
+			errs = append(errs, fmt.Errorf("BPF GSO restore program: %w", err))
 		}
 	}
 	if k.encap != nil {

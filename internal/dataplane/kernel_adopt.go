@@ -171,6 +171,12 @@ func (k *kernelDP) Detach() error {
 	}
 	k.closed = true
 	var errs []error
+	if k.gso != nil {
+		// Detached: the successor attaches its own as it claims the
+		// routes, and two would raise a GSO packet's size twice (the
+		// second is refused only where the link's MTU stops it).
+		errs = append(errs, k.gso.close())
+	}
 	if k.encap != nil {
 		// Only the descriptors: the routes hold the program, and the
 		// program its maps.

@@ -195,11 +195,12 @@ func (k *kernelDP) applyBPFRoutes(ops []Op, strict bool) []error {
 		switch o.Kind {
 		case OpAddRoute:
 			r := o.Route
-			_, mtu, err := k.routeMTU(r)
+			link, mtu, err := k.routeMTU(r)
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
+			k.holdGSO(link, r.Tunnel.Local)
 			kr := kernelRoute{r: r, rt: rtRoute{table: k.routeTable(), dst: r.Dst, src: r.Src, oif: k.detour.Attrs().Index,
 				gw: detourGateway, mtu: mtu + lwtHeadroom, encap: k.encap.encap}}
 			prev, had := cur(r.Selector)

@@ -128,6 +128,9 @@ func (k *kernelDP) holdIndex(t Tunnel) (uint32, error) {
 		k.flow.nextIdx++
 		idx = k.flow.nextIdx
 	}
+	if l, err := k.links.byAddr(t.Local); err == nil {
+		k.holdGSO(l, t.Local)
+	}
 	if err := k.encap.putIndex(idx, t); err != nil {
 		k.flow.free = append(k.flow.free, idx)
 		return 0, err
