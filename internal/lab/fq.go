@@ -47,9 +47,13 @@ func setFlowQueues(ns, ifn string, bytesPerSec, limit uint64, mtu int) error {
 			return err
 		}
 		if !have {
-			if err := addFlowScheduler(idx, bytesPerSec, mtu); err != nil {
+			if err := addFlowScheduler(idx); err != nil {
 				return err
 			}
+		}
+		// Classes follow the rate (a change keeps their queues).
+		if err := setFlowClasses(idx, bytesPerSec, mtu); err != nil {
+			return err
 		}
 		// bfifo's change keeps what is queued: an impairment change
 		// mid-run (lab link) loses nothing.
@@ -76,16 +80,34 @@ func hasFlowQueues(idx int) (bool, error) {
 	return false, nil
 }
 
-// addFlowScheduler puts the HTB, its classes and the hash filter under
-// TBF's class 1:1 (replacing TBF's byte FIFO).
-func addFlowScheduler(idx int, bytesPerSec uint64, mtu int) error {
+// addFlowScheduler puts the HTB and the hash filter under TBF's class 1:1
+// (replacing TBF's byte FIFO).
+func addFlowScheduler(idx int) error {
 	htb := netlink.NewHtb(netlink.QdiscAttrs{LinkIndex: idx, Handle: netlink.MakeHandle(fqMajor, 0), Parent: netlink.MakeHandle(1, 1)})
 	htb.Defcls = fqRoot + 1 // the filter classifies every packet; this is only a fallback
 	if err := netlink.QdiscReplace(htb); err != nil {
 		return fmt.Errorf("htb: %w", err)
 	}
-	// Four times the link's rate: TBF above lets through at most the
-	// rate (plus its burst), so no class ever waits for HTB's tokens.
+	prog, err := flowHashProgram()
+	if err != nil {
+		return err
+	}
+	defer prog.Close() // the filter holds its own reference
+	f := &netlink.BpfFilter{
+		FilterAttrs: netlink.FilterAttrs{LinkIndex: idx, Parent: netlink.MakeHandle(fqMajor, 0), Handle: 1, Priority: 1, Protocol: unix.ETH_P_ALL},
+		Fd:          prog.FD(), Name: fqProg,
+	}
+	if err := netlink.FilterReplace(f); err != nil {
+		return fmt.Errorf("cls_bpf: %w", err)
+	}
+	return nil
+}
+
+// setFlowClasses creates or changes the HTB's root class and one leaf
+// class per flow queue. Their rate is four times the link's: TBF above
+// lets through at most the rate (plus its burst), so no class ever waits
+// for HTB's tokens, and HTB only takes turns by quantum, a full frame.
+func setFlowClasses(idx int, bytesPerSec uint64, mtu int) error {
 	// Tokens for 100 ms at the link's rate: more than TBF's burst.
 	bits, buffer := 4*8*bytesPerSec, uint32(max(bytesPerSec/10, 64<<10))
 	class := func(parent uint32, minor uint16) error {
@@ -100,18 +122,6 @@ func addFlowScheduler(idx int, bytesPerSec uint64, mtu int) error {
 		if err := class(netlink.MakeHandle(fqMajor, fqRoot), uint16(fqRoot+1+i)); err != nil {
 			return fmt.Errorf("htb class %d: %w", i, err)
 		}
-	}
-	prog, err := flowHashProgram()
-	if err != nil {
-		return err
-	}
-	defer prog.Close() // the filter holds its own reference
-	f := &netlink.BpfFilter{
-		FilterAttrs: netlink.FilterAttrs{LinkIndex: idx, Parent: netlink.MakeHandle(fqMajor, 0), Handle: 1, Priority: 1, Protocol: unix.ETH_P_ALL},
-		Fd:          prog.FD(), Name: fqProg,
-	}
-	if err := netlink.FilterReplace(f); err != nil {
-		return fmt.Errorf("cls_bpf: %w", err)
 	}
 	return nil
 }

@@ -24,7 +24,9 @@ links:
 
 // TestFlowQueues: behind a 10 Mbit/s rate limit that a UDP flood at four
 // times the rate holds full, a second flow waits behind the flood's queue
-// with qdisc fifo (40-80 ms measured here, median about 60), and about one
+// with qdisc fifo (40-80 ms measured here, median about 60: the flood's
+// socket send buffer, about 90 datagrams, holds it below the 100 ms
+// queue), and about one
 // frame per busy flow with qdisc fq (its own queue: under 2 ms). A change
 // of rate resizes fq's per-flow queues.
 func TestFlowQueues(t *testing.T) {
@@ -71,6 +73,10 @@ func TestFlowQueues(t *testing.T) {
 			}
 			if n := strings.Count(tcShow(t, a, "qdisc"), "limit 250000b"); n != fqBuckets {
 				t.Errorf("after the rate change, %d of %d flow queues hold 250000 octets", n, fqBuckets)
+			}
+			// The classes follow: four times the new rate.
+			if n := strings.Count(tcShow(t, a, "class"), "rate 80Mbit ceil 80Mbit"); n != fqBuckets+1 {
+				t.Errorf("after the rate change, %d of %d HTB classes at 80Mbit:\n%s", n, fqBuckets+1, tcShow(t, a, "class"))
 			}
 		})
 	}
