@@ -150,6 +150,7 @@ home0 received and sent; PASS/FAIL per check, exit status 0 only when all passed
 	f.StringVar(&opt.Backend, "backend", "auto", "data plane backend of both daemons: auto, kernel or userspace")
 	f.StringVar(&opt.Transport, "transport", "native", "mobile node signalling: native (MH) or udp (RFC 5555)")
 	f.DurationVar(&opt.FailAt, "fail-at", 3*time.Second, "when the active link goes down")
+	f.StringVar(&opt.Qdisc, "qdisc", "", "queue discipline of the rate-limited access links, replacing the topology's (fq): fq (a queue per flow) or fifo (one tail-drop queue)")
 	f.BoolVar(&opt.Silent, "silent", false, "fail the active access network silently: the access router drops its traffic, the link stays up")
 	// A BBR sender needs 8 to 10 s on lte to reach 80% of it, its stale
 	// min_rtt expiring first (docs/failover-goodput.md): the lte phase is

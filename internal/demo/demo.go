@@ -79,6 +79,10 @@ type Options struct {
 	// for the namespace's default (inherited from the machine's). Run also
 	// takes "both": the failover twice, CUBIC then BBR, in the same lab.
 	Congestion string
+	// Qdisc, when set, replaces the topology's queue discipline on every
+	// rate-limited link (the access links): lab.QdiscFQ or lab.QdiscFIFO,
+	// to compare the two in one session.
+	Qdisc string
 	// Lifetime is the binding lifetime the mobile node asks for (default 120 s).
 	Lifetime time.Duration
 	// Silent fails the active access network silently instead of taking
@@ -168,6 +172,9 @@ func (o *Options) defaults() error {
 	if o.Flaps < 0 || o.FlapInterval < 0 {
 		return fmt.Errorf("demo: flaps %d and flap interval %s must be positive", o.Flaps, o.FlapInterval)
 	}
+	if o.Qdisc != "" && o.Qdisc != lab.QdiscFQ && o.Qdisc != lab.QdiscFIFO {
+		return fmt.Errorf("demo: qdisc %q: want %s or %s", o.Qdisc, lab.QdiscFQ, lab.QdiscFIFO)
+	}
 	if o.DaemonLogLevel == "" {
 		o.DaemonLogLevel = "info"
 	}
@@ -232,6 +239,18 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	return rep, err
 }
 
+// setQdisc applies Options.Qdisc to the topology's rate-limited links.
+func (o *Options) setQdisc(t *lab.Topology) {
+	if o.Qdisc == "" {
+		return
+	}
+	for i := range t.Links {
+		if d := t.Links[i].Directions(); d.AtoB.Rate > 0 || d.BtoA.Rate > 0 {
+			t.Links[i].Qdisc = o.Qdisc
+		}
+	}
+}
+
 // inLab builds the demo network, runs f on a scenario in it, and removes
 // the daemons and the network whatever happened.
 func inLab(ctx context.Context, opt Options, f func(*scenario) error) error {
@@ -243,6 +262,7 @@ func inLab(ctx context.Context, opt Options, f func(*scenario) error) error {
 		return fmt.Errorf("demo topology: %w", err)
 	}
 	topo.Name = opt.Name
+	opt.setQdisc(topo)
 	say := func(format string, a ...any) { fmt.Fprintf(opt.Progress, format+"\n", a...) }
 
 	if opt.NAT {

@@ -632,6 +632,19 @@ func TestLabDemoCongestionFlag(t *testing.T) {
 	}
 }
 
+// TestLabDemoQdiscFlag: an unknown --qdisc is refused, naming the flag's
+// values, before any lab is built.
+func TestLabDemoQdiscFlag(t *testing.T) {
+	testenv.RequireRoot(t)
+	out, err := exec.Command(monamiBin, "lab", "--lab", "fqd", "demo", "--qdisc", "fq_codel").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `qdisc "fq_codel": want fq or fifo`) {
+		t.Fatalf("monami lab demo --qdisc fq_codel: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(lab.StateDir("fqd")); !os.IsNotExist(err) {
+		t.Errorf("a lab was built: %v", err)
+	}
+}
+
 // TestCheckCongestion: an algorithm the kernel has not registered is a
 // clear error (nothing is loaded), and only cubic and bbr are accepted.
 func TestCheckCongestion(t *testing.T) {

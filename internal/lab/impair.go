@@ -54,7 +54,7 @@ func (l *Lab) applyImpairment(lk *Link, d DirImpairment) error {
 				return fmt.Errorf("%s:%s: %w", x.e.Node, x.e.If, err)
 			}
 		}
-		if err := l.setRate(ns, ifn, x.egress.Rate, mtu, lk.queue()); err != nil {
+		if err := l.setRate(ns, ifn, x.egress.Rate, mtu, lk.queue(), lk.Qdisc); err != nil {
 			return fmt.Errorf("%s:%s: rate: %w", x.e.Node, x.e.If, err)
 		}
 		if err := l.setLoss(ns, ifn, x.ingress.Loss); err != nil {
@@ -83,8 +83,9 @@ func (lk *Link) queue() time.Duration {
 }
 
 // setRate installs a TBF root qdisc limiting egress to rate bit/s (0
-// removes it), queueing at most queue's worth of the rate.
-func (l *Lab) setRate(ns, ifn string, rate Rate, mtu int, queue time.Duration) error {
+// removes it), queueing at most queue's worth of the rate: in one FIFO, or
+// with qdisc "fq" that much per flow (fq.go).
+func (l *Lab) setRate(ns, ifn string, rate Rate, mtu int, queue time.Duration, qdisc string) error {
 	h, err := l.handle(ns)
 	if err != nil {
 		return err
@@ -112,7 +113,13 @@ func (l *Lab) setRate(ns, ifn string, rate Rate, mtu int, queue time.Duration) e
 		Limit:      uint32(min(limit, 1<<31)),
 		Buffer:     netlink.Xmittime(bytesPerSec, uint32(burst)),
 	}
-	return h.QdiscReplace(tbf)
+	if err := h.QdiscReplace(tbf); err != nil {
+		return err
+	}
+	if qdisc == QdiscFQ {
+		return setFlowQueues(ns, ifn, bytesPerSec, limit, mtu)
+	}
+	return nil
 }
 
 // setLoss makes the interface's ingress drop a fraction p of packets, via

@@ -75,7 +75,19 @@ type Link struct {
 	// product) lets one TCP sender fill the link; more only adds delay that
 	// every flow on the link waits behind (bufferbloat).
 	Queue Duration `yaml:"queue,omitempty" json:"queue,omitempty"`
+	// Qdisc is how that queue is served: "fifo" (default: one tail-drop
+	// FIFO, as a plain router port) or "fq" (a queue per flow, served
+	// round robin, as fq_codel's scheduler in Linux Wi-Fi and most LTE
+	// base stations: a flow joining the link waits behind one frame of
+	// each other flow, not behind their standing queue; fq.go).
+	Qdisc string `yaml:"qdisc,omitempty" json:"qdisc,omitempty"`
 }
+
+// Link.Qdisc values.
+const (
+	QdiscFIFO = "fifo"
+	QdiscFQ   = "fq"
+)
 
 // DefaultQueue is a rate-limited link's queue when Link.Queue is zero.
 const DefaultQueue = 100 * time.Millisecond
@@ -480,6 +492,9 @@ func (t *Topology) Validate() error {
 		links[l.Name] = true
 		if l.Queue < 0 || (l.Queue > 0 && time.Duration(l.Queue) < time.Millisecond) {
 			add("%s.queue: %v, want at least 1ms (or leave it out for %v)", f, l.Queue, DefaultQueue)
+		}
+		if l.Qdisc != "" && l.Qdisc != QdiscFIFO && l.Qdisc != QdiscFQ {
+			add("%s.qdisc: %q, want %s or %s", f, l.Qdisc, QdiscFIFO, QdiscFQ)
 		}
 		if l.MTU != 0 && (l.MTU < 1280 || l.MTU > 65535) {
 			add("%s.mtu: %d outside 1280..65535 (IPv6 needs at least 1280)", f, l.MTU)

@@ -85,6 +85,9 @@ links: [{a: {node: a, if: e0}, b: {node: b, if: e0}, impair: {rate: fast}}]`, `b
 		{"bad queue", `name: t
 nodes: [{name: a}, {name: b}]
 links: [{a: {node: a, if: e0}, b: {node: b, if: e0}, queue: 10us}]`, `links[0].queue: 10µs, want at least 1ms`},
+		{"bad qdisc", `name: t
+nodes: [{name: a}, {name: b}]
+links: [{a: {node: a, if: e0}, b: {node: b, if: e0}, qdisc: fq_codel}]`, `links[0].qdisc: "fq_codel", want fifo or fq`},
 		{"bad loss", `name: t
 nodes: [{name: a}, {name: b}]
 links: [{a: {node: a, if: e0}, b: {node: b, if: e0}, impair: {loss: 150%}}]`, `bad loss "150%"`},
