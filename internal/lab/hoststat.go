@@ -4,6 +4,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // LoadAvg is the machine's 1, 5 and 15 minute load averages, for the
@@ -62,4 +63,33 @@ func RSS(pid int) float64 {
 		}
 	}
 	return 0
+}
+
+// ProcCPU is the CPU time (user and system) a process has spent (pid 0:
+// this one), 0 if unknown: fields 14 and 15 of /proc/<pid>/stat, after the
+// command name, which may hold spaces and parentheses.
+func ProcCPU(pid int) time.Duration {
+	path := "/proc/self/stat"
+	if pid > 0 {
+		path = "/proc/" + strconv.Itoa(pid) + "/stat"
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(u+st) * time.Second / ClockTicks
 }

@@ -53,6 +53,8 @@ type Options struct {
 	// HACPUProfile, when set, has the home agent write a Go CPU profile.
 	HACPUProfile string
 	Progress     io.Writer
+
+	procs *procs // set by Run once the processes run
 }
 
 func (o *Options) defaults() error {
@@ -125,6 +127,7 @@ type Report struct {
 	Seconds     float64        `json:"seconds"`
 	PerSecond   float64        `json:"registrations_per_s"`
 	LatencyMS   Percentiles    `json:"latency_ms"`
+	CPU         CPU            `json:"cpu"`
 	// Sample: tunnels probed after registration; Downlink counts the home
 	// addresses whose probe from the correspondent arrived through their
 	// tunnel, Uplink those whose reverse-tunnelled answer passed the
@@ -153,6 +156,7 @@ type Phase struct {
 	Seconds     float64        `json:"seconds"`
 	PerSecond   float64        `json:"updates_per_s"`
 	LatencyMS   Percentiles    `json:"latency_ms"`
+	CPU         CPU            `json:"cpu"`
 
 	lat []time.Duration
 }
@@ -276,6 +280,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer l.Down()
+	var etcdPIDs []int
 	if o.Store == "etcd" {
 		say(o, "starting 3 etcd members (monami lab etcd)")
 		members, err := startEtcd(ctx, l, o)
@@ -283,6 +288,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, err
 		}
 		defer stopEtcd(members)
+		for _, m := range members {
+			etcdPIDs = append(etcdPIDs, m.Process.Pid)
+		}
 	}
 	say(o, "adding %d care-of addresses to the mobile nodes' namespace", len(mns))
 	if err := addCareOfAddresses(l.MustNode("mns"), mns); err != nil {
@@ -297,6 +305,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer ha.stop()
+	o.procs = &procs{ha: ha.cmd.Process.Pid, etcd: etcdPIDs}
 	if o.Store == "etcd" {
 		if err := ha.waitLeading(ctx); err != nil {
 			return nil, err

@@ -56,7 +56,7 @@ func register(ctx context.Context, node *lab.NodeNS, o Options, mns []mobileNode
 	ph := &Phase{Rejected: rep.Rejected}
 	err := runPhase(ctx, node, o, mns, ph, "registered")
 	rep.Accepted, rep.Retransmits = ph.Accepted, ph.Retransmits
-	rep.Seconds, rep.PerSecond, rep.LatencyMS = ph.Seconds, ph.PerSecond, ph.LatencyMS
+	rep.Seconds, rep.PerSecond, rep.LatencyMS, rep.CPU = ph.Seconds, ph.PerSecond, ph.LatencyMS, ph.CPU
 	return err
 }
 
@@ -73,6 +73,7 @@ func refresh(ctx context.Context, node *lab.NodeNS, o Options, mns []mobileNode,
 		sum.Accepted += ph.Accepted
 		sum.Retransmits += ph.Retransmits
 		sum.Seconds += ph.Seconds
+		sum.CPU.add(ph.CPU)
 		lat = append(lat, ph.lat...)
 		if err != nil {
 			return err
@@ -104,7 +105,7 @@ func runPhase(ctx context.Context, node *lab.NodeNS, o Options, mns []mobileNode
 	defer cancel()
 	go r.receive(rctx, verb)
 	go r.retransmit(rctx)
-	start := time.Now()
+	start, cpu0 := time.Now(), o.procs.mark()
 	for i := range mns {
 		select {
 		case r.slots <- struct{}{}:
@@ -128,6 +129,7 @@ func runPhase(ctx context.Context, node *lab.NodeNS, o Options, mns []mobileNode
 		return fmt.Errorf("%d of %d Binding Updates unanswered: %w", len(mns)-r.answered(), len(mns), errTimeout)
 	}
 	el := time.Since(start)
+	ph.CPU = o.procs.since(cpu0)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := range mns {
