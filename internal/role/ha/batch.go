@@ -57,11 +57,7 @@ fill:
 		h.log.Error("storing a batch of bindings", "updates", len(decided), "err", err)
 		h.undoAll(decided, err, &h.cnt.storeRefusals, "the store could not keep it")
 	}
-	for _, p := range decided {
-		if p.ack {
-			h.answer(ctx, p)
-		}
-	}
+	h.answerAll(ctx, decided)
 }
 
 // undoAll takes back a whole batch, newest first (each update restores

@@ -155,6 +155,7 @@ type HomeAgent struct {
 	bu   wire.BindingUpdateView
 	dec  binding.Decision
 	out  []byte
+	acks ackBatch // answerAll's
 	// flowReq and flowResults: the flow options of the Binding Update
 	// being processed and their answers.
 	flowReq     binding.FlowRequest
