@@ -90,3 +90,18 @@ func TestBatchAcknowledgementSendError(t *testing.T) {
 		t.Errorf("acks sent %d, send errors %d, answers %d; want 1, 1, 1", x.h.cnt.acksSent, x.h.cnt.sendErrors, len(x.answers()))
 	}
 }
+
+// A standby cluster node's batch of answers is dropped and counted, as
+// each answer alone would be.
+func TestLeaderOnlySendBatchStandby(t *testing.T) {
+	var cnt counters
+	bt := &batchTransport{memTransport: newMemTransport(), failAt: -1}
+	l := &leaderOnly{Transport: bt, c: &clusterNode{}, cnt: &cnt}
+	ss := []transport.Signal{{Src: haAddr, Dst: coa1}, {Src: haAddr, Dst: coa2}}
+	errs := []error{errors.New("stale"), errors.New("stale")}
+	l.SendBatch(context.Background(), ss, errs)
+	if len(bt.batches) != 0 || len(bt.sent) != 0 || cnt.notLeader != 2 || errs[0] != nil || errs[1] != nil {
+		t.Errorf("batches %v, sent %d, not-leader count %d, errs %v; want nothing sent, 2 counted, no errors",
+			bt.batches, len(bt.sent), cnt.notLeader, errs)
+	}
+}
