@@ -16,7 +16,7 @@ import (
 func init() {
 	var o habench.Options
 	var asJSON bool
-	var cpuProfile string
+	var clientProfile string
 	cmd := &cobra.Command{
 		Use:   "ha",
 		Short: "Register many simulated mobile nodes with a real home agent, end to end",
@@ -38,8 +38,8 @@ node was accepted and every sampled tunnel carried traffic both ways.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			if cpuProfile != "" {
-				stopProfile, err := startCPUProfile(cpuProfile)
+			if clientProfile != "" {
+				stopProfile, err := startCPUProfile(clientProfile)
 				if err != nil {
 					return err
 				}
@@ -70,7 +70,7 @@ node was accepted and every sampled tunnel carried traffic both ways.`,
 	f.IntVar(&o.FIDs, "fids", 0, "Flow Identification options per Binding Update (RFC 6089)")
 	f.IntVar(&o.Refreshes, "refreshes", 0, "rounds of refreshing Binding Updates from every mobile node after registering")
 	f.StringVar(&o.HACPUProfile, "ha-cpuprofile", "", "have the home agent write a Go CPU profile to this file")
-	f.StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile of the load generator (the mobile nodes) to this file")
+	f.StringVar(&clientProfile, "cpuprofile", "", "write a Go CPU profile of the bench client (the simulated mobile nodes) to this file")
 	f.StringVar(&o.LabName, "name", "habench", "lab name (namespaces are <name>-<node>)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	labBenchCmd.AddCommand(cmd)
@@ -92,14 +92,26 @@ func printHABench(cmd *cobra.Command, r *habench.Report) {
 	}
 	l := r.LatencyMS
 	fmt.Fprintf(out, "latency from first send to acknowledgement: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n", l.P50, l.P90, l.P99, l.Max)
+	fmt.Fprintf(out, "CPU: %s\n", cpuSplit(r.CPU, r.Seconds))
 	fmt.Fprintf(out, "each update: %d binding(s), %d flow(s)\n", r.BIDs, r.FIDs)
 	if f := r.Refresh; f != nil {
 		fmt.Fprintf(out, "refreshes: %d of %d accepted in %.2f s: %.0f updates/s (%d retransmitted); p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
 			f.Accepted, f.Updates, f.Seconds, f.PerSecond, f.Retransmits, f.LatencyMS.P50, f.LatencyMS.P99, f.LatencyMS.Max)
-		fmt.Fprintf(out, "refreshes: home agent CPU %.2f s (%.0f updates per CPU second), load generator CPU %.2f s\n",
-			f.HACPUSeconds, f.PerHACPUSecond, f.BenchCPUSeconds)
+		fmt.Fprintf(out, "refresh CPU: %s; %.0f updates per home agent CPU second\n", cpuSplit(f.CPU, f.Seconds), f.PerHACPUSecond)
 	}
 	fmt.Fprintf(out, "sample of %d tunnels: %d reached through the home agent, %d answers passed its ingress check\n", r.Sample, r.Downlink, r.Uplink)
 	fmt.Fprintf(out, "home agent RSS %.0f MiB; machine memory in use grew by %.0f MiB; load average before %s, after %s\n",
 		r.HARSSMiB, r.MemUsedMiB, r.LoadBefore, r.LoadAfter)
+}
+
+// cpuSplit says how many cores each party kept busy over a phase.
+func cpuSplit(c habench.CPU, seconds float64) string {
+	if seconds <= 0 {
+		return "unknown"
+	}
+	s := fmt.Sprintf("bench client %.2f cores, home agent %.2f cores", c.Client/seconds, c.HomeAgent/seconds)
+	if c.Etcd > 0 {
+		s += fmt.Sprintf(", etcd members %.2f cores", c.Etcd/seconds)
+	}
+	return s
 }

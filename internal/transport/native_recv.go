@@ -75,34 +75,15 @@ func openCapture() (*capture, error) {
 	return &capture{f: f, rc: rc}, nil
 }
 
-// read returns one packet, the interface it arrived on and its packet type.
-func (c *capture) read(b []byte) (n, ifindex int, pkttype uint8, err error) {
-	var from unix.Sockaddr
-	var rerr error
-	err = c.rc.Read(func(fd uintptr) bool {
-		n, from, rerr = unix.Recvfrom(int(fd), b, unix.MSG_TRUNC)
-		return rerr != unix.EAGAIN
-	})
-	if err == nil {
-		err = rerr
-	}
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	if ll, ok := from.(*unix.SockaddrLinklayer); ok {
-		ifindex, pkttype = ll.Ifindex, ll.Pkttype
-	}
-	return n, ifindex, pkttype, nil
-}
-
 func (c *capture) Close() error { return c.f.Close() }
 
 // readCapture delivers the HAO/RH2 packets the nftables rule drops.
+// It reads them in batches (recvmmsg, captureBatch at most).
 func (n *Native) readCapture() {
 	defer n.wg.Done()
-	buf := make([]byte, 65536)
+	br := newBatchReader()
 	for {
-		sz, ifindex, pkttype, err := n.cap.read(buf)
+		ps, err := n.cap.readBatch(br)
 		if err != nil {
 			if n.closing() || errors.Is(err, os.ErrClosed) {
 				return
@@ -111,17 +92,19 @@ func (n *Native) readCapture() {
 			time.Sleep(readErrorPause)
 			continue
 		}
-		if pkttype != unix.PACKET_HOST {
-			continue // another host's frame seen in promiscuous mode
-		}
-		if sz > len(buf) {
-			n.cnt.malformed.Add(1)
-			n.log.Debug("dropped oversized captured packet", "len", sz)
-			continue
-		}
-		s, ok := n.decodeCaptured(buf[:sz], ifindex)
-		if ok {
-			deliver(n.in, n.done, &n.cnt, s)
+		for i, p := range ps {
+			if p.pkttype != unix.PACKET_HOST {
+				continue // another host's frame seen in promiscuous mode
+			}
+			if p.n > captureSlot {
+				n.cnt.malformed.Add(1)
+				n.log.Debug("dropped oversized captured packet", "len", p.n)
+				continue
+			}
+			s, ok := n.decodeCaptured(br.packet(i), p.ifindex)
+			if ok {
+				deliver(n.in, n.done, &n.cnt, s)
+			}
 		}
 	}
 }

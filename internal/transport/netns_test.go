@@ -106,10 +106,12 @@ type pair struct {
 	mnV4, haV4       netip.Addr
 }
 
-func newPair(t testing.TB) *pair {
+func newPair(t testing.TB) *pair { t.Helper(); return newPairTagged(t, newTag()) }
+
+// newPairTagged is newPair with namespaces and links named after tag.
+func newPairTagged(t testing.TB, tag string) *pair {
 	t.Helper()
 	testenv.RequireRoot(t)
-	tag := newTag()
 	p := &pair{
 		mn: newNS(t, tag+"mn"), ha: newNS(t, tag+"ha"),
 		mnIf: tag + "m", haIf: tag + "h",

@@ -53,6 +53,8 @@ type Options struct {
 	// HACPUProfile, when set, has the home agent write a Go CPU profile.
 	HACPUProfile string
 	Progress     io.Writer
+
+	procs *procs // set by Run once the processes run
 }
 
 func (o *Options) defaults() error {
@@ -125,6 +127,7 @@ type Report struct {
 	Seconds     float64        `json:"seconds"`
 	PerSecond   float64        `json:"registrations_per_s"`
 	LatencyMS   Percentiles    `json:"latency_ms"`
+	CPU         CPU            `json:"cpu"`
 	// Sample: tunnels probed after registration; Downlink counts the home
 	// addresses whose probe from the correspondent arrived through their
 	// tunnel, Uplink those whose reverse-tunnelled answer passed the
@@ -153,15 +156,11 @@ type Phase struct {
 	Seconds     float64        `json:"seconds"`
 	PerSecond   float64        `json:"updates_per_s"`
 	LatencyMS   Percentiles    `json:"latency_ms"`
-	// HACPUSeconds is the CPU time (user and system) the home agent
-	// process used meanwhile, BenchCPUSeconds the load generator's (this
-	// process). On a shared or busy machine PerSecond is what the two got
-	// of it; PerHACPUSecond, updates per second of the home agent's own CPU
-	// time, is what one core would carry. The kernel's receive work
-	// delivering a datagram is mostly counted to its sender.
-	HACPUSeconds    float64 `json:"ha_cpu_s"`
-	BenchCPUSeconds float64 `json:"bench_cpu_s"`
-	PerHACPUSecond  float64 `json:"updates_per_ha_cpu_s,omitempty"`
+	CPU         CPU            `json:"cpu"`
+	// PerHACPUSecond is updates per second of the home agent's own CPU
+	// time: what one core would carry, whatever share of a busy machine
+	// the home agent got.
+	PerHACPUSecond float64 `json:"updates_per_ha_cpu_s,omitempty"`
 
 	lat []time.Duration
 }
@@ -285,6 +284,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer l.Down()
+	var etcdPIDs []int
 	if o.Store == "etcd" {
 		say(o, "starting 3 etcd members (monami lab etcd)")
 		members, err := startEtcd(ctx, l, o)
@@ -292,6 +292,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, err
 		}
 		defer stopEtcd(members)
+		for _, m := range members {
+			etcdPIDs = append(etcdPIDs, m.Process.Pid)
+		}
 	}
 	say(o, "adding %d care-of addresses to the mobile nodes' namespace", len(mns))
 	if err := addCareOfAddresses(l.MustNode("mns"), mns); err != nil {
@@ -306,18 +309,19 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer ha.stop()
+	o.procs = &procs{ha: ha.cmd.Process.Pid, etcd: etcdPIDs}
 	if o.Store == "etcd" {
 		if err := ha.waitLeading(ctx); err != nil {
 			return nil, err
 		}
 	}
 	say(o, "registering %d mobile nodes, %d Binding Updates outstanding at most", len(mns), o.Window)
-	if err := register(ctx, l.MustNode("mns"), o, mns, ha.pid(), rep); err != nil {
+	if err := register(ctx, l.MustNode("mns"), o, mns, rep); err != nil {
 		return rep, fmt.Errorf("%w\n-- ha.log --\n%s", err, ha.logTail())
 	}
 	if o.Refreshes > 0 {
 		say(o, "refreshing: %d rounds of %d Binding Updates", o.Refreshes, len(mns))
-		if err := refresh(ctx, l.MustNode("mns"), o, mns, ha.pid(), rep); err != nil {
+		if err := refresh(ctx, l.MustNode("mns"), o, mns, rep); err != nil {
 			return rep, fmt.Errorf("%w\n-- ha.log --\n%s", err, ha.logTail())
 		}
 	}

@@ -16,6 +16,20 @@ import (
 // authentication gets an authenticated answer (RFC 4285 section 5.1).
 func (h *HomeAgent) sendAck(ctx context.Context, r *received, req *binding.BindingUpdateRequest,
 	d *binding.Decision, flows []binding.FlowResult, sa *securityAssociation, nai []byte) error {
+	out, mh, err := h.ackSignal(h.out[:0], r, req, d, flows, sa, nai)
+	h.out = mh
+	if err != nil {
+		return err
+	}
+	sctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return r.tp.Send(sctx, out)
+}
+
+// ackSignal builds the acknowledgement of sendAck, its Mobility Header
+// appended to buf (returned grown; out.MH is its tail).
+func (h *HomeAgent) ackSignal(buf []byte, r *received, req *binding.BindingUpdateRequest,
+	d *binding.Decision, flows []binding.FlowResult, sa *securityAssociation, nai []byte) (transport.Signal, []byte, error) {
 	sig := &r.sig
 	// The options go in a slice reused from one answer to the next (the
 	// encoder keeps none of them): a refresh's answer carries a dozen.
@@ -62,21 +76,20 @@ func (h *HomeAgent) sendAck(ctx context.Context, r *received, req *binding.Bindi
 		// No home address to route to (or at home): plain BA to the source.
 		out.Ext, out.HomeAddress = transport.ExtNone, netip0
 	}
+	start := len(buf)
 	var err error
 	if sa != nil {
-		h.out, err = sa.auth.AppendMessage(h.out[:0], ba, sa.spi, coa, req.HoA, netip0, netip0)
+		buf, err = sa.auth.AppendMessage(buf, ba, sa.spi, coa, req.HoA, netip0, netip0)
 	} else {
-		h.out, err = wire.AppendMessage(h.out[:0], ba, netip0, netip0)
+		buf, err = wire.AppendMessage(buf, ba, netip0, netip0)
 	}
 	clear(ba.Options) // the next answer's; keep no option's data alive meanwhile
 	h.baOpts = ba.Options[:0]
 	if err != nil {
-		return err
+		return out, buf[:start], err
 	}
-	out.MH = h.out
-	sctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	return r.tp.Send(sctx, out)
+	out.MH = buf[start:]
+	return out, buf, nil
 }
 
 var netip0 netip.Addr

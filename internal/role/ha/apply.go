@@ -1,6 +1,8 @@
 package ha
 
 import (
+	"context"
+	"log/slog"
 	"slices"
 
 	"monami/internal/binding"
@@ -25,8 +27,12 @@ func (h *HomeAgent) follow(changes []binding.Change) {
 				h.encap[key] = h.pendingEncap
 			}
 			h.noteUDPPath(&b)
-			h.log.Info("binding "+c.Kind.String(), "hoa", b.HoA, "bid", b.BID, "coa", b.CoA, "priority", b.Priority,
-				"expires", b.Expires.Format("15:04:05"), "cause", cause(c.Cause))
+			// Every refresh passes here: the line's arguments (a formatted
+			// time, boxed addresses) are built only when it is logged.
+			if h.log.Enabled(context.Background(), slog.LevelInfo) {
+				h.log.Info("binding "+c.Kind.String(), "hoa", b.HoA, "bid", b.BID, "coa", b.CoA, "priority", b.Priority,
+					"expires", b.Expires.Format("15:04:05"), "cause", cause(c.Cause))
+			}
 		case binding.BindingRemoved:
 			delete(h.encap, key)
 			delete(h.udpPaths, key)

@@ -7,10 +7,17 @@ import (
 	"monami/internal/store"
 )
 
-// maxBatch bounds how many queued messages share one data plane commit.
-// The commit is one reconcile.Set of every home address the batch
-// touched (forward.go).
-const maxBatch = 64
+// maxBatch bounds how many queued messages share one data plane commit
+// and one store transaction (group commit). The commit is one
+// reconcile.Set of every home address the batch touched (forward.go); the
+// transaction is one bbolt fsync or one etcd Txn committed by a quorum.
+// Nothing waits for a batch to fill: a batch is what queued while the last
+// one was being made durable, so the slower the store, the larger the
+// batch and the fewer commits per update, and each acknowledgement still
+// leaves only after the commit that holds its binding. 256 is a window of
+// updates a busy home agent sees in one fsync or etcd round trip; an etcd
+// cluster's --max-txn-ops must hold it (docs/ha-cluster.md).
+const maxBatch = 256
 
 // singleAfterFailure is how long the home agent takes messages one at a
 // time after a batch failed, so that one update the data plane cannot
@@ -57,11 +64,7 @@ fill:
 		h.log.Error("storing a batch of bindings", "updates", len(decided), "err", err)
 		h.undoAll(decided, err, &h.cnt.storeRefusals, "the store could not keep it")
 	}
-	for _, p := range decided {
-		if p.ack {
-			h.answer(ctx, p)
-		}
-	}
+	h.answerAll(ctx, decided)
 }
 
 // undoAll takes back a whole batch, newest first (each update restores

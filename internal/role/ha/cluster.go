@@ -217,6 +217,26 @@ func (l *leaderOnly) Send(ctx context.Context, s transport.Signal) error {
 	return l.Transport.Send(ctx, s)
 }
 
+// SendBatch sends a batch of answers under the same rule (one check for
+// the batch: the answers were decided together), in one call when the
+// transport sends batches.
+func (l *leaderOnly) SendBatch(ctx context.Context, ss []transport.Signal, errs []error) {
+	if !l.c.answers() {
+		for i := range ss {
+			l.cnt.inc(&l.cnt.notLeader)
+			errs[i] = nil
+		}
+		return
+	}
+	if b, ok := l.Transport.(transport.BatchSender); ok {
+		b.SendBatch(ctx, ss, errs)
+		return
+	}
+	for i, s := range ss {
+		errs[i] = l.Transport.Send(ctx, s)
+	}
+}
+
 // leaderOnlyICMP keeps the Parameter Problem sender of the transports that
 // have one (the native one), under the same rule.
 type leaderOnlyICMP struct {

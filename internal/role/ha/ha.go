@@ -157,6 +157,7 @@ type HomeAgent struct {
 	out  []byte
 	// baOpts: the options of the acknowledgement being encoded.
 	baOpts []wire.Option
+	acks   ackBatch // answerAll's
 	// flowReq and flowResults: the flow options of the Binding Update
 	// being processed and their answers.
 	flowReq     binding.FlowRequest

@@ -17,7 +17,7 @@ import (
 	"go.uber.org/zap"
 )
 
-// MaxTxnOps is the members' --max-txn-ops: a home agent batch (up to 64
+// MaxTxnOps is the members' --max-txn-ops: a home agent batch (up to 256
 // Binding Updates, each with its bindings) must fit one transaction.
 const MaxTxnOps = 4096
 
