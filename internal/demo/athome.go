@@ -54,7 +54,7 @@ type HomeSummary struct {
 	Scenario string      `json:"scenario"`
 	Backend  string      `json:"backend"`
 	Phases   []HomePhase `json:"phases"`
-	Checks   []Check     `json:"checks"`
+	Checks   Checks      `json:"checks"`
 	// Error says why the scenario stopped before its end.
 	Error string `json:"error,omitempty"`
 }
@@ -95,20 +95,10 @@ type EchoFigures struct {
 }
 
 // Passed reports whether the scenario ran to its end and every check passed.
-func (r *HomeSummary) Passed() bool {
-	if r.Error != "" || len(r.Checks) == 0 {
-		return false
-	}
-	for _, c := range r.Checks {
-		if !c.Pass {
-			return false
-		}
-	}
-	return true
-}
+func (r *HomeSummary) Passed() bool { return r.Error == "" && r.Checks.allPass() }
 
 func (r *HomeSummary) check(name, want string, pass bool, got string, a ...any) {
-	r.Checks = append(r.Checks, Check{Name: name, Want: want, Got: fmt.Sprintf(got, a...), Pass: pass})
+	r.Checks.add(name, want, pass, got, a...)
 }
 
 // WriteReport prints the phases and the checks.

@@ -15,6 +15,23 @@ type Check struct {
 	Pass bool   `json:"pass"`
 }
 
+// Checks are a scenario's checks against its acceptance thresholds.
+type Checks []Check
+
+// allPass reports whether there are checks and every one passed.
+func (c Checks) allPass() bool {
+	for _, x := range c {
+		if !x.Pass {
+			return false
+		}
+	}
+	return len(c) > 0
+}
+
+func (c *Checks) add(name, want string, pass bool, got string, a ...any) {
+	*c = append(*c, Check{Name: name, Want: want, Got: fmt.Sprintf(got, a...), Pass: pass})
+}
+
 // ScenarioReport is what `monami lab demo --scenario share|bicast|policy`
 // measured: the checks against the acceptance thresholds, the figures
 // behind them, the events and the per-link timeline.
@@ -25,7 +42,7 @@ type ScenarioReport struct {
 	// Congestion is the TCP congestion control of each TCP sender, read
 	// from its socket ("none" when the scenario has no TCP).
 	Congestion  []string        `json:"congestion_control"`
-	Checks      []Check         `json:"checks"`
+	Checks      Checks          `json:"checks"`
 	Aggregation []*Aggregation  `json:"aggregation,omitempty"`
 	Bicast      []BicastCase    `json:"bicast,omitempty"`
 	Pinned      *PinnedResult   `json:"pinned,omitempty"`
@@ -40,20 +57,10 @@ type ScenarioReport struct {
 }
 
 // Passed reports whether the scenario ran to its end and every check passed.
-func (r *ScenarioReport) Passed() bool {
-	if r.Error != "" || len(r.Checks) == 0 {
-		return false
-	}
-	for _, c := range r.Checks {
-		if !c.Pass {
-			return false
-		}
-	}
-	return true
-}
+func (r *ScenarioReport) Passed() bool { return r.Error == "" && r.Checks.allPass() }
 
 func (r *ScenarioReport) check(name, want string, pass bool, got string, a ...any) {
-	r.Checks = append(r.Checks, Check{Name: name, Want: want, Got: fmt.Sprintf(got, a...), Pass: pass})
+	r.Checks.add(name, want, pass, got, a...)
 }
 
 func (r *ScenarioReport) addCongestion(cc string) {
