@@ -145,42 +145,23 @@ func RunHome(ctx context.Context, opt Options) (*HomeSummary, error) {
 	if opt.Name == "" {
 		opt.Name = "athome"
 	}
-	if err := opt.defaults(); err != nil {
-		return nil, err
-	}
-	topo, err := lab.Parse(atHomeTopologyYAML)
-	if err != nil {
-		return nil, fmt.Errorf("home topology: %w", err)
-	}
-	topo.Name = opt.Name
-	say := func(format string, a ...any) { fmt.Fprintf(opt.Progress, format+"\n", a...) }
-	say("== building the lab %q (mn with wlan0 and lte0, ar, ha with a shared home link to host hh, cn)", opt.Name)
-	l, err := lab.Up(ctx, topo)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if derr := l.Down(); derr != nil {
-			say("lab down: %v", derr)
+	var sum *HomeSummary
+	err := onNetwork(ctx, opt, atHomeTopologyYAML, "mn with wlan0 and lte0, ar, ha with a shared home link to host hh, cn", func(s *scenario) error {
+		s.haExtra = "home_link: home0\n"
+		if err := s.writeConfigs(); err != nil {
+			return err
 		}
-	}()
-	s := &scenario{opt: opt, lab: l, say: say, dir: l.StateDir()}
-	defer s.keepLogs()
-	defer s.stopDaemons()
-	s.haExtra = "home_link: home0\n"
-	if err := s.writeConfigs(); err != nil {
-		return nil, err
-	}
-	for _, r := range []string{"ha", "mn"} {
-		if err := s.startDaemon(ctx, r, r); err != nil {
-			return nil, err
+		for _, r := range []string{"ha", "mn"} {
+			if err := s.startDaemon(ctx, r, r); err != nil {
+				return err
+			}
 		}
-	}
-	sum := s.homeScenario(ctx)
-	if !sum.Passed() {
-		return sum, fmt.Errorf("home scenario failed")
-	}
-	return sum, nil
+		if sum = s.homeScenario(ctx); !sum.Passed() {
+			return fmt.Errorf("home scenario failed")
+		}
+		return nil
+	})
+	return sum, err
 }
 
 // homeScenario runs the phases with the daemons started.

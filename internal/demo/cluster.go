@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"monami/internal/ctlapi"
-	"monami/internal/lab"
 	"monami/internal/role/ha"
 )
 
@@ -172,28 +171,12 @@ func RunCluster(ctx context.Context, opt Options) (*ClusterSummary, error) {
 	if opt.Name == "" {
 		opt.Name = "hacl"
 	}
-	if err := opt.defaults(); err != nil {
-		return nil, err
-	}
-	topo, err := lab.Parse(clusterTopologyYAML)
-	if err != nil {
-		return nil, fmt.Errorf("cluster topology: %w", err)
-	}
-	topo.Name = opt.Name
-	say := func(format string, a ...any) { fmt.Fprintf(opt.Progress, format+"\n", a...) }
-	say("== building the lab %q (3 home agents and ar on one home link, 3 etcd members, mn, cn)", opt.Name)
-	l, err := lab.Up(ctx, topo)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if derr := l.Down(); derr != nil {
-			say("lab down: %v", derr)
-		}
-	}()
-	s := &scenario{opt: opt, lab: l, say: say, dir: l.StateDir()}
-	defer s.stopDaemons()
-	return s.clusterScenario(ctx)
+	var sum *ClusterSummary
+	err := onNetwork(ctx, opt, clusterTopologyYAML, "3 home agents and ar on one home link, 3 etcd members, mn, cn", func(s *scenario) (err error) {
+		sum, err = s.clusterScenario(ctx)
+		return err
+	})
+	return sum, err
 }
 
 // clusterScenario starts everything and runs the three failures.

@@ -254,22 +254,28 @@ func (o *Options) setQdisc(t *lab.Topology) {
 // inLab builds the demo network, runs f on a scenario in it, and removes
 // the daemons and the network whatever happened.
 func inLab(ctx context.Context, opt Options, f func(*scenario) error) error {
+	what := "mn with wlan0 10 ms and lte0 40 ms, ar, ha, cn"
+	if opt.NAT {
+		what = "mn with wlan0 IPv6 10 ms and lte0 IPv4-only 40 ms behind ar's NAT44, ar, ha, cn"
+	}
+	return onNetwork(ctx, opt, opt.topology(), what, f)
+}
+
+// onNetwork builds the network of topoYAML (what describes it in the
+// progress), runs f on a scenario in it, and removes the daemons and the
+// network whatever happened: every scenario's frame.
+func onNetwork(ctx context.Context, opt Options, topoYAML []byte, what string, f func(*scenario) error) error {
 	if err := opt.defaults(); err != nil {
 		return err
 	}
-	topo, err := lab.Parse(opt.topology())
+	topo, err := lab.Parse(topoYAML)
 	if err != nil {
-		return fmt.Errorf("demo topology: %w", err)
+		return fmt.Errorf("topology: %w", err)
 	}
 	topo.Name = opt.Name
 	opt.setQdisc(topo)
 	say := func(format string, a ...any) { fmt.Fprintf(opt.Progress, format+"\n", a...) }
-
-	if opt.NAT {
-		say("== building the lab %q (mn with wlan0 IPv6 10 ms and lte0 IPv4-only 40 ms behind ar's NAT44, ar, ha, cn)", opt.Name)
-	} else {
-		say("== building the lab %q (mn with wlan0 10 ms and lte0 40 ms, ar, ha, cn)", opt.Name)
-	}
+	say("== building the lab %q (%s)", opt.Name, what)
 	l, err := lab.Up(ctx, topo)
 	if err != nil {
 		return err
