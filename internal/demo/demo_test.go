@@ -339,21 +339,32 @@ func waitQuiet(t *testing.T) {
 	}
 }
 
+// registered opens a fresh lab with its signalling captured and both
+// daemons started, and waits for the mobile node's two bindings: the
+// start of every timed attempt (failover, silent, flap).
+func registered(t *testing.T, name string, opt Options) (s *scenario, pcap string, stopCapture, closeLab func()) {
+	t.Helper()
+	s, closeLab = openScenario(t, name, opt)
+	if err := s.writeConfigs(); err != nil {
+		closeLab()
+		t.Fatal(err)
+	}
+	pcap, stopCapture = s.capture(t)
+	s.start(t, "ha", "mn")
+	if err := s.waitBindings(context.Background(), 2, 20*time.Second); err != nil {
+		stopCapture()
+		closeLab()
+		t.Fatal(err)
+	}
+	return s, pcap, stopCapture, closeLab
+}
+
 // failoverAttempt runs the demo once on a fresh lab and fresh daemons and
 // checks all of it; it returns whether the gaps were left unresolved.
 func failoverAttempt(t *testing.T, name string, opt Options) (unresolved bool) {
 	t.Helper()
-	s, closeLab := openScenario(t, name, opt)
+	s, pcap, stopCapture, closeLab := registered(t, name, opt)
 	defer closeLab()
-	if err := s.writeConfigs(); err != nil {
-		t.Fatal(err)
-	}
-	pcap, stopCapture := s.capture(t)
-	s.start(t, "ha", "mn")
-	if err := s.waitBindings(context.Background(), 2, 20*time.Second); err != nil {
-		stopCapture()
-		t.Fatal(err)
-	}
 	waitQuiet(t)
 	sum, err := s.failover(context.Background())
 	stopCapture()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"monami/internal/testenv"
 )
@@ -39,17 +38,8 @@ func TestSilentFailureKeepsTCP(t *testing.T) {
 }
 
 func silentAttempt(t *testing.T, name string, opt Options) (unresolved bool) {
-	s, closeLab := openScenario(t, name, opt)
+	s, pcap, stopCapture, closeLab := registered(t, name, opt)
 	defer closeLab()
-	if err := s.writeConfigs(); err != nil {
-		t.Fatal(err)
-	}
-	pcap, stopCapture := s.capture(t)
-	s.start(t, "ha", "mn")
-	if err := s.waitBindings(context.Background(), 2, 20*time.Second); err != nil {
-		stopCapture()
-		t.Fatal(err)
-	}
 	sum, err := s.failover(context.Background())
 	stopCapture()
 	if sum != nil {
