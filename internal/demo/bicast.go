@@ -89,10 +89,7 @@ func (s *scenario) bicastCase(ctx context.Context, r *ScenarioReport, t0 time.Ti
 	if err != nil {
 		return c, err
 	}
-	stopTaps := make(chan struct{})
-	for _, t := range taps {
-		go t.run(stopTaps)
-	}
+	stopTaps := runTaps(taps)
 	start := time.Now()
 	stop := make(chan struct{})
 	sent := make(chan struct{}, 2)
@@ -120,11 +117,7 @@ func (s *scenario) bicastCase(ctx context.Context, r *ScenarioReport, t0 time.Ti
 	<-sent
 	<-sent
 	time.Sleep(bicastDrain)
-	close(stopTaps)
-	var pkts []tapPacket
-	for _, t := range taps {
-		pkts = append(pkts, t.close()...)
-	}
+	pkts := stopTaps()
 	if err != nil {
 		return c, err
 	}

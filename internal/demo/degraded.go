@@ -85,10 +85,7 @@ func (s *scenario) degraded(ctx context.Context, r *ScenarioReport, t0 time.Time
 	if err != nil {
 		return err
 	}
-	stopTaps := make(chan struct{})
-	for _, t := range taps {
-		go t.run(stopTaps)
-	}
+	stopTaps := runTaps(taps)
 	orig, err := s.lab.Impairment("wlan")
 	if err != nil {
 		return err
@@ -121,11 +118,7 @@ func (s *scenario) degraded(ctx context.Context, r *ScenarioReport, t0 time.Time
 	<-btx.done
 	<-butx.done
 	time.Sleep(300 * time.Millisecond)
-	close(stopTaps)
-	var pkts []tapPacket
-	for _, t := range taps {
-		pkts = append(pkts, t.close()...)
-	}
+	pkts := stopTaps()
 	for _, rx := range []*receiver{brx, burx} {
 		select {
 		case <-rx.done:

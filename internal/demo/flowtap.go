@@ -171,3 +171,20 @@ func byPort(proto byte, ports map[uint16]string) func([]byte) string {
 		return ports[binary.BigEndian.Uint16(in[42:])]
 	}
 }
+
+// runTaps starts taps; the returned stop ends them and returns what they
+// captured, in tap order.
+func runTaps(taps []*flowTap) (stop func() []tapPacket) {
+	done := make(chan struct{})
+	for _, t := range taps {
+		go t.run(done)
+	}
+	return func() []tapPacket {
+		close(done)
+		var pkts []tapPacket
+		for _, t := range taps {
+			pkts = append(pkts, t.close()...)
+		}
+		return pkts
+	}
+}

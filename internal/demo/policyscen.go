@@ -92,10 +92,7 @@ func (s *scenario) policy(ctx context.Context, r *ScenarioReport, t0 time.Time) 
 		}
 		return err
 	}
-	stopTaps := make(chan struct{})
-	for _, t := range taps {
-		go t.run(stopTaps)
-	}
+	stopTaps := runTaps(taps)
 	stop := make(chan struct{})
 	start := time.Now()
 	go mEnd.send(stop)
@@ -161,11 +158,7 @@ func (s *scenario) policy(ctx context.Context, r *ScenarioReport, t0 time.Time) 
 	<-btx.done
 	<-butx.done
 	time.Sleep(300 * time.Millisecond)
-	close(stopTaps)
-	var pkts []tapPacket
-	for _, t := range taps {
-		pkts = append(pkts, t.close()...)
-	}
+	pkts := stopTaps()
 	for _, e := range []*pinnedEnd{mEnd, cEnd} {
 		select {
 		case <-e.done:
