@@ -368,6 +368,13 @@ func assertClean(t *testing.T, node *lab.NodeNS) {
 
 func tcpEcho(t *testing.T, client *lab.NodeNS, from netip.Addr, server *lab.NodeNS, at netip.Addr, size int) {
 	t.Helper()
+	tcpEchoMSS(t, client, from, server, at, size, 0)
+}
+
+// tcpEchoMSS is tcpEcho with the client's MSS clamped to mss (TCP_MAXSEG)
+// when it is not 0.
+func tcpEchoMSS(t *testing.T, client *lab.NodeNS, from netip.Addr, server *lab.NodeNS, at netip.Addr, size, mss int) {
+	t.Helper()
 	var ln net.Listener
 	if err := server.Do(func() (err error) {
 		ln, err = net.Listen("tcp6", net.JoinHostPort(at.String(), "0"))
@@ -386,7 +393,7 @@ func tcpEcho(t *testing.T, client *lab.NodeNS, from netip.Addr, server *lab.Node
 	}()
 	var conn net.Conn
 	if err := client.Do(func() (err error) {
-		d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: from.AsSlice()}}
+		d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: from.AsSlice()}, Control: clampMSS(mss)}
 		conn, err = d.Dial("tcp6", ln.Addr().String())
 		return err
 	}); err != nil {
@@ -604,4 +611,18 @@ func buildUDP6(src, dst netip.Addr, sport, dport uint16, payload []byte) []byte 
 	copy(u[8:], payload)
 	binary.BigEndian.PutUint16(u[6:], pseudoHeaderChecksum(s, d, unix.IPPROTO_UDP, u, 6))
 	return p
+}
+
+// clampMSS sets TCP_MAXSEG before connect; nil for 0.
+func clampMSS(mss int) func(string, string, syscall.RawConn) error {
+	if mss == 0 {
+		return nil
+	}
+	return func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_MAXSEG, mss) }); err != nil {
+			return err
+		}
+		return serr
+	}
 }

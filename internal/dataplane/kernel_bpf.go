@@ -83,6 +83,8 @@ const (
 	skbLen            = 0
 	skbMark           = 8
 	skbIngressIfindex = 36
+	skbIfindex        = 40
+	skbCB0            = 48
 	skbGSOSize        = 176
 )
 
