@@ -383,8 +383,7 @@ func (h *HomeAgent) Run(ctx context.Context) error {
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	pathTick := h.startPaths(rctx, &wg)
-	defer pathTick.Stop()
+	h.startPaths(rctx, &wg)
 	for {
 		h.armExpiry(timer)
 		select {
@@ -406,8 +405,8 @@ func (h *HomeAgent) Run(ctx context.Context) error {
 			q.reply <- h.snapshot(q.topic)
 		case f := <-h.calls:
 			f()
-		case <-pathTick.C:
-			h.pathsTickBounded()
+		case r := <-h.pw.readings:
+			h.pathsRound(r)
 		case r := <-h.pw.replies:
 			h.pathReply(r)
 		}
