@@ -233,7 +233,8 @@ type mobileNode struct {
 	hoa, coa netip.Addr
 	spi      uint32
 	key      []byte
-	seq      uint16 // the last sequence number sent
+	seq      uint16     // the last sequence number sent
+	bu       buTemplate // its Binding Update, encoded once
 }
 
 func mobileNodes(n int) ([]mobileNode, error) {
@@ -280,6 +281,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	mns, err := mobileNodes(o.MobileNodes)
 	if err != nil {
 		return nil, err
+	}
+	for i := range mns {
+		if mns[i].bu, err = newTemplate(&mns[i], i, o); err != nil {
+			return nil, err
+		}
 	}
 	_ = lab.Teardown(o.LabName)
 	topo := topology(o.LabName)
