@@ -21,6 +21,7 @@ func (h *HomeAgent) sendAck(ctx context.Context, r *received, req *binding.Bindi
 	if err != nil {
 		return err
 	}
+	h.ackq.wait(ctx) // after the batch in flight
 	sctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	return r.tp.Send(sctx, out)

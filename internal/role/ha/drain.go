@@ -196,6 +196,7 @@ func (h *HomeAgent) sendSwitch(ctx context.Context, hoa netip.Addr) {
 		}
 		if err == nil {
 			out.MH = h.out
+			h.ackq.wait(ctx) // after the acknowledgements in flight
 			sctx, cancel := context.WithTimeout(ctx, time.Second)
 			err = p.tp.Send(sctx, out)
 			cancel()

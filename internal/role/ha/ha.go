@@ -157,7 +157,8 @@ type HomeAgent struct {
 	out  []byte
 	// baOpts: the options of the acknowledgement being encoded.
 	baOpts []wire.Option
-	acks   ackBatch // answerAll's
+	acks   ackBatch // answerAll's, without ackq
+	ackq   *ackQueue
 	// flowReq and flowResults: the flow options of the Binding Update
 	// being processed and their answers.
 	flowReq     binding.FlowRequest
@@ -384,6 +385,7 @@ func (h *HomeAgent) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	h.startPaths(rctx, &wg)
+	h.startAcks(rctx, &wg)
 	for {
 		h.armExpiry(timer)
 		select {
