@@ -155,8 +155,11 @@ type HomeAgent struct {
 	bu   wire.BindingUpdateView
 	dec  binding.Decision
 	out  []byte
-	// baOpts: the options of the acknowledgement being encoded.
+	// baOpts: the options of the acknowledgement being encoded; baBIDs
+	// and baOne the values some of them point to.
 	baOpts []wire.Option
+	baBIDs []wire.BindingIdentifier
+	baOne  baScratch
 	acks   ackBatch // answerAll's, without ackq
 	ackq   *ackQueue
 	// flowReq and flowResults: the flow options of the Binding Update
