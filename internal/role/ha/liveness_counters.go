@@ -46,8 +46,9 @@ func readCounters(ctx context.Context, ec dataplane.EndpointCounter, loopCost *a
 		case <-ctx.Done():
 			return
 		}
-		wait := time.Until(nextReading(start, spent, last, time.Duration(loopCost.Load())))
-		last = spent
+		cost := spent + time.Duration(loopCost.Load())
+		wait := time.Until(nextReading(start, cost, last))
+		last = cost
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
@@ -57,16 +58,16 @@ func readCounters(ctx context.Context, ec dataplane.EndpointCounter, loopCost *a
 }
 
 // nextReading is when the reading after one that started at start may
-// begin: pathPoll later, or later still so that rounds take at most
-// pathShare of the time. The reading's cost is the lower of the last
-// two: on a busy machine a reader descheduled for 140 ms (seen at a load
-// average of 13 on 2 cores) would otherwise stop the rounds for 1.4 s,
-// and a silent failure then went unnoticed that long; a home agent whose
-// readings are all slow still waits in proportion.
-func nextReading(start time.Time, spent, last, loop time.Duration) time.Time {
-	read := spent
+// begin: pathPoll later, or later still so that rounds (the reading here
+// and the round on the loop) take at most pathShare of the time. The
+// cost taken is the lower of the last two rounds': on a busy machine a
+// reader or loop descheduled for 140 ms (seen at a load average of 13 on
+// 2 cores) would otherwise stop the rounds for 1.4 s, and a silent
+// failure then went unnoticed that long; a home agent whose rounds are
+// all slow still waits in proportion.
+func nextReading(start time.Time, cost, last time.Duration) time.Time {
 	if last > 0 {
-		read = min(spent, last)
+		cost = min(cost, last)
 	}
-	return start.Add(max(pathPoll, time.Duration(float64(read+loop)/pathShare)))
+	return start.Add(max(pathPoll, time.Duration(float64(cost)/pathShare)))
 }
