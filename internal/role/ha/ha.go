@@ -148,7 +148,7 @@ type HomeAgent struct {
 	// (RFC 5142); paths are how each (home address, care-of address)
 	// registered, for messages the home agent sends unasked (drain.go).
 	drain *binding.Drain
-	paths map[netip.Addr]map[netip.Addr]signalPath
+	paths map[netip.Addr]map[netip.Addr]*signalPath
 
 	// scratch reused per Binding Update (the loop is single-threaded)
 	view binding.BindingUpdateRequest
@@ -199,7 +199,7 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 		in:       make(chan received, 1024),
 		snaps:    make(chan snapshotReq),
 		calls:    make(chan func()),
-		paths:    map[netip.Addr]map[netip.Addr]signalPath{},
+		paths:    map[netip.Addr]map[netip.Addr]*signalPath{},
 		warnings: newLimiter(10, 20),
 		answers:  newLimiter(100, 100),
 		done:     make(chan struct{}),
