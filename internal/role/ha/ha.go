@@ -234,7 +234,7 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 	var shared dataplane.SharedUDP
 	if h.tps == nil {
 		if p := cfg.UDPPort(); p != 0 {
-			u, err := transport.ListenUDP(transport.UDPConfig{Logger: h.log, Data: h.deliverUDP, Endpoints: []transport.UDPEndpoint{
+			u, err := transport.ListenUDP(transport.UDPConfig{Logger: h.log, QueueLen: signalQueue, Data: h.deliverUDP, Endpoints: []transport.UDPEndpoint{
 				{Addr: netip.AddrPortFrom(netip.IPv6Unspecified(), p)},
 				{Addr: netip.AddrPortFrom(netip.IPv4Unspecified(), p)},
 			}})
@@ -245,7 +245,7 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 			shared = u
 		}
 		if cfg.NativeSignalling() {
-			n, err := transport.OpenNative(transport.NativeConfig{Logger: h.log})
+			n, err := transport.OpenNative(transport.NativeConfig{Logger: h.log, QueueLen: signalQueue})
 			if err != nil {
 				return nil, fmt.Errorf("native signalling: %w", err)
 			}
