@@ -3,7 +3,10 @@ package dataplane
 import (
 	"fmt"
 	"net/netip"
+	"sync"
 	"sync/atomic"
+
+	"github.com/google/nftables"
 )
 
 // EndpointKey names a decapsulating endpoint regardless of encapsulation:
@@ -20,22 +23,74 @@ type EndpointCounter interface {
 }
 
 // EndpointCounters implements EndpointCounter from the per-element
-// counters of the ingress check's accepting sets (kernel_nft.go).
+// counters of the ingress check's accepting sets (kernel_nft.go). The
+// dump (one element per endpoint: milliseconds at thousands of mobile
+// nodes) runs on a connection of its own, without the data plane's lock,
+// so a role may read the counters on another goroutine while its event
+// loop keeps installing bindings.
 func (k *kernelDP) EndpointCounters() (map[EndpointKey]uint64, error) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
 	if k.closed {
+		k.mu.Unlock()
 		return nil, ErrClosed
 	}
-	return k.nft.endpointCounters()
+	sets := k.nft.counterSets()
+	k.mu.Unlock()
+	return k.counters.read(k.nft.opts, sets)
 }
 
-func (s *nftState) endpointCounters() (map[EndpointKey]uint64, error) {
-	out := map[EndpointKey]uint64{}
-	for _, name := range []string{setAllowed, setAllowedPfx, setAnyInner} {
-		els, err := s.conn.GetSetElements(s.sets[name])
+// counterSets are the accepting sets whose elements count arrivals.
+func (s *nftState) counterSets() []*nftables.Set {
+	return []*nftables.Set{s.sets[setAllowed], s.sets[setAllowedPfx], s.sets[setAnyInner]}
+}
+
+// counterReader is the nftables connection that reads the counters,
+// apart from the one that stages transactions (its own socket: a dump's
+// answers never mix with a transaction's).
+type counterReader struct {
+	mu     sync.Mutex
+	conn   *nftables.Conn
+	closed bool
+}
+
+func (r *counterReader) read(opts []nftables.ConnOption, sets []*nftables.Set) (map[EndpointKey]uint64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, ErrClosed
+	}
+	if r.conn == nil {
+		c, err := nftables.New(opts...)
 		if err != nil {
-			return nil, fmt.Errorf("nftables: read set %s: %w", name, err)
+			return nil, fmt.Errorf("nftables: counter connection: %w", err)
+		}
+		r.conn = c
+	}
+	out, err := endpointCounters(r.conn, sets)
+	if err != nil {
+		// Its socket may still hold the failed dump's answers.
+		_ = r.conn.CloseLasting()
+		r.conn = nil
+	}
+	return out, err
+}
+
+func (r *counterReader) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	if r.conn != nil {
+		_ = r.conn.CloseLasting()
+		r.conn = nil
+	}
+}
+
+func endpointCounters(c *nftables.Conn, sets []*nftables.Set) (map[EndpointKey]uint64, error) {
+	out := map[EndpointKey]uint64{}
+	for _, set := range sets {
+		els, err := c.GetSetElements(set)
+		if err != nil {
+			return nil, fmt.Errorf("nftables: read set %s: %w", set.Name, err)
 		}
 		for _, e := range els {
 			if e.IntervalEnd || len(e.Key) < 32 {

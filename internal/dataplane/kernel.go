@@ -70,6 +70,9 @@ type kernelDP struct {
 	// pmtu learns the tunnels' outer path MTUs from Packet Too Big
 	// (pmtu.go); nil when its socket could not be opened.
 	pmtu *tunnelPMTU
+	// counters reads the per-endpoint counters on a connection of its
+	// own (endpoint_counters.go).
+	counters counterReader
 }
 
 type kernelRoute struct {
@@ -460,6 +463,7 @@ func (k *kernelDP) Counters() (Counters, error) {
 
 func (k *kernelDP) Close() error {
 	k.pmtu.close()
+	k.counters.close()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closed {

@@ -164,6 +164,7 @@ func (k *kernelDP) claimedRoutes() map[routeKey]bool {
 // Detach implements Detacher.
 func (k *kernelDP) Detach() error {
 	k.pmtu.close()
+	k.counters.close()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closed {

@@ -100,3 +100,39 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+// A memory store's batch with a record that cannot be encoded changes
+// nothing; a refresh written over a record does not reach a Load already
+// under way (it iterates over a copy).
+func TestMemoryAtomicAndLoadCopies(t *testing.T) {
+	s := store.NewMemory()
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	a := storetest.Record("2001:db8:1::10", "2001:db8:a::10", 1, 7, t0, time.Minute)
+	if err := s.Apply(store.Batch{Put: []store.Record{a}}); err != nil {
+		t.Fatal(err)
+	}
+	bad := storetest.Record("2001:db8:1::20", "2001:db8:b::20", 1, 9, t0, time.Minute)
+	bad.Binding.HoA = netip.MustParseAddr("192.0.2.1")
+	b := a
+	b.Replay.LastSeq = 8
+	if err := s.Apply(store.Batch{Put: []store.Record{b, bad}}); err == nil {
+		t.Fatal("a batch with an IPv4 home address was applied")
+	}
+	if got := storetest.Load(t, s); len(got) != 1 || !storetest.Equal(got[0], a) {
+		t.Fatalf("after a refused batch: %+v, want %+v", got, a)
+	}
+	for r, err := range s.Load() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Apply(store.Batch{Put: []store.Record{b}}); err != nil {
+			t.Fatal(err)
+		}
+		if !storetest.Equal(r, a) {
+			t.Errorf("Load yielded %+v, want the record before the refresh %+v", r, a)
+		}
+	}
+	if got := storetest.Load(t, s); len(got) != 1 || !storetest.Equal(got[0], b) {
+		t.Fatalf("after the refresh: %+v, want %+v", got, b)
+	}
+}

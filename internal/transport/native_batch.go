@@ -3,10 +3,6 @@ package transport
 import (
 	"context"
 	"fmt"
-	"net"
-	"strconv"
-
-	"golang.org/x/net/ipv6"
 )
 
 // BatchSender is implemented by transports that send many messages in one
@@ -44,39 +40,9 @@ func (n *Native) SendBatch(ctx context.Context, ss []Signal, errs []error) {
 		fail(0, err)
 		return
 	}
-	// One arena for every packet; the messages slice it once it stops
-	// growing.
-	var arena []byte
-	ends := make([]int, len(ss))
-	ms := make([]ipv6.Message, 0, len(ss))
-	idx := make([]int, 0, len(ss)) // the Signal of each message
-	for i := range ss {
-		s := &ss[i]
-		start := len(arena)
-		var err error
-		arena, err = appendPacket(arena, s)
-		if err != nil {
-			arena, errs[i] = arena[:start], err
-			ends[i] = -1
-			continue
-		}
-		ends[i] = len(arena)
-		cm := &ipv6.ControlMessage{IfIndex: s.IfIndex, Src: s.Src.AsSlice()}
-		dst := &net.IPAddr{IP: s.Dst.AsSlice()}
-		if s.IfIndex != 0 && (s.Dst.IsLinkLocalUnicast() || s.Dst.IsLinkLocalMulticast()) {
-			dst.Zone = strconv.Itoa(s.IfIndex)
-		}
-		ms = append(ms, ipv6.Message{OOB: cm.Marshal(), Addr: dst, Buffers: [][]byte{nil}})
-		idx = append(idx, i)
-		errs[i] = nil
-	}
-	start := 0
-	for k, i := range idx {
-		if k > 0 {
-			start = ends[idx[k-1]]
-		}
-		ms[k].Buffers[0] = arena[start:ends[i]]
-	}
+	b := batchPool.Get().(*batchScratch)
+	defer b.put()
+	ms, idx := b.build(ss, errs)
 	for len(ms) > 0 {
 		sent, err := n.send.WriteBatch(ms, 0)
 		n.cnt.sent.Add(uint64(max(sent, 0)))

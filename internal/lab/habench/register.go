@@ -23,24 +23,26 @@ const (
 	lifetime = 150
 )
 
+// outstanding is a mobile node's Binding Update awaiting its answer.
 type outstanding struct {
 	first time.Time
 	tries int
 	seq   uint16
+	out   bool // sent and not answered (nor given up) yet
+	sent  bool // sent in this phase
 }
 
 // registrar sends one Binding Update from every mobile node over one
 // native transport, keeping at most Window outstanding, and collects the
 // acknowledgements.
 type registrar struct {
-	tp    *transport.Native
-	mns   []mobileNode
-	o     Options
-	index map[netip.Addr]int // home address -> mobile node
-	ph    *Phase
+	tp  *transport.Native
+	mns []mobileNode
+	o   Options
+	ph  *Phase
 
 	mu      sync.Mutex
-	pending map[int]*outstanding
+	pending []outstanding // by mobile node
 	lat     []time.Duration
 	done    int
 	slots   chan struct{}
@@ -98,12 +100,9 @@ func runPhase(ctx context.Context, node *lab.NodeNS, o Options, mns []mobileNode
 		return fmt.Errorf("mobile nodes' transport: %w", err)
 	}
 	defer tp.Close()
-	r := &registrar{tp: tp, mns: mns, o: o, index: make(map[netip.Addr]int, len(mns)), ph: ph,
-		pending: map[int]*outstanding{}, lat: make([]time.Duration, 0, len(mns)),
+	r := &registrar{tp: tp, mns: mns, o: o, ph: ph,
+		pending: make([]outstanding, len(mns)), lat: make([]time.Duration, 0, len(mns)),
 		slots: make(chan struct{}, o.Window), all: make(chan struct{})}
-	for i, m := range mns {
-		r.index[m.hoa] = i
-	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go r.receive(rctx, verb)
@@ -124,7 +123,7 @@ func runPhase(ctx context.Context, node *lab.NodeNS, o Options, mns []mobileNode
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := range mns {
-		if p := r.pending[i]; p != nil {
+		if p := &r.pending[i]; p.sent {
 			mns[i].seq = p.seq
 		}
 	}
@@ -149,10 +148,11 @@ const sendBatch = 64
 
 // sendAll sends every mobile node's Binding Update, at most Window
 // outstanding: each time the window has room, the updates that fit go in
-// one sendmmsg. Each update is still built and authenticated on its own.
+// one sendmmsg. Each update is still authenticated on its own, with its
+// own sequence number and timestamp (buTemplate).
 func (r *registrar) sendAll(ctx context.Context) error {
-	ss := make([]transport.Signal, 0, sendBatch)
-	errs := make([]error, sendBatch)
+	var b sendScratch
+	seqs := make([]uint16, 0, sendBatch)
 	for i := 0; i < len(r.mns); {
 		select {
 		case r.slots <- struct{}{}:
@@ -169,54 +169,65 @@ func (r *registrar) sendAll(ctx context.Context) error {
 				break more
 			}
 		}
-		ss = ss[:0]
+		b.reset()
+		now := time.Now()
+		seqs = seqs[:0]
+		r.mu.Lock()
 		for j := i; j < i+n; j++ {
 			r.mns[j].seq++
-			r.mu.Lock()
-			p := &outstanding{first: time.Now(), tries: 1, seq: r.mns[j].seq}
-			r.pending[j] = p
-			r.mu.Unlock()
-			s, err := r.signal(j, p.seq)
-			if err != nil {
-				return err
-			}
-			ss = append(ss, s)
+			seqs = append(seqs, r.mns[j].seq)
+			r.pending[j] = outstanding{first: now, tries: 1, seq: r.mns[j].seq, out: true, sent: true}
 		}
-		r.tp.SendBatch(ctx, ss, errs)
-		for _, err := range errs[:n] {
-			if err != nil {
-				return err
-			}
+		r.mu.Unlock()
+		for k, seq := range seqs {
+			b.add(r, i+k, seq, now)
+		}
+		if err := b.send(ctx, r.tp); err != nil {
+			return err
 		}
 		i += n
 	}
 	return nil
 }
 
-// send builds and sends mobile node i's Binding Update alone.
-func (r *registrar) send(ctx context.Context, i int, seq uint16) error {
-	s, err := r.signal(i, seq)
-	if err != nil {
-		return err
-	}
-	return r.tp.Send(ctx, s)
+// sendScratch holds one batch of Binding Updates: their octets in one
+// arena, reused from batch to batch (the transport copies them out).
+type sendScratch struct {
+	arena []byte
+	ends  []int
+	sigs  []transport.Signal
+	errs  []error
 }
 
-// signal builds mobile node i's authenticated Binding Update (RFC 6275
-// section 6.1.7, from the care-of address with a Home Address option; a
-// BID option, RFC 5648; RFC 4283 NAI; RFC 4285 timestamp and
-// authentication).
-func (r *registrar) signal(i int, seq uint16) (transport.Signal, error) {
+func (b *sendScratch) reset() { b.arena, b.ends, b.sigs = b.arena[:0], b.ends[:0], b.sigs[:0] }
+
+// add appends mobile node i's Binding Update with seq (RFC 6275 section
+// 6.1.7, from the care-of address with a Home Address option).
+func (b *sendScratch) add(r *registrar, i int, seq uint16, now time.Time) {
 	m := &r.mns[i]
-	bu := wire.BindingUpdate{Sequence: seq, Flags: wire.BUFlagA | wire.BUFlagH, Lifetime: lifetime}
-	bu.Options = appendBIDs(bu.Options, i, r.o.BIDs)
-	bu.Options = appendFlows(bu.Options, r.o.BIDs, r.o.FIDs)
-	bu.Options = append(bu.Options, wire.NAI(m.id), wire.MobilityMessageReplayProtection{Timestamp: wire.NTPTimestamp(time.Now())})
-	mh, err := wire.NewAuthenticator(m.key).AppendMessage(nil, bu, m.spi, m.coa, m.hoa, m.hoa, haAddr)
-	if err != nil {
-		return transport.Signal{}, err
+	b.arena = m.bu.appendBU(b.arena, m, seq, now)
+	b.ends = append(b.ends, len(b.arena))
+	b.sigs = append(b.sigs, transport.Signal{Via: transport.ViaMH, Src: m.coa, Dst: haAddr, Ext: transport.ExtHAO, HomeAddress: m.hoa})
+}
+
+// send sends the batch in one sendmmsg.
+func (b *sendScratch) send(ctx context.Context, tp *transport.Native) error {
+	// The arena may have moved while it grew: point each message at it now.
+	for k := range b.sigs {
+		start := 0
+		if k > 0 {
+			start = b.ends[k-1]
+		}
+		b.sigs[k].MH = b.arena[start:b.ends[k]]
 	}
-	return transport.Signal{Via: transport.ViaMH, Src: m.coa, Dst: haAddr, Ext: transport.ExtHAO, HomeAddress: m.hoa, MH: mh}, nil
+	b.errs = append(b.errs[:0], make([]error, len(b.sigs))...)
+	tp.SendBatch(ctx, b.sigs, b.errs)
+	for _, err := range b.errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (r *registrar) receive(ctx context.Context, verb string) {
@@ -233,17 +244,17 @@ func (r *registrar) receive(ctx context.Context, verb string) {
 			continue
 		}
 		ba, ok := msg.(wire.BindingAcknowledgement)
-		i, known := r.index[sig.HomeAddress]
+		i, known := r.mobileNodeOf(sig.HomeAddress)
 		if !ok || !known {
 			continue
 		}
 		r.mu.Lock()
-		p := r.pending[i]
-		if p == nil || ba.Sequence != p.seq {
+		p := &r.pending[i]
+		if !p.out || ba.Sequence != p.seq {
 			r.mu.Unlock()
 			continue
 		}
-		delete(r.pending, i)
+		p.out = false
 		r.lat = append(r.lat, at.Sub(p.first))
 		if ba.Status == wire.StatusAccepted {
 			r.ph.Accepted++
@@ -280,12 +291,13 @@ func (r *registrar) retransmit(ctx context.Context) {
 		now := time.Now()
 		r.mu.Lock()
 		var again []int
-		for i, p := range r.pending {
-			if now.Sub(p.first) < time.Duration(p.tries)*retransmitAfter {
+		for i := range r.pending {
+			p := &r.pending[i]
+			if !p.out || now.Sub(p.first) < time.Duration(p.tries)*retransmitAfter {
 				continue
 			}
 			if p.tries == maxTries {
-				delete(r.pending, i)
+				p.out = false
 				r.ph.Rejected["no answer"]++
 				r.done++
 				<-r.slots
@@ -302,12 +314,27 @@ func (r *registrar) retransmit(ctx context.Context) {
 		}
 		finished := r.done == len(r.mns)
 		r.mu.Unlock()
+		var b sendScratch
 		for k, i := range again {
-			_ = r.send(ctx, i, seqs[k])
+			b.add(r, i, seqs[k], now)
+		}
+		if len(again) > 0 {
+			_ = b.send(ctx, r.tp)
 		}
 		if finished {
 			r.finish()
 			return
 		}
 	}
+}
+
+// mobileNodeOf is the mobile node whose home address is a (hoaOf), false
+// for any other address.
+func (r *registrar) mobileNodeOf(a netip.Addr) (int, bool) {
+	b := a.As16()
+	i := (int(b[13])<<16 | int(b[14])<<8 | int(b[15])) - 0x10000
+	if i < 0 || i >= len(r.mns) || r.mns[i].hoa != a {
+		return 0, false
+	}
+	return i, true
 }

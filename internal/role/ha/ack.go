@@ -3,6 +3,7 @@ package ha
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"time"
 
 	"monami/internal/binding"
@@ -21,6 +22,7 @@ func (h *HomeAgent) sendAck(ctx context.Context, r *received, req *binding.Bindi
 	if err != nil {
 		return err
 	}
+	h.ackq.wait(ctx) // after the batch in flight
 	sctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	return r.tp.Send(sctx, out)
@@ -40,11 +42,15 @@ func (h *HomeAgent) ackSignal(buf []byte, r *received, req *binding.BindingUpdat
 	if d.MobileRouter {
 		ba.Flags |= wire.BAFlagR
 	}
-	for _, b := range d.BIDs {
+	// The options point into scratch the loop keeps (h.baBIDs, h.baOne):
+	// boxing a value in the Option interface would allocate each time.
+	h.baBIDs = slices.Grow(h.baBIDs[:0], len(d.BIDs))[:len(d.BIDs)]
+	for i, b := range d.BIDs {
 		// RFC 5648: the Binding Identifier options of the BU are copied into
 		// the BA, each with the status of its BID.
-		ba.Options = append(ba.Options, wire.BindingIdentifier{BindingID: b.BID, Status: b.Status,
-			SimultaneousHomeAndForeign: b.SimultaneousHomeForeign, CareOfAddress: b.CoA, Priority: requestedPriority(req, b.BID)})
+		h.baBIDs[i] = wire.BindingIdentifier{BindingID: b.BID, Status: b.Status,
+			SimultaneousHomeAndForeign: b.SimultaneousHomeForeign, CareOfAddress: b.CoA, Priority: requestedPriority(req, b.BID)}
+		ba.Options = append(ba.Options, &h.baBIDs[i])
 	}
 	// RFC 6089 section 4.1: each flow of the update answered with its status.
 	ba.Options = appendFlowOptions(ba.Options, flows)
@@ -54,13 +60,15 @@ func (h *HomeAgent) ackSignal(buf []byte, r *received, req *binding.BindingUpdat
 	if nai != nil && sa != nil {
 		// Local policy, as RFC 5213 does for proxy registrations: name the
 		// mobile node the answer is for.
-		ba.Options = append(ba.Options, wire.MobileNodeIdentifier{Subtype: wire.MNIDNAI, Identifier: nai})
+		h.baOne.mnid = wire.MobileNodeIdentifier{Subtype: wire.MNIDNAI, Identifier: nai}
+		ba.Options = append(ba.Options, &h.baOne.mnid)
 	}
 	if nat, ok := natDetection(sig, req, d, h.natRefresh()); ok {
 		ba.Options = append(ba.Options, nat)
 	}
 	if d.HasTimestamp {
-		ba.Options = append(ba.Options, wire.MobilityMessageReplayProtection{Timestamp: d.Timestamp})
+		h.baOne.ts = wire.MobilityMessageReplayProtection{Timestamp: d.Timestamp}
+		ba.Options = append(ba.Options, &h.baOne.ts)
 	}
 
 	// From the address the BU was sent to (the mobile node matches the
@@ -84,6 +92,8 @@ func (h *HomeAgent) ackSignal(buf []byte, r *received, req *binding.BindingUpdat
 		buf, err = wire.AppendMessage(buf, ba, netip0, netip0)
 	}
 	clear(ba.Options) // the next answer's; keep no option's data alive meanwhile
+	clear(h.baBIDs)
+	h.baOne = baScratch{}
 	h.baOpts = ba.Options[:0]
 	if err != nil {
 		return out, buf[:start], err
@@ -125,4 +135,10 @@ func requestedPriority(req *binding.BindingUpdateRequest, bid uint16) uint8 {
 		}
 	}
 	return 0
+}
+
+// baScratch holds the single options of the answer being encoded.
+type baScratch struct {
+	mnid wire.MobileNodeIdentifier
+	ts   wire.MobilityMessageReplayProtection
 }

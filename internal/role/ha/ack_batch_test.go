@@ -12,14 +12,19 @@ import (
 )
 
 // batchTransport is memTransport with sendmmsg-like batches, recording
-// each batch's size; failAt fails that message of every batch.
+// each batch's size; failAt fails that message of every batch; a batch
+// waits for gate when it is set.
 type batchTransport struct {
 	*memTransport
 	batches []int
 	failAt  int
+	gate    chan struct{}
 }
 
 func (b *batchTransport) SendBatch(ctx context.Context, ss []transport.Signal, errs []error) {
+	if b.gate != nil {
+		<-b.gate
+	}
 	b.batches = append(b.batches, len(ss))
 	for i, s := range ss {
 		if i == b.failAt {

@@ -19,6 +19,16 @@ import (
 // cluster's --max-txn-ops must hold it (docs/ha-cluster.md).
 const maxBatch = 256
 
+// signalQueue is how many received messages each signalling transport
+// holds for the read loop (the transports' default is 256). Thousands of
+// mobile nodes refreshing at once arrive faster than the read loop gets a
+// core on a busy machine: with 512 Binding Updates outstanding in the
+// bench (`monami lab bench ha --window 512`), a queue of 256 lost some
+// (1,275 retransmitted in 50,000 refreshes), and the mobile nodes waited
+// a second for their retransmission. The loop's own queue (h.in) holds
+// 1024.
+const signalQueue = 4096
+
 // singleAfterFailure is how long the home agent takes messages one at a
 // time after a batch failed, so that one update the data plane cannot
 // install is refused alone, not with the updates queued beside it.

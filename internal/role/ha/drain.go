@@ -42,10 +42,17 @@ func (h *HomeAgent) notePath(r *received, req *binding.BindingUpdateRequest) {
 	sig := &r.sig
 	m := h.paths[req.HoA]
 	if m == nil {
-		m = map[netip.Addr]signalPath{}
+		m = map[netip.Addr]*signalPath{}
 		h.paths[req.HoA] = m
 	}
-	m[req.CareOfAddress()] = signalPath{to: sig.Src, tp: r.tp, via: sig.Via, ha: sig.Dst, ifIndex: sig.IfIndex, peer: sig.Peer, local: sig.Local, lastAccepted: r.at}
+	sp := signalPath{to: sig.Src, tp: r.tp, via: sig.Via, ha: sig.Dst, ifIndex: sig.IfIndex, peer: sig.Peer, local: sig.Local, lastAccepted: r.at}
+	// A refresh writes over the path it knows: no map assignment of the
+	// whole struct on every accepted update.
+	if p := m[req.CareOfAddress()]; p != nil {
+		*p = sp
+		return
+	}
+	m[req.CareOfAddress()] = &sp
 }
 
 // DrainRequest is the body of the drain command (monami ctl drain).
@@ -174,8 +181,11 @@ func (h *HomeAgent) sendSwitch(ctx context.Context, hoa netip.Addr) {
 	sa := h.sec.byHoA[hoa]
 	sent := 0
 	for _, b := range h.cache.Lookup(hoa) {
-		p, ok := h.paths[hoa][b.CoA]
-		if !ok {
+		var p signalPath
+		known, ok := h.paths[hoa][b.CoA]
+		if ok {
+			p = *known
+		} else {
 			// Restored from the store: no path learnt since the start.
 			// Native signalling needs none; RFC 5555 UDP needs the NAT's port.
 			if p, ok = h.nativePath(b.CoA); !ok {
@@ -196,6 +206,7 @@ func (h *HomeAgent) sendSwitch(ctx context.Context, hoa netip.Addr) {
 		}
 		if err == nil {
 			out.MH = h.out
+			h.ackq.wait(ctx) // after the acknowledgements in flight
 			sctx, cancel := context.WithTimeout(ctx, time.Second)
 			err = p.tp.Send(sctx, out)
 			cancel()

@@ -148,16 +148,20 @@ type HomeAgent struct {
 	// (RFC 5142); paths are how each (home address, care-of address)
 	// registered, for messages the home agent sends unasked (drain.go).
 	drain *binding.Drain
-	paths map[netip.Addr]map[netip.Addr]signalPath
+	paths map[netip.Addr]map[netip.Addr]*signalPath
 
 	// scratch reused per Binding Update (the loop is single-threaded)
 	view binding.BindingUpdateRequest
 	bu   wire.BindingUpdateView
 	dec  binding.Decision
 	out  []byte
-	// baOpts: the options of the acknowledgement being encoded.
+	// baOpts: the options of the acknowledgement being encoded; baBIDs
+	// and baOne the values some of them point to.
 	baOpts []wire.Option
-	acks   ackBatch // answerAll's
+	baBIDs []wire.BindingIdentifier
+	baOne  baScratch
+	acks   ackBatch // answerAll's, without ackq
+	ackq   *ackQueue
 	// flowReq and flowResults: the flow options of the Binding Update
 	// being processed and their answers.
 	flowReq     binding.FlowRequest
@@ -195,7 +199,7 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 		in:       make(chan received, 1024),
 		snaps:    make(chan snapshotReq),
 		calls:    make(chan func()),
-		paths:    map[netip.Addr]map[netip.Addr]signalPath{},
+		paths:    map[netip.Addr]map[netip.Addr]*signalPath{},
 		warnings: newLimiter(10, 20),
 		answers:  newLimiter(100, 100),
 		done:     make(chan struct{}),
@@ -230,7 +234,7 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 	var shared dataplane.SharedUDP
 	if h.tps == nil {
 		if p := cfg.UDPPort(); p != 0 {
-			u, err := transport.ListenUDP(transport.UDPConfig{Logger: h.log, Data: h.deliverUDP, Endpoints: []transport.UDPEndpoint{
+			u, err := transport.ListenUDP(transport.UDPConfig{Logger: h.log, QueueLen: signalQueue, Data: h.deliverUDP, Endpoints: []transport.UDPEndpoint{
 				{Addr: netip.AddrPortFrom(netip.IPv6Unspecified(), p)},
 				{Addr: netip.AddrPortFrom(netip.IPv4Unspecified(), p)},
 			}})
@@ -241,7 +245,7 @@ func New(cfg *config.HomeAgent, opt Options) (_ *HomeAgent, err error) {
 			shared = u
 		}
 		if cfg.NativeSignalling() {
-			n, err := transport.OpenNative(transport.NativeConfig{Logger: h.log})
+			n, err := transport.OpenNative(transport.NativeConfig{Logger: h.log, QueueLen: signalQueue})
 			if err != nil {
 				return nil, fmt.Errorf("native signalling: %w", err)
 			}
@@ -383,8 +387,8 @@ func (h *HomeAgent) Run(ctx context.Context) error {
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	pathTick := h.startPaths(rctx, &wg)
-	defer pathTick.Stop()
+	h.startPaths(rctx, &wg)
+	h.startAcks(rctx, &wg)
 	for {
 		h.armExpiry(timer)
 		select {
@@ -406,8 +410,8 @@ func (h *HomeAgent) Run(ctx context.Context) error {
 			q.reply <- h.snapshot(q.topic)
 		case f := <-h.calls:
 			f()
-		case <-pathTick.C:
-			h.pathsTickBounded()
+		case r := <-h.pw.readings:
+			h.pathsRound(r)
 		case r := <-h.pw.replies:
 			h.pathReply(r)
 		}

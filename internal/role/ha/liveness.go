@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vishvananda/netns"
@@ -12,10 +13,6 @@ import (
 	"monami/internal/pathprobe"
 	"monami/internal/paths"
 )
-
-// pathPoll is how often the home agent reads its per-endpoint receive
-// counters and runs the path state machines (internal/paths).
-const pathPoll = 20 * time.Millisecond
 
 // pathWatch is the home agent's own judgement of the path to each care-of
 // address: a path that carried traffic and went silent is probed at once
@@ -32,10 +29,11 @@ type pathWatch struct {
 	echo    *pathprobe.Echo // nil: suspect paths are judged by silence alone
 	replies chan pathprobe.Reply
 	watched map[netip.Addr]bool // care-of addresses with an endpoint
-	// nextRound: no path round before it (pathsTickBounded); lastSpent
-	// the last round's duration.
-	nextRound time.Time
-	lastSpent time.Duration
+	// readings: the counter reader's (liveness_counters.go); loopCost:
+	// what the last round took on the event loop, in nanoseconds, which
+	// the reader counts in its pace.
+	readings chan counterReading
+	loopCost atomic.Int64
 }
 
 // openPaths opens the probe socket in the data plane's namespace (ns; the
@@ -47,7 +45,7 @@ func (h *HomeAgent) openPaths(ns netns.NsHandle) {
 		pc.MaxLoss = h.cfg.Paths.MaxLossRatio()
 	}
 	h.pw = &pathWatch{live: paths.New(pc), replies: make(chan pathprobe.Reply, 64),
-		watched: map[netip.Addr]bool{}}
+		watched: map[netip.Addr]bool{}, readings: make(chan counterReading)}
 	err := inNamespace(ns, func() error {
 		var err error
 		h.pw.echo, err = pathprobe.Open()
@@ -59,9 +57,9 @@ func (h *HomeAgent) openPaths(ns netns.NsHandle) {
 	}
 }
 
-// startPaths starts the probe reader; the event loop then selects on the
-// returned ticker and h.pw.replies.
-func (h *HomeAgent) startPaths(ctx context.Context, wg *sync.WaitGroup) *time.Ticker {
+// startPaths starts the probe reader and the counter reader; the event
+// loop then selects on h.pw.readings and h.pw.replies.
+func (h *HomeAgent) startPaths(ctx context.Context, wg *sync.WaitGroup) {
 	if h.pw == nil {
 		h.openPaths(netns.None())
 	}
@@ -72,7 +70,12 @@ func (h *HomeAgent) startPaths(ctx context.Context, wg *sync.WaitGroup) *time.Ti
 			e.Read(ctx, h.now, h.pw.replies)
 		}()
 	}
-	return time.NewTicker(pathPoll)
+	ec, _ := h.dp.(dataplane.EndpointCounter)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		readCounters(ctx, ec, &h.pw.loopCost, h.pw.readings)
+	}()
 }
 
 func (pw *pathWatch) close() {
@@ -83,34 +86,21 @@ func (pw *pathWatch) close() {
 
 func (h *HomeAgent) pathKey(coa netip.Addr) paths.Key { return paths.Key{Local: h.addr, Peer: coa} }
 
-// pathShare bounds the event loop's time in path rounds: a round reads
-// every endpoint's counter, which at thousands of mobile nodes takes
-// milliseconds, and the next one waits long enough that rounds take at
-// most this share of the loop. Detection then slows with the number of
-// endpoints (docs/paths.md) instead of starving the Binding Updates.
-const pathShare = 0.1
-
-// pathsTickBounded runs pathsTick unless the last rounds' cost says to
-// wait. The cost is the lower of the last two rounds': on a busy machine a
-// round whose goroutine was descheduled for 140 ms (seen at a load average
-// of 13 on 2 cores) would otherwise stop the rounds for 1.4 s, and a
-// silent failure then went unnoticed that long; a home agent whose rounds
-// are all slow still waits in proportion.
-func (h *HomeAgent) pathsTickBounded() {
+// pathsRound runs one path round on the event loop from a counter
+// reading (liveness_counters.go) and tells the reader what it cost.
+func (h *HomeAgent) pathsRound(r counterReading) {
 	start := time.Now()
-	if start.Before(h.pw.nextRound) {
-		return
+	if r.err != nil {
+		h.log.Debug("endpoint counters", "err", r.err)
 	}
-	h.pathsTick()
-	spent := time.Since(start)
-	cost := min(spent, h.pw.lastSpent)
-	h.pw.lastSpent = spent
-	h.pw.nextRound = start.Add(time.Duration(float64(cost) / pathShare))
+	h.pathsTick(r.counts)
+	h.pw.loopCost.Store(int64(time.Since(start)))
 }
 
-// pathsTick follows the endpoints installed, feeds the arrivals, and acts
-// on the state machines.
-func (h *HomeAgent) pathsTick() {
+// pathsTick follows the endpoints installed, feeds the arrivals counted
+// (read off the loop, at most one loop turn ago), and acts on the state
+// machines.
+func (h *HomeAgent) pathsTick(counts map[dataplane.EndpointKey]uint64) {
 	pw, now := h.pw, h.now()
 	seen := map[netip.Addr]bool{}
 	for coa := range h.coaHomes {
@@ -127,14 +117,8 @@ func (h *HomeAgent) pathsTick() {
 		}
 	}
 	var acts []paths.Action
-	if ec, ok := h.dp.(dataplane.EndpointCounter); ok {
-		cs, err := ec.EndpointCounters()
-		if err != nil {
-			h.log.Debug("endpoint counters", "err", err)
-		}
-		for k, n := range cs {
-			acts = append(acts, pw.live.Received(now, paths.Key{Local: k.Local, Peer: k.Peer}, n)...)
-		}
+	for k, n := range counts {
+		acts = append(acts, pw.live.Received(now, paths.Key{Local: k.Local, Peer: k.Peer}, n)...)
 	}
 	h.pathActions(append(acts, pw.live.Tick(now)...))
 	h.retryFailed()
