@@ -1,6 +1,7 @@
 package ha
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"testing"
@@ -91,7 +92,11 @@ func TestIPv4CareOfAddressBindingUpdate(t *testing.T) {
 		if c.nat != (nat != nil) || (nat != nil && (!nat.UDPEncapsulationRequired || nat.RefreshTime != NATKeepaliveInterval)) {
 			t.Errorf("%s: NAT Detection option %+v", c.name, nat)
 		}
-		bs := h.Bindings(time.Now())
+		v, err := h.Snapshot(context.Background(), "bindings") // on the event loop: it is running
+		if err != nil {
+			t.Fatal(err)
+		}
+		bs, _ := v.([]BindingView)
 		if len(bs) != 1 || bs[0].CareOfAddress != c.coa.String() || bs[0].UDPPeer != conn.LocalAddr().String() || bs[0].NAT != c.nat {
 			t.Fatalf("%s: bindings %+v, want one to %v", c.name, bs, c.coa)
 		}
