@@ -61,6 +61,7 @@ func (b *rxBuffers) reset() {
 type rxFree struct {
 	mu   sync.Mutex
 	sets []*rxBuffers
+	made int // sets allocated so far
 }
 
 // rxFreeMax bounds the idle sets kept: enough for a few links returning
@@ -77,8 +78,16 @@ func (f *rxFree) get(gro bool) *rxBuffers {
 			return b
 		}
 	}
+	f.made++
 	f.mu.Unlock()
 	return newRxBuffers(gro)
+}
+
+// counts returns how many sets were allocated and how many are idle.
+func (f *rxFree) counts() (made, idle int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.made, len(f.sets)
 }
 
 func (f *rxFree) put(b *rxBuffers) {
