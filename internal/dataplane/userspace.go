@@ -62,6 +62,9 @@ type userDP struct {
 	shares *shareFlows // ModeShare's placements (send loop only)
 
 	pkt *pktSender // next-header-41 fast path, nil when unavailable
+	// rxFree passes receive buffers from a closed socket's loop to the
+	// next socket's (userspace_rxbuf.go).
+	rxFree rxFree
 	// outerRoutes caches the kernel's route of each tunnel's outer
 	// flow for hopLoop (its goroutine only); nil after a change.
 	outerRoutes map[hopKey]netlink.Route

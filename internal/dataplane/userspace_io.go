@@ -340,29 +340,12 @@ func (u *userDP) tooBig(r *userRoute, pkt []byte) {
 // arrived on it.
 func (u *userDP) receiveLoop(s *tunnelSock) {
 	defer u.wg.Done()
-	batch := 128
-	if s.gro {
-		batch = 16 // each message may hold up to 64 packets
-	}
-	bufs := make([][]byte, batch)
-	ms := make([]ipv6.Message, batch)
-	for i := range bufs {
-		bufs[i] = make([]byte, tunOffset+65535)
-		ms[i].Buffers = [][]byte{bufs[i][tunOffset:]}
-		if s.gro {
-			ms[i].OOB = make([]byte, 64)
-		}
-	}
-	// Coalesced UDP runs are split into buffers of their own, with the
-	// headroom and capacity the TUN device's GRO needs.
-	var pool [][]byte
-	if s.gro {
-		pool = make([][]byte, 256)
-		for i := range pool {
-			pool[i] = make([]byte, tunOffset+65535)
-		}
-	}
-	out := make([][]byte, 0, batch+len(pool))
+	rb := u.rxFree.get(s.gro)
+	defer u.rxFree.put(rb)
+	bufs, ms, pool := rb.bufs, rb.ms, rb.pool
+	// Coalesced UDP runs are split into the pool's buffers, which have
+	// the headroom and capacity the TUN device's GRO needs.
+	out := rb.out
 	for {
 		n, err := s.pc.ReadBatch(ms, 0)
 		if err != nil {
