@@ -62,7 +62,7 @@ node was accepted and every sampled tunnel carried traffic both ways.`,
 	}
 	f := cmd.Flags()
 	f.IntVar(&o.MobileNodes, "mobile-nodes", 10000, "mobile nodes to register")
-	f.IntVar(&o.Window, "window", 256, "Binding Updates outstanding at most")
+	f.IntVar(&o.Window, "window", habench.DefaultWindow, "Binding Updates outstanding at most (mobile nodes registering at the same moment)")
 	f.IntVar(&o.Sample, "sample", 100, "home addresses probed both ways after registration")
 	f.StringVar(&o.Backend, "backend", "kernel", "the home agent's data plane: kernel or userspace")
 	f.StringVar(&o.Store, "store", "bolt", "the home agent's binding store: bolt (a file in the lab's state directory), memory, or etcd (a 3-member etcd cluster in namespaces; the home agent runs as a one-node cluster)")

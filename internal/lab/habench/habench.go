@@ -36,7 +36,8 @@ type Options struct {
 	Binary      string // the monami executable for the home agent (default: this one)
 	MobileNodes int    // how many to register (default 10,000)
 	// Window is how many Binding Updates may be outstanding at once, as
-	// many mobile nodes registering independently would have.
+	// many mobile nodes registering independently would have (default
+	// DefaultWindow).
 	Window  int
 	Sample  int    // tunnels probed both ways after registration (default 100)
 	Backend string // home agent data plane: kernel (default) or userspace
@@ -58,6 +59,15 @@ type Options struct {
 	procs *procs // set by Run once the processes run
 }
 
+// DefaultWindow: Binding Updates outstanding at once by default. Ten
+// thousand mobile nodes keep their own timers, so nothing holds them to a
+// few hundred at a time; a window that leaves the home agent waiting on
+// its store (etcd's commit round trips) measures that wait, not how many
+// updates the agent can acknowledge. At 256 the etcd runs kept the home
+// agent and etcd at 0.8 and 0.5 of a core; at 1024 the batches fill
+// (docs/ha-throughput.md, 2026-12-03). The p99 latency shows the cost.
+const DefaultWindow = 1024
+
 func (o *Options) defaults() error {
 	if o.LabName == "" {
 		o.LabName = "habench"
@@ -69,7 +79,7 @@ func (o *Options) defaults() error {
 		return fmt.Errorf("mobile nodes %d: want 1..%d", o.MobileNodes, 1<<20)
 	}
 	if o.Window == 0 {
-		o.Window = 256
+		o.Window = DefaultWindow
 	}
 	if o.Window < 1 {
 		return fmt.Errorf("window %d: want at least 1", o.Window)
