@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"monami/internal/lab"
 )
@@ -36,13 +37,18 @@ func startUpstream(t testing.TB, x *testNet, interval time.Duration) *downstream
 }
 
 // startFlow sends numbered UDP datagrams from node from to dst (bound on
-// node to) every interval and records when each arrives.
+// node to) every interval and records when each arrives: the kernel's
+// receive timestamp (SO_TIMESTAMPNS), so the reader goroutine's own
+// scheduling does not move the gaps (on the busy machine a late read of
+// the last wlan datagram once put the upstream gap 1 ms under its floor).
 func startFlow(t testing.TB, from, to *lab.NodeNS, dst netip.AddrPort, interval time.Duration) *downstream {
 	d := &downstream{stop: make(chan struct{})}
 	var rx, tx *net.UDPConn
 	if err := to.Do(func() (err error) {
-		rx, err = net.ListenUDP("udp6", net.UDPAddrFromAddrPort(dst))
-		return
+		if rx, err = net.ListenUDP("udp6", net.UDPAddrFromAddrPort(dst)); err != nil {
+			return err
+		}
+		return setTimestampNS(rx)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -56,15 +62,16 @@ func startFlow(t testing.TB, from, to *lab.NodeNS, dst netip.AddrPort, interval 
 	d.wg.Add(2)
 	go func() {
 		defer d.wg.Done()
-		buf := make([]byte, 64)
+		buf, oob := make([]byte, 64), make([]byte, 128)
 		for {
-			n, err := rx.Read(buf)
+			n, oobn, _, _, err := rx.ReadMsgUDP(buf, oob)
 			if err != nil {
 				return
 			}
-			if n >= 8 {
+			at, ok := kernelTime(oob[:oobn])
+			if n >= 8 && ok {
 				d.mu.Lock()
-				d.arrived = append(d.arrived, time.Now())
+				d.arrived = append(d.arrived, at)
 				d.mu.Unlock()
 			}
 		}
@@ -227,4 +234,33 @@ func linkUp(t testing.TB, x *testNet) {
 	if err := nh.LinkSetUp(wlan); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func setTimestampNS(c *net.UDPConn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// kernelTime is the SCM_TIMESTAMPNS control message's time (a struct
+// timespec), false without one.
+func kernelTime(oob []byte) (time.Time, bool) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, m := range msgs {
+		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= 16 {
+			return time.Unix(int64(binary.NativeEndian.Uint64(m.Data)), int64(binary.NativeEndian.Uint64(m.Data[8:]))), true
+		}
+	}
+	return time.Time{}, false
 }
