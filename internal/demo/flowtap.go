@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"monami/internal/lab"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -124,7 +126,7 @@ func readStamped(fd, bufLen int, stop <-chan struct{}, handle func(pkt []byte, l
 		if !ok {
 			continue
 		}
-		at, ok := kernelTime(oob[:oobn])
+		at, ok := lab.RxTimestamp(oob[:oobn])
 		if !ok {
 			at = time.Now()
 		}

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"monami/internal/lab"
 )
 
 // The probe is a constant-rate UDP stream from the correspondent to the
@@ -43,44 +43,13 @@ func listenProbe(addr string) (*probeReceiver, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := setTimestampNS(c); err != nil {
+	if err := lab.EnableRxTimestamps(c); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("probe receiver: SO_TIMESTAMPNS: %w", err)
 	}
 	p := &probeReceiver{c: c, seqs: map[uint64]bool{}, done: make(chan struct{})}
 	go p.run()
 	return p, nil
-}
-
-func setTimestampNS(c *net.UDPConn) error {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
-	}); err != nil {
-		return err
-	}
-	return serr
-}
-
-// kernelTime finds the SCM_TIMESTAMPNS control message (a struct
-// timespec) among a datagram's ancillary data.
-func kernelTime(oob []byte) (time.Time, bool) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return time.Time{}, false
-	}
-	for _, m := range msgs {
-		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= 16 {
-			sec := int64(binary.NativeEndian.Uint64(m.Data[0:8]))
-			nsec := int64(binary.NativeEndian.Uint64(m.Data[8:16]))
-			return time.Unix(sec, nsec), true
-		}
-	}
-	return time.Time{}, false
 }
 
 func (p *probeReceiver) run() {
@@ -95,7 +64,7 @@ func (p *probeReceiver) run() {
 		if n < 8 {
 			continue
 		}
-		at, ok := kernelTime(oob[:oobn])
+		at, ok := lab.RxTimestamp(oob[:oobn])
 		if !ok {
 			p.err = fmt.Errorf("probe datagram without a kernel timestamp (control data %x)", oob[:oobn])
 			return

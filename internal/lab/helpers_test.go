@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"monami/internal/testenv"
 	"net"
 	"net/netip"
 	"os"
@@ -13,13 +12,13 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"monami/internal/testenv"
+
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // upLab builds a topology from YAML and registers teardown plus a check
@@ -252,7 +251,7 @@ func pingRTT(t *testing.T, n *NodeNS, dst string, count int, interval, wait time
 			return err
 		}
 		conn = c.(*net.IPConn)
-		return enableRxTimestamps(conn)
+		return EnableRxTimestamps(conn)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +270,7 @@ func pingRTT(t *testing.T, n *NodeNS, dst string, count int, interval, wait time
 			if err != nil {
 				return
 			}
-			rx, ok := rxTimestamp(oob[:oobn])
+			rx, ok := RxTimestamp(oob[:oobn])
 			if !ok {
 				rx = time.Now()
 			}
@@ -322,7 +321,7 @@ func oneWay(t *testing.T, from, to *NodeNS, dst string, port, count int, interva
 		if err != nil {
 			return err
 		}
-		return enableRxTimestamps(rx)
+		return EnableRxTimestamps(rx)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +345,7 @@ func oneWay(t *testing.T, from, to *NodeNS, dst string, port, count int, interva
 			if err != nil {
 				break
 			}
-			if at, ok := rxTimestamp(oob[:oobn]); ok && k >= 8 {
+			if at, ok := RxTimestamp(oob[:oobn]); ok && k >= 8 {
 				out = append(out, at.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(buf)))))
 			}
 		}
@@ -402,32 +401,3 @@ func within(got, want, rel float64) bool {
 }
 
 func fmtRate(bps float64) string { return fmt.Sprintf("%.2f Mbit/s", bps/1e6) }
-
-// enableRxTimestamps asks the kernel for receive timestamps
-// (SO_TIMESTAMPNS) on c, so a measurement does not count the time the
-// reader waited for the scheduler.
-func enableRxTimestamps(c syscall.Conn) error {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) }); err != nil {
-		return err
-	}
-	return serr
-}
-
-// rxTimestamp is the kernel receive time in a message's control data.
-func rxTimestamp(oob []byte) (time.Time, bool) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return time.Time{}, false
-	}
-	for _, m := range msgs {
-		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= 16 {
-			return time.Unix(int64(binary.NativeEndian.Uint64(m.Data)), int64(binary.NativeEndian.Uint64(m.Data[8:]))), true
-		}
-	}
-	return time.Time{}, false
-}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 
 	"monami/internal/lab"
 )
@@ -48,7 +47,7 @@ func startFlow(t testing.TB, from, to *lab.NodeNS, dst netip.AddrPort, interval 
 		if rx, err = net.ListenUDP("udp6", net.UDPAddrFromAddrPort(dst)); err != nil {
 			return err
 		}
-		return setTimestampNS(rx)
+		return lab.EnableRxTimestamps(rx)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +67,7 @@ func startFlow(t testing.TB, from, to *lab.NodeNS, dst netip.AddrPort, interval 
 			if err != nil {
 				return
 			}
-			at, ok := kernelTime(oob[:oobn])
+			at, ok := lab.RxTimestamp(oob[:oobn])
 			if n >= 8 && ok {
 				d.mu.Lock()
 				d.arrived = append(d.arrived, at)
@@ -234,33 +233,4 @@ func linkUp(t testing.TB, x *testNet) {
 	if err := nh.LinkSetUp(wlan); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func setTimestampNS(c *net.UDPConn) error {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
-	}); err != nil {
-		return err
-	}
-	return serr
-}
-
-// kernelTime is the SCM_TIMESTAMPNS control message's time (a struct
-// timespec), false without one.
-func kernelTime(oob []byte) (time.Time, bool) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return time.Time{}, false
-	}
-	for _, m := range msgs {
-		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= 16 {
-			return time.Unix(int64(binary.NativeEndian.Uint64(m.Data)), int64(binary.NativeEndian.Uint64(m.Data[8:]))), true
-		}
-	}
-	return time.Time{}, false
 }
