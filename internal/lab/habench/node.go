@@ -113,7 +113,5 @@ func (p *haProcess) logTail() string {
 	return string(b)
 }
 
-func (p *haProcess) pid() int { return p.cmd.Process.Pid }
-
 // rssMiB is the home agent's resident set.
 func (p *haProcess) rssMiB() float64 { return lab.RSS(p.cmd.Process.Pid) / 1024 }
