@@ -1,6 +1,7 @@
 package paths
 
 import (
+	"slices"
 	"time"
 )
 
@@ -13,8 +14,13 @@ type path struct {
 	rx       uint64    // receive counter at the last Received
 	lastData time.Time // last increase of rx
 	lastAny  time.Time // last proof of life: data or probe reply
+	// lastReply is the last probe reply. unanswered: the path is suspect
+	// because its busy probes went unanswered while data still arrived
+	// (Table.unanswered); only a probe reply then brings it back.
+	lastReply    time.Time
+	unanswered   bool
+	unansweredAt time.Time
 
-	nextProbe   time.Time
 	outstanding map[uint16]probe // by sequence number
 	sent        uint64
 
@@ -117,6 +123,28 @@ func (p *path) oldest() (time.Time, bool) {
 		}
 	}
 	return o, !o.IsZero()
+}
+
+// fastSent is the send times of the outstanding fast probes, oldest
+// first.
+func (p *path) fastSent() []time.Time {
+	var ts []time.Time
+	for _, pr := range p.outstanding {
+		if pr.fast {
+			ts = append(ts, pr.sent)
+		}
+	}
+	slices.SortFunc(ts, time.Time.Compare)
+	return ts
+}
+
+// rto is when a probe's reply is late: srtt + 4 rttvar, RFC 6298 section
+// 2.3's retransmission timeout without its 1 s floor (0: no reply yet).
+func (p *path) rto() time.Duration {
+	if p.srtt == 0 {
+		return 0
+	}
+	return p.srtt + 4*p.rttvar
 }
 
 func later(a, b time.Time) time.Time {

@@ -131,9 +131,9 @@ func TestBusyRateWithCoarseTicks(t *testing.T) {
 	tb := New(busyCfg)
 	tb.Add(t0, kA)
 	tb.Received(t0, kA, 0)
-	now, sent := t0, 0
+	sent := 0
 	for i := range 50 {
-		now = t0.Add(time.Duration(i) * 20 * time.Millisecond)
+		now := t0.Add(time.Duration(i) * 20 * time.Millisecond)
 		tb.Received(now, kA, uint64(i+1))
 		for _, a := range tb.Tick(now) {
 			if a.Kind == SendProbe {

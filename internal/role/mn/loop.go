@@ -53,6 +53,8 @@ func (m *MobileNode) loop(ctx context.Context) error {
 	defer keepalive.Stop()
 	pathTick := time.NewTicker(pathPoll)
 	defer pathTick.Stop()
+	pathChange := time.NewTimer(time.Hour)
+	defer pathChange.Stop()
 	natTick := time.NewTicker(natPoll)
 	defer natTick.Stop()
 	resync := time.NewTimer(time.Hour)
@@ -61,6 +63,7 @@ func (m *MobileNode) loop(ctx context.Context) error {
 	for {
 		events, errs := lm.channels()
 		m.arm(timer)
+		m.armPathChange(pathChange)
 		select {
 		case <-ctx.Done():
 			m.shutdown()
@@ -103,6 +106,8 @@ func (m *MobileNode) loop(ctx context.Context) error {
 			m.keepalive()
 		case <-pathTick.C:
 			m.pathsTick()
+		case <-pathChange.C:
+			m.pathsTick()
 		case <-natTick.C:
 			m.natKeepalives()
 		case r := <-m.echoes:
@@ -116,15 +121,32 @@ func (m *MobileNode) loop(ctx context.Context) error {
 }
 
 func (m *MobileNode) arm(timer *time.Timer) {
+	d := time.Hour
+	if t, ok := m.bul.Deadline(); ok {
+		d = max(t.Sub(m.now()), 0)
+	}
+	rearm(timer, d)
+}
+
+// armPathChange sets timer to the next path state change the paths'
+// state machines know the time of (a silent failure's), which the 20 ms
+// poll would otherwise judge up to a poll late.
+func (m *MobileNode) armPathChange(timer *time.Timer) {
+	d := time.Hour
+	if m.live != nil {
+		if t, ok := m.live.NextChange(); ok {
+			d = max(t.Sub(m.now()), 0)
+		}
+	}
+	rearm(timer, d)
+}
+
+func rearm(timer *time.Timer, d time.Duration) {
 	if !timer.Stop() {
 		select {
 		case <-timer.C:
 		default:
 		}
-	}
-	d := time.Hour
-	if t, ok := m.bul.Deadline(); ok {
-		d = max(t.Sub(m.now()), 0)
 	}
 	timer.Reset(d)
 }

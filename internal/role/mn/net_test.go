@@ -182,7 +182,6 @@ func upNet(t testing.TB, name, haBackend string) *testNet {
 type prefixHandler struct {
 	t      testing.TB
 	prefix string
-	attrs  []slog.Attr
 }
 
 func (p *prefixHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }

@@ -1,0 +1,123 @@
+package paths
+
+import (
+	"testing"
+	"time"
+)
+
+// failWithDrain runs a busy path, then stops its probe replies while its
+// data still arrives for drain (the queue ahead of the failure), and
+// returns when the path went down after the failure (0: not within 1 s).
+func failWithDrain(t *testing.T, drain time.Duration) (*sim, time.Duration) {
+	s := newSim(t, busyCfg, kA, kB)
+	s.run(3*time.Second, kA)
+	s.states = nil
+	s.answer[kA] = false
+	fail := s.now
+	var down time.Duration
+	for s.now.Sub(fail) < time.Second {
+		if s.now.Sub(fail) < drain {
+			s.run(time.Millisecond, kA)
+		} else {
+			s.run(time.Millisecond)
+		}
+		if down == 0 && s.tb.State(kA) == Down {
+			down = s.now.Sub(fail)
+		}
+	}
+	return s, down
+}
+
+// The data a failed access link's queue still delivers does not hold the
+// path up: its probes stop being answered, and it is down as soon as
+// without the queue.
+func TestDrainingQueueDoesNotHoldAFailedPathUp(t *testing.T) {
+	_, without := failWithDrain(t, 0)
+	s, with := failWithDrain(t, 150*time.Millisecond)
+	if with == 0 {
+		t.Fatalf("not down within 1 s; transitions %+v", s.states)
+	}
+	// Three probes 25 ms apart, their RTO and SuspectAfter, then DownAfter.
+	if with > 200*time.Millisecond {
+		t.Errorf("down %v after the failure with 150 ms of queue draining, want under 200 ms (%v without)", with, without)
+	}
+	if s.tb.State(kA) != Down {
+		t.Errorf("path %v at the end: the draining queue revived it", s.tb.State(kA))
+	}
+	if len(s.states) != 2 || s.states[0].Reason != "busy probes unanswered" {
+		t.Errorf("transitions %+v, want suspect (busy probes unanswered) then down", s.states)
+	}
+}
+
+// A busy path that loses 20% of its probes' round trips, as the lab's 20%
+// loss on one direction, is not taken for dead while its data flows.
+func TestLossyBusyPathIsNotDown(t *testing.T) {
+	s := newSim(t, busyCfg, kA)
+	s.loss[kA] = 0.2
+	s.run(60*time.Second, kA)
+	suspect := 0
+	for _, a := range s.states {
+		if a.State == Down {
+			t.Fatalf("lossy busy path down: %+v", a)
+		}
+		if a.State == Suspect {
+			suspect++
+		}
+	}
+	if suspect > 30 {
+		t.Errorf("suspect %d times in 60 s", suspect)
+	}
+}
+
+// A peer that stops answering Echo while data still flows: the path is
+// judged down, and the data takes it up again after ActiveWindow (a queue
+// drains within it).
+func TestDataRevivesAPathWhoseProbesStopAfterActiveWindow(t *testing.T) {
+	s := newSim(t, busyCfg, kA)
+	s.run(3*time.Second, kA)
+	s.answer[kA] = false
+	s.states = nil
+	s.run(500*time.Millisecond, kA)
+	if s.tb.State(kA) != Down {
+		t.Fatalf("path %v with its probes unanswered for 500 ms", s.tb.State(kA))
+	}
+	s.run(700*time.Millisecond, kA)
+	if s.tb.State(kA) != Up {
+		t.Fatalf("path %v after 1.2 s of data", s.tb.State(kA))
+	}
+	s.states = nil
+	s.run(3*time.Second, kA)
+	if len(s.states) != 0 {
+		t.Errorf("path with data and no Echo replies changed state again: %+v", s.states)
+	}
+}
+
+// NextChange names the times of the two changes of a silent failure, and
+// Tick makes them there.
+func TestNextChangeIsWhenTickActs(t *testing.T) {
+	s := newSim(t, busyCfg, kA)
+	s.run(3*time.Second, kA)
+	s.answer[kA] = false
+	for _, want := range []State{Suspect, Down} {
+		var at time.Time
+		for {
+			s.run(time.Millisecond, kA)
+			if a, ok := s.tb.NextChange(); ok {
+				at = a
+				break
+			}
+		}
+		for s.now.Before(at) {
+			if s.tb.State(kA) == want {
+				t.Fatalf("%v at %v, before NextChange %v", want, s.now.Sub(t0), at.Sub(t0))
+			}
+			s.run(time.Millisecond, kA)
+		}
+		if st := s.tb.State(kA); st != want {
+			t.Fatalf("%v at NextChange, want %v", st, want)
+		}
+	}
+	if _, ok := s.tb.NextChange(); ok {
+		t.Error("a change pending on a down path")
+	}
+}
