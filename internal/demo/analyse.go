@@ -54,7 +54,10 @@ type ProbeResult struct {
 // reads, which adds TCP's own loss recovery.
 type Summary struct {
 	// Congestion is the TCP sender's congestion control, read from its socket.
-	Congestion    string  `json:"congestion_control"`
+	Congestion string `json:"congestion_control"`
+	// Silent: the access router dropped the active link's traffic, the
+	// link stayed up (issue 14's bound then: silentBoundMs each way).
+	Silent        bool    `json:"silent,omitempty"`
 	FailoverGapMs float64 `json:"failover_gap_ms"`
 	RestoreGapMs  float64 `json:"restore_gap_ms"`
 	// UplinkFailoverGapMs is the failover gap of the same probe sent the
@@ -79,7 +82,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 const slot = 250 * time.Millisecond
 
 func analyse(t0, fail, restore time.Time, opt Options, meters map[string]*meter, reads []arrival) *Summary {
-	s := &Summary{BytesPerLink: map[string]int64{}, SlotMs: ms(slot)}
+	s := &Summary{BytesPerLink: map[string]int64{}, SlotMs: ms(slot), Silent: opt.Silent}
 	nslots := int(opt.Duration/slot) + 1
 	s.Timeline = make([]Sample, nslots)
 	for i := range s.Timeline {

@@ -38,6 +38,11 @@ func (s *Summary) WriteReport(w io.Writer) {
 	fmt.Fprintf(w, "uplink failover gap (home address to cn):            %.1f ms\n", s.UplinkFailoverGapMs)
 	fmt.Fprintf(w, "restore gap:                                         %.1f ms\n", s.RestoreGapMs)
 	fmt.Fprintf(w, "TCP stall at failover (adds TCP loss recovery):      %.1f ms\n", s.AppStallMs)
+	bound, down, up, why := s.GapVerdicts()
+	fmt.Fprintf(w, "%-53s%s downlink, %s uplink\n", fmt.Sprintf("within %.0f ms (%s):", bound, s.failure()), down, up)
+	for _, x := range why {
+		fmt.Fprintf(w, "  %s\n", x)
+	}
 	if g := s.Goodput; g != nil {
 		fmt.Fprintf(w, "%-53s%s\n", "goodput after failover ("+g.Congestion+"):", g.reached())
 		fmt.Fprintf(w, "%-53s%s\n", fmt.Sprintf("  per second after it, %% of %.1f Mbit/s:", g.LinkMbps), percents(g.PercentBySecond))
@@ -53,6 +58,13 @@ func (s *Summary) WriteReport(w io.Writer) {
 		state = "BROKEN: " + s.TCP.Error
 	}
 	fmt.Fprintf(w, "TCP connection %s: %d bytes sent, %d received\n", state, s.TCP.Sent, s.TCP.Received)
+}
+
+func (s *Summary) failure() string {
+	if s.Silent {
+		return "silent failure"
+	}
+	return "interface down"
 }
 
 // bar draws v Mbit/s as up to 16 characters (2.5 Mbit/s each).
