@@ -10,34 +10,27 @@ const (
 	failoverBoundMs = 100
 )
 
-// The silent failure's bounds (issue 14). Nothing reports the failure:
+// The silent failure's bound (issue 14). Nothing reports the failure:
 // both ends find it from missing arrivals and unanswered probes
-// (internal/paths), so a gap under silentFloorMs means the link failed
-// some other, visible way (an interface going down moves traffic in 80-90
-// ms here).
-const (
-	silentBoundMs = 300
-	silentFloorMs = 100
-)
+// (internal/paths). It has no floor: the access router's queue toward the
+// mobile node drains after the failure, and with one FIFO (--qdisc fifo)
+// the downlink's last packets on wlan0 arrive up to 100 ms late, which
+// shortens the measured gap by as much (57.7 ms was seen).
+const silentBoundMs = 300
 
 // GapVerdicts judges the failover gaps of each direction against the
 // bound of the failure the run made.
 func (s *Summary) GapVerdicts() (boundMs float64, down, up Verdict, why []string) {
 	floor, bound := float64(failoverFloorMs), float64(failoverBoundMs)
 	if s.Silent {
-		floor, bound = silentFloorMs, silentBoundMs
+		floor, bound = 0, silentBoundMs
 	}
 	down, w := judgeGap(s.FailoverGapMs, s.Probe.SenderStallMs, floor, bound)
 	if w != "" {
 		why = append(why, "downlink: "+w)
 	}
-	// The uplink's signalling needs no trip down the slow link: no floor
-	// but the silent one's.
-	upFloor := 0.0
-	if s.Silent {
-		upFloor = floor
-	}
-	up, w = judgeGap(s.UplinkFailoverGapMs, s.UplinkProbe.SenderStallMs, upFloor, bound)
+	// The uplink's signalling needs no trip down the slow link: no floor.
+	up, w = judgeGap(s.UplinkFailoverGapMs, s.UplinkProbe.SenderStallMs, 0, bound)
 	if w != "" {
 		why = append(why, "uplink: "+w)
 	}

@@ -4,8 +4,8 @@ import "time"
 
 // NextChange is the earliest of the state changes Tick will make at a
 // known time unless something arrives first: a busy path's unanswered
-// probes making it suspect, a suspect path going down (false: none
-// pending). Unlike Deadline it holds no probe times and no condition Tick
+// probes making it suspect (or a silent suspect one down), a suspect path
+// going down (false: none pending). Unlike Deadline it holds no probe times and no condition Tick
 // might not act on, so a role can arm a timer on it: a silent failure is
 // then judged when due, not at the next poll.
 func (t *Table) NextChange() (time.Time, bool) {
@@ -24,7 +24,11 @@ func (t *Table) nextChange(p *path) (time.Time, bool) {
 	case Up:
 		return t.unansweredAt(p)
 	case Suspect:
-		return later(t.lastProof(p), p.since).Add(t.downAfter(p)), true
+		down := later(t.lastProof(p), p.since).Add(t.downAfter(p))
+		if at, ok := t.unansweredAt(p); ok && !p.unanswered && at.Before(down) {
+			return at, true
+		}
+		return down, true
 	}
 	return time.Time{}, false
 }

@@ -228,6 +228,13 @@ func (t *Table) tick(now time.Time, k Key, p *path) []Action {
 	case Suspect:
 		if now.Sub(later(t.lastProof(p), p.since)) >= t.downAfter(p) {
 			acts = append(acts, t.set(now, k, p, Down, "nothing arrived"))
+		} else if !p.unanswered && t.unansweredBusy(now, p) {
+			// Silent since it was suspected, and the probes sent while
+			// it was busy are unanswered too: both ways of knowing
+			// agree. Where one FIFO queues both, the data stops only a
+			// queue after the failure and the probes' timeout holds
+			// that queue too, so waiting DownAfter more adds nothing.
+			acts = append(acts, t.set(now, k, p, Down, "nothing arrived, busy probes unanswered"))
 		}
 	}
 	if due, ok := t.due(now, p); ok && !now.Before(due) {

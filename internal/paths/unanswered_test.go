@@ -121,3 +121,34 @@ func TestNextChangeIsWhenTickActs(t *testing.T) {
 		t.Error("a change pending on a down path")
 	}
 }
+
+// Behind one FIFO the probes' replies wait in the data's queue (a 120 ms
+// round trip) and drain with it: the data stops a queue after the
+// failure. Once the path is silent and its busy probes are past their
+// timeout too, it is down without DownAfter more.
+func TestSilentPathWithUnansweredProbesIsDownAtOnce(t *testing.T) {
+	s := newSim(t, busyCfg, kA)
+	s.rtt = 120 * time.Millisecond
+	s.run(3*time.Second, kA)
+	s.states = nil
+	s.loss[kA] = 1 // probes sent from now on; replies on the way still come
+	fail := s.now
+	s.run(100*time.Millisecond, kA) // the queue drains
+	var suspect, down time.Duration
+	for s.now.Sub(fail) < time.Second && down == 0 {
+		s.run(time.Millisecond)
+		switch st := s.tb.State(kA); {
+		case st == Suspect && suspect == 0:
+			suspect = s.now.Sub(fail)
+		case st == Down:
+			down = s.now.Sub(fail)
+		}
+	}
+	t.Logf("suspect %v, down %v after the failure", suspect, down)
+	if down == 0 || down-suspect >= DefaultDownAfter {
+		t.Errorf("suspect at %v, down at %v after the failure: want down sooner than DownAfter after suspect (%+v)", suspect, down, s.states)
+	}
+	if len(s.states) != 2 || s.states[1].Reason != "nothing arrived, busy probes unanswered" {
+		t.Errorf("transitions %+v", s.states)
+	}
+}
