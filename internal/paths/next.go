@@ -25,7 +25,7 @@ func (t *Table) nextChange(p *path) (time.Time, bool) {
 		return t.unansweredAt(p)
 	case Suspect:
 		down := later(t.lastProof(p), p.since).Add(t.downAfter(p))
-		if at, ok := t.unansweredAt(p); ok && !p.unanswered && at.Before(down) {
+		if at, ok := t.bothSilentAt(p); ok && at.Before(down) {
 			return at, true
 		}
 		return down, true

@@ -228,12 +228,7 @@ func (t *Table) tick(now time.Time, k Key, p *path) []Action {
 	case Suspect:
 		if now.Sub(later(t.lastProof(p), p.since)) >= t.downAfter(p) {
 			acts = append(acts, t.set(now, k, p, Down, "nothing arrived"))
-		} else if !p.unanswered && t.unansweredBusy(now, p) {
-			// Silent since it was suspected, and the probes sent while
-			// it was busy are unanswered too: both ways of knowing
-			// agree. Where one FIFO queues both, the data stops only a
-			// queue after the failure and the probes' timeout holds
-			// that queue too, so waiting DownAfter more adds nothing.
+		} else if at, ok := t.bothSilentAt(p); ok && !now.Before(at) {
 			acts = append(acts, t.set(now, k, p, Down, "nothing arrived, busy probes unanswered"))
 		}
 	}
@@ -322,6 +317,20 @@ func (t *Table) unansweredAt(p *path) (time.Time, bool) {
 // misses (seven in all at the busy rate: a 20% lossy path once in
 // half an hour).
 const busyMisses = 3
+
+// bothSilentAt is when a suspect path is down without DownAfter more:
+// its data has been silent for SuspectAfter and its busy probes are past
+// their timeout unanswered, both ways of knowing agree. The data stops a
+// queue after the failure (the queue drains first); where one FIFO queues
+// both, the probes' timeout holds that queue too, so waiting DownAfter
+// more would add nothing but delay.
+func (t *Table) bothSilentAt(p *path) (time.Time, bool) {
+	at, ok := t.unansweredAt(p)
+	if !ok {
+		return time.Time{}, false
+	}
+	return later(at, p.lastData.Add(t.cfg.SuspectAfter)), true
+}
 
 // lastProof is the last proof of life a suspect path is judged by: a probe
 // reply alone if its probes went unanswered (unansweredBusy).

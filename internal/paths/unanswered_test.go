@@ -49,6 +49,17 @@ func TestDrainingQueueDoesNotHoldAFailedPathUp(t *testing.T) {
 	}
 }
 
+// Once the queue has drained, the data's silence agrees with the
+// unanswered probes: down SuspectAfter after the last of it, without
+// DownAfter more.
+func TestDrainedPathIsDownWhenItsDataStops(t *testing.T) {
+	s, down := failWithDrain(t, 100*time.Millisecond)
+	want := 100*time.Millisecond + DefaultSuspectAfter
+	if down < want || down > want+5*time.Millisecond {
+		t.Errorf("down %v after the failure with 100 ms of queue draining, want %v; transitions %+v", down, want, s.states)
+	}
+}
+
 // A busy path that loses 20% of its probes' round trips, as the lab's 20%
 // loss on one direction, is not taken for dead while its data flows.
 func TestLossyBusyPathIsNotDown(t *testing.T) {
@@ -92,29 +103,33 @@ func TestDataRevivesAPathWhoseProbesStopAfterActiveWindow(t *testing.T) {
 	}
 }
 
-// NextChange names the times of the two changes of a silent failure, and
-// Tick makes them there.
+// NextChange names the times of the changes of a silent failure, and
+// Tick makes them there: while the queue drains (data, no replies), the
+// suspicion; once it has drained, the path is down.
 func TestNextChangeIsWhenTickActs(t *testing.T) {
 	s := newSim(t, busyCfg, kA)
 	s.run(3*time.Second, kA)
 	s.answer[kA] = false
-	for _, want := range []State{Suspect, Down} {
+	for _, tc := range []struct {
+		want State
+		data []Key
+	}{{Suspect, []Key{kA}}, {Down, nil}} {
 		var at time.Time
 		for {
-			s.run(time.Millisecond, kA)
+			s.run(time.Millisecond, tc.data...)
 			if a, ok := s.tb.NextChange(); ok {
 				at = a
 				break
 			}
 		}
 		for s.now.Before(at) {
-			if s.tb.State(kA) == want {
-				t.Fatalf("%v at %v, before NextChange %v", want, s.now.Sub(t0), at.Sub(t0))
+			if s.tb.State(kA) == tc.want {
+				t.Fatalf("%v at %v, before NextChange %v", tc.want, s.now.Sub(t0), at.Sub(t0))
 			}
-			s.run(time.Millisecond, kA)
+			s.run(time.Millisecond, tc.data...)
 		}
-		if st := s.tb.State(kA); st != want {
-			t.Fatalf("%v at NextChange, want %v", st, want)
+		if st := s.tb.State(kA); st != tc.want {
+			t.Fatalf("%v at NextChange, want %v", st, tc.want)
 		}
 	}
 	if _, ok := s.tb.NextChange(); ok {
