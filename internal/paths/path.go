@@ -14,9 +14,9 @@ type path struct {
 	rx       uint64    // receive counter at the last Received
 	lastData time.Time // last increase of rx
 	lastAny  time.Time // last proof of life: data or probe reply
-	// lastReply is the last probe reply. unanswered: the path is suspect
-	// because its busy probes went unanswered while data still arrived
-	// (Table.unanswered); only a probe reply then brings it back.
+	// lastReply is the last probe reply. unanswered: the path turned
+	// suspect at unansweredAt because its busy probes went unanswered
+	// (Table.unansweredBusy); only a probe reply then brings it back.
 	lastReply    time.Time
 	unanswered   bool
 	unansweredAt time.Time

@@ -313,9 +313,9 @@ func (t *Table) unansweredAt(p *path) (time.Time, bool) {
 
 // busyMisses: a lossy path (20% in issue 14's degraded case) misses three
 // probes in a row 0.8% of the time, and is then suspect for one probe's
-// round trip; a dead one misses them all. Down takes another DownAfter of
-// misses (seven in all at the busy rate: a 20% lossy path once in
-// half an hour).
+// round trip; a dead one misses them all. While its data flows, down takes
+// another DownAfter of misses (seven in all at the busy rate: a 20% lossy
+// path once in half an hour); bothSilentAt needs its data silent too.
 const busyMisses = 3
 
 // bothSilentAt is when a suspect path is down without DownAfter more:
@@ -409,6 +409,9 @@ func (t *Table) Deadline(now time.Time) time.Time {
 			}
 		case Suspect:
 			earlier(later(t.lastProof(p), p.since).Add(t.downAfter(p)))
+			if at, ok := t.bothSilentAt(p); ok {
+				earlier(at)
+			}
 		}
 	}
 	return d

@@ -1,6 +1,7 @@
 package paths
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -165,5 +166,52 @@ func TestSilentPathWithUnansweredProbesIsDownAtOnce(t *testing.T) {
 	}
 	if len(s.states) != 2 || s.states[1].Reason != "nothing arrived, busy probes unanswered" {
 		t.Errorf("transitions %+v", s.states)
+	}
+}
+
+// A Tick at a NextChange already due acts on it: after at most one more
+// Tick at the same instant (a path can change once per Tick: up to
+// suspect, then down), NextChange is later than now, so a role's timer on
+// it cannot spin. Random traffic, loss, replies and failures.
+func TestNextChangeNeverDueAfterTick(t *testing.T) {
+	reasons := map[string]int{}
+	for seed := range uint64(20) {
+		s := newSim(t, busyCfg, kA, kB)
+		s.rng = rand.New(rand.NewPCG(seed, 3))
+		dataA := true
+		for range 4000 {
+			if s.rng.Float64() < 0.003 {
+				s.answer[kA] = !s.answer[kA]
+			}
+			if s.rng.Float64() < 0.005 {
+				s.loss[kB] = s.rng.Float64() * 0.5
+			}
+			if s.rng.Float64() < 0.004 {
+				dataA = !dataA
+			}
+			var flowing []Key
+			if dataA && s.rng.Float64() < 0.9 {
+				flowing = append(flowing, kA)
+			}
+			if s.rng.Float64() < 0.5 {
+				flowing = append(flowing, kB)
+			}
+			s.run(time.Millisecond, flowing...)
+			if at, ok := s.tb.NextChange(); ok && !at.After(s.now) {
+				s.act(s.tb.Tick(s.now))
+			}
+			if at, ok := s.tb.NextChange(); ok && !at.After(s.now) {
+				t.Fatalf("seed %d at %v: NextChange %v after Tick; paths %+v", seed, s.now.Sub(t0), at.Sub(t0), s.tb.Snapshot())
+			}
+		}
+		for _, a := range s.states {
+			reasons[a.Reason]++
+		}
+	}
+	t.Logf("transitions by reason: %v", reasons)
+	for _, r := range []string{"busy probes unanswered", "nothing arrived, busy probes unanswered"} {
+		if reasons[r] == 0 {
+			t.Errorf("no %q in the random runs: the test misses the rule", r)
+		}
 	}
 }
