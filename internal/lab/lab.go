@@ -278,6 +278,35 @@ func (l *Lab) sysctlKey(n Node, k string) string {
 	return strings.Join(parts, ".")
 }
 
+// setIfSysctls applies a namespaced node's sysctls of interface e.If
+// before the interface comes up: net.ipv6.conf.<if>.disable_ipv6 must hold
+// from the start, or the kernel sends its link-local address's MLD reports
+// and DAD onto an IPv4-only link (step 3 of Up applies them again).
+func (l *Lab) setIfSysctls(e End) error {
+	n := l.st.Topology.node(e.Node)
+	if n == nil || n.Kind == KindRoot {
+		return nil
+	}
+	var keys []string
+	for k := range n.Sysctls {
+		if parts := strings.Split(k, "."); sysctlRank(k) == 2 && len(parts) >= 5 && parts[3] == e.If {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	sort.Strings(keys)
+	return inNetns(nsPath(NsName(l.st.Name, n.Name)), func() error {
+		for _, k := range keys {
+			if err := writeSysctl(k, n.Sysctls[k]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 func sysctlRank(k string) int {
 	switch {
 	case strings.Contains(k, ".conf.all."):
@@ -480,6 +509,9 @@ func (l *Lab) configureEnd(e End) error {
 	}
 	ln, err := h.LinkByName(l.ifName(e.Node, e.If))
 	if err != nil {
+		return err
+	}
+	if err := l.setIfSysctls(e); err != nil {
 		return err
 	}
 	for _, a := range e.Addrs {
