@@ -313,9 +313,6 @@ type scenario struct {
 type execCmd struct {
 	*exec.Cmd
 	role string
-	// linkMbps is the backup link's goodput alone per congestion control
-	// (calibrate), the reference of the goodput after failover.
-	linkMbps map[string]float64
 }
 
 func (s *scenario) path(name string) string { return filepath.Join(s.dir, name) }
