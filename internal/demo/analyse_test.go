@@ -112,3 +112,27 @@ func TestFailoverGoodput(t *testing.T) {
 		}
 	}
 }
+
+// GapVerdicts takes the failure's bound: 100 ms with the physical floor for
+// an interface going down, 300 ms and no floor for a silent failure (a
+// draining FIFO shortens the downlink's gap).
+func TestGapVerdictsFollowTheFailure(t *testing.T) {
+	for _, tc := range []struct {
+		silent   bool
+		down, up float64
+		want     [2]Verdict
+	}{
+		{false, 85, 45, [2]Verdict{Pass, Pass}},
+		{false, 57.7, 45, [2]Verdict{Fail, Pass}},
+		{false, 150, 45, [2]Verdict{Fail, Pass}},
+		{true, 57.7, 190, [2]Verdict{Pass, Pass}},
+		{true, 190, 310, [2]Verdict{Pass, Fail}},
+	} {
+		s := &Summary{Silent: tc.silent, FailoverGapMs: tc.down, UplinkFailoverGapMs: tc.up,
+			Probe: ProbeResult{SenderStallMs: 5}, UplinkProbe: ProbeResult{SenderStallMs: 5}}
+		_, down, up, why := s.GapVerdicts()
+		if down != tc.want[0] || up != tc.want[1] {
+			t.Errorf("silent %v, gaps %.1f / %.1f ms: %v / %v, want %v (%v)", tc.silent, tc.down, tc.up, down, up, tc.want, why)
+		}
+	}
+}

@@ -256,6 +256,11 @@ func (l *Lab) setSysctls(n Node, first bool) error {
 	if n.Kind == KindRoot {
 		return l.setRootSysctls(kv)
 	}
+	return l.writeNodeSysctls(n, kv)
+}
+
+// writeNodeSysctls writes kv in namespaced node n.
+func (l *Lab) writeNodeSysctls(n Node, kv []SysctlBackup) error {
 	return inNetns(nsPath(NsName(l.st.Name, n.Name)), func() error {
 		for _, s := range kv {
 			if err := writeSysctl(s.Key, s.Value); err != nil {
@@ -287,24 +292,17 @@ func (l *Lab) setIfSysctls(e End) error {
 	if n == nil || n.Kind == KindRoot {
 		return nil
 	}
-	var keys []string
-	for k := range n.Sysctls {
+	var kv []SysctlBackup
+	for k, v := range n.Sysctls {
 		if parts := strings.Split(k, "."); sysctlRank(k) == 2 && len(parts) >= 5 && parts[3] == e.If {
-			keys = append(keys, k)
+			kv = append(kv, SysctlBackup{k, v})
 		}
 	}
-	if len(keys) == 0 {
+	if len(kv) == 0 {
 		return nil
 	}
-	sort.Strings(keys)
-	return inNetns(nsPath(NsName(l.st.Name, n.Name)), func() error {
-		for _, k := range keys {
-			if err := writeSysctl(k, n.Sysctls[k]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	sort.Slice(kv, func(i, j int) bool { return kv[i].Key < kv[j].Key })
+	return l.writeNodeSysctls(*n, kv)
 }
 
 func sysctlRank(k string) int {

@@ -24,7 +24,7 @@ func (t *Table) nextChange(p *path) (time.Time, bool) {
 	case Up:
 		return t.unansweredAt(p)
 	case Suspect:
-		down := later(t.lastProof(p), p.since).Add(t.downAfter(p))
+		down := t.downAt(p)
 		if at, ok := t.bothSilentAt(p); ok && at.Before(down) {
 			return at, true
 		}

@@ -15,11 +15,11 @@ type path struct {
 	lastData time.Time // last increase of rx
 	lastAny  time.Time // last proof of life: data or probe reply
 	// lastReply is the last probe reply. unanswered: the path turned
-	// suspect at unansweredAt because its busy probes went unanswered
+	// suspect at unansweredSince because its busy probes went unanswered
 	// (Table.unansweredBusy); only a probe reply then brings it back.
-	lastReply    time.Time
-	unanswered   bool
-	unansweredAt time.Time
+	lastReply       time.Time
+	unanswered      bool
+	unansweredSince time.Time
 
 	outstanding map[uint16]probe // by sequence number
 	sent        uint64

@@ -121,12 +121,12 @@ func (t *Table) Received(now time.Time, k Key, total uint64) []Action {
 	}
 	p.rx = total
 	p.lastData, p.lastAny = now, now
-	if p.unanswered && now.Sub(p.unansweredAt) < t.cfg.ActiveWindow {
-		// A queue filled before the failure is still draining toward
-		// us: it says nothing of the other direction.
-		return nil
-	}
 	if p.unanswered {
+		if now.Sub(p.unansweredSince) < t.cfg.ActiveWindow {
+			// A queue filled before the failure is still draining
+			// toward us: it says nothing of the other direction.
+			return nil
+		}
 		// Data for longer than any queue holds: the peer stopped
 		// answering Echo (or a filter took it). Its data decides, as
 		// for a path never answered, until a probe is answered again.
@@ -220,13 +220,13 @@ func (t *Table) tick(now time.Time, k Key, p *path) []Action {
 	switch p.state {
 	case Up:
 		if t.unansweredBusy(now, p) {
-			p.unanswered, p.unansweredAt = true, now
+			p.unanswered, p.unansweredSince = true, now
 			acts = append(acts, t.set(now, k, p, Suspect, "busy probes unanswered"))
 		} else if why := t.quiet(now, p); why != "" {
 			acts = append(acts, t.set(now, k, p, Suspect, why))
 		}
 	case Suspect:
-		if now.Sub(later(t.lastProof(p), p.since)) >= t.downAfter(p) {
+		if !now.Before(t.downAt(p)) {
 			acts = append(acts, t.set(now, k, p, Down, "nothing arrived"))
 		} else if at, ok := t.bothSilentAt(p); ok && !now.Before(at) {
 			acts = append(acts, t.set(now, k, p, Down, "nothing arrived, busy probes unanswered"))
@@ -332,6 +332,11 @@ func (t *Table) bothSilentAt(p *path) (time.Time, bool) {
 	return later(at, p.lastData.Add(t.cfg.SuspectAfter)), true
 }
 
+// downAt is when a suspect path with nothing arriving is down.
+func (t *Table) downAt(p *path) time.Time {
+	return later(t.lastProof(p), p.since).Add(t.downAfter(p))
+}
+
 // lastProof is the last proof of life a suspect path is judged by: a probe
 // reply alone if its probes went unanswered (unansweredBusy).
 func (t *Table) lastProof(p *path) time.Time {
@@ -404,14 +409,9 @@ func (t *Table) Deadline(now time.Time) time.Time {
 			if old, ok := p.oldest(); ok {
 				earlier(old.Add(t.cfg.ProbeTimeout))
 			}
-			if at, ok := t.unansweredAt(p); ok {
-				earlier(at)
-			}
-		case Suspect:
-			earlier(later(t.lastProof(p), p.since).Add(t.downAfter(p)))
-			if at, ok := t.bothSilentAt(p); ok {
-				earlier(at)
-			}
+		}
+		if at, ok := t.nextChange(p); ok {
+			earlier(at)
 		}
 	}
 	return d

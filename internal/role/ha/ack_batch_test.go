@@ -51,10 +51,9 @@ func idleBatching(t *testing.T) (*harness, *batchTransport) {
 	return x, bt
 }
 
-// A batch's acknowledgements leave in one SendBatch, each as answer would
-// have sent it, and each counted.
-func TestBatchAcknowledgementsShareOneSend(t *testing.T) {
-	x, bt := idleBatching(t)
+// queueTwoOnBatch queues Binding Updates for BIDs 1 and 2, all as
+// received on bt, and returns the first to hand to handleQueued.
+func queueTwoOnBatch(x *harness, bt *batchTransport) received {
 	first := x.queueBUs(bid{1, coa1, 10}, bid{2, coa2, 20})
 	first.tp = bt
 	for range len(x.h.in) {
@@ -62,6 +61,14 @@ func TestBatchAcknowledgementsShareOneSend(t *testing.T) {
 		r.tp = bt
 		x.h.in <- r
 	}
+	return first
+}
+
+// A batch's acknowledgements leave in one SendBatch, each as answer would
+// have sent it, and each counted.
+func TestBatchAcknowledgementsShareOneSend(t *testing.T) {
+	x, bt := idleBatching(t)
+	first := queueTwoOnBatch(x, bt)
 	x.h.handleQueued(context.Background(), first)
 	if len(bt.batches) != 1 || bt.batches[0] != 2 {
 		t.Fatalf("batches %v, want one of 2", bt.batches)
@@ -83,13 +90,7 @@ func TestBatchAcknowledgementsShareOneSend(t *testing.T) {
 func TestBatchAcknowledgementSendError(t *testing.T) {
 	x, bt := idleBatching(t)
 	bt.failAt = 0
-	first := x.queueBUs(bid{1, coa1, 10}, bid{2, coa2, 20})
-	first.tp = bt
-	for range len(x.h.in) {
-		r := <-x.h.in
-		r.tp = bt
-		x.h.in <- r
-	}
+	first := queueTwoOnBatch(x, bt)
 	x.h.handleQueued(context.Background(), first)
 	if x.h.cnt.acksSent != 1 || x.h.cnt.sendErrors != 1 || len(x.answers()) != 1 {
 		t.Errorf("acks sent %d, send errors %d, answers %d; want 1, 1, 1", x.h.cnt.acksSent, x.h.cnt.sendErrors, len(x.answers()))

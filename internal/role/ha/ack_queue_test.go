@@ -18,13 +18,7 @@ func TestAcknowledgementsSentOffTheLoop(t *testing.T) {
 	var wg sync.WaitGroup
 	x.h.startAcks(ctx, &wg)
 	defer func() { cancel(); wg.Wait() }()
-	first := x.queueBUs(bid{1, coa1, 10}, bid{2, coa2, 20})
-	first.tp = bt
-	for range len(x.h.in) {
-		r := <-x.h.in
-		r.tp = bt
-		x.h.in <- r
-	}
+	first := queueTwoOnBatch(x, bt)
 	x.h.handleQueued(ctx, first) // returns with the send held at the gate
 	if n := len(x.answers()); n != 0 {
 		t.Fatalf("%d answers before the send ran", n)
